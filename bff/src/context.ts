@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { KeyRing } from './keys/key-ring.js';
+import type { BffMetrics } from './observability/metrics.js';
+import type { ResolvedBffOptions } from './options.js';
+import type { SessionStore } from './store/types.js';
+
+/** What every route handler needs, built once by createBff. */
+export interface BffContext {
+  readonly options: Readonly<ResolvedBffOptions>;
+  readonly store: SessionStore;
+  readonly keyRing: KeyRing;
+  readonly logger: Logger;
+  readonly metrics: BffMetrics;
+  readonly now: () => number;
+  /** Lifetime of sid and revoked_after markers: an access token issued just before the revocation must stay covered. */
+  readonly markerTtlMs: number;
+}

@@ -1,0 +1,100 @@
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { ROUTES } from '@latchkey/shared';
+import { createAdmin, type BffAdmin } from './admin.js';
+import type { BffContext } from './context.js';
+import { LatchkeyError } from './errors/latchkey-error.js';
+import { createGuard, type Guard } from './guard/guard.js';
+import { requireCsrf } from './http/csrf.js';
+import { createErrorHandler } from './http/error-handler.js';
+import { jsonBody } from './http/json-body.js';
+import { createLoginRateLimits } from './http/login-rate-limit.js';
+import { noStore } from './http/no-store.js';
+import { KeyRing } from './keys/key-ring.js';
+import { createDefaultLogger } from './observability/logger.js';
+import { BffMetrics } from './observability/metrics.js';
+import { resolveBffOptions, type BffOptions } from './options.js';
+import { createJwksHandler } from './routes/jwks.js';
+import { createLoginHandler, validateLoginBody } from './routes/login.js';
+import { createLogoutAllHandler } from './routes/logout-all.js';
+import { createLogoutHandler } from './routes/logout.js';
+import { createRefreshHandler } from './routes/refresh.js';
+import { createListSessionsHandler, createRevokeSessionHandler } from './routes/sessions.js';
+
+/** Login bodies are tiny; anything bigger is refused before parsing. */
+const BODY_LIMIT = '8kb';
+
+export interface Bff {
+  /** Mount it where the BFF lives, for example `app.use('/auth', bff.router)`. */
+  readonly router: Router;
+  /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
+  readonly requireAuth: Guard['requireAuth'];
+  readonly guard: Guard;
+  /** Writes every Latchkey error as `{ error, message }`; mount it after the routes that use `requireAuth()`. */
+  readonly errorHandler: ErrorRequestHandler;
+  readonly admin: BffAdmin;
+  readonly metrics: BffMetrics;
+  readonly keyRing: KeyRing;
+}
+
+/**
+ * Builds the BFF: validates options once, loads (or creates) the shared key ring, and returns the router,
+ * the guard, the admin operations and the metrics.
+ */
+export async function createBff(input: BffOptions): Promise<Bff> {
+  const options = resolveBffOptions(input);
+  const logger = input.logger ?? createDefaultLogger();
+  const now = Date.now;
+  if (options.dangerouslyAllowInsecureHttp) {
+    const message = 'Latchkey: dangerouslyAllowInsecureHttp is on: the session cookie is sent over plain http. Development only.';
+    logger.warn({ event: 'insecure_cookie' }, message);
+    process.emitWarning(message, { code: 'LATCHKEY_INSECURE_HTTP' });
+  }
+  const markerTtlMs = (options.accessTokenTtlSeconds + options.clockSkewSeconds) * 1000 + 1000;
+  const keyRing = new KeyRing({
+    store: options.store,
+    secrets: options.secrets,
+    algorithm: options.algorithm,
+    retireAfterMs: markerTtlMs,
+    now,
+  });
+  await keyRing.load();
+
+  const metrics = new BffMetrics();
+  const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs });
+  const errorHandler = createErrorHandler(logger, () => metrics.storeErrors.inc());
+  const guard = createGuard({
+    store: options.store,
+    keyRing,
+    issuer: options.issuer,
+    audience: options.audience,
+    algorithms: [options.algorithm],
+    clockSkewSeconds: options.clockSkewSeconds,
+    maxTokenBytes: options.maxTokenBytes,
+    metrics,
+    logger,
+    now,
+  });
+
+  const router = Router();
+  router.get(ROUTES.jwks, createJwksHandler(ctx));
+  router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
+  const [perIp, perAccount] = createLoginRateLimits(ctx) as [RequestHandler, RequestHandler];
+  router.post(ROUTES.login, perIp, validateLoginBody, perAccount, createLoginHandler(ctx));
+  router.post(ROUTES.refresh, createRefreshHandler(ctx));
+  router.post(ROUTES.logout, createLogoutHandler(ctx));
+  router.post(ROUTES.logoutAll, createLogoutAllHandler(ctx));
+  router.get(ROUTES.sessions, createListSessionsHandler(ctx));
+  router.delete(ROUTES.session, createRevokeSessionHandler(ctx));
+  router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
+  router.use(errorHandler);
+
+  return Object.freeze({
+    router,
+    requireAuth: guard.requireAuth,
+    guard,
+    errorHandler,
+    admin: createAdmin(ctx),
+    metrics,
+    keyRing,
+  });
+}

@@ -1,0 +1,57 @@
+import type { ErrorCode } from '@latchkey/shared';
+
+/** HTTP status and default public message of every wire code, in one place. */
+const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = Object.freeze({
+  invalid_request: { status: 400, message: 'The request is malformed.' },
+  unsupported_media_type: { status: 415, message: 'Request bodies must be application/json.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  invalid_credentials: { status: 401, message: 'Wrong username or password.' },
+  rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },
+  csrf_rejected: { status: 403, message: 'The request was rejected as a possible cross-site request.' },
+  no_session: { status: 401, message: 'There is no session.' },
+  session_expired: { status: 401, message: 'The session has expired.' },
+  session_revoked: { status: 401, message: 'The session was signed out.' },
+  reuse_detected: { status: 401, message: 'The session was ended because its credential was used twice.' },
+  invalid_token: { status: 401, message: 'The access token is invalid.' },
+  not_found: { status: 404, message: 'Not found.' },
+  temporarily_unavailable: { status: 503, message: 'The service is temporarily unavailable. Try again shortly.' },
+  internal_error: { status: 500, message: 'Something went wrong.' },
+});
+
+export interface LatchkeyErrorOptions {
+  cause?: unknown;
+  /** Whether `message` may be shown to the client (default: yes, except for internal errors). */
+  expose?: boolean;
+  /** Extra response headers (for example `WWW-Authenticate`, `Retry-After`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The one error type the BFF and the guard throw. Carries the wire code, the HTTP status,
+ * whether the message may be shown, and the original error as `cause`.
+ */
+export class LatchkeyError extends Error {
+  override readonly name = 'LatchkeyError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, message?: string, options: LatchkeyErrorOptions = {}) {
+    const wire = WIRE[code];
+    super(message ?? wire.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = wire.status;
+    this.expose = options.expose ?? code !== 'internal_error';
+    this.headers = Object.freeze({ ...options.headers });
+  }
+
+  /** The message the client may see. */
+  get publicMessage(): string {
+    return this.expose ? this.message : WIRE[this.code].message;
+  }
+}
+
+export function defaultMessage(code: ErrorCode): string {
+  return WIRE[code].message;
+}

@@ -1,0 +1,26 @@
+import type { Request, RequestHandler } from 'express';
+import { CSRF_HEADER, CSRF_HEADER_VALUE } from '@latchkey/shared';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+
+/** The request's own origin as the server sees it (honours Express's `trust proxy`). */
+function ownOrigin(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? ''}`;
+}
+
+/**
+ * CSRF defence for cookie-authenticated routes: a custom header (a cross-site form or simple request cannot send
+ * one without a CORS preflight) plus an Origin allow-list when the browser sends Origin. SameSite=Strict is the third layer.
+ */
+export function requireCsrf(allowedOrigins: readonly string[] | undefined): RequestHandler {
+  return (req, _res, next) => {
+    if (req.get(CSRF_HEADER) !== CSRF_HEADER_VALUE) {
+      return next(new LatchkeyError('csrf_rejected', `The ${CSRF_HEADER}: ${CSRF_HEADER_VALUE} header is required.`));
+    }
+    const origin = req.get('origin');
+    if (origin !== undefined) {
+      const allowed = allowedOrigins ?? [ownOrigin(req)];
+      if (!allowed.includes(origin)) return next(new LatchkeyError('csrf_rejected', 'This origin may not call the BFF.'));
+    }
+    next();
+  };
+}

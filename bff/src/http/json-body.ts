@@ -1,0 +1,32 @@
+import express, { type RequestHandler } from 'express';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+
+/** body-parser's error types, converted at the edge to the wire codes. */
+function convertBodyParserError(error: unknown): LatchkeyError {
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.too.large') return new LatchkeyError('payload_too_large', undefined, { cause: error });
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new LatchkeyError('unsupported_media_type', undefined, { cause: error });
+  }
+  return new LatchkeyError('invalid_request', 'The request body is not valid JSON.', { cause: error });
+}
+
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+}
+
+/**
+ * JSON bodies only, capped at `limit` before parsing. A request without a body gets `{}`; a body of any other
+ * type is refused with 415 (a form post is the classic CSRF vehicle).
+ */
+export function jsonBody(limit: string): RequestHandler {
+  const parse = express.json({ limit, strict: true, type: () => true });
+  return (req, res, next) => {
+    if (!hasBody(req.headers)) {
+      req.body = {};
+      return next();
+    }
+    if (!req.is('application/json')) return next(new LatchkeyError('unsupported_media_type'));
+    parse(req, res, (error?: unknown) => next(error === undefined ? undefined : convertBodyParserError(error)));
+  };
+}

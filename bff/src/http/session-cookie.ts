@@ -1,0 +1,23 @@
+import { parse, serialize } from 'cookie';
+import type { Request, Response } from 'express';
+
+export interface CookieSettings {
+  cookieName: string;
+  cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
+}
+
+/** Reads one cookie straight from the header (no cookie-parser: the value is HMAC-checked by the caller). */
+export function readCookie(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (header === undefined || header.length > 8192) return undefined;
+  return parse(header)[name];
+}
+
+export function setSessionCookie(res: Response, settings: CookieSettings, value: string, expiresAt: number): void {
+  const maxAge = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+  res.append('Set-Cookie', serialize(settings.cookieName, value, { ...settings.cookie, maxAge }));
+}
+
+export function clearSessionCookie(res: Response, settings: CookieSettings): void {
+  res.append('Set-Cookie', serialize(settings.cookieName, '', { ...settings.cookie, maxAge: 0, expires: new Date(0) }));
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import type { Request } from 'express';
+import type { Logger } from 'pino';
+import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
+import type { SessionStore } from './store/types.js';
+
+/** What the application's `authenticate` callback returns for good credentials. */
+export interface AuthenticatedUser {
+  id: string;
+  name: string;
+}
+
+export type Authenticate = (username: string, password: string, req: Request) => Promise<AuthenticatedUser | null>;
+
+const secret = z.string().min(32, 'each secret must be at least 32 characters');
+const positiveSeconds = z.number().int().positive();
+
+const limitSchema = z.object({
+  limit: z.number().int().positive(),
+  windowMs: z.number().int().positive(),
+});
+
+const optionsSchema = z.object({
+  store: z.custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
+    message: 'store must implement SessionStore',
+  }),
+  /** Newest first. The first signs cookies and seals the key ring; the others are still accepted (secret rotation). */
+  secrets: z.array(secret).min(1),
+  authenticate: z.custom<Authenticate>((v) => typeof v === 'function', { message: 'authenticate must be a function' }),
+  issuer: z.url(),
+  /** Defaults to the issuer. */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  clientId: z.string().min(1).default('latchkey'),
+  algorithm: z.enum(['ES256', 'EdDSA']).default('ES256'),
+  accessTokenTtlSeconds: positiveSeconds.max(3600).default(300),
+  /** Tolerance for exp, nbf and iat. Bounded: a large skew is a long-lived token in disguise. */
+  clockSkewSeconds: z.number().int().min(0).max(120).default(5),
+  idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600),
+  absoluteTimeoutSeconds: positiveSeconds.default(30 * 24 * 3600),
+  /** How long a refresh with the just-superseded credential is answered (concurrent tabs, lost responses). */
+  rotationGraceSeconds: z.number().int().min(0).max(120).default(15),
+  cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).optional(),
+  /**
+   * Origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them).
+   * Default: the BFF's own origin, as the request's protocol and Host show it.
+   */
+  allowedOrigins: z.array(z.url()).optional(),
+  /** Plain-http development only: drops `Secure` and the `__Host-` prefix. Warns at startup. */
+  dangerouslyAllowInsecureHttp: z.boolean().default(false),
+  maxTokenBytes: z.number().int().min(512).max(16384).default(4096),
+  rateLimit: z
+    .object({
+      /** Login attempts per client IP. */
+      perIp: limitSchema.default({ limit: 30, windowMs: 60_000 }),
+      /** Failed login attempts per account. */
+      perAccount: limitSchema.default({ limit: 5, windowMs: 15 * 60_000 }),
+    })
+    .default({ perIp: { limit: 30, windowMs: 60_000 }, perAccount: { limit: 5, windowMs: 15 * 60_000 } }),
+  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+});
+
+export type BffOptions = z.input<typeof optionsSchema>;
+
+export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger'> {
+  audience: string | readonly string[];
+  cookieName: string;
+  cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
+}
+
+/** Validates every option once and returns a frozen, fully-defaulted object. Throws a readable error on bad input. */
+export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOptions> & { logger?: Logger } {
+  const parsed = optionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+    throw new TypeError(`Invalid Latchkey BFF options: ${detail}`);
+  }
+  const o = parsed.data;
+  if (o.absoluteTimeoutSeconds < o.idleTimeoutSeconds) {
+    throw new TypeError('Invalid Latchkey BFF options: absoluteTimeoutSeconds must be >= idleTimeoutSeconds');
+  }
+  const insecure = o.dangerouslyAllowInsecureHttp;
+  // `__Host-` requires Secure; a plain-http cookie must not claim the prefix or browsers drop it.
+  const cookieName = o.cookieName ?? (insecure ? DEFAULT_COOKIE_NAME.replace(/^__Host-/, '') : DEFAULT_COOKIE_NAME);
+  if (!insecure && !cookieName.startsWith('__Host-')) {
+    throw new TypeError('Invalid Latchkey BFF options: cookieName must start with __Host- (or set dangerouslyAllowInsecureHttp)');
+  }
+  return Object.freeze({
+    ...o,
+    audience: Object.freeze(o.audience ?? o.issuer) as string | readonly string[],
+    secrets: Object.freeze([...o.secrets]) as unknown as string[],
+    allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
+    cookieName,
+    cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
+  });
+}

@@ -1,0 +1,82 @@
+import type { RequestHandler } from 'express';
+import type { BffContext } from '../context.js';
+import { sha256 } from '../crypto/hash.js';
+import { randomToken } from '../crypto/random.js';
+import { seal, unseal } from '../crypto/seal.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { readSessionCookie } from '../http/session-auth.js';
+import { clearSessionCookie } from '../http/session-cookie.js';
+import { sendTokenResponse } from '../http/token-response.js';
+import type { SessionEndReason } from '../store/types.js';
+
+/** Binds a sealed successor to its role, so it cannot be opened as anything else. */
+export const SUCCESSOR_SEAL_INFO = 'latchkey successor credential v1';
+
+const END_REASON_CODE = {
+  logout: 'no_session',
+  session_revoked: 'session_revoked',
+  reuse_detected: 'reuse_detected',
+  session_expired: 'session_expired',
+} as const satisfies Record<SessionEndReason, string>;
+
+/**
+ * POST /refresh. Rotates the device session's credential (atomic in the store) and answers with a new access token.
+ * - current credential: rotate to the successor generated here;
+ * - previous credential within the grace window, successor not yet used: answer with that same successor (concurrent
+ *   tabs, a retry after a lost response), unsealed with the presented credential;
+ * - any older credential: theft. The store has already revoked the session and its access tokens.
+ */
+export function createRefreshHandler(ctx: BffContext): RequestHandler {
+  return async (req, res) => {
+    const cookie = readSessionCookie(ctx, req);
+    if (cookie === null) {
+      ctx.metrics.refreshes.inc({ outcome: 'no_session' });
+      clearSessionCookie(res, ctx.options);
+      throw new LatchkeyError('no_session');
+    }
+    const nextSecret = randomToken(32);
+    const result = await ctx.store.rotate({
+      key: cookie.key,
+      generation: cookie.generation,
+      credentialHash: sha256(cookie.secret),
+      nextCredentialHash: sha256(nextSecret),
+      nextSealed: seal(nextSecret, cookie.secret, SUCCESSOR_SEAL_INFO),
+      now: ctx.now(),
+      idleTimeoutMs: ctx.options.idleTimeoutSeconds * 1000,
+      graceMs: ctx.options.rotationGraceSeconds * 1000,
+      markerTtlMs: ctx.markerTtlMs,
+    });
+
+    switch (result.outcome) {
+      case 'rotated':
+        ctx.metrics.refreshes.inc({ outcome: 'rotated' });
+        return sendTokenResponse(ctx, res, result.session, { generation: result.session.generation, secret: nextSecret });
+      case 'replayed': {
+        const successor = unseal(result.sealed, cookie.secret, SUCCESSOR_SEAL_INFO);
+        if (successor === null) break;
+        ctx.metrics.refreshes.inc({ outcome: 'replayed' });
+        return sendTokenResponse(ctx, res, result.session, { generation: result.session.generation, secret: successor });
+      }
+      case 'reuse_detected':
+        ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
+        ctx.metrics.theftDetections.inc();
+        ctx.logger.warn(
+          { event: 'theft_detected', userId: result.session.userId, sid: result.session.sid, presentedGeneration: cookie.generation, currentGeneration: result.session.generation },
+          'superseded refresh credential presented; device session revoked',
+        );
+        clearSessionCookie(res, ctx.options);
+        throw new LatchkeyError('reuse_detected');
+      case 'ended': {
+        const code = result.reason === null ? 'no_session' : END_REASON_CODE[result.reason];
+        ctx.metrics.refreshes.inc({ outcome: code });
+        clearSessionCookie(res, ctx.options);
+        throw new LatchkeyError(code);
+      }
+      case 'mismatch':
+        break;
+    }
+    ctx.metrics.refreshes.inc({ outcome: 'no_session' });
+    clearSessionCookie(res, ctx.options);
+    throw new LatchkeyError('no_session');
+  };
+}

@@ -1,0 +1,294 @@
+import { StoreUnavailableError } from './types.js';
+import type {
+  DeviceSessionRecord,
+  RevocationState,
+  RotateInput,
+  RotateResult,
+  SessionEndReason,
+  SessionStore,
+} from './types.js';
+
+export interface MemoryStoreOptions {
+  /** Warn (once per process) when used with NODE_ENV=production. Default true. */
+  warnInProduction?: boolean;
+}
+
+/** How often expired entries are swept, so memory tracks live entries even when nobody reads them. */
+const SWEEP_INTERVAL_MS = 30_000;
+
+let warnedInProduction = false;
+
+interface Tombstone {
+  reason: SessionEndReason;
+  expiresAt: number;
+}
+
+interface UserMarker {
+  revokedAfter: number;
+  expiresAt: number;
+}
+
+const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
+  now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
+
+const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
+  a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
+
+/**
+ * The embedded development store: per process, gone on restart, so not for production behind
+ * more than one instance. Same semantics as the Redis store (the shared contract suite checks both).
+ *
+ * Each operation runs synchronously inside its async method, so operations never interleave
+ * (the single-threaded counterpart of the Redis store's Lua scripts). Entries expire in real time
+ * like Redis keys: sessions, their index entries and tombstones at the session's absolute end,
+ * markers after their TTL. Expired entries are dropped when touched and by a periodic sweep.
+ */
+export class MemoryStore implements SessionStore {
+  private readonly sessions = new Map<string, DeviceSessionRecord>();
+  private readonly keyBySid = new Map<string, string>();
+  private readonly keysByUser = new Map<string, Set<string>>();
+  private readonly tombstones = new Map<string, Tombstone>();
+  private readonly revokedJtis = new Map<string, number>();
+  private readonly revokedSids = new Map<string, number>();
+  private readonly userMarkers = new Map<string, UserMarker>();
+  private keyRing: { version: string; sealed: string } | null = null;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const warnInProduction = options.warnInProduction ?? true;
+    if (warnInProduction && process.env.NODE_ENV === 'production' && !warnedInProduction) {
+      warnedInProduction = true;
+      process.emitWarning(
+        'Latchkey MemoryStore is per-process and loses every session on restart; use RedisStore in production.',
+        { code: 'LATCHKEY_MEMORY_STORE' },
+      );
+    }
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  async createSession(session: DeviceSessionRecord): Promise<void> {
+    this.assertOpen();
+    const record = structuredClone(session);
+    const existing = this.sessions.get(record.key);
+    if (existing) this.unindex(existing);
+    this.sessions.set(record.key, record);
+    this.keyBySid.set(record.sid, record.key);
+    let keys = this.keysByUser.get(record.userId);
+    if (!keys) this.keysByUser.set(record.userId, (keys = new Set()));
+    keys.add(record.key);
+    this.tombstones.delete(record.key);
+  }
+
+  async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
+    this.assertOpen();
+    const record = this.storedSession(key);
+    return record && !isExpired(record, now) ? structuredClone(record) : null;
+  }
+
+  async rotate(input: RotateInput): Promise<RotateResult> {
+    this.assertOpen();
+    const record = this.storedSession(input.key);
+    if (!record) return { outcome: 'ended', reason: this.tombstoneReason(input.key) };
+    if (isExpired(record, input.now)) {
+      this.end(record, 'session_expired', 0);
+      return { outcome: 'ended', reason: 'session_expired' };
+    }
+
+    if (input.generation > record.generation) return { outcome: 'mismatch' };
+
+    if (input.generation === record.generation) {
+      if (input.credentialHash !== record.credentialHash) return { outcome: 'mismatch' };
+      record.previousHash = record.credentialHash;
+      record.credentialHash = input.nextCredentialHash;
+      record.generation += 1;
+      record.successorSealed = input.nextSealed;
+      record.graceUntil = input.now + input.graceMs;
+      record.lastActiveAt = input.now;
+      record.idleExpiresAt = Math.min(input.now + input.idleTimeoutMs, record.absoluteExpiresAt);
+      return { outcome: 'rotated', session: structuredClone(record) };
+    }
+
+    if (input.generation === record.generation - 1) {
+      // Not the credential this session issued for that generation: not ours.
+      if (input.credentialHash !== record.previousHash) return { outcome: 'mismatch' };
+      if (input.now < record.graceUntil && record.successorSealed !== null) {
+        return { outcome: 'replayed', session: structuredClone(record), sealed: record.successorSealed };
+      }
+    }
+
+    // A superseded credential whose successor is already in use (or out of grace): theft.
+    this.end(record, 'reuse_detected', input.markerTtlMs);
+    return { outcome: 'reuse_detected', session: structuredClone(record) };
+  }
+
+  async listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]> {
+    this.assertOpen();
+    const live: DeviceSessionRecord[] = [];
+    for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
+      const record = this.storedSession(key);
+      if (!record) continue;
+      if (isExpired(record, now)) this.end(record, 'session_expired', 0);
+      else live.push(structuredClone(record));
+    }
+    return live.sort(oldestFirst);
+  }
+
+  async endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
+    this.assertOpen();
+    const record = this.storedSession(key);
+    return record ? this.endIfLive(record, reason, now, markerTtlMs) : null;
+  }
+
+  async endUserSessionBySid(
+    userId: string,
+    sid: string,
+    reason: SessionEndReason,
+    now: number,
+    markerTtlMs: number,
+  ): Promise<DeviceSessionRecord | null> {
+    this.assertOpen();
+    const key = this.keyBySid.get(sid);
+    const record = key === undefined ? undefined : this.storedSession(key);
+    if (!record || record.userId !== userId) return null;
+    return this.endIfLive(record, reason, now, markerTtlMs);
+  }
+
+  async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+    this.assertOpen();
+    const ended: DeviceSessionRecord[] = [];
+    for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
+      const record = this.storedSession(key);
+      if (!record) continue;
+      if (isExpired(record, now)) {
+        this.end(record, 'session_expired', 0);
+      } else {
+        this.end(record, 'session_revoked', markerTtlMs);
+        ended.push(structuredClone(record));
+      }
+    }
+    if (markerTtlMs > 0) {
+      const expiresAt = Date.now() + markerTtlMs;
+      const current = this.liveUserMarker(userId);
+      this.userMarkers.set(userId, {
+        revokedAfter: current ? Math.max(current.revokedAfter, revokedAfter) : revokedAfter,
+        expiresAt: current && current.revokedAfter >= revokedAfter ? Math.max(current.expiresAt, expiresAt) : expiresAt,
+      });
+    }
+    return ended.sort(oldestFirst);
+  }
+
+  async revokeJti(jti: string, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    if (ttlMs > 0) this.revokedJtis.set(jti, Date.now() + ttlMs);
+  }
+
+  async getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState> {
+    this.assertOpen();
+    const now = Date.now();
+    return {
+      jtiRevoked: isMarkerLive(this.revokedJtis, jti, now),
+      sidRevoked: isMarkerLive(this.revokedSids, sid, now),
+      userRevokedAfter: this.liveUserMarker(userId)?.revokedAfter ?? null,
+      keyRingVersion: this.keyRing?.version ?? null,
+    };
+  }
+
+  async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
+    this.assertOpen();
+    return this.keyRing ? { ...this.keyRing } : null;
+  }
+
+  async putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean> {
+    this.assertOpen();
+    if ((this.keyRing?.version ?? null) !== expectedVersion) return false;
+    this.keyRing = { version: next.version, sealed: next.sealed };
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreUnavailableError('MemoryStore is closed');
+  }
+
+  /** The stored session (live or idle-expired) unless it is past its absolute end in real time, like a Redis key. */
+  private storedSession(key: string): DeviceSessionRecord | undefined {
+    const record = this.sessions.get(key);
+    if (record && Date.now() >= record.absoluteExpiresAt) {
+      this.unindex(record);
+      return undefined;
+    }
+    return record;
+  }
+
+  private endIfLive(record: DeviceSessionRecord, reason: SessionEndReason, now: number, markerTtlMs: number): DeviceSessionRecord | null {
+    if (isExpired(record, now)) {
+      this.end(record, 'session_expired', 0);
+      return null;
+    }
+    this.end(record, reason, markerTtlMs);
+    return structuredClone(record);
+  }
+
+  /** Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked. */
+  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number): void {
+    this.unindex(record);
+    this.tombstones.set(record.key, { reason, expiresAt: record.absoluteExpiresAt });
+    if (markerTtlMs > 0) this.revokedSids.set(record.sid, Date.now() + markerTtlMs);
+  }
+
+  private unindex(record: DeviceSessionRecord): void {
+    this.sessions.delete(record.key);
+    if (this.keyBySid.get(record.sid) === record.key) this.keyBySid.delete(record.sid);
+    const keys = this.keysByUser.get(record.userId);
+    keys?.delete(record.key);
+    if (keys?.size === 0) this.keysByUser.delete(record.userId);
+  }
+
+  private tombstoneReason(key: string): SessionEndReason | null {
+    const tombstone = this.tombstones.get(key);
+    if (!tombstone) return null;
+    if (Date.now() >= tombstone.expiresAt) {
+      this.tombstones.delete(key);
+      return null;
+    }
+    return tombstone.reason;
+  }
+
+  private liveUserMarker(userId: string): UserMarker | undefined {
+    const marker = this.userMarkers.get(userId);
+    if (marker && Date.now() >= marker.expiresAt) {
+      this.userMarkers.delete(userId);
+      return undefined;
+    }
+    return marker;
+  }
+
+  /** Drops everything past its end as of `now` (real time); idle-expired sessions become `session_expired` tombstones. */
+  private sweep(now: number): void {
+    for (const record of [...this.sessions.values()]) {
+      if (now >= record.absoluteExpiresAt) this.unindex(record);
+      else if (now >= record.idleExpiresAt) this.end(record, 'session_expired', 0);
+    }
+    for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
+    for (const [jti, expiresAt] of this.revokedJtis) if (now >= expiresAt) this.revokedJtis.delete(jti);
+    for (const [sid, expiresAt] of this.revokedSids) if (now >= expiresAt) this.revokedSids.delete(sid);
+    for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
+  }
+}
+
+/** True while the marker lives; drops it once expired. */
+function isMarkerLive(markers: Map<string, number>, id: string, now: number): boolean {
+  const expiresAt = markers.get(id);
+  if (expiresAt === undefined) return false;
+  if (now >= expiresAt) {
+    markers.delete(id);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,266 @@
+/**
+ * Lua sources for the Redis session store (`redis.ts`), registered with ioredis `defineCommand`.
+ *
+ * Every script that reads a session and then writes depending on what it read runs in Redis
+ * as one script, because Redis runs a script to completion before serving any other client:
+ * two BFF instances can never interleave between the read and the write.
+ *
+ * Conventions shared by all scripts:
+ * - `ARGV[1]` is the key prefix; keys derived from a record's contents (sid, userId) are built
+ *   inside the script from it. (Those keys are not declared in KEYS, so the scripts assume a
+ *   single Redis node, not a Cluster.)
+ * - A session is a hash under `<prefix>s:<key>` whose fields are the `DeviceSessionRecord`
+ *   fields as strings; `previousHash` and `successorSealed` are absent while null.
+ * - Numbers that get written are passed in from JavaScript as decimal strings and written
+ *   verbatim, so Lua's number formatting never touches epoch milliseconds.
+ * - A record goes back to JavaScript as the flat `HGETALL` array.
+ *
+ * Key layout (`P` = prefix): `P s:<key>`, `P sid:<sid>`, `P ts:<key>`, `P {u:<userId>}:sessions`,
+ * `P rv:jti:<jti>`, `P rv:sid:<sid>`, `P rv:user:{u:<userId>}`, `P keyring:sealed`, `P keyring:version`.
+ */
+
+/** Helpers prepended to the scripts that end sessions. */
+const HELPERS = `
+local function to_map(flat)
+  local m = {}
+  for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
+  return m
+end
+
+local function is_expired(rec, now)
+  return now >= tonumber(rec.idleExpiresAt) or now >= tonumber(rec.absoluteExpiresAt)
+end
+
+-- Deletes the session and its index entries, remembers why it ended until its absolute end,
+-- and (marker_ttl > 0) marks its sid revoked so access tokens already issued stop working.
+local function end_session(prefix, rec, reason, marker_ttl)
+  redis.call('DEL', prefix .. 's:' .. rec.key)
+  local sid_key = prefix .. 'sid:' .. rec.sid
+  if redis.call('GET', sid_key) == rec.key then redis.call('DEL', sid_key) end
+  redis.call('ZREM', prefix .. '{u:' .. rec.userId .. '}:sessions', rec.key)
+  local tombstone = prefix .. 'ts:' .. rec.key
+  redis.call('SET', tombstone, reason)
+  redis.call('PEXPIREAT', tombstone, rec.absoluteExpiresAt)
+  if marker_ttl > 0 then
+    redis.call('SET', prefix .. 'rv:sid:' .. rec.sid, '1', 'PX', marker_ttl)
+  end
+end
+`;
+
+/**
+ * createSession. KEYS: session, sid index, user index, tombstone.
+ * ARGV: prefix, key, absoluteExpiresAt, then the record's field/value pairs.
+ * Atomic so the session, its sid index and its user index entry appear together: a concurrent
+ * endAllUserSessions either sees all three or none.
+ * Every key expires at the session's absolute end; the user index at the latest absolute end
+ * among its members (members are scored by absoluteExpiresAt).
+ */
+export const CREATE_SESSION = `
+local session, sid_index, user_index, tombstone = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local key, absolute = ARGV[2], ARGV[3]
+redis.call('DEL', session, tombstone)
+redis.call('HSET', session, unpack(ARGV, 4))
+redis.call('PEXPIREAT', session, absolute)
+redis.call('SET', sid_index, key)
+redis.call('PEXPIREAT', sid_index, absolute)
+redis.call('ZADD', user_index, absolute, key)
+local latest = redis.call('ZRANGE', user_index, -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', user_index, latest[2])
+return 1
+`;
+
+/**
+ * rotate. KEYS: session, tombstone.
+ * ARGV: prefix, presented generation, presented hash, next hash, next sealed, now,
+ *       now + graceMs, now + idleTimeoutMs, markerTtlMs.
+ * Returns {'rotated', record} | {'replayed', record, sealed} | {'reuse_detected', record}
+ *       | {'ended', reason or false} | {'mismatch'}.
+ * Must be atomic: concurrent refreshes with the same credential must see exactly one rotation
+ * (the others then see the previous generation and get the same successor), and a reuse must
+ * end the session before any other refresh can act on it.
+ */
+export const ROTATE = HELPERS + `
+local session, tombstone = KEYS[1], KEYS[2]
+local prefix = ARGV[1]
+local presented_gen, presented_hash = tonumber(ARGV[2]), ARGV[3]
+local next_hash, next_sealed = ARGV[4], ARGV[5]
+local now_str, grace_until, idle_candidate = ARGV[6], ARGV[7], ARGV[8]
+local now, marker_ttl = tonumber(now_str), tonumber(ARGV[9])
+
+local flat = redis.call('HGETALL', session)
+if #flat == 0 then
+  return {'ended', redis.call('GET', tombstone)}
+end
+local rec = to_map(flat)
+
+if is_expired(rec, now) then
+  end_session(prefix, rec, 'session_expired', 0)
+  return {'ended', 'session_expired'}
+end
+
+local gen = tonumber(rec.generation)
+
+if presented_gen > gen then
+  return {'mismatch'}
+end
+
+if presented_gen == gen then
+  if presented_hash ~= rec.credentialHash then
+    return {'mismatch'}
+  end
+  local idle_until = idle_candidate
+  if tonumber(idle_candidate) > tonumber(rec.absoluteExpiresAt) then
+    idle_until = rec.absoluteExpiresAt
+  end
+  redis.call('HSET', session,
+    'previousHash', rec.credentialHash,
+    'credentialHash', next_hash,
+    'generation', tostring(gen + 1),
+    'successorSealed', next_sealed,
+    'graceUntil', grace_until,
+    'lastActiveAt', now_str,
+    'idleExpiresAt', idle_until)
+  return {'rotated', redis.call('HGETALL', session)}
+end
+
+if presented_gen == gen - 1 then
+  if presented_hash ~= rec.previousHash then
+    -- Not the credential this session issued for that generation: not ours.
+    return {'mismatch'}
+  end
+  if now < tonumber(rec.graceUntil) and rec.successorSealed then
+    return {'replayed', flat, rec.successorSealed}
+  end
+end
+
+-- A superseded credential whose successor is already in use (or out of grace): theft.
+end_session(prefix, rec, 'reuse_detected', marker_ttl)
+return {'reuse_detected', flat}
+`;
+
+/**
+ * endSession. KEYS: session. ARGV: prefix, reason, now, markerTtlMs.
+ * Returns the ended record, or false when it was not live (an expired one is pruned as
+ * `session_expired`). Atomic so a concurrent rotate cannot resurrect or re-end the session.
+ */
+export const END_SESSION = HELPERS + `
+local prefix, reason, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return false end
+local rec = to_map(flat)
+if is_expired(rec, now) then
+  end_session(prefix, rec, 'session_expired', 0)
+  return false
+end
+end_session(prefix, rec, reason, marker_ttl)
+return flat
+`;
+
+/**
+ * endUserSessionBySid. KEYS: sid index. ARGV: prefix, userId, reason, now, markerTtlMs.
+ * Like END_SESSION, addressed by sid; another user's session is left untouched (false).
+ * Atomic so the ownership check and the delete see the same session.
+ */
+export const END_USER_SESSION_BY_SID = HELPERS + `
+local prefix, user_id, reason = ARGV[1], ARGV[2], ARGV[3]
+local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local key = redis.call('GET', KEYS[1])
+if not key then return false end
+local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+if #flat == 0 then return false end
+local rec = to_map(flat)
+if rec.userId ~= user_id then return false end
+if is_expired(rec, now) then
+  end_session(prefix, rec, 'session_expired', 0)
+  return false
+end
+end_session(prefix, rec, reason, marker_ttl)
+return flat
+`;
+
+/**
+ * listUserSessions. KEYS: user index. ARGV: prefix, userId, now.
+ * Returns the live records (unordered; the caller sorts) and prunes the rest: index entries
+ * whose session is gone are removed, expired sessions are ended as `session_expired`.
+ * Atomic so pruning never removes a session that a concurrent rotate just kept alive.
+ */
+export const LIST_USER_SESSIONS = HELPERS + `
+local user_index = KEYS[1]
+local prefix, user_id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local live = {}
+for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
+  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+  if #flat == 0 then
+    redis.call('ZREM', user_index, key)
+  else
+    local rec = to_map(flat)
+    if rec.userId ~= user_id then
+      redis.call('ZREM', user_index, key)
+    elseif is_expired(rec, now) then
+      end_session(prefix, rec, 'session_expired', 0)
+    else
+      table.insert(live, flat)
+    end
+  end
+end
+return live
+`;
+
+/**
+ * endAllUserSessions. KEYS: user index, user revocation marker.
+ * ARGV: prefix, userId, revokedAfter, now, markerTtlMs.
+ * Ends every live session of the user as `session_revoked` (marking each sid), prunes the rest,
+ * and raises `revoked_after` (never lowers it). Returns the ended records.
+ * Must be atomic: a session created concurrently is either ended with the rest or untouched,
+ * and no token can be issued between ending the sessions and setting `revoked_after`.
+ */
+export const END_ALL_USER_SESSIONS = HELPERS + `
+local user_index, user_marker = KEYS[1], KEYS[2]
+local prefix, user_id, revoked_after = ARGV[1], ARGV[2], ARGV[3]
+local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local ended = {}
+for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
+  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+  if #flat == 0 then
+    redis.call('ZREM', user_index, key)
+  else
+    local rec = to_map(flat)
+    if rec.userId ~= user_id then
+      redis.call('ZREM', user_index, key)
+    elseif is_expired(rec, now) then
+      end_session(prefix, rec, 'session_expired', 0)
+    else
+      end_session(prefix, rec, 'session_revoked', marker_ttl)
+      table.insert(ended, flat)
+    end
+  end
+end
+if marker_ttl > 0 then
+  local current = redis.call('GET', user_marker)
+  if (not current) or tonumber(current) < tonumber(revoked_after) then
+    redis.call('SET', user_marker, revoked_after, 'PX', marker_ttl)
+  elseif redis.call('PTTL', user_marker) < marker_ttl then
+    redis.call('PEXPIRE', user_marker, marker_ttl)
+  end
+end
+return ended
+`;
+
+/**
+ * putKeyRing. KEYS: key ring version, key ring blob.
+ * ARGV: '1' when a version is expected ('0': only if none exists), expected version, next version, next sealed.
+ * Returns 1 when written, 0 when the current version differs.
+ * Atomic compare-and-set, so two instances rotating keys at once cannot both win.
+ */
+export const PUT_KEY_RING = `
+local version_key, sealed_key = KEYS[1], KEYS[2]
+local current = redis.call('GET', version_key)
+if ARGV[1] == '0' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+redis.call('SET', version_key, ARGV[3])
+redis.call('SET', sealed_key, ARGV[4])
+return 1
+`;

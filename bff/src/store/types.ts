@@ -1,0 +1,136 @@
+import type { Store as RateLimitStore } from 'express-rate-limit';
+
+/**
+ * The one store interface behind the BFF and the guard: device sessions, their
+ * rotating refresh credential, revocation markers and the shared key ring.
+ *
+ * Every implementation (memory, Redis) runs the same contract suite
+ * (`bff/test/store/contract.ts`). Times are epoch milliseconds passed in by the
+ * caller, so the store holds no clock policy of its own; every entry a store
+ * writes expires.
+ */
+
+/** Why a device session ended; remembered (until the session's absolute end) so an old cookie gets the right answer. */
+export type SessionEndReason = 'logout' | 'session_revoked' | 'reuse_detected' | 'session_expired';
+
+export interface DeviceSessionRecord {
+  /** Private id. Travels only inside the signed HttpOnly cookie; never shown to JavaScript. */
+  key: string;
+  /** Public handle: `session.id`, the `sid` claim, the session list. */
+  sid: string;
+  userId: string;
+  userName: string;
+  deviceName: string;
+  userAgent: string;
+  createdAt: number;
+  lastActiveAt: number;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+  /** Generation of the current refresh credential; starts at 0, +1 on each rotation. */
+  generation: number;
+  /** SHA-256 (base64url) of the current generation's secret. */
+  credentialHash: string;
+  /** Hash of generation - 1, kept so a concurrent or retried refresh with it can be answered. */
+  previousHash: string | null;
+  /** The current secret sealed under the previous one (AES-GCM), so a replay gets the same successor. */
+  successorSealed: string | null;
+  /** Replays of the previous generation are answered until then; afterwards they are theft. */
+  graceUntil: number;
+}
+
+export interface RotateInput {
+  key: string;
+  /** Generation and hash of the credential presented in the cookie. */
+  generation: number;
+  credentialHash: string;
+  /** Hash and sealed form of the successor the caller generated, used only if this call rotates. */
+  nextCredentialHash: string;
+  nextSealed: string;
+  now: number;
+  idleTimeoutMs: number;
+  graceMs: number;
+  /** How long the sid revocation marker lives when reuse revokes the session (access-token lifetime + skew). */
+  markerTtlMs: number;
+}
+
+export type RotateResult =
+  /** The presented credential was current: the session moved to the caller's successor. */
+  | { outcome: 'rotated'; session: DeviceSessionRecord }
+  /** The presented credential was the previous one, within grace, successor unused: answer with the same successor. */
+  | { outcome: 'replayed'; session: DeviceSessionRecord; sealed: string }
+  /** A superseded credential: the store has ended the session (reason `reuse_detected`) and marked its sid revoked. */
+  | { outcome: 'reuse_detected'; session: DeviceSessionRecord }
+  /** The session is gone; `reason` when the store remembers why, otherwise null (never existed, or forgotten). */
+  | { outcome: 'ended'; reason: SessionEndReason | null }
+  /** Same generation, different secret: not ours. Changes nothing. */
+  | { outcome: 'mismatch' };
+
+export interface RevocationState {
+  jtiRevoked: boolean;
+  sidRevoked: boolean;
+  /** Per-user `revoked_after`, epoch ms, or null. */
+  userRevokedAfter: number | null;
+  /** Changes whenever the key ring changes; lets guards notice a rotation without another round trip. */
+  keyRingVersion: string | null;
+}
+
+export interface SessionStore {
+  /** Stores a new device session (and indexes it under its user). */
+  createSession(session: DeviceSessionRecord): Promise<void>;
+
+  /** The live session with this private key, or null when missing or past its idle or absolute end (as of `now`). */
+  getSession(key: string, now: number): Promise<DeviceSessionRecord | null>;
+
+  /** Atomic rotation; see RotateResult. Expired sessions answer `ended` with reason `session_expired`. */
+  rotate(input: RotateInput): Promise<RotateResult>;
+
+  /** Every live session of the user (expired ones are pruned), oldest first. */
+  listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]>;
+
+  /**
+   * Ends one session by private key: deletes it, remembers `reason` for its cookie,
+   * marks its sid revoked for `markerTtlMs`. Returns the ended record, or null when it was not live.
+   */
+  endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null>;
+
+  /** Like endSession, addressed by public sid and scoped to a user: null when the sid is not one of that user's live sessions. */
+  endUserSessionBySid(userId: string, sid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null>;
+
+  /**
+   * Atomically ends every live session of the user (reason `session_revoked`), marks each sid revoked,
+   * and sets the user's `revoked_after` to `revokedAfter` (never moving it backwards). Returns the ended sessions.
+   */
+  endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
+
+  /** Adds a jti to the deny list until `ttlMs` from now. */
+  revokeJti(jti: string, ttlMs: number): Promise<void>;
+
+  /** The three revocation facts for one token, in one round trip. */
+  getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState>;
+
+  /** The sealed key ring and its version, or null when none was ever saved. */
+  getKeyRing(): Promise<{ version: string; sealed: string } | null>;
+
+  /**
+   * Replaces the key ring only if its version is still `expectedVersion` (null: only if none exists).
+   * Returns false when another instance won the race; the caller reloads and retries.
+   */
+  putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean>;
+
+  /**
+   * A store for express-rate-limit sharing this backend, so login limits hold across instances.
+   * Optional: without it the BFF uses express-rate-limit's per-process memory store.
+   */
+  createRateLimitStore?(prefix: string): RateLimitStore;
+
+  /** Releases connections. The store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Raised by a store when its backend cannot answer (connection refused, timeout). Converted to 503 at the edge. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

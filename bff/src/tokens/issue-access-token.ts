@@ -1,0 +1,42 @@
+import { SignJWT } from 'jose';
+import { ACCESS_TOKEN_TYP } from '@latchkey/shared';
+import { randomToken } from '../crypto/random.js';
+import type { KeyRing } from '../keys/key-ring.js';
+
+export interface IssueAccessTokenInput {
+  keyRing: KeyRing;
+  issuer: string;
+  audience: string | readonly string[];
+  clientId: string;
+  userId: string;
+  sid: string;
+  ttlSeconds: number;
+  /** The token never outlives its device session. */
+  notAfterMs: number;
+  nowMs: number;
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  jti: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** Signs an RFC 9068 access token with the ring's active key. Claims are minimal: no personal data beyond `sub`. */
+export async function issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
+  const key = input.keyRing.activeKey();
+  const iat = Math.floor(input.nowMs / 1000);
+  const exp = Math.min(iat + input.ttlSeconds, Math.floor(input.notAfterMs / 1000));
+  const jti = randomToken(16);
+  const token = await new SignJWT({ sid: input.sid, client_id: input.clientId })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
+    .setIssuer(input.issuer)
+    .setSubject(input.userId)
+    .setAudience(input.audience as string | string[])
+    .setJti(jti)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .sign(key.privateKey);
+  return { token, jti, expiresAt: exp * 1000 };
+}

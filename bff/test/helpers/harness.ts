@@ -1,0 +1,103 @@
+import express, { type Express } from 'express';
+import { pino } from 'pino';
+import request, { type Response } from 'supertest';
+import { createBff, type Bff, type BffOptions } from '../../src/index.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { SessionStore } from '../../src/store/types.js';
+
+export const ISSUER = 'https://app.example.test';
+export const SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+export const USERS: Record<string, { id: string; name: string; password: string }> = {
+  alice: { id: 'user-alice', name: 'Alice', password: 'wonderland' },
+  bob: { id: 'user-bob', name: 'Bob', password: 'builder' },
+};
+
+export interface TestBff {
+  app: Express;
+  bff: Bff;
+  store: SessionStore;
+  /** Lines the BFF logged, to check that no secret ever reaches a log. */
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+/** A BFF on an Express app like the demo's: /auth, a guarded /api/me, the error handler. */
+export async function startTestBff(overrides: Partial<BffOptions> = {}, store: SessionStore = new MemoryStore()): Promise<TestBff> {
+  const logLines: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  const bff = await createBff({
+    store,
+    secrets: [SECRET],
+    issuer: ISSUER,
+    logger,
+    authenticate: async (username, password) => {
+      const user = USERS[username];
+      return user && user.password === password ? { id: user.id, name: user.name } : null;
+    },
+    ...overrides,
+  });
+  const app = express();
+  app.use('/auth', bff.router);
+  app.get('/api/me', bff.requireAuth(), (req, res) => void res.json({ sub: req.auth!.sub, sid: req.auth!.sid }));
+  app.use(bff.errorHandler);
+  return { app, bff, store, logLines, close: () => store.close() };
+}
+
+/** `name=value` of the session cookie a response set, or null. */
+export function sessionCookie(res: Response): string | null {
+  const header = res.headers['set-cookie'] as unknown as string[] | undefined;
+  const line = header?.find((l) => /^(__Host-)?latchkey=/.test(l));
+  if (!line) return null;
+  const pair = line.split(';')[0]!;
+  return pair.endsWith('=') ? null : pair;
+}
+
+export function rawSetCookie(res: Response): string {
+  return ((res.headers['set-cookie'] as unknown as string[] | undefined) ?? []).join('\n');
+}
+
+interface CallOptions {
+  cookie?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+  csrf?: boolean;
+}
+
+export function call(app: Express, method: 'get' | 'post' | 'delete', path: string, options: CallOptions = {}) {
+  let req = request(app)[method](path);
+  if (options.csrf !== false) req = req.set('X-CSRF', '1');
+  if (options.cookie) req = req.set('Cookie', options.cookie);
+  for (const [k, v] of Object.entries(options.headers ?? {})) req = req.set(k, v);
+  if (options.body !== undefined) req = req.send(options.body as object);
+  return req;
+}
+
+export interface Device {
+  cookie: string;
+  token: string;
+  sid: string;
+}
+
+export async function login(app: Express, username = 'alice', deviceName?: string): Promise<Device> {
+  const res = await call(app, 'post', '/auth/login', {
+    body: { username, password: USERS[username]!.password, ...(deviceName ? { deviceName } : {}) },
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { cookie: sessionCookie(res)!, token: res.body.accessToken, sid: res.body.session.id };
+}
+
+/** Refreshes and updates the device's cookie and token; returns the response. */
+export async function refresh(app: Express, device: Device): Promise<Response> {
+  const res = await call(app, 'post', '/auth/refresh', { cookie: device.cookie });
+  if (res.status === 200) {
+    device.cookie = sessionCookie(res)!;
+    device.token = res.body.accessToken;
+  }
+  return res;
+}
+
+export function me(app: Express, token: string) {
+  return request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

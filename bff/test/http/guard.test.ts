@@ -1,0 +1,237 @@
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/store/types.js';
+import { call, ISSUER, login, me, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
+
+let t: TestBff;
+beforeEach(async () => {
+  t = await startTestBff();
+});
+afterEach(() => t.close());
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+function validClaims(sid = 'sid-x', overrides: JWTPayload = {}): JWTPayload {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: ISSUER, aud: ISSUER, sub: 'user-alice', sid, jti: `jti-${Math.random()}`, client_id: 'latchkey', iat: now, exp: now + 300, ...overrides };
+}
+
+/** Signs with the BFF's own active key: the signature is good, so only the claim and header checks can refuse it. */
+async function signWithRealKey(claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
+  const key = t.bff.keyRing.activeKey();
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
+}
+
+async function expectRejected(token: string) {
+  const res = await me(t.app, token);
+  expect(res.status).toBe(401);
+  expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  expect(res.body).toEqual({ error: 'invalid_token', message: 'The access token is invalid.' });
+}
+
+describe('requireAuth(): verification', () => {
+  it('accepts a fresh token and exposes its claims', async () => {
+    const device = await login(t.app);
+    const res = await me(t.app, device.token);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ sub: 'user-alice', sid: device.sid });
+  });
+
+  it('answers 401 with a bare Bearer challenge when no token is sent', async () => {
+    const res = await request(t.app).get('/api/me');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    expect(res.body.error).toBe('invalid_token');
+  });
+
+  it('rejects a non-Bearer or oversized Authorization header before parsing', async () => {
+    const device = await login(t.app);
+    for (const header of [`Basic ${device.token}`, `Bearer  ${device.token}`, `Bearer ${'a'.repeat(5000)}`, 'Bearer']) {
+      const res = await request(t.app).get('/api/me').set('Authorization', header);
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it('rejects forged and mutated tokens', async () => {
+    const device = await login(t.app);
+    const [h, p, s] = device.token.split('.') as [string, string, string];
+    const header = decodeProtectedHeader(device.token);
+    const claims = decodeJwt(device.token);
+    const attacker = await generateKeyPair('ES256', { extractable: true });
+    const attackerJwk = await exportJWK(attacker.publicKey);
+    const publicJwk = (await request(t.app).get('/auth/jwks.json')).body.keys[0];
+
+    const forged: Record<string, string> = {
+      'alg none': `${b64({ alg: 'none', typ: 'at+jwt', kid: header.kid })}.${p}.`,
+      'alg none with a signature part': `${b64({ alg: 'none', typ: 'at+jwt', kid: header.kid })}.${p}.${s}`,
+      'HS256 signed with the public key': await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: header.kid })
+        .sign(new TextEncoder().encode(JSON.stringify(publicJwk))),
+      'embedded jwk header': await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: header.kid, jwk: attackerJwk })
+        .sign(attacker.privateKey),
+      'jku header': await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: header.kid, jku: 'https://evil.example/jwks.json' })
+        .sign(attacker.privateKey),
+      'x5u header': await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: header.kid, x5u: 'https://evil.example/cert.pem' })
+        .sign(attacker.privateKey),
+      'wrong kid': await signWithRealKey(claims, { kid: 'not-a-key' }),
+      'missing kid': `${b64({ alg: 'ES256', typ: 'at+jwt' })}.${p}.${s}`,
+      'stripped signature': `${h}.${p}.`,
+      'two parts': `${h}.${p}`,
+      'tampered payload': `${h}.${b64({ ...claims, sub: 'user-bob' })}.${s}`,
+      'tampered header': `${b64({ ...header, typ: 'JWT' })}.${p}.${s}`,
+      oversized: await signWithRealKey({ ...claims, pad: 'x'.repeat(5000) }),
+      '5-part JWE': `${b64({ alg: 'dir', enc: 'A256GCM', kid: header.kid })}..${b64('iv')}.${b64('ciphertext')}.${b64('tag')}`,
+      'not base64': `${h}.${p}.***`,
+    };
+    for (const [name, token] of Object.entries(forged)) {
+      const res = await me(t.app, token);
+      expect({ name, status: res.status }).toEqual({ name, status: 401 });
+      expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    }
+    // The genuine token still works: nothing forged poisoned anything.
+    expect((await me(t.app, device.token)).status).toBe(200);
+  });
+
+  it.each([
+    ['wrong issuer', { iss: 'https://evil.example' }],
+    ['wrong audience', { aud: 'https://other.example' }],
+    ['expired', { exp: Math.floor(Date.now() / 1000) - 60, iat: Math.floor(Date.now() / 1000) - 400 }],
+    ['not yet valid', { nbf: Math.floor(Date.now() / 1000) + 600 }],
+    ['issued in the future', { iat: Math.floor(Date.now() / 1000) + 600, exp: Math.floor(Date.now() / 1000) + 900 }],
+    ['missing jti', { jti: undefined }],
+    ['missing sid', { sid: undefined }],
+    ['missing client_id', { client_id: undefined }],
+  ])('rejects a correctly signed token that is %s', async (_name, overrides) => {
+    const device = await login(t.app);
+    await expectRejected(await signWithRealKey(validClaims(device.sid, overrides as JWTPayload)));
+  });
+
+  it('rejects a correctly signed token with the wrong typ', async () => {
+    const device = await login(t.app);
+    await expectRejected(await signWithRealKey(validClaims(device.sid), { typ: 'JWT' }));
+  });
+
+  it('accepts a correctly signed token with valid claims (the checks above are not vacuous)', async () => {
+    const device = await login(t.app);
+    expect((await me(t.app, await signWithRealKey(validClaims(device.sid)))).status).toBe(200);
+  });
+});
+
+describe('requireAuth(): revocation', () => {
+  it('rejects one token revoked by jti at once, and only that token', async () => {
+    const device = await login(t.app);
+    const revoked = device.token;
+    await refresh(t.app, device);
+    const { jti, exp } = decodeJwt(revoked);
+    await t.bff.admin.revokeAccessToken(jti!, exp! * 1000);
+    expect((await me(t.app, revoked)).status).toBe(401);
+    expect((await me(t.app, device.token)).status).toBe(200);
+  });
+
+  it('revokeUser (password change, account disabled) ends every session and token of the user', async () => {
+    const a = await login(t.app, 'alice');
+    const b = await login(t.app, 'alice');
+    const bob = await login(t.app, 'bob');
+    expect(await t.bff.admin.revokeUser('user-alice')).toEqual({ sessionsEnded: 2 });
+    for (const d of [a, b]) {
+      expect((await me(t.app, d.token)).status).toBe(401);
+      expect((await call(t.app, 'post', '/auth/refresh', { cookie: d.cookie })).body.error).toBe('session_revoked');
+    }
+    expect((await me(t.app, bob.token)).status).toBe(200);
+  });
+
+  it('rejects a token issued before the user-wide revoked_after even when its session still exists', async () => {
+    const device = await login(t.app);
+    // Simulate a token from an earlier second whose session was not in the ended set (belt and braces).
+    const now = Date.now();
+    await t.store.endAllUserSessions('user-bob', now, now, 60_000);
+    const older = await signWithRealKey(validClaims(device.sid, { sub: 'user-bob', iat: Math.floor(now / 1000) - 2 }));
+    const sameSecond = await signWithRealKey(validClaims(device.sid, { sub: 'user-bob', iat: Math.floor(now / 1000) }));
+    expect((await me(t.app, older)).status).toBe(401);
+    expect((await me(t.app, sameSecond)).status).toBe(200);
+  });
+
+  it('fails closed with 503 temporarily_unavailable when the store cannot answer', async () => {
+    const device = await login(t.app);
+    const original = t.store.getRevocationState.bind(t.store);
+    t.store.getRevocationState = () => Promise.reject(new StoreUnavailableError('down'));
+    const res = await me(t.app, device.token);
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ error: 'temporarily_unavailable', message: 'The service is temporarily unavailable. Try again shortly.' });
+    t.store.getRevocationState = original;
+    expect((await me(t.app, device.token)).status).toBe(200);
+  });
+});
+
+describe('store outages on BFF routes', () => {
+  it('answers refresh with 503, never 401, and keeps the cookie', async () => {
+    const device = await login(t.app);
+    const original = t.store.rotate.bind(t.store);
+    t.store.rotate = () => Promise.reject(new StoreUnavailableError('down', { cause: new Error('ECONNREFUSED') }));
+    const res = await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie });
+    expect(res.status).toBe(503);
+    expect(res.body.error).toBe('temporarily_unavailable');
+    expect(res.headers['set-cookie']).toBeUndefined();
+    t.store.rotate = original;
+    expect((await refresh(t.app, device)).status).toBe(200);
+  });
+
+  it('answers logout-all with 503 (a revocation never fails silently)', async () => {
+    const device = await login(t.app);
+    t.store.endAllUserSessions = () => Promise.reject(new StoreUnavailableError('down'));
+    const res = await call(t.app, 'post', '/auth/logout-all', { cookie: device.cookie });
+    expect(res.status).toBe(503);
+  });
+});
+
+describe('signing keys', () => {
+  it('publishes public members only in the JWKS', async () => {
+    const res = await request(t.app).get('/auth/jwks.json');
+    expect(res.status).toBe(200);
+    expect(res.body.keys).toHaveLength(1);
+    expect(Object.keys(res.body.keys[0]).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+    expect(JSON.stringify(res.body)).not.toContain('"d"');
+  });
+
+  it('staged rotation: the next key is published first, then signs; old tokens keep working', async () => {
+    const device = await login(t.app);
+    const oldKid = decodeProtectedHeader(device.token).kid;
+    const stagedKid = await t.bff.admin.stageSigningKey();
+    const jwks = (await request(t.app).get('/auth/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(jwks).toEqual([oldKid, stagedKid]);
+    await refresh(t.app, device);
+    expect(decodeProtectedHeader(device.token).kid).toBe(oldKid);
+
+    const oldToken = device.token;
+    expect(await t.bff.admin.rotateSigningKey()).toBe(stagedKid);
+    await refresh(t.app, device);
+    expect(decodeProtectedHeader(device.token).kid).toBe(stagedKid);
+    expect((await me(t.app, oldToken)).status).toBe(200);
+    expect((await me(t.app, device.token)).status).toBe(200);
+  });
+
+  it('emergency rotation drops every old key: outstanding tokens stop working, new ones work', async () => {
+    const device = await login(t.app);
+    const oldToken = device.token;
+    const kid = await t.bff.admin.emergencyRotateKeys();
+    expect((await me(t.app, oldToken)).status).toBe(401);
+    const jwks = (await request(t.app).get('/auth/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(jwks).toEqual([kid]);
+    expect((await refresh(t.app, device)).status).toBe(200);
+    expect((await me(t.app, device.token)).status).toBe(200);
+  });
+
+  it('another BFF instance on the same store shares the key ring and sees an emergency rotation', async () => {
+    const other = await startTestBff({}, t.store);
+    const device = await login(t.app);
+    expect((await me(other.app, device.token)).status).toBe(200);
+    await other.bff.admin.emergencyRotateKeys();
+    expect((await me(t.app, device.token)).status).toBe(401);
+    const fresh = await login(other.app);
+    expect((await me(t.app, fresh.token)).status).toBe(200);
+  });
+});

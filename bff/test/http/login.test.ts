@@ -1,0 +1,159 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { call, login, rawSetCookie, sessionCookie, startTestBff, ISSUER, type TestBff } from '../helpers/harness.js';
+
+let t: TestBff;
+beforeEach(async () => {
+  t = await startTestBff();
+});
+afterEach(() => t.close());
+
+describe('POST /auth/login', () => {
+  it('answers the token response and sets a __Host-, HttpOnly, Secure, SameSite=Strict cookie', async () => {
+    const before = Date.now();
+    const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland', deviceName: 'Laptop' } });
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toMatchObject({
+      tokenType: 'Bearer',
+      user: { id: 'user-alice', name: 'Alice' },
+      session: { deviceName: 'Laptop' },
+    });
+    expect(Object.keys(res.body).sort()).toEqual(['accessToken', 'expiresAt', 'session', 'tokenType', 'user']);
+    expect(res.body.expiresAt).toBeGreaterThanOrEqual(before + 299_000);
+    expect(res.body.expiresAt).toBeLessThanOrEqual(Date.now() + 300_000);
+
+    const setCookie = rawSetCookie(res);
+    expect(setCookie).toMatch(/^__Host-latchkey=/);
+    expect(setCookie).toMatch(/; HttpOnly/);
+    expect(setCookie).toMatch(/; Secure/);
+    expect(setCookie).toMatch(/; SameSite=Strict/);
+    expect(setCookie).toMatch(/; Path=\//);
+    expect(setCookie).not.toMatch(/Domain=/i);
+    // The cookie value reveals neither the public session id nor anything JavaScript sees.
+    expect(setCookie).not.toContain(res.body.session.id);
+    expect(setCookie).not.toContain(res.body.accessToken);
+  });
+
+  it('issues an RFC 9068 access token with minimal claims', async () => {
+    const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
+    const header = decodeProtectedHeader(res.body.accessToken);
+    expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    expect(typeof header.kid).toBe('string');
+    const claims = decodeJwt(res.body.accessToken);
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+    expect(claims).toMatchObject({ iss: ISSUER, aud: ISSUER, sub: 'user-alice', sid: res.body.session.id, client_id: 'latchkey' });
+    expect(claims.exp! - claims.iat!).toBe(300);
+  });
+
+  it('gives the same answer for an unknown user and a wrong password', async () => {
+    const wrong = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'nope' } });
+    const unknown = await call(t.app, 'post', '/auth/login', { body: { username: 'mallory', password: 'nope' } });
+    for (const res of [wrong, unknown]) {
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'invalid_credentials', message: 'Wrong username or password.' });
+      expect(sessionCookie(res)).toBeNull();
+    }
+  });
+
+  it.each([
+    ['missing password', { username: 'alice' }],
+    ['empty username', { username: '', password: 'x' }],
+    ['wrong types', { username: 42, password: ['x'] }],
+    ['unknown field', { username: 'alice', password: 'wonderland', admin: true }],
+    ['array body', ['alice', 'wonderland']],
+    ['oversized device name', { username: 'alice', password: 'wonderland', deviceName: 'x'.repeat(101) }],
+  ])('rejects a malformed body (%s) with 400 invalid_request', async (_name, body) => {
+    const res = await call(t.app, 'post', '/auth/login', { body });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_request');
+    expect(sessionCookie(res)).toBeNull();
+    expect(await t.store.listUserSessions('user-alice', Date.now())).toEqual([]);
+  });
+
+  it('rejects invalid JSON with 400 and no stack trace', async () => {
+    const res = await call(t.app, 'post', '/auth/login', { body: '{"username": "alice",', headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'invalid_request', message: 'The request body is not valid JSON.' });
+    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.(js|ts)/);
+  });
+
+  it('rejects a form-encoded body with 415', async () => {
+    const res = await call(t.app, 'post', '/auth/login', {
+      body: 'username=alice&password=wonderland',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.status).toBe(415);
+    expect(res.body.error).toBe('unsupported_media_type');
+  });
+
+  it('rejects a text/plain body (the no-preflight CSRF content type) with 415', async () => {
+    const res = await call(t.app, 'post', '/auth/login', {
+      body: JSON.stringify({ username: 'alice', password: 'wonderland' }),
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    expect(res.status).toBe(415);
+  });
+
+  it('rejects an oversized body with 413 before parsing', async () => {
+    const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'x'.repeat(20_000) } });
+    expect(res.status).toBe(413);
+    expect(res.body.error).toBe('payload_too_large');
+  });
+
+  it('issues a fresh cookie on every login and ends the session the browser had (no fixation)', async () => {
+    const first = await login(t.app);
+    const res = await call(t.app, 'post', '/auth/login', { cookie: first.cookie, body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    expect(sessionCookie(res)).not.toBe(first.cookie);
+    expect(res.body.session.id).not.toBe(first.sid);
+    const sessions = await t.store.listUserSessions('user-alice', Date.now());
+    expect(sessions.map((s) => s.sid)).toEqual([res.body.session.id]);
+  });
+
+  it('never logs the password, the token or the cookie', async () => {
+    const device = await login(t.app);
+    await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'not-the-password' } });
+    await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie });
+    const log = t.logLines.join('\n');
+    expect(t.logLines.length).toBeGreaterThan(0);
+    expect(log).not.toContain('wonderland');
+    expect(log).not.toContain('not-the-password');
+    expect(log).not.toContain(device.token);
+    expect(log).not.toContain(device.cookie.split('=')[1]!);
+  });
+});
+
+describe('login rate limits', () => {
+  it('limits failed attempts per account with 429 and Retry-After, the same for a good password', async () => {
+    const limited = await startTestBff({ rateLimit: { perAccount: { limit: 3, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'bad' } });
+        expect(res.status).toBe(401);
+      }
+      const res = await call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
+      expect(res.status).toBe(429);
+      expect(res.body).toEqual({ error: 'rate_limited', message: 'Too many attempts. Try again later.' });
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      // Another account is not affected.
+      const bob = await call(limited.app, 'post', '/auth/login', { body: { username: 'bob', password: 'builder' } });
+      expect(bob.status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('limits every attempt per IP', async () => {
+    const limited = await startTestBff({ rateLimit: { perAccount: { limit: 100, windowMs: 60_000 }, perIp: { limit: 2, windowMs: 60_000 } } });
+    try {
+      await call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
+      await call(limited.app, 'post', '/auth/login', { body: { username: 'bob', password: 'bad' } });
+      const res = await call(limited.app, 'post', '/auth/login', { body: { username: 'bob', password: 'builder' } });
+      expect(res.status).toBe(429);
+      expect(res.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { call, login, me, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
+
+let t: TestBff;
+beforeEach(async () => {
+  t = await startTestBff();
+});
+afterEach(() => t.close());
+
+describe('GET /auth/sessions', () => {
+  it("lists the caller's devices with public fields only and marks the current one", async () => {
+    const laptop = await login(t.app, 'alice', 'Laptop');
+    const phone = await login(t.app, 'alice', 'Phone');
+    await login(t.app, 'bob');
+    const res = await call(t.app, 'get', '/auth/sessions', { cookie: phone.cookie, headers: { 'User-Agent': 'test-agent' } });
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body.sessions).toHaveLength(2);
+    expect(res.body.sessions.map((s: { id: string }) => s.id)).toEqual([laptop.sid, phone.sid]);
+    for (const s of res.body.sessions) {
+      expect(Object.keys(s).sort()).toEqual(['createdAt', 'current', 'deviceName', 'id', 'lastActiveAt', 'userAgent']);
+    }
+    expect(res.body.sessions.map((s: { current: boolean }) => s.current)).toEqual([false, true]);
+    expect(res.body.sessions.map((s: { deviceName: string }) => s.deviceName)).toEqual(['Laptop', 'Phone']);
+  });
+
+  it('answers 401 without a session', async () => {
+    const res = await call(t.app, 'get', '/auth/sessions');
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('no_session');
+  });
+
+  it('names a device from its User-Agent when no device name is given', async () => {
+    const res = await call(t.app, 'post', '/auth/login', {
+      body: { username: 'alice', password: 'wonderland' },
+      headers: { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36' },
+    });
+    expect(res.body.session.deviceName).toBe('Chrome on Linux');
+  });
+});
+
+describe('DELETE /auth/sessions/:id', () => {
+  it('signs another of my devices out: its token and cookie stop working', async () => {
+    const laptop = await login(t.app, 'alice', 'Laptop');
+    const phone = await login(t.app, 'alice', 'Phone');
+    const res = await call(t.app, 'delete', `/auth/sessions/${phone.sid}`, { cookie: laptop.cookie });
+    expect(res.status).toBe(204);
+    expect((await me(t.app, phone.token)).status).toBe(401);
+    const r = await call(t.app, 'post', '/auth/refresh', { cookie: phone.cookie });
+    expect(r.body.error).toBe('session_revoked');
+    expect((await me(t.app, laptop.token)).status).toBe(200);
+    expect((await refresh(t.app, laptop)).status).toBe(200);
+  });
+
+  it("answers 404 for another user's session and changes nothing", async () => {
+    const alice = await login(t.app, 'alice');
+    const bob = await login(t.app, 'bob');
+    const res = await call(t.app, 'delete', `/auth/sessions/${bob.sid}`, { cookie: alice.cookie });
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: 'not_found', message: 'No such session.' });
+    expect((await me(t.app, bob.token)).status).toBe(200);
+    expect((await refresh(t.app, bob)).status).toBe(200);
+  });
+
+  it('answers 404 for an unknown or malformed id, 401 without a session', async () => {
+    const alice = await login(t.app);
+    expect((await call(t.app, 'delete', '/auth/sessions/does-not-exist', { cookie: alice.cookie })).status).toBe(404);
+    expect((await call(t.app, 'delete', `/auth/sessions/${'%20'.repeat(3)}`, { cookie: alice.cookie })).status).toBe(404);
+    expect((await call(t.app, 'delete', `/auth/sessions/${alice.sid}`)).status).toBe(401);
+  });
+
+  it('revoking the current session clears the cookie', async () => {
+    const alice = await login(t.app);
+    const res = await call(t.app, 'delete', `/auth/sessions/${alice.sid}`, { cookie: alice.cookie });
+    expect(res.status).toBe(204);
+    expect(String(res.headers['set-cookie'])).toMatch(/Max-Age=0/);
+    expect((await me(t.app, alice.token)).status).toBe(401);
+  });
+});
+
+describe('errors', () => {
+  it('answers unknown BFF routes with 404 not_found in the error shape', async () => {
+    const res = await call(t.app, 'get', '/auth/nope');
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: 'not_found', message: 'Not found.' });
+  });
+});

@@ -1,0 +1,610 @@
+/**
+ * The one behaviour suite every SessionStore runs (memory and Redis). Times are real epoch
+ * milliseconds: the stores expire entries in real time, so records are built around Date.now().
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeviceSessionRecord, RotateInput, SessionStore } from '../../src/store/types.js';
+
+export interface StoreFixture {
+  store: SessionStore;
+  teardown(): Promise<void>;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+/** Short TTL for the expiry tests, and how long to wait for it to pass. */
+const SHORT_TTL = 150;
+const PAST_SHORT_TTL = 250;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const token = (label: string) => `${label}-${randomUUID()}`;
+
+/** A fresh generation-0 session for `userId`, valid for an hour of idle time and a day in total. */
+function newSession(userId: string, overrides: Partial<DeviceSessionRecord> = {}): DeviceSessionRecord {
+  const now = Date.now();
+  return {
+    key: token('key'),
+    sid: token('sid'),
+    userId,
+    userName: `${userId} name`,
+    deviceName: 'Firefox on Linux',
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0',
+    createdAt: now,
+    lastActiveAt: now,
+    idleExpiresAt: now + HOUR,
+    absoluteExpiresAt: now + 24 * HOUR,
+    generation: 0,
+    credentialHash: token('hash0'),
+    previousHash: null,
+    successorSealed: null,
+    graceUntil: 0,
+    ...overrides,
+  };
+}
+
+/** A refresh presenting `generation`/`credentialHash`, with a random successor and generous windows. */
+function refresh(session: DeviceSessionRecord, presented: { generation: number; credentialHash: string }, overrides: Partial<RotateInput> = {}): RotateInput {
+  const nextCredentialHash = token('hash');
+  return {
+    key: session.key,
+    generation: presented.generation,
+    credentialHash: presented.credentialHash,
+    nextCredentialHash,
+    nextSealed: `sealed:${nextCredentialHash}`,
+    now: Date.now(),
+    idleTimeoutMs: HOUR,
+    graceMs: MINUTE,
+    markerTtlMs: 10 * MINUTE,
+    ...overrides,
+  };
+}
+
+const current = (session: DeviceSessionRecord) => ({ generation: session.generation, credentialHash: session.credentialHash });
+
+export function runStoreContract(name: string, setup: () => Promise<StoreFixture>): void {
+  describe(`SessionStore contract: ${name}`, () => {
+    let store: SessionStore;
+    let teardown: () => Promise<void>;
+    /** Every test works on its own users, so leftovers never leak between tests. */
+    let alice: string;
+    let bob: string;
+
+    beforeEach(async () => {
+      ({ store, teardown } = await setup());
+      alice = token('alice');
+      bob = token('bob');
+    });
+
+    afterEach(async () => {
+      await teardown();
+    });
+
+    /** Creates a session and rotates it once, so it has a previous credential and a successor. */
+    async function rotatedOnce(overrides: Partial<DeviceSessionRecord> = {}) {
+      const session = newSession(alice, overrides);
+      await store.createSession(session);
+      const input = refresh(session, current(session));
+      const result = await store.rotate(input);
+      if (result.outcome !== 'rotated') throw new Error(`setup rotation answered ${result.outcome}`);
+      return { original: session, input, rotated: result.session };
+    }
+
+    describe('sessions', () => {
+      it('stores a session and returns it unchanged', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+        expect(await store.getSession(session.key, Date.now())).toEqual(session);
+      });
+
+      it('answers null for an unknown key', async () => {
+        expect(await store.getSession(token('nope'), Date.now())).toBeNull();
+      });
+
+      it('keeps a rotated-once session with its nullable fields filled', async () => {
+        const { rotated } = await rotatedOnce();
+        expect(await store.getSession(rotated.key, Date.now())).toEqual(rotated);
+      });
+
+      it('returns copies: mutating a returned record does not change the store', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+        const read = await store.getSession(session.key, Date.now());
+        read!.credentialHash = 'tampered';
+        session.credentialHash = 'tampered-too';
+        expect((await store.getSession(read!.key, Date.now()))?.credentialHash).not.toMatch(/tampered/);
+      });
+
+      it('treats a session as ended at its idle end and at its absolute end, whichever comes first', async () => {
+        const now = Date.now();
+        const idle = newSession(alice, { idleExpiresAt: now + MINUTE, absoluteExpiresAt: now + HOUR });
+        const absolute = newSession(alice, { idleExpiresAt: now + HOUR, absoluteExpiresAt: now + 2 * MINUTE });
+        await store.createSession(idle);
+        await store.createSession(absolute);
+
+        expect(await store.getSession(idle.key, now + MINUTE - 1)).toEqual(idle);
+        expect(await store.getSession(idle.key, now + MINUTE)).toBeNull();
+        expect(await store.getSession(absolute.key, now + 2 * MINUTE - 1)).toEqual(absolute);
+        expect(await store.getSession(absolute.key, now + 2 * MINUTE)).toBeNull();
+      });
+
+      it('keeps activity from pushing the idle end past the absolute end', async () => {
+        const now = Date.now();
+        const session = newSession(alice, { idleExpiresAt: now + MINUTE, absoluteExpiresAt: now + 5 * MINUTE });
+        await store.createSession(session);
+
+        // Each refresh moves the idle end forward by idleTimeoutMs…
+        const first = await store.rotate(refresh(session, current(session), { now: now + 30_000, idleTimeoutMs: 2 * MINUTE }));
+        expect(first).toMatchObject({ outcome: 'rotated', session: { idleExpiresAt: now + 30_000 + 2 * MINUTE } });
+        const afterFirst = (first as { session: DeviceSessionRecord }).session;
+
+        // …but never past the absolute end…
+        const second = await store.rotate(refresh(afterFirst, current(afterFirst), { now: now + 2 * MINUTE, idleTimeoutMs: 4 * MINUTE }));
+        expect(second).toMatchObject({ outcome: 'rotated', session: { idleExpiresAt: now + 5 * MINUTE } });
+        const afterSecond = (second as { session: DeviceSessionRecord }).session;
+
+        // …so an active session still ends there.
+        expect(await store.getSession(session.key, now + 5 * MINUTE)).toBeNull();
+        expect(await store.rotate(refresh(afterSecond, current(afterSecond), { now: now + 5 * MINUTE }))).toEqual({
+          outcome: 'ended',
+          reason: 'session_expired',
+        });
+      });
+    });
+
+    describe('rotate', () => {
+      it('rotated: the current credential moves the session to the caller’s successor', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+        const input = refresh(session, current(session), { now: session.createdAt + 1000, idleTimeoutMs: HOUR, graceMs: 30_000 });
+
+        const result = await store.rotate(input);
+
+        const expected: DeviceSessionRecord = {
+          ...session,
+          generation: 1,
+          credentialHash: input.nextCredentialHash,
+          previousHash: session.credentialHash,
+          successorSealed: input.nextSealed,
+          graceUntil: input.now + 30_000,
+          lastActiveAt: input.now,
+          idleExpiresAt: input.now + HOUR,
+        };
+        expect(result).toEqual({ outcome: 'rotated', session: expected });
+        expect(await store.getSession(session.key, input.now)).toEqual(expected);
+      });
+
+      it('replayed: the previous credential within grace gets the same successor and changes nothing', async () => {
+        const { original, input, rotated } = await rotatedOnce();
+
+        const result = await store.rotate(refresh(original, current(original), { now: input.now + 1000 }));
+
+        expect(result).toEqual({ outcome: 'replayed', session: rotated, sealed: input.nextSealed });
+        expect(await store.getSession(original.key, input.now + 1000)).toEqual(rotated);
+      });
+
+      it('reuse_detected: the previous credential after grace ends the session and revokes its sid', async () => {
+        const { original, input, rotated } = await rotatedOnce();
+        const afterGrace = input.now + input.graceMs;
+
+        const result = await store.rotate(refresh(original, current(original), { now: afterGrace }));
+
+        expect(result).toEqual({ outcome: 'reuse_detected', session: rotated });
+        expect(await store.getSession(original.key, afterGrace)).toBeNull();
+        expect(await store.listUserSessions(alice, afterGrace)).toEqual([]);
+        expect(await store.getRevocationState(token('jti'), original.sid, alice)).toMatchObject({ sidRevoked: true });
+        expect(await store.rotate(refresh(rotated, current(rotated), { now: afterGrace }))).toEqual({
+          outcome: 'ended',
+          reason: 'reuse_detected',
+        });
+      });
+
+      it('reuse_detected: a credential two generations old ends the session even within grace', async () => {
+        const { original, input, rotated } = await rotatedOnce();
+        const second = await store.rotate(refresh(rotated, current(rotated), { now: input.now + 1 }));
+        expect(second.outcome).toBe('rotated');
+        const latest = (second as { session: DeviceSessionRecord }).session;
+
+        // Any hash at generation 0 counts: the store no longer knows which one it issued.
+        const result = await store.rotate(refresh(original, { generation: 0, credentialHash: token('whatever') }, { now: input.now + 2 }));
+
+        expect(result).toEqual({ outcome: 'reuse_detected', session: latest });
+        expect(await store.getSession(original.key, input.now + 2)).toBeNull();
+        expect(await store.getRevocationState(token('jti'), original.sid, alice)).toMatchObject({ sidRevoked: true });
+      });
+
+      it('mismatch: the current generation with another secret changes nothing', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+
+        const result = await store.rotate(refresh(session, { generation: 0, credentialHash: token('forged') }));
+
+        expect(result).toEqual({ outcome: 'mismatch' });
+        expect(await store.getSession(session.key, Date.now())).toEqual(session);
+        expect(await store.getRevocationState(token('jti'), session.sid, alice)).toMatchObject({ sidRevoked: false });
+      });
+
+      it('mismatch: a generation from the future changes nothing', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+
+        const result = await store.rotate(refresh(session, { generation: 1, credentialHash: session.credentialHash }));
+
+        expect(result).toEqual({ outcome: 'mismatch' });
+        expect(await store.getSession(session.key, Date.now())).toEqual(session);
+      });
+
+      it('mismatch: the previous generation with a secret this session never issued changes nothing', async () => {
+        const { original, input, rotated } = await rotatedOnce();
+
+        const result = await store.rotate(refresh(original, { generation: 0, credentialHash: token('forged') }, { now: input.now + 1 }));
+
+        expect(result).toEqual({ outcome: 'mismatch' });
+        expect(await store.getSession(original.key, input.now + 1)).toEqual(rotated);
+      });
+
+      it('ended: null for a key that never existed', async () => {
+        const session = newSession(alice);
+        expect(await store.rotate(refresh(session, current(session)))).toEqual({ outcome: 'ended', reason: null });
+      });
+
+      it('ended: session_expired once idle, and the reason is remembered', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+        const idle = refresh(session, current(session), { now: session.idleExpiresAt });
+
+        expect(await store.rotate(idle)).toEqual({ outcome: 'ended', reason: 'session_expired' });
+        expect(await store.getSession(session.key, session.createdAt)).toBeNull();
+        expect(await store.listUserSessions(alice, session.createdAt)).toEqual([]);
+        expect(await store.rotate(refresh(session, current(session), { now: session.createdAt }))).toEqual({
+          outcome: 'ended',
+          reason: 'session_expired',
+        });
+      });
+
+      it('ended: remembers logout and session_revoked', async () => {
+        const loggedOut = newSession(alice);
+        const revoked = newSession(alice);
+        await store.createSession(loggedOut);
+        await store.createSession(revoked);
+        await store.endSession(loggedOut.key, 'logout', Date.now(), MINUTE);
+        await store.endUserSessionBySid(alice, revoked.sid, 'session_revoked', Date.now(), MINUTE);
+
+        expect(await store.rotate(refresh(loggedOut, current(loggedOut)))).toEqual({ outcome: 'ended', reason: 'logout' });
+        expect(await store.rotate(refresh(revoked, current(revoked)))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+      });
+
+      it('50 concurrent refreshes with the current credential: one rotates, 49 replay its successor', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+        const inputs = Array.from({ length: 50 }, () => refresh(session, current(session)));
+
+        const results = await Promise.all(inputs.map((input) => store.rotate(input)));
+
+        const rotated = results.filter((r) => r.outcome === 'rotated');
+        const replayed = results.filter((r) => r.outcome === 'replayed');
+        expect(rotated).toHaveLength(1);
+        expect(replayed).toHaveLength(49);
+        const winner = inputs[results.findIndex((r) => r.outcome === 'rotated')]!;
+        for (const replay of replayed) expect(replay).toMatchObject({ sealed: winner.nextSealed, session: { generation: 1 } });
+        expect(await store.getSession(session.key, Date.now())).toMatchObject({
+          generation: 1,
+          credentialHash: winner.nextCredentialHash,
+          successorSealed: winner.nextSealed,
+        });
+      });
+
+      it('property: a legitimate client is never told reuse_detected, and a superseded credential never rotates or replays', async () => {
+        type Credential = { generation: number; credentialHash: string };
+        const rounds = fc.array(
+          fc.record({
+            /** Concurrent refreshes the client fires with the credential it holds (tabs, retries). */
+            attempts: fc.integer({ min: 1, max: 4 }),
+            /** Every response of the round is lost: the client keeps its old credential and retries later. */
+            lost: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 8 },
+        );
+        const theft = fc.option(fc.nat(), { nil: undefined });
+
+        await fc.assert(
+          fc.asyncProperty(rounds, theft, fc.scheduler(), async (plan, theftPick, scheduler) => {
+            const session = newSession(alice);
+            await store.createSession(session);
+            let held: Credential = current(session);
+            /** Every credential the store has rotated to, by generation; its length - 1 is the store's generation. */
+            const issued: string[] = [session.credentialHash];
+
+            for (const round of plan) {
+              const inputs = Array.from({ length: round.attempts }, () => refresh(session, held));
+              const pending = inputs.map((input) => scheduler.schedule(Promise.resolve(input)).then((i) => store.rotate(i)));
+              await scheduler.waitAll();
+              const results = await Promise.all(pending);
+
+              const successors = new Set<string>();
+              for (const [i, result] of results.entries()) {
+                if (result.outcome === 'rotated') {
+                  expect(result.session.generation).toBe(held.generation + 1);
+                  successors.add(inputs[i]!.nextCredentialHash);
+                  issued.push(inputs[i]!.nextCredentialHash);
+                } else if (result.outcome === 'replayed') {
+                  successors.add(result.sealed.replace(/^sealed:/, ''));
+                } else {
+                  throw new Error(`legitimate client at generation ${held.generation} was answered ${JSON.stringify(result)}`);
+                }
+              }
+              expect(results.filter((r) => r.outcome === 'rotated').length).toBeLessThanOrEqual(1);
+              expect(successors.size).toBe(1);
+              expect(issued.length - 1).toBe(held.generation + 1);
+              if (!round.lost) held = { generation: held.generation + 1, credentialHash: [...successors][0]! };
+            }
+
+            // A credential whose successor has itself been used must never be honoured.
+            const storeGeneration = issued.length - 1;
+            if (theftPick !== undefined && storeGeneration >= 2) {
+              const generation = theftPick % (storeGeneration - 1);
+              const stolen = await store.rotate(refresh(session, { generation, credentialHash: issued[generation]! }));
+              expect(stolen).toMatchObject({ outcome: 'reuse_detected' });
+              expect(await store.rotate(refresh(session, held))).toEqual({ outcome: 'ended', reason: 'reuse_detected' });
+            }
+          }),
+          { numRuns: 50 },
+        );
+      });
+    });
+
+    describe('listUserSessions', () => {
+      it('lists the user’s live sessions oldest first, and nobody else’s', async () => {
+        const now = Date.now();
+        const newest = newSession(alice, { createdAt: now - 1000 });
+        const oldest = newSession(alice, { createdAt: now - 3000 });
+        const middle = newSession(alice, { createdAt: now - 2000 });
+        for (const s of [newest, oldest, middle, newSession(bob)]) await store.createSession(s);
+
+        expect(await store.listUserSessions(alice, now)).toEqual([oldest, middle, newest]);
+        expect(await store.listUserSessions(token('nobody'), now)).toEqual([]);
+      });
+
+      it('prunes expired sessions, which then answer session_expired', async () => {
+        const now = Date.now();
+        const live = newSession(alice, { createdAt: now - 2000 });
+        const idle = newSession(alice, { createdAt: now - 1000, idleExpiresAt: now + MINUTE });
+        await store.createSession(live);
+        await store.createSession(idle);
+
+        expect(await store.listUserSessions(alice, now + MINUTE)).toEqual([live]);
+        // Pruned for good: an earlier clock does not bring it back.
+        expect(await store.listUserSessions(alice, now)).toEqual([live]);
+        expect(await store.rotate(refresh(idle, current(idle), { now }))).toEqual({ outcome: 'ended', reason: 'session_expired' });
+      });
+    });
+
+    describe('endSession', () => {
+      it('ends a live session: returns it, revokes its sid, remembers the reason', async () => {
+        const session = newSession(alice);
+        const other = newSession(alice);
+        await store.createSession(session);
+        await store.createSession(other);
+
+        expect(await store.endSession(session.key, 'logout', Date.now(), MINUTE)).toEqual(session);
+        expect(await store.getSession(session.key, Date.now())).toBeNull();
+        expect(await store.listUserSessions(alice, Date.now())).toEqual([other]);
+        expect(await store.getRevocationState(token('jti'), session.sid, alice)).toMatchObject({ sidRevoked: true });
+        expect(await store.getRevocationState(token('jti'), other.sid, alice)).toMatchObject({ sidRevoked: false });
+        expect(await store.rotate(refresh(session, current(session)))).toEqual({ outcome: 'ended', reason: 'logout' });
+      });
+
+      it('answers null for a session that is gone or expired', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+        await store.endSession(session.key, 'logout', Date.now(), MINUTE);
+
+        expect(await store.endSession(session.key, 'logout', Date.now(), MINUTE)).toBeNull();
+        expect(await store.endSession(token('nope'), 'logout', Date.now(), MINUTE)).toBeNull();
+
+        const idle = newSession(alice);
+        await store.createSession(idle);
+        expect(await store.endSession(idle.key, 'logout', idle.idleExpiresAt, MINUTE)).toBeNull();
+        expect(await store.rotate(refresh(idle, current(idle)))).toEqual({ outcome: 'ended', reason: 'session_expired' });
+      });
+    });
+
+    describe('endUserSessionBySid', () => {
+      it('ends the user’s own session by its public sid', async () => {
+        const session = newSession(alice);
+        await store.createSession(session);
+
+        expect(await store.endUserSessionBySid(alice, session.sid, 'session_revoked', Date.now(), MINUTE)).toEqual(session);
+        expect(await store.getSession(session.key, Date.now())).toBeNull();
+        expect(await store.getRevocationState(token('jti'), session.sid, alice)).toMatchObject({ sidRevoked: true });
+        expect(await store.endUserSessionBySid(alice, session.sid, 'session_revoked', Date.now(), MINUTE)).toBeNull();
+      });
+
+      it('refuses another user’s sid and changes nothing', async () => {
+        const bobs = newSession(bob);
+        await store.createSession(bobs);
+
+        expect(await store.endUserSessionBySid(alice, bobs.sid, 'session_revoked', Date.now(), MINUTE)).toBeNull();
+        expect(await store.getSession(bobs.key, Date.now())).toEqual(bobs);
+        expect(await store.listUserSessions(bob, Date.now())).toEqual([bobs]);
+        expect(await store.getRevocationState(token('jti'), bobs.sid, bob)).toMatchObject({ sidRevoked: false });
+      });
+
+      it('answers null for an unknown sid', async () => {
+        expect(await store.endUserSessionBySid(alice, token('sid'), 'session_revoked', Date.now(), MINUTE)).toBeNull();
+      });
+    });
+
+    describe('endAllUserSessions', () => {
+      it('ends every session of the user, revokes each sid, sets revoked_after, leaves other users alone', async () => {
+        const now = Date.now();
+        const first = newSession(alice, { createdAt: now - 2000 });
+        const second = newSession(alice, { createdAt: now - 1000 });
+        const bobs = newSession(bob);
+        for (const s of [first, second, bobs]) await store.createSession(s);
+
+        expect(await store.endAllUserSessions(alice, now, now, MINUTE)).toEqual([first, second]);
+
+        expect(await store.listUserSessions(alice, now)).toEqual([]);
+        for (const s of [first, second]) {
+          expect(await store.rotate(refresh(s, current(s)))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await store.getRevocationState(token('jti'), s.sid, alice)).toEqual({
+            jtiRevoked: false,
+            sidRevoked: true,
+            userRevokedAfter: now,
+            keyRingVersion: null,
+          });
+        }
+        expect(await store.listUserSessions(bob, now)).toEqual([bobs]);
+        expect(await store.getRevocationState(token('jti'), bobs.sid, bob)).toEqual({
+          jtiRevoked: false,
+          sidRevoked: false,
+          userRevokedAfter: null,
+          keyRingVersion: null,
+        });
+      });
+
+      it('never moves revoked_after backwards, but forwards', async () => {
+        const now = Date.now();
+        const state = async () => (await store.getRevocationState(token('jti'), token('sid'), alice)).userRevokedAfter;
+
+        expect(await store.endAllUserSessions(alice, now, now, MINUTE)).toEqual([]);
+        expect(await state()).toBe(now);
+        await store.endAllUserSessions(alice, now - 5000, now, MINUTE);
+        expect(await state()).toBe(now);
+        await store.endAllUserSessions(alice, now + 5000, now, MINUTE);
+        expect(await state()).toBe(now + 5000);
+      });
+
+      it('a session created concurrently is either ended with the rest or left untouched', async () => {
+        for (let round = 0; round < 10; round++) {
+          const user = token('racer');
+          const existing = newSession(user, { createdAt: Date.now() - 1000 });
+          await store.createSession(existing);
+          const racing = newSession(user);
+          const now = Date.now();
+          const create = () => store.createSession(racing);
+          const endAll = () => store.endAllUserSessions(user, now, now, MINUTE);
+          const ended = round % 2 === 0 ? (await Promise.all([create(), endAll()]))[1] : (await Promise.all([endAll(), create()]))[0];
+
+          expect(ended[0]).toEqual(existing);
+          if (ended.length === 2) {
+            expect(ended[1]).toEqual(racing);
+            expect(await store.listUserSessions(user, now)).toEqual([]);
+            expect(await store.rotate(refresh(racing, current(racing), { now }))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          } else {
+            expect(ended).toHaveLength(1);
+            expect(await store.listUserSessions(user, now)).toEqual([racing]);
+            expect(await store.getSession(racing.key, now)).toEqual(racing);
+            expect(await store.getRevocationState(token('jti'), racing.sid, user)).toMatchObject({ sidRevoked: false });
+          }
+        }
+      });
+    });
+
+    describe('revocation state', () => {
+      it('reports a revoked jti, and only that jti', async () => {
+        const jti = token('jti');
+        await store.revokeJti(jti, MINUTE);
+
+        expect(await store.getRevocationState(jti, token('sid'), alice)).toEqual({
+          jtiRevoked: true,
+          sidRevoked: false,
+          userRevokedAfter: null,
+          keyRingVersion: null,
+        });
+        expect(await store.getRevocationState(token('jti'), token('sid'), alice)).toMatchObject({ jtiRevoked: false });
+      });
+
+      it('reports the key ring version', async () => {
+        await store.putKeyRing(null, { version: 'v1', sealed: 'ring-1' });
+        expect(await store.getRevocationState(token('jti'), token('sid'), alice)).toMatchObject({ keyRingVersion: 'v1' });
+        await store.putKeyRing('v1', { version: 'v2', sealed: 'ring-2' });
+        expect(await store.getRevocationState(token('jti'), token('sid'), alice)).toMatchObject({ keyRingVersion: 'v2' });
+      });
+    });
+
+    describe('key ring', () => {
+      it('is null until saved', async () => {
+        expect(await store.getKeyRing()).toBeNull();
+      });
+
+      it('compare-and-set: null expects none, a stale version loses', async () => {
+        expect(await store.putKeyRing('v0', { version: 'v1', sealed: 'ring-1' })).toBe(false);
+        expect(await store.getKeyRing()).toBeNull();
+
+        expect(await store.putKeyRing(null, { version: 'v1', sealed: 'ring-1' })).toBe(true);
+        expect(await store.getKeyRing()).toEqual({ version: 'v1', sealed: 'ring-1' });
+        expect(await store.putKeyRing(null, { version: 'v1b', sealed: 'ring-1b' })).toBe(false);
+
+        expect(await store.putKeyRing('v1', { version: 'v2', sealed: 'ring-2' })).toBe(true);
+        expect(await store.putKeyRing('v1', { version: 'v2b', sealed: 'ring-2b' })).toBe(false);
+        expect(await store.getKeyRing()).toEqual({ version: 'v2', sealed: 'ring-2' });
+      });
+
+      it('lets exactly one of several concurrent writers win', async () => {
+        await store.putKeyRing(null, { version: 'v1', sealed: 'ring-1' });
+        const wins = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.putKeyRing('v1', { version: `v2-${i}`, sealed: `ring-2-${i}` })),
+        );
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        const winner = wins.indexOf(true);
+        expect(await store.getKeyRing()).toEqual({ version: `v2-${winner}`, sealed: `ring-2-${winner}` });
+      });
+    });
+
+    describe('expiry (real time)', () => {
+      it('forgets jti, sid and user markers after their TTL', async () => {
+        const jti = token('jti');
+        const session = newSession(alice);
+        const others = newSession(bob);
+        await store.createSession(session);
+        await store.createSession(others);
+        await store.revokeJti(jti, SHORT_TTL);
+        await store.endSession(session.key, 'logout', Date.now(), SHORT_TTL);
+        await store.endAllUserSessions(bob, Date.now(), Date.now(), SHORT_TTL);
+
+        expect(await store.getRevocationState(jti, session.sid, bob)).toMatchObject({
+          jtiRevoked: true,
+          sidRevoked: true,
+          userRevokedAfter: expect.any(Number),
+        });
+        await sleep(PAST_SHORT_TTL);
+        expect(await store.getRevocationState(jti, session.sid, bob)).toEqual({
+          jtiRevoked: false,
+          sidRevoked: false,
+          userRevokedAfter: null,
+          keyRingVersion: null,
+        });
+        expect(await store.getRevocationState(token('jti'), others.sid, bob)).toMatchObject({ sidRevoked: false });
+      });
+
+      it('forgets a session and its tombstone at the session’s absolute end', async () => {
+        const now = Date.now();
+        const short = { idleExpiresAt: now + SHORT_TTL, absoluteExpiresAt: now + SHORT_TTL };
+        const untouched = newSession(alice, short);
+        const ended = newSession(alice, short);
+        await store.createSession(untouched);
+        await store.createSession(ended);
+        await store.endSession(ended.key, 'logout', now, MINUTE);
+        expect(await store.rotate(refresh(ended, current(ended), { now }))).toEqual({ outcome: 'ended', reason: 'logout' });
+
+        await sleep(PAST_SHORT_TTL);
+
+        // Asked with the creation-time clock: only real-time expiry can explain the answers.
+        expect(await store.getSession(untouched.key, now)).toBeNull();
+        expect(await store.listUserSessions(alice, now)).toEqual([]);
+        expect(await store.rotate(refresh(untouched, current(untouched), { now }))).toEqual({ outcome: 'ended', reason: null });
+        expect(await store.rotate(refresh(ended, current(ended), { now }))).toEqual({ outcome: 'ended', reason: null });
+        expect(await store.endUserSessionBySid(alice, untouched.sid, 'session_revoked', now, MINUTE)).toBeNull();
+      });
+
+      it('ignores non-positive TTLs instead of writing markers that never expire', async () => {
+        const jti = token('jti');
+        await store.revokeJti(jti, 0);
+        expect(await store.getRevocationState(jti, token('sid'), alice)).toMatchObject({ jtiRevoked: false });
+      });
+    });
+  });
+}

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/store/redis.js';
+import { StoreUnavailableError } from '../../src/store/types.js';
+import type { DeviceSessionRecord } from '../../src/store/types.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { runStoreContract } from './contract.js';
+
+let server: RedisServer;
+/** A plain client for looking at what the store wrote. */
+let inspector: Redis;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  inspector = new Redis(server.url, { lazyConnect: true });
+  await inspector.connect();
+});
+
+afterAll(async () => {
+  await inspector?.quit();
+  await server?.stop();
+});
+
+/** Each test gets its own key prefix on the shared server, so nothing leaks between tests. */
+const freshPrefix = () => `lkt:${randomUUID()}:`;
+
+runStoreContract('RedisStore', async () => {
+  const store = await RedisStore.connect({ url: server.url, prefix: freshPrefix() });
+  return { store, teardown: () => store.close() };
+});
+
+function session(userId: string, now: number): DeviceSessionRecord {
+  return {
+    key: `key-${randomUUID()}`,
+    sid: `sid-${randomUUID()}`,
+    userId,
+    userName: userId,
+    deviceName: 'device',
+    userAgent: 'agent',
+    createdAt: now,
+    lastActiveAt: now,
+    idleExpiresAt: now + 60_000,
+    absoluteExpiresAt: now + 3_600_000,
+    generation: 0,
+    credentialHash: `hash-${randomUUID()}`,
+    previousHash: null,
+    successorSealed: null,
+    graceUntil: 0,
+  };
+}
+
+describe('RedisStore', () => {
+  const opened: RedisStore[] = [];
+  const open = async (prefix = freshPrefix()) => {
+    const store = await RedisStore.connect({ url: server.url, prefix, commandTimeoutMs: 1000 });
+    opened.push(store);
+    return store;
+  };
+
+  afterEach(async () => {
+    server.resume();
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  it('rejects invalid options', () => {
+    expect(() => new RedisStore({})).toThrow(/exactly one of client and url/);
+    expect(() => new RedisStore({ url: 'http://localhost' })).toThrow(/redis:\/\//);
+    expect(() => new RedisStore({ url: server.url, prefix: '{x}' })).toThrow(/prefix/);
+    expect(() => new RedisStore({ url: server.url, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
+    expect(() => new RedisStore({ url: server.url, bogus: 1 } as never)).toThrow(/bogus/);
+  });
+
+  it('fails with StoreUnavailableError while Redis is paused, and recovers after resume', async () => {
+    const store = await open();
+    const s = session(`user-${randomUUID()}`, Date.now());
+    await store.createSession(s);
+
+    server.pause();
+    const failure = await store.getSession(s.key, Date.now()).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(StoreUnavailableError);
+    expect((failure as StoreUnavailableError).cause).toBeInstanceOf(Error);
+
+    server.resume();
+    expect(await store.getSession(s.key, Date.now())).toEqual(s);
+    expect(await store.getRevocationState('jti', s.sid, s.userId)).toMatchObject({ sidRevoked: false });
+  }, 15_000);
+
+  it('fails with StoreUnavailableError when no server listens', async () => {
+    await expect(RedisStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 })).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
+    opened.push(store);
+    await expect(store.getKeyRing()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('recovers by itself when a crashed Redis comes back (scripts reloaded, data kept with persistence)', async () => {
+    const durable = await startRedisServer({ persistence: true });
+    const store = await RedisStore.connect({ url: durable.url, prefix: freshPrefix() });
+    opened.push(store);
+    try {
+      const s = session(`user-${randomUUID()}`, Date.now());
+      await store.createSession(s);
+
+      await durable.kill();
+      await expect(store.getSession(s.key, Date.now())).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      await durable.restart();
+      const deadline = Date.now() + 10_000;
+      let answer: unknown = null;
+      while (Date.now() < deadline) {
+        answer = await store.listUserSessions(s.userId, Date.now()).catch((error: unknown) => error);
+        if (!(answer instanceof StoreUnavailableError)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(answer).toEqual([s]);
+    } finally {
+      await store.close();
+      await durable.stop();
+    }
+  }, 20_000);
+
+  it('works on a client the caller owns, and leaves it open on close', async () => {
+    const client = new Redis(server.url, { lazyConnect: true });
+    const store = new RedisStore({ client, prefix: freshPrefix() });
+    await store.ready();
+    expect(await store.putKeyRing(null, { version: 'v1', sealed: 'ring' })).toBe(true);
+    await store.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+  });
+
+  it('gives every key it writes a TTL (except the key ring, which must outlive any one session)', async () => {
+    const prefix = freshPrefix();
+    const store = await open(prefix);
+    const now = Date.now();
+    const user = `user-${randomUUID()}`;
+    const [a, b, c] = [session(user, now), session(user, now + 1), session(user, now + 2)];
+    for (const s of [a, b, c]) await store.createSession(s);
+
+    const rotated = await store.rotate({
+      key: a.key,
+      generation: 0,
+      credentialHash: a.credentialHash,
+      nextCredentialHash: 'next',
+      nextSealed: 'sealed-next',
+      now,
+      idleTimeoutMs: 60_000,
+      graceMs: 0,
+      markerTtlMs: 60_000,
+    });
+    expect(rotated.outcome).toBe('rotated');
+    await store.endUserSessionBySid(user, b.sid, 'session_revoked', now, 60_000); // revoke one device
+    await store.rotate({
+      key: a.key,
+      generation: 0,
+      credentialHash: a.credentialHash,
+      nextCredentialHash: 'again',
+      nextSealed: 'sealed-again',
+      now: now + 1,
+      idleTimeoutMs: 60_000,
+      graceMs: 0,
+      markerTtlMs: 60_000,
+    }); // reuse after grace: theft
+    await store.endAllUserSessions(user, now, now, 60_000); // logout everywhere
+    await store.createSession(session(user, now)); // a fresh login afterwards
+    await store.endSession(c.key, 'logout', now, 60_000);
+    await store.revokeJti('jti-1', 60_000);
+    await store.putKeyRing(null, { version: 'v1', sealed: 'ring' });
+    const limiter = store.createRateLimitStore(`login:`);
+    limiter.init?.({ windowMs: 60_000 } as never);
+    await limiter.increment('127.0.0.1');
+
+    const keys = await inspector.keys(`${prefix}*`);
+    const ttls = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.slice(prefix.length), await inspector.pttl(k)] as const)));
+    const persistent = Object.entries(ttls).filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();
+
+    expect(persistent).toEqual(['keyring:sealed', 'keyring:version']);
+    // Every kind of key was written (tombstones, markers, indexes, sessions, rate limit).
+    expect(Object.keys(ttls).map((k) => k.replace(/[:{].*$/, '')).sort()).toEqual(
+      expect.arrayContaining(['s', 'sid', 'ts', 'rv', 'keyring', 'rl', '']),
+    );
+  });
+
+  it('shares a rate-limit counter across stores on the same Redis', async () => {
+    const prefix = freshPrefix();
+    const [one, two] = [await open(prefix), await open(prefix)];
+    const limiters = [one.createRateLimitStore('login:'), two.createRateLimitStore('login:')];
+    for (const limiter of limiters) limiter.init?.({ windowMs: 60_000 } as never);
+
+    await limiters[0]!.increment('ip');
+    const second = await limiters[1]!.increment('ip');
+    expect(second.totalHits).toBe(2);
+  });
+});

@@ -1,0 +1,74 @@
+import type { AxiosError, AxiosInstance, InternalAxiosRequestConfig } from 'axios';
+import type { SessionClient } from '../core/types.js';
+
+/** Per-request options, as `config.latchkey`. */
+export interface LatchkeyRequestOptions {
+  /** Leave this request alone: no token attached, no refresh on 401. */
+  skip?: boolean;
+}
+
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    latchkey?: LatchkeyRequestOptions;
+  }
+}
+
+export interface AttachAxiosOptions {
+  /** Also send the token to the page's own origin (relative URLs) when it is not listed in apiOrigins. */
+  sameOrigin?: boolean;
+}
+
+/**
+ * Attaches the access token to requests for the client's apiOrigins, and on a 401 refreshes once (shared
+ * with every other waiting request) and retries once. Returns detach(), which ejects both interceptors.
+ */
+export function attachAxios(
+  instance: AxiosInstance,
+  client: SessionClient,
+  options: AttachAxiosOptions = {},
+): () => void {
+  // The token each request carried, keyed by its config: marks the 401s that are ours to handle and
+  // tells refresh() which token was rejected. Nothing is written on the config itself.
+  const sentToken = new WeakMap<InternalAxiosRequestConfig, string>();
+
+  function isApiOrigin(config: InternalAxiosRequestConfig): boolean {
+    const page = globalThis.location;
+    try {
+      // getUri applies baseURL, axios's own absolute-URL rules and params, exactly as the request will.
+      const { origin } = new URL(instance.getUri(config), page?.href);
+      return client.options.apiOrigins.includes(origin) || (!!options.sameOrigin && origin == page?.origin);
+    } catch {
+      return false; // relative URL without a page (SSR), or unparsable: no token
+    }
+  }
+
+  const requestInterceptor = instance.interceptors.request.use(async (config) => {
+    if (!config.latchkey?.skip && isApiOrigin(config)) {
+      const token = await client.getAccessToken();
+      if (token) {
+        config.headers.set('Authorization', 'Bearer ' + token);
+        sentToken.set(config, token);
+      }
+    }
+    return config;
+  });
+
+  const responseInterceptor = instance.interceptors.response.use(undefined, async (error: AxiosError) => {
+    const config = error.config;
+    const rejected = config && sentToken.get(config);
+    // Not ours (no token sent, skipped, or already the retry): the caller gets the error as is.
+    if (error.response?.status != 401 || !rejected) throw error;
+    // A 401 from an API does not sign anyone out: refresh() asks the BFF, which alone can end the session.
+    const token = await client.refresh(rejected).catch(() => null);
+    if (!token) throw error;
+    config.headers.set('Authorization', 'Bearer ' + token);
+    // axios copies the config for the retry, so the retry is marked with the skip flag (the only state
+    // that survives the copy): its 401, if any, goes back to the caller and never loops.
+    return instance.request({ ...config, latchkey: { ...config.latchkey, skip: true } });
+  });
+
+  return () => {
+    instance.interceptors.request.eject(requestInterceptor);
+    instance.interceptors.response.eject(responseInterceptor);
+  };
+}

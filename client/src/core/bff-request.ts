@@ -1,0 +1,39 @@
+import { CSRF_HEADER, CSRF_HEADER_VALUE, isErrorBody } from '@latchkey/shared';
+import { SessionError } from './session-error.js';
+import type { ResolvedSessionClientOptions } from './types.js';
+
+export interface BffAnswer<T> {
+  data: T;
+  /** The BFF's clock (Date header) at answer time, or ours when absent: token expiries are in its clock. */
+  serverNow: number;
+}
+
+export type BffRequest = <T>(method: string, path: string, body?: object) => Promise<BffAnswer<T>>;
+
+/** One way to talk to the BFF: cookie included, CSRF header, JSON both ways, errors as SessionError. */
+export function createBffRequest(options: ResolvedSessionClientOptions): BffRequest {
+  return async (method, path, body) => {
+    let response: Response;
+    try {
+      // Called unbound on purpose: a browser's fetch throws "Illegal invocation" when `this` is not window.
+      const fetchFn = options.fetch || fetch;
+      response = await fetchFn(options.bffUrl + path, {
+        method,
+        credentials: 'include',
+        cache: 'no-store',
+        headers: { [CSRF_HEADER]: CSRF_HEADER_VALUE, 'Content-Type': 'application/json' },
+        // POSTs always carry a JSON body so a strict content-type check on the BFF never rejects them.
+        body: method == 'POST' ? JSON.stringify(body || {}) : undefined,
+        signal: AbortSignal.timeout?.(options.requestTimeoutMs),
+      });
+    } catch (cause) {
+      throw new SessionError('network_error', 0, 'The BFF could not be reached', { cause });
+    }
+    const data = await response.json().catch(() => undefined);
+    if (!response.ok || (response.status != 204 && data === undefined)) {
+      const known = isErrorBody(data);
+      throw new SessionError(known ? data.error : 'bad_response', response.status, known ? data.message : undefined);
+    }
+    return { data, serverNow: Date.parse(response.headers.get('date') || '') || Date.now() };
+  };
+}

@@ -1,0 +1,29 @@
+import type { TokenResponse } from '@latchkey/shared';
+
+/** A token response as this browser keeps it: expiry in the local clock, and when to refresh. */
+export interface HeldToken extends TokenResponse {
+  /** Local-clock time after which getAccessToken refreshes first. */
+  refreshAt: number;
+  /** The proactive-refresh window (refresh margin capped at half the lifetime), for jitter. */
+  margin: number;
+}
+
+/**
+ * Moves the expiry into the local clock using the BFF's Date header, so a browser whose clock is off by
+ * minutes neither uses expired tokens nor refreshes in a loop. The margin is capped at half the lifetime
+ * so short-lived tokens never look stale on arrival.
+ */
+export function holdToken(response: TokenResponse, serverNow: number, refreshMarginMs: number): HeldToken {
+  const now = Date.now();
+  const lifetime = response.expiresAt - serverNow;
+  const margin = Math.min(refreshMarginMs, lifetime / 2);
+  const expiresAt = now + lifetime;
+  return {
+    ...response,
+    user: Object.freeze({ ...response.user }),
+    session: Object.freeze({ ...response.session }),
+    expiresAt,
+    refreshAt: expiresAt - margin,
+    margin,
+  };
+}

@@ -1,0 +1,45 @@
+import type { ResolvedSessionClientOptions, SessionClientOptions } from './types.js';
+
+const DEFAULTS: ResolvedSessionClientOptions = {
+  bffUrl: '/auth',
+  apiOrigins: [],
+  refreshMarginMs: 60_000,
+  fetch: undefined,
+  channelName: 'latchkey',
+  backoffMinMs: 1_000,
+  backoffMaxMs: 60_000,
+  handoverWaitMs: 150,
+  requestTimeoutMs: 15_000,
+};
+
+function invalid(name: string): never {
+  throw new TypeError('latchkey: invalid option ' + name);
+}
+
+function toOrigin(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {}
+  // Only a bare origin: a path here would suggest a prefix match we do not do.
+  if (!url || url.origin == 'null' || url.href != url.origin + '/') invalid('apiOrigins: ' + value);
+  return url.origin;
+}
+
+/** Validates once (typos included) and freezes, so nothing can change the client's behaviour later. */
+export function resolveOptions(input: SessionClientOptions): ResolvedSessionClientOptions {
+  const o = { ...DEFAULTS, ...input } as Record<string, unknown> & ResolvedSessionClientOptions;
+  for (const key in o) {
+    const value = o[key];
+    if (!(key in DEFAULTS)) invalid(key);
+    else if (typeof value != typeof DEFAULTS[key as keyof SessionClientOptions] && key != 'fetch') invalid(key);
+    else if (typeof value == 'number' && !(value >= 0 && value < Infinity)) invalid(key);
+  }
+  const bffUrl = o.bffUrl.replace(/\/+$/, '');
+  if (!/^(https?:\/\/[^/]+)?(\/|$)/.test(bffUrl)) invalid('bffUrl');
+  if (o.fetch !== undefined && typeof o.fetch != 'function') invalid('fetch');
+  if (!o.channelName) invalid('channelName');
+  if (!Array.isArray(o.apiOrigins)) invalid('apiOrigins');
+  if (!o.backoffMinMs || o.backoffMaxMs < o.backoffMinMs) invalid('backoffMaxMs');
+  return Object.freeze({ ...o, bffUrl, apiOrigins: Object.freeze(o.apiOrigins.map(toOrigin)) });
+}

@@ -1,0 +1,13 @@
+/**
+ * Runs `task` while holding a browser-wide Web Lock, so one tab refreshes at a time. The task learns
+ * whether it had to wait for another tab (which then probably refreshed and is broadcasting the token).
+ * Without Web Locks (old browsers, tests, SSR) the task runs at once: single-tab behaviour.
+ */
+export function withRefreshLock<T>(name: string, task: (waited: boolean) => Promise<T>): Promise<T> {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return task(false);
+  // request() resolves with what the task resolves with; its typing nests the promise.
+  return locks.request(name, { ifAvailable: true }, (lock) =>
+    lock ? task(false) : locks.request(name, () => task(true)),
+  ) as unknown as Promise<T>;
+}

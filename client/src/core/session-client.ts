@@ -1,0 +1,220 @@
+import { ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
+import type { ErrorCode, LoginRequest, SessionListResponse, SignOutReason, TokenResponse } from '@latchkey/shared';
+import { backoffDelay } from './backoff.js';
+import { createBffRequest } from './bff-request.js';
+import { createEventEmitter } from './event-emitter.js';
+import { holdToken, type HeldToken } from './held-token.js';
+import { resolveOptions } from './options.js';
+import { withRefreshLock } from './refresh-lock.js';
+import type { SessionError } from './session-error.js';
+import { createSnapshotStore } from './snapshot-store.js';
+import { openTabChannel, type TabChannel, type TabMessage } from './tab-channel.js';
+import type { SessionClient, SessionClientOptions, SessionEventMap } from './types.js';
+
+const ignore = () => {};
+
+/**
+ * The session state machine of one page. Everything lives in this closure (no module state), tokens
+ * only in memory. Status starts at 'loading' and is settled by the first refresh, or by a token
+ * another tab hands over.
+ */
+export function createSessionClient(input: SessionClientOptions = {}): SessionClient {
+  const options = resolveOptions(input);
+  const request = createBffRequest(options);
+  const store = createSnapshotStore();
+  const events = createEventEmitter<SessionEventMap>();
+  const lockName = options.channelName + ':refresh';
+
+  let token: HeldToken | undefined;
+  // Bumped whenever the session ends or changes hands: a refresh that started before must not apply.
+  let epoch = 0;
+  let flight: Promise<string | null> | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failures = 0;
+  let running = false;
+  let tabs: TabChannel | undefined;
+  // A tab may answer 'ask' just after another signed out: never take that session back.
+  let endedSessionId: string | undefined;
+  // Ends a wait for the other tabs as soon as one of them hands over a token or signs out.
+  let handedOver: (() => void) | undefined;
+
+  const isFresh = (held: HeldToken | undefined) => !!held && Date.now() < held.refreshAt;
+  const current = () => (token ? token.accessToken : null);
+
+  async function waitForTabs() {
+    await new Promise<void>((resolve) => {
+      handedOver = resolve;
+      setTimeout(resolve, options.handoverWaitMs);
+    });
+    handedOver = undefined;
+  }
+
+  function schedule(delay: number) {
+    clearTimeout(timer);
+    if (running) timer = setTimeout(() => refresh().catch(ignore), delay);
+  }
+
+  function accept(next: HeldToken, share: boolean) {
+    const previous = token;
+    const sameSession = previous?.session.id == next.session.id;
+    // Several tabs may answer one 'ask': keep the newest token, and never revive a session that ended here.
+    if (next.session.id == endedSessionId || (!share && sameSession && next.expiresAt <= previous!.expiresAt)) return;
+    if (!sameSession) epoch++;
+    // Same session: keep the user and session objects, so a refresh does not change the snapshot.
+    token = sameSession ? { ...next, user: previous!.user, session: previous!.session } : next;
+    failures = 0;
+    endedSessionId = undefined;
+    const { user, session } = token;
+    store.set({ status: 'authenticated', user, session, unreachable: false, signOutReason: null });
+    // Jitter spreads the tabs' timers: the first one refreshes, the others receive its token.
+    schedule(token.refreshAt - Date.now() - (Math.random() * token.margin) / 2);
+    if (share) tabs?.post({ type: 'token', token });
+    handedOver?.();
+    events.emit(sameSession ? 'refreshed' : 'signed_in', { user, session });
+  }
+
+  function endSession(reason: SignOutReason | null, share: boolean) {
+    if (store.get().status == 'unauthenticated') return;
+    epoch++;
+    endedSessionId = token?.session.id;
+    token = undefined;
+    failures = 0;
+    clearTimeout(timer);
+    store.set({ status: 'unauthenticated', user: null, session: null, unreachable: false, signOutReason: reason });
+    handedOver?.();
+    if (!reason) return;
+    if (share) tabs?.post({ type: 'out', reason });
+    if (reason == 'reuse_detected') events.emit('theft_detected', { reason });
+    events.emit('signed_out', { reason });
+  }
+
+  async function run(stale: string | null, askTabs: boolean): Promise<string | null> {
+    const startedIn = epoch;
+    // Settled: the session changed meanwhile, or another tab delivered a fresh token.
+    const settled = () => epoch != startedIn || (isFresh(token) && token!.accessToken != stale);
+    if (askTabs && tabs) {
+      tabs.post({ type: 'ask' });
+      await waitForTabs();
+      if (token) return token.accessToken;
+    }
+    return withRefreshLock(lockName, async (waited) => {
+      // Another tab held the lock, so it probably refreshed: give its broadcast a moment to arrive
+      // (the lock grant and the message travel separately), rather than spending a second refresh.
+      if (waited && !settled() && tabs) await waitForTabs();
+      if (settled()) return current();
+      try {
+        const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.refresh);
+        if (epoch == startedIn) accept(holdToken(data, serverNow, options.refreshMarginMs), true);
+        return current();
+      } catch (error) {
+        if (epoch != startedIn) return current();
+        const { status, code } = error as SessionError;
+        // Only the BFF's definitive answer ends a session; a missing cookie at start-up is just "signed out".
+        if (status == 401 && SESSION_ENDING_CODES.includes(code as ErrorCode)) {
+          endSession(store.get().status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null, true);
+          return null;
+        }
+        store.set({ unreachable: true });
+        schedule(backoffDelay(failures++, options.backoffMinMs, options.backoffMaxMs));
+        throw error;
+      }
+    });
+  }
+
+  function fly(stale: string | null, askTabs: boolean) {
+    return (flight ||= run(stale, askTabs).finally(() => (flight = undefined)));
+  }
+
+  function refresh(stale: string | null = current()): Promise<string | null> {
+    return store.get().status == 'unauthenticated' ? Promise.resolve(null) : fly(stale, false);
+  }
+
+  async function getAccessToken(): Promise<string | null> {
+    if (isFresh(token)) return token!.accessToken;
+    try {
+      return await refresh();
+    } catch (error) {
+      // The BFF is unreachable, but a token that has not expired yet still works.
+      if (token && Date.now() < token.expiresAt) return token.accessToken;
+      throw error;
+    }
+  }
+
+  async function call<T>(method: string, path: string): Promise<T> {
+    try {
+      return (await request<T>(method, path)).data;
+    } catch (error) {
+      // The cookie was refused: a refresh gets the definitive answer and ends the session if it is gone.
+      if ((error as SessionError).status == 401) refresh().catch(ignore);
+      throw error;
+    }
+  }
+
+  function signOut(path: string, reason: SignOutReason) {
+    // Under the lock, so no tab rotates the cookie while it is being revoked.
+    return withRefreshLock(lockName, async () => {
+      try {
+        await request('POST', path);
+      } finally {
+        // Signed out here and in every tab even if the BFF is unreachable; the error still reaches the caller.
+        endSession(reason, true);
+      }
+    });
+  }
+
+  function onTabMessage(message: TabMessage) {
+    if (message.type == 'ask') {
+      if (isFresh(token)) tabs?.post({ type: 'token', token: token! });
+    } else if (message.type == 'token') accept(message.token, false);
+    else endSession(message.reason, false);
+  }
+
+  function retryNow() {
+    if (store.get().unreachable || (token && !isFresh(token))) refresh().catch(ignore);
+  }
+
+  function onVisibilityChange() {
+    if (document.visibilityState == 'visible') retryNow();
+  }
+
+  return {
+    options,
+    subscribe: store.subscribe,
+    getSnapshot: store.get,
+    getAccessToken,
+    refresh,
+    on: events.on,
+    async login(credentials: LoginRequest) {
+      const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.login, credentials);
+      accept(holdToken(data, serverNow, options.refreshMarginMs), true);
+    },
+    logout: () => signOut(ROUTES.logout, 'logout'),
+    logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),
+    listSessions: async () => (await call<SessionListResponse>('GET', ROUTES.sessions)).sessions,
+    async revokeSession(id: string) {
+      if (id == token?.session.id) return signOut(ROUTES.logout, 'logout');
+      await call('DELETE', ROUTES.session.replace(':id', encodeURIComponent(id)));
+    },
+    start() {
+      if (running) return;
+      running = true;
+      tabs = openTabChannel(options.channelName, onTabMessage);
+      if (typeof document == 'object') {
+        addEventListener('online', retryNow);
+        document.addEventListener('visibilitychange', onVisibilityChange);
+      }
+      if (token) schedule(token.refreshAt - Date.now());
+      else if (store.get().status == 'loading') fly(null, true).catch(ignore);
+    },
+    destroy() {
+      running = false;
+      clearTimeout(timer);
+      tabs?.close();
+      tabs = undefined;
+      if (typeof document == 'object') {
+        removeEventListener('online', retryNow);
+        document.removeEventListener('visibilitychange', onVisibilityChange);
+      }
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import type {
+  LoginRequest,
+  PublicSession,
+  PublicUser,
+  SessionEventName,
+  SessionListEntry,
+  SignOutReason,
+} from '@latchkey/shared';
+
+export type SessionStatus = 'loading' | 'authenticated' | 'unauthenticated';
+
+/** What the UI renders. Frozen, and the same object until something in it changes. */
+export interface SessionSnapshot {
+  readonly status: SessionStatus;
+  readonly user: PublicUser | null;
+  readonly session: PublicSession | null;
+  /** The BFF could not be reached (network error or 5xx); the user stays signed in while we retry. */
+  readonly unreachable: boolean;
+  /** Why the last session ended; null while signed in or when there never was a session. */
+  readonly signOutReason: SignOutReason | null;
+}
+
+export interface SessionClientOptions {
+  /** Where the BFF router is mounted: a path on this origin ('/auth', the default) or an absolute URL. */
+  bffUrl?: string;
+  /** Origins (scheme://host[:port]) allowed to receive the access token. Default: none. */
+  apiOrigins?: readonly string[];
+  /** Refresh this long before the token expires (capped at half the token's lifetime). Default 60 s. */
+  refreshMarginMs?: number;
+  /** fetch to use for BFF calls; defaults to the global fetch. The seam for tests. */
+  fetch?: typeof fetch;
+  /** Name of the BroadcastChannel shared by the tabs; the Web Lock is named after it. Default 'latchkey'. */
+  channelName?: string;
+  /** Exponential backoff bounds for retrying an unreachable BFF. Defaults 1 s and 60 s. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** How long a starting tab waits for another tab to hand over a token. Default 150 ms. */
+  handoverWaitMs?: number;
+  /** Abort a BFF request after this long, so a hung refresh cannot hold the cross-tab lock. Default 15 s. */
+  requestTimeoutMs?: number;
+}
+
+export type ResolvedSessionClientOptions = Readonly<
+  Required<Omit<SessionClientOptions, 'fetch' | 'apiOrigins'>> & {
+    fetch: typeof fetch | undefined;
+    apiOrigins: readonly string[];
+  }
+>;
+
+/** Lifecycle events, keyed by the protocol's SessionEventName. */
+export interface SessionEventMap extends Record<SessionEventName, object> {
+  signed_in: { user: PublicUser; session: PublicSession };
+  refreshed: { user: PublicUser; session: PublicSession };
+  signed_out: { reason: SignOutReason };
+  theft_detected: { reason: 'reuse_detected' };
+}
+
+export interface SessionClient {
+  readonly options: ResolvedSessionClientOptions;
+  subscribe(listener: () => void): () => void;
+  getSnapshot(): SessionSnapshot;
+  /** A valid access token, refreshed first when close to expiry; null when signed out. */
+  getAccessToken(): Promise<string | null>;
+  /**
+   * Refresh now (single flight, one per browser). Pass the token an API rejected: if another caller or tab
+   * has already replaced it, the fresh token is returned without a network call.
+   */
+  refresh(rejectedToken?: string | null): Promise<string | null>;
+  login(credentials: LoginRequest): Promise<void>;
+  /** Ends this device's session, in every tab. Signs out locally even when the BFF cannot be reached (and rethrows). */
+  logout(): Promise<void>;
+  /** Ends every session of the user, on every device. */
+  logoutAll(): Promise<void>;
+  listSessions(): Promise<SessionListEntry[]>;
+  /** Revokes one device session; revoking the current one is a logout. */
+  revokeSession(id: string): Promise<void>;
+  on<E extends keyof SessionEventMap>(event: E, listener: (detail: SessionEventMap[E]) => void): () => void;
+  /** Restores the session and starts listening to other tabs and to the network. Idempotent. */
+  start(): void;
+  /** Stops timers and listeners. start() may be called again (React StrictMode does). */
+  destroy(): void;
+}

@@ -1,0 +1,103 @@
+import {
+  createContext,
+  createElement,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from 'react';
+import type { SessionListEntry } from '@latchkey/shared';
+import { LOADING_SNAPSHOT } from '../core/snapshot-store.js';
+import type { SessionClient, SessionSnapshot } from '../core/types.js';
+
+const SessionContext = createContext<SessionClient | null>(null);
+
+export interface SessionProviderProps {
+  /** Created once by the application (outside render); the provider starts it and never destroys it. */
+  client: SessionClient;
+  children?: ReactNode;
+}
+
+export function SessionProvider({ client, children }: SessionProviderProps) {
+  // In an effect, so rendering (also on the server) never touches the network or `window`.
+  useEffect(() => client.start(), [client]);
+  return createElement(SessionContext.Provider, { value: client }, children);
+}
+
+export function useSessionClient(): SessionClient {
+  const client = useContext(SessionContext);
+  if (!client) throw new Error('latchkey: useSession() needs a <SessionProvider> above it');
+  return client;
+}
+
+export type UseSessionResult = SessionSnapshot &
+  Pick<SessionClient, 'login' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
+
+const getServerSnapshot = () => LOADING_SNAPSHOT;
+
+export function useSession(): UseSessionResult {
+  const client = useSessionClient();
+  const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, getServerSnapshot);
+  return useMemo(() => {
+    const { login, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
+    return { ...snapshot, login, logout, logoutAll, listSessions, revokeSession, getAccessToken };
+  }, [client, snapshot]);
+}
+
+export interface UseDevicesResult {
+  /** This user's device sessions (the current one has `current: true`); empty when signed out. */
+  devices: SessionListEntry[];
+  loading: boolean;
+  error: unknown;
+  refresh(): Promise<void>;
+  /** Revokes a device, then reloads the list. Revoking the current device signs out. */
+  revoke(id: string): Promise<void>;
+}
+
+export function useDevices(): UseDevicesResult {
+  const client = useSessionClient();
+  const { status, session } = useSession();
+  const [state, setState] = useState({ devices: [] as SessionListEntry[], loading: false, error: null as unknown });
+
+  const refresh = useCallback(async () => {
+    setState((previous) => ({ ...previous, loading: true }));
+    try {
+      const devices = await client.listSessions();
+      setState({ devices, loading: false, error: null });
+    } catch (error) {
+      setState((previous) => ({ ...previous, loading: false, error }));
+    }
+  }, [client]);
+
+  const revoke = useCallback(
+    async (id: string) => {
+      await client.revokeSession(id);
+      // Revoking this device signed us out: there is no list left to load.
+      if (client.getSnapshot().status == 'authenticated') await refresh();
+    },
+    [client, refresh],
+  );
+
+  useEffect(() => {
+    if (status == 'authenticated') void refresh();
+    else setState({ devices: [], loading: false, error: null });
+  }, [status, session?.id, refresh]);
+
+  return { ...state, refresh, revoke };
+}
+
+export interface RequireSessionProps {
+  children?: ReactNode;
+  /** Shown when signed out (a sign-in form, a redirect). */
+  fallback?: ReactNode;
+  /** Shown while the session is being restored; defaults to nothing, so the sign-in form does not flash. */
+  loading?: ReactNode;
+}
+
+export function RequireSession({ children, fallback = null, loading = null }: RequireSessionProps) {
+  const { status } = useSession();
+  return status == 'authenticated' ? children : status == 'loading' ? loading : fallback;
+}

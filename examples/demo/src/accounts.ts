@@ -1,0 +1,38 @@
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Authenticate } from '@latchkey/bff';
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+interface Account {
+  id: string;
+  name: string;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/** The demo accounts (SPEC section 3). */
+export const DEMO_ACCOUNTS = Object.freeze([
+  { username: 'alice', password: 'wonderland', id: 'user-alice', name: 'Alice Liddell' },
+  { username: 'bob', password: 'builder', id: 'user-bob', name: 'Bob the Builder' },
+]);
+
+/**
+ * An `authenticate` callback over an in-memory user table with scrypt hashes. Unknown users are checked against a
+ * dummy hash so both failures take the same time and give the same answer.
+ */
+export async function createDemoAuthenticate(): Promise<Authenticate> {
+  const accounts = new Map<string, Account>();
+  for (const a of DEMO_ACCOUNTS) {
+    const salt = randomBytes(16);
+    accounts.set(a.username, { id: a.id, name: a.name, salt, hash: await scryptAsync(a.password, salt, 32) });
+  }
+  const dummy = { salt: randomBytes(16), hash: randomBytes(32) };
+  return async (username, password) => {
+    const account = accounts.get(username.toLowerCase());
+    const { salt, hash } = account ?? dummy;
+    const candidate = await scryptAsync(password, salt, 32);
+    const matches = timingSafeEqual(candidate, hash);
+    return account && matches ? { id: account.id, name: account.name } : null;
+  };
+}

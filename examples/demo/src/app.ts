@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express, { type Express } from 'express';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { createBff, MemoryStore, RedisStore, type Bff, type SessionStore } from '@latchkey/bff';
+import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
+import type { DemoConfig } from './config.js';
+
+export interface DemoApp {
+  app: Express;
+  bff: Bff;
+  store: SessionStore;
+  close(): Promise<void>;
+}
+
+const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
+
+const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</title>
+<p>The demo page is not built. Run <code>npm run build</code> and reload.</p>`;
+
+/**
+ * The demo application: the BFF at /auth, a protected /api/me, a public /api/public, /metrics, and the page at /.
+ * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
+ */
+export async function createDemoApp(config: DemoConfig & { port: number }, logger?: Logger): Promise<DemoApp> {
+  const store: SessionStore = config.redisUrl ? await RedisStore.connect({ url: config.redisUrl }) : new MemoryStore();
+  const issuer = config.issuer ?? `http://localhost:${config.port}`;
+  const bff = await createBff({
+    store,
+    secrets: [config.secret],
+    authenticate: await createDemoAuthenticate(),
+    issuer,
+    accessTokenTtlSeconds: config.accessTtlSeconds,
+    ...(config.allowedOrigins ? { allowedOrigins: [new URL(issuer).origin, ...config.allowedOrigins] } : {}),
+    ...(logger ? { logger } : {}),
+  });
+
+  const names = new Map(DEMO_ACCOUNTS.map((a) => [a.id, a.name]));
+  const registry = Registry.merge([bff.metrics.registry, new Registry()]);
+  collectDefaultMetrics({ register: registry, prefix: 'demo_' });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use('/auth', bff.router);
+  app.get('/api/public', (_req, res) => {
+    res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
+  });
+  app.get('/api/me', bff.requireAuth(), (req, res) => {
+    const auth = req.auth!;
+    res.set('Cache-Control', 'no-store');
+    res.json({ sub: auth.sub, sid: auth.sid, name: names.get(auth.sub) ?? auth.sub });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  if (existsSync(WEB_DIST)) {
+    app.use(express.static(WEB_DIST, { index: 'index.html' }));
+  } else {
+    app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
+  }
+  app.use('/api', (_req, res) => void res.status(404).json({ error: 'not_found', message: 'Not found.' }));
+  app.use(bff.errorHandler);
+
+  return {
+    app,
+    bff,
+    store,
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/** The demo's environment (SPEC section 3). These names are a contract: external tests rely on them. */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  REDIS_URL: z.string().url().optional(),
+  LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
+  LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
+  LATCHKEY_ISSUER: z.string().url().optional(),
+  /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
+  LATCHKEY_ALLOWED_ORIGINS: z.string().optional(),
+});
+
+export interface DemoConfig {
+  port: number;
+  redisUrl: string | undefined;
+  secret: string;
+  secretIsEphemeral: boolean;
+  accessTtlSeconds: number;
+  issuer: string | undefined;
+  allowedOrigins: string[] | undefined;
+}
+
+export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    throw new Error(`Invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    secret: e.LATCHKEY_SECRET ?? randomBytes(32).toString('base64url'),
+    secretIsEphemeral: e.LATCHKEY_SECRET === undefined,
+    accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
+    issuer: e.LATCHKEY_ISSUER,
+    allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+  };
+}

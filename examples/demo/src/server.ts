@@ -1,0 +1,32 @@
+import type { Server } from 'node:http';
+import { DEMO_ACCOUNTS } from './accounts.js';
+import { createDemoApp } from './app.js';
+import { readDemoConfig } from './config.js';
+
+/** `node examples/demo/dist/server.js`: starts the demo with the environment of SPEC section 3. */
+async function main(): Promise<void> {
+  const config = readDemoConfig(process.env);
+  const demo = await createDemoApp(config);
+  const server: Server = demo.app.listen(config.port, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const lines = [
+      `Latchkey demo on http://localhost:${port}`,
+      `  store: ${config.redisUrl ? `Redis (${new URL(config.redisUrl).host})` : 'in-memory (set REDIS_URL to use Redis)'}`,
+      `  accounts: ${DEMO_ACCOUNTS.map((a) => `${a.username} / ${a.password}`).join(', ')}`,
+    ];
+    if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+  const stop = () => {
+    server.close(() => void demo.close().finally(() => process.exit(0)));
+    server.closeAllConnections();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Latchkey demo failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

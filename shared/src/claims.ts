@@ -1,0 +1,20 @@
+/** Access-token header type (RFC 9068). */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+/** Claims every Latchkey access token carries; a token missing any of them is rejected. */
+export const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'exp', 'client_id'] as const;
+
+export type RequiredClaim = (typeof REQUIRED_CLAIMS)[number];
+
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  /** Public handle of the device session the token belongs to. */
+  sid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  nbf?: number;
+  client_id: string;
+}

@@ -1,0 +1,5 @@
+export * from './routes.js';
+export * from './errors.js';
+export * from './claims.js';
+export * from './messages.js';
+export * from './events.js';

@@ -1,0 +1,40 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+// Tests run against the TypeScript sources, so `npm test` needs no build for unit and integration tests.
+const alias = {
+  '@latchkey/shared': src('./shared/src/index.ts'),
+  '@latchkey/bff': src('./bff/src/index.ts'),
+  '@latchkey/client/react': src('./client/src/react/index.ts'),
+  '@latchkey/client/axios': src('./client/src/axios/index.ts'),
+  '@latchkey/client': src('./client/src/index.ts'),
+};
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'server',
+          environment: 'node',
+          include: ['shared/test/**/*.test.ts', 'bff/test/**/*.test.ts', 'examples/demo/test/**/*.test.ts'],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'client',
+          environment: 'happy-dom',
+          include: ['client/test/**/*.test.ts', 'client/test/**/*.test.tsx'],
+          testTimeout: 10_000,
+        },
+      },
+    ],
+  },
+});
