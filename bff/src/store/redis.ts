@@ -99,7 +99,11 @@ type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unkno
 /** Redis PX/PEXPIRE take positive integers; a non-positive TTL means "write no marker". */
 const ttlArg = (ms: number): string => String(Math.max(0, Math.ceil(ms)));
 
-/** Session store on Redis (ioredis). Atomic operations run as Lua scripts; see `redis-scripts.ts` for the key layout. */
+/**
+ * Session store on Redis (ioredis). Atomic operations run as Lua scripts; see `redis-scripts.ts` for the key layout.
+ * A client created from `url` connects lazily and does not queue commands while disconnected, so open the store
+ * with `RedisStore.connect(options)` (or `await store.ready()`) before first use.
+ */
 export class RedisStore implements SessionStore {
   /** Creates the store and waits until its connection is ready; closes it again if that fails. */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
@@ -156,6 +160,7 @@ export class RedisStore implements SessionStore {
     this.assertOpen();
     const client = this.client;
     if (client.status === 'ready') return;
+    if (client.status === 'end') throw new StoreUnavailableError('Redis client has been closed', { cause: this.lastConnectionError });
     await new Promise<void>((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);

@@ -78,7 +78,8 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
 
   const fetch = async (input: RequestInfo | URL, options: RequestInit = {}): Promise<Response> => {
     const url = String(input);
-    const headers = Object.fromEntries(new Headers(options.headers).entries());
+    const headers: Record<string, string> = {};
+    new Headers(options.headers).forEach((value, name) => (headers[name.toLowerCase()] = value));
     const call: RecordedCall = {
       method: options.method ?? 'GET',
       url,

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from '../../../bff/test/helpers/redis-server.js';
+import { HttpDevice, startDemoProcess, type DemoProcess } from './support/demo-process.js';
+
+/** Two demo processes on one Redis with one secret are one deployment (SPEC section 3). */
+describe('two demo processes on one Redis', () => {
+  let redis: RedisServer;
+  let a: DemoProcess;
+  let b: DemoProcess;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const env = { REDIS_URL: redis.url, LATCHKEY_SECRET: 'two-process-secret-0123456789-abcdefghijkl', LATCHKEY_ISSUER: 'http://localhost:4999' };
+    [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+  });
+
+  it('share the signing keys', async () => {
+    const [ja, jb] = await Promise.all([fetch(`${a.url}/auth/jwks.json`), fetch(`${b.url}/auth/jwks.json`)]);
+    expect(await ja.json()).toEqual(await jb.json());
+  });
+
+  it('accept each other\'s tokens and cookies', async () => {
+    const device = new HttpDevice();
+    await device.login(a.url, 'alice', 'wonderland');
+    const res = await device.me(b.url);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ sub: 'user-alice', sid: device.sid, name: 'Alice Liddell' });
+    expect((await device.refresh(b.url)).status).toBe(200);
+    expect((await device.refresh(a.url)).status).toBe(200);
+    expect((await device.me(a.url)).status).toBe(200);
+  });
+
+  it('enforce a logout made on the other process at once', async () => {
+    const device = new HttpDevice();
+    await device.login(a.url, 'alice', 'wonderland');
+    const token = device.token;
+    expect((await device.me(b.url)).status).toBe(200);
+    expect((await device.call(a.url, 'POST', '/auth/logout')).status).toBe(204);
+    expect((await device.me(b.url, token)).status).toBe(401);
+  });
+
+  it('enforce a logout-all and a device revocation made on the other process', async () => {
+    const laptop = new HttpDevice();
+    const phone = new HttpDevice();
+    const tablet = new HttpDevice();
+    await laptop.login(a.url, 'bob', 'builder');
+    await phone.login(b.url, 'bob', 'builder');
+    await tablet.login(b.url, 'bob', 'builder');
+
+    expect((await laptop.call(a.url, 'DELETE', `/auth/sessions/${tablet.sid}`)).status).toBe(204);
+    expect((await tablet.me(b.url)).status).toBe(401);
+    expect((await tablet.refresh(b.url)).status).toBe(401);
+
+    expect((await phone.call(b.url, 'POST', '/auth/logout-all')).status).toBe(204);
+    expect((await laptop.me(a.url)).status).toBe(401);
+    expect((await laptop.me(b.url)).status).toBe(401);
+    const r = await laptop.refresh(a.url);
+    expect(r.status).toBe(401);
+    expect(await r.json()).toEqual({ error: 'session_revoked', message: 'The session was signed out.' });
+  });
+
+  it('detect theft across processes', async () => {
+    const victim = new HttpDevice();
+    await victim.login(a.url, 'alice', 'wonderland');
+    const stolen = victim.cookie;
+    await victim.refresh(a.url);
+    await victim.refresh(b.url);
+    const thief = new HttpDevice();
+    thief.cookie = stolen;
+    const res = await thief.refresh(b.url);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('reuse_detected');
+    expect((await victim.me(a.url)).status).toBe(401);
+  });
+
+  it('never both rotate one generation: 50 concurrent refreshes split across both processes all get one successor', async () => {
+    const device = new HttpDevice();
+    await device.login(a.url, 'alice', 'wonderland');
+    const cookie = device.cookie!;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        fetch(`${i % 2 ? a.url : b.url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: cookie } }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    const cookies = new Set(results.map((r) => r.headers.getSetCookie()[0]!.split(';')[0]));
+    expect(cookies.size).toBe(1);
+    device.cookie = [...cookies][0]!;
+    expect((await device.refresh(b.url)).status).toBe(200);
+    expect((await device.refresh(a.url)).status).toBe(200);
+  });
+
+  it('serve metrics', async () => {
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    expect(text).toMatch(/latchkey_refreshes_total\{outcome="rotated"\} \d+/);
+  });
+});
