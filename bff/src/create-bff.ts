@@ -34,6 +34,8 @@ export interface Bff {
   readonly admin: BffAdmin;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
+  /** Stops following the store's revocation log. Does not close the store (the application owns it). */
+  close(): void;
 }
 
 /**
@@ -74,6 +76,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger,
     now,
   });
+  await guard.start();
 
   const router = Router();
   router.get(ROUTES.jwks, createJwksHandler(ctx));
@@ -96,5 +99,6 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     admin: createAdmin(ctx),
     metrics,
     keyRing,
+    close: () => guard.stop(),
   });
 }

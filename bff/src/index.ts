@@ -3,7 +3,9 @@ export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser } 
 export { resolveBffOptions } from './options.js';
 export type { BffAdmin } from './admin.js';
 export { LatchkeyError, type LatchkeyErrorOptions } from './errors/latchkey-error.js';
-export { createGuard, isRevoked, type Guard, type GuardOptions, type GuardDecision } from './guard/guard.js';
+export { createGuard, type Guard, type GuardOptions, type GuardDecision, type RequireAuthOptions } from './guard/guard.js';
+export { RevocationView, type RevocationViewOptions } from './guard/revocation-view.js';
+export type { RevocationEvent, RevocationBatch, ReadRevocationsOptions } from './store/revocation-feed.js';
 export { KeyRing, type KeyRingOptions } from './keys/key-ring.js';
 export type { SigningAlgorithm } from './keys/signing-key.js';
 export { BffMetrics } from './observability/metrics.js';

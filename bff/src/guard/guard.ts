@@ -5,8 +5,10 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
 import type { BffMetrics } from '../observability/metrics.js';
-import { StoreUnavailableError, type RevocationState, type SessionStore } from '../store/types.js';
+import { StoreUnavailableError, type SessionStore } from '../store/types.js';
 import { verifyAccessToken } from '../tokens/verify-access-token.js';
+import { RevocationView } from './revocation-view.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -29,31 +31,68 @@ export interface GuardOptions {
   metrics: BffMetrics;
   logger: Logger;
   now?: () => number;
-  /** At most one key-ring reload per this many ms when tokens name an unknown kid (a flood of bogus kids costs one read). */
+  /** At most one key-ring reload per this many ms for tokens naming an unknown kid (a flood of bogus kids costs one read). */
   unknownKidCooldownMs?: number;
+  /** Verified tokens kept (LRU). */
+  tokenCacheSize?: number;
+  /** The view counts as "store unreachable" once it is this much older than its heartbeat. */
+  unavailableAfterMs?: number;
+}
+
+/** Per route: what happens while the store is unreachable. */
+export interface RequireAuthOptions {
+  /**
+   * `closed` (default): 503 `temporarily_unavailable`. `open`: decide from the local view as long as it is at most
+   * `maxStalenessMs` old (revocations made during the outage are not seen), then 503.
+   */
+  onStoreUnavailable?: 'closed' | 'open';
+  /** Bound on the view's age for `open`. Default 30 s. */
+  maxStalenessMs?: number;
 }
 
 export type GuardDecision =
-  | { outcome: 'valid'; claims: AccessTokenClaims }
+  | { outcome: 'valid'; claims: AccessTokenClaims; failOpen: boolean }
   | { outcome: 'expired' | 'revoked' | 'invalid' };
 
 const BEARER = /^Bearer ([^\s]+)$/;
 
-/** True when any of the three revocation facts covers this token. `revoked_after` is compared in whole seconds (iat's resolution). */
-export function isRevoked(claims: AccessTokenClaims, state: RevocationState): boolean {
-  if (state.jtiRevoked || state.sidRevoked) return true;
-  return state.userRevokedAfter !== null && claims.iat < Math.floor(state.userRevokedAfter / 1000);
-}
-
 /**
- * The resource-server guard: verifies the access token against the shared key ring, then checks the jti deny list,
- * the session's revocation and the user's `revoked_after` in the store. Fail-closed: when the store cannot answer,
- * the request gets 503, never a pass.
+ * The resource-server guard. Per request, from memory only:
+ * 1. the token's signature and claims, verified once and then cached by the exact token string;
+ * 2. its expiry, every time;
+ * 3. revocation (jti, session, user `revoked_after`) from the local view that follows the store's revocation log.
+ * When the view cannot be trusted (not yet loaded, or the store stopped answering) the route's fail policy decides.
  */
 export function createGuard(options: GuardOptions) {
   const now = options.now ?? Date.now;
+  const skewMs = options.clockSkewSeconds * 1000;
   const cooldownMs = options.unknownKidCooldownMs ?? 1000;
-  let lastUnknownKidReload = 0;
+  const unavailableAfterMs = options.unavailableAfterMs ?? 500;
+  const cache = new VerifiedTokenCache(options.tokenCacheSize ?? 10_000);
+  let lastUnknownKidReload = Number.NEGATIVE_INFINITY;
+  /** Set while the ring is being reloaded after a key-ring event: checks wait for it. */
+  let keyRingSync: Promise<void> | null = null;
+
+  options.keyRing.subscribe(() => cache.clear());
+  const view = new RevocationView({
+    store: options.store,
+    logger: options.logger,
+    now,
+    onKeyRingChange: (version) => {
+      cache.clear();
+      const sync = options.keyRing
+        .syncTo(version)
+        .catch((error: unknown) => options.logger.error({ event: 'key_ring_reload_failed', err: { message: (error as Error).message } }, 'key ring reload failed'))
+        .finally(() => {
+          if (keyRingSync === sync) keyRingSync = null;
+        });
+      keyRingSync = sync;
+    },
+    onEventApplied: (lagMs) => options.metrics.revocationLag.observe(lagMs / 1000),
+    onReconnect: () => options.metrics.feedReconnects.inc(),
+    onReadError: () => options.metrics.feedErrors.inc(),
+  });
+  options.metrics.viewSize = () => view.size;
 
   const verify = (token: string) =>
     verifyAccessToken(token, {
@@ -66,28 +105,45 @@ export function createGuard(options: GuardOptions) {
       nowMs: now(),
     });
 
-  /** Decides one token. Throws StoreUnavailableError when the store cannot answer. */
-  async function check(token: string): Promise<GuardDecision> {
-    let verified = await verify(token);
-    if (!verified.ok && verified.reason === 'unknown_key' && now() - lastUnknownKidReload >= cooldownMs) {
-      // Another instance may have rotated keys since this one loaded the ring.
+  async function verified(token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'> {
+    let result = await verify(token);
+    if (!result.ok && result.reason === 'unknown_key' && now() - lastUnknownKidReload >= cooldownMs) {
+      // Another instance may have rotated keys since this one loaded the ring (a JWKS refetch, in effect).
       lastUnknownKidReload = now();
       const ring = await options.store.getKeyRing();
       await options.keyRing.syncTo(ring?.version ?? null);
-      verified = await verify(token);
+      result = await verify(token);
     }
-    if (!verified.ok) return { outcome: verified.reason === 'expired' ? 'expired' : 'invalid' };
+    if (!result.ok) return result.reason === 'expired' ? 'expired' : 'invalid';
+    cache.set(token, result.claims, result.claims.exp * 1000 + skewMs - now());
+    return result.claims;
+  }
 
-    const { claims } = verified;
-    const state = await options.store.getRevocationState(claims.jti, claims.sid, claims.sub);
-    if (state.keyRingVersion !== null && state.keyRingVersion !== options.keyRing.version) {
-      // The ring changed (possibly an emergency rotation that dropped this token's key): verify again against it.
-      await options.keyRing.syncTo(state.keyRingVersion);
-      const again = await verify(token);
-      if (!again.ok) return { outcome: again.reason === 'expired' ? 'expired' : 'invalid' };
+  /** Decides one token. Throws StoreUnavailableError when the route's fail policy says 503. */
+  async function check(token: string, policy: RequireAuthOptions = {}): Promise<GuardDecision> {
+    if (keyRingSync) await keyRingSync;
+    let claims = cache.get(token);
+    if (claims === undefined) {
+      const result = await verified(token);
+      if (typeof result === 'string') return { outcome: result };
+      claims = result;
+    } else if (claims.exp * 1000 + skewMs <= now()) {
+      return { outcome: 'expired' };
     }
-    if (isRevoked(claims, state)) return { outcome: 'revoked' };
-    return { outcome: 'valid', claims };
+
+    let failOpen = false;
+    const staleness = view.stalenessMs();
+    if (staleness > unavailableAfterMs) {
+      const bound = policy.maxStalenessMs ?? 30_000;
+      if (policy.onStoreUnavailable !== 'open' || staleness > bound) {
+        throw new StoreUnavailableError(
+          Number.isFinite(staleness) ? `revocation view is ${Math.round(staleness)} ms stale` : 'revocation view not loaded yet',
+        );
+      }
+      failOpen = true;
+    }
+    if (view.isRevoked(claims)) return { outcome: 'revoked' };
+    return { outcome: 'valid', claims, failOpen };
   }
 
   function unauthorized(withError: boolean): LatchkeyError {
@@ -96,8 +152,12 @@ export function createGuard(options: GuardOptions) {
     });
   }
 
-  /** Express middleware: 401 for a missing, invalid, expired or revoked token; 503 when the store is unreachable. */
-  function requireAuth(): RequestHandler {
+  /** Express middleware: 401 for a missing, invalid, expired or revoked token; 503 per the fail policy. */
+  function requireAuth(policy: RequireAuthOptions = {}): RequestHandler {
+    if (policy.onStoreUnavailable !== undefined && policy.onStoreUnavailable !== 'open' && policy.onStoreUnavailable !== 'closed') {
+      throw new TypeError("requireAuth: onStoreUnavailable must be 'open' or 'closed'");
+    }
+    const frozen = Object.freeze({ ...policy });
     return async (req, _res, next) => {
       const header = req.headers.authorization;
       if (header === undefined) {
@@ -110,24 +170,40 @@ export function createGuard(options: GuardOptions) {
         options.metrics.authDecisions.inc({ outcome: 'invalid' });
         return next(unauthorized(true));
       }
+      const stopTimer = options.metrics.checkDuration.startTimer();
       let decision: GuardDecision;
       try {
-        decision = await check(match[1]!);
+        decision = await check(match[1]!, frozen);
       } catch (error) {
+        stopTimer();
         if (error instanceof StoreUnavailableError) {
           options.metrics.authDecisions.inc({ outcome: 'store_unavailable' });
+          options.logger.warn({ event: 'guard_store_unavailable', path: req.path, reason: error.message }, 'guard failing closed');
           return next(new LatchkeyError('temporarily_unavailable', undefined, { cause: error }));
         }
         return next(error);
       }
+      stopTimer();
       options.metrics.authDecisions.inc({ outcome: decision.outcome });
       if (decision.outcome !== 'valid') return next(unauthorized(true));
+      if (decision.failOpen) {
+        options.metrics.failOpen.inc();
+        options.logger.warn({ event: 'guard_fail_open', path: req.path, sid: decision.claims.sid }, 'store unreachable; allowed by fail-open policy');
+      }
       req.auth = decision.claims;
       next();
     };
   }
 
-  return { check, requireAuth };
+  return {
+    check,
+    requireAuth,
+    /** Loads the revocation view; resolves once it is complete. */
+    start: () => view.start(),
+    stop: () => view.stop(),
+    /** For tests and metrics: entries in the local view and the verified-token cache. */
+    stats: () => ({ viewEntries: view.size, cachedTokens: cache.size, stalenessMs: view.stalenessMs() }),
+  };
 }
 
 export type Guard = ReturnType<typeof createGuard>;

@@ -33,10 +33,17 @@ export class KeyRing {
   #loadedAt = 0;
   readonly #options: KeyRingOptions;
   readonly #now: () => number;
+  readonly #listeners = new Set<(version: string | null) => void>();
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Calls `listener` after every change of the ring in this process (load, rotation, reload). */
+  subscribe(listener: (version: string | null) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   get version(): string | null {
@@ -147,9 +154,11 @@ export class KeyRing {
 
   async #install(version: string | null, stored: StoredSigningKey[]): Promise<void> {
     const loaded = await Promise.all(this.#prune(stored).map(loadSigningKey));
+    const changed = version !== this.#version;
     this.#keys = loaded;
     this.#version = version;
     this.#loadedAt = this.#now();
+    if (changed) for (const listener of this.#listeners) listener(version);
   }
 
   #open(sealed: string): StoredSigningKey[] {

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The BFF's counters, on a registry of its own (never prom-client's global one), so two BFFs in one process
@@ -39,5 +39,40 @@ export class BffMetrics {
     name: 'latchkey_store_errors_total',
     help: 'Store calls that failed because the backend was unreachable.',
     registers: [this.registry],
+  });
+  readonly failOpen = new Counter({
+    name: 'latchkey_fail_open_total',
+    help: 'Requests let through by a fail-open route while the store was unreachable (within its staleness bound).',
+    registers: [this.registry],
+  });
+  readonly checkDuration = new Histogram({
+    name: 'latchkey_auth_check_seconds',
+    help: 'Time the guard spends deciding one request.',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [this.registry],
+  });
+  readonly revocationLag = new Histogram({
+    name: 'latchkey_revocation_propagation_seconds',
+    help: 'Time from a revocation being written to the store to this process applying it.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly feedReconnects = new Counter({
+    name: 'latchkey_revocation_feed_reconnects_total',
+    help: 'Times the revocation feed came back after losing the store.',
+    registers: [this.registry],
+  });
+  readonly feedErrors = new Counter({
+    name: 'latchkey_revocation_feed_errors_total',
+    help: 'Failed reads of the revocation feed (store unreachable or timing out).',
+    registers: [this.registry],
+  });
+  /** Set by the guard: the number of live entries in its local revocation view. */
+  viewSize: () => number = () => 0;
+  readonly viewEntries: Gauge = new Gauge({
+    name: 'latchkey_revocation_view_entries',
+    help: 'Live revocation entries held in this process (jti, sid, user).',
+    registers: [this.registry],
+    collect: (): void => this.viewEntries.set(this.viewSize()),
   });
 }

@@ -1,4 +1,7 @@
 import { StoreUnavailableError } from './types.js';
+import { MemoryRevocationLog } from './memory-revocation-log.js';
+import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
+
 import type {
   DeviceSessionRecord,
   RevocationState,
@@ -7,6 +10,9 @@ import type {
   SessionEndReason,
   SessionStore,
 } from './types.js';
+
+/** Key-ring events only wake followers; a guard that starts later loads the ring itself. */
+const KEY_RING_EVENT_TTL_MS = 60 * 60_000;
 
 export interface MemoryStoreOptions {
   /** Warn (once per process) when used with NODE_ENV=production. Default true. */
@@ -52,6 +58,8 @@ export class MemoryStore implements SessionStore {
   private readonly revokedSids = new Map<string, number>();
   private readonly userMarkers = new Map<string, UserMarker>();
   private keyRing: { version: string; sealed: string } | null = null;
+  /** Every revocation in order, for guards' local views (see revocation-feed.ts). */
+  private readonly revocationLog = new MemoryRevocationLog();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -171,17 +179,22 @@ export class MemoryStore implements SessionStore {
     if (markerTtlMs > 0) {
       const expiresAt = Date.now() + markerTtlMs;
       const current = this.liveUserMarker(userId);
-      this.userMarkers.set(userId, {
+      const marker = {
         revokedAfter: current ? Math.max(current.revokedAfter, revokedAfter) : revokedAfter,
         expiresAt: current && current.revokedAfter >= revokedAfter ? Math.max(current.expiresAt, expiresAt) : expiresAt,
-      });
+      };
+      this.userMarkers.set(userId, marker);
+      this.revocationLog.append({ kind: 'user', id: userId, ...marker });
     }
     return ended.sort(oldestFirst);
   }
 
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
     this.assertOpen();
-    if (ttlMs > 0) this.revokedJtis.set(jti, Date.now() + ttlMs);
+    if (ttlMs > 0) {
+      this.revokedJtis.set(jti, Date.now() + ttlMs);
+      this.revocationLog.append({ kind: 'jti', id: jti, expiresAt: Date.now() + ttlMs });
+    }
   }
 
   async getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState> {
@@ -195,6 +208,11 @@ export class MemoryStore implements SessionStore {
     };
   }
 
+  async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
+    this.assertOpen();
+    return this.revocationLog.read(after, options);
+  }
+
   async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
     this.assertOpen();
     return this.keyRing ? { ...this.keyRing } : null;
@@ -204,12 +222,14 @@ export class MemoryStore implements SessionStore {
     this.assertOpen();
     if ((this.keyRing?.version ?? null) !== expectedVersion) return false;
     this.keyRing = { version: next.version, sealed: next.sealed };
+    this.revocationLog.append({ kind: 'keyring', id: next.version, expiresAt: Date.now() + KEY_RING_EVENT_TTL_MS });
     return true;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweepTimer);
+    this.revocationLog.wakeAll();
   }
 
   private assertOpen(): void {
@@ -239,7 +259,10 @@ export class MemoryStore implements SessionStore {
   private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number): void {
     this.unindex(record);
     this.tombstones.set(record.key, { reason, expiresAt: record.absoluteExpiresAt });
-    if (markerTtlMs > 0) this.revokedSids.set(record.sid, Date.now() + markerTtlMs);
+    if (markerTtlMs > 0) {
+      this.revokedSids.set(record.sid, Date.now() + markerTtlMs);
+      this.revocationLog.append({ kind: 'sid', id: record.sid, expiresAt: Date.now() + markerTtlMs });
+    }
   }
 
   private unindex(record: DeviceSessionRecord): void {
@@ -279,6 +302,7 @@ export class MemoryStore implements SessionStore {
     for (const [jti, expiresAt] of this.revokedJtis) if (now >= expiresAt) this.revokedJtis.delete(jti);
     for (const [sid, expiresAt] of this.revokedSids) if (now >= expiresAt) this.revokedSids.delete(sid);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
+    this.revocationLog.prune(now);
   }
 }
 

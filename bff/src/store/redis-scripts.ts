@@ -19,8 +19,29 @@
  * `P rv:jti:<jti>`, `P rv:sid:<sid>`, `P rv:user:{u:<userId>}`, `P keyring:sealed`, `P keyring:version`.
  */
 
+/**
+ * Appends one event to the revocation log `P rv:log`, the stream every guard follows (see revocation-feed.ts).
+ * Written in the same script as the marker it mirrors, so there is never a marker without its event.
+ * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
+ * whole log expires once no event has been added for that long.
+ */
+const LOG_REVOCATION = `
+local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
+  local log = prefix .. 'rv:log'
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local fields = {'k', kind, 'i', id, 'x', string.format('%d', now + ttl), 'r', revoked_after}
+  if trim then
+    redis.call('XADD', log, 'MINID', '~', string.format('%d', now - ttl), '*', unpack(fields))
+  else
+    redis.call('XADD', log, '*', unpack(fields))
+  end
+  if redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ttl) end
+end
+`;
+
 /** Helpers prepended to the scripts that end sessions. */
-const HELPERS = `
+const HELPERS = LOG_REVOCATION + `
 local function to_map(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
@@ -43,6 +64,7 @@ local function end_session(prefix, rec, reason, marker_ttl)
   redis.call('PEXPIREAT', tombstone, rec.absoluteExpiresAt)
   if marker_ttl > 0 then
     redis.call('SET', prefix .. 'rv:sid:' .. rec.sid, '1', 'PX', marker_ttl)
+    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true)
   end
 end
 `;
@@ -242,6 +264,7 @@ if marker_ttl > 0 then
   elseif redis.call('PTTL', user_marker) < marker_ttl then
     redis.call('PEXPIRE', user_marker, marker_ttl)
   end
+  log_revocation(prefix, 'user', user_id, marker_ttl, redis.call('GET', user_marker), true)
 end
 return ended
 `;
@@ -252,7 +275,7 @@ return ended
  * Returns 1 when written, 0 when the current version differs.
  * Atomic compare-and-set, so two instances rotating keys at once cannot both win.
  */
-export const PUT_KEY_RING = `
+export const PUT_KEY_RING = LOG_REVOCATION + `
 local version_key, sealed_key = KEYS[1], KEYS[2]
 local current = redis.call('GET', version_key)
 if ARGV[1] == '0' then
@@ -262,5 +285,17 @@ elseif current ~= ARGV[2] then
 end
 redis.call('SET', version_key, ARGV[3])
 redis.call('SET', sealed_key, ARGV[4])
+-- Wakes every guard so it reloads the ring at once (an emergency rotation must reach them all).
+log_revocation(ARGV[5], 'keyring', ARGV[3], tonumber(ARGV[6]), '0', false)
+return 1
+`;
+
+/**
+ * revokeJti. KEYS: jti marker. ARGV: prefix, jti, ttlMs.
+ * The marker and its log event in one step, so a guard's view and the marker never disagree.
+ */
+export const REVOKE_JTI = LOG_REVOCATION + `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[3])
+log_revocation(ARGV[1], 'jti', ARGV[2], tonumber(ARGV[3]), '0', false)
 return 1
 `;

@@ -10,6 +10,7 @@ import {
   END_USER_SESSION_BY_SID,
   LIST_USER_SESSIONS,
   PUT_KEY_RING,
+  REVOKE_JTI,
   ROTATE,
 } from './redis-scripts.js';
 import { StoreUnavailableError } from './types.js';
@@ -22,6 +23,7 @@ import type {
   SessionStore,
 } from './types.js';
 import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from './revocation-feed.js';
 
 /** Any ioredis client. Scripts touch keys of several slots, so a Cluster client is accepted but not yet supported. */
 export type RedisClient = Redis | Cluster;
@@ -90,6 +92,7 @@ const SCRIPTS = {
   latchkeyListUserSessions: { lua: LIST_USER_SESSIONS, numberOfKeys: 1 },
   latchkeyEndAllUserSessions: { lua: END_ALL_USER_SESSIONS, numberOfKeys: 2 },
   latchkeyPutKeyRing: { lua: PUT_KEY_RING, numberOfKeys: 2 },
+  latchkeyRevokeJti: { lua: REVOKE_JTI, numberOfKeys: 1 },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -290,7 +293,7 @@ export class RedisStore implements SessionStore {
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
     const ttl = ttlArg(ttlMs);
     if (ttl === '0') return; // Already expired: nothing left to deny.
-    await this.run('revokeJti', () => this.client.call('SET', this.jtiMarkerKey(jti), '1', 'PX', ttl));
+    await this.run('revokeJti', () => this.scripts.latchkeyRevokeJti(this.jtiMarkerKey(jti), this.options.prefix, jti, ttl));
   }
 
   async getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState> {
@@ -321,9 +324,42 @@ export class RedisStore implements SessionStore {
         expectedVersion ?? '',
         next.version,
         next.sealed,
+        this.options.prefix,
+        String(KEY_RING_EVENT_TTL_MS),
       ),
     );
     return written === 1;
+  }
+
+  async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
+    const log = `${this.options.prefix}rv:log`;
+    if (options.blockMs <= 0) {
+      const reply = await this.run('readRevocations', () =>
+        this.client.xrange(log, after === null ? '-' : `(${after}`, '+', 'COUNT', options.count),
+      );
+      return revocationBatch(reply, after);
+    }
+    // XREAD BLOCK holds its connection, so it gets one of its own; the deadline allows for the wait.
+    const client = this.blockingClient();
+    const reply = await this.run(
+      'readRevocations',
+      () => client.xread('COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', log, after ?? '0-0'),
+      options.blockMs + this.options.commandTimeoutMs,
+    );
+    return revocationBatch(reply?.[0]?.[1] ?? [], after);
+  }
+
+  private blocking: RedisClient | undefined;
+
+  private blockingClient(): RedisClient {
+    if (this.blocking === undefined) {
+      const client = (this.client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
+      client.on('error', (error: unknown) => {
+        this.lastConnectionError = error;
+      });
+      this.blocking = client;
+    }
+    return this.blocking;
   }
 
   createRateLimitStore(prefix: string): RateLimitStore {
@@ -342,6 +378,7 @@ export class RedisStore implements SessionStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.blocking?.disconnect();
     if (!this.ownsClient) return;
     try {
       if (this.client.status === 'ready') await this.client.quit();
@@ -353,13 +390,13 @@ export class RedisStore implements SessionStore {
   }
 
   /** Runs one client call under the store's deadline; every failure becomes StoreUnavailableError. */
-  private async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  private async run<T>(operation: string, call: () => Promise<T>, timeoutMs = this.options.commandTimeoutMs): Promise<T> {
     this.assertOpen();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`no reply within ${this.options.commandTimeoutMs} ms`)),
-        this.options.commandTimeoutMs,
+        () => reject(new Error(`no reply within ${timeoutMs} ms`)),
+        timeoutMs,
       );
     });
     try {
@@ -468,4 +505,23 @@ function rotateResultFromReply(reply: unknown): RotateResult {
     default:
       throw new TypeError(`Unexpected rotate outcome from Redis: ${String(outcome)}`);
   }
+}
+
+/** Key-ring events only wake followers; a guard that starts later loads the ring itself. */
+const KEY_RING_EVENT_TTL_MS = 10 * 60_000;
+
+/** Stream entries `[id, [field, value, ...]]` → events; `at` is the entry id's millisecond part (Redis's clock). */
+function revocationBatch(entries: Array<[string, string[]]>, after: string | null): RevocationBatch {
+  const events: RevocationEvent[] = [];
+  for (const [id, flat] of entries) {
+    const f = new Map<string, string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i]!, flat[i + 1]!);
+    const kind = f.get('k');
+    const at = Number(id.split('-')[0]);
+    const base = { id: f.get('i') ?? '', expiresAt: Number(f.get('x')), at };
+    if (kind === 'user') events.push({ kind, ...base, revokedAfter: Number(f.get('r')) });
+    else if (kind === 'jti' || kind === 'sid' || kind === 'keyring') events.push({ kind, ...base });
+  }
+  const last = entries[entries.length - 1];
+  return { events, position: last ? last[0] : (after ?? '0-0') };
 }

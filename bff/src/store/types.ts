@@ -1,4 +1,5 @@
 import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
 /**
  * The one store interface behind the BFF and the guard: device sessions, their
@@ -107,6 +108,12 @@ export interface SessionStore {
 
   /** The three revocation facts for one token, in one round trip. */
   getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState>;
+
+  /**
+   * The revocation log (see revocation-feed.ts): events after `after` (null: from the oldest live one), waiting
+   * up to `blockMs` when there are none. Guards build their local view from it.
+   */
+  readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch>;
 
   /** The sealed key ring and its version, or null when none was ever saved. */
   getKeyRing(): Promise<{ version: string; sealed: string } | null>;

@@ -39,8 +39,18 @@ export async function startTestBff(overrides: Partial<BffOptions> = {}, store: S
   const app = express();
   app.use('/auth', bff.router);
   app.get('/api/me', bff.requireAuth(), (req, res) => void res.json({ sub: req.auth!.sub, sid: req.auth!.sid }));
+  app.get('/api/open', bff.requireAuth({ onStoreUnavailable: 'open', maxStalenessMs: 2500 }), (req, res) => void res.json({ sub: req.auth!.sub }));
   app.use(bff.errorHandler);
-  return { app, bff, store, logLines, close: () => store.close() };
+  return {
+    app,
+    bff,
+    store,
+    logLines,
+    close: async () => {
+      bff.close();
+      await store.close();
+    },
+  };
 }
 
 /** `name=value` of the session cookie a response set, or null. */

@@ -155,15 +155,49 @@ describe('requireAuth(): revocation', () => {
     expect((await me(t.app, sameSecond)).status).toBe(200);
   });
 
-  it('fails closed with 503 temporarily_unavailable when the store cannot answer', async () => {
+  it('fail-closed (default): 503 once the store stops answering; fail-open route: served within its staleness bound, then 503', async () => {
     const device = await login(t.app);
-    const original = t.store.getRevocationState.bind(t.store);
-    t.store.getRevocationState = () => Promise.reject(new StoreUnavailableError('down'));
-    const res = await me(t.app, device.token);
-    expect(res.status).toBe(503);
-    expect(res.body).toEqual({ error: 'temporarily_unavailable', message: 'The service is temporarily unavailable. Try again shortly.' });
-    t.store.getRevocationState = original;
+    const other = await login(t.app, 'bob');
+    const original = t.store.readRevocations.bind(t.store);
+    t.store.readRevocations = () => Promise.reject(new StoreUnavailableError('down'));
+    // A revocation written while this guard cannot read the log (another instance wrote it).
+    await t.store.endSession((await t.store.listUserSessions('user-bob', Date.now()))[0]!.key, 'logout', Date.now(), 60_000);
+    await expect.poll(async () => (await me(t.app, device.token)).status, { timeout: 5000, interval: 100 }).toBe(503);
+    const closed = await me(t.app, device.token);
+    expect(closed.body).toEqual({ error: 'temporarily_unavailable', message: 'The service is temporarily unavailable. Try again shortly.' });
+    const open = await request(t.app).get('/api/open').set('Authorization', `Bearer ${device.token}`);
+    expect(open.status).toBe(200);
+    expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_fail_open_total')).toMatch(/ [1-9]\d*$/m);
+    await expect
+      .poll(async () => (await request(t.app).get('/api/open').set('Authorization', `Bearer ${device.token}`)).status, { timeout: 6000, interval: 200 })
+      .toBe(503);
+
+    t.store.readRevocations = original;
+    await expect.poll(async () => (await me(t.app, device.token)).status, { timeout: 5000, interval: 50 }).toBe(200);
+    // The revocation made during the outage is enforced once the feed is back: nothing was lost.
+    expect((await me(t.app, other.token)).status).toBe(401);
+    expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_revocation_feed_reconnects_total')).toMatch(/ 1$/m);
+  });
+
+  it('never caches a forged or mutated token; caches a genuine one', async () => {
+    const device = await login(t.app);
+    const [h, p, s2] = device.token.split('.') as [string, string, string];
+    const before = t.bff.guard.stats().cachedTokens;
+    for (const token of [`${h}.${b64({ ...decodeJwt(device.token), sub: 'user-bob' })}.${s2}`, `${h}.${p}.${s2.slice(0, -2)}AA`, `${h}.${p}.`]) {
+      expect((await me(t.app, token)).status).toBe(401);
+      expect((await me(t.app, token)).status).toBe(401);
+    }
+    expect(t.bff.guard.stats().cachedTokens).toBe(before);
     expect((await me(t.app, device.token)).status).toBe(200);
+    expect(t.bff.guard.stats().cachedTokens).toBe(before + 1);
+  });
+
+  it('still checks revocation for a cached token on every request', async () => {
+    const device = await login(t.app);
+    expect((await me(t.app, device.token)).status).toBe(200);
+    expect((await me(t.app, device.token)).status).toBe(200);
+    await call(t.app, 'post', '/auth/logout', { cookie: device.cookie });
+    expect((await me(t.app, device.token)).status).toBe(401);
   });
 });
 

@@ -606,5 +606,60 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.getRevocationState(jti, token('sid'), alice)).toMatchObject({ jtiRevoked: false });
       });
     });
+
+    describe('revocation log', () => {
+      const readAll = async (after: string | null = null) => store.readRevocations(after, { blockMs: 0, count: 1000 });
+
+      it('records every kind of revocation in order, each with its expiry', async () => {
+        const before = Date.now();
+        const s1 = newSession(alice);
+        await store.createSession(s1);
+        await store.revokeJti('jti-1', 60_000);
+        await store.endSession(s1.key, 'logout', Date.now(), 30_000);
+        await store.createSession(newSession(bob));
+        await store.endAllUserSessions(bob, 1234, Date.now(), 30_000);
+        await store.putKeyRing(null, { version: 'v1', sealed: 'x' });
+        const { events } = await readAll();
+        const kinds = events.map((e) => [e.kind, e.id]);
+        expect(kinds.slice(0, 2)).toEqual([['jti', 'jti-1'], ['sid', s1.sid]]);
+        expect(kinds).toContainEqual(['user', bob]);
+        expect(kinds[kinds.length - 1]).toEqual(['keyring', 'v1']);
+        const jti = events[0]!;
+        expect(jti.expiresAt).toBeGreaterThanOrEqual(before + 59_000);
+        expect(jti.expiresAt).toBeLessThanOrEqual(Date.now() + 61_000);
+        expect(jti.at).toBeGreaterThanOrEqual(before - 1000);
+        expect(events.find((e) => e.kind === 'user')).toMatchObject({ revokedAfter: 1234 });
+      });
+
+      it('resumes after a position without repeating or losing events', async () => {
+        await store.revokeJti('a', 60_000);
+        await store.revokeJti('b', 60_000);
+        const first = await store.readRevocations(null, { blockMs: 0, count: 1 });
+        expect(first.events.map((e) => e.id)).toEqual(['a']);
+        await store.revokeJti('c', 60_000);
+        const rest = await readAll(first.position);
+        expect(rest.events.map((e) => e.id)).toEqual(['b', 'c']);
+        const none = await readAll(rest.position);
+        expect(none.events).toEqual([]);
+        expect(none.position).toBe(rest.position);
+      });
+
+      it('a blocked read wakes up for a new event, and times out empty otherwise', async () => {
+        const { position } = await readAll();
+        const empty = await store.readRevocations(position, { blockMs: 100, count: 10 });
+        expect(empty.events).toEqual([]);
+        const waiting = store.readRevocations(position, { blockMs: 5000, count: 10 });
+        await sleep(50);
+        await store.revokeJti('late', 60_000);
+        const woke = await waiting;
+        expect(woke.events.map((e) => e.id)).toEqual(['late']);
+      });
+
+      it('writes no event for a revocation that changes nothing', async () => {
+        await store.revokeJti('expired-already', 0);
+        expect(await store.endSession('no-such-key', 'logout', Date.now(), 30_000)).toBeNull();
+        expect((await readAll()).events).toEqual([]);
+      });
+    });
   });
 }

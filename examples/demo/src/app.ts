@@ -67,6 +67,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     app,
     bff,
     store,
-    close: () => store.close(),
+    close: async () => {
+      bff.close();
+      await store.close();
+    },
   };
 }

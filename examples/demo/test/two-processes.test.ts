@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../../bff/test/helpers/redis-server.js';
 import { HttpDevice, startDemoProcess, type DemoProcess } from './support/demo-process.js';
 
+/** Revocations travel through Redis to the other process's local view: give them a moment, not a fixed sleep. */
+const POLL = { timeout: 2000, interval: 5 };
+
 /** Two demo processes on one Redis with one secret are one deployment (SPEC section 3). */
 describe('two demo processes on one Redis', () => {
   let redis: RedisServer;
@@ -40,7 +43,7 @@ describe('two demo processes on one Redis', () => {
     const token = device.token;
     expect((await device.me(b.url)).status).toBe(200);
     expect((await device.call(a.url, 'POST', '/auth/logout')).status).toBe(204);
-    expect((await device.me(b.url, token)).status).toBe(401);
+    await expect.poll(async () => (await device.me(b.url, token)).status, POLL).toBe(401);
   });
 
   it('enforce a logout-all and a device revocation made on the other process', async () => {
@@ -52,12 +55,12 @@ describe('two demo processes on one Redis', () => {
     await tablet.login(b.url, 'bob', 'builder');
 
     expect((await laptop.call(a.url, 'DELETE', `/auth/sessions/${tablet.sid}`)).status).toBe(204);
-    expect((await tablet.me(b.url)).status).toBe(401);
+    await expect.poll(async () => (await tablet.me(b.url)).status, POLL).toBe(401);
     expect((await tablet.refresh(b.url)).status).toBe(401);
 
     expect((await phone.call(b.url, 'POST', '/auth/logout-all')).status).toBe(204);
-    expect((await laptop.me(a.url)).status).toBe(401);
-    expect((await laptop.me(b.url)).status).toBe(401);
+    await expect.poll(async () => (await laptop.me(a.url)).status, POLL).toBe(401);
+    await expect.poll(async () => (await laptop.me(b.url)).status, POLL).toBe(401);
     const r = await laptop.refresh(a.url);
     expect(r.status).toBe(401);
     expect(await r.json()).toEqual({ error: 'session_revoked', message: 'The session was signed out.' });
@@ -74,7 +77,7 @@ describe('two demo processes on one Redis', () => {
     const res = await thief.refresh(b.url);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toBe('reuse_detected');
-    expect((await victim.me(a.url)).status).toBe(401);
+    await expect.poll(async () => (await victim.me(a.url)).status, POLL).toBe(401);
   });
 
   it('never both rotate one generation: 50 concurrent refreshes split across both processes all get one successor', async () => {

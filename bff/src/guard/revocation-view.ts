@@ -1,0 +1,152 @@
+import type { Logger } from 'pino';
+import type { AccessTokenClaims } from '@latchkey/shared';
+import type { RevocationEvent } from '../store/revocation-feed.js';
+import type { SessionStore } from '../store/types.js';
+
+export interface RevocationViewOptions {
+  store: SessionStore;
+  logger: Logger;
+  /** How long one read of the log waits for news; also the heartbeat that proves the store still answers. */
+  pollBlockMs?: number;
+  batchSize?: number;
+  now?: () => number;
+  /** Called with the new version when the key ring changes. */
+  onKeyRingChange?: (version: string) => void;
+  /** Called with each event's propagation lag (ms from the store's write to this process applying it). */
+  onEventApplied?: (lagMs: number) => void;
+  onReconnect?: () => void;
+  onReadError?: (error: unknown) => void;
+}
+
+/**
+ * This process's copy of every live revocation (jti deny list, revoked sessions, per-user `revoked_after`),
+ * so the guard's check costs no network round trip. Built by replaying the store's revocation log, then kept
+ * current by following it: a blocking read returns as soon as another instance writes. After a lost
+ * connection it resumes from its last position, so no revocation is missed. Entries are dropped when they
+ * expire: memory is bounded by the tokens alive.
+ */
+export class RevocationView {
+  private readonly jtis = new Map<string, number>();
+  private readonly sids = new Map<string, number>();
+  private readonly users = new Map<string, { revokedAfter: number; expiresAt: number }>();
+  private position: string | null = null;
+  private complete = false;
+  private syncedAt = 0;
+  private lastSweep = 0;
+  private failing = false;
+  private running = false;
+  private readonly now: () => number;
+  private readonly blockMs: number;
+  private readonly batchSize: number;
+  private firstSync: Promise<void> | null = null;
+  /** The newest key-ring version seen while replaying, announced once the replay is done. */
+  private replayedKeyRing: string | null = null;
+
+  constructor(private readonly options: RevocationViewOptions) {
+    this.now = options.now ?? Date.now;
+    this.blockMs = options.pollBlockMs ?? 500;
+    this.batchSize = options.batchSize ?? 1000;
+  }
+
+  /** Starts following the log; resolves once the view is complete (the whole log replayed). */
+  start(): Promise<void> {
+    if (!this.running) {
+      this.running = true;
+      this.firstSync = new Promise((resolve) => void this.follow(resolve));
+    }
+    return this.firstSync!;
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  /**
+   * How old the view may be: ms since the store last answered (0 while it answers). Infinity until the first
+   * full replay, because until then the view may be missing revocations the store would enforce.
+   */
+  stalenessMs(): number {
+    if (!this.complete) return Number.POSITIVE_INFINITY;
+    return Math.max(0, this.now() - this.syncedAt - this.blockMs);
+  }
+
+  /** The three revocation checks, from memory. `revoked_after` compares whole seconds (iat's resolution). */
+  isRevoked(claims: AccessTokenClaims): boolean {
+    const now = this.now();
+    const jti = this.jtis.get(claims.jti);
+    if (jti !== undefined && jti > now) return true;
+    const sid = this.sids.get(claims.sid);
+    if (sid !== undefined && sid > now) return true;
+    const user = this.users.get(claims.sub);
+    return user !== undefined && user.expiresAt > now && claims.iat < Math.floor(user.revokedAfter / 1000);
+  }
+
+  get size(): number {
+    return this.jtis.size + this.sids.size + this.users.size;
+  }
+
+  private async follow(onComplete: () => void): Promise<void> {
+    let backoffMs = 50;
+    while (this.running) {
+      try {
+        // Replay without waiting until caught up, then block for news.
+        const block = this.complete ? this.blockMs : 0;
+        const batch = await this.options.store.readRevocations(this.position, { blockMs: block, count: this.batchSize });
+        if (!this.running) return;
+        for (const event of batch.events) this.apply(event);
+        this.position = batch.position;
+        this.syncedAt = this.now();
+        if (this.failing) {
+          this.failing = false;
+          this.options.logger.info({ event: 'revocation_feed_resumed' }, 'revocation feed resumed');
+          this.options.onReconnect?.();
+        }
+        backoffMs = 50;
+        if (!this.complete && batch.events.length < this.batchSize) {
+          this.complete = true;
+          if (this.replayedKeyRing !== null) this.options.onKeyRingChange?.(this.replayedKeyRing);
+          onComplete();
+        }
+        this.sweep();
+      } catch (error) {
+        if (!this.running) return;
+        if (!this.failing) {
+          this.failing = true;
+          this.options.logger.warn({ event: 'revocation_feed_lost', err: { message: (error as Error).message } }, 'revocation feed lost');
+        }
+        this.options.onReadError?.(error);
+        await new Promise((r) => setTimeout(r, backoffMs).unref());
+        backoffMs = Math.min(backoffMs * 2, 1000);
+      }
+    }
+  }
+
+  private apply(event: RevocationEvent): void {
+    const now = this.now();
+    if (this.complete) this.options.onEventApplied?.(Math.max(0, now - event.at));
+    if (event.kind === 'keyring') {
+      if (this.complete) this.options.onKeyRingChange?.(event.id);
+      else this.replayedKeyRing = event.id;
+      return;
+    }
+    if (event.expiresAt <= now) return;
+    if (event.kind === 'jti') this.jtis.set(event.id, event.expiresAt);
+    else if (event.kind === 'sid') this.sids.set(event.id, event.expiresAt);
+    else {
+      const current = this.users.get(event.id);
+      if (!current || current.revokedAfter <= event.revokedAfter) {
+        this.users.set(event.id, { revokedAfter: event.revokedAfter, expiresAt: event.expiresAt });
+      }
+    }
+  }
+
+  /** Drops expired entries, at most once a second. */
+  private sweep(): void {
+    const now = this.now();
+    if (now - this.lastSweep < 1000) return;
+    this.lastSweep = now;
+    for (const [id, expiresAt] of this.jtis) if (expiresAt <= now) this.jtis.delete(id);
+    for (const [id, expiresAt] of this.sids) if (expiresAt <= now) this.sids.delete(id);
+    for (const [id, user] of this.users) if (user.expiresAt <= now) this.users.delete(id);
+  }
+}

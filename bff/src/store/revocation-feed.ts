@@ -1,0 +1,25 @@
+/**
+ * The revocation log every store keeps beside its markers: one event per revocation, in order, each expiring
+ * with the marker it mirrors. Guards replay it from the start to build their local view, then follow it;
+ * a guard that lost its connection resumes from its last position, so no event is lost (entries only leave
+ * the log once every token they could reject has expired).
+ */
+export type RevocationEvent =
+  | { kind: 'jti'; id: string; expiresAt: number; at: number }
+  | { kind: 'sid'; id: string; expiresAt: number; at: number }
+  | { kind: 'user'; id: string; revokedAfter: number; expiresAt: number; at: number }
+  /** The key ring changed (rotation, emergency rotation): `id` is its new version. */
+  | { kind: 'keyring'; id: string; expiresAt: number; at: number };
+
+export interface RevocationBatch {
+  events: RevocationEvent[];
+  /** Opaque; pass it back as `after` to continue. */
+  position: string | null;
+}
+
+export interface ReadRevocationsOptions {
+  /** When nothing follows `after`, wait up to this long for an event before answering with an empty batch. 0: do not wait. */
+  blockMs: number;
+  /** At most this many events per batch. */
+  count: number;
+}
