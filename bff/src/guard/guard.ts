@@ -122,15 +122,26 @@ export function createGuard(options: GuardOptions) {
   /** Decides one token. Throws StoreUnavailableError when the route's fail policy says 503. */
   async function check(token: string, policy: RequireAuthOptions = {}): Promise<GuardDecision> {
     if (keyRingSync) await keyRingSync;
-    let claims = cache.get(token);
-    if (claims === undefined) {
-      const result = await verified(token);
-      if (typeof result === 'string') return { outcome: result };
-      claims = result;
-    } else if (claims.exp * 1000 + skewMs <= now()) {
-      return { outcome: 'expired' };
-    }
+    const cached = decideCached(token, policy);
+    if (cached !== undefined) return cached;
+    const result = await verified(token);
+    if (typeof result === 'string') return { outcome: result };
+    return decideRevocation(result, policy);
+  }
 
+  /**
+   * The hot path, synchronous: a token verified before (and no key-ring reload under way) is decided without a
+   * single await. Undefined when the token is not in the cache.
+   */
+  function decideCached(token: string, policy: RequireAuthOptions): GuardDecision | undefined {
+    if (keyRingSync) return undefined;
+    const claims = cache.get(token);
+    if (claims === undefined) return undefined;
+    if (claims.exp * 1000 + skewMs <= now()) return { outcome: 'expired' };
+    return decideRevocation(claims, policy);
+  }
+
+  function decideRevocation(claims: AccessTokenClaims, policy: RequireAuthOptions): GuardDecision {
     let failOpen = false;
     const staleness = view.stalenessMs();
     if (staleness > unavailableAfterMs) {
@@ -158,7 +169,7 @@ export function createGuard(options: GuardOptions) {
       throw new TypeError("requireAuth: onStoreUnavailable must be 'open' or 'closed'");
     }
     const frozen = Object.freeze({ ...policy });
-    return async (req, _res, next) => {
+    return (req, _res, next) => {
       const header = req.headers.authorization;
       if (header === undefined) {
         options.metrics.authDecisions.inc({ outcome: 'missing' });
@@ -170,28 +181,35 @@ export function createGuard(options: GuardOptions) {
         options.metrics.authDecisions.inc({ outcome: 'invalid' });
         return next(unauthorized(true));
       }
+      const token = match[1]!;
       const stopTimer = options.metrics.checkDuration.startTimer();
-      let decision: GuardDecision;
-      try {
-        decision = await check(match[1]!, frozen);
-      } catch (error) {
+      const finish = (decision: GuardDecision) => {
         stopTimer();
-        if (error instanceof StoreUnavailableError) {
-          options.metrics.authDecisions.inc({ outcome: 'store_unavailable' });
-          options.logger.warn({ event: 'guard_store_unavailable', path: req.path, reason: error.message }, 'guard failing closed');
-          return next(new LatchkeyError('temporarily_unavailable', undefined, { cause: error }));
+        options.metrics.authDecisions.inc({ outcome: decision.outcome });
+        if (decision.outcome !== 'valid') return next(unauthorized(true));
+        if (decision.failOpen) {
+          options.metrics.failOpen.inc();
+          options.logger.warn({ event: 'guard_fail_open', path: req.path, sid: decision.claims.sid }, 'store unreachable; allowed by fail-open policy');
         }
-        return next(error);
+        req.auth = decision.claims;
+        next();
+      };
+      const fail = (error: unknown) => {
+        stopTimer();
+        if (!(error instanceof StoreUnavailableError)) return next(error);
+        options.metrics.authDecisions.inc({ outcome: 'store_unavailable' });
+        options.logger.warn({ event: 'guard_store_unavailable', path: req.path, reason: error.message }, 'guard failing closed');
+        next(new LatchkeyError('temporarily_unavailable', undefined, { cause: error }));
+      };
+      // A cached token is decided synchronously; only a first sighting awaits the signature check.
+      let cached: GuardDecision | undefined;
+      try {
+        cached = decideCached(token, frozen);
+      } catch (error) {
+        return fail(error);
       }
-      stopTimer();
-      options.metrics.authDecisions.inc({ outcome: decision.outcome });
-      if (decision.outcome !== 'valid') return next(unauthorized(true));
-      if (decision.failOpen) {
-        options.metrics.failOpen.inc();
-        options.logger.warn({ event: 'guard_fail_open', path: req.path, sid: decision.claims.sid }, 'store unreachable; allowed by fail-open policy');
-      }
-      req.auth = decision.claims;
-      next();
+      if (cached !== undefined) return finish(cached);
+      check(token, frozen).then(finish, fail);
     };
   }
 

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface Child {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited early:\n${log()}`);
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not start:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function start(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; log: () => string } {
+  let log = '';
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => void (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => void (log += d.toString()));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return { child, log: () => log };
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+export async function startRedis(): Promise<Child> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-redis-'));
+  const { child, log } = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {});
+  const { Redis } = await import('ioredis');
+  await waitFor(
+    async () => {
+      const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } finally {
+        probe.disconnect();
+      }
+    },
+    'redis-server',
+    child,
+    log,
+  );
+  return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+}
+
+/** Starts a node script and waits until `readyPath` answers 200. */
+export async function startNode(script: string, env: Record<string, string>, readyPath: string): Promise<Child> {
+  const port = await freePort();
+  const { child, log } = start(process.execPath, [script], { NODE_ENV: 'production', LATCHKEY_LOG_LEVEL: 'error', ...env, PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}${readyPath}`)).ok, script, child, log);
+  return { url, port, process: child, stop: stopper(child) };
+}

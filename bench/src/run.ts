@@ -1,0 +1,175 @@
+/**
+ * `npm run bench`: every variant side by side in one run, ratios to the unguarded route, printed as a table and
+ * written to bench/results/latest.json. Not a test: nothing here asserts on time.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RedisStore } from '@latchkey/bff';
+import { startNode, startRedis, type Child } from './processes.js';
+import { measure, measureLoop, type ThroughputResult } from './throughput.js';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 6);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
+const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
+const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
+const SIZE_SCRIPT = fileURLToPath(new URL('../../client/scripts/size.mjs', import.meta.url));
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqr';
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function login(base: string, user: string, ip: string): Promise<{ token: string; cookie: string }> {
+  const res = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF': '1', 'X-Forwarded-For': ip },
+    body: JSON.stringify({ username: user, password: user === 'alice' ? 'wonderland' : user === 'bob' ? 'builder' : 'x' }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.getSetCookie()[0]!.split(';')[0]!;
+  return { token: ((await res.json()) as { accessToken: string }).accessToken, cookie };
+}
+
+async function throughput(redis: Child): Promise<Record<string, ThroughputResult & { ratio: number }>> {
+  const latchkey = await startNode(TARGET, { BENCH_VARIANT: 'latchkey', REDIS_URL: redis.url, LATCHKEY_SECRET: SECRET }, '/ready');
+  const { token } = await login(latchkey.url, 'bench', '10.0.0.1');
+  const jwks = await (await fetch(`${latchkey.url}/auth/jwks.json`)).text();
+  const others = {
+    unguarded: await startNode(TARGET, { BENCH_VARIANT: 'unguarded' }, '/ready'),
+    jose: await startNode(TARGET, { BENCH_VARIANT: 'jose', BENCH_JWKS: jwks }, '/ready'),
+    'jose-redis': await startNode(TARGET, { BENCH_VARIANT: 'jose-redis', BENCH_JWKS: jwks, REDIS_URL: redis.url }, '/ready'),
+  };
+  const auth = { Authorization: `Bearer ${token}` };
+  const runs: Record<string, ThroughputResult> = {};
+  let loopBaseline: ThroughputResult | undefined;
+  try {
+    // Warm-up, then the measured runs back to back.
+    for (const t of [others.unguarded, latchkey, others.jose, others['jose-redis']]) {
+      await measure({ url: `${t.url}/r`, durationSeconds: 1, connections: CONNECTIONS, headers: auth });
+    }
+    runs.unguarded = await measure({ url: `${others.unguarded.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS });
+    runs.latchkey = await measure({ url: `${latchkey.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers: auth });
+    runs['jose verify every request'] = await measure({ url: `${others.jose.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers: auth });
+    runs['jose + Redis GET'] = await measure({ url: `${others['jose-redis'].url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers: auth });
+    // Refresh: every answer carries the next cookie, so each worker is a device refreshing in a loop. Compared with
+    // the unguarded route under the same fetch loop, since the load generator differs from autocannon's.
+    const cookies = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => login(latchkey.url, `device${i}`, `10.1.0.${i + 1}`).then((d) => d.cookie)));
+    loopBaseline = await measureLoop(CONNECTIONS, DURATION, async () => (await fetch(`${others.unguarded.url}/r`)).ok);
+    runs['refresh (rotation)'] = await measureLoop(CONNECTIONS, DURATION, async (w) => {
+      const res = await fetch(`${latchkey.url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: cookies[w]! } });
+      const next = res.headers.getSetCookie()[0]?.split(';')[0];
+      if (res.status === 200 && next) cookies[w] = next;
+      await res.arrayBuffer();
+      return res.status === 200;
+    });
+  } finally {
+    await Promise.all([latchkey.stop(), ...Object.values(others).map((o) => o.stop())]);
+  }
+  const base = runs.unguarded!.requestsPerSecond;
+  const ratioBase = (name: string) => (name === 'refresh (rotation)' ? loopBaseline!.requestsPerSecond : base);
+  return Object.fromEntries([
+    ...Object.entries(runs).map(([k, v]) => [k, { ...v, ratio: round(v.requestsPerSecond / ratioBase(k), 3) }]),
+    ['unguarded (fetch loop, refresh baseline)', { ...loopBaseline!, ratio: 1 }],
+  ]);
+}
+
+/** Time from a logout-all returning on A to the first 401 for the same user's token on B. */
+async function propagation(redis: Child): Promise<{ trials: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+  const env = { REDIS_URL: redis.url, LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://bench.local', LATCHKEY_LOG_LEVEL: 'error' };
+  const [a, b] = await Promise.all([startNode(DEMO, env, '/api/public'), startNode(DEMO, env, '/api/public')]);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < TRIALS; i++) {
+      const device = await login(a.url, i % 2 ? 'alice' : 'bob', `10.2.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+      const auth = { Authorization: `Bearer ${device.token}` };
+      if ((await fetch(`${b.url}/api/me`, { headers: auth })).status !== 200) throw new Error('token not accepted on B');
+      const res = await fetch(`${a.url}/auth/logout-all`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: device.cookie } });
+      if (res.status !== 204) throw new Error(`logout-all failed: ${res.status}`);
+      const t0 = performance.now();
+      for (;;) {
+        const status = (await fetch(`${b.url}/api/me`, { headers: auth })).status;
+        if (status === 401) break;
+        if (performance.now() - t0 > 5000) throw new Error('revocation never reached B');
+      }
+      samples.push(performance.now() - t0);
+    }
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+  samples.sort((x, y) => x - y);
+  return { trials: samples.length, p50Ms: round(percentile(samples, 50), 3), p99Ms: round(percentile(samples, 99), 3), maxMs: round(samples.at(-1)!, 3) };
+}
+
+/** Redis bytes per revoked token, and what is left once the longest token lifetime has passed. */
+async function revocationMemory(redis: Child) {
+  const N = 20_000;
+  const TTL_MS = 3000;
+  const prefix = 'mem:';
+  const inspector = new Redis(redis.url);
+  const store = await RedisStore.connect({ url: redis.url, prefix });
+  try {
+    const used = async () => Number(/used_memory:(\d+)/.exec(await inspector.info('memory'))![1]);
+    await store.revokeJti('warm-up', TTL_MS); // creates the log stream
+    const before = await used();
+    for (let i = 0; i < N; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => store.revokeJti(`jti-${i + j}-${'x'.repeat(10)}`, TTL_MS)));
+    }
+    const finished = Date.now();
+    const after = await used();
+    const logBytes = Number(await inspector.call('MEMORY', 'USAGE', `${prefix}rv:log`, 'SAMPLES', '0'));
+    const markerBytes = Number(await inspector.call('MEMORY', 'USAGE', `${prefix}rv:jti:jti-1-${'x'.repeat(10)}`, 'SAMPLES', '0'));
+    await new Promise((r) => setTimeout(r, Math.max(0, finished + TTL_MS + 500 - Date.now())));
+    const leftKeys = (await inspector.keys(`${prefix}rv:*`)).length;
+    const leftLog = await inspector.exists(`${prefix}rv:log`) ? await inspector.xlen(`${prefix}rv:log`) : 0;
+    return {
+      revoked: N,
+      bytesPerRevokedToken: round((after - before) / N, 1),
+      logBytesPerEntry: round(logBytes / (N + 1), 1),
+      markerKeyBytes: markerBytes,
+      entriesLeftAfterLongestLifetime: leftKeys + leftLog,
+    };
+  } finally {
+    await store.close();
+    inspector.disconnect();
+  }
+}
+
+function clientSizes(): unknown {
+  if (!existsSync(SIZE_SCRIPT)) return null;
+  const out = fileURLToPath(new URL('../results/size.tmp', import.meta.url));
+  execFileSync(process.execPath, [SIZE_SCRIPT, out], { stdio: 'inherit' });
+  return JSON.parse(String(execFileSync('cat', [out])));
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS };
+  try {
+    const tp = await throughput(redis);
+    results.throughput = tp;
+    console.log('\nThroughput (ratio = requests/s divided by the unguarded route, same run):');
+    console.table(Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, { 'req/s': Math.round(v.requestsPerSecond), ratio: v.ratio, 'p50 ms': v.p50Ms, 'p99 ms': v.p99Ms, non2xx: v.non2xx, errors: v.errors }])));
+    const prop = await propagation(redis);
+    results.propagation = prop;
+    console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
+    console.table({ propagation: prop });
+    const mem = await revocationMemory(redis);
+    results.revocationMemory = mem;
+    console.log('\nRedis memory per revoked token:');
+    console.table({ memory: mem });
+    results.clientSize = clientSizes();
+  } finally {
+    await redis.stop();
+  }
+  mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nWritten to ${RESULTS}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
