@@ -60,7 +60,8 @@ export function attachAxios(
     if (error.response?.status != 401 || !rejected) throw error;
     // A 401 from an API does not sign anyone out: refresh() asks the BFF, which alone can end the session.
     const token = await client.refresh(rejected).catch(() => null);
-    if (!token) throw error;
+    // No session left, BFF unreachable, or nothing newer to offer: the caller gets the original 401.
+    if (!token || token == rejected) throw error;
     config.headers.set('Authorization', 'Bearer ' + token);
     // axios copies the config for the retry, so the retry is marked with the skip flag (the only state
     // that survives the copy): its 401, if any, goes back to the caller and never loops.

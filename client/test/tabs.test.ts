@@ -1,0 +1,139 @@
+import type { SessionClient } from '@latchkey/client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createFakeBff, deferred, json, makeClient } from './support/fake-bff.js';
+import { createFakeLocks } from './support/fake-locks.js';
+
+// Two clients on one BroadcastChannel name and one fake BFF (one cookie jar) are two tabs of one browser.
+// These tests use Node's real BroadcastChannel and real timers: message delivery is asynchronous.
+
+const clients: SessionClient[] = [];
+let channel = 0;
+
+afterEach(() => {
+  clients.splice(0).forEach((c) => c.destroy());
+  if ('locks' in navigator && Object.getOwnPropertyDescriptor(navigator, 'locks')) delete (navigator as { locks?: unknown }).locks;
+  vi.restoreAllMocks();
+});
+
+function twoTabs(options: { locks?: boolean; bff?: ReturnType<typeof createFakeBff> } = {}) {
+  const bff = options.bff ?? createFakeBff();
+  const channelName = `tabs-${process.pid}-${++channel}`;
+  if (options.locks) Object.defineProperty(navigator, 'locks', { value: createFakeLocks(), configurable: true });
+  const a = makeClient(bff, { channelName, handoverWaitMs: 150 }, clients);
+  const b = makeClient(bff, { channelName, handoverWaitMs: 150 }, clients);
+  return { bff, a, b };
+}
+
+async function startBoth(a: SessionClient, b: SessionClient) {
+  a.start();
+  await vi.waitFor(() => expect(a.getSnapshot().status).toBe('authenticated'));
+  b.start();
+  await vi.waitFor(() => expect(b.getSnapshot().status).toBe('authenticated'));
+}
+
+describe('tabs of one browser', () => {
+  it('a starting tab takes the token another tab hands over instead of refreshing', async () => {
+    const { bff, a, b } = twoTabs();
+    await startBoth(a, b);
+    expect(bff.count('/refresh')).toBe(1);
+    expect(await b.getAccessToken()).toBe('t1');
+    expect(b.getSnapshot().session?.id).toBe('s1');
+  });
+
+  it('a refresh in one tab hands the new token to the other', async () => {
+    const { bff, a, b } = twoTabs();
+    await startBoth(a, b);
+    const refreshed = vi.fn();
+    b.on('refreshed', refreshed);
+    expect(await a.refresh()).toBe('t2');
+    await vi.waitFor(() => expect(refreshed).toHaveBeenCalledTimes(1));
+    expect(await b.getAccessToken()).toBe('t2');
+    expect(bff.count('/refresh')).toBe(2);
+  });
+
+  it('logout in one tab signs out the other at once', async () => {
+    const { bff, a, b } = twoTabs();
+    await startBoth(a, b);
+    const signedOut = vi.fn();
+    b.on('signed_out', signedOut);
+    await a.logout();
+    await vi.waitFor(() => expect(b.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'logout' }));
+    expect(signedOut).toHaveBeenCalledWith({ reason: 'logout' });
+    expect(await b.getAccessToken()).toBeNull();
+    expect(bff.count('/logout')).toBe(1);
+    expect(bff.count('/refresh')).toBe(1);
+  });
+
+  it('logout-all in one tab signs out the other', async () => {
+    const { a, b } = twoTabs();
+    await startBoth(a, b);
+    await a.logoutAll();
+    await vi.waitFor(() => expect(b.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'logout_all' }));
+  });
+
+  it('login in one tab signs in the other', async () => {
+    const { bff, a, b } = twoTabs({ bff: createFakeBff({ signedIn: false }) });
+    a.start();
+    b.start();
+    await vi.waitFor(() => expect(b.getSnapshot().status).toBe('unauthenticated'));
+    await vi.waitFor(() => expect(a.getSnapshot().status).toBe('unauthenticated'));
+    const signedIn = vi.fn();
+    b.on('signed_in', signedIn);
+    await a.login({ username: 'alice', password: 'wonderland' });
+    await vi.waitFor(() => expect(b.getSnapshot()).toMatchObject({ status: 'authenticated', user: { name: 'alice' } }));
+    expect(signedIn).toHaveBeenCalledTimes(1);
+    expect(await b.getAccessToken()).toBe('t1');
+    expect(bff.count('/refresh')).toBe(2); // the two start-ups, nothing after the login
+  });
+
+  it('theft detected in one tab is reported in both', async () => {
+    const { bff, a, b } = twoTabs();
+    await startBoth(a, b);
+    const theft = vi.fn();
+    b.on('theft_detected', theft);
+    bff.once('/refresh', () => json(401, { error: 'reuse_detected', message: 'reuse' }));
+    await a.refresh();
+    await vi.waitFor(() => expect(theft).toHaveBeenCalledTimes(1));
+    expect(b.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'reuse_detected' });
+  });
+
+  it('with Web Locks, two tabs refreshing at once make one request', async () => {
+    const { bff, a, b } = twoTabs({ locks: true });
+    await startBoth(a, b);
+    const held = deferred<Response>();
+    bff.once('/refresh', () => held.promise);
+    const fromA = a.refresh();
+    const fromB = b.refresh();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(bff.count('/refresh')).toBe(2); // start-up + A's refresh; B waits for the lock
+    held.resolve(json(200, { accessToken: 'shared', tokenType: 'Bearer', expiresAt: Date.now() + 300_000, user: bff.state.user, session: { id: 's1', deviceName: 'd', createdAt: 1 } }));
+    expect(await fromA).toBe('shared');
+    expect(await fromB).toBe('shared');
+    expect(bff.count('/refresh')).toBe(2);
+  });
+
+  it('with Web Locks, a tab whose lock holder failed still refreshes itself', async () => {
+    const { bff, a, b } = twoTabs({ locks: true });
+    await startBoth(a, b);
+    bff.once('/refresh', () => Promise.reject(new TypeError('Failed to fetch')));
+    const fromA = a.refresh();
+    const fromB = b.refresh();
+    await expect(fromA).rejects.toMatchObject({ code: 'network_error' });
+    expect(await fromB).toBe('t2');
+    expect(bff.count('/refresh')).toBe(3);
+  });
+
+  it('without BroadcastChannel, each tab works alone', async () => {
+    vi.stubGlobal('BroadcastChannel', undefined);
+    try {
+      const { bff, a, b } = twoTabs();
+      a.start();
+      b.start();
+      await vi.waitFor(() => expect(b.getSnapshot().status).toBe('authenticated'));
+      await vi.waitFor(() => expect(a.getSnapshot().status).toBe('authenticated'));
+      expect(bff.count('/refresh')).toBe(2);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});

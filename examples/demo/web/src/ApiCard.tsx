@@ -1,0 +1,55 @@
+import { useState } from 'react';
+import { api } from './session.js';
+import { describeError } from './describe-error.js';
+
+interface Result {
+  ok: boolean;
+  text: string;
+}
+
+function useCall(url: string) {
+  const [result, setResult] = useState<Result | null>(null);
+  const [pending, setPending] = useState(false);
+  async function call() {
+    setPending(true);
+    try {
+      const response = await api.get(url);
+      setResult({ ok: true, text: JSON.stringify(response.data, null, 2) });
+    } catch (error) {
+      setResult({ ok: false, text: describeError(error) });
+    } finally {
+      setPending(false);
+    }
+  }
+  return { result, pending, call };
+}
+
+function Output({ result, testId }: { result: Result | null; testId: string }) {
+  if (!result) return null;
+  return (
+    <pre className={`output ${result.ok ? '' : 'output-error'}`} data-testid={testId} data-state={result.ok ? 'ok' : 'error'}>
+      {result.text}
+    </pre>
+  );
+}
+
+export function ApiCard() {
+  const me = useCall('/api/me');
+  const open = useCall('/api/public');
+  return (
+    <section className="card">
+      <h2>API</h2>
+      <p className="muted">Requests go through axios; the adapter adds the access token and refreshes it on a 401.</p>
+      <div className="actions">
+        <button className="primary" onClick={me.call} disabled={me.pending} data-testid="call-me">
+          Call /api/me
+        </button>
+        <button onClick={open.call} disabled={open.pending} data-testid="call-public">
+          Call /api/public
+        </button>
+      </div>
+      <Output result={me.result} testId="me-result" />
+      <Output result={open.result} testId="public-result" />
+    </section>
+  );
+}

@@ -1,0 +1,76 @@
+import { useState, type FormEvent } from 'react';
+import { useSession } from '@latchkey/client/react';
+import { describeError } from './describe-error.js';
+import { guessDeviceName } from './device-name.js';
+
+export function SignInForm() {
+  const { login } = useSession();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [deviceName, setDeviceName] = useState(guessDeviceName);
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState('');
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setPending(true);
+    setError('');
+    try {
+      await login({ username, password, deviceName: deviceName.trim() || undefined });
+    } catch (failure) {
+      setError(describeError(failure));
+      setPending(false);
+    }
+  }
+
+  return (
+    <form className="card sign-in" onSubmit={submit} data-testid="login-form">
+      <h2>Sign in</h2>
+      <label>
+        Username
+        <input
+          data-testid="login-username"
+          name="username"
+          autoComplete="username"
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+          required
+          autoFocus
+        />
+      </label>
+      <label>
+        Password
+        <input
+          data-testid="login-password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          required
+        />
+      </label>
+      <label>
+        Device name
+        <input
+          data-testid="login-device"
+          name="deviceName"
+          value={deviceName}
+          onChange={(e) => setDeviceName(e.target.value)}
+          maxLength={100}
+        />
+      </label>
+      {error && (
+        <p className="form-error" role="alert" data-testid="login-error">
+          {error}
+        </p>
+      )}
+      <button className="primary" type="submit" disabled={pending} data-testid="login-submit">
+        {pending ? 'Signing in…' : 'Sign in'}
+      </button>
+      <p className="hint">
+        Demo accounts: <code>alice</code> / <code>wonderland</code> and <code>bob</code> / <code>builder</code>
+      </p>
+    </form>
+  );
+}

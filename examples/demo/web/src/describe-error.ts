@@ -1,0 +1,19 @@
+import { isAxiosError } from 'axios';
+import { SessionError } from '@latchkey/client';
+
+const MESSAGES: Record<string, string> = {
+  invalid_credentials: 'Wrong username or password.',
+  rate_limited: 'Too many attempts. Wait a moment and try again.',
+  network_error: 'The server could not be reached.',
+  temporarily_unavailable: 'The server is temporarily unavailable.',
+  not_found: 'That device session no longer exists.',
+};
+
+/** One line for the user, with the code in brackets for whoever debugs. */
+export function describeError(error: unknown): string {
+  if (error instanceof SessionError) return `${MESSAGES[error.code] ?? error.message} (${error.code})`;
+  if (isAxiosError(error)) {
+    return error.response ? `HTTP ${error.response.status} ${error.response.statusText}`.trim() : `Network error: ${error.message}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
