@@ -103,32 +103,42 @@ async function propagation(redis: Child): Promise<{ trials: number; p50Ms: numbe
   return { trials: samples.length, p50Ms: round(percentile(samples, 50), 3), p99Ms: round(percentile(samples, 99), 3), maxMs: round(samples.at(-1)!, 3) };
 }
 
-/** Redis bytes per revoked token, and what is left once the longest token lifetime has passed. */
+/**
+ * Redis bytes per revoked token: Latchkey's log entry against the usual plain key per jti with a TTL, side by side
+ * on the same server; then what is left once the longest token lifetime has passed.
+ */
 async function revocationMemory(redis: Child) {
   const N = 20_000;
   const TTL_MS = 3000;
   const prefix = 'mem:';
+  const jti = (i: number) => `jti-${i}-${'x'.repeat(12)}`; // 22 characters, like Latchkey's own jtis
   const inspector = new Redis(redis.url);
   const store = await RedisStore.connect({ url: redis.url, prefix });
   try {
     const used = async () => Number(/used_memory:(\d+)/.exec(await inspector.info('memory'))![1]);
     await store.revokeJti('warm-up', TTL_MS); // creates the log stream
-    const before = await used();
+    let before = await used();
     for (let i = 0; i < N; i += 500) {
-      await Promise.all(Array.from({ length: 500 }, (_, j) => store.revokeJti(`jti-${i + j}-${'x'.repeat(10)}`, TTL_MS)));
+      await Promise.all(Array.from({ length: 500 }, (_, j) => store.revokeJti(jti(i + j), TTL_MS)));
     }
     const finished = Date.now();
-    const after = await used();
-    const logBytes = Number(await inspector.call('MEMORY', 'USAGE', `${prefix}rv:log`, 'SAMPLES', '0'));
-    const markerBytes = Number(await inspector.call('MEMORY', 'USAGE', `${prefix}rv:jti:jti-1-${'x'.repeat(10)}`, 'SAMPLES', '0'));
+    const latchkeyBytes = ((await used()) - before) / N;
+
+    before = await used();
+    for (let i = 0; i < N; i += 500) {
+      const batch = inspector.pipeline();
+      for (let j = 0; j < 500; j++) batch.set(`plain:rv:jti:${jti(i + j)}`, '1', 'PX', TTL_MS);
+      await batch.exec();
+    }
+    const plainKeyBytes = ((await used()) - before) / N;
+
     await new Promise((r) => setTimeout(r, Math.max(0, finished + TTL_MS + 500 - Date.now())));
     const leftKeys = (await inspector.keys(`${prefix}rv:*`)).length;
-    const leftLog = await inspector.exists(`${prefix}rv:log`) ? await inspector.xlen(`${prefix}rv:log`) : 0;
+    const leftLog = (await inspector.exists(`${prefix}rv:log`)) ? await inspector.xlen(`${prefix}rv:log`) : 0;
     return {
       revoked: N,
-      bytesPerRevokedToken: round((after - before) / N, 1),
-      logBytesPerEntry: round(logBytes / (N + 1), 1),
-      markerKeyBytes: markerBytes,
+      bytesPerRevokedToken: round(latchkeyBytes, 1),
+      plainKeyPerJtiBytes: round(plainKeyBytes, 1),
       entriesLeftAfterLongestLifetime: leftKeys + leftLog,
     };
   } finally {

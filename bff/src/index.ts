@@ -18,6 +18,5 @@ export {
   type DeviceSessionRecord,
   type RotateInput,
   type RotateResult,
-  type RevocationState,
   type SessionEndReason,
 } from './store/types.js';

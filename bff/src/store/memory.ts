@@ -4,7 +4,6 @@ import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.
 
 import type {
   DeviceSessionRecord,
-  RevocationState,
   RotateInput,
   RotateResult,
   SessionEndReason,
@@ -54,8 +53,6 @@ export class MemoryStore implements SessionStore {
   private readonly keyBySid = new Map<string, string>();
   private readonly keysByUser = new Map<string, Set<string>>();
   private readonly tombstones = new Map<string, Tombstone>();
-  private readonly revokedJtis = new Map<string, number>();
-  private readonly revokedSids = new Map<string, number>();
   private readonly userMarkers = new Map<string, UserMarker>();
   private keyRing: { version: string; sealed: string } | null = null;
   /** Every revocation in order, for guards' local views (see revocation-feed.ts). */
@@ -192,21 +189,10 @@ export class MemoryStore implements SessionStore {
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
     this.assertOpen();
     if (ttlMs > 0) {
-      this.revokedJtis.set(jti, Date.now() + ttlMs);
       this.revocationLog.append({ kind: 'jti', id: jti, expiresAt: Date.now() + ttlMs });
     }
   }
 
-  async getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState> {
-    this.assertOpen();
-    const now = Date.now();
-    return {
-      jtiRevoked: isMarkerLive(this.revokedJtis, jti, now),
-      sidRevoked: isMarkerLive(this.revokedSids, sid, now),
-      userRevokedAfter: this.liveUserMarker(userId)?.revokedAfter ?? null,
-      keyRingVersion: this.keyRing?.version ?? null,
-    };
-  }
 
   async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     this.assertOpen();
@@ -260,7 +246,6 @@ export class MemoryStore implements SessionStore {
     this.unindex(record);
     this.tombstones.set(record.key, { reason, expiresAt: record.absoluteExpiresAt });
     if (markerTtlMs > 0) {
-      this.revokedSids.set(record.sid, Date.now() + markerTtlMs);
       this.revocationLog.append({ kind: 'sid', id: record.sid, expiresAt: Date.now() + markerTtlMs });
     }
   }
@@ -299,20 +284,7 @@ export class MemoryStore implements SessionStore {
       else if (now >= record.idleExpiresAt) this.end(record, 'session_expired', 0);
     }
     for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
-    for (const [jti, expiresAt] of this.revokedJtis) if (now >= expiresAt) this.revokedJtis.delete(jti);
-    for (const [sid, expiresAt] of this.revokedSids) if (now >= expiresAt) this.revokedSids.delete(sid);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
     this.revocationLog.prune(now);
   }
-}
-
-/** True while the marker lives; drops it once expired. */
-function isMarkerLive(markers: Map<string, number>, id: string, now: number): boolean {
-  const expiresAt = markers.get(id);
-  if (expiresAt === undefined) return false;
-  if (now >= expiresAt) {
-    markers.delete(id);
-    return false;
-  }
-  return true;
 }

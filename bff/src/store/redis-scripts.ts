@@ -16,7 +16,8 @@
  * - A record goes back to JavaScript as the flat `HGETALL` array.
  *
  * Key layout (`P` = prefix): `P s:<key>`, `P sid:<sid>`, `P ts:<key>`, `P {u:<userId>}:sessions`,
- * `P rv:jti:<jti>`, `P rv:sid:<sid>`, `P rv:user:{u:<userId>}`, `P keyring:sealed`, `P keyring:version`.
+ * `P rv:log` (the revocation log: jti, sid, user and key-ring events), `P rv:user:{u:<userId>}` (the user's
+ * `revoked_after`, kept so it never moves backwards), `P keyring:sealed`, `P keyring:version`.
  */
 
 /**
@@ -63,7 +64,6 @@ local function end_session(prefix, rec, reason, marker_ttl)
   redis.call('SET', tombstone, reason)
   redis.call('PEXPIREAT', tombstone, rec.absoluteExpiresAt)
   if marker_ttl > 0 then
-    redis.call('SET', prefix .. 'rv:sid:' .. rec.sid, '1', 'PX', marker_ttl)
     log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true)
   end
 end
@@ -291,11 +291,11 @@ return 1
 `;
 
 /**
- * revokeJti. KEYS: jti marker. ARGV: prefix, jti, ttlMs.
- * The marker and its log event in one step, so a guard's view and the marker never disagree.
+ * revokeJti. KEYS: the revocation log. ARGV: prefix, jti, ttlMs.
+ * The jti deny list lives in the log alone (no key per jti): one stream entry costs about a third of a key with
+ * its own TTL, and guards read the log anyway.
  */
 export const REVOKE_JTI = LOG_REVOCATION + `
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[3])
 log_revocation(ARGV[1], 'jti', ARGV[2], tonumber(ARGV[3]), '0', false)
 return 1
 `;

@@ -16,7 +16,6 @@ import {
 import { StoreUnavailableError } from './types.js';
 import type {
   DeviceSessionRecord,
-  RevocationState,
   RotateInput,
   RotateResult,
   SessionEndReason,
@@ -293,20 +292,9 @@ export class RedisStore implements SessionStore {
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
     const ttl = ttlArg(ttlMs);
     if (ttl === '0') return; // Already expired: nothing left to deny.
-    await this.run('revokeJti', () => this.scripts.latchkeyRevokeJti(this.jtiMarkerKey(jti), this.options.prefix, jti, ttl));
+    await this.run('revokeJti', () => this.scripts.latchkeyRevokeJti(`${this.options.prefix}rv:log`, this.options.prefix, jti, ttl));
   }
 
-  async getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState> {
-    const [jtiMarker, sidMarker, userMarker, keyRingVersion] = await this.run('getRevocationState', () =>
-      this.client.mget(this.jtiMarkerKey(jti), this.sidMarkerKey(sid), this.userMarkerKey(userId), this.keyRingVersionKey()),
-    );
-    return {
-      jtiRevoked: jtiMarker != null,
-      sidRevoked: sidMarker != null,
-      userRevokedAfter: userMarker == null ? null : Number(userMarker),
-      keyRingVersion: keyRingVersion ?? null,
-    };
-  }
 
   async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
     const [version, sealed] = await this.run('getKeyRing', () =>
@@ -424,12 +412,6 @@ export class RedisStore implements SessionStore {
   }
   private userIndexKey(userId: string): string {
     return `${this.options.prefix}{u:${userId}}:sessions`;
-  }
-  private jtiMarkerKey(jti: string): string {
-    return `${this.options.prefix}rv:jti:${jti}`;
-  }
-  private sidMarkerKey(sid: string): string {
-    return `${this.options.prefix}rv:sid:${sid}`;
   }
   private userMarkerKey(userId: string): string {
     return `${this.options.prefix}rv:user:{u:${userId}}`;

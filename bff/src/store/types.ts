@@ -66,14 +66,6 @@ export type RotateResult =
   /** Same generation, different secret: not ours. Changes nothing. */
   | { outcome: 'mismatch' };
 
-export interface RevocationState {
-  jtiRevoked: boolean;
-  sidRevoked: boolean;
-  /** Per-user `revoked_after`, epoch ms, or null. */
-  userRevokedAfter: number | null;
-  /** Changes whenever the key ring changes; lets guards notice a rotation without another round trip. */
-  keyRingVersion: string | null;
-}
 
 export interface SessionStore {
   /** Stores a new device session (and indexes it under its user). */
@@ -106,8 +98,6 @@ export interface SessionStore {
   /** Adds a jti to the deny list until `ttlMs` from now. */
   revokeJti(jti: string, ttlMs: number): Promise<void>;
 
-  /** The three revocation facts for one token, in one round trip. */
-  getRevocationState(jti: string, sid: string, userId: string): Promise<RevocationState>;
 
   /**
    * The revocation log (see revocation-feed.ts): events after `after` (null: from the oldest live one), waiting
