@@ -96,6 +96,23 @@ describe('requireAuth(): verification', () => {
     expect((await me(t.app, device.token)).status).toBe(200);
   });
 
+  it('a flood of unknown kids costs at most one key-ring read per cooldown', async () => {
+    const device = await login(t.app);
+    const claims = decodeJwt(device.token);
+    let reads = 0;
+    const original = t.store.getKeyRing.bind(t.store);
+    t.store.getKeyRing = () => {
+      reads++;
+      return original();
+    };
+    for (let i = 0; i < 25; i++) {
+      const res = await me(t.app, await signWithRealKey(claims, { kid: `bogus-${i}` }));
+      expect(res.status).toBe(401);
+    }
+    t.store.getKeyRing = original;
+    expect(reads).toBe(1);
+  });
+
   it.each([
     ['wrong issuer', { iss: 'https://evil.example' }],
     ['wrong audience', { aud: 'https://other.example' }],
