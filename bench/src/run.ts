@@ -10,9 +10,10 @@ import { RedisStore } from '@latchkey/bff';
 import { startNode, startRedis, type Child } from './processes.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 6);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -21,6 +22,14 @@ const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqr';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const mean = (list: ThroughputResult[]): ThroughputResult => ({
+  requestsPerSecond: avg(list.map((r) => r.requestsPerSecond)),
+  p50Ms: avg(list.map((r) => r.p50Ms)),
+  p99Ms: avg(list.map((r) => r.p99Ms)),
+  non2xx: list.reduce((a, r) => a + r.non2xx, 0),
+  errors: list.reduce((a, r) => a + r.errors, 0),
+});
 
 async function login(base: string, user: string, ip: string): Promise<{ token: string; cookie: string }> {
   const res = await fetch(`${base}/auth/login`, {
@@ -50,10 +59,21 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
     for (const t of [others.unguarded, latchkey, others.jose, others['jose-redis']]) {
       await measure({ url: `${t.url}/r`, durationSeconds: 1, connections: CONNECTIONS, headers: auth });
     }
-    runs.unguarded = await measure({ url: `${others.unguarded.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS });
-    runs.latchkey = await measure({ url: `${latchkey.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers: auth });
-    runs['jose verify every request'] = await measure({ url: `${others.jose.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers: auth });
-    runs['jose + Redis GET'] = await measure({ url: `${others['jose-redis'].url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers: auth });
+    // Interleaved rounds (A B C D, A B C D, ...) so drift in the machine's load hits every variant alike.
+    const variants: Array<[string, string, Record<string, string>]> = [
+      ['unguarded', `${others.unguarded.url}/r`, {}],
+      ['latchkey', `${latchkey.url}/r`, auth],
+      ['jose verify every request', `${others.jose.url}/r`, auth],
+      ['jose + Redis GET', `${others['jose-redis'].url}/r`, auth],
+    ];
+    const samples = new Map<string, ThroughputResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, url, headers] of variants) {
+        const sample = await measure({ url, durationSeconds: DURATION, connections: CONNECTIONS, headers });
+        samples.set(name, [...(samples.get(name) ?? []), sample]);
+      }
+    }
+    for (const [name, list] of samples) runs[name] = mean(list);
     // Refresh: every answer carries the next cookie, so each worker is a device refreshing in a loop. Compared with
     // the unguarded route under the same fetch loop, since the load generator differs from autocannon's.
     const cookies = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => login(latchkey.url, `device${i}`, `10.1.0.${i + 1}`).then((d) => d.cookie)));
@@ -156,7 +176,7 @@ function clientSizes(): unknown {
 
 async function main(): Promise<void> {
   const redis = await startRedis();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS };
   try {
     const tp = await throughput(redis);
     results.throughput = tp;

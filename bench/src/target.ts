@@ -54,6 +54,8 @@ async function main(): Promise<void> {
   }
   app.get('/ready', (_req, res) => void res.end('ok'));
   app.listen(port, '127.0.0.1');
+  // Exit normally on a signal, so --cpu-prof can write its profile.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));
 }
 
 main().catch((error: unknown) => {
