@@ -1,14 +1,22 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
-import { readSessionCookie } from '../http/session-auth.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { requireSession } from '../http/session-auth.js';
 import { clearSessionCookie } from '../http/session-cookie.js';
 
-/** POST /logout: ends this device's session (its access tokens stop working at once). Idempotent: always 204. */
+/**
+ * POST /logout: ends this device's session (its access tokens stop working at once). Idempotent: always 204.
+ * Only the session's current credential (or the previous one, within grace) ends it: a superseded cookie, a copy
+ * that an attacker kept, is not the device signing out.
+ */
 export function createLogoutHandler(ctx: BffContext): RequestHandler {
   return async (req, res) => {
-    const cookie = readSessionCookie(ctx, req);
-    if (cookie !== null) {
-      const ended = await ctx.store.endSession(cookie.key, 'logout', ctx.now(), ctx.markerTtlMs);
+    const current = await requireSession(ctx, req).catch((error: unknown) => {
+      if (error instanceof LatchkeyError && error.code === 'no_session') return null;
+      throw error;
+    });
+    if (current !== null) {
+      const ended = await ctx.store.endSession(current.session.key, 'logout', ctx.now(), ctx.markerTtlMs);
       if (ended !== null) {
         ctx.metrics.logouts.inc({ scope: 'device' });
         ctx.logger.info({ event: 'logout', userId: ended.userId, sid: ended.sid }, 'logout');

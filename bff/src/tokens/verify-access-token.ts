@@ -30,6 +30,10 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export async function verifyAccessToken(token: string, options: VerifyAccessTokenOptions): Promise<VerifyResult> {
   if (token.length > options.maxTokenBytes) return { ok: false, reason: 'oversized' };
   if (!COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' };
+  // jose decodes base64url leniently: the last character of a signature has unused bits, so up to 16 spellings of
+  // one signature verify. Only the canonical spelling is the token; the others would be distinct cache keys.
+  const signature = token.slice(token.lastIndexOf('.') + 1);
+  if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) return { ok: false, reason: 'malformed' };
   let unknownKey = false;
   try {
     const { payload, protectedHeader } = await jwtVerify(

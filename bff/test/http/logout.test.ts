@@ -22,6 +22,16 @@ describe('POST /auth/logout', () => {
     expect((await refresh(t.app, phone)).status).toBe(200);
   });
 
+  it('does not let a superseded cookie (a copy someone kept) end the session', async () => {
+    const device = await login(t.app);
+    const old = device.cookie;
+    await refresh(t.app, device);
+    await refresh(t.app, device);
+    expect((await call(t.app, 'post', '/auth/logout', { cookie: old })).status).toBe(204);
+    expect((await me(t.app, device.token)).status).toBe(200);
+    expect((await refresh(t.app, device)).status).toBe(200);
+  });
+
   it('is idempotent: 204 without a cookie and for an already ended session', async () => {
     const device = await login(t.app);
     expect((await call(t.app, 'post', '/auth/logout')).status).toBe(204);
