@@ -1,4 +1,4 @@
-import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler } from 'express';
 import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
@@ -7,7 +7,7 @@ import { createGuard, type Guard } from './guard/guard.js';
 import { requireCsrf } from './http/csrf.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { jsonBody } from './http/json-body.js';
-import { createLoginRateLimits } from './http/login-rate-limit.js';
+import { createAccountFailureLimit, createLoginIpLimit } from './http/login-rate-limit.js';
 import { noStore } from './http/no-store.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createDefaultLogger } from './observability/logger.js';
@@ -81,8 +81,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const router = Router();
   router.get(ROUTES.jwks, createJwksHandler(ctx));
   router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
-  const [perIp, perAccount] = createLoginRateLimits(ctx) as [RequestHandler, RequestHandler];
-  router.post(ROUTES.login, perIp, validateLoginBody, perAccount, createLoginHandler(ctx));
+  router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));
   router.post(ROUTES.logout, createLogoutHandler(ctx));
   router.post(ROUTES.logoutAll, createLogoutAllHandler(ctx));

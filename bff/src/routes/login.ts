@@ -4,6 +4,7 @@ import type { BffContext } from '../context.js';
 import { sha256 } from '../crypto/hash.js';
 import { randomToken } from '../crypto/random.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AccountFailureLimit } from '../http/login-rate-limit.js';
 import { readSessionCookie } from '../http/session-auth.js';
 import { sendTokenResponse } from '../http/token-response.js';
 import type { DeviceSessionRecord } from '../store/types.js';
@@ -17,7 +18,7 @@ export const loginBodySchema = z.strictObject({
 
 export type LoginBody = z.infer<typeof loginBodySchema>;
 
-/** Validates the body; runs before the per-account limiter so the limiter sees a clean username. */
+/** Validates the body before anything else looks at it. */
 export const validateLoginBody: RequestHandler = (req, res, next) => {
   const parsed = loginBodySchema.safeParse(req.body);
   if (!parsed.success) {
@@ -33,11 +34,13 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
  * a wrong password is the same. A new device session and a new cookie every time (no fixation); a session this
  * browser already had is ended, so re-login on one device does not pile up sessions.
  */
-export function createLoginHandler(ctx: BffContext): RequestHandler {
+export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
   return async (req, res) => {
     const body = res.locals.loginBody as LoginBody;
+    await accountLimit.check(body.username);
     const user = await ctx.options.authenticate(body.username, body.password, req);
     if (user === null) {
+      await accountLimit.recordFailure(body.username);
       ctx.metrics.logins.inc({ outcome: 'invalid_credentials' });
       throw new LatchkeyError('invalid_credentials');
     }

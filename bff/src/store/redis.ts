@@ -139,6 +139,8 @@ export class RedisStore implements SessionStore {
       this.client = new Redis(this.options.url as string, {
         commandTimeout: this.options.commandTimeoutMs,
         maxRetriesPerRequest: 1,
+        // A command whose caller already got StoreUnavailableError must not run later, after a reconnect.
+        autoResendUnfulfilledCommands: false,
         // Fail fast while disconnected instead of queueing requests behind an outage.
         enableOfflineQueue: false,
         // Keep reconnecting for as long as the process lives, backing off to 2 s.

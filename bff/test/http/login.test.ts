@@ -144,6 +144,18 @@ describe('login rate limits', () => {
     }
   });
 
+  it('never limits concurrent correct logins to one account (only failures count)', async () => {
+    const limited = await startTestBff({ rateLimit: { perAccount: { limit: 2, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } })),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('limits every attempt per IP', async () => {
     const limited = await startTestBff({ rateLimit: { perAccount: { limit: 100, windowMs: 60_000 }, perIp: { limit: 2, windowMs: 60_000 } } });
     try {

@@ -11,3 +11,19 @@ export function withRefreshLock<T>(name: string, task: (waited: boolean) => Prom
     lock ? task(false) : locks.request(name, () => task(true)),
   ) as unknown as Promise<T>;
 }
+
+/**
+ * Holds a shared Web Lock for as long as this tab has a token; the returned function lets go. A starting tab counts
+ * these holders to learn whether any tab could hand a token over, instead of guessing from a short timeout.
+ */
+export function holdPresence(name: string): () => void {
+  let release: () => void;
+  globalThis.navigator?.locks?.request(name, { mode: 'shared' }, () => new Promise<void>((r) => (release = r)));
+  return () => release?.();
+}
+
+/** How many tabs hold presence; null without Web Locks. */
+export async function countPresence(name: string): Promise<number | null> {
+  const locks = globalThis.navigator?.locks;
+  return locks?.query ? (await locks.query()).held!.filter((l) => l.name == name).length : null;
+}

@@ -5,7 +5,7 @@ import { createBffRequest } from './bff-request.js';
 import { createEventEmitter } from './event-emitter.js';
 import { holdToken, type HeldToken } from './held-token.js';
 import { resolveOptions } from './options.js';
-import { withRefreshLock } from './refresh-lock.js';
+import { countPresence, holdPresence, withRefreshLock } from './refresh-lock.js';
 import type { SessionError } from './session-error.js';
 import { createSnapshotStore } from './snapshot-store.js';
 import { openTabChannel, type TabChannel, type TabMessage } from './tab-channel.js';
@@ -24,6 +24,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   const store = createSnapshotStore();
   const events = createEventEmitter<SessionEventMap>();
   const lockName = options.channelName + ':refresh';
+  const presenceName = options.channelName + ':holder';
 
   let token: HeldToken | undefined;
   // Bumped whenever the session ends or changes hands: a refresh that started before must not apply.
@@ -37,16 +38,31 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   let endedSessionId: string | undefined;
   // Ends a wait for the other tabs as soon as one of them hands over a token or signs out.
   let handedOver: (() => void) | undefined;
+  // Lets go of this tab's presence lock (held while it has a token).
+  let releasePresence: (() => void) | undefined;
 
   const isFresh = (held: HeldToken | undefined) => !!held && Date.now() < held.refreshAt;
   const current = () => (token ? token.accessToken : null);
 
-  async function waitForTabs() {
+  /**
+   * Asks the other tabs for their token and waits for one. When Web Locks show that another tab holds a token, the
+   * wait is long (its answer may be slow on a busy machine); when none does, there is nothing to wait for.
+   */
+  async function askTabs() {
+    const own = releasePresence ? 1 : 0;
+    const holders = await countPresence(presenceName);
+    if (!tabs || holders === own) return;
+    tabs.post({ type: 'ask' });
     await new Promise<void>((resolve) => {
       handedOver = resolve;
-      setTimeout(resolve, options.handoverWaitMs);
+      setTimeout(resolve, options.handoverWaitMs * (holders! > own ? 10 : 1));
     });
     handedOver = undefined;
+  }
+
+  function dropPresence() {
+    releasePresence?.();
+    releasePresence = undefined;
   }
 
   function schedule(delay: number) {
@@ -62,6 +78,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     if (!sameSession) epoch++;
     // Same session: keep the user and session objects, so a refresh does not change the snapshot.
     token = sameSession ? { ...next, user: previous!.user, session: previous!.session } : next;
+    releasePresence ||= holdPresence(presenceName);
     failures = 0;
     endedSessionId = undefined;
     const { user, session } = token;
@@ -78,6 +95,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     epoch++;
     endedSessionId = token?.session.id;
     token = undefined;
+    dropPresence();
     failures = 0;
     clearTimeout(timer);
     store.set({ status: 'unauthenticated', user: null, session: null, unreachable: false, signOutReason: reason });
@@ -88,19 +106,18 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     events.emit('signed_out', { reason });
   }
 
-  async function run(stale: string | null, askTabs: boolean): Promise<string | null> {
+  async function run(stale: string | null, atStart: boolean): Promise<string | null> {
     const startedIn = epoch;
     // Settled: the session changed meanwhile, or another tab delivered a fresh token.
     const settled = () => epoch != startedIn || (isFresh(token) && token!.accessToken != stale);
-    if (askTabs && tabs) {
-      tabs.post({ type: 'ask' });
-      await waitForTabs();
+    if (atStart) {
+      await askTabs();
       if (token) return token.accessToken;
     }
     return withRefreshLock(lockName, async (waited) => {
       // Another tab held the lock, so it probably refreshed: give its broadcast a moment to arrive
       // (the lock grant and the message travel separately), rather than spending a second refresh.
-      if (waited && !settled() && tabs) await waitForTabs();
+      if (waited && !settled()) await askTabs();
       if (settled()) return current();
       try {
         const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.refresh);
@@ -121,8 +138,8 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     });
   }
 
-  function fly(stale: string | null, askTabs: boolean) {
-    return (flight ||= run(stale, askTabs).finally(() => (flight = undefined)));
+  function fly(stale: string | null, atStart: boolean) {
+    return (flight ||= run(stale, atStart).finally(() => (flight = undefined)));
   }
 
   function refresh(stale: string | null = current()): Promise<string | null> {
@@ -209,6 +226,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     destroy() {
       running = false;
       clearTimeout(timer);
+      dropPresence();
       tabs?.close();
       tabs = undefined;
       if (typeof document == 'object') {

@@ -29,7 +29,7 @@ export function SessionProvider({ client, children }: SessionProviderProps) {
 
 export function useSessionClient(): SessionClient {
   const client = useContext(SessionContext);
-  if (!client) throw new Error('latchkey: useSession() needs a <SessionProvider> above it');
+  if (!client) throw new Error('latchkey: no <SessionProvider> above');
   return client;
 }
 

@@ -40,7 +40,7 @@ export async function startDemoProcess(env: Record<string, string>): Promise<Dem
   const url = `http://localhost:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`demo exited early:\n${log}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`demo exited early:\n${log}`);
     try {
       if ((await fetch(`${url}/api/public`)).ok) break;
     } catch {
@@ -59,7 +59,8 @@ export async function startDemoProcess(env: Record<string, string>): Promise<Dem
     output: () => log,
     stop: async () => {
       process.off('exit', kill);
-      if (child.exitCode !== null) return;
+      // A process killed by a signal has a signalCode and no exitCode: it has already exited.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       const timer = setTimeout(kill, 3000);

@@ -1,0 +1,150 @@
+/**
+ * The soak's memory and metrics samples: each demo process's RSS (/proc/<pid>/status VmRSS, falling back to the
+ * demo's `demo_process_resident_memory_bytes`), heap, revocation-view entries and theft counter from /metrics; and
+ * Redis `used_memory`, DBSIZE, XLEN of the revocation log and the keys by kind.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Proc } from './soak-http.js';
+
+export interface ProcessSample {
+  rssBytes: number | null;
+  heapUsedBytes: number | null;
+  viewEntries: number | null;
+  theftDetections: number | null;
+  /** user + system CPU seconds so far (/proc/<pid>/stat). */
+  cpuSeconds: number | null;
+  /** Largest event-loop delay since the previous scrape (prom-client resets its histogram on each collect). */
+  eventLoopLagMaxMs: number | null;
+}
+
+export interface Sample {
+  phase: string;
+  atSeconds: number;
+  processes: Record<string, ProcessSample>;
+  redis: {
+    usedMemory: number;
+    dbsize: number;
+    /** XLEN of the log, and how many of its entries could still reject a token (expiry field `x` in the future). */
+    revocationLogLength: number;
+    revocationLogLive: number;
+    keys: Record<string, number>;
+    cpuSeconds: number | null;
+  };
+}
+
+/** Sums every series of `name` (optionally only those whose labels include `labelFilter`) in Prometheus text. */
+export function metricSum(text: string, name: string, labelFilter?: string): number | null {
+  let found = false;
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    if (labelFilter && !rest.includes(labelFilter)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) {
+      found = true;
+      sum += value;
+    }
+  }
+  return found ? sum : null;
+}
+
+/** Every series of `name` as { labels: value }. */
+export function metricSeries(text: string, name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labels = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.indexOf('}')) : '';
+    out[labels] = Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+
+export async function fetchMetrics(proc: Proc): Promise<string | null> {
+  try {
+    const res = await fetch(`${proc.url}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? await res.text() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of a process, in seconds (clock ticks of 1/100 s, as on Linux). */
+export function procCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+function procRss(pid: number): number | null {
+  try {
+    const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Keys by kind (prefix `lk:`): sessions, sid index, tombstones, user index, revocation log, user markers, key ring, rate limits. */
+function keyKind(key: string): string {
+  const k = key.startsWith('lk:') ? key.slice(3) : key;
+  if (k.startsWith('s:')) return 'session';
+  if (k.startsWith('sid:')) return 'sid index';
+  if (k.startsWith('ts:')) return 'tombstone';
+  if (k.startsWith('{u:')) return 'user index';
+  if (k === 'rv:log') return 'revocation log';
+  if (k.startsWith('rv:user:')) return 'user revoked_after';
+  if (k.startsWith('keyring')) return 'key ring';
+  if (k.startsWith('rl:')) return 'rate limit';
+  return 'other';
+}
+
+async function keysByKind(redis: Redis): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) out[keyKind(key)] = (out[keyKind(key)] ?? 0) + 1;
+  } while (cursor !== '0');
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export async function takeSample(phase: string, atSeconds: number, procs: Proc[], redis: Redis, logKey: string, redisPid?: number): Promise<Sample> {
+  const processes: Record<string, ProcessSample> = {};
+  await Promise.all(
+    procs.map(async (p) => {
+      const text = await fetchMetrics(p);
+      processes[p.name] = {
+        rssBytes: procRss(p.pid) ?? (text ? metricSum(text, 'demo_process_resident_memory_bytes') : null),
+        heapUsedBytes: text ? metricSum(text, 'demo_nodejs_heap_size_used_bytes') : null,
+        viewEntries: text ? metricSum(text, 'latchkey_revocation_view_entries') : null,
+        theftDetections: text ? metricSum(text, 'latchkey_theft_detections_total') : null,
+        cpuSeconds: procCpuSeconds(p.pid),
+        eventLoopLagMaxMs: text ? (metricSum(text, 'demo_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000 : null,
+      };
+    }),
+  );
+  const info = await redis.info('memory');
+  const usedMemory = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+  const dbsize = await redis.dbsize();
+  const revocationLogLength = (await redis.exists(logKey)) ? await redis.xlen(logKey) : 0;
+  let revocationLogLive = 0;
+  if (revocationLogLength > 0) {
+    const now = Date.now();
+    for (const [, fields] of await redis.xrange(logKey, '-', '+')) {
+      const i = fields.indexOf('x');
+      const kind = fields[fields.indexOf('k') + 1];
+      // Key-ring events only wake followers (they live 10 min); jti, sid and user entries reject tokens.
+      if (kind !== 'keyring' && i >= 0 && i % 2 === 0 && Number(fields[i + 1]) > now) revocationLogLive++;
+    }
+  }
+  return { phase, atSeconds, processes, redis: { usedMemory, dbsize, revocationLogLength, revocationLogLive, keys: await keysByKind(redis), cpuSeconds: procCpuSeconds(redisPid) } };
+}

@@ -1,0 +1,95 @@
+/**
+ * Several tabs of one device (pages of one browser context): one refresh for all of them, counted at the BFF
+ * (`latchkey_refreshes_total` on /metrics, every outcome), and logout in one tab signs every tab out without a reload.
+ *
+ * The access-token lifetime is long here (30 s) so that no tab's own silent refresh falls inside a counting window;
+ * the expiry is reached by moving the tabs' clocks instead (Playwright's clock, installed in the whole context).
+ */
+import type { BrowserContext, Page } from '@playwright/test';
+import { callMeSucceeds, expectSignedIn, expectSignedOut, login, newSignedInPage, openDemo, status } from '../support/demo-page.js';
+import { expect, test, useStack } from '../support/fixtures.js';
+import { countDelta, refreshCounts } from '../support/processes.js';
+
+const stack = useStack({ accessTtlSeconds: 30 });
+const TABS = 4;
+
+async function openTabs(context: BrowserContext, n: number): Promise<Page[]> {
+  const pages = await Promise.all(Array.from({ length: n }, () => context.newPage()));
+  await Promise.all(pages.map((p) => p.goto('/')));
+  return pages;
+}
+
+/** Lets late requests land before the count is read; the next scheduled refresh is far away (30 s lifetime). */
+const settle = (page: Page) => page.waitForTimeout(1_500);
+
+test(`${TABS} tabs opened at once on a device with only its cookie make one refresh`, async ({ newDevice }) => {
+  const device = await newDevice();
+  const first = await newSignedInPage(device, 'alice', 'tabs-cold');
+  // No tab holds a token any more: only the cookie is left.
+  await first.close();
+
+  const before = await refreshCounts(stack().demo.url);
+  const tabs = await openTabs(device, TABS);
+  for (const tab of tabs) await expectSignedIn(tab);
+  await settle(tabs[0]!);
+  // A second rotation here means a starting tab asked the others for the token (BroadcastChannel), got no answer
+  // within the client's handover wait, found the refresh lock free and refreshed once more.
+  expect(countDelta(before, await refreshCounts(stack().demo.url))).toEqual({ rotated: 1, total: 1 });
+
+  // Every tab has a working token, and using it costs no further refresh.
+  for (const tab of tabs) await callMeSucceeds(tab);
+  await settle(tabs[0]!);
+  expect(countDelta(before, await refreshCounts(stack().demo.url))).toEqual({ rotated: 1, total: 1 });
+});
+
+test(`${TABS} tabs whose token has expired make one refresh between them`, async ({ newDevice }) => {
+  const device = await newDevice();
+  await device.clock.install();
+  const first = await newSignedInPage(device, 'alice', 'tabs-expired');
+
+  // More tabs of the signed-in device get the token from the first one, without a refresh of their own.
+  const beforeOpen = await refreshCounts(stack().demo.url);
+  const tabs = [first, ...(await openTabs(device, TABS - 1))];
+  for (const tab of tabs) await expectSignedIn(tab);
+  await settle(first);
+  expect(countDelta(beforeOpen, await refreshCounts(stack().demo.url))).toEqual({ total: 0 });
+
+  // Every tab's clock jumps past the token's expiry at once: their refresh timers fire together,
+  // and every tab wants a token for an API call at the same moment.
+  const before = await refreshCounts(stack().demo.url);
+  await device.clock.fastForward(stack().accessTtlSeconds * 1000 + 5_000);
+  await Promise.all(tabs.map((tab) => callMeSucceeds(tab)));
+  for (const tab of tabs) await expectSignedIn(tab);
+  await settle(first);
+  expect(countDelta(before, await refreshCounts(stack().demo.url))).toEqual({ rotated: 1, total: 1 });
+});
+
+test('logout in one tab signs out every tab at once, without a reload; so does logout-all', async ({ newDevice }) => {
+  const device = await newDevice();
+  const first = await newSignedInPage(device, 'bob', 'tabs-logout');
+  const tabs = [first, ...(await openTabs(device, 2))];
+  for (const tab of tabs) await expectSignedIn(tab);
+  // A marker that a reload or navigation would wipe out.
+  for (const tab of tabs) await tab.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+  const navigations: string[] = [];
+  for (const tab of tabs) tab.on('framenavigated', (frame) => frame === tab.mainFrame() && navigations.push(frame.url()));
+
+  await tabs[1]!.getByTestId('logout').click();
+  for (const tab of tabs) await expectSignedOut(tab, 'logout');
+
+  // A login in one tab signs the others in too; logout-all in another tab signs them all out.
+  await login(tabs[2]!, 'bob', 'tabs-logout');
+  for (const tab of tabs) await expectSignedIn(tab);
+  await callMeSucceeds(tabs[0]!, 'bob');
+  await tabs[0]!.getByTestId('logout-all').click();
+  for (const tab of tabs) await expectSignedOut(tab, 'logout_all');
+
+  expect(navigations).toEqual([]);
+  for (const tab of tabs) {
+    expect(await tab.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+  }
+  // And the device really is signed out: a new tab starts signed out.
+  const fresh = await device.newPage();
+  await openDemo(fresh);
+  await expect(status(fresh)).toHaveText(/unauthenticated/i);
+});

@@ -1,0 +1,128 @@
+/**
+ * The Playwright fixtures of the browser suite. Each spec file gets its own deployment ("stack"): a real
+ * `redis-server` on a free port and one or more demo servers on free ports, sharing that Redis and one secret, so
+ * files never see each other's sessions, rate-limit counters or metrics. `baseURL` points at the first demo server.
+ *
+ *   const stack = useStack({ accessTtlSeconds: 5 });
+ *   test('...', async ({ page }) => { await page.goto('/'); ... stack().demo.url ... });
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { test as base, expect, type BrowserContext, type TestInfo } from '@playwright/test';
+import { DemoProcess, RedisProcess, WEB_DIST_INDEX, type RedisOptions } from './processes.js';
+
+export interface StackOptions extends RedisOptions {
+  /** LATCHKEY_ACCESS_TTL of every demo server of the stack (short, so silent refresh is exercised). */
+  accessTtlSeconds?: number;
+  /** The specs of this file drive the demo page: fail early and clearly when it is not built. Default true. */
+  requirePage?: boolean;
+}
+
+export interface Stack {
+  redis: RedisProcess;
+  /** The demo server behind `baseURL`. */
+  demo: DemoProcess;
+  /** Every demo server started for this stack (the first is `demo`). */
+  demos: DemoProcess[];
+  secret: string;
+  accessTtlSeconds: number;
+  /** Another demo process on the same Redis and secret: the same deployment. Stopped with the stack. */
+  addDemo(): Promise<DemoProcess>;
+}
+
+export const DEFAULT_ACCESS_TTL_SECONDS = 5;
+
+let active: Stack | undefined;
+
+async function startStack(options: StackOptions): Promise<Stack> {
+  const redis = await RedisProcess.start({ persistent: options.persistent ?? false });
+  const secret = `e2e-${randomBytes(24).toString('base64url')}`;
+  const accessTtlSeconds = options.accessTtlSeconds ?? DEFAULT_ACCESS_TTL_SECONDS;
+  const demos: DemoProcess[] = [];
+  const addDemo = async () => {
+    // The second and later processes take the first one's issuer: one deployment, one `iss` and `aud`.
+    const issuer = demos[0]?.url;
+    const demo = await DemoProcess.start({ redisUrl: redis.url, secret, accessTtlSeconds, ...(issuer ? { issuer } : {}) });
+    demos.push(demo);
+    return demo;
+  };
+  try {
+    const demo = await addDemo();
+    return { redis, demo, demos, secret, accessTtlSeconds, addDemo };
+  } catch (error) {
+    await Promise.allSettled(demos.map((d) => d.stop()));
+    await redis.dispose();
+    throw error;
+  }
+}
+
+async function stopStack(stack: Stack): Promise<void> {
+  await Promise.allSettled(stack.demos.map((d) => d.stop()));
+  await stack.redis.dispose();
+}
+
+/**
+ * Starts a fresh stack for the spec file that calls it (beforeAll) and stops it afterwards (afterAll).
+ * Returns an accessor, valid inside tests and hooks.
+ */
+export function useStack(options: StackOptions = {}): () => Stack {
+  test.beforeAll(async ({}, testInfo) => {
+    testInfo.setTimeout(60_000);
+    if (options.requirePage !== false && !existsSync(WEB_DIST_INDEX)) {
+      throw new Error(`${WEB_DIST_INDEX} is missing: build the demo page (cd examples/demo/web && npx vite build)`);
+    }
+    active = await startStack(options);
+  });
+  test.afterAll(async ({}, testInfo) => {
+    testInfo.setTimeout(30_000);
+    if (active) await stopStack(active);
+    active = undefined;
+  });
+  return () => {
+    if (!active) throw new Error('no stack: call useStack() at the top of the spec file');
+    return active;
+  };
+}
+
+async function attachLogs(stack: Stack, testInfo: TestInfo): Promise<void> {
+  for (const [i, demo] of stack.demos.entries()) {
+    await testInfo.attach(`demo-server-${i}.log`, { body: demo.output(), contentType: 'text/plain' });
+  }
+  await testInfo.attach('redis-server.log', { body: stack.redis.output(), contentType: 'text/plain' });
+}
+
+export interface Fixtures {
+  stack: Stack;
+  /** A new device: a fresh browser context (own cookie jar, storage and tabs) on the stack's demo server. */
+  newDevice: () => Promise<BrowserContext>;
+  serverLogsOnFailure: void;
+}
+
+export const test = base.extend<Fixtures>({
+  stack: async ({}, use) => {
+    if (!active) throw new Error('no stack: call useStack() at the top of the spec file');
+    await use(active);
+  },
+  // Not through `stack`: Playwright also resolves baseURL for the beforeAll hooks, before the stack exists.
+  baseURL: async ({}, use) => {
+    await use(active?.demo.url);
+  },
+  newDevice: async ({ browser, stack }, use) => {
+    const contexts: BrowserContext[] = [];
+    await use(async () => {
+      const context = await browser.newContext({ baseURL: stack.demo.url });
+      contexts.push(context);
+      return context;
+    });
+    await Promise.allSettled(contexts.map((c) => c.close()));
+  },
+  serverLogsOnFailure: [
+    async ({}, use, testInfo) => {
+      await use();
+      if (active && testInfo.status !== testInfo.expectedStatus) await attachLogs(active, testInfo);
+    },
+    { auto: true },
+  ],
+});
+
+export { expect };
