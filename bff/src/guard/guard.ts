@@ -122,6 +122,8 @@ export function createGuard(options: GuardOptions) {
   /** Decides one token. Throws StoreUnavailableError when the route's fail policy says 503. */
   async function check(token: string, policy: RequireAuthOptions = {}): Promise<GuardDecision> {
     if (keyRingSync) await keyRingSync;
+    // Looks stale: give the feed one short chance to answer before the fail policy applies.
+    if (view.stalenessMs() > unavailableAfterMs) await view.nextSync(unavailableAfterMs);
     const cached = decideCached(token, policy);
     if (cached !== undefined) return cached;
     const result = await verified(token);
@@ -204,7 +206,7 @@ export function createGuard(options: GuardOptions) {
       // A cached token is decided synchronously; only a first sighting awaits the signature check.
       let cached: GuardDecision | undefined;
       try {
-        cached = decideCached(token, frozen);
+        if (view.stalenessMs() <= unavailableAfterMs) cached = decideCached(token, frozen);
       } catch (error) {
         return fail(error);
       }

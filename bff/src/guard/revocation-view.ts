@@ -39,6 +39,8 @@ export class RevocationView {
   private readonly blockMs: number;
   private readonly batchSize: number;
   private firstSync: Promise<void> | null = null;
+  /** Waiting for the next successful read (see nextSync). */
+  private syncWaiters: Array<() => void> = [];
   /** The newest key-ring version seen while replaying, announced once the replay is done. */
   private replayedKeyRing: string | null = null;
 
@@ -70,6 +72,25 @@ export class RevocationView {
     return Math.max(0, this.now() - this.syncedAt - this.blockMs);
   }
 
+  /**
+   * Resolves after the next successful read of the log, or after `timeoutMs`. A view that merely looks stale
+   * because the event loop was busy (the answer is already in the socket) catches up here, instead of a request
+   * failing closed while the store is fine.
+   */
+  nextSync(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiters = this.syncWaiters;
+      waiters.push(done);
+      function done() {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+    });
+  }
+
   /** The three revocation checks, from memory. `revoked_after` compares whole seconds (iat's resolution). */
   isRevoked(claims: AccessTokenClaims): boolean {
     const now = this.now();
@@ -96,6 +117,7 @@ export class RevocationView {
         for (const event of batch.events) this.apply(event);
         this.position = batch.position;
         this.syncedAt = this.now();
+        for (const wake of this.syncWaiters.splice(0)) wake();
         if (this.failing) {
           this.failing = false;
           this.options.logger.info({ event: 'revocation_feed_resumed' }, 'revocation feed resumed');

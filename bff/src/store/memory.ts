@@ -244,7 +244,8 @@ export class MemoryStore implements SessionStore {
   /** Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked. */
   private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number): void {
     this.unindex(record);
-    this.tombstones.set(record.key, { reason, expiresAt: record.absoluteExpiresAt });
+    // Until the session would have idled out anyway (see the Redis script): ended sessions must not pile up.
+    this.tombstones.set(record.key, { reason, expiresAt: Math.min(record.idleExpiresAt, record.absoluteExpiresAt) });
     if (markerTtlMs > 0) {
       this.revocationLog.append({ kind: 'sid', id: record.sid, expiresAt: Date.now() + markerTtlMs });
     }

@@ -62,7 +62,9 @@ local function end_session(prefix, rec, reason, marker_ttl)
   redis.call('ZREM', prefix .. '{u:' .. rec.userId .. '}:sessions', rec.key)
   local tombstone = prefix .. 'ts:' .. rec.key
   redis.call('SET', tombstone, reason)
-  redis.call('PEXPIREAT', tombstone, rec.absoluteExpiresAt)
+  -- Until the session would have idled out anyway: past that, "why it ended" no longer matters, and ended
+  -- sessions must not pile up for the whole absolute lifetime.
+  redis.call('PEXPIREAT', tombstone, math.min(tonumber(rec.idleExpiresAt), tonumber(rec.absoluteExpiresAt)))
   if marker_ttl > 0 then
     log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true)
   end

@@ -11,7 +11,7 @@ import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.
  * writes expires.
  */
 
-/** Why a device session ended; remembered (until the session's absolute end) so an old cookie gets the right answer. */
+/** Why a device session ended; remembered (until the session would have idled out) so an old cookie gets the right answer. */
 export type SessionEndReason = 'logout' | 'session_revoked' | 'reuse_detected' | 'session_expired';
 
 export interface DeviceSessionRecord {
