@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,9 +41,32 @@ async function waitFor(check: () => Promise<boolean>, what: string, child: Child
   }
 }
 
-function start(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; log: () => string } {
+/**
+ * CPU pinning: servers under test on core 0, the load generator (this process) and Redis on core 1, so the scheduler
+ * does not hand a variant's core to the load generator at random. Off with BENCH_PIN=0 or where taskset is missing.
+ */
+let pinning: boolean | undefined;
+const PIN = () => (pinning ??= process.env.BENCH_PIN !== '0' && hasTaskset());
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function pinSelf(core: number): boolean {
+  if (!PIN()) return false;
+  execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
+  return true;
+}
+
+function start(command: string, args: string[], env: Record<string, string>, core?: number): { child: ChildProcess; log: () => string } {
   let log = '';
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, argv] = PIN() && core !== undefined ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
+  const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => void (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => void (log += d.toString()));
   children.add(child);
@@ -65,7 +88,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export async function startRedis(): Promise<Child> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-redis-'));
-  const { child, log } = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {});
+  const { child, log } = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {}, 1);
   const { Redis } = await import('ioredis');
   await waitFor(
     async () => {
@@ -87,7 +110,7 @@ export async function startRedis(): Promise<Child> {
 /** Starts a node script and waits until `readyPath` answers 200. */
 export async function startNode(script: string, env: Record<string, string>, readyPath: string): Promise<Child> {
   const port = await freePort();
-  const { child, log } = start(process.execPath, [script], { NODE_ENV: 'production', LATCHKEY_LOG_LEVEL: 'error', ...env, PORT: String(port) });
+  const { child, log } = start(process.execPath, [script], { NODE_ENV: 'production', LATCHKEY_LOG_LEVEL: 'error', ...env, PORT: String(port) }, 0);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}${readyPath}`)).ok, script, child, log);
   return { url, port, process: child, stop: stopper(child) };

@@ -3,11 +3,11 @@
  * written to bench/results/latest.json. Not a test: nothing here asserts on time.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisStore } from '@latchkey/bff';
-import { startNode, startRedis, type Child } from './processes.js';
+import { pinSelf, startNode, startRedis, type Child } from './processes.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -23,7 +23,14 @@ const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqr';
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** CPU time (user + system) a child process has used, in ms, from /proc (Linux). */
+function cpuMs(child: Child): number {
+  const fields = readFileSync(`/proc/${child.process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
 const mean = (list: ThroughputResult[]): ThroughputResult => ({
+  serverCpuUsPerRequest: avg(list.map((r) => r.serverCpuUsPerRequest ?? NaN)),
   requestsPerSecond: avg(list.map((r) => r.requestsPerSecond)),
   p50Ms: avg(list.map((r) => r.p50Ms)),
   p99Ms: avg(list.map((r) => r.p99Ms)),
@@ -60,16 +67,22 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
       await measure({ url: `${t.url}/r`, durationSeconds: 1, connections: CONNECTIONS, headers: auth });
     }
     // Interleaved rounds (A B C D, A B C D, ...) so drift in the machine's load hits every variant alike.
-    const variants: Array<[string, string, Record<string, string>]> = [
-      ['unguarded', `${others.unguarded.url}/r`, {}],
-      ['latchkey', `${latchkey.url}/r`, auth],
-      ['jose verify every request', `${others.jose.url}/r`, auth],
-      ['jose + Redis GET', `${others['jose-redis'].url}/r`, auth],
+    // Every variant gets the same request, Authorization header included, so the ratios isolate what the guard
+    // costs; the header-less row shows what carrying a token costs the HTTP parser on its own.
+    const variants: Array<[string, Child, Record<string, string>]> = [
+      ['unguarded', others.unguarded, auth],
+      ['unguarded, no Authorization header', others.unguarded, {}],
+      ['latchkey', latchkey, auth],
+      ['jose verify every request', others.jose, auth],
+      ['jose + Redis GET', others['jose-redis'], auth],
     ];
     const samples = new Map<string, ThroughputResult[]>();
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, url, headers] of variants) {
-        const sample = await measure({ url, durationSeconds: DURATION, connections: CONNECTIONS, headers });
+      for (const [name, target, headers] of variants) {
+        const cpuBefore = cpuMs(target);
+        const sample = await measure({ url: `${target.url}/r`, durationSeconds: DURATION, connections: CONNECTIONS, headers });
+        const served = sample.requestsPerSecond * DURATION;
+        sample.serverCpuUsPerRequest = ((cpuMs(target) - cpuBefore) * 1000) / served;
         samples.set(name, [...(samples.get(name) ?? []), sample]);
       }
     }
@@ -89,9 +102,17 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
     await Promise.all([latchkey.stop(), ...Object.values(others).map((o) => o.stop())]);
   }
   const base = runs.unguarded!.requestsPerSecond;
+  const baseCpu = runs.unguarded!.serverCpuUsPerRequest!;
   const ratioBase = (name: string) => (name === 'refresh (rotation)' ? loopBaseline!.requestsPerSecond : base);
   return Object.fromEntries([
-    ...Object.entries(runs).map(([k, v]) => [k, { ...v, ratio: round(v.requestsPerSecond / ratioBase(k), 3) }]),
+    ...Object.entries(runs).map(([k, v]) => [
+      k,
+      {
+        ...v,
+        ratio: round(v.requestsPerSecond / ratioBase(k), 3),
+        ...(v.serverCpuUsPerRequest === undefined ? {} : { cpuRatio: round(baseCpu / v.serverCpuUsPerRequest, 3) }),
+      },
+    ]),
     ['unguarded (fetch loop, refresh baseline)', { ...loopBaseline!, ratio: 1 }],
   ]);
 }
@@ -175,13 +196,29 @@ function clientSizes(): unknown {
 }
 
 async function main(): Promise<void> {
+  const pinned = pinSelf(1);
   const redis = await startRedis();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off' };
   try {
     const tp = await throughput(redis);
     results.throughput = tp;
-    console.log('\nThroughput (ratio = requests/s divided by the unguarded route, same run):');
-    console.table(Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, { 'req/s': Math.round(v.requestsPerSecond), ratio: v.ratio, 'p50 ms': v.p50Ms, 'p99 ms': v.p99Ms, non2xx: v.non2xx, errors: v.errors }])));
+    console.log('\nThroughput (ratio = requests/s over the unguarded route; cpu ratio = server CPU per request of the unguarded route over this one):');
+    console.table(
+      Object.fromEntries(
+        Object.entries(tp).map(([k, v]) => [
+          k,
+          {
+            'req/s': Math.round(v.requestsPerSecond),
+            ratio: v.ratio,
+            'cpu µs/req': v.serverCpuUsPerRequest === undefined ? '' : round(v.serverCpuUsPerRequest, 1),
+            'cpu ratio': (v as { cpuRatio?: number }).cpuRatio ?? '',
+            'p50 ms': round(v.p50Ms, 1),
+            'p99 ms': round(v.p99Ms, 1),
+            non2xx: v.non2xx,
+          },
+        ]),
+      ),
+    );
     const prop = await propagation(redis);
     results.propagation = prop;
     console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');

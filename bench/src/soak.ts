@@ -26,6 +26,9 @@ import { send, Tally, type HttpResult, type Proc } from './soak-http.js';
 import { Ledger, type SessionRec, type TokenRec } from './soak-ledger.js';
 import { fetchMetrics, metricSeries, metricSum, takeSample, type Sample } from './soak-sampler.js';
 
+// The soak spreads its processes over both cores as the scheduler likes; pinning is for the side-by-side bench.
+process.env.BENCH_PIN ??= '0';
+
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const DEVICES = Number(process.env.SOAK_DEVICES ?? 48);
 const ACCESS_TTL = Number(process.env.SOAK_ACCESS_TTL ?? 10);

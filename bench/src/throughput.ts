@@ -6,6 +6,8 @@ export interface ThroughputResult {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** Server CPU time per request served (µs), when the bench could read it. */
+  serverCpuUsPerRequest?: number;
 }
 
 export interface LoadOptions {

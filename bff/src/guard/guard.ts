@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AccessTokenClaims } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
@@ -159,6 +159,29 @@ export function createGuard(options: GuardOptions) {
     return { outcome: 'valid', claims, failOpen };
   }
 
+  /**
+   * The claims live on `res.locals.auth` (a plain per-request object, cheap to add to) and read as `req.auth`
+   * through an accessor on the app's request prototype, installed once. Adding an own property to Node's
+   * IncomingMessage on every request cost about 30 µs of CPU per request in the benchmark (it drops the object off
+   * V8's fast-property path), more than everything else the guard does.
+   */
+  let authProto: object | null = null;
+  function exposeAuth(req: Request): void {
+    const proto = Object.getPrototypeOf(req) as object;
+    if (!Object.getOwnPropertyDescriptor(proto, 'auth')) {
+      Object.defineProperty(proto, 'auth', {
+        configurable: true,
+        get(this: Request) {
+          return this.res?.locals.auth as AccessTokenClaims | undefined;
+        },
+        set(this: Request, value: AccessTokenClaims | undefined) {
+          if (this.res) this.res.locals.auth = value;
+        },
+      });
+    }
+    authProto = proto;
+  }
+
   function unauthorized(withError: boolean): LatchkeyError {
     return new LatchkeyError('invalid_token', undefined, {
       headers: { 'WWW-Authenticate': withError ? 'Bearer error="invalid_token"' : 'Bearer' },
@@ -171,7 +194,7 @@ export function createGuard(options: GuardOptions) {
       throw new TypeError("requireAuth: onStoreUnavailable must be 'open' or 'closed'");
     }
     const frozen = Object.freeze({ ...policy });
-    return (req, _res, next) => {
+    return (req, res, next) => {
       const header = req.headers.authorization;
       if (header === undefined) {
         options.metrics.authDecisions.inc({ outcome: 'missing' });
@@ -193,7 +216,8 @@ export function createGuard(options: GuardOptions) {
           options.metrics.failOpen.inc();
           options.logger.warn({ event: 'guard_fail_open', path: req.path, sid: decision.claims.sid }, 'store unreachable; allowed by fail-open policy');
         }
-        req.auth = decision.claims;
+        res.locals.auth = decision.claims;
+        if (Object.getPrototypeOf(req) !== authProto) exposeAuth(req);
         next();
       };
       const fail = (error: unknown) => {
