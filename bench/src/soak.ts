@@ -603,7 +603,7 @@ async function main(): Promise<number> {
     console.table(Object.fromEntries(kinds.map((k) => [k, { start: start.redis.keys[k] ?? 0, endOfLoad: endOfLoad.redis.keys[k] ?? 0, final: final.redis.keys[k] ?? 0 }])));
     console.log(
       `Revocation state drained (no live log entry, no revoked_after key, both views at 0): ${revocationStateDrained ? 'yes' : 'NO'}; ` +
-        `sessions drained: ${sessionsDrained ? 'yes' : 'NO'}; tombstones left (expire at each session's absolute end): ${tombstones}; ` +
+        `sessions drained: ${sessionsDrained ? 'yes' : 'NO'}; tombstones left (expire when each session would have idled out): ${tombstones}; ` +
         `RSS flat after warm-up (final within 15 % / 16 MiB of t=${warm.atSeconds}s): ${JSON.stringify(rssFlat)}`,
     );
     if (violations.length) {
