@@ -31,6 +31,34 @@ async function startBoth(a: SessionClient, b: SessionClient) {
   await vi.waitFor(() => expect(b.getSnapshot().status).toBe('authenticated'));
 }
 
+describe('tabs of one browser: presence (Web Locks)', () => {
+  it('a starting tab refreshes at once when no tab holds a token (no handover wait)', async () => {
+    Object.defineProperty(navigator, 'locks', { value: createFakeLocks(), configurable: true });
+    const bff = createFakeBff();
+    const tab = makeClient(bff, { channelName: `presence-${process.pid}-${++channel}`, handoverWaitMs: 5000 }, clients);
+    tab.start();
+    // Without the presence check it would wait the whole 5 s for an answer nobody can give.
+    await vi.waitFor(() => expect(tab.getSnapshot().status).toBe('authenticated'), { timeout: 1000 });
+    expect(bff.count('/refresh')).toBe(1);
+  });
+
+  it('a starting tab waits well past handoverWaitMs when another tab holds a token', async () => {
+    const locks = createFakeLocks();
+    Object.defineProperty(navigator, 'locks', { value: locks, configurable: true });
+    const channelName = `presence-${process.pid}-${++channel}`;
+    // A tab that holds a token but is too busy to answer yet.
+    void locks.request(`${channelName}:holder`, { mode: 'shared' }, () => new Promise(() => {}));
+    const bff = createFakeBff();
+    const tab = makeClient(bff, { channelName, handoverWaitMs: 200 }, clients);
+    tab.start();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(bff.count('/refresh')).toBe(0);
+    // Nobody answered within 10 × handoverWaitMs: it refreshes itself.
+    await vi.waitFor(() => expect(tab.getSnapshot().status).toBe('authenticated'), { timeout: 4000 });
+    expect(bff.count('/refresh')).toBe(1);
+  });
+});
+
 describe('tabs of one browser', () => {
   it('a starting tab takes the token another tab hands over instead of refreshing', async () => {
     const { bff, a, b } = twoTabs();

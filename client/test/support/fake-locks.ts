@@ -1,7 +1,8 @@
-/** A LockManager for one "browser": exclusive locks by name, FIFO, with `ifAvailable`. */
+/** A LockManager for one "browser": exclusive locks by name, FIFO, with `ifAvailable`; shared locks; `query()`. */
 export function createFakeLocks() {
   const queues = new Map<string, Array<() => void>>();
   const held = new Set<string>();
+  const sharedHeld: Array<{ name: string; mode: 'shared' }> = [];
   let grants = 0;
 
   function release(name: string) {
@@ -12,11 +13,17 @@ export function createFakeLocks() {
 
   function request<T>(
     name: string,
-    optionsOrCallback: { ifAvailable?: boolean } | ((lock: unknown) => T),
+    optionsOrCallback: { ifAvailable?: boolean; mode?: 'shared' | 'exclusive' } | ((lock: unknown) => T),
     maybeCallback?: (lock: unknown) => T,
   ): Promise<T> {
     const options = typeof optionsOrCallback == 'function' ? {} : optionsOrCallback;
     const callback = (typeof optionsOrCallback == 'function' ? optionsOrCallback : maybeCallback)!;
+    if (options.mode == 'shared') {
+      // Only shared requests use these names here, so a shared lock is always granted at once.
+      const entry = { name, mode: 'shared' as const };
+      sharedHeld.push(entry);
+      return Promise.resolve(callback(entry)).finally(() => sharedHeld.splice(sharedHeld.indexOf(entry), 1));
+    }
     const run = async (): Promise<T> => {
       grants++;
       try {
@@ -37,5 +44,7 @@ export function createFakeLocks() {
     }).then(run);
   }
 
-  return { request, grants: () => grants };
+  const query = async () => ({ held: [...[...held].map((name) => ({ name, mode: 'exclusive' })), ...sharedHeld], pending: [] });
+
+  return { request, query, grants: () => grants };
 }
