@@ -1,20 +1,11 @@
 import axios, { AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import type { SessionClient } from '@latchkey/client';
 import { attachAxios } from '@latchkey/client/axios';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createFakeBff, deferred, errorResponse, makeClient } from './support/fake-bff.js';
+import { describe, expect, it, vi } from 'vitest';
+import { createFakeBff, deferred, errorResponse, makeClient, useSingleTabClients } from './support/fake-bff.js';
 
 const API = 'https://api.example.test';
-const clients: SessionClient[] = [];
-
-beforeEach(() => {
-  vi.stubGlobal('BroadcastChannel', undefined);
-});
-
-afterEach(() => {
-  clients.splice(0).forEach((c) => c.destroy());
-  vi.unstubAllGlobals();
-});
+// Single-tab behaviour: no other tab to ask, so start() refreshes at once.
+const clients = useSingleTabClients();
 
 type Answer = { status: number; data?: unknown };
 

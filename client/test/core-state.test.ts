@@ -3,22 +3,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SESSION_ENDING_CODES, type SignOutReason } from '@latchkey/shared';
 import { SessionError, createSessionClient, type SessionClient } from '@latchkey/client';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createFakeBff, errorResponse, json, makeClient } from './support/fake-bff.js';
+import { describe, expect, it, vi } from 'vitest';
+import { createFakeBff, errorResponse, json, makeClient, useSingleTabClients } from './support/fake-bff.js';
 
-const clients: SessionClient[] = [];
-
-beforeEach(() => {
-  // Single-tab behaviour: no other tab to ask, so start() refreshes at once.
-  vi.stubGlobal('BroadcastChannel', undefined);
-});
-
-afterEach(() => {
-  clients.splice(0).forEach((c) => c.destroy());
-  vi.unstubAllGlobals();
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+// Single-tab behaviour: no other tab to ask, so start() refreshes at once.
+const clients = useSingleTabClients();
 
 async function settle(client: SessionClient) {
   await vi.waitFor(() => expect(client.getSnapshot().status).not.toBe('loading'));

@@ -1,18 +1,8 @@
-import type { SessionClient } from '@latchkey/client';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createFakeBff, deferred, json, makeClient } from './support/fake-bff.js';
+import { describe, expect, it, vi } from 'vitest';
+import { createFakeBff, deferred, json, makeClient, useSingleTabClients } from './support/fake-bff.js';
 
-const clients: SessionClient[] = [];
-
-beforeEach(() => {
-  vi.stubGlobal('BroadcastChannel', undefined);
-});
-
-afterEach(() => {
-  clients.splice(0).forEach((c) => c.destroy());
-  vi.unstubAllGlobals();
-  vi.useRealTimers();
-});
+// Single-tab behaviour: no other tab to ask, so start() refreshes at once.
+const clients = useSingleTabClients();
 
 async function signedInClient(ttlMs = 300_000) {
   const bff = createFakeBff({ ttlMs });

@@ -4,11 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { freePort } from '../../bff/test/helpers/free-port.js';
+
+export { freePort };
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEMO_SERVER = join(REPO_ROOT, 'examples/demo/dist/server.js');
@@ -32,18 +34,6 @@ function track(child: ChildProcess): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A port nobody listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Stops a child: SIGTERM, then SIGKILL after `graceMs`. Resolves when it has exited. */
 async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {

@@ -51,7 +51,3 @@ export class LatchkeyError extends Error {
     return this.expose ? this.message : WIRE[this.code].message;
   }
 }
-
-export function defaultMessage(code: ErrorCode): string {
-  return WIRE[code].message;
-}

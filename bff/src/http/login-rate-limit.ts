@@ -3,9 +3,14 @@ import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
-function limiter(ctx: BffContext, prefix: string, extra: Partial<Options>): RequestHandler {
-  const store = ctx.store.createRateLimitStore?.(prefix);
+/** Every login attempt per client IP (express-rate-limit, shared through the store's backend when it has one). */
+export function createLoginIpLimit(ctx: BffContext): RequestHandler {
+  const { perIp } = ctx.options.rateLimit;
+  const store = ctx.store.createRateLimitStore?.('rl:ip:');
   return rateLimit({
+    limit: perIp.limit,
+    windowMs: perIp.windowMs,
+    identifier: 'login-ip',
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     // Sets Retry-After itself; the error handler keeps it and writes the usual `{ error, message }` body.
@@ -13,17 +18,10 @@ function limiter(ctx: BffContext, prefix: string, extra: Partial<Options>): Requ
       ctx.metrics.logins.inc({ outcome: 'rate_limited' });
       next(new LatchkeyError('rate_limited'));
     },
-    // A store outage must not lock every user out, nor let a flood through unnoticed: pass, and count it.
+    // A store outage must not lock every user out: the limit passes (login itself then needs the session store).
     passOnStoreError: true,
     ...(store ? { store } : {}),
-    ...extra,
   });
-}
-
-/** Every login attempt per client IP (express-rate-limit, shared through the store's backend when it has one). */
-export function createLoginIpLimit(ctx: BffContext): RequestHandler {
-  const { perIp } = ctx.options.rateLimit;
-  return limiter(ctx, 'rl:ip:', { limit: perIp.limit, windowMs: perIp.windowMs, identifier: 'login-ip' });
 }
 
 /**

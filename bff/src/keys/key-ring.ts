@@ -30,7 +30,6 @@ export interface KeyRingOptions {
 export class KeyRing {
   #version: string | null = null;
   #keys: LoadedSigningKey[] = [];
-  #loadedAt = 0;
   readonly #options: KeyRingOptions;
   readonly #now: () => number;
   readonly #listeners = new Set<(version: string | null) => void>();
@@ -48,10 +47,6 @@ export class KeyRing {
 
   get version(): string | null {
     return this.#version;
-  }
-
-  get loadedAt(): number {
-    return this.#loadedAt;
   }
 
   /** Loads the ring, creating it with one active key when the store has none. */
@@ -157,7 +152,6 @@ export class KeyRing {
     const changed = version !== this.#version;
     this.#keys = loaded;
     this.#version = version;
-    this.#loadedAt = this.#now();
     if (changed) for (const listener of this.#listeners) listener(version);
   }
 

@@ -4,9 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export interface RedisServerOptions {
   /** Append-only file on, so data survives kill() + restart() (for outage tests). Default false. */
@@ -34,7 +35,7 @@ const INSTALL_HINT = 'redis-server is not on PATH; install it with `apt-get inst
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   assertRedisServerInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
-  const port = await findFreePort();
+  const port = await freePort();
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -101,18 +102,6 @@ function assertRedisServerInstalled(): void {
   if (probe.error) throw new Error(INSTALL_HINT, { cause: probe.error });
 }
 
-/** Asks the OS for a free port; the tiny window before redis-server binds it is acceptable for tests. */
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 /** Polls with a raw PING until the server answers PONG; fails early if the child exits. */
 async function waitForPing(port: number, child: ChildProcess, output: () => string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ErrorCode, SessionListEntry, TokenResponse } from '@latchkey/shared';
 import { createSessionClient, type SessionClient, type SessionClientOptions } from '@latchkey/client';
+import { afterEach, beforeEach, vi } from 'vitest';
 
 export interface RecordedCall {
   method: string;
@@ -130,3 +131,21 @@ export function makeClient(
 export const flush = async (rounds = 10) => {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
 };
+
+/**
+ * Per-test setup for single-tab clients: no BroadcastChannel (no other tab to ask, so start() refreshes at once),
+ * and every client pushed onto the returned list is destroyed after each test, with timers and mocks restored.
+ */
+export function useSingleTabClients(): SessionClient[] {
+  const clients: SessionClient[] = [];
+  beforeEach(() => {
+    vi.stubGlobal('BroadcastChannel', undefined);
+  });
+  afterEach(() => {
+    clients.splice(0).forEach((c) => c.destroy());
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+  return clients;
+}
