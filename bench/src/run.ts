@@ -174,8 +174,9 @@ async function revocationMemory(redis: Child) {
     const plainKeyBytes = ((await used()) - before) / N;
 
     await new Promise((r) => setTimeout(r, Math.max(0, finished + TTL_MS + 500 - Date.now())));
-    const leftKeys = (await inspector.keys(`${prefix}rv:*`)).length;
-    const leftLog = (await inspector.exists(`${prefix}rv:log`)) ? await inspector.xlen(`${prefix}rv:log`) : 0;
+    // Single node, one shard: the log is `<prefix>{0}rv`, user markers `<prefix>{0}ru:<user>`.
+    const leftKeys = (await inspector.keys(`${prefix}{0}ru:*`)).length;
+    const leftLog = (await inspector.exists(`${prefix}{0}rv`)) ? await inspector.xlen(`${prefix}{0}rv`) : 0;
     return {
       revoked: N,
       bytesPerRevokedToken: round(latchkeyBytes, 1),

@@ -92,16 +92,16 @@ function procRss(pid: number): number | null {
   }
 }
 
-/** Keys by kind (prefix `lk:`): sessions, sid index, tombstones, user index, revocation log, user markers, key ring, rate limits. */
+/** Keys by kind (prefix `lk:`, one shard `{0}`; see bff/src/store/redis-keys.ts). */
 function keyKind(key: string): string {
-  const k = key.startsWith('lk:') ? key.slice(3) : key;
+  const k = key.replace(/^lk:/, '').replace(/^\{[^}]*\}/, '');
   if (k.startsWith('s:')) return 'session';
   if (k.startsWith('sid:')) return 'sid index';
   if (k.startsWith('ts:')) return 'tombstone';
-  if (k.startsWith('{u:')) return 'user index';
-  if (k === 'rv:log') return 'revocation log';
-  if (k.startsWith('rv:user:')) return 'user revoked_after';
-  if (k.startsWith('keyring')) return 'key ring';
+  if (k.startsWith('u:')) return 'user index';
+  if (k === 'rv') return 'revocation log';
+  if (k.startsWith('ru:')) return 'user revoked_after';
+  if (k.startsWith('kr:')) return 'key ring';
   if (k.startsWith('rl:')) return 'rate limit';
   return 'other';
 }

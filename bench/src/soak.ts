@@ -56,7 +56,8 @@ const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/soak.json', import.meta.url));
 const SECRET = 'soak-secret-0123456789-abcdefghijklmnopqrstuv';
 const ISSUER = 'http://soak.local';
-const LOG_KEY = 'lk:rv:log';
+/** The demo uses one shard on a single Redis (bff/src/store/redis-keys.ts). */
+const LOG_KEY = 'lk:{0}rv';
 const USERS = [
   { username: 'alice', password: 'wonderland' },
   { username: 'bob', password: 'builder' },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { BffContext } from '../context.js';
 import { sha256 } from '../crypto/hash.js';
 import { randomToken } from '../crypto/random.js';
+import { newSessionKey } from '../store/session-key.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
 import { readSessionCookie } from '../http/session-auth.js';
@@ -51,7 +52,7 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
     const userAgent = (req.get('user-agent') ?? '').slice(0, 256);
     const secret = randomToken(32);
     const session: DeviceSessionRecord = {
-      key: randomToken(16),
+      key: newSessionKey(user.id),
       sid: randomToken(16),
       userId: user.id,
       userName: user.name,

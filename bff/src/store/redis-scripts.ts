@@ -6,29 +6,31 @@
  * two BFF instances can never interleave between the read and the write.
  *
  * Conventions shared by all scripts:
- * - `ARGV[1]` is the key prefix; keys derived from a record's contents (sid, userId) are built
- *   inside the script from it. (Those keys are not declared in KEYS, so the scripts assume a
- *   single Redis node, not a Cluster.)
- * - A session is a hash under `<prefix>s:<key>` whose fields are the `DeviceSessionRecord`
+ * - `ARGV[1]` is the shard's key prefix `P{<tag>}` (see redis-keys.ts). Keys derived from a record's
+ *   contents (sid, userId, the user's other sessions) are built inside the script from it, so they share
+ *   the declared keys' hash tag: every script touches one Cluster slot.
+ * - A session is a hash under `<shard>s:<key>` whose fields are the `DeviceSessionRecord`
  *   fields as strings; `previousHash` and `successorSealed` are absent while null.
  * - Numbers that get written are passed in from JavaScript as decimal strings and written
  *   verbatim, so Lua's number formatting never touches epoch milliseconds.
  * - A record goes back to JavaScript as the flat `HGETALL` array.
  *
- * Key layout (`P` = prefix): `P s:<key>`, `P sid:<sid>`, `P ts:<key>`, `P {u:<userId>}:sessions`,
- * `P rv:log` (the revocation log: jti, sid, user and key-ring events), `P rv:user:{u:<userId>}` (the user's
- * `revoked_after`, kept so it never moves backwards), `P keyring:sealed`, `P keyring:version`.
+ * Key layout within a shard `S` = `P{<tag>}`: `S s:<key>`, `S sid:<sid>`, `S ts:<key>`, `S u:<userId>` (the user's
+ * sessions), `S ru:<userId>` (the user's `revoked_after`, kept so it never moves backwards), `S rv` (the shard's
+ * revocation log: jti, sid, user and key-ring events); shard 0 also holds `S kr:sealed` and `S kr:version`.
  */
 
 /**
- * Appends one event to the revocation log `P rv:log`, the stream every guard follows (see revocation-feed.ts).
- * Written in the same script as the marker it mirrors, so there is never a marker without its event.
+ * Appends one event to the shard's revocation log `S rv`, a stream every guard follows (see revocation-feed.ts),
+ * and announces it on the channel of the same name (Cluster followers cannot block on every shard's stream at
+ * once, so they wait for this instead; see redis-log-bell.ts).
+ * Written in the same script as the state change it mirrors, so there is never a change without its event.
  * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
  * whole log expires once no event has been added for that long.
  */
 const LOG_REVOCATION = `
 local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
-  local log = prefix .. 'rv:log'
+  local log = prefix .. 'rv'
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local fields = {'k', kind, 'i', id, 'x', string.format('%d', now + ttl), 'r', revoked_after}
@@ -38,6 +40,7 @@ local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
     redis.call('XADD', log, '*', unpack(fields))
   end
   if redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ttl) end
+  redis.call('PUBLISH', log, '1')
 end
 `;
 
@@ -59,7 +62,7 @@ local function end_session(prefix, rec, reason, marker_ttl)
   redis.call('DEL', prefix .. 's:' .. rec.key)
   local sid_key = prefix .. 'sid:' .. rec.sid
   if redis.call('GET', sid_key) == rec.key then redis.call('DEL', sid_key) end
-  redis.call('ZREM', prefix .. '{u:' .. rec.userId .. '}:sessions', rec.key)
+  redis.call('ZREM', prefix .. 'u:' .. rec.userId, rec.key)
   local tombstone = prefix .. 'ts:' .. rec.key
   redis.call('SET', tombstone, reason)
   -- Until the session would have idled out anyway: past that, "why it ended" no longer matters, and ended
@@ -273,7 +276,8 @@ return ended
 
 /**
  * putKeyRing. KEYS: key ring version, key ring blob.
- * ARGV: '1' when a version is expected ('0': only if none exists), expected version, next version, next sealed.
+ * ARGV: '1' when a version is expected ('0': only if none exists), expected version, next version, next sealed,
+ * shard 0's prefix (whose log gets the event), the event's TTL.
  * Returns 1 when written, 0 when the current version differs.
  * Atomic compare-and-set, so two instances rotating keys at once cannot both win.
  */
@@ -293,7 +297,7 @@ return 1
 `;
 
 /**
- * revokeJti. KEYS: the revocation log. ARGV: prefix, jti, ttlMs.
+ * revokeJti. KEYS: the shard's revocation log. ARGV: shard prefix, jti, ttlMs.
  * The jti deny list lives in the log alone (no key per jti): one stream entry costs about a third of a key with
  * its own TTL, and guards read the log anyway.
  */

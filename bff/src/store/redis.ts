@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import type { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterNode } from 'ioredis';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
 import type { RedisReply } from 'rate-limit-redis';
 import { z } from 'zod';
@@ -13,6 +13,9 @@ import {
   REVOKE_JTI,
   ROTATE,
 } from './redis-scripts.js';
+import { createRedisKeyLayout, MAX_SHARDS, type RedisKeyLayout } from './redis-keys.js';
+import { RevocationLogBell } from './redis-log-bell.js';
+import { isSessionKeyOf } from './session-key.js';
 import { StoreUnavailableError } from './types.js';
 import type {
   DeviceSessionRecord,
@@ -24,16 +27,23 @@ import type {
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from './revocation-feed.js';
 
-/** Any ioredis client. Scripts touch keys of several slots, so a Cluster client is accepted but not yet supported. */
+/** Any ioredis client: a single node (also behind Sentinel) or a Cluster. */
 export type RedisClient = Redis | Cluster;
 
 export interface RedisStoreOptions {
-  /** A client the caller owns (and closes). Exactly one of `client` and `url`. */
+  /** A client the caller owns (and closes). Exactly one of `client`, `url` and `clusterNodes`. */
   client?: RedisClient;
-  /** `redis://` or `rediss://` URL; the store creates, owns and closes the client. */
+  /** `redis://` or `rediss://` URL of a single node; the store creates, owns and closes the client. */
   url?: string;
+  /** `redis://` URLs of some Cluster nodes (one reachable node is enough); the store creates, owns and closes a Cluster client. */
+  clusterNodes?: string[];
   /** Prepended to every key, default `lk:`. Must not contain `{` or `}` (they would break hash tags). */
   prefix?: string;
+  /**
+   * How many shards (Cluster hash tags) sessions and the revocation log are spread over; default 16 on a Cluster,
+   * 1 on a single node. Every instance must use the same value, and it must not change while sessions live.
+   */
+  shards?: number;
   /** Each store call fails with StoreUnavailableError after this long, default 1000 ms. */
   commandTimeoutMs?: number;
   /** How long `ready()` / `RedisStore.connect()` wait for the connection, default 10 000 ms. */
@@ -47,18 +57,24 @@ const looksLikeRedisClient = (value: unknown): value is RedisClient =>
     (method) => typeof (value as Record<string, unknown>)[method] === 'function',
   );
 
+const redisUrl = z
+  .string()
+  .refine((url) => /^rediss?:\/\//.test(url) && URL.canParse(url), 'must be a redis:// or rediss:// URL');
+
 const optionsSchema = z
   .strictObject({
     client: z.custom<RedisClient>(looksLikeRedisClient, 'client must be an ioredis Redis or Cluster instance').optional(),
-    url: z
-      .string()
-      .refine((url) => /^rediss?:\/\//.test(url) && URL.canParse(url), 'url must be a redis:// or rediss:// URL')
-      .optional(),
+    url: redisUrl.optional(),
+    clusterNodes: z.array(redisUrl).min(1).optional(),
     prefix: z.string().min(1).regex(/^[^{}]*$/, 'prefix must not contain { or }').default('lk:'),
+    shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
     commandTimeoutMs: z.number().int().positive().default(1000),
     connectTimeoutMs: z.number().int().positive().default(10_000),
   })
-  .refine((o) => (o.client === undefined) !== (o.url === undefined), 'pass exactly one of client and url');
+  .refine(
+    (o) => [o.client, o.url, o.clusterNodes].filter((v) => v !== undefined).length === 1,
+    'pass exactly one of client, url and clusterNodes',
+  );
 
 type ResolvedOptions = Readonly<z.output<typeof optionsSchema>>;
 
@@ -102,9 +118,10 @@ type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unkno
 const ttlArg = (ms: number): string => String(Math.max(0, Math.ceil(ms)));
 
 /**
- * Session store on Redis (ioredis). Atomic operations run as Lua scripts; see `redis-scripts.ts` for the key layout.
- * A client created from `url` connects lazily and does not queue commands while disconnected, so open the store
- * with `RedisStore.connect(options)` (or `await store.ready()`) before first use.
+ * Session store on Redis (ioredis): a single node, a Sentinel-managed one, or a Cluster. Atomic operations run as
+ * Lua scripts; see `redis-scripts.ts` for what they do and `redis-keys.ts` for the key layout and sharding.
+ * A client created from `url` or `clusterNodes` connects lazily and does not queue commands while disconnected,
+ * so open the store with `RedisStore.connect(options)` (or `await store.ready()`) before first use.
  */
 export class RedisStore implements SessionStore {
   /** Creates the store and waits until its connection is ready; closes it again if that fails. */
@@ -122,6 +139,8 @@ export class RedisStore implements SessionStore {
   private readonly options: ResolvedOptions;
   private readonly client: RedisClient;
   private readonly ownsClient: boolean;
+  private readonly isCluster: boolean;
+  private readonly keys: RedisKeyLayout;
   private readonly scripts: ScriptCommands;
   private lastConnectionError: unknown = undefined;
   private closed = false;
@@ -136,27 +155,44 @@ export class RedisStore implements SessionStore {
       this.client = this.options.client;
       this.ownsClient = false;
     } else {
-      this.client = new Redis(this.options.url as string, {
-        commandTimeout: this.options.commandTimeoutMs,
-        maxRetriesPerRequest: 1,
-        // A command whose caller already got StoreUnavailableError must not run later, after a reconnect.
-        autoResendUnfulfilledCommands: false,
-        // Fail fast while disconnected instead of queueing requests behind an outage.
-        enableOfflineQueue: false,
-        // Keep reconnecting for as long as the process lives, backing off to 2 s.
-        retryStrategy: (times) => Math.min(times * 100, 2000),
-        lazyConnect: true,
-      });
+      this.client = this.options.url
+        ? new Redis(this.options.url, this.connectionOptions())
+        : new Cluster(this.options.clusterNodes!.map(clusterNode), {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            clusterRetryStrategy: retryStrategy,
+            redisOptions: this.connectionOptions(),
+          });
       this.ownsClient = true;
-      // Without a listener ioredis prints every connection error; callers see StoreUnavailableError instead.
-      this.client.on('error', (error: unknown) => {
-        this.lastConnectionError = error;
-      });
+      this.listenForErrors(this.client);
     }
+    this.isCluster = 'isCluster' in this.client && this.client.isCluster === true;
+    this.keys = createRedisKeyLayout(this.options.prefix, this.options.shards ?? (this.isCluster ? 16 : 1));
     for (const [name, definition] of Object.entries(SCRIPTS)) {
       this.client.defineCommand(name, definition);
     }
     this.scripts = this.client as unknown as ScriptCommands;
+  }
+
+  /** Shared by single-node clients and each node of a Cluster. */
+  private connectionOptions() {
+    return {
+      commandTimeout: this.options.commandTimeoutMs,
+      maxRetriesPerRequest: 1,
+      // A command whose caller already got StoreUnavailableError must not run later, after a reconnect.
+      autoResendUnfulfilledCommands: false,
+      // Fail fast while disconnected instead of queueing requests behind an outage.
+      enableOfflineQueue: false,
+      retryStrategy,
+      lazyConnect: true,
+    };
+  }
+
+  /** Without a listener ioredis prints every connection error; callers see StoreUnavailableError instead. */
+  private listenForErrors(client: RedisClient): void {
+    client.on('error', (error: unknown) => {
+      this.lastConnectionError = error;
+    });
   }
 
   /** Resolves once the connection is ready (connecting a lazy client); rejects with StoreUnavailableError after `connectTimeoutMs`. */
@@ -190,7 +226,7 @@ export class RedisStore implements SessionStore {
       client.once('ready', onReady);
       client.once('end', onEnd);
       if (client.status === 'wait') {
-        // A failed first attempt is retried by retryStrategy; 'ready' or the deadline decides.
+        // A failed first attempt is retried by the retry strategy; 'ready' or the deadline decides.
         client.connect().catch(() => undefined);
       }
     });
@@ -198,17 +234,19 @@ export class RedisStore implements SessionStore {
 
   async createSession(session: DeviceSessionRecord): Promise<void> {
     const record = recordSchema.parse(session);
+    if (!isSessionKeyOf(record.key, record.userId)) throw new TypeError('session.key must come from newSessionKey(userId)');
+    const shard = this.keys.shardOfUser(record.userId);
     const fields: string[] = [];
     for (const [field, value] of Object.entries(record)) {
       if (value !== null) fields.push(field, String(value));
     }
     await this.run('createSession', () =>
       this.scripts.latchkeyCreateSession(
-        this.sessionKey(record.key),
-        this.sidIndexKey(record.sid),
-        this.userIndexKey(record.userId),
-        this.tombstoneKey(record.key),
-        this.options.prefix,
+        this.keys.session(shard, record.key),
+        this.keys.sidIndex(shard, record.sid),
+        this.keys.userIndex(shard, record.userId),
+        this.keys.tombstone(shard, record.key),
+        this.keys.shardPrefixes[shard]!,
         record.key,
         String(record.absoluteExpiresAt),
         ...fields,
@@ -217,18 +255,22 @@ export class RedisStore implements SessionStore {
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
-    const flat = await this.run('getSession', () => this.client.call('HGETALL', this.sessionKey(key)));
+    const shard = this.keys.shardOfSessionKey(key);
+    if (shard === null) return null;
+    const flat = await this.run('getSession', () => this.client.call('HGETALL', this.keys.session(shard, key)));
     if (!Array.isArray(flat) || flat.length === 0) return null;
     const record = recordFromFlat(flat);
     return isExpired(record, now) ? null : record;
   }
 
   async rotate(input: RotateInput): Promise<RotateResult> {
+    const shard = this.keys.shardOfSessionKey(input.key);
+    if (shard === null) return { outcome: 'ended', reason: null };
     const reply = await this.run('rotate', () =>
       this.scripts.latchkeyRotate(
-        this.sessionKey(input.key),
-        this.tombstoneKey(input.key),
-        this.options.prefix,
+        this.keys.session(shard, input.key),
+        this.keys.tombstone(shard, input.key),
+        this.keys.shardPrefixes[shard]!,
         String(input.generation),
         input.credentialHash,
         input.nextCredentialHash,
@@ -243,15 +285,24 @@ export class RedisStore implements SessionStore {
   }
 
   async listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]> {
+    const shard = this.keys.shardOfUser(userId);
     const reply = await this.run('listUserSessions', () =>
-      this.scripts.latchkeyListUserSessions(this.userIndexKey(userId), this.options.prefix, userId, String(now)),
+      this.scripts.latchkeyListUserSessions(this.keys.userIndex(shard, userId), this.keys.shardPrefixes[shard]!, userId, String(now)),
     );
     return recordsFromReply(reply).sort(oldestFirst);
   }
 
   async endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
+    const shard = this.keys.shardOfSessionKey(key);
+    if (shard === null) return null;
     const reply = await this.run('endSession', () =>
-      this.scripts.latchkeyEndSession(this.sessionKey(key), this.options.prefix, reason, String(now), ttlArg(markerTtlMs)),
+      this.scripts.latchkeyEndSession(
+        this.keys.session(shard, key),
+        this.keys.shardPrefixes[shard]!,
+        reason,
+        String(now),
+        ttlArg(markerTtlMs),
+      ),
     );
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
@@ -263,10 +314,11 @@ export class RedisStore implements SessionStore {
     now: number,
     markerTtlMs: number,
   ): Promise<DeviceSessionRecord | null> {
+    const shard = this.keys.shardOfUser(userId);
     const reply = await this.run('endUserSessionBySid', () =>
       this.scripts.latchkeyEndUserSessionBySid(
-        this.sidIndexKey(sid),
-        this.options.prefix,
+        this.keys.sidIndex(shard, sid),
+        this.keys.shardPrefixes[shard]!,
         userId,
         reason,
         String(now),
@@ -277,11 +329,12 @@ export class RedisStore implements SessionStore {
   }
 
   async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+    const shard = this.keys.shardOfUser(userId);
     const reply = await this.run('endAllUserSessions', () =>
       this.scripts.latchkeyEndAllUserSessions(
-        this.userIndexKey(userId),
-        this.userMarkerKey(userId),
-        this.options.prefix,
+        this.keys.userIndex(shard, userId),
+        this.keys.userMarker(shard, userId),
+        this.keys.shardPrefixes[shard]!,
         userId,
         String(revokedAfter),
         String(now),
@@ -294,13 +347,15 @@ export class RedisStore implements SessionStore {
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
     const ttl = ttlArg(ttlMs);
     if (ttl === '0') return; // Already expired: nothing left to deny.
-    await this.run('revokeJti', () => this.scripts.latchkeyRevokeJti(`${this.options.prefix}rv:log`, this.options.prefix, jti, ttl));
+    const shard = this.keys.shardOfJti(jti);
+    await this.run('revokeJti', () =>
+      this.scripts.latchkeyRevokeJti(this.keys.logKeys[shard]!, this.keys.shardPrefixes[shard]!, jti, ttl),
+    );
   }
-
 
   async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
     const [version, sealed] = await this.run('getKeyRing', () =>
-      this.client.mget(this.keyRingVersionKey(), this.keyRingSealedKey()),
+      this.client.mget(this.keys.keyRingVersion(), this.keys.keyRingSealed()),
     );
     return version != null && sealed != null ? { version, sealed } : null;
   }
@@ -308,55 +363,99 @@ export class RedisStore implements SessionStore {
   async putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean> {
     const written = await this.run('putKeyRing', () =>
       this.scripts.latchkeyPutKeyRing(
-        this.keyRingVersionKey(),
-        this.keyRingSealedKey(),
+        this.keys.keyRingVersion(),
+        this.keys.keyRingSealed(),
         expectedVersion === null ? '0' : '1',
         expectedVersion ?? '',
         next.version,
         next.sealed,
-        this.options.prefix,
+        this.keys.shardPrefixes[0]!,
         String(KEY_RING_EVENT_TTL_MS),
       ),
     );
     return written === 1;
   }
 
+  /**
+   * Reads the shards' logs. The position is every shard's last stream id (plus, on a Cluster, the bell sequence the
+   * reader has seen). Waiting: on a single node one XREAD BLOCK over all shards on a connection of its own; on a
+   * Cluster the bell (redis-log-bell.ts) says which shards to read.
+   */
   async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
-    const log = `${this.options.prefix}rv:log`;
+    const cursor = parseCursor(after, this.keys.shardCount);
     if (options.blockMs <= 0) {
-      const reply = await this.run('readRevocations', () =>
-        this.client.xrange(log, after === null ? '-' : `(${after}`, '+', 'COUNT', options.count),
-      );
-      return revocationBatch(reply, after);
+      return this.run('readRevocations', () => this.readShards('all', cursor, options.count));
     }
-    // XREAD BLOCK holds its connection, so it gets one of its own; the deadline allows for the wait.
+    const deadline = options.blockMs + this.options.commandTimeoutMs;
+    if (this.isCluster) {
+      const bell = this.logBell();
+      return this.run(
+        'readRevocations',
+        async () => {
+          const { shards, sequence } = await bell.next(cursor.seen, options.blockMs);
+          const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
+          // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once, not after a wait.
+          return batch.events.length < options.count ? batch : { ...batch, position: batch.position.replace(/;\d+$/, '') };
+        },
+        deadline,
+      );
+    }
     const client = this.blockingClient();
     const reply = await this.run(
       'readRevocations',
-      () => client.xread('COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', log, after ?? '0-0'),
-      options.blockMs + this.options.commandTimeoutMs,
+      () => client.xread('COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids),
+      deadline,
     );
-    return revocationBatch(reply?.[0]?.[1] ?? [], after);
+    const read = (reply ?? []).map(([log, entries]) => ({ shard: this.keys.logKeys.indexOf(log), entries }));
+    return mergeShardEntries(read.filter((r) => r.shard >= 0), cursor, options.count);
   }
 
-  private blocking: RedisClient | undefined;
+  /**
+   * Reads the given shards after the cursor and merges them by time, at most `count` events in all: a shard's
+   * position moves only past the events returned, so whatever is cut off comes in the next batch.
+   */
+  private async readShards(shards: readonly number[] | 'all', cursor: LogCursor, count: number): Promise<RevocationBatch> {
+    const targets = shards === 'all' ? this.keys.logKeys.map((_, i) => i) : shards;
+    const replies = await Promise.all(
+      targets.map((shard) => {
+        const id = cursor.ids[shard]!;
+        return this.client.xrange(this.keys.logKeys[shard]!, id === '0-0' ? '-' : `(${id}`, '+', 'COUNT', count);
+      }),
+    );
+    return mergeShardEntries(
+      replies.map((entries, i) => ({ shard: targets[i]!, entries })),
+      cursor,
+      count,
+    );
+  }
 
-  private blockingClient(): RedisClient {
+  private blocking: Redis | undefined;
+
+  /** XREAD BLOCK holds its connection, so it gets one of its own. */
+  private blockingClient(): Redis {
     if (this.blocking === undefined) {
-      const client = (this.client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
-      client.on('error', (error: unknown) => {
-        this.lastConnectionError = error;
-      });
-      this.blocking = client;
+      this.blocking = (this.client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
+      this.listenForErrors(this.blocking);
     }
     return this.blocking;
+  }
+
+  private bell: RevocationLogBell | undefined;
+
+  private logBell(): RevocationLogBell {
+    if (this.bell === undefined) {
+      const subscriber = (this.client as Cluster).duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true });
+      this.listenForErrors(subscriber);
+      this.bell = new RevocationLogBell(subscriber, this.keys.logKeys);
+    }
+    return this.bell;
   }
 
   createRateLimitStore(prefix: string): RateLimitStore {
     const store = new RateLimitRedisStore({
       prefix: `${this.options.prefix}rl:${prefix}`,
       sendCommand: (command: string, ...args: string[]) =>
-        this.run('rateLimit', () => this.client.call(command, ...args)) as Promise<RedisReply>,
+        this.run('rateLimit', () => this.sendRateLimitCommand(command, args)) as Promise<RedisReply>,
     });
     // The constructor preloads its scripts without awaiting them; when Redis is down that rejection would be
     // unhandled. The store retries the load on first use, so the early failure can be ignored.
@@ -365,10 +464,23 @@ export class RedisStore implements SessionStore {
     return store;
   }
 
+  /**
+   * rate-limit-redis loads its scripts with SCRIPT LOAD (no key) and runs them with EVALSHA on the key's node. On a
+   * Cluster, a keyless command goes to a random node, so the load goes to every master instead.
+   */
+  private async sendRateLimitCommand(command: string, args: string[]): Promise<unknown> {
+    if (this.isCluster && command.toUpperCase() === 'SCRIPT') {
+      const replies = await Promise.all((this.client as Cluster).nodes('master').map((node) => node.call(command, ...args)));
+      return replies[0];
+    }
+    return this.client.call(command, ...args);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.blocking?.disconnect();
+    this.bell?.close();
     if (!this.ownsClient) return;
     try {
       if (this.client.status === 'ready') await this.client.quit();
@@ -402,29 +514,59 @@ export class RedisStore implements SessionStore {
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('RedisStore is closed');
   }
-
-  private sessionKey(key: string): string {
-    return `${this.options.prefix}s:${key}`;
-  }
-  private sidIndexKey(sid: string): string {
-    return `${this.options.prefix}sid:${sid}`;
-  }
-  private tombstoneKey(key: string): string {
-    return `${this.options.prefix}ts:${key}`;
-  }
-  private userIndexKey(userId: string): string {
-    return `${this.options.prefix}{u:${userId}}:sessions`;
-  }
-  private userMarkerKey(userId: string): string {
-    return `${this.options.prefix}rv:user:{u:${userId}}`;
-  }
-  private keyRingVersionKey(): string {
-    return `${this.options.prefix}keyring:version`;
-  }
-  private keyRingSealedKey(): string {
-    return `${this.options.prefix}keyring:sealed`;
-  }
 }
+
+/** Keep reconnecting for as long as the process lives, backing off to 2 s. */
+const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
+
+function clusterNode(url: string): ClusterNode {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+}
+
+interface LogCursor {
+  /** Last stream id read from each shard's log ('0-0': nothing yet). */
+  ids: string[];
+  /** The bell sequence the reader has seen (Cluster only); null: not yet following. */
+  seen: number | null;
+}
+
+/** Position text: `id,id,...` plus `;seen` once a Cluster reader follows the bell. */
+function parseCursor(position: string | null, shardCount: number): LogCursor {
+  const [idsText, seenText] = (position ?? '').split(';');
+  const given = idsText ? idsText.split(',') : [];
+  const ids = Array.from({ length: shardCount }, (_, i) => (given[i] && /^\d+-\d+$/.test(given[i]!) ? given[i]! : '0-0'));
+  const seen = seenText !== undefined && /^\d+$/.test(seenText) ? Number(seenText) : null;
+  return { ids, seen };
+}
+
+function formatCursor(cursor: LogCursor): string {
+  return cursor.seen === null ? cursor.ids.join(',') : `${cursor.ids.join(',')};${cursor.seen}`;
+}
+
+/**
+ * Entries read from several shards → one batch of at most `count` events, oldest first (each shard's log is in
+ * order; across shards only time orders them). Each shard's position advances to its last entry returned.
+ */
+function mergeShardEntries(
+  read: Array<{ shard: number; entries: Array<[string, string[]]> }>,
+  cursor: LogCursor,
+  count: number,
+): RevocationBatch {
+  const tagged = read.flatMap(({ shard, entries }) =>
+    entries.map(([id, fields]) => ({ shard, id, event: eventsFromEntries([[id, fields]])[0] })),
+  );
+  tagged.sort((a, b) => streamIdTime(a.id) - streamIdTime(b.id));
+  const kept = tagged.slice(0, count);
+  const ids = [...cursor.ids];
+  for (const { shard, id } of kept) ids[shard] = id;
+  return {
+    events: kept.flatMap(({ event }) => (event ? [event] : [])),
+    position: formatCursor({ ids, seen: cursor.seen }),
+  };
+}
+
+const streamIdTime = (id: string): number => Number(id.split('-')[0]);
 
 const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
   now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
@@ -495,7 +637,7 @@ function rotateResultFromReply(reply: unknown): RotateResult {
 const KEY_RING_EVENT_TTL_MS = 10 * 60_000;
 
 /** Stream entries `[id, [field, value, ...]]` → events; `at` is the entry id's millisecond part (Redis's clock). */
-function revocationBatch(entries: Array<[string, string[]]>, after: string | null): RevocationBatch {
+function eventsFromEntries(entries: Array<[string, string[]]>): RevocationEvent[] {
   const events: RevocationEvent[] = [];
   for (const [id, flat] of entries) {
     const f = new Map<string, string>();
@@ -506,6 +648,5 @@ function revocationBatch(entries: Array<[string, string[]]>, after: string | nul
     if (kind === 'user') events.push({ kind, ...base, revokedAfter: Number(f.get('r')) });
     else if (kind === 'jti' || kind === 'sid' || kind === 'keyring') events.push({ kind, ...base });
   }
-  const last = entries[entries.length - 1];
-  return { events, position: last ? last[0] : (after ?? '0-0') };
+  return events;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
+import { newSessionKey } from '../../src/store/session-key.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import type { DeviceSessionRecord } from '../../src/store/types.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -32,7 +33,7 @@ runStoreContract('RedisStore', async () => {
 
 function session(userId: string, now: number): DeviceSessionRecord {
   return {
-    key: `key-${randomUUID()}`,
+    key: newSessionKey(userId),
     sid: `sid-${randomUUID()}`,
     userId,
     userName: userId,
@@ -64,7 +65,7 @@ describe('RedisStore', () => {
   });
 
   it('rejects invalid options', () => {
-    expect(() => new RedisStore({})).toThrow(/exactly one of client and url/);
+    expect(() => new RedisStore({})).toThrow(/exactly one of client, url and clusterNodes/);
     expect(() => new RedisStore({ url: 'http://localhost' })).toThrow(/redis:\/\//);
     expect(() => new RedisStore({ url: server.url, prefix: '{x}' })).toThrow(/prefix/);
     expect(() => new RedisStore({ url: server.url, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
@@ -179,10 +180,10 @@ describe('RedisStore', () => {
     const ttls = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.slice(prefix.length), await inspector.pttl(k)] as const)));
     const persistent = Object.entries(ttls).filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();
 
-    expect(persistent).toEqual(['keyring:sealed', 'keyring:version']);
-    // Every kind of key was written (tombstones, markers, indexes, sessions, rate limit).
-    expect(Object.keys(ttls).map((k) => k.replace(/[:{].*$/, '')).sort()).toEqual(
-      expect.arrayContaining(['s', 'sid', 'ts', 'rv', 'keyring', 'rl', '']),
+    expect(persistent).toEqual(['{0}kr:sealed', '{0}kr:version']);
+    // Every kind of key was written (sessions, indexes, tombstones, user marker, log, key ring, rate limit).
+    expect(new Set(Object.keys(ttls).map((k) => k.replace(/^\{0\}/, '').replace(/:.*$/, '')))).toEqual(
+      new Set(['s', 'sid', 'u', 'ts', 'ru', 'rv', 'kr', 'rl']),
     );
   });
 
