@@ -35,7 +35,13 @@ export class RevocationLogBell {
       this.wakeAll();
     });
     // ioredis subscribes again after a reconnect; anything published in between was missed.
+    let lost = false;
+    subscriber.on('close', () => {
+      lost = true;
+    });
     subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
       this.subscribedAt = ++this.sequence;
       this.wakeAll();
     });
@@ -51,9 +57,14 @@ export class RevocationLogBell {
    */
   async next(seen: number | null, waitMs: number): Promise<{ shards: readonly number[] | 'all'; sequence: number }> {
     await this.subscribe();
-    if (seen === null || seen < this.subscribedAt) return { shards: 'all', sequence: this.sequence };
-    if (this.rungSince(seen).length === 0) await this.wait(waitMs);
+    const deadline = Date.now() + waitMs;
+    while (seen !== null && seen >= this.subscribedAt && this.rungSince(seen).length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.wait(left);
+    }
     const sequence = this.sequence;
+    if (seen === null || seen < this.subscribedAt) return { shards: 'all', sequence };
     const rung = this.rungSince(seen);
     return { shards: rung.length === 0 ? 'all' : rung, sequence };
   }

@@ -392,10 +392,18 @@ export class RedisStore implements SessionStore {
       return this.run(
         'readRevocations',
         async () => {
-          const { shards, sequence } = await bell.next(cursor.seen, options.blockMs);
-          const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
-          // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once, not after a wait.
-          return batch.events.length < options.count ? batch : { ...batch, position: batch.position.replace(/;\d+$/, '') };
+          const deadline = Date.now() + options.blockMs;
+          let seen = cursor.seen;
+          for (;;) {
+            const { shards, sequence } = await bell.next(seen, Math.max(0, deadline - Date.now()));
+            const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
+            if (batch.events.length >= options.count) {
+              // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once.
+              return { ...batch, position: batch.position.replace(/;\d+$/, '') };
+            }
+            if (batch.events.length > 0 || Date.now() >= deadline) return batch;
+            seen = sequence;
+          }
         },
         deadline,
       );
