@@ -399,7 +399,7 @@ export class RedisStore implements SessionStore {
             const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
             if (batch.events.length >= options.count) {
               // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once.
-              return { ...batch, position: batch.position.replace(/;\d+$/, '') };
+              return { ...batch, position: (batch.position ?? "").replace(/;\d+$/, '') };
             }
             if (batch.events.length > 0 || Date.now() >= deadline) return batch;
             seen = sequence;

@@ -24,7 +24,11 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
 export async function createDemoApp(config: DemoConfig & { port: number }, logger?: Logger): Promise<DemoApp> {
-  const store: SessionStore = config.redisUrl ? await RedisStore.connect({ url: config.redisUrl }) : new MemoryStore();
+  const store: SessionStore = config.redisClusterNodes
+    ? await RedisStore.connect({ clusterNodes: config.redisClusterNodes })
+    : config.redisUrl
+      ? await RedisStore.connect({ url: config.redisUrl })
+      : new MemoryStore();
   const issuer = config.issuer ?? `http://localhost:${config.port}`;
   const bff = await createBff({
     store,

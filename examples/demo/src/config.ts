@@ -4,7 +4,13 @@ import { z } from 'zod';
 /** The demo's environment (SPEC section 3). These names are a contract: external tests rely on them. */
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  REDIS_URL: z.string().url().optional(),
+  /** One Redis URL; with LATCHKEY_REDIS_CLUSTER, one or more Cluster nodes' URLs, comma-separated. */
+  REDIS_URL: z
+    .string()
+    .refine((v) => v.split(',').every((url) => URL.canParse(url.trim())), 'REDIS_URL must be a URL (or comma-separated URLs)')
+    .optional(),
+  /** `true`: REDIS_URL names nodes of a Redis Cluster (one reachable node is enough; the rest are discovered). */
+  LATCHKEY_REDIS_CLUSTER: z.enum(['true', 'false', '1', '0']).default('false'),
   LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
@@ -15,6 +21,8 @@ const envSchema = z.object({
 export interface DemoConfig {
   port: number;
   redisUrl: string | undefined;
+  /** Set when LATCHKEY_REDIS_CLUSTER is on: the Cluster's seed nodes (REDIS_URL split at commas). */
+  redisClusterNodes: string[] | undefined;
   secret: string;
   secretIsEphemeral: boolean;
   accessTtlSeconds: number;
@@ -28,9 +36,15 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     throw new Error(`Invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const e = parsed.data;
+  const cluster = e.LATCHKEY_REDIS_CLUSTER === 'true' || e.LATCHKEY_REDIS_CLUSTER === '1';
+  if (cluster && e.REDIS_URL === undefined) throw new Error('Invalid environment: LATCHKEY_REDIS_CLUSTER needs REDIS_URL');
+  if (!cluster && e.REDIS_URL?.includes(',')) {
+    throw new Error('Invalid environment: REDIS_URL lists several URLs; set LATCHKEY_REDIS_CLUSTER=true for a Cluster');
+  }
   return {
     port: e.PORT,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
     secret: e.LATCHKEY_SECRET ?? randomBytes(32).toString('base64url'),
     secretIsEphemeral: e.LATCHKEY_SECRET === undefined,
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { DEMO_ACCOUNTS } from './accounts.js';
 import { createDemoApp } from './app.js';
-import { readDemoConfig } from './config.js';
+import { readDemoConfig, type DemoConfig } from './config.js';
 
 /** `node examples/demo/dist/server.js`: starts the demo with the environment of SPEC section 3. */
 async function main(): Promise<void> {
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     const lines = [
       `Latchkey demo on http://localhost:${port}`,
-      `  store: ${config.redisUrl ? `Redis (${new URL(config.redisUrl).host})` : 'in-memory (set REDIS_URL to use Redis)'}`,
+      `  store: ${describeStore(config)}`,
       `  accounts: ${DEMO_ACCOUNTS.map((a) => `${a.username} / ${a.password}`).join(', ')}`,
     ];
     if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
@@ -24,6 +24,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+function describeStore(config: DemoConfig): string {
+  if (config.redisClusterNodes) return `Redis Cluster (seeds ${config.redisClusterNodes.map((url) => new URL(url).host).join(', ')})`;
+  if (config.redisUrl) return `Redis (${new URL(config.redisUrl).host})`;
+  return 'in-memory (set REDIS_URL to use Redis)';
 }
 
 main().catch((error: unknown) => {

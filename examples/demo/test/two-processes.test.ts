@@ -1,24 +1,48 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../../../bff/test/helpers/redis-server.js';
+import { startRedisCluster } from '../../../bff/test/helpers/redis-cluster.js';
+import { startRedisServer } from '../../../bff/test/helpers/redis-server.js';
 import { HttpDevice, startDemoProcess, type DemoProcess } from './support/demo-process.js';
 
 /** Revocations travel through Redis to the other process's local view: give them a moment, not a fixed sleep. */
 const POLL = { timeout: 2000, interval: 5 };
 
-/** Two demo processes on one Redis with one secret are one deployment (SPEC section 3). */
-describe('two demo processes on one Redis', () => {
-  let redis: RedisServer;
+interface Backend {
+  /** The demo's environment for it (SPEC section 3, plus LATCHKEY_REDIS_CLUSTER). */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const BACKENDS: Array<{ name: string; start(): Promise<Backend> }> = [
+  {
+    name: 'one Redis',
+    async start() {
+      const redis = await startRedisServer();
+      return { env: { REDIS_URL: redis.url }, stop: () => redis.stop() };
+    },
+  },
+  {
+    name: 'a 3-master Redis Cluster',
+    async start() {
+      const cluster = await startRedisCluster({ masters: 3 });
+      return { env: { REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' }, stop: () => cluster.stop() };
+    },
+  },
+];
+
+/** Two demo processes on one Redis (or one Cluster) with one secret are one deployment (SPEC section 3). */
+describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
+  let backend: Backend;
   let a: DemoProcess;
   let b: DemoProcess;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    const env = { REDIS_URL: redis.url, LATCHKEY_SECRET: 'two-process-secret-0123456789-abcdefghijkl', LATCHKEY_ISSUER: 'http://localhost:4999' };
+    backend = await start();
+    const env = { ...backend.env, LATCHKEY_SECRET: 'two-process-secret-0123456789-abcdefghijkl', LATCHKEY_ISSUER: 'http://localhost:4999' };
     [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
+    await backend?.stop();
   });
 
   it('share the signing keys', async () => {
