@@ -1,0 +1,137 @@
+import { Cluster } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisKeyLayout } from '../../../bff/src/store/redis-keys.js';
+import { startRedisCluster, type RedisCluster } from '../../../bff/test/helpers/redis-cluster.js';
+import { startDemoProcess, type DemoProcess } from './support/demo-process.js';
+import { Load, LoadDevice, Recorder, sleep } from './support/load.js';
+
+/**
+ * One master of a 3-master Redis Cluster stops answering (SIGSTOP) for 3 s under load through two demo processes
+ * (README, "Redis Cluster"): the master that holds alice's shard, while bob's devices make the load. Users whose
+ * shard lives on the other masters may keep refreshing until the Cluster itself declares the slots uncovered; guarded
+ * routes fail closed because no guard can prove its view complete while one shard's log is unreadable. Nobody is
+ * signed out, nothing is lost, and a revocation aimed at the unreachable shard fails loudly.
+ */
+
+/** The master that owns `userId`'s shard (the demo's RedisStore on a Cluster: prefix `lk:`, 16 shards). */
+async function masterOfUser(cluster: RedisCluster, userId: string) {
+  const keys = createRedisKeyLayout('lk:', 16);
+  const slot = calculateSlot(keys.shardPrefixes[keys.shardOfUser(userId)]!);
+  const client = new Cluster([...cluster.seeds], { lazyConnect: true });
+  try {
+    await client.connect();
+    const owner = (client.slots[slot] ?? [])[0];
+    const node = cluster.nodes.find((n) => `${n.host}:${n.port}` === owner);
+    if (!node) throw new Error(`no master owns slot ${slot} (${owner})`);
+    return node;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const SECRET = 'cluster-outage-secret-0123456789-abcdefghijk';
+const DEVICES = 6;
+const OUTAGE_MS = 3000;
+/** The guard fails closed once its view is ~1 s old (0.5 s heartbeat + 0.5 s). */
+const FAIL_CLOSED_WITHIN_MS = 1200;
+const RECOVERY = { timeout: 15_000, interval: 50 };
+const PROPAGATION = { timeout: 3000, interval: 10 };
+
+describe('a Redis Cluster master paused for 3 s under load (two demo processes)', () => {
+  let cluster: RedisCluster;
+  let a: DemoProcess;
+  let b: DemoProcess;
+  const recorder = new Recorder();
+  const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+    const env = { REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true', LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://localhost:4997' };
+    [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+    for (const [i, dev] of devices.entries()) await dev.login(i % 2 ? b.url : a.url, 'bob', 'builder');
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const node of cluster?.nodes ?? []) node.resume();
+    await Promise.all([a?.stop(), b?.stop()]);
+    await cluster?.stop();
+  });
+
+  it('fails closed and answers 503 (never 401) during the outage; afterwards every session refreshes and every revocation holds', async () => {
+    // A logout made before the outage, seen by both processes.
+    const victim = new LoadDevice('victim', recorder);
+    await victim.login(a.url, 'alice', 'wonderland');
+    const victimCookie = victim.cookie!;
+    expect((await victim.logout(b.url)).outcome).toBe(204);
+    for (const base of [a.url, b.url]) await expect.poll(async () => (await victim.me(base)).outcome, PROPAGATION).toBe(401);
+
+    const load = new Load(devices, { route: (i, n) => ((i + n) % 2 ? { refresh: a.url, me: b.url } : { refresh: b.url, me: a.url }) }).start();
+    await expect.poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200).length, RECOVERY).toBeGreaterThan(DEVICES);
+
+    // alice signs in on a second device, which will try a logout-all while her shard is unreachable.
+    const keeper = new LoadDevice('alice-keeper', recorder);
+    await keeper.login(b.url, 'alice', 'wonderland');
+
+    const paused = await masterOfUser(cluster, 'user-alice');
+    paused.pause();
+    const outageStart = Date.now();
+    let outageEnd = 0;
+    const revokedProbes: Array<number | string> = [];
+    let logoutAllInOutage: number | string = 0;
+    try {
+      const probe = new LoadDevice('probe', recorder);
+      probe.token = devices[0]!.token;
+      await expect.poll(async () => (await probe.me(a.url)).outcome, { timeout: 5000, interval: 50 }).toBe(503);
+      await expect.poll(async () => (await probe.me(b.url)).outcome, { timeout: 5000, interval: 50 }).toBe(503);
+      while (Date.now() < outageStart + OUTAGE_MS) {
+        for (const base of [a.url, b.url]) revokedProbes.push((await probe.me(base, { token: victim.token! })).outcome);
+        await sleep(100);
+      }
+      // alice's shard is unreachable: a revocation aimed at it fails loudly.
+      logoutAllInOutage = (await keeper.logoutAll(b.url)).outcome;
+      outageEnd = Date.now();
+    } finally {
+      paused.resume();
+    }
+
+    const probe = new LoadDevice('probe', recorder);
+    probe.token = devices[1]!.token;
+    await expect.poll(async () => (await probe.me(a.url)).outcome, RECOVERY).toBe(200);
+    await expect.poll(async () => (await probe.me(b.url)).outcome, RECOVERY).toBe(200);
+    await sleep(500);
+    await load.stop();
+
+    const loadRecords = recorder.where((r) => r.device.startsWith('device-'));
+    console.info('cluster outage: load outcomes', JSON.stringify(recorder.summary(loadRecords)));
+    // Every request answered, and only ever 200 or 503: nobody is signed out by an outage.
+    for (const r of loadRecords) expect([200, 503], `${r.device} ${r.kind} → ${r.outcome} ${r.error ?? ''}`).toContain(r.outcome);
+    expect(loadRecords.some((r) => r.outcome === 503)).toBe(true);
+    const meInOutage = loadRecords.filter((r) => r.kind === 'me' && r.start >= outageStart + FAIL_CLOSED_WITHIN_MS && r.end <= outageEnd);
+    expect(meInOutage.length).toBeGreaterThan(0);
+    expect(new Set(meInOutage.map((r) => r.outcome))).toEqual(new Set([503]));
+    // The revoked token never passed.
+    expect(revokedProbes.length).toBeGreaterThan(0);
+    expect(revokedProbes.filter((o) => o !== 401 && o !== 503)).toEqual([]);
+    expect(logoutAllInOutage).toBe(503);
+
+    // After: every device refreshes with its cookie on both processes; the revocation still holds; no false theft.
+    for (const dev of devices) {
+      expect(await dev.refresh(a.url)).toMatchObject({ outcome: 200 });
+      expect(await dev.me(b.url)).toMatchObject({ outcome: 200 });
+      expect(await dev.refresh(b.url)).toMatchObject({ outcome: 200 });
+      expect(await dev.me(a.url)).toMatchObject({ outcome: 200 });
+    }
+    for (const base of [a.url, b.url]) {
+      expect((await victim.me(base)).outcome).toBe(401);
+      expect(await victim.refresh(base, { cookie: victimCookie })).toMatchObject({ outcome: 401 });
+    }
+    expect(recorder.where((r) => r.error === 'reuse_detected')).toEqual([]);
+
+    // The logout-all that failed is retried and enforced on both processes at once. (The paused master may still run
+    // the first attempt from its socket buffer once it wakes, in which case the retry finds no session: 401.)
+    expect([204, 401]).toContain((await keeper.logoutAll(a.url)).outcome);
+    for (const base of [a.url, b.url]) await expect.poll(async () => (await keeper.me(base)).outcome, PROPAGATION).toBe(401);
+    expect(await devices[1]!.me(a.url)).toMatchObject({ outcome: 200 });
+  }, 60_000);
+});
