@@ -85,10 +85,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-export async function startRedis(): Promise<Child> {
+export async function startRedis(extraArgs: string[] = []): Promise<Child> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-redis-'));
-  const { child, log } = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {}, 1);
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
+  const { child, log } = start('redis-server', args, {}, 1);
   const { Redis } = await import('ioredis');
   await waitFor(
     async () => {
@@ -105,6 +106,48 @@ export async function startRedis(): Promise<Child> {
     log,
   );
   return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child) };
+}
+
+/**
+ * A local Redis Cluster of `masters` nodes (no replicas) made with `redis-cli --cluster create`; `url` is one seed.
+ * (The test suites' harness, bff/test/helpers/redis-cluster.ts, assigns slots itself to start faster; the bench is a
+ * compiled package that cannot import test code.)
+ */
+export async function startRedisCluster(masters: number): Promise<{ url: string; nodes: Child[]; stop(): Promise<void> }> {
+  const nodes = await Promise.all(
+    Array.from({ length: masters }, async () =>
+      startRedis(['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-node-timeout', '2000']),
+    ),
+  );
+  const stop = async () => void (await Promise.all(nodes.map((n) => n.stop())));
+  try {
+    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'], { stdio: 'ignore' });
+    const { Redis } = await import('ioredis');
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(
+          nodes.map(async (n) => {
+            const probe = new Redis({ port: n.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+            probe.on('error', () => undefined);
+            try {
+              await probe.connect();
+              return String(await probe.call('CLUSTER', 'INFO'));
+            } finally {
+              probe.disconnect();
+            }
+          }),
+        );
+        return infos.every((info) => info.includes('cluster_state:ok'));
+      },
+      'redis cluster',
+      nodes[0]!.process,
+      () => '',
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: nodes[0]!.url, nodes, stop };
 }
 
 /** Starts a node script and waits until `readyPath` answers 200. */
