@@ -94,6 +94,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<Child> {
   await waitFor(
     async () => {
       const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined); // not up yet: waitFor tries again
       try {
         await probe.connect();
         return (await probe.ping()) === 'PONG';

@@ -11,7 +11,8 @@ export type { SigningAlgorithm } from './keys/signing-key.js';
 export { BffMetrics } from './observability/metrics.js';
 export { createDefaultLogger, REDACT_PATHS } from './observability/logger.js';
 export { MemoryStore } from './store/memory.js';
-export { RedisStore } from './store/redis.js';
+export { RedisStore, type RedisStoreOptions, type RedisClient } from './store/redis.js';
+export { newSessionKey, isSessionKeyOf, sessionKeyTag, userTag } from './store/session-key.js';
 export {
   StoreUnavailableError,
   type SessionStore,

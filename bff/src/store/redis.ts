@@ -14,7 +14,7 @@ import {
   ROTATE,
 } from './redis-scripts.js';
 import { createRedisKeyLayout, MAX_SHARDS, type RedisKeyLayout } from './redis-keys.js';
-import { RevocationLogBell } from './redis-log-bell.js';
+import { RedisRevocationLog } from './redis-revocation-log.js';
 import { isSessionKeyOf } from './session-key.js';
 import { StoreUnavailableError } from './types.js';
 import type {
@@ -25,7 +25,7 @@ import type {
   SessionStore,
 } from './types.js';
 import type { Store as RateLimitStore } from 'express-rate-limit';
-import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from './revocation-feed.js';
+import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
 /** Any ioredis client: a single node (also behind Sentinel) or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -141,6 +141,7 @@ export class RedisStore implements SessionStore {
   private readonly ownsClient: boolean;
   private readonly isCluster: boolean;
   private readonly keys: RedisKeyLayout;
+  private readonly log: RedisRevocationLog;
   private readonly scripts: ScriptCommands;
   private lastConnectionError: unknown = undefined;
   private closed = false;
@@ -168,6 +169,7 @@ export class RedisStore implements SessionStore {
     }
     this.isCluster = 'isCluster' in this.client && this.client.isCluster === true;
     this.keys = createRedisKeyLayout(this.options.prefix, this.options.shards ?? (this.isCluster ? 16 : 1));
+    this.log = new RedisRevocationLog(this.client, this.keys, (client) => this.listenForErrors(client));
     for (const [name, definition] of Object.entries(SCRIPTS)) {
       this.client.defineCommand(name, definition);
     }
@@ -376,87 +378,10 @@ export class RedisStore implements SessionStore {
     return written === 1;
   }
 
-  /**
-   * Reads the shards' logs. The position is every shard's last stream id (plus, on a Cluster, the bell sequence the
-   * reader has seen). Waiting: on a single node one XREAD BLOCK over all shards on a connection of its own; on a
-   * Cluster the bell (redis-log-bell.ts) says which shards to read.
-   */
+  /** See redis-revocation-log.ts. The wait gets its own deadline on top of the command timeout. */
   async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
-    const cursor = parseCursor(after, this.keys.shardCount);
-    if (options.blockMs <= 0) {
-      return this.run('readRevocations', () => this.readShards('all', cursor, options.count));
-    }
-    const deadline = options.blockMs + this.options.commandTimeoutMs;
-    if (this.isCluster) {
-      const bell = this.logBell();
-      return this.run(
-        'readRevocations',
-        async () => {
-          const deadline = Date.now() + options.blockMs;
-          let seen = cursor.seen;
-          for (;;) {
-            const { shards, sequence } = await bell.next(seen, Math.max(0, deadline - Date.now()));
-            const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
-            if (batch.events.length >= options.count) {
-              // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once.
-              return { ...batch, position: (batch.position ?? "").replace(/;\d+$/, '') };
-            }
-            if (batch.events.length > 0 || Date.now() >= deadline) return batch;
-            seen = sequence;
-          }
-        },
-        deadline,
-      );
-    }
-    const client = this.blockingClient();
-    const reply = await this.run(
-      'readRevocations',
-      () => client.xread('COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids),
-      deadline,
-    );
-    const read = (reply ?? []).map(([log, entries]) => ({ shard: this.keys.logKeys.indexOf(log), entries }));
-    return mergeShardEntries(read.filter((r) => r.shard >= 0), cursor, options.count);
-  }
-
-  /**
-   * Reads the given shards after the cursor and merges them by time, at most `count` events in all: a shard's
-   * position moves only past the events returned, so whatever is cut off comes in the next batch.
-   */
-  private async readShards(shards: readonly number[] | 'all', cursor: LogCursor, count: number): Promise<RevocationBatch> {
-    const targets = shards === 'all' ? this.keys.logKeys.map((_, i) => i) : shards;
-    const replies = await Promise.all(
-      targets.map((shard) => {
-        const id = cursor.ids[shard]!;
-        return this.client.xrange(this.keys.logKeys[shard]!, id === '0-0' ? '-' : `(${id}`, '+', 'COUNT', count);
-      }),
-    );
-    return mergeShardEntries(
-      replies.map((entries, i) => ({ shard: targets[i]!, entries })),
-      cursor,
-      count,
-    );
-  }
-
-  private blocking: Redis | undefined;
-
-  /** XREAD BLOCK holds its connection, so it gets one of its own. */
-  private blockingClient(): Redis {
-    if (this.blocking === undefined) {
-      this.blocking = (this.client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
-      this.listenForErrors(this.blocking);
-    }
-    return this.blocking;
-  }
-
-  private bell: RevocationLogBell | undefined;
-
-  private logBell(): RevocationLogBell {
-    if (this.bell === undefined) {
-      const subscriber = (this.client as Cluster).duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true });
-      this.listenForErrors(subscriber);
-      this.bell = new RevocationLogBell(subscriber, this.keys.logKeys);
-    }
-    return this.bell;
+    const deadline = options.blockMs > 0 ? options.blockMs + this.options.commandTimeoutMs : this.options.commandTimeoutMs;
+    return this.run('readRevocations', () => this.log.read(after, options), deadline);
   }
 
   createRateLimitStore(prefix: string): RateLimitStore {
@@ -487,8 +412,7 @@ export class RedisStore implements SessionStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.blocking?.disconnect();
-    this.bell?.close();
+    this.log.close();
     if (!this.ownsClient) return;
     try {
       if (this.client.status === 'ready') await this.client.quit();
@@ -532,49 +456,6 @@ function clusterNode(url: string): ClusterNode {
   return { host: parsed.hostname, port: Number(parsed.port || 6379) };
 }
 
-interface LogCursor {
-  /** Last stream id read from each shard's log ('0-0': nothing yet). */
-  ids: string[];
-  /** The bell sequence the reader has seen (Cluster only); null: not yet following. */
-  seen: number | null;
-}
-
-/** Position text: `id,id,...` plus `;seen` once a Cluster reader follows the bell. */
-function parseCursor(position: string | null, shardCount: number): LogCursor {
-  const [idsText, seenText] = (position ?? '').split(';');
-  const given = idsText ? idsText.split(',') : [];
-  const ids = Array.from({ length: shardCount }, (_, i) => (given[i] && /^\d+-\d+$/.test(given[i]!) ? given[i]! : '0-0'));
-  const seen = seenText !== undefined && /^\d+$/.test(seenText) ? Number(seenText) : null;
-  return { ids, seen };
-}
-
-function formatCursor(cursor: LogCursor): string {
-  return cursor.seen === null ? cursor.ids.join(',') : `${cursor.ids.join(',')};${cursor.seen}`;
-}
-
-/**
- * Entries read from several shards → one batch of at most `count` events, oldest first (each shard's log is in
- * order; across shards only time orders them). Each shard's position advances to its last entry returned.
- */
-function mergeShardEntries(
-  read: Array<{ shard: number; entries: Array<[string, string[]]> }>,
-  cursor: LogCursor,
-  count: number,
-): RevocationBatch {
-  const tagged = read.flatMap(({ shard, entries }) =>
-    entries.map(([id, fields]) => ({ shard, id, event: eventsFromEntries([[id, fields]])[0] })),
-  );
-  tagged.sort((a, b) => streamIdTime(a.id) - streamIdTime(b.id));
-  const kept = tagged.slice(0, count);
-  const ids = [...cursor.ids];
-  for (const { shard, id } of kept) ids[shard] = id;
-  return {
-    events: kept.flatMap(({ event }) => (event ? [event] : [])),
-    position: formatCursor({ ids, seen: cursor.seen }),
-  };
-}
-
-const streamIdTime = (id: string): number => Number(id.split('-')[0]);
 
 const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
   now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
@@ -643,18 +524,3 @@ function rotateResultFromReply(reply: unknown): RotateResult {
 
 /** Key-ring events only wake followers; a guard that starts later loads the ring itself. */
 const KEY_RING_EVENT_TTL_MS = 10 * 60_000;
-
-/** Stream entries `[id, [field, value, ...]]` → events; `at` is the entry id's millisecond part (Redis's clock). */
-function eventsFromEntries(entries: Array<[string, string[]]>): RevocationEvent[] {
-  const events: RevocationEvent[] = [];
-  for (const [id, flat] of entries) {
-    const f = new Map<string, string>();
-    for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i]!, flat[i + 1]!);
-    const kind = f.get('k');
-    const at = Number(id.split('-')[0]);
-    const base = { id: f.get('i') ?? '', expiresAt: Number(f.get('x')), at };
-    if (kind === 'user') events.push({ kind, ...base, revokedAfter: Number(f.get('r')) });
-    else if (kind === 'jti' || kind === 'sid' || kind === 'keyring') events.push({ kind, ...base });
-  }
-  return events;
-}

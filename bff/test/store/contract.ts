@@ -45,7 +45,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const token = (label: string) => `${label}-${randomUUID()}`;
 
 /** A fresh generation-0 session for `userId`, valid for an hour of idle time and a day in total. */
-function newSession(userId: string, overrides: Partial<DeviceSessionRecord> = {}): DeviceSessionRecord {
+export function newSession(userId: string, overrides: Partial<DeviceSessionRecord> = {}): DeviceSessionRecord {
   const now = Date.now();
   return {
     key: newSessionKey(userId),

@@ -6,10 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
-import { newSessionKey } from '../../src/store/session-key.js';
-import type { DeviceSessionRecord } from '../../src/store/types.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
-import { revocationState, runStoreContract } from './contract.js';
+import { newSession, revocationState, runStoreContract } from './contract.js';
 
 let cluster: RedisCluster;
 
@@ -29,26 +27,6 @@ runStoreContract('RedisStore on a Redis Cluster', async () => {
   const store = await connect();
   return { store, teardown: () => store.close() };
 });
-
-function session(userId: string, now = Date.now()): DeviceSessionRecord {
-  return {
-    key: newSessionKey(userId),
-    sid: `sid-${randomUUID()}`,
-    userId,
-    userName: userId,
-    deviceName: 'device',
-    userAgent: 'agent',
-    createdAt: now,
-    lastActiveAt: now,
-    idleExpiresAt: now + 60_000,
-    absoluteExpiresAt: now + 3_600_000,
-    generation: 0,
-    credentialHash: `hash-${randomUUID()}`,
-    previousHash: null,
-    successorSealed: null,
-    graceUntil: 0,
-  };
-}
 
 describe('RedisStore on a Redis Cluster', () => {
   const opened: Array<{ close(): Promise<void> }> = [];
@@ -80,13 +58,13 @@ describe('RedisStore on a Redis Cluster', () => {
     const prefix = freshPrefix();
     const store = await open(prefix);
     const users = Array.from({ length: 48 }, (_, i) => `user-${i}`);
-    for (const user of users) await store.createSession(session(user));
+    for (const user of users) await store.createSession(newSession(user));
     const perMaster = await keysPerMaster(prefix);
     expect(perMaster.every((n) => n > 0)).toBe(true);
     // Each user's whole set of sessions is ended by one script, which a Cluster only allows within one slot.
     const now = Date.now();
     for (const user of users.slice(0, 6)) {
-      await store.createSession(session(user));
+      await store.createSession(newSession(user));
       expect(await store.endAllUserSessions(user, now, now, 60_000)).toHaveLength(2);
     }
   });
@@ -114,7 +92,7 @@ describe('RedisStore on a Redis Cluster', () => {
     const prefix = freshPrefix();
     const [a, b] = [await open(prefix), await open(prefix)];
     const alice = `alice-${randomUUID()}`;
-    const s = session(alice);
+    const s = newSession(alice);
     await a.createSession(s);
     expect(await b.getSession(s.key, Date.now())).toEqual(s);
     const now = Date.now();
@@ -141,7 +119,7 @@ describe('RedisStore on a Redis Cluster', () => {
     try {
       const store = new RedisStore({ client, prefix: freshPrefix() });
       await store.ready();
-      const s = session(`carol-${randomUUID()}`);
+      const s = newSession(`carol-${randomUUID()}`);
       await store.createSession(s);
       expect(await store.getSession(s.key, Date.now())).toEqual(s);
       await store.close();

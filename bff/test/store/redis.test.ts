@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
-import { newSessionKey } from '../../src/store/session-key.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import type { DeviceSessionRecord } from '../../src/store/types.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { revocationState, runStoreContract } from './contract.js';
+import { newSession, revocationState, runStoreContract } from './contract.js';
 
 let server: RedisServer;
 /** A plain client for looking at what the store wrote. */
@@ -31,25 +29,11 @@ runStoreContract('RedisStore', async () => {
   return { store, teardown: () => store.close() };
 });
 
-function session(userId: string, now: number): DeviceSessionRecord {
-  return {
-    key: newSessionKey(userId),
-    sid: `sid-${randomUUID()}`,
-    userId,
-    userName: userId,
-    deviceName: 'device',
-    userAgent: 'agent',
-    createdAt: now,
-    lastActiveAt: now,
-    idleExpiresAt: now + 60_000,
-    absoluteExpiresAt: now + 3_600_000,
-    generation: 0,
-    credentialHash: `hash-${randomUUID()}`,
-    previousHash: null,
-    successorSealed: null,
-    graceUntil: 0,
-  };
-}
+// Several shards on one node: the layout a Cluster uses, followed with one XREAD BLOCK over every shard's log.
+runStoreContract('RedisStore, 4 shards on one node', async () => {
+  const store = await RedisStore.connect({ url: server.url, prefix: freshPrefix(), shards: 4 });
+  return { store, teardown: () => store.close() };
+});
 
 describe('RedisStore', () => {
   const opened: RedisStore[] = [];
@@ -74,7 +58,7 @@ describe('RedisStore', () => {
 
   it('fails with StoreUnavailableError while Redis is paused, and recovers after resume', async () => {
     const store = await open();
-    const s = session(`user-${randomUUID()}`, Date.now());
+    const s = newSession(`user-${randomUUID()}`);
     await store.createSession(s);
 
     server.pause();
@@ -104,7 +88,7 @@ describe('RedisStore', () => {
     const store = await RedisStore.connect({ url: durable.url, prefix: freshPrefix() });
     opened.push(store);
     try {
-      const s = session(`user-${randomUUID()}`, Date.now());
+      const s = newSession(`user-${randomUUID()}`);
       await store.createSession(s);
 
       await durable.kill();
@@ -140,7 +124,7 @@ describe('RedisStore', () => {
     const store = await open(prefix);
     const now = Date.now();
     const user = `user-${randomUUID()}`;
-    const [a, b, c] = [session(user, now), session(user, now + 1), session(user, now + 2)];
+    const [a, b, c] = [newSession(user, { createdAt: now, lastActiveAt: now }), newSession(user, { createdAt: now + 1, lastActiveAt: now + 1 }), newSession(user, { createdAt: now + 2, lastActiveAt: now + 2 })];
     for (const s of [a, b, c]) await store.createSession(s);
 
     const rotated = await store.rotate({
@@ -168,7 +152,7 @@ describe('RedisStore', () => {
       markerTtlMs: 60_000,
     }); // reuse after grace: theft
     await store.endAllUserSessions(user, now, now, 60_000); // logout everywhere
-    await store.createSession(session(user, now)); // a fresh login afterwards
+    await store.createSession(newSession(user, { createdAt: now, lastActiveAt: now })); // a fresh login afterwards
     await store.endSession(c.key, 'logout', now, 60_000);
     await store.revokeJti('jti-1', 60_000);
     await store.putKeyRing(null, { version: 'v1', sealed: 'ring' });

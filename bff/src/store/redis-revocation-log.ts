@@ -1,0 +1,149 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisKeyLayout } from './redis-keys.js';
+import { RevocationLogBell } from './redis-log-bell.js';
+import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from './revocation-feed.js';
+
+/**
+ * Reads the Redis store's revocation log: one stream per shard (redis-keys.ts), merged into one feed.
+ *
+ * The position is every shard's last stream id, plus, on a Cluster, the bell sequence the reader has seen. Waiting
+ * for news: on a single node, one XREAD BLOCK over every shard's stream on a connection of its own; on a Cluster,
+ * where a command cannot span slots, the bell (redis-log-bell.ts) says which shards to read.
+ */
+export class RedisRevocationLog {
+  private readonly isCluster: boolean;
+  private blocking: Redis | undefined;
+  private bell: RevocationLogBell | undefined;
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly keys: RedisKeyLayout,
+    /** Called with each connection this reader opens, so the store can listen for its errors. */
+    private readonly adopt: (client: Redis | Cluster) => void,
+  ) {
+    this.isCluster = 'isCluster' in client && client.isCluster === true;
+  }
+
+  async read(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
+    const cursor = parseCursor(after, this.keys.shardCount);
+    if (options.blockMs <= 0) return this.readShards('all', cursor, options.count);
+    return this.isCluster ? this.waitForBell(cursor, options) : this.waitWithXread(cursor, options);
+  }
+
+  close(): void {
+    this.blocking?.disconnect();
+    this.bell?.close();
+  }
+
+  private async waitWithXread(cursor: LogCursor, options: ReadRevocationsOptions): Promise<RevocationBatch> {
+    const reply = await this.blockingClient().xread(
+      'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids,
+    );
+    const read = (reply ?? []).map(([log, entries]) => ({ shard: this.keys.logKeys.indexOf(log), entries }));
+    return mergeShardEntries(read.filter((r) => r.shard >= 0), cursor, options.count);
+  }
+
+  /** Reads what the bell says, until there are events or `blockMs` has passed. */
+  private async waitForBell(cursor: LogCursor, options: ReadRevocationsOptions): Promise<RevocationBatch> {
+    const bell = this.logBell();
+    const deadline = Date.now() + options.blockMs;
+    let seen = cursor.seen;
+    for (;;) {
+      const { shards, sequence } = await bell.next(seen, Math.max(0, deadline - Date.now()));
+      const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
+      if (batch.events.length >= options.count) {
+        // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once.
+        return { ...batch, position: formatCursor({ ids: parseCursor(batch.position, this.keys.shardCount).ids, seen: null }) };
+      }
+      if (batch.events.length > 0 || Date.now() >= deadline) return batch;
+      seen = sequence;
+    }
+  }
+
+  private async readShards(shards: readonly number[] | 'all', cursor: LogCursor, count: number): Promise<RevocationBatch> {
+    const targets = shards === 'all' ? this.keys.logKeys.map((_, i) => i) : shards;
+    const replies = await Promise.all(
+      targets.map((shard) => {
+        const id = cursor.ids[shard]!;
+        return this.client.xrange(this.keys.logKeys[shard]!, id === '0-0' ? '-' : `(${id}`, '+', 'COUNT', count);
+      }),
+    );
+    return mergeShardEntries(
+      replies.map((entries, i) => ({ shard: targets[i]!, entries })),
+      cursor,
+      count,
+    );
+  }
+
+  /** XREAD BLOCK holds its connection, so it gets one of its own. */
+  private blockingClient(): Redis {
+    if (this.blocking === undefined) {
+      this.blocking = (this.client as Redis).duplicate({ lazyConnect: false, enableOfflineQueue: true, commandTimeout: undefined });
+      this.adopt(this.blocking);
+    }
+    return this.blocking;
+  }
+
+  private logBell(): RevocationLogBell {
+    if (this.bell === undefined) {
+      const subscriber = (this.client as Cluster).duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true });
+      this.adopt(subscriber);
+      this.bell = new RevocationLogBell(subscriber, this.keys.logKeys);
+    }
+    return this.bell;
+  }
+}
+
+interface LogCursor {
+  /** Last stream id read from each shard's log ('0-0': nothing yet). */
+  ids: string[];
+  /** The bell sequence the reader has seen (Cluster only); null: not yet following. */
+  seen: number | null;
+}
+
+/** Position text: `id,id,...` plus `;seen` once a Cluster reader follows the bell. */
+function parseCursor(position: string | null, shardCount: number): LogCursor {
+  const [idsText, seenText] = (position ?? '').split(';');
+  const given = idsText ? idsText.split(',') : [];
+  const ids = Array.from({ length: shardCount }, (_, i) => (given[i] && /^\d+-\d+$/.test(given[i]!) ? given[i]! : '0-0'));
+  const seen = seenText !== undefined && /^\d+$/.test(seenText) ? Number(seenText) : null;
+  return { ids, seen };
+}
+
+function formatCursor(cursor: LogCursor): string {
+  return cursor.seen === null ? cursor.ids.join(',') : `${cursor.ids.join(',')};${cursor.seen}`;
+}
+
+/**
+ * Entries read from several shards → one batch of at most `count` events, oldest first (each shard's log is in
+ * order; across shards only time orders them). A shard's position moves only past the entries returned, so whatever
+ * is cut off comes in the next batch.
+ */
+function mergeShardEntries(
+  read: Array<{ shard: number; entries: Array<[string, string[]]> }>,
+  cursor: LogCursor,
+  count: number,
+): RevocationBatch {
+  const tagged = read.flatMap(({ shard, entries }) => entries.map(([id, fields]) => ({ shard, id, event: eventFromEntry(id, fields) })));
+  tagged.sort((a, b) => streamIdTime(a.id) - streamIdTime(b.id));
+  const kept = tagged.slice(0, count);
+  const ids = [...cursor.ids];
+  for (const { shard, id } of kept) ids[shard] = id;
+  return {
+    events: kept.flatMap(({ event }) => (event ? [event] : [])),
+    position: formatCursor({ ids, seen: cursor.seen }),
+  };
+}
+
+const streamIdTime = (id: string): number => Number(id.split('-')[0]);
+
+/** A stream entry `id, [field, value, ...]` → event; `at` is the id's millisecond part (Redis's clock). */
+function eventFromEntry(id: string, flat: string[]): RevocationEvent | null {
+  const f = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i]!, flat[i + 1]!);
+  const kind = f.get('k');
+  const base = { id: f.get('i') ?? '', expiresAt: Number(f.get('x')), at: streamIdTime(id) };
+  if (kind === 'user') return { kind, ...base, revokedAfter: Number(f.get('r')) };
+  if (kind === 'jti' || kind === 'sid' || kind === 'keyring') return { kind, ...base };
+  return null;
+}
