@@ -99,7 +99,7 @@ return 1
 /**
  * rotate. KEYS: session, tombstone.
  * ARGV: prefix, presented generation, presented hash, next hash, next sealed, now,
- *       now + graceMs, now + idleTimeoutMs, markerTtlMs.
+ *       graceMs, now + idleTimeoutMs, markerTtlMs.
  * Returns {'rotated', record} | {'replayed', record, sealed} | {'reuse_detected', record}
  *       | {'ended', reason or false} | {'mismatch'}.
  * Must be atomic: concurrent refreshes with the same credential must see exactly one rotation
@@ -111,7 +111,7 @@ local session, tombstone = KEYS[1], KEYS[2]
 local prefix = ARGV[1]
 local presented_gen, presented_hash = tonumber(ARGV[2]), ARGV[3]
 local next_hash, next_sealed = ARGV[4], ARGV[5]
-local now_str, grace_until, idle_candidate = ARGV[6], ARGV[7], ARGV[8]
+local now_str, grace_ms, idle_candidate = ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local now, marker_ttl = tonumber(now_str), tonumber(ARGV[9])
 
 local flat = redis.call('HGETALL', session)
@@ -135,6 +135,11 @@ if presented_gen == gen then
   if presented_hash ~= rec.credentialHash then
     return {'mismatch'}
   end
+  -- The grace window opens when the rotation really happens. A script that reaches Redis late (Redis paused, its
+  -- caller already answered 503) must still leave the client, which never saw this successor, time to replay.
+  local t = redis.call('TIME')
+  local server_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local grace_until = string.format('%d', math.max(now, server_now) + grace_ms)
   local idle_until = idle_candidate
   if tonumber(idle_candidate) > tonumber(rec.absoluteExpiresAt) then
     idle_until = rec.absoluteExpiresAt

@@ -278,7 +278,7 @@ export class RedisStore implements SessionStore {
         input.nextCredentialHash,
         input.nextSealed,
         String(input.now),
-        String(input.now + input.graceMs),
+        String(Math.max(0, Math.ceil(input.graceMs))),
         String(input.now + input.idleTimeoutMs),
         ttlArg(input.markerTtlMs),
       ),

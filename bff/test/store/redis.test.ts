@@ -109,6 +109,33 @@ describe('RedisStore', () => {
     }
   }, 20_000);
 
+  it('a rotation that reaches a paused Redis late still leaves the client its grace window (no false theft)', async () => {
+    const store = await open();
+    const s = newSession(`user-${randomUUID()}`);
+    await store.createSession(s);
+    const graceMs = 300;
+    const rotation = {
+      key: s.key,
+      generation: 0,
+      credentialHash: s.credentialHash,
+      nextCredentialHash: 'next',
+      nextSealed: 'sealed-next',
+      now: Date.now(),
+      idleTimeoutMs: 60_000,
+      graceMs,
+      markerTtlMs: 60_000,
+    };
+    server.pause();
+    // The caller gives up after 1 s (503 to the browser, which keeps its cookie); the script waits in the socket.
+    await expect(store.rotate(rotation)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await new Promise((resolve) => setTimeout(resolve, graceMs + 500));
+    server.resume();
+    // Redis runs the buffered rotation now, long past `now + graceMs`. The browser retries with the cookie it kept.
+    await expect.poll(async () => (await store.getSession(s.key, Date.now()))?.generation, { timeout: 3000, interval: 20 }).toBe(1);
+    const retry = await store.rotate({ ...rotation, nextCredentialHash: 'other', nextSealed: 'sealed-other', now: Date.now() });
+    expect(retry).toMatchObject({ outcome: 'replayed', sealed: 'sealed-next' });
+  });
+
   it('works on a client the caller owns, and leaves it open on close', async () => {
     const client = new Redis(server.url, { lazyConnect: true });
     const store = new RedisStore({ client, prefix: freshPrefix() });
