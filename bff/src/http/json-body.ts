@@ -16,8 +16,17 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 }
 
 /**
+ * JSON is UTF-8 (RFC 8259 §8.1). body-parser would also decode any `utf-*` charset, UTF-7 included, whose
+ * alternative spellings of the same characters are a classic filter bypass; only UTF-8 (or no charset) passes.
+ */
+function isUtf8(contentType: string | undefined): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? '')?.[1];
+  return charset === undefined || charset.toLowerCase() === 'utf-8';
+}
+
+/**
  * JSON bodies only, capped at `limit` before parsing. A request without a body gets `{}`; a body of any other
- * type is refused with 415 (a form post is the classic CSRF vehicle).
+ * type or charset is refused with 415 (a form post is the classic CSRF vehicle).
  */
 export function jsonBody(limit: string): RequestHandler {
   const parse = express.json({ limit, strict: true, type: () => true });
@@ -26,7 +35,9 @@ export function jsonBody(limit: string): RequestHandler {
       req.body = {};
       return next();
     }
-    if (!req.is('application/json')) return next(new LatchkeyError('unsupported_media_type'));
+    if (!req.is('application/json') || !isUtf8(req.headers['content-type'])) {
+      return next(new LatchkeyError('unsupported_media_type'));
+    }
     parse(req, res, (error?: unknown) => next(error === undefined ? undefined : convertBodyParserError(error)));
   };
 }

@@ -95,6 +95,21 @@ describe('POST /auth/login', () => {
     expect(res.status).toBe(415);
   });
 
+  it('accepts JSON in UTF-8 only: utf-7, utf-16 and latin1 bodies get 415 and change nothing', async () => {
+    const body = JSON.stringify({ username: 'alice', password: 'wonderland' });
+    for (const charset of ['utf-7', 'UTF-16', 'utf-16le', 'latin1', '"utf-32"']) {
+      const res = await call(t.app, 'post', '/auth/login', { body, headers: { 'Content-Type': `application/json; charset=${charset}` } });
+      expect(res.status, charset).toBe(415);
+      expect(res.body).toMatchObject({ error: 'unsupported_media_type' });
+      expect(sessionCookie(res)).toBeNull();
+    }
+    expect(await t.store.listUserSessions('user-alice', Date.now())).toEqual([]);
+    for (const charset of ['utf-8', 'UTF-8', '"utf-8"']) {
+      const res = await call(t.app, 'post', '/auth/login', { body, headers: { 'Content-Type': `application/json; charset=${charset}` } });
+      expect(res.status, charset).toBe(200);
+    }
+  });
+
   it('rejects an oversized body with 413 before parsing', async () => {
     const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'x'.repeat(20_000) } });
     expect(res.status).toBe(413);
