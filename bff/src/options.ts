@@ -52,10 +52,16 @@ const optionsSchema = z.object({
     .object({
       /** Login attempts per client IP. */
       perIp: limitSchema.default({ limit: 30, windowMs: 60_000 }),
-      /** Failed login attempts per account. */
-      perAccount: limitSchema.default({ limit: 5, windowMs: 15 * 60_000 }),
+      /** Failed login attempts on one account from one client IP: what stops a guesser without locking the owner out. */
+      perAccountAndIp: limitSchema.default({ limit: 5, windowMs: 15 * 60_000 }),
+      /** Failed login attempts on one account from all IPs together: the ceiling against guessing from many addresses. */
+      perAccount: limitSchema.default({ limit: 100, windowMs: 15 * 60_000 }),
     })
-    .default({ perIp: { limit: 30, windowMs: 60_000 }, perAccount: { limit: 5, windowMs: 15 * 60_000 } }),
+    .default({
+      perIp: { limit: 30, windowMs: 60_000 },
+      perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
+      perAccount: { limit: 100, windowMs: 15 * 60_000 },
+    }),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
 });
 

@@ -38,10 +38,11 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
 export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
   return async (req, res) => {
     const body = res.locals.loginBody as LoginBody;
-    await accountLimit.check(body.username);
+    const ip = req.ip ?? '';
+    await accountLimit.check(body.username, ip);
     const user = await ctx.options.authenticate(body.username, body.password, req);
     if (user === null) {
-      await accountLimit.recordFailure(body.username);
+      await accountLimit.recordFailure(body.username, ip);
       ctx.metrics.logins.inc({ outcome: 'invalid_credentials' });
       throw new LatchkeyError('invalid_credentials');
     }

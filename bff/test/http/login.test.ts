@@ -159,6 +159,29 @@ describe('login rate limits', () => {
     }
   });
 
+  it('stops a guesser at one IP without locking the owner out, and caps guessing from many IPs per account', async () => {
+    const limited = await startTestBff({
+      rateLimit: { perAccountAndIp: { limit: 3, windowMs: 60_000 }, perAccount: { limit: 6, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } },
+    });
+    limited.app.set('trust proxy', 'loopback'); // the client IP comes from X-Forwarded-For
+    const from = (ip: string, password: string) =>
+      call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password }, headers: { 'X-Forwarded-For': ip } });
+    try {
+      for (let i = 0; i < 3; i++) expect((await from('203.0.113.7', 'bad')).status).toBe(401);
+      // The guesser's IP is refused, even with the right password...
+      const guesser = await from('203.0.113.7', 'wonderland');
+      expect(guesser.status).toBe(429);
+      expect(Number(guesser.headers['retry-after'])).toBeGreaterThan(0);
+      // ...while the owner, elsewhere, still signs in.
+      expect((await from('198.51.100.20', 'wonderland')).status).toBe(200);
+      // Guessing spread over many IPs reaches the account-wide ceiling (6 failures): then every IP waits.
+      for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) expect((await from(ip, 'bad')).status).toBe(401);
+      expect((await from('198.51.100.20', 'wonderland')).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('never limits concurrent correct logins to one account (only failures count)', async () => {
     const limited = await startTestBff({ rateLimit: { perAccount: { limit: 2, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } });
     try {
