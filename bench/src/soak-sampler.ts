@@ -1,7 +1,7 @@
 /**
  * The soak's memory and metrics samples: each demo process's RSS (/proc/<pid>/status VmRSS, falling back to the
  * demo's `demo_process_resident_memory_bytes`), heap, revocation-view entries and theft counter from /metrics; and
- * Redis `used_memory`, DBSIZE, XLEN of the revocation log and the keys by kind.
+ * Redis `used_memory`, DBSIZE, the length of the shards' revocation logs and the keys by kind, summed over the nodes.
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -92,7 +92,7 @@ function procRss(pid: number): number | null {
   }
 }
 
-/** Keys by kind (prefix `lk:`, one shard `{0}`; see bff/src/store/redis-keys.ts). */
+/** Keys by kind (prefix `lk:`, then the shard's hash tag; see bff/src/store/redis-keys.ts). */
 function keyKind(key: string): string {
   const k = key.replace(/^lk:/, '').replace(/^\{[^}]*\}/, '');
   if (k.startsWith('s:')) return 'session';
@@ -114,10 +114,17 @@ async function keysByKind(redis: Redis): Promise<Record<string, number>> {
     cursor = next;
     for (const key of keys) out[keyKind(key)] = (out[keyKind(key)] ?? 0) + 1;
   } while (cursor !== '0');
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+  return out;
 }
 
-export async function takeSample(phase: string, atSeconds: number, procs: Proc[], redis: Redis, logKey: string, redisPid?: number): Promise<Sample> {
+/** A shard's revocation log (`lk:{<tag>}rv`, see bff/src/store/redis-keys.ts). */
+const LOG_KEY = /^lk:\{[^}]*\}rv$/;
+
+/**
+ * `nodes`: a direct connection to every Redis node (one for a single Redis, each master of a Cluster); memory, keys
+ * and the shards' logs are summed over them.
+ */
+export async function takeSample(phase: string, atSeconds: number, procs: Proc[], nodes: Redis[], redisPids: number[]): Promise<Sample> {
   const processes: Record<string, ProcessSample> = {};
   await Promise.all(
     procs.map(async (p) => {
@@ -132,19 +139,48 @@ export async function takeSample(phase: string, atSeconds: number, procs: Proc[]
       };
     }),
   );
+  const perNode = await Promise.all(nodes.map((node) => sampleNode(node)));
+  const keys: Record<string, number> = {};
+  for (const n of perNode) for (const [kind, count] of Object.entries(n.keys)) keys[kind] = (keys[kind] ?? 0) + count;
+  const sum = (pick: (n: (typeof perNode)[number]) => number) => perNode.reduce((total, n) => total + pick(n), 0);
+  const cpu = redisPids.map(procCpuSeconds);
+  return {
+    phase,
+    atSeconds,
+    processes,
+    redis: {
+      usedMemory: sum((n) => n.usedMemory),
+      dbsize: sum((n) => n.dbsize),
+      revocationLogLength: sum((n) => n.logLength),
+      revocationLogLive: sum((n) => n.logLive),
+      keys: Object.fromEntries(Object.entries(keys).sort(([x], [y]) => x.localeCompare(y))),
+      cpuSeconds: cpu.some((c) => c === null) ? null : cpu.reduce((total, c) => total! + c!, 0),
+    },
+  };
+}
+
+async function sampleNode(redis: Redis) {
   const info = await redis.info('memory');
   const usedMemory = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
   const dbsize = await redis.dbsize();
-  const revocationLogLength = (await redis.exists(logKey)) ? await redis.xlen(logKey) : 0;
-  let revocationLogLive = 0;
-  if (revocationLogLength > 0) {
-    const now = Date.now();
-    for (const [, fields] of await redis.xrange(logKey, '-', '+')) {
+  const logs: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', 'lk:{*}rv', 'COUNT', 1000);
+    cursor = next;
+    logs.push(...found.filter((k) => LOG_KEY.test(k)));
+  } while (cursor !== '0');
+  let logLength = 0;
+  let logLive = 0;
+  const now = Date.now();
+  for (const log of logs) {
+    for (const [, fields] of await redis.xrange(log, '-', '+')) {
+      logLength++;
       const i = fields.indexOf('x');
       const kind = fields[fields.indexOf('k') + 1];
       // Key-ring events only wake followers (they live 10 min); jti, sid and user entries reject tokens.
-      if (kind !== 'keyring' && i >= 0 && i % 2 === 0 && Number(fields[i + 1]) > now) revocationLogLive++;
+      if (kind !== 'keyring' && i >= 0 && i % 2 === 0 && Number(fields[i + 1]) > now) logLive++;
     }
   }
-  return { phase, atSeconds, processes, redis: { usedMemory, dbsize, revocationLogLength, revocationLogLive, keys: await keysByKind(redis), cpuSeconds: procCpuSeconds(redisPid) } };
+  return { usedMemory, dbsize, logLength, logLive, keys: await keysByKind(redis) };
 }

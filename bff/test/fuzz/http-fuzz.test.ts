@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { ISSUER, login, me, SECRET, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
+import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import {
   authorizationHeader,
@@ -470,6 +471,24 @@ describe('HTTP fuzz, Redis store', () => {
 
   it('property 1 on Redis: hostile requests never 5xx, leak nothing, change nothing; devices still refresh', async () => {
     await hostileRequestsChangeNothing(f!, 100);
+    await expectDevicesStillRefresh(f!);
+  }, PROPERTY_TIMEOUT_MS);
+});
+
+describe('HTTP fuzz, Redis store on a 3-master Cluster', () => {
+  let cluster: RedisCluster | undefined;
+  let f: Fixture | undefined;
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+    f = await setUp(await RedisStore.connect({ clusterNodes: [cluster.url], prefix: `fuzz-${process.pid}:` }));
+  }, 30_000);
+  afterAll(async () => {
+    await tearDown(f);
+    await cluster?.stop();
+  });
+
+  it('property 1 on a Cluster: hostile requests never 5xx, leak nothing, change nothing; devices still refresh', async () => {
+    await hostileRequestsChangeNothing(f!, 60);
     await expectDevicesStillRefresh(f!);
   }, PROPERTY_TIMEOUT_MS);
 });
