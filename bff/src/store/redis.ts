@@ -44,6 +44,13 @@ export interface RedisStoreOptions {
    * 1 on a single node. Every instance must use the same value, and it must not change while sessions live.
    */
   shards?: number;
+  /**
+   * Replica acknowledgements every write waits for (Redis WAIT), so nothing the BFF has answered (a rotated cookie,
+   * a 204 logout, a revocation) can be lost in a failover. Off by default. A write that fewer replicas confirm within
+   * `timeoutMs` fails with StoreUnavailableError (503): it may have happened on the master, and the client's retry
+   * is safe (a refresh replays the same successor; a logout is idempotent).
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
   /** Each store call fails with StoreUnavailableError after this long, default 1000 ms. */
   commandTimeoutMs?: number;
   /** How long `ready()` / `RedisStore.connect()` wait for the connection, default 10 000 ms. */
@@ -68,12 +75,17 @@ const optionsSchema = z
     clusterNodes: z.array(redisUrl).min(1).optional(),
     prefix: z.string().min(1).regex(/^[^{}]*$/, 'prefix must not contain { or }').default('lk:'),
     shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
+    waitForReplicas: z.strictObject({ replicas: z.number().int().min(1), timeoutMs: z.number().int().positive() }).optional(),
     commandTimeoutMs: z.number().int().positive().default(1000),
     connectTimeoutMs: z.number().int().positive().default(10_000),
   })
   .refine(
     (o) => [o.client, o.url, o.clusterNodes].filter((v) => v !== undefined).length === 1,
     'pass exactly one of client, url and clusterNodes',
+  )
+  .refine(
+    (o) => o.waitForReplicas === undefined || o.waitForReplicas.timeoutMs < o.commandTimeoutMs,
+    'waitForReplicas.timeoutMs must be shorter than commandTimeoutMs (the connection would give up first)',
   );
 
 type ResolvedOptions = Readonly<z.output<typeof optionsSchema>>;
@@ -242,8 +254,7 @@ export class RedisStore implements SessionStore {
     for (const [field, value] of Object.entries(record)) {
       if (value !== null) fields.push(field, String(value));
     }
-    await this.run('createSession', () =>
-      this.scripts.latchkeyCreateSession(
+    await this.write('createSession', 'latchkeyCreateSession', [
         this.keys.session(shard, record.key),
         this.keys.sidIndex(shard, record.sid),
         this.keys.userIndex(shard, record.userId),
@@ -252,8 +263,7 @@ export class RedisStore implements SessionStore {
         record.key,
         String(record.absoluteExpiresAt),
         ...fields,
-      ),
-    );
+    ]);
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -268,8 +278,7 @@ export class RedisStore implements SessionStore {
   async rotate(input: RotateInput): Promise<RotateResult> {
     const shard = this.keys.shardOfSessionKey(input.key);
     if (shard === null) return { outcome: 'ended', reason: null };
-    const reply = await this.run('rotate', () =>
-      this.scripts.latchkeyRotate(
+    const reply = await this.write('rotate', 'latchkeyRotate', [
         this.keys.session(shard, input.key),
         this.keys.tombstone(shard, input.key),
         this.keys.shardPrefixes[shard]!,
@@ -281,8 +290,7 @@ export class RedisStore implements SessionStore {
         String(Math.max(0, Math.ceil(input.graceMs))),
         String(input.now + input.idleTimeoutMs),
         ttlArg(input.markerTtlMs),
-      ),
-    );
+    ]);
     return rotateResultFromReply(reply);
   }
 
@@ -297,15 +305,13 @@ export class RedisStore implements SessionStore {
   async endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
     const shard = this.keys.shardOfSessionKey(key);
     if (shard === null) return null;
-    const reply = await this.run('endSession', () =>
-      this.scripts.latchkeyEndSession(
+    const reply = await this.write('endSession', 'latchkeyEndSession', [
         this.keys.session(shard, key),
         this.keys.shardPrefixes[shard]!,
         reason,
         String(now),
         ttlArg(markerTtlMs),
-      ),
-    );
+    ]);
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
@@ -317,23 +323,20 @@ export class RedisStore implements SessionStore {
     markerTtlMs: number,
   ): Promise<DeviceSessionRecord | null> {
     const shard = this.keys.shardOfUser(userId);
-    const reply = await this.run('endUserSessionBySid', () =>
-      this.scripts.latchkeyEndUserSessionBySid(
+    const reply = await this.write('endUserSessionBySid', 'latchkeyEndUserSessionBySid', [
         this.keys.sidIndex(shard, sid),
         this.keys.shardPrefixes[shard]!,
         userId,
         reason,
         String(now),
         ttlArg(markerTtlMs),
-      ),
-    );
+    ]);
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
   async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
     const shard = this.keys.shardOfUser(userId);
-    const reply = await this.run('endAllUserSessions', () =>
-      this.scripts.latchkeyEndAllUserSessions(
+    const reply = await this.write('endAllUserSessions', 'latchkeyEndAllUserSessions', [
         this.keys.userIndex(shard, userId),
         this.keys.userMarker(shard, userId),
         this.keys.shardPrefixes[shard]!,
@@ -341,8 +344,7 @@ export class RedisStore implements SessionStore {
         String(revokedAfter),
         String(now),
         ttlArg(markerTtlMs),
-      ),
-    );
+    ]);
     return recordsFromReply(reply).sort(oldestFirst);
   }
 
@@ -350,9 +352,7 @@ export class RedisStore implements SessionStore {
     const ttl = ttlArg(ttlMs);
     if (ttl === '0') return; // Already expired: nothing left to deny.
     const shard = this.keys.shardOfJti(jti);
-    await this.run('revokeJti', () =>
-      this.scripts.latchkeyRevokeJti(this.keys.logKeys[shard]!, this.keys.shardPrefixes[shard]!, jti, ttl),
-    );
+    await this.write('revokeJti', 'latchkeyRevokeJti', [this.keys.logKeys[shard]!, this.keys.shardPrefixes[shard]!, jti, ttl]);
   }
 
   async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
@@ -363,8 +363,7 @@ export class RedisStore implements SessionStore {
   }
 
   async putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean> {
-    const written = await this.run('putKeyRing', () =>
-      this.scripts.latchkeyPutKeyRing(
+    const written = await this.write('putKeyRing', 'latchkeyPutKeyRing', [
         this.keys.keyRingVersion(),
         this.keys.keyRingSealed(),
         expectedVersion === null ? '0' : '1',
@@ -373,8 +372,7 @@ export class RedisStore implements SessionStore {
         next.sealed,
         this.keys.shardPrefixes[0]!,
         String(KEY_RING_EVENT_TTL_MS),
-      ),
-    );
+    ]);
     return written === 1;
   }
 
@@ -421,6 +419,34 @@ export class RedisStore implements SessionStore {
     } finally {
       this.client.disconnect();
     }
+  }
+
+  /**
+   * Runs a script that changes state. With `waitForReplicas`, the script and a WAIT go out together on the
+   * connection of the key's node, and the write only counts once enough replicas confirm it: replication is
+   * asynchronous, so without that, a master that dies right after a write can take the write (a rotation, a logout)
+   * with it while the client already holds the answer.
+   */
+  private async write(operation: string, script: ScriptName, args: ScriptArg[]): Promise<unknown> {
+    const acks = this.options.waitForReplicas;
+    if (acks === undefined) return this.run(operation, () => this.scripts[script](...args));
+    return this.run(
+      operation,
+      async () => {
+        const pipeline = this.client.pipeline() as unknown as ScriptCommands & { call(...a: ScriptArg[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        pipeline[script](...args);
+        pipeline.call('WAIT', acks.replicas, acks.timeoutMs);
+        const [written, waited] = (await pipeline.exec()) ?? [];
+        if (!written || !waited) throw new Error('no reply');
+        if (written[0]) throw written[0];
+        if (waited[0]) throw waited[0];
+        if (Number(waited[1]) < acks.replicas) {
+          throw new Error(`${String(waited[1])} of ${acks.replicas} replicas confirmed the write within ${acks.timeoutMs} ms`);
+        }
+        return written[1];
+      },
+      this.options.commandTimeoutMs + acks.timeoutMs,
+    );
   }
 
   /** Runs one client call under the store's deadline; every failure becomes StoreUnavailableError. */

@@ -24,10 +24,11 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
 export async function createDemoApp(config: DemoConfig & { port: number }, logger?: Logger): Promise<DemoApp> {
+  const waitForReplicas = config.redisWaitReplicas > 0 ? { waitForReplicas: { replicas: config.redisWaitReplicas, timeoutMs: 100 } } : {};
   const store: SessionStore = config.redisClusterNodes
-    ? await RedisStore.connect({ clusterNodes: config.redisClusterNodes })
+    ? await RedisStore.connect({ clusterNodes: config.redisClusterNodes, ...waitForReplicas })
     : config.redisUrl
-      ? await RedisStore.connect({ url: config.redisUrl })
+      ? await RedisStore.connect({ url: config.redisUrl, ...waitForReplicas })
       : new MemoryStore();
   const issuer = config.issuer ?? `http://localhost:${config.port}`;
   const bff = await createBff({

@@ -11,6 +11,8 @@ const envSchema = z.object({
     .optional(),
   /** `true`: REDIS_URL names nodes of a Redis Cluster (one reachable node is enough; the rest are discovered). */
   LATCHKEY_REDIS_CLUSTER: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** Replicas that must acknowledge every write (Redis WAIT, 100 ms) before the BFF answers; 0: off. */
+  LATCHKEY_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(5).default(0),
   LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
@@ -23,6 +25,8 @@ export interface DemoConfig {
   redisUrl: string | undefined;
   /** Set when LATCHKEY_REDIS_CLUSTER is on: the Cluster's seed nodes (REDIS_URL split at commas). */
   redisClusterNodes: string[] | undefined;
+  /** Replica acknowledgements each write waits for; 0: none. */
+  redisWaitReplicas: number;
   secret: string;
   secretIsEphemeral: boolean;
   accessTtlSeconds: number;
@@ -45,6 +49,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     port: e.PORT,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
+    redisWaitReplicas: e.LATCHKEY_REDIS_WAIT_REPLICAS,
     secret: e.LATCHKEY_SECRET ?? randomBytes(32).toString('base64url'),
     secretIsEphemeral: e.LATCHKEY_SECRET === undefined,
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
