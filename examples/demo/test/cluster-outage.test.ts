@@ -1,7 +1,5 @@
-import { Cluster } from 'ioredis';
-import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisKeyLayout } from '../../../bff/src/store/redis-keys.js';
+import { masterOfUser } from '../../../bff/test/helpers/cluster-slots.js';
 import { startRedisCluster, type RedisCluster } from '../../../bff/test/helpers/redis-cluster.js';
 import { startDemoProcess, type DemoProcess } from './support/demo-process.js';
 import { Load, LoadDevice, Recorder, sleep } from './support/load.js';
@@ -13,22 +11,6 @@ import { Load, LoadDevice, Recorder, sleep } from './support/load.js';
  * routes fail closed because no guard can prove its view complete while one shard's log is unreadable. Nobody is
  * signed out, nothing is lost, and a revocation aimed at the unreachable shard fails loudly.
  */
-
-/** The master that owns `userId`'s shard (the demo's RedisStore on a Cluster: prefix `lk:`, 16 shards). */
-async function masterOfUser(cluster: RedisCluster, userId: string) {
-  const keys = createRedisKeyLayout('lk:', 16);
-  const slot = calculateSlot(keys.shardPrefixes[keys.shardOfUser(userId)]!);
-  const client = new Cluster([...cluster.seeds], { lazyConnect: true });
-  try {
-    await client.connect();
-    const owner = (client.slots[slot] ?? [])[0];
-    const node = cluster.nodes.find((n) => `${n.host}:${n.port}` === owner);
-    if (!node) throw new Error(`no master owns slot ${slot} (${owner})`);
-    return node;
-  } finally {
-    client.disconnect();
-  }
-}
 
 const SECRET = 'cluster-outage-secret-0123456789-abcdefghijk';
 const DEVICES = 6;
@@ -133,5 +115,80 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
     expect([204, 401]).toContain((await keeper.logoutAll(a.url)).outcome);
     for (const base of [a.url, b.url]) await expect.poll(async () => (await keeper.me(base)).outcome, PROPAGATION).toBe(401);
     expect(await devices[1]!.me(a.url)).toMatchObject({ outcome: 200 });
+  }, 60_000);
+});
+
+/**
+ * A master killed (SIGKILL) under load, with two replicas per master and LATCHKEY_REDIS_WAIT_REPLICAS=1: a replica
+ * takes over (the other then confirms writes), and every answer the BFF gave before the kill holds afterwards
+ * (cookies, logouts, revocations).
+ */
+describe('a Redis Cluster master killed under load; its replica takes over (two demo processes, writes wait for a replica)', () => {
+  let cluster: RedisCluster;
+  let a: DemoProcess;
+  let b: DemoProcess;
+  const recorder = new Recorder();
+  const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 2 });
+    const env = {
+      REDIS_URL: cluster.url,
+      LATCHKEY_REDIS_CLUSTER: 'true',
+      LATCHKEY_REDIS_WAIT_REPLICAS: '1',
+      LATCHKEY_SECRET: SECRET,
+      LATCHKEY_ISSUER: 'http://localhost:4996',
+    };
+    [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+    for (const [i, dev] of devices.entries()) await dev.login(i % 2 ? b.url : a.url, 'bob', 'builder');
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await cluster?.stop();
+  });
+
+  it('nobody is signed out, no session or revocation is lost, and both processes serve again', async () => {
+    // A logout made before the kill, seen by both processes.
+    const victim = new LoadDevice('victim', recorder);
+    await victim.login(a.url, 'bob', 'builder');
+    const victimCookie = victim.cookie!;
+    expect((await victim.logout(b.url)).outcome).toBe(204);
+    for (const base of [a.url, b.url]) await expect.poll(async () => (await victim.me(base)).outcome, PROPAGATION).toBe(401);
+
+    const load = new Load(devices, { route: (i, n) => ((i + n) % 2 ? { refresh: a.url, me: b.url } : { refresh: b.url, me: a.url }) }).start();
+    await expect.poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200).length, RECOVERY).toBeGreaterThan(DEVICES);
+
+    // Kill the master that holds bob's shard: every device of the load depends on it.
+    const master = await masterOfUser(cluster, 'user-bob');
+    await master.kill();
+    const killedAt = Date.now();
+    await cluster.waitForFailover(master);
+    const probe = new LoadDevice('probe', recorder);
+    probe.token = devices[1]!.token;
+    for (const base of [a.url, b.url]) await expect.poll(async () => (await probe.me(base)).outcome, { timeout: 20_000, interval: 50 }).toBe(200);
+    console.info(`cluster failover: guarded routes serve again ${Date.now() - killedAt} ms after the kill`);
+    await sleep(1000);
+    await load.stop();
+
+    const loadRecords = recorder.where((r) => r.device.startsWith('device-'));
+    console.info('cluster failover: load outcomes', JSON.stringify(recorder.summary(loadRecords)));
+    for (const r of loadRecords) expect([200, 503], `${r.device} ${r.kind} → ${r.outcome} ${r.error ?? ''}`).toContain(r.outcome);
+    expect(recorder.where((r) => r.error === 'reuse_detected')).toEqual([]);
+
+    // Every device refreshes with the cookie it holds, on both processes: no rotation it saw answered was lost.
+    for (const dev of devices) {
+      expect(await dev.refresh(a.url)).toMatchObject({ outcome: 200 });
+      expect(await dev.me(b.url)).toMatchObject({ outcome: 200 });
+      expect(await dev.refresh(b.url)).toMatchObject({ outcome: 200 });
+    }
+    // The logout made before the kill still holds.
+    for (const base of [a.url, b.url]) {
+      expect((await victim.me(base)).outcome).toBe(401);
+      expect(await victim.refresh(base, { cookie: victimCookie })).toMatchObject({ outcome: 401 });
+    }
+    // And a logout-all now is enforced on both processes at once.
+    expect((await devices[0]!.logoutAll(a.url)).outcome).toBe(204);
+    for (const base of [a.url, b.url]) await expect.poll(async () => (await devices[1]!.me(base)).outcome, PROPAGATION).toBe(401);
   }, 60_000);
 });
