@@ -18,8 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { ISSUER, login, me, SECRET, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startRedisCluster } from '../helpers/redis-cluster.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import {
   authorizationHeader,
   bffRoute,
@@ -457,38 +457,41 @@ describe('HTTP fuzz, memory store', () => {
   });
 });
 
-describe('HTTP fuzz, Redis store', () => {
-  let redis: RedisServer | undefined;
+/** Property 1 again on the Redis store: one node, and a 3-master Cluster (each a real server started here). */
+const REDIS_BACKENDS = [
+  {
+    name: 'Redis',
+    runs: 100,
+    async open() {
+      const redis = await startRedisServer();
+      return { store: await RedisStore.connect({ url: redis.url, prefix: `fuzz-${process.pid}:` }), stop: () => redis.stop() };
+    },
+  },
+  {
+    name: 'a 3-master Redis Cluster',
+    runs: 60,
+    async open() {
+      const cluster = await startRedisCluster({ masters: 3 });
+      return { store: await RedisStore.connect({ clusterNodes: [cluster.url], prefix: `fuzz-${process.pid}:` }), stop: () => cluster.stop() };
+    },
+  },
+];
+
+describe.each(REDIS_BACKENDS)('HTTP fuzz, Redis store on $name', ({ name, runs, open }) => {
+  let backend: { stop(): Promise<void> } | undefined;
   let f: Fixture | undefined;
   beforeAll(async () => {
-    redis = await startRedisServer();
-    f = await setUp(await RedisStore.connect({ url: redis.url, prefix: `fuzz-${process.pid}:` }));
-  });
-  afterAll(async () => {
-    await tearDown(f);
-    await redis?.stop();
-  });
-
-  it('property 1 on Redis: hostile requests never 5xx, leak nothing, change nothing; devices still refresh', async () => {
-    await hostileRequestsChangeNothing(f!, 100);
-    await expectDevicesStillRefresh(f!);
-  }, PROPERTY_TIMEOUT_MS);
-});
-
-describe('HTTP fuzz, Redis store on a 3-master Cluster', () => {
-  let cluster: RedisCluster | undefined;
-  let f: Fixture | undefined;
-  beforeAll(async () => {
-    cluster = await startRedisCluster({ masters: 3 });
-    f = await setUp(await RedisStore.connect({ clusterNodes: [cluster.url], prefix: `fuzz-${process.pid}:` }));
+    const opened = await open();
+    backend = opened;
+    f = await setUp(opened.store);
   }, 30_000);
   afterAll(async () => {
     await tearDown(f);
-    await cluster?.stop();
+    await backend?.stop();
   });
 
-  it('property 1 on a Cluster: hostile requests never 5xx, leak nothing, change nothing; devices still refresh', async () => {
-    await hostileRequestsChangeNothing(f!, 60);
+  it(`property 1 on ${name}: hostile requests never 5xx, leak nothing, change nothing; devices still refresh`, async () => {
+    await hostileRequestsChangeNothing(f!, runs);
     await expectDevicesStillRefresh(f!);
   }, PROPERTY_TIMEOUT_MS);
 });

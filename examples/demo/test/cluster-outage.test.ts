@@ -20,36 +20,61 @@ const FAIL_CLOSED_WITHIN_MS = 1200;
 const RECOVERY = { timeout: 15_000, interval: 50 };
 const PROPAGATION = { timeout: 3000, interval: 10 };
 
-describe('a Redis Cluster master paused for 3 s under load (two demo processes)', () => {
-  let cluster: RedisCluster;
-  let a: DemoProcess;
-  let b: DemoProcess;
-  const recorder = new Recorder();
-  const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
+interface Deployment {
+  cluster: RedisCluster;
+  a: DemoProcess;
+  b: DemoProcess;
+  recorder: Recorder;
+  /** bob's devices, signed in before the load starts, alternately on A and B. */
+  devices: LoadDevice[];
+}
 
+/** A cluster and two demo processes on it for the enclosing describe; bob's devices make the load. */
+function clusterDeployment(options: Parameters<typeof startRedisCluster>[0], extraEnv: Record<string, string> = {}): () => Deployment {
+  let d: Deployment | undefined;
   beforeAll(async () => {
-    cluster = await startRedisCluster({ masters: 3 });
-    const env = { REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true', LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://localhost:4997' };
-    [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+    const cluster = await startRedisCluster(options);
+    const env = { REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true', LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://localhost:4997', ...extraEnv };
+    const [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+    const recorder = new Recorder();
+    const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
+    d = { cluster, a, b, recorder, devices };
     for (const [i, dev] of devices.entries()) await dev.login(i % 2 ? b.url : a.url, 'bob', 'builder');
   }, 30_000);
-
   afterAll(async () => {
-    for (const node of cluster?.nodes ?? []) node.resume();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await cluster?.stop();
+    for (const node of d?.cluster.nodes ?? []) node.resume();
+    await Promise.all([d?.a.stop(), d?.b.stop()]);
+    await d?.cluster.stop();
   });
+  return () => d!;
+}
+
+/** A device of `username` logged out on B after signing in on A, once both processes reject its token. */
+async function loggedOutOnBoth({ a, b, recorder }: Deployment, username: string, password: string): Promise<{ victim: LoadDevice; cookie: string }> {
+  const victim = new LoadDevice('victim', recorder);
+  await victim.login(a.url, username, password);
+  const cookie = victim.cookie!;
+  expect((await victim.logout(b.url)).outcome).toBe(204);
+  for (const base of [a.url, b.url]) await expect.poll(async () => (await victim.me(base)).outcome, PROPAGATION).toBe(401);
+  return { victim, cookie };
+}
+
+/** Refresh on one process, /api/me on the other, alternating; resolves once every device has been served. */
+async function startLoad({ a, b, recorder, devices }: Deployment): Promise<Load> {
+  const load = new Load(devices, { route: (i, n) => ((i + n) % 2 ? { refresh: a.url, me: b.url } : { refresh: b.url, me: a.url }) }).start();
+  await expect.poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200).length, RECOVERY).toBeGreaterThan(DEVICES);
+  return load;
+}
+
+describe('a Redis Cluster master paused for 3 s under load (two demo processes)', () => {
+  const deployment = clusterDeployment({ masters: 3 });
 
   it('fails closed and answers 503 (never 401) during the outage; afterwards every session refreshes and every revocation holds', async () => {
+    const d = deployment();
+    const { cluster, a, b, recorder, devices } = d;
     // A logout made before the outage, seen by both processes.
-    const victim = new LoadDevice('victim', recorder);
-    await victim.login(a.url, 'alice', 'wonderland');
-    const victimCookie = victim.cookie!;
-    expect((await victim.logout(b.url)).outcome).toBe(204);
-    for (const base of [a.url, b.url]) await expect.poll(async () => (await victim.me(base)).outcome, PROPAGATION).toBe(401);
-
-    const load = new Load(devices, { route: (i, n) => ((i + n) % 2 ? { refresh: a.url, me: b.url } : { refresh: b.url, me: a.url }) }).start();
-    await expect.poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200).length, RECOVERY).toBeGreaterThan(DEVICES);
+    const { victim, cookie: victimCookie } = await loggedOutOnBoth(d, 'alice', 'wonderland');
+    const load = await startLoad(d);
 
     // alice signs in on a second device, which will try a logout-all while her shard is unreachable.
     const keeper = new LoadDevice('alice-keeper', recorder);
@@ -124,40 +149,14 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
  * (cookies, logouts, revocations).
  */
 describe('a Redis Cluster master killed under load; its replica takes over (two demo processes, writes wait for a replica)', () => {
-  let cluster: RedisCluster;
-  let a: DemoProcess;
-  let b: DemoProcess;
-  const recorder = new Recorder();
-  const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 2 });
-    const env = {
-      REDIS_URL: cluster.url,
-      LATCHKEY_REDIS_CLUSTER: 'true',
-      LATCHKEY_REDIS_WAIT_REPLICAS: '1',
-      LATCHKEY_SECRET: SECRET,
-      LATCHKEY_ISSUER: 'http://localhost:4996',
-    };
-    [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
-    for (const [i, dev] of devices.entries()) await dev.login(i % 2 ? b.url : a.url, 'bob', 'builder');
-  }, 30_000);
-
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await cluster?.stop();
-  });
+  const deployment = clusterDeployment({ masters: 3, replicasPerMaster: 2 }, { LATCHKEY_REDIS_WAIT_REPLICAS: '1' });
 
   it('nobody is signed out, no session or revocation is lost, and both processes serve again', async () => {
+    const d = deployment();
+    const { cluster, a, b, recorder, devices } = d;
     // A logout made before the kill, seen by both processes.
-    const victim = new LoadDevice('victim', recorder);
-    await victim.login(a.url, 'bob', 'builder');
-    const victimCookie = victim.cookie!;
-    expect((await victim.logout(b.url)).outcome).toBe(204);
-    for (const base of [a.url, b.url]) await expect.poll(async () => (await victim.me(base)).outcome, PROPAGATION).toBe(401);
-
-    const load = new Load(devices, { route: (i, n) => ((i + n) % 2 ? { refresh: a.url, me: b.url } : { refresh: b.url, me: a.url }) }).start();
-    await expect.poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200).length, RECOVERY).toBeGreaterThan(DEVICES);
+    const { victim, cookie: victimCookie } = await loggedOutOnBoth(d, 'bob', 'builder');
+    const load = await startLoad(d);
 
     // Kill the master that holds bob's shard: every device of the load depends on it.
     const master = await masterOfUser(cluster, 'user-bob');
