@@ -3,7 +3,7 @@
  * a fresh data directory, no persistence unless asked. The child is killed if the test process exits.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,10 @@ import { freePort } from './free-port.js';
 export interface RedisServerOptions {
   /** Append-only file on, so data survives kill() + restart() (for outage tests). Default false. */
   persistence?: boolean;
+  /** Written to `redis.conf` in the data directory and loaded first (Sentinel needs a config file it can rewrite). */
+  config?: string;
+  /** Appended to the command line, e.g. `['--replicaof', '127.0.0.1', '6379']` or `['--sentinel']`. */
+  extraArgs?: string[];
 }
 
 export interface RedisServer {
@@ -36,13 +40,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   assertRedisServerInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
   const port = await freePort();
+  const configFile = join(dir, 'redis.conf');
+  if (options.config !== undefined) writeFileSync(configFile, options.config);
   const args = [
+    ...(options.config !== undefined ? [configFile] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--save', '',
     '--appendonly', options.persistence ? 'yes' : 'no',
     '--dir', dir,
     '--loglevel', 'warning',
+    ...(options.extraArgs ?? []),
   ];
 
   let child: ChildProcess | null = null;
