@@ -125,6 +125,11 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptArg = string | number;
 type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
+/** A pipeline with the scripts on it (ioredis copies `defineCommand`s onto pipelines). */
+type ScriptPipeline = ScriptCommands & {
+  call(command: string, ...args: ScriptArg[]): unknown;
+  exec(): Promise<Array<[Error | null, unknown]> | null>;
+};
 
 /** Redis PX/PEXPIRE take positive integers; a non-positive TTL means "write no marker". */
 const ttlArg = (ms: number): string => String(Math.max(0, Math.ceil(ms)));
@@ -433,7 +438,7 @@ export class RedisStore implements SessionStore {
     return this.run(
       operation,
       async () => {
-        const pipeline = this.client.pipeline() as unknown as ScriptCommands & { call(...a: ScriptArg[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        const pipeline = this.client.pipeline() as unknown as ScriptPipeline;
         pipeline[script](...args);
         pipeline.call('WAIT', acks.replicas, acks.timeoutMs);
         const [written, waited] = (await pipeline.exec()) ?? [];

@@ -54,6 +54,8 @@ describe('RedisStore', () => {
     expect(() => new RedisStore({ url: server.url, prefix: '{x}' })).toThrow(/prefix/);
     expect(() => new RedisStore({ url: server.url, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
     expect(() => new RedisStore({ url: server.url, bogus: 1 } as never)).toThrow(/bogus/);
+    expect(() => new RedisStore({ url: server.url, waitForReplicas: { replicas: 1, timeoutMs: 1000 } })).toThrow(/shorter than commandTimeoutMs/);
+    expect(() => new RedisStore({ url: server.url, waitForReplicas: { replicas: 0, timeoutMs: 100 } })).toThrow(/replicas/);
   });
 
   it('fails with StoreUnavailableError while Redis is paused, and recovers after resume', async () => {
