@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test as base, expect, type BrowserContext, type TestInfo } from '@playwright/test';
+import { startRedisCluster, type RedisCluster } from '../../bff/test/helpers/redis-cluster.js';
 import { DemoProcess, RedisProcess, WEB_DIST_INDEX, type RedisOptions } from './processes.js';
 
 export interface StackOptions extends RedisOptions {
@@ -16,10 +17,15 @@ export interface StackOptions extends RedisOptions {
   accessTtlSeconds?: number;
   /** The specs of this file drive the demo page: fail early and clearly when it is not built. Default true. */
   requirePage?: boolean;
+  /** Run the stack on a local 3-master Redis Cluster instead of one redis-server. */
+  cluster?: boolean;
 }
 
 export interface Stack {
-  redis: RedisProcess;
+  /** The one redis-server (throws on a Cluster stack: see `cluster`). */
+  readonly redis: RedisProcess;
+  /** The Redis Cluster of a `cluster: true` stack. */
+  readonly cluster: RedisCluster | undefined;
   /** The demo server behind `baseURL`. */
   demo: DemoProcess;
   /** Every demo server started for this stack (the first is `demo`). */
@@ -35,30 +41,46 @@ export const DEFAULT_ACCESS_TTL_SECONDS = 5;
 let active: Stack | undefined;
 
 async function startStack(options: StackOptions): Promise<Stack> {
-  const redis = await RedisProcess.start({ persistent: options.persistent ?? false });
+  const cluster = options.cluster ? await startRedisCluster({ masters: 3 }) : undefined;
+  const redis = cluster ? undefined : await RedisProcess.start({ persistent: options.persistent ?? false });
+  const redisUrl = cluster?.url ?? redis!.url;
+  const extraEnv: Record<string, string> = cluster ? { LATCHKEY_REDIS_CLUSTER: 'true' } : {};
   const secret = `e2e-${randomBytes(24).toString('base64url')}`;
   const accessTtlSeconds = options.accessTtlSeconds ?? DEFAULT_ACCESS_TTL_SECONDS;
   const demos: DemoProcess[] = [];
   const addDemo = async () => {
     // The second and later processes take the first one's issuer: one deployment, one `iss` and `aud`.
     const issuer = demos[0]?.url;
-    const demo = await DemoProcess.start({ redisUrl: redis.url, secret, accessTtlSeconds, ...(issuer ? { issuer } : {}) });
+    const demo = await DemoProcess.start({ redisUrl, secret, accessTtlSeconds, extraEnv, ...(issuer ? { issuer } : {}) });
     demos.push(demo);
     return demo;
   };
   try {
     const demo = await addDemo();
-    return { redis, demo, demos, secret, accessTtlSeconds, addDemo };
+    return {
+      get redis(): RedisProcess {
+        if (!redis) throw new Error('this stack runs on a Redis Cluster (stack.cluster), not one redis-server');
+        return redis;
+      },
+      cluster,
+      demo,
+      demos,
+      secret,
+      accessTtlSeconds,
+      addDemo,
+    };
   } catch (error) {
     await Promise.allSettled(demos.map((d) => d.stop()));
-    await redis.dispose();
+    await redis?.dispose();
+    await cluster?.stop();
     throw error;
   }
 }
 
 async function stopStack(stack: Stack): Promise<void> {
   await Promise.allSettled(stack.demos.map((d) => d.stop()));
-  await stack.redis.dispose();
+  if (stack.cluster) await stack.cluster.stop();
+  else await stack.redis.dispose();
 }
 
 /**
@@ -88,7 +110,7 @@ async function attachLogs(stack: Stack, testInfo: TestInfo): Promise<void> {
   for (const [i, demo] of stack.demos.entries()) {
     await testInfo.attach(`demo-server-${i}.log`, { body: demo.output(), contentType: 'text/plain' });
   }
-  await testInfo.attach('redis-server.log', { body: stack.redis.output(), contentType: 'text/plain' });
+  if (!stack.cluster) await testInfo.attach('redis-server.log', { body: stack.redis.output(), contentType: 'text/plain' });
 }
 
 export interface Fixtures {
