@@ -49,6 +49,11 @@ export interface RotateInput {
   nextSealed: string;
   now: number;
   idleTimeoutMs: number;
+  /**
+   * How long the superseded credential may be replayed: `graceUntil` is at least `now + graceMs`, counted from when
+   * the store really applies the rotation (Redis: its own clock, so a script that reaches a paused Redis late still
+   * leaves the client its window).
+   */
   graceMs: number;
   /** How long the sid revocation marker lives when reuse revokes the session (access-token lifetime + skew). */
   markerTtlMs: number;
