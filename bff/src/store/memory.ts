@@ -1,6 +1,6 @@
 import { StoreUnavailableError } from './types.js';
 import { MemoryRevocationLog } from './memory-revocation-log.js';
-import { isSessionKeyOf } from './session-key.js';
+import { assertSessionKeyOf } from './session-key.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
 import type {
@@ -76,7 +76,7 @@ export class MemoryStore implements SessionStore {
 
   async createSession(session: DeviceSessionRecord): Promise<void> {
     this.assertOpen();
-    if (!isSessionKeyOf(session.key, session.userId)) throw new TypeError('session.key must come from newSessionKey(userId)');
+    assertSessionKeyOf(session);
     const record = structuredClone(session);
     const existing = this.sessions.get(record.key);
     if (existing) this.unindex(existing);

@@ -47,10 +47,6 @@ export class RevocationLogBell {
     });
   }
 
-  get current(): number {
-    return this.sequence;
-  }
-
   /**
    * Waits until a shard rings after `seen`, or `waitMs` passes. Answers the shards to read, or 'all' when a
    * message may have been missed (first call, resubscription, timeout: the periodic full read).

@@ -11,18 +11,16 @@ import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from '.
  * where a command cannot span slots, the bell (redis-log-bell.ts) says which shards to read.
  */
 export class RedisRevocationLog {
-  private readonly isCluster: boolean;
   private blocking: Redis | undefined;
   private bell: RevocationLogBell | undefined;
 
   constructor(
     private readonly client: Redis | Cluster,
+    private readonly isCluster: boolean,
     private readonly keys: RedisKeyLayout,
     /** Called with each connection this reader opens, so the store can listen for its errors. */
     private readonly adopt: (client: Redis | Cluster) => void,
-  ) {
-    this.isCluster = 'isCluster' in client && client.isCluster === true;
-  }
+  ) {}
 
   async read(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     const cursor = parseCursor(after, this.keys.shardCount);

@@ -15,7 +15,7 @@ import {
 } from './redis-scripts.js';
 import { createRedisKeyLayout, MAX_SHARDS, type RedisKeyLayout } from './redis-keys.js';
 import { RedisRevocationLog } from './redis-revocation-log.js';
-import { isSessionKeyOf } from './session-key.js';
+import { assertSessionKeyOf } from './session-key.js';
 import { StoreUnavailableError } from './types.js';
 import type {
   DeviceSessionRecord,
@@ -186,7 +186,7 @@ export class RedisStore implements SessionStore {
     }
     this.isCluster = 'isCluster' in this.client && this.client.isCluster === true;
     this.keys = createRedisKeyLayout(this.options.prefix, this.options.shards ?? (this.isCluster ? 16 : 1));
-    this.log = new RedisRevocationLog(this.client, this.keys, (client) => this.listenForErrors(client));
+    this.log = new RedisRevocationLog(this.client, this.isCluster, this.keys, (client) => this.listenForErrors(client));
     for (const [name, definition] of Object.entries(SCRIPTS)) {
       this.client.defineCommand(name, definition);
     }
@@ -253,7 +253,7 @@ export class RedisStore implements SessionStore {
 
   async createSession(session: DeviceSessionRecord): Promise<void> {
     const record = recordSchema.parse(session);
-    if (!isSessionKeyOf(record.key, record.userId)) throw new TypeError('session.key must come from newSessionKey(userId)');
+    assertSessionKeyOf(record);
     const shard = this.keys.shardOfUser(record.userId);
     const fields: string[] = [];
     for (const [field, value] of Object.entries(record)) {

@@ -27,3 +27,8 @@ export function sessionKeyTag(key: string): string | null {
 export function isSessionKeyOf(key: string, userId: string): boolean {
   return sessionKeyTag(key) === userTag(userId);
 }
+
+/** What every store checks before it writes a session: a key made by newSessionKey for this very user. */
+export function assertSessionKeyOf(session: { key: string; userId: string }): void {
+  if (!isSessionKeyOf(session.key, session.userId)) throw new TypeError('session.key must come from newSessionKey(userId)');
+}

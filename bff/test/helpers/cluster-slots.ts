@@ -14,9 +14,7 @@ export async function masterOfUser(cluster: RedisCluster, userId: string, prefix
   try {
     await client.connect();
     const owner = (client.slots[slot] ?? [])[0];
-    const node = [...cluster.nodes, ...((cluster as { replicas?: readonly RedisClusterNode[] }).replicas ?? [])].find(
-      (n) => `${n.host}:${n.port}` === owner,
-    );
+    const node = [...cluster.nodes, ...cluster.replicas].find((n) => `${n.host}:${n.port}` === owner);
     if (!node) throw new Error(`no node owns slot ${slot} (${owner})`);
     return node;
   } finally {

@@ -66,6 +66,24 @@ async function startLoad({ a, b, recorder, devices }: Deployment): Promise<Load>
   return load;
 }
 
+/** Every load device refreshes with the cookie it holds and calls the API, on both processes. */
+async function expectEveryDeviceStillRefreshes({ a, b, devices }: Deployment): Promise<void> {
+  for (const dev of devices) {
+    expect(await dev.refresh(a.url)).toMatchObject({ outcome: 200 });
+    expect(await dev.me(b.url)).toMatchObject({ outcome: 200 });
+    expect(await dev.refresh(b.url)).toMatchObject({ outcome: 200 });
+    expect(await dev.me(a.url)).toMatchObject({ outcome: 200 });
+  }
+}
+
+/** A device logged out earlier stays out on both processes: its token and its old cookie get 401. */
+async function expectStillLoggedOut({ a, b }: Deployment, victim: LoadDevice, cookie: string): Promise<void> {
+  for (const base of [a.url, b.url]) {
+    expect((await victim.me(base)).outcome).toBe(401);
+    expect(await victim.refresh(base, { cookie })).toMatchObject({ outcome: 401 });
+  }
+}
+
 describe('a Redis Cluster master paused for 3 s under load (two demo processes)', () => {
   const deployment = clusterDeployment({ masters: 3 });
 
@@ -123,16 +141,8 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
     expect(logoutAllInOutage).toBe(503);
 
     // After: every device refreshes with its cookie on both processes; the revocation still holds; no false theft.
-    for (const dev of devices) {
-      expect(await dev.refresh(a.url)).toMatchObject({ outcome: 200 });
-      expect(await dev.me(b.url)).toMatchObject({ outcome: 200 });
-      expect(await dev.refresh(b.url)).toMatchObject({ outcome: 200 });
-      expect(await dev.me(a.url)).toMatchObject({ outcome: 200 });
-    }
-    for (const base of [a.url, b.url]) {
-      expect((await victim.me(base)).outcome).toBe(401);
-      expect(await victim.refresh(base, { cookie: victimCookie })).toMatchObject({ outcome: 401 });
-    }
+    await expectEveryDeviceStillRefreshes(d);
+    await expectStillLoggedOut(d, victim, victimCookie);
     expect(recorder.where((r) => r.error === 'reuse_detected')).toEqual([]);
 
     // The logout-all that failed is retried and enforced on both processes at once. (The paused master may still run
@@ -176,16 +186,9 @@ describe('a Redis Cluster master killed under load; its replica takes over (two 
     expect(recorder.where((r) => r.error === 'reuse_detected')).toEqual([]);
 
     // Every device refreshes with the cookie it holds, on both processes: no rotation it saw answered was lost.
-    for (const dev of devices) {
-      expect(await dev.refresh(a.url)).toMatchObject({ outcome: 200 });
-      expect(await dev.me(b.url)).toMatchObject({ outcome: 200 });
-      expect(await dev.refresh(b.url)).toMatchObject({ outcome: 200 });
-    }
+    await expectEveryDeviceStillRefreshes(d);
     // The logout made before the kill still holds.
-    for (const base of [a.url, b.url]) {
-      expect((await victim.me(base)).outcome).toBe(401);
-      expect(await victim.refresh(base, { cookie: victimCookie })).toMatchObject({ outcome: 401 });
-    }
+    await expectStillLoggedOut(d, victim, victimCookie);
     // And a logout-all now is enforced on both processes at once.
     expect((await devices[0]!.logoutAll(a.url)).outcome).toBe(204);
     const loggedOutAt = Date.now();
