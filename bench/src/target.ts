@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       store: await RedisStore.connect({ url: redisUrl }),
       secrets: [secret],
       issuer,
+      allowedOrigins: [new URL(issuer).origin],
       logger: pino({ level: 'error' }),
       rateLimit: { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 1_000_000, windowMs: 60_000 } },
       authenticate: async (username) => ({ id: `user-${username}`, name: username }),

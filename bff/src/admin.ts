@@ -1,5 +1,19 @@
 import type { BffContext } from './context.js';
 
+/** Seconds since the epoch above this are milliseconds in disguise (1e11 s is the year 5138; 1e11 ms is 1973). */
+const MAX_EXP_SECONDS = 1e11;
+
+/** The token's `exp` claim, validated: a finite, non-negative number of seconds, not milliseconds. */
+function checkExpSeconds(exp: unknown): number {
+  if (typeof exp !== 'number' || !Number.isFinite(exp) || exp < 0) {
+    throw new TypeError(`revokeAccessToken: exp must be the token's exp claim in seconds since the epoch, got ${String(exp)}`);
+  }
+  if (exp > MAX_EXP_SECONDS) {
+    throw new TypeError(`revokeAccessToken: exp is in seconds (the token's exp claim), but ${exp} looks like milliseconds`);
+  }
+  return exp;
+}
+
 /**
  * Server-side operations for administrators and account flows (password change, account disabled).
  * Each takes effect everywhere at once: the guard checks the same store.
@@ -16,12 +30,21 @@ export function createAdmin(ctx: BffContext) {
     },
 
     /**
-     * Puts one access token on the deny list until it would have expired anyway.
-     * `expiresAt` (epoch ms, the token's `exp`) keeps the entry short; without it the longest token lifetime is used.
+     * Puts one access token on the deny list until it would have expired anyway. Pass the verified claims
+     * (`req.auth`, or anything with `jti` and `exp`), or the `jti` and the token's `exp` claim: seconds since the
+     * epoch, as JWTs carry it. A value that looks like milliseconds is refused rather than revoking for 1 ms.
+     * Without `exp` the entry lives as long as the longest token can.
      */
-    async revokeAccessToken(jti: string, expiresAt?: number): Promise<void> {
+    async revokeAccessToken(token: string | { readonly jti: string; readonly exp: number }, exp?: number): Promise<void> {
+      const jti = typeof token === 'string' ? token : token?.jti;
+      const expSeconds = typeof token === 'string' ? exp : token?.exp;
+      if (typeof jti !== 'string' || jti.length === 0) throw new TypeError('revokeAccessToken: jti must be a non-empty string');
       const skewMs = ctx.options.clockSkewSeconds * 1000;
-      const ttlMs = expiresAt === undefined ? ctx.markerTtlMs : Math.max(1, expiresAt - ctx.now() + skewMs);
+      // No token of ours outlives markerTtlMs from now, whatever exp a caller passes.
+      const ttlMs =
+        expSeconds === undefined
+          ? ctx.markerTtlMs
+          : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));
       await ctx.store.revokeJti(jti, ttlMs);
       ctx.logger.info({ event: 'admin_revoke_token', jti }, 'access token revoked');
     },

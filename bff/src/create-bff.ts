@@ -29,7 +29,10 @@ export interface Bff {
   /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
   readonly guard: Guard;
-  /** Writes every Latchkey error as `{ error, message }`; mount it after the routes that use `requireAuth()`. */
+  /**
+   * Writes Latchkey's errors (the guard's 401 and 503, a store outage in an admin call) as `{ error, message }`;
+   * any other error goes on to the application's next error handler. Mount it after the routes that use `requireAuth()`.
+   */
   readonly errorHandler: ErrorRequestHandler;
   readonly admin: BffAdmin;
   readonly metrics: BffMetrics;
@@ -63,7 +66,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
 
   const metrics = new BffMetrics();
   const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs });
-  const errorHandler = createErrorHandler(logger, () => metrics.storeErrors.inc());
+  const onStoreUnavailable = () => metrics.storeErrors.inc();
+  // Inside the router every error is ours; on the application only Latchkey's errors are.
+  const routerErrorHandler = createErrorHandler(logger, { handles: 'all', onStoreUnavailable });
+  const errorHandler = createErrorHandler(logger, { handles: 'own', onStoreUnavailable });
   const guard = createGuard({
     store: options.store,
     keyRing,
@@ -88,7 +94,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   router.get(ROUTES.sessions, createListSessionsHandler(ctx));
   router.delete(ROUTES.session, createRevokeSessionHandler(ctx));
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
-  router.use(errorHandler);
+  router.use(routerErrorHandler);
 
   return Object.freeze({
     router,

@@ -42,7 +42,8 @@ const optionsSchema = z.object({
   cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).optional(),
   /**
    * Origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them).
-   * Default: the BFF's own origin, as the request's protocol and Host show it.
+   * Default outside production: the BFF's own origin, as the request's protocol and Host show it. Required when
+   * NODE_ENV=production: the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin.
    */
   allowedOrigins: z.array(z.url()).optional(),
   /** Plain-http development only: drops `Secure` and the `__Host-` prefix. Warns at startup. */
@@ -83,6 +84,13 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   const o = parsed.data;
   if (o.absoluteTimeoutSeconds < o.idleTimeoutSeconds) {
     throw new TypeError('Invalid Latchkey BFF options: absoluteTimeoutSeconds must be >= idleTimeoutSeconds');
+  }
+  if (o.allowedOrigins === undefined && process.env.NODE_ENV === 'production') {
+    throw new TypeError(
+      'Invalid Latchkey BFF options: allowedOrigins is required when NODE_ENV=production. Without it the Origin check ' +
+        "trusts the request's own Host header, which a DNS-rebinding page controls. List the origins of your pages, " +
+        "for example allowedOrigins: ['https://app.example.com'].",
+    );
   }
   const insecure = o.dangerouslyAllowInsecureHttp;
   // `__Host-` requires Secure; a plain-http cookie must not claim the prefix or browsers drop it.

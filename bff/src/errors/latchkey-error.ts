@@ -1,7 +1,10 @@
 import type { ErrorCode } from '@latchkey/shared';
 
-/** HTTP status and default public message of every wire code, in one place. */
-const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = Object.freeze({
+/** Seconds a client should wait before retrying a 503: about the guard's heartbeat plus the store's 1 s command deadline. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** HTTP status, default public message and default headers of every wire code, in one place. */
+const WIRE: Readonly<Record<ErrorCode, { status: number; message: string; headers?: Readonly<Record<string, string>> }>> = Object.freeze({
   invalid_request: { status: 400, message: 'The request is malformed.' },
   unsupported_media_type: { status: 415, message: 'Request bodies must be application/json.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
@@ -14,7 +17,12 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = O
   reuse_detected: { status: 401, message: 'The session was ended because its credential was used twice.' },
   invalid_token: { status: 401, message: 'The access token is invalid.' },
   not_found: { status: 404, message: 'Not found.' },
-  temporarily_unavailable: { status: 503, message: 'The service is temporarily unavailable. Try again shortly.' },
+  // Every 503 says when to come back (RFC 9110 §10.2.3), wherever it is raised.
+  temporarily_unavailable: {
+    status: 503,
+    message: 'The service is temporarily unavailable. Try again shortly.',
+    headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+  },
   internal_error: { status: 500, message: 'Something went wrong.' },
 });
 
@@ -22,7 +30,7 @@ export interface LatchkeyErrorOptions {
   cause?: unknown;
   /** Whether `message` may be shown to the client (default: yes, except for internal errors). */
   expose?: boolean;
-  /** Extra response headers (for example `WWW-Authenticate`, `Retry-After`). */
+  /** Extra response headers (for example `WWW-Authenticate`, `Retry-After`), over the code's defaults. */
   headers?: Readonly<Record<string, string>>;
 }
 
@@ -43,7 +51,7 @@ export class LatchkeyError extends Error {
     this.code = code;
     this.status = wire.status;
     this.expose = options.expose ?? code !== 'internal_error';
-    this.headers = Object.freeze({ ...options.headers });
+    this.headers = Object.freeze({ ...wire.headers, ...options.headers });
   }
 
   /** The message the client may see. */

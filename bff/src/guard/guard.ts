@@ -54,7 +54,8 @@ export type GuardDecision =
   | { outcome: 'valid'; claims: AccessTokenClaims; failOpen: boolean }
   | { outcome: 'expired' | 'revoked' | 'invalid' };
 
-const BEARER = /^Bearer ([^\s]+)$/;
+// The scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` name the same scheme.
+const BEARER = /^Bearer ([^\s]+)$/i;
 
 /**
  * The resource-server guard. Per request, from memory only:
@@ -222,7 +223,8 @@ export function createGuard(options: GuardOptions) {
       };
       const fail = (error: unknown) => {
         stopTimer();
-        if (!(error instanceof StoreUnavailableError)) return next(error);
+        // An unexpected failure inside the guard is still Latchkey's error: an opaque 500, never the app's handler's stack page.
+        if (!(error instanceof StoreUnavailableError)) return next(new LatchkeyError('internal_error', undefined, { cause: error }));
         options.metrics.authDecisions.inc({ outcome: 'store_unavailable' });
         options.logger.warn({ event: 'guard_store_unavailable', path: req.path, reason: error.message }, 'guard failing closed');
         next(new LatchkeyError('temporarily_unavailable', undefined, { cause: error }));

@@ -3,10 +3,24 @@ import type { Logger } from 'pino';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { StoreUnavailableError } from '../store/types.js';
 
-/** Any thrown value, as the LatchkeyError the client will see. Unknown errors become an opaque 500. */
-export function toLatchkeyError(error: unknown): LatchkeyError {
+/**
+ * Latchkey's own errors as the LatchkeyError the client will see, or undefined for anything else. A store outage
+ * (raised by Latchkey's stores, wherever they are called from) is a 503.
+ */
+function ownError(error: unknown): LatchkeyError | undefined {
   if (error instanceof LatchkeyError) return error;
   if (error instanceof StoreUnavailableError) return new LatchkeyError('temporarily_unavailable', undefined, { cause: error });
+  return undefined;
+}
+
+/**
+ * Any thrown value, as the LatchkeyError the client will see. Used inside the BFF's router, where every error is
+ * ours: body-parser's and Express's errors from the router's own middleware keep their 4xx meaning, anything else
+ * is an opaque 500.
+ */
+export function toLatchkeyError(error: unknown): LatchkeyError {
+  const own = ownError(error);
+  if (own) return own;
   const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
   if (status === 413) return new LatchkeyError('payload_too_large', undefined, { cause: error });
   if (typeof status === 'number' && status >= 400 && status < 500) return new LatchkeyError('invalid_request', undefined, { cause: error });
@@ -20,13 +34,25 @@ function describe(error: unknown): Record<string, unknown> {
   return { name: error.name, message: error.message, stack: error.stack, cause };
 }
 
-/** The one place that writes error responses: `{ error, message }`, no stack, the code's status and headers. */
-export function createErrorHandler(logger: Logger, onStoreUnavailable?: () => void): ErrorRequestHandler {
+export interface ErrorHandlerOptions {
+  /** Called for every 503 caused by the store (a metric). */
+  onStoreUnavailable?: () => void;
+  /**
+   * `all` (the BFF's router): every error is Latchkey's to write. `own` (`bff.errorHandler`, mounted on the
+   * application): only Latchkey's errors; the application's own errors (its 403s, 404s, 409s, its body parser's)
+   * go on to the next error handler untouched.
+   */
+  handles: 'all' | 'own';
+}
+
+/** The one place that writes Latchkey's error responses: `{ error, message }`, no stack, the code's status and headers. */
+export function createErrorHandler(logger: Logger, options: ErrorHandlerOptions): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
-    const converted = toLatchkeyError(error);
+    const converted = options.handles === 'all' ? toLatchkeyError(error) : ownError(error);
+    if (!converted) return next(error);
     if (converted.code === 'temporarily_unavailable') {
-      onStoreUnavailable?.();
+      options.onStoreUnavailable?.();
       logger.warn({ event: 'store_unavailable', path: req.path, err: describe(converted.cause) }, 'store unavailable');
     } else if (converted.status >= 500) {
       logger.error({ event: 'internal_error', path: req.path, err: describe(error) }, 'unhandled error');

@@ -1,4 +1,5 @@
 import express, { type RequestHandler } from 'express';
+import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
 /** body-parser's error types, converted at the edge to the wire codes. */
@@ -16,12 +17,16 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 }
 
 /**
- * JSON is UTF-8 (RFC 8259 §8.1). body-parser would also decode any `utf-*` charset, UTF-7 included, whose
- * alternative spellings of the same characters are a classic filter bypass; only UTF-8 (or no charset) passes.
+ * `application/json`, in UTF-8 or without a charset. JSON is UTF-8 (RFC 8259 §8.1); body-parser would also decode
+ * any `utf-*` charset, UTF-7 included, whose alternative spellings of the same characters are a classic filter
+ * bypass. The header is parsed by `content-type`, the parser body-parser itself uses, so quoted strings (a
+ * `charset=` inside another parameter's value) and repeated parameters are read exactly as the decoder will read them.
  */
-function isUtf8(contentType: string | undefined): boolean {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? '')?.[1];
-  return charset === undefined || charset.toLowerCase() === 'utf-8';
+function isUtf8Json(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const { type, parameters } = parseContentType(header);
+  const charset = parameters['charset'];
+  return type.toLowerCase() === 'application/json' && (charset === undefined || charset.toLowerCase() === 'utf-8');
 }
 
 /**
@@ -35,9 +40,7 @@ export function jsonBody(limit: string): RequestHandler {
       req.body = {};
       return next();
     }
-    if (!req.is('application/json') || !isUtf8(req.headers['content-type'])) {
-      return next(new LatchkeyError('unsupported_media_type'));
-    }
+    if (!isUtf8Json(req.headers['content-type'])) return next(new LatchkeyError('unsupported_media_type'));
     parse(req, res, (error?: unknown) => next(error === undefined ? undefined : convertBodyParserError(error)));
   };
 }

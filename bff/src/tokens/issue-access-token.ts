@@ -2,6 +2,7 @@ import { SignJWT } from 'jose';
 import { ACCESS_TOKEN_TYP } from '@latchkey/shared';
 import { randomToken } from '../crypto/random.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import { toLowS } from './ecdsa-low-s.js';
 
 export interface IssueAccessTokenInput {
   keyRing: KeyRing;
@@ -29,7 +30,7 @@ export async function issueAccessToken(input: IssueAccessTokenInput): Promise<Is
   const iat = Math.floor(input.nowMs / 1000);
   const exp = Math.min(iat + input.ttlSeconds, Math.floor(input.notAfterMs / 1000));
   const jti = randomToken(16);
-  const token = await new SignJWT({ sid: input.sid, client_id: input.clientId })
+  const signed = await new SignJWT({ sid: input.sid, client_id: input.clientId })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(input.issuer)
     .setSubject(input.userId)
@@ -38,5 +39,6 @@ export async function issueAccessToken(input: IssueAccessTokenInput): Promise<Is
     .setIssuedAt(iat)
     .setExpirationTime(exp)
     .sign(key.privateKey);
-  return { token, jti, expiresAt: exp * 1000 };
+  // The guard accepts ES256 signatures in their low-S form only (see ecdsa-low-s.ts).
+  return { token: key.alg === 'ES256' ? toLowS(signed) : signed, jti, expiresAt: exp * 1000 };
 }

@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose'
 import { ACCESS_TOKEN_TYP, REQUIRED_CLAIMS, type AccessTokenClaims } from '@latchkey/shared';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
+import { isHighS } from './ecdsa-low-s.js';
 
 export interface VerifyAccessTokenOptions {
   keyRing: KeyRing;
@@ -32,13 +33,17 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
   if (!COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' };
   // jose decodes base64url leniently: the last character of a signature has unused bits, so up to 16 spellings of
   // one signature verify. Only the canonical spelling is the token; the others would be distinct cache keys.
+  // ECDSA's own malleability (r, n - s) is refused below, once the header has named the algorithm.
   const signature = token.slice(token.lastIndexOf('.') + 1);
-  if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) return { ok: false, reason: 'malformed' };
+  const signatureBytes = Buffer.from(signature, 'base64url');
+  if (signatureBytes.toString('base64url') !== signature) return { ok: false, reason: 'malformed' };
   let unknownKey = false;
   try {
     const { payload, protectedHeader } = await jwtVerify(
       token,
       (header) => {
+        // (r, n - s) verifies as well as (r, s): only the low-S spelling is the token (see ecdsa-low-s.ts).
+        if (header.alg === 'ES256' && isHighS(signatureBytes)) throw new joseErrors.JWSSignatureVerificationFailed();
         const key = typeof header.kid === 'string' ? options.keyRing.verificationKey(header.kid) : undefined;
         if (!key || key.alg !== header.alg) {
           unknownKey = true;

@@ -1,7 +1,9 @@
-import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { compactVerify, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/store/types.js';
+import { toLowS } from '../../src/tokens/ecdsa-low-s.js';
+import { issueAccessToken } from '../../src/tokens/issue-access-token.js';
 import { call, ISSUER, login, me, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
 
 let t: TestBff;
@@ -17,10 +19,25 @@ function validClaims(sid = 'sid-x', overrides: JWTPayload = {}): JWTPayload {
   return { iss: ISSUER, aud: ISSUER, sub: 'user-alice', sid, jti: `jti-${Math.random()}`, client_id: 'latchkey', iat: now, exp: now + 300, ...overrides };
 }
 
-/** Signs with the BFF's own active key: the signature is good, so only the claim and header checks can refuse it. */
+/**
+ * Signs with the BFF's own active key, in the low-S form the BFF issues: the signature is good, so only the claim
+ * and header checks can refuse it.
+ */
 async function signWithRealKey(claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
   const key = t.bff.keyRing.activeKey();
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
+  return toLowS(await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey));
+}
+
+/** The order of P-256. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const signatureOf = (token: string) => Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url');
+const sValue = (token: string) => BigInt('0x' + signatureOf(token).subarray(32).toString('hex'));
+
+/** The same token with its ECDSA signature (r, s) replaced by (r, n - s), which verifies just as well. */
+function malleate(token: string): string {
+  const r = signatureOf(token).subarray(0, 32);
+  const s = Buffer.from((P256_N - sValue(token)).toString(16).padStart(64, '0'), 'hex');
+  return token.slice(0, token.lastIndexOf('.') + 1) + Buffer.concat([r, s]).toString('base64url');
 }
 
 async function expectRejected(token: string) {
@@ -51,6 +68,45 @@ describe('requireAuth(): verification', () => {
       const res = await request(t.app).get('/api/me').set('Authorization', header);
       expect(res.status).toBe(401);
     }
+  });
+
+  it('reads the Bearer scheme case-insensitively (RFC 7235 §2.1)', async () => {
+    const device = await login(t.app);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      const res = await request(t.app).get('/api/me').set('Authorization', `${scheme} ${device.token}`);
+      expect({ scheme, status: res.status }).toEqual({ scheme, status: 200 });
+    }
+    for (const scheme of ['Bearerx', 'Beare', 'Bearer:']) {
+      const res = await request(t.app).get('/api/me').set('Authorization', `${scheme} ${device.token}`);
+      expect({ scheme, status: res.status }).toEqual({ scheme, status: 401 });
+    }
+  });
+
+  it('issues ES256 tokens with low-S signatures only, and refuses the (r, n - s) twin of a genuine token', async () => {
+    const device = await login(t.app);
+    const tokens = [device.token];
+    for (let i = 0; i < 40; i++) {
+      const nowMs = Date.now();
+      const input = { keyRing: t.bff.keyRing, issuer: ISSUER, audience: ISSUER, clientId: 'latchkey', userId: 'user-alice' };
+      tokens.push((await issueAccessToken({ ...input, sid: device.sid, ttlSeconds: 300, notAfterMs: nowMs + 600_000, nowMs })).token);
+    }
+    // OpenSSL picks high or low S at random: without normalisation about half of these would be high-S.
+    expect(tokens.filter((token) => sValue(token) > P256_N / 2n)).toEqual([]);
+
+    expect((await me(t.app, device.token)).status).toBe(200); // now in the verified-token cache
+    const twin = malleate(device.token);
+    expect(twin).not.toBe(device.token);
+    expect(decodeJwt(twin)).toEqual(decodeJwt(device.token));
+    // The twin verifies under plain ECDSA (the check is not vacuous)...
+    const key = t.bff.keyRing.activeKey();
+    await expect(compactVerify(twin, key.publicKey)).resolves.toBeTruthy();
+    // ...but the guard refuses it, before and after the genuine token's revocation, and never caches it.
+    await expectRejected(twin);
+    expect(t.bff.guard.stats().cachedTokens).toBe(1);
+    const { jti, exp } = decodeJwt(device.token);
+    await t.bff.admin.revokeAccessToken({ jti: jti!, exp: exp! });
+    await expectRejected(device.token);
+    await expectRejected(twin);
   });
 
   it('rejects forged and mutated tokens', async () => {
@@ -144,9 +200,31 @@ describe('requireAuth(): revocation', () => {
     const revoked = device.token;
     await refresh(t.app, device);
     const { jti, exp } = decodeJwt(revoked);
-    await t.bff.admin.revokeAccessToken(jti!, exp! * 1000);
+    await t.bff.admin.revokeAccessToken(jti!, exp!);
     expect((await me(t.app, revoked)).status).toBe(401);
     expect((await me(t.app, device.token)).status).toBe(200);
+  });
+
+  it('revokeAccessToken takes the verified claims or exp in seconds (as the token carries it), and refuses milliseconds', async () => {
+    const first = await login(t.app);
+    const second = await login(t.app);
+    const third = await login(t.app);
+    // The claims object, as req.auth holds it.
+    await t.bff.admin.revokeAccessToken(decodeJwt(first.token) as { jti: string; exp: number });
+    // jti and exp in seconds, as the README shows it.
+    const { jti, exp } = decodeJwt(second.token);
+    await t.bff.admin.revokeAccessToken(jti!, exp!);
+    expect((await me(t.app, first.token)).status).toBe(401);
+    expect((await me(t.app, second.token)).status).toBe(401);
+    // Milliseconds used to pass silently and revoke nothing; now they are refused, and nothing changes.
+    const claims = decodeJwt(third.token);
+    await expect(t.bff.admin.revokeAccessToken(claims.jti!, claims.exp! * 1000)).rejects.toThrow(/seconds.*milliseconds/);
+    await expect(t.bff.admin.revokeAccessToken({ jti: claims.jti!, exp: claims.exp! * 1000 })).rejects.toThrow(TypeError);
+    for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      await expect(t.bff.admin.revokeAccessToken(claims.jti!, bad)).rejects.toThrow(TypeError);
+    }
+    await expect(t.bff.admin.revokeAccessToken('', claims.exp!)).rejects.toThrow(TypeError);
+    expect((await me(t.app, third.token)).status).toBe(200);
   });
 
   it('revokeUser (password change, account disabled) ends every session and token of the user', async () => {

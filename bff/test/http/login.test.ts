@@ -110,6 +110,37 @@ describe('POST /auth/login', () => {
     }
   });
 
+  it('reads Content-Type as the JSON decoder does: a charset= quoted inside another parameter neither hides nor fakes one', async () => {
+    const body = JSON.stringify({ username: 'alice', password: 'wonderland' });
+    const refused = [
+      // The UTF-7 bypass: a quoted "; charset=utf-8" inside foo, then the real charset, which body-parser would decode.
+      'application/json; foo="; charset=utf-8"; charset=utf-7',
+      'application/json; foo="x;charset=utf-8";charset=utf-16le',
+      'application/json; foo="\\"; charset=utf-8"; charset=latin1',
+      'application/json; charset="utf\\-7"',
+      'application/json, text/plain; charset=utf-8',
+      'application/json; charset=',
+    ];
+    for (const contentType of refused) {
+      const res = await call(t.app, 'post', '/auth/login', { body, headers: { 'Content-Type': contentType } });
+      expect(res.status, contentType).toBe(415);
+      expect(res.body, contentType).toMatchObject({ error: 'unsupported_media_type' });
+      expect(sessionCookie(res), contentType).toBeNull();
+    }
+    expect(await t.store.listUserSessions('user-alice', Date.now())).toEqual([]);
+    const accepted = [
+      'application/json ; charset=utf-8',
+      'Application/JSON; Charset="UTF-8"',
+      // Only a quoted value mentions utf-7: the charset is the default, UTF-8.
+      'application/json; foo="; charset=utf-7"',
+      'application/json; charset=utf-8; foo="; charset=utf-7"',
+    ];
+    for (const contentType of accepted) {
+      const res = await call(t.app, 'post', '/auth/login', { body, headers: { 'Content-Type': contentType } });
+      expect(res.status, contentType).toBe(200);
+    }
+  });
+
   it('rejects an oversized body with 413 before parsing', async () => {
     const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'x'.repeat(20_000) } });
     expect(res.status).toBe(413);

@@ -34,7 +34,7 @@ describe('guards on a real Redis', () => {
     ['jti', async (d: { token: string }) => {
       const { decodeJwt } = await import('jose');
       const c = decodeJwt(d.token);
-      await a.bff.admin.revokeAccessToken(c.jti!, c.exp! * 1000);
+      await a.bff.admin.revokeAccessToken(c.jti!, c.exp!);
     }],
     ['session', async (d: { cookie: string }) => void (await call(a.app, 'post', '/auth/logout', { cookie: d.cookie }))],
     ['user revoked_after', async (d: { cookie: string }) => void (await call(a.app, 'post', '/auth/logout-all', { cookie: d.cookie }))],

@@ -5,7 +5,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createBff, MemoryStore, RedisStore, type Bff, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
-import type { DemoConfig } from './config.js';
+import { demoAllowedOrigins, type DemoConfig } from './config.js';
+import { requireMetricsToken } from './metrics-token.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface DemoApp {
   app: Express;
@@ -20,7 +22,8 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 <p>The demo page is not built. Run <code>npm run build</code> and reload.</p>`;
 
 /**
- * The demo application: the BFF at /auth, a protected /api/me, a public /api/public, /metrics, and the page at /.
+ * The demo application: the BFF at /auth, a protected /api/me, a public /api/public, /metrics (behind
+ * LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
 export async function createDemoApp(config: DemoConfig & { port: number }, logger?: Logger): Promise<DemoApp> {
@@ -37,7 +40,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     authenticate: await createDemoAuthenticate(),
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
-    ...(config.allowedOrigins ? { allowedOrigins: [new URL(issuer).origin, ...config.allowedOrigins] } : {}),
+    allowedOrigins: demoAllowedOrigins(config),
     ...(logger ? { logger } : {}),
   });
 
@@ -48,6 +51,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
   app.use('/auth', bff.router);
   app.get('/api/public', (_req, res) => {
     res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
@@ -57,7 +61,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.set('Cache-Control', 'no-store');
     res.json({ sub: auth.sub, sid: auth.sid, name: names.get(auth.sub) ?? auth.sub });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
   if (existsSync(WEB_DIST)) {

@@ -17,7 +17,12 @@ const envSchema = z.object({
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
-  LATCHKEY_ALLOWED_ORIGINS: z.string().optional(),
+  LATCHKEY_ALLOWED_ORIGINS: z
+    .string()
+    .refine((v) => v.split(',').every((o) => !o.trim() || URL.canParse(o.trim())), 'LATCHKEY_ALLOWED_ORIGINS must be comma-separated URLs')
+    .optional(),
+  /** When set, GET /metrics wants `Authorization: Bearer <this>`. */
+  LATCHKEY_METRICS_TOKEN: z.string().min(16, 'LATCHKEY_METRICS_TOKEN must be at least 16 characters').optional(),
 });
 
 export interface DemoConfig {
@@ -31,7 +36,21 @@ export interface DemoConfig {
   secretIsEphemeral: boolean;
   accessTtlSeconds: number;
   issuer: string | undefined;
+  /** LATCHKEY_ALLOWED_ORIGINS: origins allowed besides the ones the demo derives (see demoAllowedOrigins). */
   allowedOrigins: string[] | undefined;
+  /** LATCHKEY_METRICS_TOKEN: the bearer token /metrics asks for; unset: /metrics is open. */
+  metricsToken: string | undefined;
+}
+
+/**
+ * The Origin allow-list the demo hands the BFF, always explicit (never the request's own Host, which a DNS-rebinding
+ * page controls): the issuer's origin, the demo's own http://localhost:PORT and http://127.0.0.1:PORT (two processes
+ * of one deployment share an issuer but each serves the page on its own port), and LATCHKEY_ALLOWED_ORIGINS.
+ */
+export function demoAllowedOrigins(config: Pick<DemoConfig, 'issuer' | 'allowedOrigins'> & { port: number }): string[] {
+  const own = config.port > 0 ? [`http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] : [];
+  const origins = [new URL(config.issuer ?? `http://localhost:${config.port}`).origin, ...own, ...(config.allowedOrigins ?? [])];
+  return [...new Set(origins.map((o) => new URL(o).origin))];
 }
 
 export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
@@ -55,5 +74,6 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
     issuer: e.LATCHKEY_ISSUER,
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+    metricsToken: e.LATCHKEY_METRICS_TOKEN,
   };
 }
