@@ -64,6 +64,28 @@ describe('attachAxios: which requests get the token', () => {
     expect(requests.map((r) => r.auth)).toEqual(['Bearer t1', undefined]);
   });
 
+  it('relative URLs are resolved against document.baseURI, as the browser does: a <base href> elsewhere gets no token', async () => {
+    const { client } = await setup({ apiOrigins: [location.origin, API] });
+    const { instance, requests } = fakeApi(() => ({ status: 200 }));
+    attachAxios(instance, client, { sameOrigin: true });
+    const base = document.createElement('base');
+    document.head.append(base);
+    try {
+      base.href = 'https://evil.example.test/app/';
+      expect(document.baseURI).toBe('https://evil.example.test/app/');
+      await instance.get('/api/me');
+      await instance.get('api/me');
+      await instance.get('me', { baseURL: 'v1/' }); // a relative baseURL as well
+      await instance.get(location.origin + '/api/me'); // absolute: still the page's origin
+      base.href = API + '/v2/';
+      await instance.get('me', { baseURL: '/v1' });
+      expect(requests.map((r) => r.auth)).toEqual([undefined, undefined, undefined, 'Bearer t1', 'Bearer t1']);
+    } finally {
+      base.remove();
+    }
+    expect(document.baseURI).toBe(location.href);
+  });
+
   it('relative URLs get the token with the sameOrigin option', async () => {
     const { client } = await setup();
     const { instance, requests } = fakeApi(() => ({ status: 200 }));

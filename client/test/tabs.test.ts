@@ -151,6 +151,47 @@ describe('tabs of one browser', () => {
     expect(bff.count('/refresh')).toBe(3);
   });
 
+  it('with Web Locks, a starting tab never refreshes again right after another tab did, however its steps interleave', async () => {
+    // The race seen under CPU load: tab D learns how many tabs hold a token (none yet: A is still refreshing), A then
+    // finishes, broadcasts and releases the lock, and D finds the lock free before A's broadcast reaches it.
+    // Here the browser's answer to D's holder count is delayed until A is done: the worst case for D.
+    const locks = createFakeLocks();
+    Object.defineProperty(navigator, 'locks', { value: locks, configurable: true });
+    const gate = deferred<void>();
+    const { query, request } = locks;
+    let gated = false;
+    let refreshLockRequests = 0;
+    locks.query = () => {
+      const snapshot = query(); // taken now, delivered when the gate opens
+      if (!gated) return snapshot;
+      gated = false;
+      return gate.promise.then(() => snapshot);
+    };
+    locks.request = ((name: string, ...rest: [never, never?]) => {
+      if (name.endsWith(':refresh')) refreshLockRequests++;
+      return request(name, ...rest);
+    }) as typeof request;
+    const bff = createFakeBff();
+    const channelName = `race-${process.pid}-${++channel}`;
+    const a = makeClient(bff, { channelName, handoverWaitMs: 150 }, clients);
+    const d = makeClient(bff, { channelName, handoverWaitMs: 150 }, clients);
+    const held = deferred<Response>();
+    bff.once('/refresh', () => held.promise);
+    a.start();
+    await vi.waitFor(() => expect(bff.count('/refresh')).toBe(1)); // A holds the lock, its refresh in flight
+    gated = true;
+    d.start();
+    // D is under way: it has asked for the holder count, or is queued for the lock.
+    await vi.waitFor(() => expect(!gated || refreshLockRequests >= 2).toBe(true));
+    const aDone = a.refresh(); // A's flight
+    held.resolve(json(200, { accessToken: 'fromA', tokenType: 'Bearer', expiresAt: Date.now() + 300_000, user: bff.state.user, session: { id: 's1', deviceName: 'd', createdAt: 1 } }));
+    expect(await aDone).toBe('fromA'); // A has broadcast its token and released the lock
+    gate.resolve(); // D goes on at once, before A's broadcast is delivered
+    await vi.waitFor(() => expect(d.getSnapshot().status).toBe('authenticated'));
+    expect(await d.getAccessToken()).toBe('fromA');
+    expect(bff.count('/refresh')).toBe(1);
+  });
+
   it('without BroadcastChannel, each tab works alone', async () => {
     vi.stubGlobal('BroadcastChannel', undefined);
     try {

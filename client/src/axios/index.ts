@@ -32,13 +32,14 @@ export function attachAxios(
   const sentToken = new WeakMap<InternalAxiosRequestConfig, string>();
 
   function isApiOrigin(config: InternalAxiosRequestConfig): boolean {
-    const page = globalThis.location;
     try {
-      // getUri applies baseURL, axios's own absolute-URL rules and params, exactly as the request will.
-      const { origin } = new URL(instance.getUri(config), page?.href);
-      return client.options.apiOrigins.includes(origin) || (!!options.sameOrigin && origin == page?.origin);
+      // getUri applies baseURL, axios's own absolute-URL rules and params, exactly as the request will; a relative
+      // result is resolved as the browser resolves it: against document.baseURI (a <base href> moves it), never
+      // location.href. Without a document (SSR, a worker) a relative URL cannot be placed: no token.
+      const { origin } = new URL(instance.getUri(config), globalThis.document?.baseURI);
+      return client.options.apiOrigins.includes(origin) || (!!options.sameOrigin && origin == location.origin);
     } catch {
-      return false; // relative URL without a page (SSR), or unparsable: no token
+      return false; // relative URL without a document, or unparsable: no token
     }
   }
 

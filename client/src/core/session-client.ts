@@ -106,18 +106,17 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     events.emit('signed_out', { reason });
   }
 
-  async function run(stale: string | null, atStart: boolean): Promise<string | null> {
+  function run(stale: string | null): Promise<string | null> {
     const startedIn = epoch;
     // Settled: the session changed meanwhile, or another tab delivered a fresh token.
     const settled = () => epoch != startedIn || (isFresh(token) && token!.accessToken != stale);
-    if (atStart) {
-      await askTabs();
-      if (token) return token.accessToken;
-    }
     return withRefreshLock(lockName, async (waited) => {
-      // Another tab held the lock, so it probably refreshed: give its broadcast a moment to arrive
-      // (the lock grant and the message travel separately), rather than spending a second refresh.
-      if (waited && !settled()) await askTabs();
+      // Under the lock, before spending a refresh, ask the tabs that hold a token: a starting tab (no token yet), or
+      // one whose token is stale or that waited for the lock, may find that another tab has just refreshed: it held
+      // the lock, or released it just before we took it while its broadcast is still on the way (the lock grant and
+      // the message travel separately). Asking first and taking the lock after would leave that gap open.
+      // No other holder: no wait at all.
+      if ((waited || !isFresh(token)) && !settled()) await askTabs();
       if (settled()) return current();
       try {
         const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.refresh);
@@ -138,12 +137,12 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     });
   }
 
-  function fly(stale: string | null, atStart: boolean) {
-    return (flight ||= run(stale, atStart).finally(() => (flight = undefined)));
+  function fly(stale: string | null) {
+    return (flight ||= run(stale).finally(() => (flight = undefined)));
   }
 
   function refresh(stale: string | null = current()): Promise<string | null> {
-    return store.get().status == 'unauthenticated' ? Promise.resolve(null) : fly(stale, false);
+    return store.get().status == 'unauthenticated' ? Promise.resolve(null) : fly(stale);
   }
 
   async function getAccessToken(): Promise<string | null> {
@@ -221,7 +220,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
         document.addEventListener('visibilitychange', onVisibilityChange);
       }
       if (token) schedule(token.refreshAt - Date.now());
-      else if (store.get().status == 'loading') fly(null, true).catch(ignore);
+      else if (store.get().status == 'loading') fly(null).catch(ignore);
     },
     destroy() {
       running = false;
