@@ -2,24 +2,44 @@
  * Several tabs of one device (pages of one browser context): one refresh for all of them, counted at the BFF
  * (`latchkey_refreshes_total` on /metrics, every outcome), and logout in one tab signs every tab out without a reload.
  *
- * The access-token lifetime is long here (30 s) so that no tab's own silent refresh falls inside a counting window;
- * the expiry is reached by moving the tabs' clocks instead (Playwright's clock, installed in the whole context).
+ * The access-token lifetime is long here (120 s: a tab's own silent refresh comes 60 s after its token, later than
+ * any test can last, even on a machine so loaded that opening four tabs takes many seconds), so that no scheduled
+ * refresh falls inside a counting window; the expiry is reached by moving the tabs' clocks instead (Playwright's
+ * clock, installed in the whole context). Every refresh request is recorded with the tab that sent it, for the
+ * failure message.
  */
 import type { BrowserContext, Page } from '@playwright/test';
-import { callMeSucceeds, expectSignedIn, expectSignedOut, login, newSignedInPage, openDemo, status } from '../support/demo-page.js';
+import { callMeSucceeds, expectSignedIn, expectSignedOut, isRefresh, login, newSignedInPage, openDemo, status } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
 import { countDelta, refreshCounts } from '../support/processes.js';
 
-const stack = useStack({ accessTtlSeconds: 30 });
+const stack = useStack({ accessTtlSeconds: 120 });
 const TABS = 4;
+
+/** Refresh requests as the browser sent them: which tab, and when (ms since the first one), for failure messages. */
+const sentRefreshes: string[] = [];
+let firstRefreshAt = 0;
+function recordRefreshes(page: Page, name: string): void {
+  page.on('request', (request) => {
+    if (!isRefresh(request)) return;
+    firstRefreshAt ||= Date.now();
+    sentRefreshes.push(`${name} +${Date.now() - firstRefreshAt} ms`);
+  });
+}
+test.beforeEach(() => {
+  sentRefreshes.length = 0;
+  firstRefreshAt = 0;
+});
+const refreshesSent = () => `refreshes sent: ${sentRefreshes.join(', ') || 'none'}`;
 
 async function openTabs(context: BrowserContext, n: number): Promise<Page[]> {
   const pages = await Promise.all(Array.from({ length: n }, () => context.newPage()));
+  pages.forEach((page, i) => recordRefreshes(page, `new tab ${i + 1}`));
   await Promise.all(pages.map((p) => p.goto('/')));
   return pages;
 }
 
-/** Lets late requests land before the count is read; the next scheduled refresh is far away (30 s lifetime). */
+/** Lets late requests land before the count is read; the next scheduled refresh is far away (120 s lifetime). */
 const settle = (page: Page) => page.waitForTimeout(1_500);
 
 test(`${TABS} tabs opened at once on a device with only its cookie make one refresh`, async ({ newDevice }) => {
@@ -34,25 +54,26 @@ test(`${TABS} tabs opened at once on a device with only its cookie make one refr
   await settle(tabs[0]!);
   // A second rotation here means a starting tab asked the others for the token (BroadcastChannel), got no answer
   // within the client's handover wait, found the refresh lock free and refreshed once more.
-  expect(countDelta(before, await refreshCounts(stack().demo.url))).toEqual({ rotated: 1, total: 1 });
+  expect(countDelta(before, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ rotated: 1, total: 1 });
 
   // Every tab has a working token, and using it costs no further refresh.
   for (const tab of tabs) await callMeSucceeds(tab);
   await settle(tabs[0]!);
-  expect(countDelta(before, await refreshCounts(stack().demo.url))).toEqual({ rotated: 1, total: 1 });
+  expect(countDelta(before, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ rotated: 1, total: 1 });
 });
 
 test(`${TABS} tabs whose token has expired make one refresh between them`, async ({ newDevice }) => {
   const device = await newDevice();
   await device.clock.install();
   const first = await newSignedInPage(device, 'alice', 'tabs-expired');
+  recordRefreshes(first, 'first tab');
 
   // More tabs of the signed-in device get the token from the first one, without a refresh of their own.
   const beforeOpen = await refreshCounts(stack().demo.url);
   const tabs = [first, ...(await openTabs(device, TABS - 1))];
   for (const tab of tabs) await expectSignedIn(tab);
   await settle(first);
-  expect(countDelta(beforeOpen, await refreshCounts(stack().demo.url))).toEqual({ total: 0 });
+  expect(countDelta(beforeOpen, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ total: 0 });
 
   // Every tab's clock jumps past the token's expiry at once: their refresh timers fire together,
   // and every tab wants a token for an API call at the same moment.
@@ -61,7 +82,7 @@ test(`${TABS} tabs whose token has expired make one refresh between them`, async
   await Promise.all(tabs.map((tab) => callMeSucceeds(tab)));
   for (const tab of tabs) await expectSignedIn(tab);
   await settle(first);
-  expect(countDelta(before, await refreshCounts(stack().demo.url))).toEqual({ rotated: 1, total: 1 });
+  expect(countDelta(before, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ rotated: 1, total: 1 });
 });
 
 test('logout in one tab signs out every tab at once, without a reload; so does logout-all', async ({ newDevice }) => {
