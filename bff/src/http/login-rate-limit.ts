@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
-import type { LatchkeyError } from '../errors/latchkey-error.js';
 import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.js';
 
 /** Every login attempt per client IP, counted before anything else reads the request. */
@@ -81,7 +80,7 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
         second = await reserveOn(account, lower, subject);
       } catch (error) {
         await first.refund().catch(() => undefined);
-        throw error as LatchkeyError;
+        throw error;
       }
       return {
         refund: async () => {
