@@ -1,10 +1,11 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
+import type { RateLimitCount } from '../store/rate-limit-counter.js';
 import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.js';
 
 /** Every login attempt per client IP, counted before anything else reads the request. */
 export function createLoginIpLimit(ctx: BffContext): RequestHandler {
-  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.perIp, () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }));
+  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.perIp, { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) });
   return async (req, _res, next) => {
     const ip = req.ip ?? '';
     await limit.take(ipKey(ip), { ip });
@@ -29,19 +30,19 @@ export interface FailureReservation {
  * password was right. So concurrent guesses cannot all pass a count read before any of them failed: at most `limit`
  * attempts per window reach the password check. A reservation refused because attempts of this process are still in
  * flight waits for them and tries again (they may be correct logins that give theirs back), so concurrent correct
- * logins on one instance are not limited either.
+ * logins on one instance are not limited either (up to MAX_WAITS rounds: some ten times the limit at the same instant).
  */
 export interface AccountFailureLimit {
   /** Refuses with 429 and Retry-After when the account has no room left, 503 when the limiter's store is down. */
   reserve(username: string, ip: string): Promise<FailureReservation>;
 }
 
-/** Waits at most this many times for in-flight attempts before answering 429: the loop always ends. */
+/** Waits at most this many times for attempts in flight before answering 429: the loop always ends. */
 const MAX_WAITS = 10;
 
 export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit {
   const { perAccount, perAccountAndIp } = ctx.options.rateLimit;
-  const refused = () => ctx.metrics.logins.inc({ outcome: 'rate_limited' });
+  const refused = { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) };
   const accountAndIp = new RequestLimit(ctx, 'login-account-ip', perAccountAndIp, refused);
   const account = new RequestLimit(ctx, 'login-account', perAccount, refused);
   const inFlight = new InFlightReservations();
@@ -49,9 +50,17 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
   const reserveOn = async (limit: RequestLimit, key: string, subject: LimitSubject): Promise<FailureReservation> => {
     const slot = `${limit.name}\n${key}`;
     for (let waits = 0; ; waits++) {
-      const count = await limit.add(key, 1);
+      // This process's attempts whose increment may be counted ahead of this one (one connection per key keeps order).
+      const ahead = inFlight.unsettled(slot);
+      const settle = inFlight.start(slot);
+      let count: RateLimitCount;
+      try {
+        count = await limit.add(key, 1);
+      } catch (error) {
+        settle();
+        throw error;
+      }
       if (count.allowed) {
-        const settle = inFlight.start(slot);
         return {
           refund: async () => {
             try {
@@ -63,9 +72,19 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
           keep: settle,
         };
       }
-      // A refused attempt is not a failure: give it back so it cannot crowd out the attempts that wait below.
-      await limit.add(key, -1);
-      if (waits < MAX_WAITS && (await inFlight.settled(slot))) continue;
+      // Over the limit even if none of this process's attempts in flight were counted: a real refusal.
+      const overWithoutOurs = count.consumed - ahead.length > limit.setting.limit;
+      // A refused attempt is not a failure: give it back so it cannot crowd out others.
+      try {
+        await limit.add(key, -1);
+      } finally {
+        settle();
+      }
+      if (!overWithoutOurs && ahead.length > 0 && waits < MAX_WAITS) {
+        // Attempts of ours were ahead: they may be correct logins that give theirs back. Wait for them, try again.
+        await Promise.all(ahead);
+        continue;
+      }
       throw limit.refusal(count, subject);
     }
   };
@@ -95,27 +114,25 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
   };
 }
 
-/** Reservations of this process not yet settled, per counter key; memory follows the requests in flight. */
+/** Attempts of this process not yet settled, per counter key; memory follows the requests in flight. */
 class InFlightReservations {
   private readonly pending = new Map<string, Set<Promise<void>>>();
 
+  /** Registers an attempt about to be counted; the returned function settles it (idempotent). */
   start(slot: string): () => void {
-    let settle!: () => void;
-    const done = new Promise<void>((resolve) => (settle = resolve));
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
     const set = this.pending.get(slot) ?? new Set();
     this.pending.set(slot, set.add(done));
     return () => {
       set.delete(done);
       if (set.size === 0 && this.pending.get(slot) === set) this.pending.delete(slot);
-      settle();
+      resolve();
     };
   }
 
-  /** Waits for the reservations now in flight on `slot`; false when there are none. */
-  async settled(slot: string): Promise<boolean> {
-    const set = this.pending.get(slot);
-    if (set === undefined || set.size === 0) return false;
-    await Promise.all([...set]);
-    return true;
+  /** The attempts on `slot` not yet settled, each as a promise that resolves when it is. */
+  unsettled(slot: string): Array<Promise<void>> {
+    return [...(this.pending.get(slot) ?? [])];
   }
 }

@@ -19,10 +19,19 @@ export interface LimitSubject {
   account?: string;
 }
 
-/**
- * One counter family in the store's backend (shared by every instance) or, for a store without one, in this
- * process. Keys are hashed: no user input reaches a Redis key, and their length is fixed.
- */
+export interface RequestLimitOptions {
+  /** Counts a refusal in the route's own metric (`latchkey_logins_total{outcome="rate_limited"}`, ...). */
+  countRefusal: () => void;
+  /** See RateLimitCounterOptions. */
+  placement?: 'session';
+  /**
+   * When the counter's store cannot answer: `refuse` (503 with Retry-After, the default: a limit that passes during
+   * an outage is no limit) or `pass` (logged), for a limit whose route fails on its own without the store.
+   */
+  whenStoreUnavailable?: 'refuse' | 'pass';
+}
+
+/** One counter family in the store's backend (shared by every instance) or, for a store without one, in this process. */
 export class RequestLimit {
   private readonly counter: RateLimitCounter;
 
@@ -30,19 +39,18 @@ export class RequestLimit {
     private readonly ctx: BffContext,
     readonly name: string,
     readonly setting: LimitSetting,
-    /** Counts a refusal in the route's own metric (`latchkey_logins_total{outcome="rate_limited"}`, ...). */
-    private readonly countRefusal: () => void,
+    private readonly options: RequestLimitOptions,
   ) {
-    const options = { name, points: setting.limit, windowMs: setting.windowMs };
+    const counterOptions = { name, points: setting.limit, windowMs: setting.windowMs, ...(options.placement ? { placement: options.placement } : {}) };
     this.counter =
-      ctx.store.createRateLimitCounter?.(options) ??
+      ctx.store.createRateLimitCounter?.(counterOptions) ??
       counterFromLimiter(new RateLimiterMemory({ keyPrefix: name, points: setting.limit, duration: windowSeconds(setting.windowMs) }));
   }
 
-  /** Adds `points` (negative: gives them back). A store that cannot answer is a 503 with Retry-After, never a pass. */
+  /** Adds `points` (negative: gives them back). A store that cannot answer is a 503 with Retry-After. */
   async add(key: string, points: number): Promise<RateLimitCount> {
     try {
-      return await this.counter.add(sha256(key), points);
+      return await this.counter.add(key, points);
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         throw new LatchkeyError('temporarily_unavailable', undefined, { cause: error, headers: { 'Retry-After': '1' } });
@@ -53,14 +61,21 @@ export class RequestLimit {
 
   /** Counts one request and refuses it with 429 and Retry-After when over the limit (it still counts: no refund). */
   async take(key: string, subject: LimitSubject): Promise<void> {
-    const count = await this.add(key, 1);
+    let count: RateLimitCount;
+    try {
+      count = await this.add(key, 1);
+    } catch (error) {
+      if (this.options.whenStoreUnavailable !== 'pass' || !(error instanceof LatchkeyError) || error.code !== 'temporarily_unavailable') throw error;
+      this.ctx.logger.warn({ event: 'rate_limit_store_unavailable', limit: this.name, ...subject }, 'rate limit store unavailable; passing');
+      return;
+    }
     if (!count.allowed) throw this.refusal(count, subject);
   }
 
   /** The 429 for an over-limit count, logged and counted. */
   refusal(count: RateLimitCount, subject: LimitSubject): LatchkeyError {
     const retryAfter = Math.max(1, Math.ceil(count.msBeforeNext / 1000));
-    this.countRefusal();
+    this.options.countRefusal();
     this.ctx.logger.warn({ event: 'rate_limited', limit: this.name, ...subject, retryAfter }, 'rate limited');
     return new LatchkeyError('rate_limited', undefined, { headers: { 'Retry-After': String(retryAfter) } });
   }

@@ -27,19 +27,24 @@ const END_REASON_CODE = {
  * treats as a sign-out); the cookie and the session are left as they are.
  */
 export function createRefreshHandler(ctx: BffContext): RequestHandler {
-  const refused = () => ctx.metrics.refreshes.inc({ outcome: 'rate_limited' });
-  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, refused);
-  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, refused);
+  const countRefusal = () => ctx.metrics.refreshes.inc({ outcome: 'rate_limited' });
+  // Per IP passes when its counter is unreachable: on a Cluster that counter may live on another master than the
+  // session, and a refresh must not fail for a master it does not need. The per-session counter lives with the
+  // session (same slot), so it is unreachable only when the refresh would fail anyway.
+  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, { countRefusal, whenStoreUnavailable: 'pass' });
+  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
   return async (req, res) => {
     const ip = req.ip ?? '';
-    await perIp.take(ipKey(ip), { ip });
     const cookie = readSessionCookie(ctx, req);
+    // Both counted at once, so an outage costs one store deadline, not two.
+    const ipTaken = perIp.take(ipKey(ip), { ip });
     if (cookie === null) {
+      await ipTaken;
       ctx.metrics.refreshes.inc({ outcome: 'no_session' });
       clearSessionCookie(res, ctx.options);
       throw new LatchkeyError('no_session');
     }
-    await perSession.take(cookie.key, { ip });
+    await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
     const { result, nextSecret } = await rotateCookie(ctx, cookie);
 
     switch (result.outcome) {

@@ -8,6 +8,11 @@ export interface RateLimitCounterOptions {
   points: number;
   /** Window length; rate-limiter-flexible counts whole seconds, so it is rounded up to one. */
   windowMs: number;
+  /**
+   * `session`: the keys are private session keys, and each counter lives with its session (on a Redis Cluster, in
+   * the session's slot), so it is unavailable only when the session itself is. Default: anywhere.
+   */
+  placement?: 'session';
 }
 
 export interface RateLimitCount {
@@ -21,6 +26,7 @@ export interface RateLimitCount {
 /**
  * Atomic counters shared by every instance that uses the same backend. `add(key, n)` adds n (a negative n gives
  * points back) and answers the new count in one step, so concurrent callers can never all see room under the limit.
+ * Keys are any strings (usernames, IPs): a store must not put them into its key space as they are.
  * Rejects with StoreUnavailableError when the backend cannot answer.
  */
 export interface RateLimitCounter {

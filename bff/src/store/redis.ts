@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { sha256 } from '../crypto/hash.js';
 import { z } from 'zod';
 import {
   CREATE_SESSION,
@@ -388,9 +389,10 @@ export class RedisStore implements SessionStore {
 
   /**
    * rate-limiter-flexible's RateLimiterRedis: one Lua script per change (SET NX with the window's expiry, INCRBY),
-   * so a count is raised and read atomically and every key expires with its window. Each key is a single key, so
-   * on a Cluster it goes to its own slot's master (ioredis routes the script by key). Keys are
-   * `<prefix>rl:<name>:<id>`; callers pass hashed ids, so no user input can form a hash tag.
+   * so a count is raised and read atomically and every key expires with its window. Keys are
+   * `<prefix>rl:<name>:<sha256 of the key>`: no user input reaches Redis, nor forms a hash tag. Each is a single key,
+   * so on a Cluster ioredis runs the script on the key's master; a `session` counter also carries its session's shard
+   * tag, so it lives in the session's slot and fails only with it.
    */
   createRateLimitCounter(options: RateLimitCounterOptions): RateLimitCounter {
     const counter = counterFromLimiter(
@@ -401,7 +403,12 @@ export class RedisStore implements SessionStore {
         duration: windowSeconds(options.windowMs),
       }),
     );
-    return { add: (key, points) => this.run('rateLimit', () => counter.add(key, points)) };
+    const place = (key: string): string => {
+      const shard = options.placement === 'session' ? this.keys.shardOfSessionKey(key) : null;
+      const tag = shard === null ? '' : this.keys.shardPrefixes[shard]!.slice(this.options.prefix.length);
+      return `${tag}${sha256(key)}`;
+    };
+    return { add: (key, points) => this.run('rateLimit', () => counter.add(place(key), points)) };
   }
 
   async close(): Promise<void> {
