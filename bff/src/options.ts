@@ -59,7 +59,8 @@ const optionsSchema = z.object({
   maxTokenBytes: z.number().int().min(512).max(16384).default(4096),
   /**
    * Counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with
-   * Retry-After when over. When the limiter's store cannot answer, login and refresh answer 503 (never a pass).
+   * Retry-After when over. When a login counter cannot answer, login answers 503 before any password check (never a
+   * pass); see README "Security defaults" for refresh.
    */
   rateLimit: z
     .object({
