@@ -23,6 +23,18 @@ const envSchema = z.object({
     .optional(),
   /** When set, GET /metrics wants `Authorization: Bearer <this>`. */
   LATCHKEY_METRICS_TOKEN: z.string().min(16, 'LATCHKEY_METRICS_TOKEN must be at least 16 characters').optional(),
+  /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
+  LATCHKEY_RATE_LIMITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'LATCHKEY_RATE_LIMITS must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export interface DemoConfig {
@@ -40,6 +52,8 @@ export interface DemoConfig {
   allowedOrigins: string[] | undefined;
   /** LATCHKEY_METRICS_TOKEN: the bearer token /metrics asks for; unset: /metrics is open. */
   metricsToken: string | undefined;
+  /** Passed to the BFF as `rateLimit`, which validates it. */
+  rateLimits: unknown;
 }
 
 /**
@@ -75,5 +89,6 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     issuer: e.LATCHKEY_ISSUER,
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
     metricsToken: e.LATCHKEY_METRICS_TOKEN,
+    rateLimits: e.LATCHKEY_RATE_LIMITS,
   };
 }
