@@ -5,6 +5,7 @@ import type { BffContext } from './context.js';
 import { LatchkeyError } from './errors/latchkey-error.js';
 import { createGuard, type Guard } from './guard/guard.js';
 import { requireCsrf } from './http/csrf.js';
+import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { jsonBody } from './http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from './http/login-rate-limit.js';
@@ -13,6 +14,7 @@ import { KeyRing } from './keys/key-ring.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
+import { createEventsHandler } from './routes/events.js';
 import { createJwksHandler } from './routes/jwks.js';
 import { createLoginHandler, validateLoginBody } from './routes/login.js';
 import { createLogoutAllHandler } from './routes/logout-all.js';
@@ -34,7 +36,9 @@ export interface Bff {
   readonly admin: BffAdmin;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
-  /** Stops following the store's revocation log. Does not close the store (the application owns it). */
+  /** Open `GET /events` streams of this process. */
+  readonly eventStreams: EventStreams;
+  /** Ends every event stream and stops following the store's revocation log. Does not close the store (the application owns it). */
   close(): void;
 }
 
@@ -78,8 +82,20 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await guard.start();
 
+  const eventStreams = new EventStreams({
+    maxPerUser: options.eventStreams.maxPerUser,
+    maxPerProcess: options.eventStreams.maxPerProcess,
+    heartbeatMs: options.eventStreams.heartbeatSeconds * 1000,
+    retryMs: options.eventStreams.retryMs,
+    logger,
+    metrics,
+  });
+  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+
   const router = Router();
   router.get(ROUTES.jwks, createJwksHandler(ctx));
+  // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
+  router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
   router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));
@@ -98,6 +114,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     admin: createAdmin(ctx),
     metrics,
     keyRing,
-    close: () => guard.stop(),
+    eventStreams,
+    close: () => {
+      stopFollowing();
+      eventStreams.close();
+      guard.stop();
+    },
   });
 }

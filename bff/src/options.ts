@@ -62,6 +62,19 @@ const optionsSchema = z.object({
       perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
       perAccount: { limit: 100, windowMs: 15 * 60_000 },
     }),
+  /** `GET /events` (server-sent events): connection caps and timing. */
+  eventStreams: z
+    .object({
+      /** Open streams per user (one per browser is the client's norm; several devices each hold one). */
+      maxPerUser: z.number().int().positive().default(10),
+      /** Open streams in this process; beyond it, 503 with Retry-After (another instance may have room). */
+      maxPerProcess: z.number().int().positive().default(10_000),
+      /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
+      heartbeatSeconds: z.number().positive().max(300).default(15),
+      /** The `retry:` the browser waits before reconnecting a dropped stream, ms. */
+      retryMs: z.number().int().min(100).max(60_000).default(2000),
+    })
+    .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
 });
 

@@ -8,6 +8,7 @@ export const ERROR_CODES = [
   'payload_too_large',
   'invalid_credentials',
   'rate_limited',
+  'too_many_connections',
   'csrf_rejected',
   'no_session',
   'session_expired',

@@ -7,6 +7,8 @@ export const ROUTES = Object.freeze({
   sessions: '/sessions',
   session: '/sessions/:id',
   jwks: '/jwks.json',
+  /** Server-sent events: `session_ended` for this device, `devices_changed` for the user's device list. */
+  events: '/events',
 } as const);
 
 export type RouteName = keyof typeof ROUTES;

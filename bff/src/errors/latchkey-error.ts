@@ -7,6 +7,7 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = O
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   invalid_credentials: { status: 401, message: 'Wrong username or password.' },
   rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },
+  too_many_connections: { status: 429, message: 'Too many open event streams. Try again later.' },
   csrf_rejected: { status: 403, message: 'The request was rejected as a possible cross-site request.' },
   no_session: { status: 401, message: 'There is no session.' },
   session_expired: { status: 401, message: 'The session has expired.' },

@@ -69,7 +69,7 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       successorSealed: null,
       graceUntil: 0,
     };
-    await ctx.store.createSession(session);
+    await ctx.store.createSession(session, { logTtlMs: ctx.markerTtlMs });
     ctx.metrics.logins.inc({ outcome: 'success' });
     ctx.logger.info({ event: 'login', userId: user.id, sid: session.sid }, 'login');
     await sendTokenResponse(ctx, res, session, { generation: 0, secret });

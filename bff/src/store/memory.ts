@@ -3,7 +3,9 @@ import { MemoryRevocationLog } from './memory-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
+import type { SessionEndedReason } from '@latchkey/shared';
 import type {
+  CreateSessionOptions,
   DeviceSessionRecord,
   RotateInput,
   RotateResult,
@@ -74,7 +76,7 @@ export class MemoryStore implements SessionStore {
     this.sweepTimer.unref();
   }
 
-  async createSession(session: DeviceSessionRecord): Promise<void> {
+  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<void> {
     this.assertOpen();
     assertSessionKeyOf(session);
     const record = structuredClone(session);
@@ -86,6 +88,10 @@ export class MemoryStore implements SessionStore {
     if (!keys) this.keysByUser.set(record.userId, (keys = new Set()));
     keys.add(record.key);
     this.tombstones.delete(record.key);
+    const logTtlMs = options.logTtlMs ?? 0;
+    if (logTtlMs > 0) {
+      this.revocationLog.append({ kind: 'session', id: record.sid, userId: record.userId, expiresAt: Date.now() + logTtlMs });
+    }
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -171,7 +177,7 @@ export class MemoryStore implements SessionStore {
       if (isExpired(record, now)) {
         this.end(record, 'session_expired', 0);
       } else {
-        this.end(record, 'session_revoked', markerTtlMs);
+        this.end(record, 'session_revoked', markerTtlMs, 'logout_all');
         ended.push(structuredClone(record));
       }
     }
@@ -243,13 +249,16 @@ export class MemoryStore implements SessionStore {
     return structuredClone(record);
   }
 
-  /** Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked. */
-  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number): void {
+  /**
+   * Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked; the log
+   * event says why (`logged`, default `reason`) for event streams.
+   */
+  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number, logged: SessionEndedReason = reason as SessionEndedReason): void {
     this.unindex(record);
     // Until the session would have idled out anyway (see the Redis script): ended sessions must not pile up.
     this.tombstones.set(record.key, { reason, expiresAt: Math.min(record.idleExpiresAt, record.absoluteExpiresAt) });
     if (markerTtlMs > 0) {
-      this.revocationLog.append({ kind: 'sid', id: record.sid, expiresAt: Date.now() + markerTtlMs });
+      this.revocationLog.append({ kind: 'sid', id: record.sid, userId: record.userId, reason: logged, expiresAt: Date.now() + markerTtlMs });
     }
   }
 

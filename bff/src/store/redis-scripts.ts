@@ -25,15 +25,17 @@
  * and announces it on the channel of the same name (Cluster followers cannot block on every shard's stream at
  * once, so they wait for this instead; see redis-log-bell.ts).
  * Written in the same script as the state change it mirrors, so there is never a change without its event.
+ * `extra` (optional field/value list) carries what event streams need: `u` (user id) and `w` (why) on sid events.
  * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
  * whole log expires once no event has been added for that long.
  */
 const LOG_REVOCATION = `
-local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
+local function log_revocation(prefix, kind, id, ttl, revoked_after, trim, extra)
   local log = prefix .. 'rv'
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local fields = {'k', kind, 'i', id, 'x', string.format('%d', now + ttl), 'r', revoked_after}
+  if extra then for _, v in ipairs(extra) do table.insert(fields, v) end end
   if trim then
     redis.call('XADD', log, 'MINID', '~', string.format('%d', now - ttl), '*', unpack(fields))
   else
@@ -58,7 +60,8 @@ end
 
 -- Deletes the session and its index entries, remembers why it ended until its absolute end,
 -- and (marker_ttl > 0) marks its sid revoked so access tokens already issued stop working.
-local function end_session(prefix, rec, reason, marker_ttl)
+-- The log event says why (why, default reason) and whose, for event streams.
+local function end_session(prefix, rec, reason, marker_ttl, why)
   redis.call('DEL', prefix .. 's:' .. rec.key)
   local sid_key = prefix .. 'sid:' .. rec.sid
   if redis.call('GET', sid_key) == rec.key then redis.call('DEL', sid_key) end
@@ -69,30 +72,34 @@ local function end_session(prefix, rec, reason, marker_ttl)
   -- sessions must not pile up for the whole absolute lifetime.
   redis.call('PEXPIREAT', tombstone, math.min(tonumber(rec.idleExpiresAt), tonumber(rec.absoluteExpiresAt)))
   if marker_ttl > 0 then
-    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true)
+    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true, {'u', rec.userId, 'w', why or reason})
   end
 end
 `;
 
 /**
  * createSession. KEYS: session, sid index, user index, tombstone.
- * ARGV: prefix, key, absoluteExpiresAt, then the record's field/value pairs.
+ * ARGV: prefix, key, absoluteExpiresAt, log TTL ms ('0': no event), sid, userId, then the record's field/value pairs.
  * Atomic so the session, its sid index and its user index entry appear together: a concurrent
- * endAllUserSessions either sees all three or none.
+ * endAllUserSessions either sees all three or none; and so is its `session` event in the user's shard's log (event
+ * streams tell the user's other devices). The event trims like sid events (it lives as long as they do).
  * Every key expires at the session's absolute end; the user index at the latest absolute end
  * among its members (members are scored by absoluteExpiresAt).
  */
-export const CREATE_SESSION = `
+export const CREATE_SESSION = LOG_REVOCATION + `
 local session, sid_index, user_index, tombstone = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local key, absolute = ARGV[2], ARGV[3]
+local key, absolute, log_ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
 redis.call('DEL', session, tombstone)
-redis.call('HSET', session, unpack(ARGV, 4))
+redis.call('HSET', session, unpack(ARGV, 7))
 redis.call('PEXPIREAT', session, absolute)
 redis.call('SET', sid_index, key)
 redis.call('PEXPIREAT', sid_index, absolute)
 redis.call('ZADD', user_index, absolute, key)
 local latest = redis.call('ZRANGE', user_index, -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', user_index, latest[2])
+if log_ttl > 0 then
+  log_revocation(ARGV[1], 'session', ARGV[5], log_ttl, '0', true, {'u', ARGV[6]})
+end
 return 1
 `;
 
@@ -262,7 +269,7 @@ for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
     elseif is_expired(rec, now) then
       end_session(prefix, rec, 'session_expired', 0)
     else
-      end_session(prefix, rec, 'session_revoked', marker_ttl)
+      end_session(prefix, rec, 'session_revoked', marker_ttl, 'logout_all')
       table.insert(ended, flat)
     end
   end

@@ -18,6 +18,7 @@ import { RedisRevocationLog } from './redis-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
 import { StoreUnavailableError } from './types.js';
 import type {
+  CreateSessionOptions,
   DeviceSessionRecord,
   RotateInput,
   RotateResult,
@@ -251,7 +252,7 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  async createSession(session: DeviceSessionRecord): Promise<void> {
+  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<void> {
     const record = recordSchema.parse(session);
     assertSessionKeyOf(record);
     const shard = this.keys.shardOfUser(record.userId);
@@ -267,6 +268,9 @@ export class RedisStore implements SessionStore {
         this.keys.shardPrefixes[shard]!,
         record.key,
         String(record.absoluteExpiresAt),
+        String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
+        record.sid,
+        record.userId,
         ...fields,
     ]);
   }

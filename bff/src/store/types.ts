@@ -59,6 +59,11 @@ export interface RotateInput {
   markerTtlMs: number;
 }
 
+export interface CreateSessionOptions {
+  /** Lifetime of the `session` log event: the sid markers' lifetime (the log's one trimming rule). 0 or absent: no event. */
+  logTtlMs?: number;
+}
+
 export type RotateResult =
   /** The presented credential was current: the session moved to the caller's successor. */
   | { outcome: 'rotated'; session: DeviceSessionRecord }
@@ -73,8 +78,12 @@ export type RotateResult =
 
 
 export interface SessionStore {
-  /** Stores a new device session (and indexes it under its user). */
-  createSession(session: DeviceSessionRecord): Promise<void>;
+  /**
+   * Stores a new device session (and indexes it under its user). With `logTtlMs` (> 0; pass the sid markers'
+   * lifetime), the same atomic operation appends a `session` event to the log, so event streams can tell the user's
+   * other devices (see revocation-feed.ts).
+   */
+  createSession(session: DeviceSessionRecord, options?: CreateSessionOptions): Promise<void>;
 
   /** The live session with this private key, or null when missing or past its idle or absolute end (as of `now`). */
   getSession(key: string, now: number): Promise<DeviceSessionRecord | null>;

@@ -707,6 +707,52 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(woke.events.map((e) => e.id)).toEqual(['late']);
       });
 
+      it('createSession with logTtlMs logs a session event (sid, user, expiry) in the same operation; without it, none', async () => {
+        const before = Date.now();
+        const quiet = newSession(alice);
+        await store.createSession(quiet);
+        expect((await readAll()).events).toEqual([]);
+        const announced = newSession(alice);
+        await store.createSession(announced, { logTtlMs: 30_000 });
+        const { events } = await readAll();
+        expect(events).toHaveLength(1);
+        expect(events[0]).toMatchObject({ kind: 'session', id: announced.sid, userId: alice });
+        expect(events[0]!.expiresAt).toBeGreaterThanOrEqual(before + 29_000);
+        expect(events[0]!.expiresAt).toBeLessThanOrEqual(Date.now() + 31_000);
+        expect(await store.getSession(announced.key, Date.now())).toEqual(announced);
+      });
+
+      it('session events expire with their TTL, like the markers they sit beside', async () => {
+        await store.createSession(newSession(alice), { logTtlMs: SHORT_TTL });
+        await sleep(PAST_SHORT_TTL);
+        const { events } = await readAll();
+        expect(events.filter((e) => e.expiresAt > Date.now())).toEqual([]);
+      });
+
+      it('sid events say whose session ended and why (logout, session_revoked, reuse_detected, logout_all)', async () => {
+        const loggedOut = newSession(alice);
+        const revoked = newSession(alice);
+        await store.createSession(loggedOut);
+        await store.createSession(revoked);
+        await store.endSession(loggedOut.key, 'logout', Date.now(), 30_000);
+        await store.endUserSessionBySid(alice, revoked.sid, 'session_revoked', Date.now(), 30_000);
+        const { original, input } = await rotatedOnce();
+        await store.rotate({ ...input, now: Date.now() + 2 * MINUTE });
+        const everywhere = newSession(bob);
+        await store.createSession(everywhere);
+        await store.endAllUserSessions(bob, Date.now(), Date.now(), 30_000);
+        const sidEvents = (await readAll()).events.filter((e) => e.kind === 'sid');
+        expect(sidEvents).toHaveLength(4);
+        expect(sidEvents).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ id: loggedOut.sid, userId: alice, reason: 'logout' }),
+            expect.objectContaining({ id: revoked.sid, userId: alice, reason: 'session_revoked' }),
+            expect.objectContaining({ id: original.sid, userId: alice, reason: 'reuse_detected' }),
+            expect.objectContaining({ id: everywhere.sid, userId: bob, reason: 'logout_all' }),
+          ]),
+        );
+      });
+
       it('writes no event for a revocation that changes nothing', async () => {
         await store.revokeJti('expired-already', 0);
         expect(await store.endSession('no-such-key', 'logout', Date.now(), 30_000)).toBeNull();
