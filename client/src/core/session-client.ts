@@ -205,6 +205,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.login, credentials);
       accept(holdToken(data, serverNow, options.refreshMarginMs), true);
     },
+    end: (reason) => endSession(reason, true),
     logout: () => signOut(ROUTES.logout, 'logout'),
     logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),
     listSessions: async () => (await call<SessionListResponse>('GET', ROUTES.sessions)).sessions,

@@ -74,6 +74,8 @@ export interface SessionClient {
   listSessions(): Promise<SessionListEntry[]>;
   /** Revokes one device session; revoking the current one is a logout. */
   revokeSession(id: string): Promise<void>;
+  /** Signs out here and in every tab without calling the BFF, which already ended the session (`@latchkey/client/live`). */
+  end(reason: SignOutReason): void;
   on<E extends keyof SessionEventMap>(event: E, listener: (detail: SessionEventMap[E]) => void): () => void;
   /** Restores the session and starts listening to other tabs and to the network. Idempotent. */
   start(): void;
