@@ -37,6 +37,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     authenticate: await createDemoAuthenticate(),
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
+    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
     ...(config.allowedOrigins ? { allowedOrigins: [new URL(issuer).origin, ...config.allowedOrigins] } : {}),
     ...(logger ? { logger } : {}),
   });

@@ -16,6 +16,9 @@ const envSchema = z.object({
   LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
+  /** Open `GET /auth/events` streams allowed per user, and in this process (the BFF's `eventStreams` caps). */
+  LATCHKEY_EVENT_STREAMS_PER_USER: z.coerce.number().int().positive().default(10),
+  LATCHKEY_EVENT_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
   LATCHKEY_ALLOWED_ORIGINS: z.string().optional(),
 });
@@ -32,6 +35,8 @@ export interface DemoConfig {
   accessTtlSeconds: number;
   issuer: string | undefined;
   allowedOrigins: string[] | undefined;
+  eventStreamsPerUser: number;
+  eventStreamsMax: number;
 }
 
 export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
@@ -55,5 +60,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
     issuer: e.LATCHKEY_ISSUER,
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+    eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
+    eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,
   };
 }
