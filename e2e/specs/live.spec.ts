@@ -39,12 +39,15 @@ async function deviceOnB(browser: Browser): Promise<BrowserContext> {
 /** Resolves when the device's event stream is open (the BFF answered 200). */
 const streamOpened = (context: BrowserContext) => context.waitForEvent('response', { predicate: (r) => isEvents(r) && r.status() === 200, timeout: 20_000 });
 
-/** Every request the device sends to the BFF or the API from now on, except the event stream itself. */
+/**
+ * Every contact from now on through which the device could learn of a sign-out without the push: a refresh or an
+ * API call. (Reloading the device list, which a `devices_changed` push triggers, is not counted.)
+ */
 function contactsFrom(context: BrowserContext): string[] {
   const seen: string[] = [];
   context.on('request', (request) => {
     const path = new URL(request.url()).pathname;
-    if ((path.startsWith('/auth/') || path.startsWith('/api/')) && path !== '/auth/events') seen.push(`${request.method()} ${path}`);
+    if (path === '/auth/refresh' || path.startsWith('/api/')) seen.push(`${request.method()} ${path}`);
   });
   return seen;
 }
