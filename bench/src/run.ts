@@ -263,7 +263,9 @@ async function main(): Promise<void> {
     await redis.stop();
   }
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  // Some parts only (BENCH_PARTS): the other parts' last results stay in the file.
+  const previous = process.env.BENCH_PARTS && existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(RESULTS, `${JSON.stringify({ ...previous, ...results }, null, 2)}\n`);
   console.log(`\nWritten to ${RESULTS}`);
 }
 
