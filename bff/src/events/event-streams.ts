@@ -66,6 +66,8 @@ export class EventStreams {
    * reconnect delay, then registration. Throws the refusal (before anything is written) when a cap is reached.
    */
   open(req: Request, res: Response, session: StreamSession): void {
+    // The client may have gone while its session was being checked: its 'close' already fired, so never register it.
+    if (req.socket.destroyed) return;
     this.assertProcessRoom();
     if ((this.byUser.get(session.userId)?.size ?? 0) >= this.options.maxPerUser) {
       throw this.refuse('user', 'too_many_connections');

@@ -144,6 +144,30 @@ describe('GET /auth/events', () => {
     expect((await events(alice)).status).toBe(200);
   });
 
+  it('a client that leaves while its session is being checked is never registered (no leak)', async () => {
+    const device = await login(t.app);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const getSession = t.store.getSession.bind(t.store);
+    const checking = new Promise<void>((entered) => {
+      t.store.getSession = async (key, now) => {
+        entered();
+        await gate;
+        return getSession(key, now);
+      };
+    });
+    const { request } = await import('node:http');
+    const req = request(`${server.url}/auth/events`, { headers: { Cookie: device.cookie } });
+    req.on('error', () => undefined);
+    req.end();
+    await checking;
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.bff.eventStreams.size).toBe(0);
+  });
+
   it('bff.close() ends every stream, and later connections are refused', async () => {
     const device = await login(t.app);
     const c = await events(device);
