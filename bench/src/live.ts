@@ -179,7 +179,7 @@ export async function streamsUnderLoad(redisUrl: string, options: { streams: num
     const cookies = sessions.map((s) => `${s.cookieName}=${s.cookieValue}`);
     const auth = { Authorization: `Bearer ${sessions[0]!.token}` };
     // Warm both up (JIT, caches) before the memory baseline.
-    for (const target of [withStreams, without]) await measure({ url: `${target.url}/api/me`, durationSeconds: 1, connections: options.connections, headers: auth });
+    for (const target of [withStreams, without]) await measure({ url: `${target.url}/api/me`, durationSeconds: 2, connections: options.connections, headers: auth });
     const rssBefore = await metric(withStreams.url, 'demo_process_resident_memory_bytes');
     const heapBefore = await metric(withStreams.url, 'demo_nodejs_heap_size_used_bytes');
     const opening = Date.now();
