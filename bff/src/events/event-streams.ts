@@ -134,6 +134,7 @@ export class EventStreams {
 
   private send(stream: OpenStream, text: string): void {
     if (stream.res.writableLength > MAX_QUEUED_BYTES) {
+      this.options.logger.warn({ event: 'event_stream_dropped', userId: stream.userId, sid: stream.sid }, 'event stream dropped: the client reads nothing');
       this.remove(stream);
       stream.res.destroy();
       return;
