@@ -160,6 +160,18 @@ describe('@latchkey/client/live', () => {
     await vi.waitFor(() => expect(FakeEventSource.live()).toHaveLength(1));
   });
 
+  it('a new session without a sign-out in between (another login) reopens the stream for it', async () => {
+    const { bff, tabs } = tabsOf(1);
+    await signedIn(tabs);
+    await vi.waitFor(() => expect(FakeEventSource.opened).toHaveLength(1));
+    bff.state.sessionId = 's2';
+    await tabs[0]!.session.login({ username: 'alice', password: 'wonderland' });
+    await vi.waitFor(() => expect(FakeEventSource.opened).toHaveLength(2));
+    expect(FakeEventSource.opened[0]!.readyState).toBe(2);
+    FakeEventSource.opened[1]!.emit('session_ended', { sid: 's2', reason: 'session_revoked' });
+    expect(tabs[0]!.session.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'session_revoked' });
+  });
+
   describe('falls back to today’s behaviour', () => {
     it.each([
       ['EventSource', () => vi.stubGlobal('EventSource', undefined)],

@@ -38,6 +38,8 @@ export function attachLive(session: SessionClient): Live {
   let source: EventSource | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
+  // The session the open stream was authenticated as (the cookie at connect time).
+  let streamOf: string | undefined;
 
   const changed = () => {
     notify();
@@ -45,6 +47,8 @@ export function attachLive(session: SessionClient): Live {
   };
 
   function connect() {
+    source?.close();
+    streamOf = session.getSnapshot().session?.id;
     const es = (source = new EventSource(bffUrl + ROUTES.events, { withCredentials: true }));
     // Changes made while this stream was away were not pushed: have the lists reloaded.
     es.onopen = () => {
@@ -75,7 +79,10 @@ export function attachLive(session: SessionClient): Live {
   }
 
   function sync() {
-    if (session.getSnapshot().status != 'authenticated') return stop();
+    const { status, session: current } = session.getSnapshot();
+    if (status != 'authenticated') return stop();
+    // Signed in again as another session without signing out: the stream still speaks for the old one.
+    if (release && current!.id != streamOf) connect();
     if (waiting) return;
     waiting = new AbortController();
     locks!
