@@ -96,7 +96,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   router.get(ROUTES.jwks, createJwksHandler(ctx));
   // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
   router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
-  router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
+  router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));
   router.post(ROUTES.logout, createLogoutHandler(ctx));

@@ -18,7 +18,11 @@ export function createEventsHandler(
   isSessionRevoked: (sid: string, userId: string, createdAt: number) => boolean,
 ): RequestHandler {
   return async (req, res) => {
-    if (!isAllowedOrigin(req, ctx.options.allowedOrigins)) throw new LatchkeyError('csrf_rejected', 'This origin may not call the BFF.');
+    if (!isAllowedOrigin(req, ctx.options.allowedOrigins)) {
+      // The same security event as the other cookie routes' CSRF check (the Origin, never cookies).
+      ctx.logger.warn({ event: 'csrf_rejected', reason: 'origin', ip: req.ip, method: req.method, path: req.path, origin: req.get('origin')?.slice(0, 200) }, 'CSRF check failed');
+      throw new LatchkeyError('csrf_rejected', 'This origin may not call the BFF.');
+    }
     streams.assertProcessRoom();
     const { session } = await requireSession(ctx, req);
     streams.open(req, res, session);

@@ -21,6 +21,18 @@ const envSchema = z.object({
   LATCHKEY_EVENT_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
   LATCHKEY_ALLOWED_ORIGINS: z.string().optional(),
+  /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
+  LATCHKEY_RATE_LIMITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'LATCHKEY_RATE_LIMITS must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export interface DemoConfig {
@@ -37,6 +49,8 @@ export interface DemoConfig {
   allowedOrigins: string[] | undefined;
   eventStreamsPerUser: number;
   eventStreamsMax: number;
+  /** Passed to the BFF as `rateLimit`, which validates it. */
+  rateLimits: unknown;
 }
 
 export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
@@ -62,5 +76,6 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
     eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
     eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,
+    rateLimits: e.LATCHKEY_RATE_LIMITS,
   };
 }
