@@ -1,4 +1,4 @@
-import { Router, type ErrorRequestHandler } from 'express';
+import express, { Router, type ErrorRequestHandler } from 'express';
 import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
@@ -19,6 +19,11 @@ import { createLogoutAllHandler } from './routes/logout-all.js';
 import { createLogoutHandler } from './routes/logout.js';
 import { createRefreshHandler } from './routes/refresh.js';
 import { createListSessionsHandler, createRevokeSessionHandler } from './routes/sessions.js';
+import { createIdpClient } from './oidc/idp-client.js';
+import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
+import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
+import { createOidcCallbackHandler } from './routes/oidc-callback.js';
+import { createOidcLoginHandler } from './routes/oidc-login.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
@@ -61,8 +66,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await keyRing.load();
 
+  if (options.oidc?.dangerouslyAllowInsecureIdpRequests) {
+    const message = 'Latchkey: oidc.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.';
+    logger.warn({ event: 'insecure_idp' }, message);
+    process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
+  }
+  const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
+
   const metrics = new BffMetrics();
-  const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs });
+  const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs, ...(idp ? { idp } : {}) });
   const errorHandler = createErrorHandler(logger, () => metrics.storeErrors.inc());
   const guard = createGuard({
     store: options.store,
@@ -80,6 +92,20 @@ export async function createBff(input: BffOptions): Promise<Bff> {
 
   const router = Router();
   router.get(ROUTES.jwks, createJwksHandler(ctx));
+  if (idp) {
+    // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;
+    // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
+    // server-to-server POST authenticated by its signed logout token. Nothing here reads the session cookie to act.
+    const transaction = createLoginTransactionMiddleware(ctx, idp.options);
+    router.get(ROUTES.oidcLogin, noStore, transaction.middleware, createOidcLoginHandler(ctx, idp));
+    router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
+    router.post(
+      ROUTES.oidcBackchannelLogout,
+      noStore,
+      express.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
+      createBackchannelLogoutHandler(ctx, idp),
+    );
+  }
   router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));

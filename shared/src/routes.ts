@@ -7,6 +7,10 @@ export const ROUTES = Object.freeze({
   sessions: '/sessions',
   session: '/sessions/:id',
   jwks: '/jwks.json',
+  /** Upstream OpenID Connect (top-level navigations and a server-to-server POST: no X-CSRF header, see the README). */
+  oidcLogin: '/oidc/login',
+  oidcCallback: '/oidc/callback',
+  oidcBackchannelLogout: '/oidc/backchannel-logout',
 } as const);
 
 export type RouteName = keyof typeof ROUTES;

@@ -1,15 +1,10 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { BffContext } from '../context.js';
-import { sha256 } from '../crypto/hash.js';
-import { randomToken } from '../crypto/random.js';
-import { newSessionKey } from '../store/session-key.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
-import { readSessionCookie } from '../http/session-auth.js';
 import { sendTokenResponse } from '../http/token-response.js';
-import type { DeviceSessionRecord } from '../store/types.js';
-import { describeUserAgent } from './user-agent.js';
+import { startDeviceSession } from '../session/start-device-session.js';
 
 export const loginBodySchema = z.strictObject({
   username: z.string().trim().min(1).max(256),
@@ -32,8 +27,7 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
 
 /**
  * POST /login. The application's `authenticate` callback checks the credentials; the answer for an unknown user and
- * a wrong password is the same. A new device session and a new cookie every time (no fixation); a session this
- * browser already had is ended, so re-login on one device does not pile up sessions.
+ * a wrong password is the same. Then a new device session (startDeviceSession, shared with the OIDC callback).
  */
 export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
   return async (req, res) => {
@@ -46,32 +40,7 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       ctx.metrics.logins.inc({ outcome: 'invalid_credentials' });
       throw new LatchkeyError('invalid_credentials');
     }
-    const now = ctx.now();
-    const previous = readSessionCookie(ctx, req);
-    if (previous !== null) await ctx.store.endSession(previous.key, 'logout', now, ctx.markerTtlMs);
-
-    const userAgent = (req.get('user-agent') ?? '').slice(0, 256);
-    const secret = randomToken(32);
-    const session: DeviceSessionRecord = {
-      key: newSessionKey(user.id),
-      sid: randomToken(16),
-      userId: user.id,
-      userName: user.name,
-      deviceName: body.deviceName ?? describeUserAgent(userAgent),
-      userAgent,
-      createdAt: now,
-      lastActiveAt: now,
-      idleExpiresAt: Math.min(now + ctx.options.idleTimeoutSeconds * 1000, now + ctx.options.absoluteTimeoutSeconds * 1000),
-      absoluteExpiresAt: now + ctx.options.absoluteTimeoutSeconds * 1000,
-      generation: 0,
-      credentialHash: sha256(secret),
-      previousHash: null,
-      successorSealed: null,
-      graceUntil: 0,
-    };
-    await ctx.store.createSession(session);
-    ctx.metrics.logins.inc({ outcome: 'success' });
-    ctx.logger.info({ event: 'login', userId: user.id, sid: session.sid }, 'login');
-    await sendTokenResponse(ctx, res, session, { generation: 0, secret });
+    const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
+    await sendTokenResponse(ctx, res, session, cookie);
   };
 }
