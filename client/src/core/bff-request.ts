@@ -1,4 +1,4 @@
-import { CSRF_HEADER, CSRF_HEADER_VALUE, isErrorBody } from '@latchkey/shared';
+import { CSRF_HEADER, CSRF_HEADER_VALUE, type ErrorBody } from '@latchkey/shared';
 import { SessionError } from './session-error.js';
 import type { ResolvedSessionClientOptions } from './types.js';
 
@@ -31,8 +31,9 @@ export function createBffRequest(options: ResolvedSessionClientOptions): BffRequ
     }
     const data = await response.json().catch(() => undefined);
     if (!response.ok || (response.status != 204 && data === undefined)) {
-      const known = isErrorBody(data);
-      throw new SessionError(known ? data.error : 'bad_response', response.status, known ? data.message : undefined);
+      // The BFF's `{ error, message }`; the code is passed on as is (the closed list stays out of the bundle).
+      const { error, message } = (data || {}) as Partial<ErrorBody>;
+      throw new SessionError(typeof error == 'string' ? error : 'bad_response', response.status, message);
     }
     return { data, serverNow: Date.parse(response.headers.get('date') || '') || Date.now() };
   };
