@@ -151,7 +151,7 @@ export class TestBrowser {
  */
 export async function authorizeAtIdp(browser: TestBrowser, authorizationUrl: string, username = 'alice', password = 'wonderland'): Promise<URL> {
   const isCallback = (next: URL) => next.pathname === '/auth/oidc/callback';
-  const toInteraction = await browser.follow(authorizationUrl, (next) => next.pathname.startsWith('/interaction/') || isCallback(next));
+  const toInteraction = await browser.follow(authorizationUrl, (next) => next.pathname.includes('/interaction/') || isCallback(next));
   // Already signed in at the IdP (single sign-on): straight back to the callback.
   if (toInteraction.stoppedAt && isCallback(toInteraction.stoppedAt)) return toInteraction.stoppedAt;
   if (!toInteraction.stoppedAt) throw new Error(`the IdP did not ask for a login: ${toInteraction.last.status} ${await toInteraction.last.text()}`);

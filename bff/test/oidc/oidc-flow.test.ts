@@ -213,7 +213,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     it('error=access_denied: the user cancels at the IdP', async () => {
       const browser = new TestBrowser();
       const authorization = await startLogin(browser, stack.origin);
-      const toInteraction = await browser.follow(authorization.href, (next) => next.pathname.startsWith('/interaction/'));
+      const toInteraction = await browser.follow(authorization.href, (next) => next.pathname.includes('/interaction/'));
       const back = await browser.follow(`${toInteraction.stoppedAt!.href}/abort`, (next) => next.pathname === '/auth/oidc/callback');
       expect(back.stoppedAt!.searchParams.get('error')).toBe('access_denied');
       await expectLoginFailed(await browser.request(back.stoppedAt!.href), /access_denied/, browser);
