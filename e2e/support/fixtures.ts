@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test as base, expect, type BrowserContext, type TestInfo } from '@playwright/test';
 import { startRedisCluster, type RedisCluster } from '../../bff/test/helpers/redis-cluster.js';
-import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from '../../examples/demo/src/dev-idp.js';
+import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from '../../examples/demo/src/dev-idp-client.js';
 import { DemoProcess, RedisProcess, WEB_DIST_INDEX, type RedisOptions } from './processes.js';
 
 export interface StackOptions extends RedisOptions {

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { createBff, defaultMapUser, MemoryStore, RedisStore, type Bff, type MapUser, type OidcOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import type { DemoConfig } from './config.js';
-import { createDevIdp, DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET, type DevIdp } from './dev-idp.js';
+import type { DevIdp } from './dev-idp.js';
+import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
 
 /** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
 export const DEV_IDP_PATH = '/idp';
@@ -115,7 +116,9 @@ function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefine
   };
 }
 
-function createDemoIdp(port: number, issuer: string): Promise<DevIdp> {
+/** Loaded only when asked for: oidc-provider is a development dependency of the demo, not of every start. */
+async function createDemoIdp(port: number, issuer: string): Promise<DevIdp> {
+  const { createDevIdp } = await import('./dev-idp.js');
   return createDevIdp({
     issuer: `http://localhost:${port}${DEV_IDP_PATH}`,
     accounts: DEMO_ACCOUNTS.map((a) => ({ username: a.username, password: a.password, sub: a.id, name: a.name, email: `${a.username}@example.com` })),

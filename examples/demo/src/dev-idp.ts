@@ -43,9 +43,7 @@ export interface DevIdpOptions {
   allowLoopbackPorts?: boolean;
 }
 
-export const DEV_IDP_CLIENT_ID = 'latchkey-demo';
-/** Development only: the demo's client secret at its bundled IdP (documented in the README). */
-export const DEV_IDP_CLIENT_SECRET = 'latchkey-demo-idp-client-secret-for-development-only';
+export { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
 
 export interface DevIdp {
   provider: Provider;
