@@ -97,7 +97,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
     // server-to-server POST authenticated by its signed logout token. Nothing here reads the session cookie to act.
     const transaction = createLoginTransactionMiddleware(ctx, idp.options);
-    router.get(ROUTES.oidcLogin, noStore, transaction.middleware, createOidcLoginHandler(ctx, idp));
+    // Each start writes a transaction to the store: the per-IP login limit (shared with POST /login on Redis) bounds it.
+    router.get(ROUTES.oidcLogin, noStore, createLoginIpLimit(ctx), transaction.middleware, createOidcLoginHandler(ctx, idp));
     router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
     router.post(
       ROUTES.oidcBackchannelLogout,

@@ -25,6 +25,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
   return async (req, res) => {
     const transaction = await takeLoginTransaction(req, res, transactionCookie, !ctx.options.dangerouslyAllowInsecureHttp);
     if (transaction === null) {
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
       throw failed('No sign-in is in progress in this browser (it expired, was already completed, or was not started here).');
     }
     const config = await idp.config();
@@ -43,6 +44,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     } catch (error) {
       if (isIdpUnreachable(error)) throw idpUnavailable('token', error);
       const code = oauthErrorCode(error);
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
       ctx.logger.warn({ event: 'oidc_login_failed', reason: code ?? (error as Error).message }, 'sign-in at the identity provider failed');
       throw failed(code ? `The identity provider answered ${code}.` : 'The identity provider’s answer did not match this sign-in.', error);
     }
@@ -51,6 +53,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     const claims = await withUserInfo(ctx, config, tokens.access_token, idTokenClaims);
     const user = await mapUser(claims);
     if (user === null) {
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
       ctx.logger.warn({ event: 'oidc_login_failed', reason: 'mapUser refused' }, 'sign-in refused by mapUser');
       throw failed('This account may not sign in here.');
     }

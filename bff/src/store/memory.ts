@@ -1,4 +1,5 @@
-import { MemoryStore as ExpressSessionMemoryStore, type Store as ExpressSessionStore } from 'express-session';
+import type { Store as ExpressSessionStore } from 'express-session';
+import { LoginTransactionStore } from './login-transaction-store.js';
 import { StoreUnavailableError } from './types.js';
 import { MemoryRevocationLog } from './memory-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
@@ -64,6 +65,8 @@ export class MemoryStore implements SessionStore {
   private readonly keysByIdpSid = new Map<string, Set<string>>();
   /** useOnce ids → when they expire. */
   private readonly usedOnce = new Map<string, number>();
+  /** OIDC login transactions (express-session entries) with their expiry; swept like everything else. */
+  private readonly loginTransactions = new Map<string, { value: string; expiresAt: number }>();
   private keyRing: { version: string; sealed: string } | null = null;
   /** Every revocation in order, for guards' local views (see revocation-feed.ts). */
   private readonly revocationLog = new MemoryRevocationLog();
@@ -232,9 +235,25 @@ export class MemoryStore implements SessionStore {
     return true;
   }
 
-  /** express-session's own MemoryStore: per process, like this store. */
-  createLoginTransactionStore(_prefix: string): ExpressSessionStore {
-    return new ExpressSessionMemoryStore();
+  /** Per process, like this store; entries expire with the transaction cookie and are swept. */
+  createLoginTransactionStore(prefix: string): ExpressSessionStore {
+    return new LoginTransactionStore({
+      keyOf: (id) => `${prefix}:${id}`,
+      get: async (key) => {
+        this.assertOpen();
+        const entry = this.loginTransactions.get(key);
+        if (entry && Date.now() >= entry.expiresAt) this.loginTransactions.delete(key);
+        return entry && Date.now() < entry.expiresAt ? entry.value : null;
+      },
+      set: async (key, value, ttlMs) => {
+        this.assertOpen();
+        this.loginTransactions.set(key, { value, expiresAt: Date.now() + ttlMs });
+      },
+      destroy: async (key) => {
+        this.assertOpen();
+        this.loginTransactions.delete(key);
+      },
+    });
   }
 
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
@@ -344,6 +363,7 @@ export class MemoryStore implements SessionStore {
     for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
     for (const [id, expiresAt] of this.usedOnce) if (now >= expiresAt) this.usedOnce.delete(id);
+    for (const [key, entry] of this.loginTransactions) if (now >= entry.expiresAt) this.loginTransactions.delete(key);
     this.revocationLog.prune(now);
   }
 }

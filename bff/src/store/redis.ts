@@ -17,7 +17,7 @@ import {
   USE_ONCE,
 } from './redis-scripts.js';
 import type { Store as ExpressSessionStore } from 'express-session';
-import { RedisLoginTransactionStore } from './redis-login-transaction-store.js';
+import { LoginTransactionStore } from './login-transaction-store.js';
 import { createRedisKeyLayout, MAX_SHARDS, type RedisKeyLayout } from './redis-keys.js';
 import { RedisRevocationLog } from './redis-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
@@ -428,7 +428,7 @@ export class RedisStore implements SessionStore {
 
   /** One key per transaction, `<prefix>tx:<name>:<id>`, written with its TTL: fine on a Cluster (one key per command). */
   createLoginTransactionStore(name: string): ExpressSessionStore {
-    return new RedisLoginTransactionStore({
+    return new LoginTransactionStore({
       keyOf: (id) => this.keys.loginTransaction(name, id),
       get: (key) => this.run('loginTransaction.get', () => this.client.get(key)),
       set: (key, value, ttlMs) => this.run('loginTransaction.set', () => this.client.set(key, value, 'PX', ttlMs)).then(() => undefined),

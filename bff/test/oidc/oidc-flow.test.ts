@@ -512,6 +512,27 @@ describe('OIDC options and the transaction cookie', () => {
     }
   });
 
+  it('starting sign-ins counts against the per-IP login limit (each start writes a transaction)', async () => {
+    const stack = await startOidcStack(new MemoryStore({ warnInProduction: false }), {}, { rateLimit: { perIp: { limit: 2, windowMs: 60_000 } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${stack.origin}/auth/oidc/login`, { redirect: 'manual' })).status);
+      expect(statuses).toEqual([303, 303, 429]);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('counts failed sign-ins in latchkey_logins_total', async () => {
+    const stack = await startOidcStack(new MemoryStore({ warnInProduction: false }));
+    try {
+      await fetch(`${stack.origin}/auth/oidc/callback?code=x&state=y`, { redirect: 'manual' });
+      expect(await stack.bff.bff.metrics.registry.metrics()).toMatch(/latchkey_logins_total\{outcome="oidc_login_failed"\} 1/);
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('rejects invalid oidc options at createBff', async () => {
     const base = { issuer: 'https://idp.example', clientId: 'c', redirectUri: 'https://app.example/auth/oidc/callback' };
     await expect(startOidcStack(new MemoryStore({ warnInProduction: false }), { ...base, clientSecret: undefined })).rejects.toThrow(/exactly one of clientSecret and privateKeyJwk/);

@@ -1,6 +1,6 @@
 import { Store, type SessionData } from 'express-session';
 
-/** The three commands the store needs, each on one key, bound to the RedisStore's connection and deadline. */
+/** The three operations the store needs, each on one key: the RedisStore's connection and deadline, or the MemoryStore's map. */
 export interface LoginTransactionBackend {
   keyOf(id: string): string;
   get(key: string): Promise<string | null>;
@@ -12,11 +12,12 @@ export interface LoginTransactionBackend {
 const FALLBACK_TTL_MS = 10 * 60_000;
 
 /**
- * A minimal express-session store on the RedisStore's ioredis client for the OIDC login transaction: one key per
+ * A minimal express-session store for the OIDC login transaction, on the session store's backend: one key per
  * transaction, always written with a TTL (the transaction cookie's expiry), one key per command (Redis Cluster).
- * Only get/set/destroy: the transaction is never listed, touched or cleared in bulk.
+ * Only get/set/destroy: the transaction is never listed, touched or cleared in bulk. (Not express-session's
+ * MemoryStore in memory mode: it never sweeps abandoned entries, so memory would grow with history.)
  */
-export class RedisLoginTransactionStore extends Store {
+export class LoginTransactionStore extends Store {
   constructor(private readonly backend: LoginTransactionBackend) {
     super();
   }
