@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { BffContext } from '../context.js';
 import { sha256 } from '../crypto/hash.js';
 import { randomToken } from '../crypto/random.js';
@@ -7,11 +7,9 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import { readSessionCookie } from '../http/session-auth.js';
 import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
 import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
-import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
-import type { DeviceSessionRecord } from '../store/types.js';
-import type { Response } from 'express';
 import { sendTokenResponse } from '../http/token-response.js';
-import type { SessionEndReason } from '../store/types.js';
+import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
+import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
 
 /** Binds a sealed successor to its role, so it cannot be opened as anything else. */
 export const SUCCESSOR_SEAL_INFO = 'latchkey successor credential v1';
