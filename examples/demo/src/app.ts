@@ -36,7 +36,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
       ? await RedisStore.connect({ url: config.redisUrl, ...waitForReplicas })
       : new MemoryStore();
   const issuer = config.issuer ?? `http://localhost:${config.port}`;
-  const devIdp = config.demoIdp ? await createDemoIdp(config.port, issuer) : undefined;
+  // Built while the BFF starts (loading oidc-provider and making its key take a moment); awaited before serving.
+  const devIdpReady = config.demoIdp ? createDemoIdp(config.port, issuer) : undefined;
+  devIdpReady?.catch(() => undefined);
   const oidc = oidcOptions(config, issuer);
   const bff = await createBff({
     ...(oidc ? { oidc } : {}),
@@ -56,6 +58,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  const devIdp = await devIdpReady;
   if (devIdp) app.use(DEV_IDP_PATH, devIdp.app);
   app.use('/auth', bff.router);
   // The page asks whether to offer "Sign in with the identity provider".
