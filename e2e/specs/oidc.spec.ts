@@ -11,6 +11,8 @@ import { expect, test, useStack } from '../support/fixtures.js';
 const stack = useStack({ idp: true });
 
 const pathOf = (url: string) => new URL(url).pathname;
+/** The flow crosses two servers and several redirects: on a loaded machine that takes longer than one action. */
+const FLOW = { timeout: 45_000 };
 
 /** On the demo page (signed out): the IdP button, the IdP's login form, and back, signed in. */
 async function signInAtIdp(context: BrowserContext, username = 'alice', password = 'wonderland'): Promise<Page> {
@@ -18,17 +20,18 @@ async function signInAtIdp(context: BrowserContext, username = 'alice', password
   await openDemo(page);
   await expect(status(page)).toHaveText(/unauthenticated/i);
   await page.getByTestId('idp-sign-in').click();
-  await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'));
+  await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'), FLOW);
   await expect(page.getByRole('heading', { name: 'Development identity provider' })).toBeVisible();
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((url) => url.pathname === '/');
-  await expectSignedIn(page, 15_000);
+  await page.waitForURL((url) => url.pathname === '/', FLOW);
+  await expectSignedIn(page, FLOW.timeout);
   return page;
 }
 
 test('full redirect flow on two devices; a back-channel logout from the IdP signs both out at their next call', async ({ newDevice, request }) => {
+  test.setTimeout(120_000);
   const deviceA = await newDevice();
   const deviceB = await newDevice();
   // Clocks installed before the pages load, so they can be stopped below: then a device contacts the BFF only when
@@ -63,12 +66,13 @@ test('full redirect flow on two devices; a back-channel logout from the IdP sign
 });
 
 test('two demo processes on one Redis: the login starts on one and the callback lands on the other', async ({ browser }) => {
+  test.setTimeout(120_000);
   const first = stack().demo;
   const second = await stack().addDemo();
   const device = await browser.newContext({ baseURL: second.url });
   try {
-    const loginStarted = device.waitForEvent('request', (r) => r.url().startsWith(`${second.url}/auth/oidc/login`));
-    const callbackAnswered = device.waitForEvent('response', (r) => r.url().startsWith(`${first.url}/auth/oidc/callback`));
+    const loginStarted = device.waitForEvent('request', { predicate: (r) => r.url().startsWith(`${second.url}/auth/oidc/login`), ...FLOW });
+    const callbackAnswered = device.waitForEvent('response', { predicate: (r) => r.url().startsWith(`${first.url}/auth/oidc/callback`), ...FLOW });
     const page = await signInAtIdp(device);
     await loginStarted;
     expect((await callbackAnswered).status()).toBe(303);
@@ -84,15 +88,16 @@ test('two demo processes on one Redis: the login starts on one and the callback 
 });
 
 test('logout of an IdP session signs out at the IdP too (RP-initiated logout) and comes back signed out', async ({ newDevice }) => {
+  test.setTimeout(120_000);
   const device = await newDevice();
   const page = await signInAtIdp(device, 'bob', 'builder');
   await page.getByTestId('logout').click();
   // The IdP's end-session page asks to confirm, then returns to the demo.
-  await page.waitForURL((url) => url.pathname.startsWith('/idp/session/end'));
+  await page.waitForURL((url) => url.pathname.startsWith('/idp/session/end'), FLOW);
   await page.getByRole('button', { name: /yes|sign.?out|log.?out/i }).first().click();
-  await page.waitForURL((url) => url.pathname === '/');
-  await expect(status(page)).toHaveText(/unauthenticated/i, { timeout: 15_000 });
+  await page.waitForURL((url) => url.pathname === '/', FLOW);
+  await expect(status(page)).toHaveText(/unauthenticated/i, FLOW);
   // Signed out at the IdP as well: the next sign-in asks for the password again.
   await page.getByTestId('idp-sign-in').click();
-  await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'));
+  await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'), FLOW);
 });
