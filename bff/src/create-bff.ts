@@ -107,7 +107,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
       createBackchannelLogoutHandler(ctx, idp),
     );
   }
-  router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
+  router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));
   router.post(ROUTES.logout, createLogoutHandler(ctx));

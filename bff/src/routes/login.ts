@@ -2,14 +2,17 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { stripControls } from '../http/display-text.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
+import { accountId } from '../http/rate-limit.js';
 import { sendTokenResponse } from '../http/token-response.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 
 export const loginBodySchema = z.strictObject({
   username: z.string().trim().min(1).max(256),
   password: z.string().min(1).max(1024),
-  deviceName: z.string().trim().min(1).max(100).optional(),
+  // Controls and invisible format characters (bidi overrides, zero-width) are dropped before the length check.
+  deviceName: z.string().max(1000).transform(stripControls).pipe(z.string().trim().min(1).max(100)).optional(),
 });
 
 export type LoginBody = z.infer<typeof loginBodySchema>;
@@ -27,20 +30,33 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
 
 /**
  * POST /login. The application's `authenticate` callback checks the credentials; the answer for an unknown user and
- * a wrong password is the same. Then a new device session (startDeviceSession, shared with the OIDC callback).
+ * a wrong password is the same. A failure is reserved on the account before the password is checked (see
+ * login-rate-limit.ts) and given back when it was right. A new device session and a new cookie every time (no
+ * fixation) by startDeviceSession, shared with the OIDC callback.
  */
 export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
   return async (req, res) => {
     const body = res.locals.loginBody as LoginBody;
     const ip = req.ip ?? '';
-    await accountLimit.check(body.username, ip);
-    const user = await ctx.options.authenticate(body.username, body.password, req);
+    const reservation = await accountLimit.reserve(body.username, ip);
+    let user: Awaited<ReturnType<typeof ctx.options.authenticate>>;
+    try {
+      user = await ctx.options.authenticate(body.username, body.password, req);
+    } catch (error) {
+      reservation.keep();
+      throw error;
+    }
     if (user === null) {
-      await accountLimit.recordFailure(body.username, ip);
+      reservation.keep();
       ctx.metrics.logins.inc({ outcome: 'invalid_credentials' });
+      ctx.logger.warn({ event: 'login_failed', ip, account: accountId(body.username) }, 'login failed');
       throw new LatchkeyError('invalid_credentials');
     }
+    await reservation.refund().catch((error: unknown) =>
+      ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
+    );
     const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
     await sendTokenResponse(ctx, res, session, cookie);
   };
 }
+

@@ -24,6 +24,18 @@ const envSchema = z.object({
   LATCHKEY_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   /** `true`: run the bundled development IdP (oidc-provider) in this process, at /idp, and sign in through it. */
   LATCHKEY_DEMO_IDP: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
+  LATCHKEY_RATE_LIMITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'LATCHKEY_RATE_LIMITS must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export interface DemoConfig {
@@ -42,6 +54,8 @@ export interface DemoConfig {
   oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
   /** LATCHKEY_DEMO_IDP: run the development IdP in process and sign in through it. */
   demoIdp: boolean;
+  /** Passed to the BFF as `rateLimit`, which validates it. */
+  rateLimits: unknown;
 }
 
 export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
@@ -77,5 +91,6 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
     issuer: e.LATCHKEY_ISSUER,
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+    rateLimits: e.LATCHKEY_RATE_LIMITS,
   };
 }
