@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'reuse_detected',
   'invalid_token',
   'not_found',
+  'oidc_login_failed',
   'temporarily_unavailable',
   'internal_error',
 ] as const;

@@ -35,7 +35,7 @@ export function useSessionClient(): SessionClient {
 }
 
 export type UseSessionResult = SessionSnapshot &
-  Pick<SessionClient, 'login' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
+  Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
 
 const getServerSnapshot = () => LOADING_SNAPSHOT;
 
@@ -43,8 +43,8 @@ export function useSession(): UseSessionResult {
   const client = useSessionClient();
   const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, getServerSnapshot);
   return useMemo(() => {
-    const { login, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
-    return { ...snapshot, login, logout, logoutAll, listSessions, revokeSession, getAccessToken };
+    const { login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
+    return { ...snapshot, login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken };
   }, [client, snapshot]);
 }
 
