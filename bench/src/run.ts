@@ -14,6 +14,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Comma-separated parts to run (throughput, propagation, memory, size); default all. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,propagation,memory,size').split(',').map((p) => p.trim()));
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -199,49 +201,57 @@ function clientSizes(): unknown {
 async function main(): Promise<void> {
   const pinned = pinSelf(1);
   const redis = await startRedis();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off' };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off', parts: [...ONLY] };
   try {
-    const tp = await throughput(redis);
-    results.throughput = tp;
-    console.log('\nThroughput (ratio = requests/s over the unguarded route; cpu ratio = server CPU per request of the unguarded route over this one):');
-    console.table(
-      Object.fromEntries(
-        Object.entries(tp).map(([k, v]) => [
-          k,
-          {
-            'req/s': Math.round(v.requestsPerSecond),
-            ratio: v.ratio,
-            'cpu µs/req': v.serverCpuUsPerRequest === undefined ? '' : round(v.serverCpuUsPerRequest, 1),
-            'cpu ratio': (v as { cpuRatio?: number }).cpuRatio ?? '',
-            'p50 ms': round(v.p50Ms, 1),
-            'p99 ms': round(v.p99Ms, 1),
-            non2xx: v.non2xx,
-          },
-        ]),
-      ),
-    );
-    const prop = await propagation({ REDIS_URL: redis.url });
-    results.propagation = prop;
-    // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by Pub/Sub instead of one XREAD.
-    const cluster = await startRedisCluster(3);
-    try {
-      results.propagationCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
-    } finally {
-      await cluster.stop();
+    if (ONLY.has('throughput')) {
+      const tp = await throughput(redis);
+      results.throughput = tp;
+      console.log('\nThroughput (ratio = requests/s over the unguarded route; cpu ratio = server CPU per request of the unguarded route over this one):');
+      console.table(
+        Object.fromEntries(
+          Object.entries(tp).map(([k, v]) => [
+            k,
+            {
+              'req/s': Math.round(v.requestsPerSecond),
+              ratio: v.ratio,
+              'cpu µs/req': v.serverCpuUsPerRequest === undefined ? '' : round(v.serverCpuUsPerRequest, 1),
+              'cpu ratio': (v as { cpuRatio?: number }).cpuRatio ?? '',
+              'p50 ms': round(v.p50Ms, 1),
+              'p99 ms': round(v.p99Ms, 1),
+              non2xx: v.non2xx,
+            },
+          ]),
+        ),
+      );
     }
-    console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
-    console.table({ 'one Redis': prop, '3-master Redis Cluster': results.propagationCluster });
-    const mem = await revocationMemory(redis);
-    results.revocationMemory = mem;
-    console.log('\nRedis memory per revoked token:');
-    console.table({ memory: mem });
-    results.clientSize = clientSizes();
+    if (ONLY.has('propagation')) {
+      const prop = await propagation({ REDIS_URL: redis.url });
+      results.propagation = prop;
+      // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by Pub/Sub instead of one XREAD.
+      const cluster = await startRedisCluster(3);
+      try {
+        results.propagationCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
+      } finally {
+        await cluster.stop();
+      }
+      console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
+      console.table({ 'one Redis': prop, '3-master Redis Cluster': results.propagationCluster });
+    }
+    if (ONLY.has('memory')) {
+      const mem = await revocationMemory(redis);
+      results.revocationMemory = mem;
+      console.log('\nRedis memory per revoked token:');
+      console.table({ memory: mem });
+    }
+    if (ONLY.has('size')) results.clientSize = clientSizes();
   } finally {
     await redis.stop();
   }
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nWritten to ${RESULTS}`);
+  // A partial run writes beside the full results instead of replacing them.
+  const out = ONLY.size === 4 ? RESULTS : RESULTS.replace(/latest\.json$/, `latest-${[...ONLY].sort().join('-')}.json`);
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nWritten to ${out}`);
 }
 
 main().catch((error: unknown) => {

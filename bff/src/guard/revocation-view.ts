@@ -3,6 +3,9 @@ import type { AccessTokenClaims } from '@latchkey/shared';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 import type { SessionStore } from '../store/types.js';
 
+/** Longest pause between two failed reads of the log. */
+const MAX_RETRY_DELAY_MS = 100;
+
 export interface RevocationViewOptions {
   store: SessionStore;
   logger: Logger;
@@ -107,11 +110,13 @@ export class RevocationView {
   }
 
   private async follow(onComplete: () => void): Promise<void> {
-    let backoffMs = 50;
+    let backoffMs = 25;
     while (this.running) {
       try {
-        // Replay without waiting until caught up, then block for news.
-        const block = this.complete ? this.blockMs : 0;
+        // Replay without waiting until caught up, then block for news. After a failed read, read without waiting:
+        // the store's first answer makes the view current again (a blocking read would answer only when news
+        // arrived or its wait ran out, leaving the guard failing closed for that long after the store is back).
+        const block = this.complete && !this.failing ? this.blockMs : 0;
         const batch = await this.options.store.readRevocations(this.position, { blockMs: block, count: this.batchSize });
         if (!this.running) return;
         for (const event of batch.events) this.apply(event);
@@ -123,7 +128,7 @@ export class RevocationView {
           this.options.logger.info({ event: 'revocation_feed_resumed' }, 'revocation feed resumed');
           this.options.onReconnect?.();
         }
-        backoffMs = 50;
+        backoffMs = 25;
         if (!this.complete && batch.events.length < this.batchSize) {
           this.complete = true;
           if (this.replayedKeyRing !== null) this.options.onKeyRingChange?.(this.replayedKeyRing);
@@ -138,7 +143,9 @@ export class RevocationView {
         }
         this.options.onReadError?.(error);
         await new Promise((r) => setTimeout(r, backoffMs).unref());
-        backoffMs = Math.min(backoffMs * 2, 1000);
+        // Capped low: a hung store already spaces attempts by its command deadline, and a retry that sleeps past the
+        // store's return is time the guard keeps failing closed for nothing.
+        backoffMs = Math.min(backoffMs * 2, MAX_RETRY_DELAY_MS);
       }
     }
   }

@@ -25,7 +25,7 @@ export class BffMetrics {
   });
   readonly logouts = new Counter({
     name: 'latchkey_logouts_total',
-    help: 'Logouts by scope (device, all, revoke_device, admin_user).',
+    help: 'Logouts by scope (device, all, revoke_device, admin_user, evicted: ended by the per-user session cap).',
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });

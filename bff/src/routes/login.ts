@@ -69,7 +69,15 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       successorSealed: null,
       graceUntil: 0,
     };
-    await ctx.store.createSession(session);
+    const evicted = await ctx.store.createSession(session, {
+      maxSessionsPerUser: ctx.options.maxSessionsPerUser,
+      now,
+      markerTtlMs: ctx.markerTtlMs,
+    });
+    for (const ended of evicted) {
+      ctx.metrics.logouts.inc({ scope: 'evicted' });
+      ctx.logger.info({ event: 'session_evicted', userId: user.id, sid: ended.sid, by: session.sid }, 'oldest device signed out: session cap reached');
+    }
     ctx.metrics.logins.inc({ outcome: 'success' });
     ctx.logger.info({ event: 'login', userId: user.id, sid: session.sid }, 'login');
     await sendTokenResponse(ctx, res, session, { generation: 0, secret });

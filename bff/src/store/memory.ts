@@ -8,6 +8,7 @@ import type {
   RotateInput,
   RotateResult,
   SessionEndReason,
+  SessionLimits,
   SessionStore,
 } from './types.js';
 
@@ -39,6 +40,9 @@ const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
 
 const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
   a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
+
+const leastRecentlyActiveFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
+  a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
 
 /**
  * The embedded development store: per process, gone on restart, so not for production behind
@@ -74,18 +78,28 @@ export class MemoryStore implements SessionStore {
     this.sweepTimer.unref();
   }
 
-  async createSession(session: DeviceSessionRecord): Promise<void> {
+  async createSession(session: DeviceSessionRecord, limits?: SessionLimits): Promise<DeviceSessionRecord[]> {
     this.assertOpen();
     assertSessionKeyOf(session);
     const record = structuredClone(session);
     const existing = this.sessions.get(record.key);
     if (existing) this.unindex(existing);
+    const evicted: DeviceSessionRecord[] = [];
+    if (limits !== undefined) {
+      // Same order as the Redis script: the least recently active go first.
+      const live = this.liveUserSessions(record.userId, limits.now).sort(leastRecentlyActiveFirst);
+      for (const victim of live.slice(0, Math.max(0, live.length - limits.maxSessionsPerUser + 1))) {
+        this.end(victim, 'session_revoked', limits.markerTtlMs);
+        evicted.push(structuredClone(victim));
+      }
+    }
     this.sessions.set(record.key, record);
     this.keyBySid.set(record.sid, record.key);
     let keys = this.keysByUser.get(record.userId);
     if (!keys) this.keysByUser.set(record.userId, (keys = new Set()));
     keys.add(record.key);
     this.tombstones.delete(record.key);
+    return evicted.sort(oldestFirst);
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -130,16 +144,12 @@ export class MemoryStore implements SessionStore {
     return { outcome: 'reuse_detected', session: structuredClone(record) };
   }
 
-  async listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]> {
+  async listUserSessions(userId: string, now: number, limit?: number): Promise<DeviceSessionRecord[]> {
     this.assertOpen();
-    const live: DeviceSessionRecord[] = [];
-    for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
-      const record = this.storedSession(key);
-      if (!record) continue;
-      if (isExpired(record, now)) this.end(record, 'session_expired', 0);
-      else live.push(structuredClone(record));
-    }
-    return live.sort(oldestFirst);
+    let live = this.liveUserSessions(userId, now);
+    // The newest by absolute end, as the Redis index orders them.
+    if (limit !== undefined) live = live.sort((a, b) => b.absoluteExpiresAt - a.absoluteExpiresAt).slice(0, limit);
+    return live.map((record) => structuredClone(record)).sort(oldestFirst);
   }
 
   async endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
@@ -232,6 +242,18 @@ export class MemoryStore implements SessionStore {
       return undefined;
     }
     return record;
+  }
+
+  /** The user's live sessions (stored records, not copies); expired ones are ended as `session_expired`. */
+  private liveUserSessions(userId: string, now: number): DeviceSessionRecord[] {
+    const live: DeviceSessionRecord[] = [];
+    for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
+      const record = this.storedSession(key);
+      if (!record) continue;
+      if (isExpired(record, now)) this.end(record, 'session_expired', 0);
+      else live.push(record);
+    }
+    return live;
   }
 
   private endIfLive(record: DeviceSessionRecord, reason: SessionEndReason, now: number, markerTtlMs: number): DeviceSessionRecord | null {

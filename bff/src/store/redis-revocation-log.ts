@@ -33,6 +33,12 @@ export class RedisRevocationLog {
     this.bell?.close();
   }
 
+  /** Abandons the blocking connection (its read may still be pending in it); the next blocking read opens a new one. */
+  dropBlockingConnection(): void {
+    this.blocking?.disconnect();
+    this.blocking = undefined;
+  }
+
   private async waitWithXread(cursor: LogCursor, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     const reply = await this.blockingClient().xread(
       'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids,

@@ -22,6 +22,7 @@ import type {
   RotateInput,
   RotateResult,
   SessionEndReason,
+  SessionLimits,
   SessionStore,
 } from './types.js';
 import type { Store as RateLimitStore } from 'express-rate-limit';
@@ -108,6 +109,12 @@ const recordSchema = z.strictObject({
   previousHash: z.string().min(1).nullable(),
   successorSealed: z.string().min(1).nullable(),
   graceUntil: epochMs,
+});
+
+const limitsSchema = z.object({
+  maxSessionsPerUser: z.number().int().positive(),
+  now: epochMs,
+  markerTtlMs: z.number().nonnegative(),
 });
 
 /** Script name → number of KEYS; the names are registered on the client with `defineCommand`. */
@@ -251,15 +258,16 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  async createSession(session: DeviceSessionRecord): Promise<void> {
+  async createSession(session: DeviceSessionRecord, limits?: SessionLimits): Promise<DeviceSessionRecord[]> {
     const record = recordSchema.parse(session);
     assertSessionKeyOf(record);
+    const cap = limits === undefined ? 0 : limitsSchema.parse(limits).maxSessionsPerUser;
     const shard = this.keys.shardOfUser(record.userId);
     const fields: string[] = [];
     for (const [field, value] of Object.entries(record)) {
       if (value !== null) fields.push(field, String(value));
     }
-    await this.write('createSession', 'latchkeyCreateSession', [
+    const evicted = await this.write('createSession', 'latchkeyCreateSession', [
         this.keys.session(shard, record.key),
         this.keys.sidIndex(shard, record.sid),
         this.keys.userIndex(shard, record.userId),
@@ -267,8 +275,12 @@ export class RedisStore implements SessionStore {
         this.keys.shardPrefixes[shard]!,
         record.key,
         String(record.absoluteExpiresAt),
+        String(cap),
+        String(limits?.now ?? 0),
+        ttlArg(limits?.markerTtlMs ?? 0),
         ...fields,
     ]);
+    return recordsFromReply(evicted).sort(oldestFirst);
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -299,10 +311,11 @@ export class RedisStore implements SessionStore {
     return rotateResultFromReply(reply);
   }
 
-  async listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]> {
+  async listUserSessions(userId: string, now: number, limit?: number): Promise<DeviceSessionRecord[]> {
     const shard = this.keys.shardOfUser(userId);
+    const bound = limit === undefined ? 0 : z.number().int().positive().parse(limit);
     const reply = await this.run('listUserSessions', () =>
-      this.scripts.latchkeyListUserSessions(this.keys.userIndex(shard, userId), this.keys.shardPrefixes[shard]!, userId, String(now)),
+      this.scripts.latchkeyListUserSessions(this.keys.userIndex(shard, userId), this.keys.shardPrefixes[shard]!, userId, String(now), String(bound)),
     );
     return recordsFromReply(reply).sort(oldestFirst);
   }
@@ -384,7 +397,14 @@ export class RedisStore implements SessionStore {
   /** See redis-revocation-log.ts. The wait gets its own deadline on top of the command timeout. */
   async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     const deadline = options.blockMs > 0 ? options.blockMs + this.options.commandTimeoutMs : this.options.commandTimeoutMs;
-    return this.run('readRevocations', () => this.log.read(after, options), deadline);
+    try {
+      return await this.run('readRevocations', () => this.log.read(after, options), deadline);
+    } catch (error) {
+      // The blocking read may still sit in its connection (a paused Redis keeps the socket open): each retry on that
+      // connection would queue behind it, and once Redis wakes they would block one after another.
+      if (options.blockMs > 0) this.log.dropBlockingConnection();
+      throw error;
+    }
   }
 
   createRateLimitStore(prefix: string): RateLimitStore {
@@ -479,8 +499,11 @@ export class RedisStore implements SessionStore {
   }
 }
 
-/** Keep reconnecting for as long as the process lives, backing off to 2 s. */
-const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
+/**
+ * Keep reconnecting for as long as the process lives, backing off to 200 ms: a refused connection costs next to
+ * nothing, and each retry delay is time the BFF keeps answering 503 after Redis is back.
+ */
+const retryStrategy = (times: number): number => Math.min(times * 50, 200);
 
 function clusterNode(url: string): ClusterNode {
   const parsed = new URL(url);

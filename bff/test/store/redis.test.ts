@@ -76,6 +76,19 @@ describe('RedisStore', () => {
     expect(await revocationState(store, 'jti', s.sid, s.userId)).toMatchObject({ sidRevoked: false });
   }, 15_000);
 
+  it('a blocking read after a pause is not queued behind the reads that gave up during it', async () => {
+    const store = await open();
+    const { position } = await store.readRevocations(null, { blockMs: 0, count: 10 });
+    server.pause();
+    // Each gives up after its wait + the 1 s deadline, while its XREAD BLOCK 2000 stays in the socket of a paused Redis.
+    for (let i = 0; i < 2; i++) {
+      await expect(store.readRevocations(position, { blockMs: 2000, count: 10 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    }
+    server.resume();
+    // Behind those two it could answer only after 4 s, long past its own deadline (1.05 s): it must get a connection of its own.
+    expect(await store.readRevocations(position, { blockMs: 50, count: 10 })).toMatchObject({ events: [] });
+  }, 20_000);
+
   it('fails with StoreUnavailableError when no server listens', async () => {
     await expect(RedisStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 })).rejects.toBeInstanceOf(
       StoreUnavailableError,
