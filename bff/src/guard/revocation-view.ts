@@ -18,6 +18,8 @@ export interface RevocationViewOptions {
   /** Called with each event's propagation lag (ms from the store's write to this process applying it). */
   onEventApplied?: (lagMs: number) => void;
   onReconnect?: () => void;
+  /** Called with the number of events that reached this process without their wake-up signal (lost bells). */
+  onUnannounced?: (events: number) => void;
   onReadError?: (error: unknown) => void;
 }
 
@@ -120,6 +122,7 @@ export class RevocationView {
         const batch = await this.options.store.readRevocations(this.position, { blockMs: block, count: this.batchSize });
         if (!this.running) return;
         for (const event of batch.events) this.apply(event);
+        if (batch.unannounced) this.options.onUnannounced?.(batch.unannounced);
         this.position = batch.position;
         this.syncedAt = this.now();
         for (const wake of this.syncWaiters.splice(0)) wake();

@@ -62,6 +62,11 @@ export class BffMetrics {
     help: 'Times the revocation feed came back after losing the store.',
     registers: [this.registry],
   });
+  readonly bellMisses = new Counter({
+    name: 'latchkey_revocation_bell_misses_total',
+    help: 'Revocation events a Redis Cluster guard found on its periodic full read with no Pub/Sub message announcing them (lost bells; each cost up to one heartbeat of lag).',
+    registers: [this.registry],
+  });
   readonly feedErrors = new Counter({
     name: 'latchkey_revocation_feed_errors_total',
     help: 'Failed reads of the revocation feed (store unreachable or timing out).',

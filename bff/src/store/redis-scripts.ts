@@ -20,10 +20,22 @@
  * revocation log: jti, sid, user and key-ring events); shard 0 also holds `S kr:sealed` and `S kr:version`.
  */
 
+/** Stands for the bell in LOG_REVOCATION until `withBell` fills it in. */
+const BELL = '--[[bell]]';
+
+/**
+ * The scripts as a store registers them: on a Cluster each appended event is announced with SPUBLISH on the shard
+ * channel named after its log (the same slot as the script's keys, which a script's SPUBLISH must be; Redis >= 7);
+ * on a single node nobody listens (one XREAD BLOCK follows every stream), so nothing is published.
+ */
+export function withBell(lua: string, cluster: boolean): string {
+  return lua.replace(BELL, cluster ? "redis.call('SPUBLISH', log, '1')" : '');
+}
+
 /**
  * Appends one event to the shard's revocation log `S rv`, a stream every guard follows (see revocation-feed.ts),
- * and announces it on the channel of the same name (Cluster followers cannot block on every shard's stream at
- * once, so they wait for this instead; see redis-log-bell.ts).
+ * and on a Cluster announces it on the shard channel of the same name (Cluster followers cannot block on every
+ * shard's stream at once, so they wait for this instead; see redis-log-bell.ts).
  * Written in the same script as the state change it mirrors, so there is never a change without its event.
  * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
  * whole log expires once no event has been added for that long.
@@ -40,7 +52,7 @@ local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
     redis.call('XADD', log, '*', unpack(fields))
   end
   if redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ttl) end
-  redis.call('PUBLISH', log, '1')
+  ${BELL}
 end
 `;
 

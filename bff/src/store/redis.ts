@@ -12,6 +12,7 @@ import {
   PUT_KEY_RING,
   REVOKE_JTI,
   ROTATE,
+  withBell,
 } from './redis-scripts.js';
 import { createRedisKeyLayout, MAX_SHARDS, type RedisKeyLayout } from './redis-keys.js';
 import { RedisRevocationLog } from './redis-revocation-log.js';
@@ -195,7 +196,7 @@ export class RedisStore implements SessionStore {
     this.keys = createRedisKeyLayout(this.options.prefix, this.options.shards ?? (this.isCluster ? 16 : 1));
     this.log = new RedisRevocationLog(this.client, this.isCluster, this.keys, (client) => this.listenForErrors(client));
     for (const [name, definition] of Object.entries(SCRIPTS)) {
-      this.client.defineCommand(name, definition);
+      this.client.defineCommand(name, { ...definition, lua: withBell(definition.lua, this.isCluster) });
     }
     this.scripts = this.client as unknown as ScriptCommands;
   }
