@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisStore } from '@latchkey/bff';
+import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
 import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 
@@ -14,8 +14,9 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** Comma-separated parts to run (throughput, propagation, memory, size); default all. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,propagation,memory,size').split(',').map((p) => p.trim()));
+const PARTS = ['throughput', 'propagation', 'memory', 'sessions', 'size'];
+/** Comma-separated parts to run (throughput, propagation, memory, sessions, size); default all. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? PARTS.join(',')).split(',').map((p) => p.trim()));
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -191,6 +192,68 @@ async function revocationMemory(redis: Child) {
   }
 }
 
+/**
+ * The session list and logout-all of one user, as the store calls them: a user with 10 000 sessions (what an
+ * uncapped store let one account build up) against one at the cap (maxSessionsPerUser, default 50), side by side
+ * on the same Redis. Times are whole store calls (script + reply over loopback), median of several.
+ */
+async function sessionScripts(redis: Child) {
+  const CAP = 50;
+  const MANY = 10_000;
+  const store = await RedisStore.connect({ url: redis.url, prefix: 'sess:', commandTimeoutMs: 10_000 });
+  const session = (userId: string, i: number): DeviceSessionRecord => {
+    const now = Date.now();
+    return {
+      key: newSessionKey(userId), sid: `sid-${userId}-${i}`, userId, userName: userId, deviceName: 'Firefox on Linux',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0', createdAt: now, lastActiveAt: now,
+      idleExpiresAt: now + 3_600_000, absoluteExpiresAt: now + 86_400_000, generation: 0, credentialHash: 'h'.repeat(43),
+      previousHash: null, successorSealed: null, graceUntil: 0,
+    };
+  };
+  const fill = async (userId: string, count: number, capped: boolean) => {
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, j) =>
+          store.createSession(session(userId, i + j), capped ? { maxSessionsPerUser: CAP, now: Date.now(), markerTtlMs: 310_000 } : undefined),
+        ),
+      );
+    }
+  };
+  const timed = async <T>(call: () => Promise<T>): Promise<{ ms: number; result: T }> => {
+    const t0 = performance.now();
+    const result = await call();
+    return { ms: performance.now() - t0, result };
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const measureUser = async (label: string, count: number, capped: boolean) => {
+    const lists: number[] = [];
+    const logoutAlls: number[] = [];
+    let listed = 0;
+    let bytes = 0;
+    for (let rep = 0; rep < (count > CAP * 10 ? 1 : 5); rep++) {
+      const userId = `${label}-${rep}`;
+      await fill(userId, capped ? count + 20 : count, capped); // capped: 20 logins beyond the cap, each evicting one
+      for (let i = 0; i < 5; i++) {
+        const { ms, result } = await timed(() => store.listUserSessions(userId, Date.now(), capped ? CAP : undefined));
+        lists.push(ms);
+        listed = result.length;
+        bytes = JSON.stringify(result).length;
+      }
+      const now = Date.now();
+      logoutAlls.push((await timed(() => store.endAllUserSessions(userId, now, now, 310_000))).ms);
+    }
+    return { sessionsListed: listed, listReplyBytes: bytes, listMs: round(median(lists), 2), logoutAllMs: round(median(logoutAlls), 2) };
+  };
+  try {
+    return {
+      [`uncapped, ${MANY} sessions (before)`]: await measureUser('many', MANY, false),
+      [`capped at ${CAP} (${CAP + 20} logins)`]: await measureUser('capped', CAP, true),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
 function clientSizes(): unknown {
   if (!existsSync(SIZE_SCRIPT)) return null;
   const out = fileURLToPath(new URL('../results/size.tmp', import.meta.url));
@@ -243,13 +306,18 @@ async function main(): Promise<void> {
       console.log('\nRedis memory per revoked token:');
       console.table({ memory: mem });
     }
+    if (ONLY.has('sessions')) {
+      results.sessionScripts = await sessionScripts(redis);
+      console.log('\nOne user\'s session list and logout-all (whole store calls, median):');
+      console.table(results.sessionScripts);
+    }
     if (ONLY.has('size')) results.clientSize = clientSizes();
   } finally {
     await redis.stop();
   }
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
   // A partial run writes beside the full results instead of replacing them.
-  const out = ONLY.size === 4 ? RESULTS : RESULTS.replace(/latest\.json$/, `latest-${[...ONLY].sort().join('-')}.json`);
+  const out = PARTS.every((p) => ONLY.has(p)) ? RESULTS : RESULTS.replace(/latest\.json$/, `latest-${[...ONLY].sort().join('-')}.json`);
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nWritten to ${out}`);
 }

@@ -20,4 +20,5 @@ export {
   type RotateInput,
   type RotateResult,
   type SessionEndReason,
+  type SessionLimits,
 } from './store/types.js';
