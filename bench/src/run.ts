@@ -14,6 +14,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
+const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
 const PARTS = ['throughput', 'propagation', 'memory', 'sessions', 'size'];
 /** Comma-separated parts to run (throughput, propagation, memory, sessions, size); default all. */
 const ONLY = new Set((process.env.BENCH_ONLY ?? PARTS.join(',')).split(',').map((p) => p.trim()));
@@ -120,13 +122,13 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
   ]);
 }
 
-/** Time from a logout-all returning on A to the first 401 for the same user's token on B. */
-async function propagation(store: Record<string, string>): Promise<{ trials: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+/** Time from a logout-all returning on A to the first 401 for the same user's token on B, per trial (ms). */
+async function propagationSamples(store: Record<string, string>, trials: number, demo = DEMO): Promise<number[]> {
   const env = { ...store, LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://bench.local', LATCHKEY_LOG_LEVEL: 'error' };
-  const [a, b] = await Promise.all([startNode(DEMO, env, '/api/public'), startNode(DEMO, env, '/api/public')]);
+  const [a, b] = await Promise.all([startNode(demo, env, '/api/public'), startNode(demo, env, '/api/public')]);
   const samples: number[] = [];
   try {
-    for (let i = 0; i < TRIALS; i++) {
+    for (let i = 0; i < trials; i++) {
       const device = await login(a.url, i % 2 ? 'alice' : 'bob', `10.2.${Math.floor(i / 250)}.${(i % 250) + 1}`);
       const auth = { Authorization: `Bearer ${device.token}` };
       if ((await fetch(`${b.url}/api/me`, { headers: auth })).status !== 200) throw new Error('token not accepted on B');
@@ -143,8 +145,29 @@ async function propagation(store: Record<string, string>): Promise<{ trials: num
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
-  samples.sort((x, y) => x - y);
-  return { trials: samples.length, p50Ms: round(percentile(samples, 50), 3), p99Ms: round(percentile(samples, 99), 3), maxMs: round(samples.at(-1)!, 3) };
+  return samples;
+}
+
+function propagationStats(samples: number[]): { trials: number; p50Ms: number; p99Ms: number; maxMs: number } {
+  const sorted = [...samples].sort((x, y) => x - y);
+  return { trials: sorted.length, p50Ms: round(percentile(sorted, 50), 3), p99Ms: round(percentile(sorted, 99), 3), maxMs: round(sorted.at(-1)!, 3) };
+}
+
+/**
+ * Propagation on one store. With BENCH_BASELINE_DEMO (the demo server of another build, e.g. the previous release),
+ * that build is measured too, in interleaved rounds on the same store, so a loaded machine weighs on both alike.
+ */
+async function propagation(store: Record<string, string>): Promise<Record<string, ReturnType<typeof propagationStats>>> {
+  if (!BASELINE_DEMO) return { current: propagationStats(await propagationSamples(store, TRIALS)) };
+  const ROUNDS_OF_TRIALS = 4;
+  const current: number[] = [];
+  const baseline: number[] = [];
+  for (let r = 0; r < ROUNDS_OF_TRIALS; r++) {
+    const trials = Math.ceil(TRIALS / ROUNDS_OF_TRIALS);
+    current.push(...(await propagationSamples(store, trials)));
+    baseline.push(...(await propagationSamples(store, trials, BASELINE_DEMO)));
+  }
+  return { current: propagationStats(current), baseline: propagationStats(baseline) };
 }
 
 /**
@@ -288,17 +311,24 @@ async function main(): Promise<void> {
       );
     }
     if (ONLY.has('propagation')) {
-      const prop = await propagation({ REDIS_URL: redis.url });
-      results.propagation = prop;
-      // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by Pub/Sub instead of one XREAD.
+      const single = await propagation({ REDIS_URL: redis.url });
+      results.propagation = single.current;
+      // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by sharded Pub/Sub instead of one XREAD.
       const cluster = await startRedisCluster(3);
+      let onCluster: Awaited<ReturnType<typeof propagation>>;
       try {
-        results.propagationCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
+        onCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
       } finally {
         await cluster.stop();
       }
+      results.propagationCluster = onCluster.current;
+      if (BASELINE_DEMO) results.propagationBaseline = { demo: BASELINE_DEMO, oneRedis: single.baseline, cluster: onCluster.baseline };
       console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
-      console.table({ 'one Redis': prop, '3-master Redis Cluster': results.propagationCluster });
+      console.table({
+        'one Redis': single.current,
+        '3-master Redis Cluster': onCluster.current,
+        ...(BASELINE_DEMO ? { 'one Redis, baseline build': single.baseline, '3-master Redis Cluster, baseline build': onCluster.baseline } : {}),
+      });
     }
     if (ONLY.has('memory')) {
       const mem = await revocationMemory(redis);
