@@ -131,7 +131,8 @@ async function propagationSamples(store: Record<string, string>, trials: number,
     for (let i = 0; i < trials; i++) {
       const device = await login(a.url, i % 2 ? 'alice' : 'bob', `10.2.${Math.floor(i / 250)}.${(i % 250) + 1}`);
       const auth = { Authorization: `Bearer ${device.token}` };
-      if ((await fetch(`${b.url}/api/me`, { headers: auth })).status !== 200) throw new Error('token not accepted on B');
+      const accepted = (await fetch(`${b.url}/api/me`, { headers: auth })).status;
+      if (accepted !== 200) throw new Error(`token not accepted on B: ${accepted}`);
       const res = await fetch(`${a.url}/auth/logout-all`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: device.cookie } });
       if (res.status !== 204) throw new Error(`logout-all failed: ${res.status}`);
       const t0 = performance.now();

@@ -124,6 +124,23 @@ describe('RedisStore', () => {
     }
   }, 20_000);
 
+  it('while Redis is down it retries the connection at least every 200 ms (each retry delay is 503s after Redis is back)', async () => {
+    const durable = await startRedisServer({ persistence: true });
+    const store = await RedisStore.connect({ url: durable.url, prefix: freshPrefix() });
+    opened.push(store);
+    try {
+      // The delays ioredis schedules come from the store's retry strategy: no clock is involved in this check.
+      const delays: number[] = [];
+      (store as unknown as { client: Redis }).client.on('reconnecting', (delay: number) => void delays.push(delay));
+      await durable.kill();
+      await expect.poll(() => delays.length, { timeout: 15_000, interval: 50 }).toBeGreaterThanOrEqual(8);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(200);
+    } finally {
+      await store.close();
+      await durable.stop();
+    }
+  }, 30_000);
+
   it('a rotation that reaches a paused Redis late still leaves the client its grace window (no false theft)', async () => {
     const store = await open();
     const s = newSession(`user-${randomUUID()}`);
