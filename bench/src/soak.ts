@@ -81,11 +81,11 @@ const driverErrors: string[] = [];
 const rateLimited = { count: 0, maxRetryAfterSeconds: 0 };
 
 /**
- * At most this many logins of one account in flight. The BFF's per-account limit ("5 failed logins per 15 min")
- * counts an attempt before it is decided and uncounts it only once it has succeeded, so with N > 5 concurrent
- * *correct* logins of one account, N - 5 answer 429, and those 429s stay counted as failures: from N = 11 on, every
- * login of that account is refused for the rest of the 15-minute window. 24 simulated devices of one user signing in
- * at once would do exactly that, so the soak keeps its logins per account below the limit.
+ * At most this many logins of one account in flight. The BFF reserves a failure on the account (5 per 15 min) before
+ * each password check and gives it back when the password was right; an attempt refused while other logins of the
+ * same process are in flight waits for them, but the soak spreads logins over two processes, where more than 5
+ * correct logins of one account at the same instant can still get a 429. So the soak keeps its logins per account
+ * below the limit.
  */
 const LOGINS_IN_FLIGHT_PER_USER = 2;
 

@@ -80,7 +80,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
 
   const router = Router();
   router.get(ROUTES.jwks, createJwksHandler(ctx));
-  router.use(noStore, requireCsrf(options.allowedOrigins), jsonBody(BODY_LIMIT));
+  router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));
   router.post(ROUTES.logout, createLogoutHandler(ctx));

@@ -9,7 +9,7 @@ export type { RevocationEvent, RevocationBatch, ReadRevocationsOptions } from '.
 export { KeyRing, type KeyRingOptions } from './keys/key-ring.js';
 export type { SigningAlgorithm } from './keys/signing-key.js';
 export { BffMetrics } from './observability/metrics.js';
-export { createDefaultLogger, REDACT_PATHS } from './observability/logger.js';
+export { createDefaultLogger, LOGGER_REDACTION, REDACT_PATHS } from './observability/logger.js';
 export { MemoryStore } from './store/memory.js';
 export { RedisStore, type RedisStoreOptions, type RedisClient } from './store/redis.js';
 export { newSessionKey, isSessionKeyOf, sessionKeyTag, userTag } from './store/session-key.js';
@@ -22,3 +22,4 @@ export {
   type SessionEndReason,
   type SessionLimits,
 } from './store/types.js';
+export type { RateLimitCounter, RateLimitCounterOptions, RateLimitCount } from './store/rate-limit-counter.js';

@@ -15,10 +15,19 @@ export type Authenticate = (username: string, password: string, req: Request) =>
 const secret = z.string().min(32, 'each secret must be at least 32 characters');
 const positiveSeconds = z.number().int().positive();
 
+/** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
 const limitSchema = z.object({
   limit: z.number().int().positive(),
-  windowMs: z.number().int().positive(),
+  windowMs: z.number().int().min(1000, 'windowMs must be at least 1000 (rate limits count whole seconds)'),
 });
+
+const RATE_LIMIT_DEFAULTS = {
+  perIp: { limit: 30, windowMs: 60_000 },
+  perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
+  perAccount: { limit: 100, windowMs: 15 * 60_000 },
+  refreshPerIp: { limit: 1200, windowMs: 60_000 },
+  refreshPerSession: { limit: 60, windowMs: 60_000 },
+} as const;
 
 const optionsSchema = z.object({
   store: z.custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
@@ -54,20 +63,28 @@ const optionsSchema = z.object({
   /** Plain-http development only: drops `Secure` and the `__Host-` prefix. Warns at startup. */
   dangerouslyAllowInsecureHttp: z.boolean().default(false),
   maxTokenBytes: z.number().int().min(512).max(16384).default(4096),
+  /**
+   * Counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with
+   * Retry-After when over. When a login counter cannot answer, login answers 503 before any password check (never a
+   * pass); see README "Security defaults" for refresh.
+   */
   rateLimit: z
     .object({
       /** Login attempts per client IP. */
-      perIp: limitSchema.default({ limit: 30, windowMs: 60_000 }),
+      perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perIp),
       /** Failed login attempts on one account from one client IP: what stops a guesser without locking the owner out. */
-      perAccountAndIp: limitSchema.default({ limit: 5, windowMs: 15 * 60_000 }),
+      perAccountAndIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccountAndIp),
       /** Failed login attempts on one account from all IPs together: the ceiling against guessing from many addresses. */
-      perAccount: limitSchema.default({ limit: 100, windowMs: 15 * 60_000 }),
+      perAccount: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccount),
+      /**
+       * Refreshes per client IP. Generous: a browser refreshes once per access-token lifetime and page load, and many
+       * users can share one address (NAT). A 429 never signs anyone out: the client retries it like a 503.
+       */
+      refreshPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerIp),
+      /** Refreshes per device session (counted for well-signed cookies only). */
+      refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
     })
-    .default({
-      perIp: { limit: 30, windowMs: 60_000 },
-      perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
-      perAccount: { limit: 100, windowMs: 15 * 60_000 },
-    }),
+    .default(RATE_LIMIT_DEFAULTS),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
 });
 

@@ -195,6 +195,7 @@ describe('state machine', () => {
   it.each([
     ['a 401 that is not about the session', () => errorResponse(401, 'invalid_token')],
     ['a 403 csrf_rejected', () => errorResponse(403, 'csrf_rejected')],
+    ['a 429 rate_limited (refresh limits are retried, never a sign-out)', () => errorResponse(429, 'rate_limited')],
     ['a 200 that is not JSON', () => new Response('<html>', { status: 200 })],
   ])('%s does not end the session', async (_, respond) => {
     const bff = createFakeBff();

@@ -1,77 +1,138 @@
-import { MemoryStore, rateLimit, type Options, type Store } from 'express-rate-limit';
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
-import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { RateLimitCount } from '../store/rate-limit-counter.js';
+import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.js';
 
-/** Every login attempt per client IP (express-rate-limit, shared through the store's backend when it has one). */
+/** Every login attempt per client IP, counted before anything else reads the request. */
 export function createLoginIpLimit(ctx: BffContext): RequestHandler {
-  const { perIp } = ctx.options.rateLimit;
-  const store = ctx.store.createRateLimitStore?.('rl:ip:');
-  return rateLimit({
-    limit: perIp.limit,
-    windowMs: perIp.windowMs,
-    identifier: 'login-ip',
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    // Sets Retry-After itself; the error handler keeps it and writes the usual `{ error, message }` body.
-    handler: (_req, _res, next) => {
-      ctx.metrics.logins.inc({ outcome: 'rate_limited' });
-      next(new LatchkeyError('rate_limited'));
-    },
-    // A store outage must not lock every user out: the limit passes (login itself then needs the session store).
-    passOnStoreError: true,
-    ...(store ? { store } : {}),
-  });
+  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.perIp, { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) });
+  return async (req, _res, next) => {
+    const ip = req.ip ?? '';
+    await limit.take(ipKey(ip), { ip });
+    next();
+  };
+}
+
+/** A failure reserved on an account before its password is checked. */
+export interface FailureReservation {
+  /** The password was right: the reservation is given back, so correct logins never use up the limit. */
+  refund(): Promise<void>;
+  /** The password was wrong: the reservation stays, as the failure. */
+  keep(): void;
 }
 
 /**
- * Failed login attempts per account. Not express-rate-limit's middleware: it counts a request before it completes
- * (`skipSuccessfulRequests` takes it back afterwards), so a few concurrent correct logins could lock an account.
- * Here only failures are counted, in the same kind of store, twice: per account and client IP (a low limit: one
- * guesser is stopped, and the owner signing in from elsewhere is not locked out by them), and per account across all
- * IPs (a high ceiling against guessing from many addresses). A correct password works again once the guessing stops.
+ * Failed login attempts per account, counted twice: per account and client IP (a low limit: one guesser is stopped,
+ * and the owner signing in from elsewhere is not locked out by them), and per account across all IPs (a high ceiling
+ * against guessing from many addresses).
+ *
+ * A failure is *reserved* (counted, atomically in the store) before the password is checked, and given back when the
+ * password was right. So concurrent guesses cannot all pass a count read before any of them failed: at most `limit`
+ * attempts per window reach the password check. A reservation refused because attempts of this process are still in
+ * flight waits for them and tries again (they may be correct logins that give theirs back), so concurrent correct
+ * logins on one instance are not limited either (up to MAX_WAITS rounds: some ten times the limit at the same instant).
  */
 export interface AccountFailureLimit {
-  /** Refuses with 429 and Retry-After once the account has too many failures in the window, from this IP or in all. */
-  check(username: string, ip: string): Promise<void>;
-  recordFailure(username: string, ip: string): Promise<void>;
+  /** Refuses with 429 and Retry-After when the account has no room left, 503 when the limiter's store is down. */
+  reserve(username: string, ip: string): Promise<FailureReservation>;
 }
 
-interface FailureCounter {
-  limit: number;
-  windowMs: number;
-  store: Store;
-}
+/** Waits at most this many times for attempts in flight before answering 429: the loop always ends. */
+const MAX_WAITS = 10;
 
 export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit {
   const { perAccount, perAccountAndIp } = ctx.options.rateLimit;
-  const counter = (prefix: string, limit: { limit: number; windowMs: number }): FailureCounter => {
-    const store: Store = ctx.store.createRateLimitStore?.(prefix) ?? new MemoryStore();
-    void store.init?.({ windowMs: limit.windowMs } as Options);
-    return { ...limit, store };
-  };
-  const account = counter('rl:acct:', perAccount);
-  const accountAndIp = counter('rl:acctip:', perAccountAndIp);
-  const keys = (username: string, ip: string): Array<[FailureCounter, string]> => [
-    [accountAndIp, `${username.toLowerCase()}\n${ip}`],
-    [account, username.toLowerCase()],
-  ];
-  // A store outage must not lock every user out: the limit passes, and the failure is logged.
-  const logged = (error: unknown) =>
-    ctx.logger.warn({ event: 'rate_limit_store_error', err: { message: (error as Error).message } }, 'login limit store unavailable');
-  return {
-    async check(username, ip) {
-      for (const [{ store, limit, windowMs }, key] of keys(username, ip)) {
-        const info = await Promise.resolve(store.get?.(key)).catch(logged);
-        // rate-limit-redis reports a missing key as NaN hits (ioredis answers nil as null): treat it as none.
-        if (!info || !(info.totalHits >= limit)) continue;
-        const retryAfter = Math.max(1, Math.ceil(((info.resetTime?.getTime() ?? Date.now() + windowMs) - Date.now()) / 1000));
-        ctx.metrics.logins.inc({ outcome: 'rate_limited' });
-        throw new LatchkeyError('rate_limited', undefined, { headers: { 'Retry-After': String(retryAfter) } });
+  const refused = { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) };
+  const accountAndIp = new RequestLimit(ctx, 'login-account-ip', perAccountAndIp, refused);
+  const account = new RequestLimit(ctx, 'login-account', perAccount, refused);
+  const inFlight = new InFlightReservations();
+
+  const reserveOn = async (limit: RequestLimit, key: string, subject: LimitSubject): Promise<FailureReservation> => {
+    const slot = `${limit.name}\n${key}`;
+    for (let waits = 0; ; waits++) {
+      // This process's attempts whose increment may be counted ahead of this one (one connection per key keeps order).
+      const ahead = inFlight.unsettled(slot);
+      const settle = inFlight.start(slot);
+      let count: RateLimitCount;
+      try {
+        count = await limit.add(key, 1);
+      } catch (error) {
+        settle();
+        throw error;
       }
-    },
-    async recordFailure(username, ip) {
-      await Promise.all(keys(username, ip).map(([{ store }, key]) => Promise.resolve(store.increment(key)).catch(logged)));
+      if (count.allowed) {
+        return {
+          refund: async () => {
+            try {
+              await limit.add(key, -1);
+            } finally {
+              settle();
+            }
+          },
+          keep: settle,
+        };
+      }
+      // Over the limit even if none of this process's attempts in flight were counted: a real refusal.
+      const overWithoutOurs = count.consumed - ahead.length > limit.setting.limit;
+      // A refused attempt is not a failure: give it back so it cannot crowd out others.
+      try {
+        await limit.add(key, -1);
+      } finally {
+        settle();
+      }
+      if (!overWithoutOurs && ahead.length > 0 && waits < MAX_WAITS) {
+        // Attempts of ours were ahead: they may be correct logins that give theirs back. Wait for them, try again.
+        await Promise.all(ahead);
+        continue;
+      }
+      throw limit.refusal(count, subject);
+    }
+  };
+
+  return {
+    async reserve(username, ip) {
+      const lower = username.toLowerCase();
+      const subject = { ip, account: accountId(username) };
+      const first = await reserveOn(accountAndIp, `${lower}\n${ipKey(ip)}`, subject);
+      let second: FailureReservation;
+      try {
+        second = await reserveOn(account, lower, subject);
+      } catch (error) {
+        await first.refund().catch(() => undefined);
+        throw error;
+      }
+      return {
+        refund: async () => {
+          await Promise.all([first.refund(), second.refund()]);
+        },
+        keep: () => {
+          first.keep();
+          second.keep();
+        },
+      };
     },
   };
+}
+
+/** Attempts of this process not yet settled, per counter key; memory follows the requests in flight. */
+class InFlightReservations {
+  private readonly pending = new Map<string, Set<Promise<void>>>();
+
+  /** Registers an attempt about to be counted; the returned function settles it (idempotent). */
+  start(slot: string): () => void {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const set = this.pending.get(slot) ?? new Set();
+    this.pending.set(slot, set.add(done));
+    return () => {
+      set.delete(done);
+      if (set.size === 0 && this.pending.get(slot) === set) this.pending.delete(slot);
+      resolve();
+    };
+  }
+
+  /** The attempts on `slot` not yet settled, each as a promise that resolves when it is. */
+  unsettled(slot: string): Array<Promise<void>> {
+    return [...(this.pending.get(slot) ?? [])];
+  }
 }

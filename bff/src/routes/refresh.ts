@@ -1,16 +1,13 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
-import { sha256 } from '../crypto/hash.js';
-import { randomToken } from '../crypto/random.js';
-import { seal, unseal } from '../crypto/seal.js';
+import { unseal } from '../crypto/seal.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { ipKey, RequestLimit } from '../http/rate-limit.js';
+import { rotateCookie, reportTheft, SUCCESSOR_SEAL_INFO } from '../http/rotate-cookie.js';
 import { readSessionCookie } from '../http/session-auth.js';
 import { clearSessionCookie } from '../http/session-cookie.js';
 import { sendTokenResponse } from '../http/token-response.js';
 import type { SessionEndReason } from '../store/types.js';
-
-/** Binds a sealed successor to its role, so it cannot be opened as anything else. */
-export const SUCCESSOR_SEAL_INFO = 'latchkey successor credential v1';
 
 const END_REASON_CODE = {
   logout: 'no_session',
@@ -25,27 +22,30 @@ const END_REASON_CODE = {
  * - previous credential within the grace window, successor not yet used: answer with that same successor (concurrent
  *   tabs, a retry after a lost response), unsealed with the presented credential;
  * - any older credential: theft. The store has already revoked the session and its access tokens.
+ *
+ * Rate limited per client IP and per device session (429 with Retry-After, which the client retries and never
+ * treats as a sign-out); the cookie and the session are left as they are.
  */
 export function createRefreshHandler(ctx: BffContext): RequestHandler {
+  const countRefusal = () => ctx.metrics.refreshes.inc({ outcome: 'rate_limited' });
+  // Per IP passes when its counter is unreachable: on a Cluster that counter may live on another master than the
+  // session, and a refresh must not fail for a master it does not need. The per-session counter lives with the
+  // session (same slot), so it is unreachable only when the refresh would fail anyway.
+  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, { countRefusal, whenStoreUnavailable: 'pass' });
+  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
   return async (req, res) => {
+    const ip = req.ip ?? '';
     const cookie = readSessionCookie(ctx, req);
+    // Both counted at once, so an outage costs one store deadline, not two.
+    const ipTaken = perIp.take(ipKey(ip), { ip });
     if (cookie === null) {
+      await ipTaken;
       ctx.metrics.refreshes.inc({ outcome: 'no_session' });
       clearSessionCookie(res, ctx.options);
       throw new LatchkeyError('no_session');
     }
-    const nextSecret = randomToken(32);
-    const result = await ctx.store.rotate({
-      key: cookie.key,
-      generation: cookie.generation,
-      credentialHash: sha256(cookie.secret),
-      nextCredentialHash: sha256(nextSecret),
-      nextSealed: seal(nextSecret, cookie.secret, SUCCESSOR_SEAL_INFO),
-      now: ctx.now(),
-      idleTimeoutMs: ctx.options.idleTimeoutSeconds * 1000,
-      graceMs: ctx.options.rotationGraceSeconds * 1000,
-      markerTtlMs: ctx.markerTtlMs,
-    });
+    await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
+    const { result, nextSecret } = await rotateCookie(ctx, cookie);
 
     switch (result.outcome) {
       case 'rotated':
@@ -59,11 +59,7 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
       }
       case 'reuse_detected':
         ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
-        ctx.metrics.theftDetections.inc();
-        ctx.logger.warn(
-          { event: 'theft_detected', userId: result.session.userId, sid: result.session.sid, presentedGeneration: cookie.generation, currentGeneration: result.session.generation },
-          'superseded refresh credential presented; device session revoked',
-        );
+        reportTheft(ctx, req, result.session, cookie, 'refresh');
         clearSessionCookie(res, ctx.options);
         throw new LatchkeyError('reuse_detected');
       case 'ended': {

@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode } from 'ioredis';
-import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
-import type { RedisReply } from 'rate-limit-redis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { sha256 } from '../crypto/hash.js';
 import { z } from 'zod';
 import {
   CREATE_SESSION,
@@ -26,7 +26,7 @@ import type {
   SessionLimits,
   SessionStore,
 } from './types.js';
-import type { Store as RateLimitStore } from 'express-rate-limit';
+import { counterFromLimiter, windowSeconds, type RateLimitCounter, type RateLimitCounterOptions } from './rate-limit-counter.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
 /** Any ioredis client: a single node (also behind Sentinel) or a Cluster. */
@@ -408,29 +408,28 @@ export class RedisStore implements SessionStore {
     }
   }
 
-  createRateLimitStore(prefix: string): RateLimitStore {
-    const store = new RateLimitRedisStore({
-      prefix: `${this.options.prefix}rl:${prefix}`,
-      sendCommand: (command: string, ...args: string[]) =>
-        this.run('rateLimit', () => this.sendRateLimitCommand(command, args)) as Promise<RedisReply>,
-    });
-    // The constructor preloads its scripts without awaiting them; when Redis is down that rejection would be
-    // unhandled. The store retries the load on first use, so the early failure can be ignored.
-    store.incrementScriptSha.catch(() => undefined);
-    store.getScriptSha.catch(() => undefined);
-    return store;
-  }
-
   /**
-   * rate-limit-redis loads its scripts with SCRIPT LOAD (no key) and runs them with EVALSHA on the key's node. On a
-   * Cluster, a keyless command goes to a random node, so the load goes to every master instead.
+   * rate-limiter-flexible's RateLimiterRedis: one Lua script per change (SET NX with the window's expiry, INCRBY),
+   * so a count is raised and read atomically and every key expires with its window. Keys are
+   * `<prefix>rl:<name>:<sha256 of the key>`: no user input reaches Redis, nor forms a hash tag. Each is a single key,
+   * so on a Cluster ioredis runs the script on the key's master; a `session` counter also carries its session's shard
+   * tag, so it lives in the session's slot and fails only with it.
    */
-  private async sendRateLimitCommand(command: string, args: string[]): Promise<unknown> {
-    if (this.isCluster && command.toUpperCase() === 'SCRIPT') {
-      const replies = await Promise.all((this.client as Cluster).nodes('master').map((node) => node.call(command, ...args)));
-      return replies[0];
-    }
-    return this.client.call(command, ...args);
+  createRateLimitCounter(options: RateLimitCounterOptions): RateLimitCounter {
+    const counter = counterFromLimiter(
+      new RateLimiterRedis({
+        storeClient: this.client,
+        keyPrefix: `${this.options.prefix}rl:${options.name}`,
+        points: options.points,
+        duration: windowSeconds(options.windowMs),
+      }),
+    );
+    const place = (key: string): string => {
+      const shard = options.placement === 'session' ? this.keys.shardOfSessionKey(key) : null;
+      const tag = shard === null ? '' : this.keys.shardPrefixes[shard]!.slice(this.options.prefix.length);
+      return `${tag}${sha256(key)}`;
+    };
+    return { add: (key, points) => this.run('rateLimit', () => counter.add(place(key), points)) };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { RateLimitCounter, RateLimitCounterOptions } from './rate-limit-counter.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
 /**
@@ -139,10 +139,10 @@ export interface SessionStore {
   putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean>;
 
   /**
-   * A store for express-rate-limit sharing this backend, so login limits hold across instances.
-   * Optional: without it the BFF uses express-rate-limit's per-process memory store.
+   * Rate-limit counters in this backend (rate-limiter-flexible), so login and refresh limits hold across instances.
+   * Optional: without it the BFF counts in process memory (RateLimiterMemory).
    */
-  createRateLimitStore?(prefix: string): RateLimitStore;
+  createRateLimitCounter?(options: RateLimitCounterOptions): RateLimitCounter;
 
   /** Releases connections. The store is unusable afterwards. */
   close(): Promise<void>;

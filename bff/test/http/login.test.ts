@@ -1,6 +1,8 @@
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, login, rawSetCookie, sessionCookie, startTestBff, ISSUER, type TestBff } from '../helpers/harness.js';
+import { call, login, rawSetCookie, refresh, sessionCookie, startTestBff, ISSUER, type TestBff } from '../helpers/harness.js';
 
 let t: TestBff;
 beforeEach(async () => {
@@ -136,6 +138,106 @@ describe('POST /auth/login', () => {
     expect(log).not.toContain('not-the-password');
     expect(log).not.toContain(device.token);
     expect(log).not.toContain(device.cookie.split('=')[1]!);
+  });
+});
+
+describe('login with the cookie of an earlier session', () => {
+  const thefts = () => t.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'theft_detected');
+
+  it("a superseded cookie of the user's own session does not quietly end it: it is theft, as on refresh, and logged", async () => {
+    const device = await login(t.app);
+    const stolen = device.cookie;
+    expect((await refresh(t.app, device)).status).toBe(200);
+    expect((await refresh(t.app, device)).status).toBe(200);
+    const res = await call(t.app, 'post', '/auth/login', { cookie: stolen, body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    // The session that cookie belonged to was revoked for theft, not signed out: its holder learns why.
+    expect((await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie })).body.error).toBe('reuse_detected');
+    expect(thefts()).toEqual([expect.objectContaining({ route: 'login', userId: 'user-alice', sid: device.sid, ip: expect.any(String) })]);
+    expect((await t.bff.metrics.registry.getSingleMetricAsString('latchkey_theft_detections_total'))).toMatch(/ 1$/m);
+  });
+
+  it("another user's superseded cookie: that user's session is revoked for theft and logged with their id; the login works", async () => {
+    const bob = await login(t.app, 'bob');
+    const old = bob.cookie;
+    expect((await refresh(t.app, bob)).status).toBe(200);
+    expect((await refresh(t.app, bob)).status).toBe(200);
+    const res = await call(t.app, 'post', '/auth/login', { cookie: old, body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    expect(res.body.user.id).toBe('user-alice');
+    expect((await call(t.app, 'post', '/auth/refresh', { cookie: bob.cookie })).body.error).toBe('reuse_detected');
+    expect(thefts()).toEqual([expect.objectContaining({ route: 'login', userId: 'user-bob', sid: bob.sid })]);
+  });
+
+  it("another user's current cookie: the browser switches accounts, so that session ends as a logout (no theft)", async () => {
+    const bob = await login(t.app, 'bob');
+    const res = await call(t.app, 'post', '/auth/login', { cookie: bob.cookie, body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    expect((await call(t.app, 'post', '/auth/refresh', { cookie: bob.cookie })).body.error).toBe('no_session');
+    expect(thefts()).toEqual([]);
+  });
+
+  it('the previous cookie within the grace window, successor unused (a tab behind by one refresh), ends the session without an alarm', async () => {
+    const device = await login(t.app);
+    const behind = device.cookie;
+    expect((await refresh(t.app, device)).status).toBe(200);
+    const res = await call(t.app, 'post', '/auth/login', { cookie: behind, body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    expect((await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie })).body.error).toBe('no_session');
+    expect(thefts()).toEqual([]);
+    expect((await t.store.listUserSessions('user-alice', Date.now())).map((s) => s.sid)).toEqual([res.body.session.id]);
+  });
+
+  it('the previous cookie once its successor was used is theft (the grace window covers only an unused successor)', async () => {
+    const device = await login(t.app);
+    const behind = device.cookie;
+    expect((await refresh(t.app, device)).status).toBe(200);
+    expect((await refresh(t.app, device)).status).toBe(200); // uses the successor of `behind`
+    const res = await call(t.app, 'post', '/auth/login', { cookie: behind, body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    expect((await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie })).body.error).toBe('reuse_detected');
+    expect(thefts()).toHaveLength(1);
+  });
+});
+
+describe('device names and user agents', () => {
+  const controls = '\u202E\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069\u200B\u200C\u200D\uFEFF\u0000\u001B\u007F\u0085\u00AD\u2028';
+
+  it('drop control and invisible format characters (bidi overrides, zero-width) before they are stored or listed', async () => {
+    const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland', deviceName: `Lap${controls}top\u202Eexe.txt` } });
+    expect(res.status).toBe(200);
+    expect(res.body.session.deviceName).toBe('Laptopexe.txt');
+    const listed = await call(t.app, 'get', '/auth/sessions', { cookie: sessionCookie(res) });
+    expect(listed.body.sessions[0]).toMatchObject({ deviceName: 'Laptopexe.txt' });
+  });
+
+  it('drop C1 controls and soft hyphens from the stored user agent (header bytes are read as latin1)', async () => {
+    const server = t.app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const body = JSON.stringify({ username: 'bob', password: 'builder' });
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.write(
+        Buffer.concat([
+          Buffer.from(`POST /auth/login HTTP/1.1\r\nHost: localhost\r\nX-CSRF: 1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)`),
+          Buffer.from([0x9b, 0x32, 0x4a, 0x20, 0x85, 0xad]), // CSI "2J", NEL, soft hyphen
+          Buffer.from(`Chrome/140.0\r\n\r\n${body}`),
+        ]),
+      );
+      const answer = (await socket.toArray()).join('');
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    } finally {
+      server.close();
+    }
+    const [session] = await t.store.listUserSessions('user-bob', Date.now());
+    expect(session!.userAgent).toBe('Mozilla/5.0 (X11; Linux x86_64)2J Chrome/140.0');
+    expect(session!.deviceName).toBe('Chrome on Linux');
+  });
+
+  it('a device name made only of such characters is refused with 400', async () => {
+    const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland', deviceName: '\u202E\u200B \uFEFF' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_request');
   });
 });
 

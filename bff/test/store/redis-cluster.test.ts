@@ -171,15 +171,27 @@ describe('RedisStore on a Redis Cluster', () => {
     expect(await revocationState(a, 'no-jti', s.sid, alice)).toMatchObject({ sidRevoked: true, userRevokedAfter: now });
   });
 
-  it('shares login rate-limit counters across stores, with its scripts loaded on every master', async () => {
+  it('shares rate-limit counters across stores, atomically, on every master, each key expiring', async () => {
     const prefix = freshPrefix();
     const [one, two] = [await open(prefix), await open(prefix)];
-    const limiters = [one.createRateLimitStore('login:'), two.createRateLimitStore('login:')];
-    for (const limiter of limiters) limiter.init?.({ windowMs: 60_000 } as never);
-    // Keys on every master: each EVALSHA must find the script on the node that owns its key.
+    const options = { name: 'login', points: 5, windowMs: 60_000 };
+    const counters = [one.createRateLimitCounter(options), two.createRateLimitCounter(options)];
+    // Keys on every master: each script runs on the node that owns its key.
     for (let i = 0; i < 12; i++) {
-      await limiters[0]!.increment(`ip-${i}`);
-      expect((await limiters[1]!.increment(`ip-${i}`)).totalHits).toBe(2);
+      await counters[0]!.add(`ip-${i}`, 1);
+      expect(await counters[1]!.add(`ip-${i}`, 1)).toMatchObject({ allowed: true, consumed: 2 });
+    }
+    expect((await keysPerMaster(`${prefix}rl:login:`)).every((n) => n > 0)).toBe(true);
+    // Concurrent adds through both stores: exactly `points` fit.
+    const concurrent = await Promise.all(Array.from({ length: 40 }, (_, i) => counters[i % 2]!.add('hot', 1)));
+    expect(concurrent.filter((c) => c.allowed)).toHaveLength(5);
+    for (const node of cluster.nodes) {
+      const direct = new Redis(node.port, node.host);
+      try {
+        for (const key of await direct.keys(`${prefix}rl:*`)) expect(await direct.pttl(key)).toBeGreaterThan(0);
+      } finally {
+        direct.disconnect();
+      }
     }
   });
 

@@ -215,9 +215,7 @@ describe('RedisStore', () => {
     await store.endSession(c.key, 'logout', now, 60_000);
     await store.revokeJti('jti-1', 60_000);
     await store.putKeyRing(null, { version: 'v1', sealed: 'ring' });
-    const limiter = store.createRateLimitStore(`login:`);
-    limiter.init?.({ windowMs: 60_000 } as never);
-    await limiter.increment('127.0.0.1');
+    await store.createRateLimitCounter({ name: 'login', points: 5, windowMs: 60_000 }).add('127.0.0.1', 1);
 
     const keys = await inspector.keys(`${prefix}*`);
     const ttls = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.slice(prefix.length), await inspector.pttl(k)] as const)));
@@ -230,14 +228,20 @@ describe('RedisStore', () => {
     );
   });
 
-  it('shares a rate-limit counter across stores on the same Redis', async () => {
+  it('shares a rate-limit counter across stores on the same Redis; counts atomically, gives back, refuses over the limit', async () => {
     const prefix = freshPrefix();
     const [one, two] = [await open(prefix), await open(prefix)];
-    const limiters = [one.createRateLimitStore('login:'), two.createRateLimitStore('login:')];
-    for (const limiter of limiters) limiter.init?.({ windowMs: 60_000 } as never);
+    const options = { name: 'login', points: 3, windowMs: 60_000 };
+    const counters = [one.createRateLimitCounter(options), two.createRateLimitCounter(options)];
 
-    await limiters[0]!.increment('ip');
-    const second = await limiters[1]!.increment('ip');
-    expect(second.totalHits).toBe(2);
+    await counters[0]!.add('ip', 1);
+    expect(await counters[1]!.add('ip', 1)).toMatchObject({ allowed: true, consumed: 2 });
+    expect(await counters[1]!.add('ip', -1)).toMatchObject({ consumed: 1 });
+    const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => counters[i % 2]!.add('ip', 1)));
+    expect(concurrent.filter((c) => c.allowed)).toHaveLength(2);
+    expect(concurrent.map((c) => c.consumed).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const refused = concurrent.find((c) => !c.allowed)!;
+    expect(refused.msBeforeNext).toBeGreaterThan(0);
+    expect(refused.msBeforeNext).toBeLessThanOrEqual(60_000);
   });
 });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { createBff, MemoryStore, RedisStore, type Bff, type SessionStore } from '@latchkey/bff';
+import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import type { DemoConfig } from './config.js';
 
@@ -38,6 +38,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
     ...(config.allowedOrigins ? { allowedOrigins: [new URL(issuer).origin, ...config.allowedOrigins] } : {}),
+    ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
     ...(logger ? { logger } : {}),
   });
 

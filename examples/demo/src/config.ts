@@ -18,6 +18,18 @@ const envSchema = z.object({
   LATCHKEY_ISSUER: z.string().url().optional(),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
   LATCHKEY_ALLOWED_ORIGINS: z.string().optional(),
+  /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
+  LATCHKEY_RATE_LIMITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'LATCHKEY_RATE_LIMITS must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export interface DemoConfig {
@@ -32,6 +44,8 @@ export interface DemoConfig {
   accessTtlSeconds: number;
   issuer: string | undefined;
   allowedOrigins: string[] | undefined;
+  /** Passed to the BFF as `rateLimit`, which validates it. */
+  rateLimits: unknown;
 }
 
 export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
@@ -55,5 +69,6 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
     issuer: e.LATCHKEY_ISSUER,
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+    rateLimits: e.LATCHKEY_RATE_LIMITS,
   };
 }

@@ -16,13 +16,22 @@ export interface DemoProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The load in these tests refreshes each device every ~60 ms, far beyond what a browser does (once per token lifetime
+ * and page load) and the default refresh limits allow; tests that check the limits pass LATCHKEY_RATE_LIMITS themselves.
+ */
+const LOAD_TEST_RATE_LIMITS = JSON.stringify({
+  refreshPerIp: { limit: 1_000_000, windowMs: 60_000 },
+  refreshPerSession: { limit: 1_000_000, windowMs: 60_000 },
+});
+
 /** Starts `node examples/demo/dist/server.js` (built by `npm run build`) and waits until it answers. */
 export async function startDemoProcess(env: Record<string, string>): Promise<DemoProcess> {
   if (!existsSync(DEMO_SERVER)) throw new Error(`${DEMO_SERVER} is missing: run \`npm run build\` first`);
   const port = await freePort();
   let log = '';
   const child = spawn(process.execPath, [DEMO_SERVER], {
-    env: { ...process.env, NODE_ENV: 'test', LATCHKEY_LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    env: { ...process.env, NODE_ENV: 'test', LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_RATE_LIMITS: LOAD_TEST_RATE_LIMITS, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => void (log += d.toString()));

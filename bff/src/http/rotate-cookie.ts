@@ -1,0 +1,49 @@
+import type { Request } from 'express';
+import type { BffContext } from '../context.js';
+import type { SessionCookieValue } from '../crypto/session-cookie-value.js';
+import { sha256 } from '../crypto/hash.js';
+import { randomToken } from '../crypto/random.js';
+import { seal } from '../crypto/seal.js';
+import type { DeviceSessionRecord, RotateResult } from '../store/types.js';
+
+/** Binds a sealed successor to its role, so it cannot be opened as anything else. */
+export const SUCCESSOR_SEAL_INFO = 'latchkey successor credential v1';
+
+/**
+ * Presents a cookie to the store's atomic rotation, which applies the store's rules to it: current (rotated),
+ * previous within the grace window with an unused successor (replayed), superseded (theft: the store has already
+ * ended the session and revoked its sid), gone, or not ours. Returns the result and the successor secret generated
+ * here (used only when the outcome is `rotated`).
+ */
+export async function rotateCookie(ctx: BffContext, cookie: SessionCookieValue): Promise<{ result: RotateResult; nextSecret: string }> {
+  const nextSecret = randomToken(32);
+  const result = await ctx.store.rotate({
+    key: cookie.key,
+    generation: cookie.generation,
+    credentialHash: sha256(cookie.secret),
+    nextCredentialHash: sha256(nextSecret),
+    nextSealed: seal(nextSecret, cookie.secret, SUCCESSOR_SEAL_INFO),
+    now: ctx.now(),
+    idleTimeoutMs: ctx.options.idleTimeoutSeconds * 1000,
+    graceMs: ctx.options.rotationGraceSeconds * 1000,
+    markerTtlMs: ctx.markerTtlMs,
+  });
+  return { result, nextSecret };
+}
+
+/** Logs and counts a theft detection (the store has revoked the session already). */
+export function reportTheft(ctx: BffContext, req: Request, session: DeviceSessionRecord, cookie: SessionCookieValue, route: string): void {
+  ctx.metrics.theftDetections.inc();
+  ctx.logger.warn(
+    {
+      event: 'theft_detected',
+      route,
+      ip: req.ip,
+      userId: session.userId,
+      sid: session.sid,
+      presentedGeneration: cookie.generation,
+      currentGeneration: session.generation,
+    },
+    'superseded refresh credential presented; device session revoked',
+  );
+}
