@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
@@ -286,6 +287,7 @@ function clientSizes(): unknown {
 }
 
 async function main(): Promise<void> {
+  const startLoad = loadavg().map((l) => round(l, 1));
   const pinned = pinSelf(1);
   const redis = await startRedis();
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off', parts: [...ONLY] };
@@ -346,6 +348,8 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
+  // Figures from a machine busy with other work are not comparable with a quiet run's: say how busy it was.
+  results.loadAverage = { atStart: startLoad, atEnd: loadavg().map((l) => round(l, 1)) };
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
   // A partial run writes beside the full results instead of replacing them.
   const out = PARTS.every((p) => ONLY.has(p)) ? RESULTS : RESULTS.replace(/latest\.json$/, `latest-${[...ONLY].sort().join('-')}.json`);
