@@ -9,17 +9,19 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
 import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
+import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
+/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,size').split(',').map((p) => p.trim()));
 /** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
 const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
-const PARTS = ['throughput', 'propagation', 'memory', 'sessions', 'size'];
-/** Comma-separated parts to run (throughput, propagation, memory, sessions, size); default all. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? PARTS.join(',')).split(',').map((p) => p.trim()));
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -290,9 +292,9 @@ async function main(): Promise<void> {
   const startLoad = loadavg().map((l) => round(l, 1));
   const pinned = pinSelf(1);
   const redis = await startRedis();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off', parts: [...ONLY] };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off', parts: [...PARTS] };
   try {
-    if (ONLY.has('throughput')) {
+    if (PARTS.has('throughput')) {
       const tp = await throughput(redis);
       results.throughput = tp;
       console.log('\nThroughput (ratio = requests/s over the unguarded route; cpu ratio = server CPU per request of the unguarded route over this one):');
@@ -313,7 +315,7 @@ async function main(): Promise<void> {
         ),
       );
     }
-    if (ONLY.has('propagation')) {
+    if (PARTS.has('propagation')) {
       const single = await propagation({ REDIS_URL: redis.url });
       results.propagation = single.current;
       // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by sharded Pub/Sub instead of one XREAD.
@@ -333,28 +335,40 @@ async function main(): Promise<void> {
         ...(BASELINE_DEMO ? { 'one Redis, baseline build': single.baseline, '3-master Redis Cluster, baseline build': onCluster.baseline } : {}),
       });
     }
-    if (ONLY.has('memory')) {
+    if (PARTS.has('memory')) {
       const mem = await revocationMemory(redis);
       results.revocationMemory = mem;
       console.log('\nRedis memory per revoked token:');
       console.table({ memory: mem });
     }
-    if (ONLY.has('sessions')) {
+    if (PARTS.has('sessions')) {
       results.sessionScripts = await sessionScripts(redis);
       console.log('\nOne user\'s session list and logout-all (whole store calls, median):');
       console.table(results.sessionScripts);
     }
-    if (ONLY.has('size')) results.clientSize = clientSizes();
+    if (PARTS.has('live')) {
+      // Push sign-out (GET /auth/events): a real page on process B told of a logout-all on process A; and 2,000 open
+      // streams on one process against an identical one without, side by side.
+      const push = await pushLatency(redis.url, PUSH_TRIALS);
+      console.log('\nPush sign-out (logout-all returns on A -> the other device\'s page shows signed-out on B, real Chromium):');
+      console.table({ push });
+      const streams = await streamsUnderLoad(redis.url, { streams: STREAMS, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS });
+      console.log(`\n${STREAMS} open event streams on one demo process (memory per stream; guarded route with and without them):`);
+      console.table({ memory: { streams: streams.streams, 'rss B/stream': streams.rssBytesPerStream, 'heap B/stream': streams.heapBytesPerStream, 'opened in ms': streams.openedInMs } });
+      console.table({ ...streams.guardedRoute, ratio: { requestsPerSecond: streams.throughputRatio } });
+      results.live = { push, streams };
+    }
+    if (PARTS.has('size')) results.clientSize = clientSizes();
   } finally {
     await redis.stop();
   }
   // Figures from a machine busy with other work are not comparable with a quiet run's: say how busy it was.
   results.loadAverage = { atStart: startLoad, atEnd: loadavg().map((l) => round(l, 1)) };
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  // A partial run writes beside the full results instead of replacing them.
-  const out = PARTS.every((p) => ONLY.has(p)) ? RESULTS : RESULTS.replace(/latest\.json$/, `latest-${[...ONLY].sort().join('-')}.json`);
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nWritten to ${out}`);
+  // Some parts only (BENCH_PARTS): the other parts' last results stay in the file.
+  const previous = process.env.BENCH_PARTS && existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(RESULTS, `${JSON.stringify({ ...previous, ...results }, null, 2)}\n`);
+  console.log(`\nWritten to ${RESULTS}`);
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 export { createBff, type Bff } from './create-bff.js';
-export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser } from './options.js';
+export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser, OidcOptions, ResolvedOidcOptions, MapUser, IdpClaims } from './options.js';
+export { defaultMapUser } from './oidc/map-user.js';
 export { resolveBffOptions } from './options.js';
 export type { BffAdmin } from './admin.js';
 export { LatchkeyError, type LatchkeyErrorOptions } from './errors/latchkey-error.js';
@@ -17,6 +18,8 @@ export {
   StoreUnavailableError,
   type SessionStore,
   type DeviceSessionRecord,
+  type IdpLink,
+  type IdpTokenUpdate,
   type RotateInput,
   type RotateResult,
   type SessionEndReason,

@@ -8,6 +8,7 @@ export const ERROR_CODES = [
   'payload_too_large',
   'invalid_credentials',
   'rate_limited',
+  'too_many_connections',
   'csrf_rejected',
   'no_session',
   'session_expired',
@@ -15,6 +16,7 @@ export const ERROR_CODES = [
   'reuse_detected',
   'invalid_token',
   'not_found',
+  'oidc_login_failed',
   'temporarily_unavailable',
   'internal_error',
 ] as const;

@@ -1,61 +1,77 @@
-import { randomUUID } from 'node:crypto';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RevocationView } from '../../src/guard/revocation-view.js';
-import { RedisStore } from '../../src/store/redis.js';
-import type { SessionStore } from '../../src/store/types.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { RevocationEvent } from '../../src/store/revocation-feed.js';
+import { newSessionKey } from '../../src/store/session-key.js';
+import type { DeviceSessionRecord } from '../../src/store/types.js';
 
-/** The guard's local view following a real Redis that stops answering (SIGSTOP) and comes back. */
-describe('RevocationView on a paused Redis', () => {
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await startRedisServer();
+function session(userId: string, sid: string): DeviceSessionRecord {
+  const now = Date.now();
+  return {
+    key: newSessionKey(userId), sid, userId, userName: userId, deviceName: 'd', userAgent: 'ua', createdAt: now, lastActiveAt: now,
+    idleExpiresAt: now + 60_000, absoluteExpiresAt: now + 120_000, generation: 0, credentialHash: 'h', previousHash: null,
+    successorSealed: null, graceUntil: 0,
+  };
+}
+
+const claims = (sub: string, sid: string) => ({ iss: 'i', sub, aud: 'a', sid, jti: 'j', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60, client_id: 'c' });
+
+describe('RevocationView and the events it passes on', () => {
+  const stores: MemoryStore[] = [];
+  const views: RevocationView[] = [];
+  afterEach(async () => {
+    views.splice(0).forEach((v) => v.stop());
+    await Promise.all(stores.splice(0).map((s) => s.close()));
   });
-  afterAll(async () => {
-    server?.resume();
-    await server?.stop();
+
+  async function started() {
+    const store = new MemoryStore({ warnInProduction: false });
+    stores.push(store);
+    // Already in the log before the view starts: replayed, never passed on.
+    await store.createSession(session('u-old', 'sid-old'), { logTtlMs: 60_000 });
+    const view = new RevocationView({ store, logger: pino({ level: 'silent' }), pollBlockMs: 50 });
+    views.push(view);
+    const seen: RevocationEvent[] = [];
+    view.onEvent((event) => seen.push(event));
+    await view.start();
+    return { store, view, seen };
+  }
+
+  it('passes on live events once complete (never the start-up replay); a session start revokes nothing', async () => {
+    const { store, view, seen } = await started();
+    const s = session('u1', 'sid-1');
+    await store.createSession(s, { logTtlMs: 60_000 });
+    await vi.waitFor(() => expect(seen.map((e) => e.kind)).toEqual(['session']));
+    expect(seen[0]).toMatchObject({ kind: 'session', id: 'sid-1', userId: 'u1' });
+    expect(view.isRevoked(claims('u1', 'sid-1'))).toBe(false);
+    expect(view.isSessionRevoked('sid-1', 'u1', s.createdAt)).toBe(false);
+    expect(view.size).toBe(0);
+
+    await store.endSession(s.key, 'logout', Date.now(), 60_000);
+    await vi.waitFor(() => expect(seen.map((e) => e.kind)).toEqual(['session', 'sid']));
+    expect(seen[1]).toMatchObject({ id: 'sid-1', userId: 'u1', reason: 'logout' });
+    expect(view.isSessionRevoked('sid-1', 'u1', s.createdAt)).toBe(true);
   });
 
-  it('is current again on the store’s first answer after the pause: a read after a failure never waits for news', async () => {
-    const store = await RedisStore.connect({ url: server.url, prefix: `view-${randomUUID()}:` });
-    const reads: Array<{ blockMs: number; ok: boolean | null }> = [];
-    /** The real store, with every read of the log recorded. */
-    const recording = {
-      readRevocations: async (after: string | null, options: { blockMs: number; count: number }) => {
-        const read = { blockMs: options.blockMs, ok: null as boolean | null };
-        reads.push(read);
-        try {
-          const batch = await store.readRevocations(after, options);
-          read.ok = true;
-          return batch;
-        } catch (error) {
-          read.ok = false;
-          throw error;
-        }
-      },
-    } as unknown as SessionStore;
-    const view = new RevocationView({ store: recording, logger: pino({ level: 'silent' }) });
-    try {
-      await view.start();
-      await expect.poll(() => reads.some((r) => r.ok === true && r.blockMs > 0), { timeout: 5000 }).toBe(true);
+  it('isSessionRevoked: a revoked_after past the session’s start, but not a session started after it', async () => {
+    const { store, view } = await started();
+    const before = session('u2', 'sid-2');
+    await store.createSession(before);
+    const at = Date.now() + 1;
+    await store.endAllUserSessions('u2', at, at, 60_000);
+    await vi.waitFor(() => expect(view.isSessionRevoked('sid-x', 'u2', at - 1)).toBe(true));
+    expect(view.isSessionRevoked('sid-y', 'u2', at)).toBe(false);
+    expect(view.isSessionRevoked('sid-2', 'u2', before.createdAt)).toBe(true);
+  });
 
-      server.pause();
-      await expect.poll(() => reads.filter((r) => r.ok === false).length, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(2);
-      server.resume();
-      const resumedAt = performance.now();
-      await expect.poll(() => view.stalenessMs(), { timeout: 5000, interval: 2 }).toBe(0);
-      console.info(`revocation view current again ${Math.round(performance.now() - resumedAt)} ms after SIGCONT`);
-
-      // A blocking read answers only once news arrives or its wait runs out: after a failure the view must not wait.
-      const afterFailure = reads.filter((_, i) => i > 0 && reads[i - 1]!.ok === false);
-      expect(afterFailure.length).toBeGreaterThanOrEqual(2);
-      expect(afterFailure.map((r) => r.blockMs)).toEqual(afterFailure.map(() => 0));
-      // And once the store answers, the view follows with blocking reads again.
-      await expect.poll(() => reads.at(-1)!.blockMs, { timeout: 5000 }).toBeGreaterThan(0);
-    } finally {
-      view.stop();
-      await store.close();
-    }
-  }, 30_000);
+  it('a throwing listener is logged and does not stop the view', async () => {
+    const { store, view, seen } = await started();
+    view.onEvent(() => {
+      throw new Error('listener bug');
+    });
+    await store.revokeJti('j', 60_000);
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    expect(view.isRevoked(claims('u3', 'sid-3'))).toBe(true);
+  });
 });
