@@ -28,7 +28,8 @@ process.on('exit', () => {
 });
 
 async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  // Generous: on a loaded machine a demo process can take many seconds to start.
+  const deadline = Date.now() + Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited early:\n${log()}`);
     try {

@@ -4,9 +4,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisStore } from '@latchkey/bff';
+import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
 import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
 import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
@@ -17,8 +18,10 @@ const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
-/** Which parts to run (comma-separated): throughput, propagation, memory, live, size. Default: all. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,live,size').split(',').map((p) => p.trim()));
+/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,size').split(',').map((p) => p.trim()));
+/** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
+const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -122,16 +125,17 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
   ]);
 }
 
-/** Time from a logout-all returning on A to the first 401 for the same user's token on B. */
-async function propagation(store: Record<string, string>): Promise<{ trials: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+/** Time from a logout-all returning on A to the first 401 for the same user's token on B, per trial (ms). */
+async function propagationSamples(store: Record<string, string>, trials: number, demo = DEMO): Promise<number[]> {
   const env = { ...store, LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://bench.local', LATCHKEY_LOG_LEVEL: 'error' };
-  const [a, b] = await Promise.all([startNode(DEMO, env, '/api/public'), startNode(DEMO, env, '/api/public')]);
+  const [a, b] = await Promise.all([startNode(demo, env, '/api/public'), startNode(demo, env, '/api/public')]);
   const samples: number[] = [];
   try {
-    for (let i = 0; i < TRIALS; i++) {
+    for (let i = 0; i < trials; i++) {
       const device = await login(a.url, i % 2 ? 'alice' : 'bob', `10.2.${Math.floor(i / 250)}.${(i % 250) + 1}`);
       const auth = { Authorization: `Bearer ${device.token}` };
-      if ((await fetch(`${b.url}/api/me`, { headers: auth })).status !== 200) throw new Error('token not accepted on B');
+      const accepted = (await fetch(`${b.url}/api/me`, { headers: auth })).status;
+      if (accepted !== 200) throw new Error(`token not accepted on B: ${accepted}`);
       const res = await fetch(`${a.url}/auth/logout-all`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: device.cookie } });
       if (res.status !== 204) throw new Error(`logout-all failed: ${res.status}`);
       const t0 = performance.now();
@@ -145,8 +149,29 @@ async function propagation(store: Record<string, string>): Promise<{ trials: num
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
-  samples.sort((x, y) => x - y);
-  return { trials: samples.length, p50Ms: round(percentile(samples, 50), 3), p99Ms: round(percentile(samples, 99), 3), maxMs: round(samples.at(-1)!, 3) };
+  return samples;
+}
+
+function propagationStats(samples: number[]): { trials: number; p50Ms: number; p99Ms: number; maxMs: number } {
+  const sorted = [...samples].sort((x, y) => x - y);
+  return { trials: sorted.length, p50Ms: round(percentile(sorted, 50), 3), p99Ms: round(percentile(sorted, 99), 3), maxMs: round(sorted.at(-1)!, 3) };
+}
+
+/**
+ * Propagation on one store. With BENCH_BASELINE_DEMO (the demo server of another build, e.g. the previous release),
+ * that build is measured too, in interleaved rounds on the same store, so a loaded machine weighs on both alike.
+ */
+async function propagation(store: Record<string, string>): Promise<Record<string, ReturnType<typeof propagationStats>>> {
+  if (!BASELINE_DEMO) return { current: propagationStats(await propagationSamples(store, TRIALS)) };
+  const ROUNDS_OF_TRIALS = 4;
+  const current: number[] = [];
+  const baseline: number[] = [];
+  for (let r = 0; r < ROUNDS_OF_TRIALS; r++) {
+    const trials = Math.ceil(TRIALS / ROUNDS_OF_TRIALS);
+    current.push(...(await propagationSamples(store, trials)));
+    baseline.push(...(await propagationSamples(store, trials, BASELINE_DEMO)));
+  }
+  return { current: propagationStats(current), baseline: propagationStats(baseline) };
 }
 
 /**
@@ -194,6 +219,68 @@ async function revocationMemory(redis: Child) {
   }
 }
 
+/**
+ * The session list and logout-all of one user, as the store calls them: a user with 10 000 sessions (what an
+ * uncapped store let one account build up) against one at the cap (maxSessionsPerUser, default 50), side by side
+ * on the same Redis. Times are whole store calls (script + reply over loopback), median of several.
+ */
+async function sessionScripts(redis: Child) {
+  const CAP = 50;
+  const MANY = 10_000;
+  const store = await RedisStore.connect({ url: redis.url, prefix: 'sess:', commandTimeoutMs: 10_000 });
+  const session = (userId: string, i: number): DeviceSessionRecord => {
+    const now = Date.now();
+    return {
+      key: newSessionKey(userId), sid: `sid-${userId}-${i}`, userId, userName: userId, deviceName: 'Firefox on Linux',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0', createdAt: now, lastActiveAt: now,
+      idleExpiresAt: now + 3_600_000, absoluteExpiresAt: now + 86_400_000, generation: 0, credentialHash: 'h'.repeat(43),
+      previousHash: null, successorSealed: null, graceUntil: 0,
+    };
+  };
+  const fill = async (userId: string, count: number, capped: boolean) => {
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, j) =>
+          store.createSession(session(userId, i + j), capped ? { maxSessionsPerUser: CAP, now: Date.now(), markerTtlMs: 310_000 } : undefined),
+        ),
+      );
+    }
+  };
+  const timed = async <T>(call: () => Promise<T>): Promise<{ ms: number; result: T }> => {
+    const t0 = performance.now();
+    const result = await call();
+    return { ms: performance.now() - t0, result };
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const measureUser = async (label: string, count: number, capped: boolean) => {
+    const lists: number[] = [];
+    const logoutAlls: number[] = [];
+    let listed = 0;
+    let bytes = 0;
+    for (let rep = 0; rep < (count > CAP * 10 ? 1 : 5); rep++) {
+      const userId = `${label}-${rep}`;
+      await fill(userId, capped ? count + 20 : count, capped); // capped: 20 logins beyond the cap, each evicting one
+      for (let i = 0; i < 5; i++) {
+        const { ms, result } = await timed(() => store.listUserSessions(userId, Date.now(), capped ? CAP : undefined));
+        lists.push(ms);
+        listed = result.length;
+        bytes = JSON.stringify(result).length;
+      }
+      const now = Date.now();
+      logoutAlls.push((await timed(() => store.endAllUserSessions(userId, now, now, 310_000))).ms);
+    }
+    return { sessionsListed: listed, listReplyBytes: bytes, listMs: round(median(lists), 2), logoutAllMs: round(median(logoutAlls), 2) };
+  };
+  try {
+    return {
+      [`uncapped, ${MANY} sessions (before)`]: await measureUser('many', MANY, false),
+      [`capped at ${CAP} (${CAP + 20} logins)`]: await measureUser('capped', CAP, true),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
 function clientSizes(): unknown {
   if (!existsSync(SIZE_SCRIPT)) return null;
   const out = fileURLToPath(new URL('../results/size.tmp', import.meta.url));
@@ -202,9 +289,10 @@ function clientSizes(): unknown {
 }
 
 async function main(): Promise<void> {
+  const startLoad = loadavg().map((l) => round(l, 1));
   const pinned = pinSelf(1);
   const redis = await startRedis();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off' };
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off', parts: [...PARTS] };
   try {
     if (PARTS.has('throughput')) {
       const tp = await throughput(redis);
@@ -228,23 +316,35 @@ async function main(): Promise<void> {
       );
     }
     if (PARTS.has('propagation')) {
-      const prop = await propagation({ REDIS_URL: redis.url });
-      results.propagation = prop;
-      // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by Pub/Sub instead of one XREAD.
+      const single = await propagation({ REDIS_URL: redis.url });
+      results.propagation = single.current;
+      // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by sharded Pub/Sub instead of one XREAD.
       const cluster = await startRedisCluster(3);
+      let onCluster: Awaited<ReturnType<typeof propagation>>;
       try {
-        results.propagationCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
+        onCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
       } finally {
         await cluster.stop();
       }
+      results.propagationCluster = onCluster.current;
+      if (BASELINE_DEMO) results.propagationBaseline = { demo: BASELINE_DEMO, oneRedis: single.baseline, cluster: onCluster.baseline };
       console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
-      console.table({ 'one Redis': prop, '3-master Redis Cluster': results.propagationCluster });
+      console.table({
+        'one Redis': single.current,
+        '3-master Redis Cluster': onCluster.current,
+        ...(BASELINE_DEMO ? { 'one Redis, baseline build': single.baseline, '3-master Redis Cluster, baseline build': onCluster.baseline } : {}),
+      });
     }
     if (PARTS.has('memory')) {
       const mem = await revocationMemory(redis);
       results.revocationMemory = mem;
       console.log('\nRedis memory per revoked token:');
       console.table({ memory: mem });
+    }
+    if (PARTS.has('sessions')) {
+      results.sessionScripts = await sessionScripts(redis);
+      console.log('\nOne user\'s session list and logout-all (whole store calls, median):');
+      console.table(results.sessionScripts);
     }
     if (PARTS.has('live')) {
       // Push sign-out (GET /auth/events): a real page on process B told of a logout-all on process A; and 2,000 open
@@ -262,6 +362,8 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
+  // Figures from a machine busy with other work are not comparable with a quiet run's: say how busy it was.
+  results.loadAverage = { atStart: startLoad, atEnd: loadavg().map((l) => round(l, 1)) };
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
   // Some parts only (BENCH_PARTS): the other parts' last results stay in the file.
   const previous = process.env.BENCH_PARTS && existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};

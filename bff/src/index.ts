@@ -23,5 +23,6 @@ export {
   type RotateInput,
   type RotateResult,
   type SessionEndReason,
+  type SessionLimits,
 } from './store/types.js';
 export type { RateLimitCounter, RateLimitCounterOptions, RateLimitCount } from './store/rate-limit-counter.js';

@@ -100,6 +100,12 @@ const optionsSchema = z.object({
   clockSkewSeconds: z.number().int().min(0).max(120).default(5),
   idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600),
   absoluteTimeoutSeconds: positiveSeconds.default(30 * 24 * 3600),
+  /**
+   * Live device sessions per user. A login beyond it ends the user's least recently active session (like a
+   * revocation: its tokens stop working at once), so one account cannot grow the session list (and the scripts that
+   * read it) without bound.
+   */
+  maxSessionsPerUser: z.number().int().min(1).max(1000).default(50),
   /** How long a refresh with the just-superseded credential is answered (concurrent tabs, lost responses). */
   rotationGraceSeconds: z.number().int().min(0).max(120).default(15),
   cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).optional(),

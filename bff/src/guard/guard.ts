@@ -91,6 +91,7 @@ export function createGuard(options: GuardOptions) {
     },
     onEventApplied: (lagMs) => options.metrics.revocationLag.observe(lagMs / 1000),
     onReconnect: () => options.metrics.feedReconnects.inc(),
+    onUnannounced: (events) => options.metrics.bellMisses.inc(events),
     onReadError: () => options.metrics.feedErrors.inc(),
   });
   options.metrics.viewSize = () => view.size;

@@ -3,6 +3,9 @@ import type { AccessTokenClaims } from '@latchkey/shared';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 import type { SessionStore } from '../store/types.js';
 
+/** Longest pause between two failed reads of the log. */
+const MAX_RETRY_DELAY_MS = 100;
+
 export interface RevocationViewOptions {
   store: SessionStore;
   logger: Logger;
@@ -15,6 +18,8 @@ export interface RevocationViewOptions {
   /** Called with each event's propagation lag (ms from the store's write to this process applying it). */
   onEventApplied?: (lagMs: number) => void;
   onReconnect?: () => void;
+  /** Called with the number of events that reached this process without their wake-up signal (lost bells). */
+  onUnannounced?: (events: number) => void;
   onReadError?: (error: unknown) => void;
 }
 
@@ -108,14 +113,17 @@ export class RevocationView {
   }
 
   private async follow(onComplete: () => void): Promise<void> {
-    let backoffMs = 50;
+    let backoffMs = 25;
     while (this.running) {
       try {
-        // Replay without waiting until caught up, then block for news.
-        const block = this.complete ? this.blockMs : 0;
+        // Replay without waiting until caught up, then block for news. After a failed read, read without waiting:
+        // the store's first answer makes the view current again (a blocking read would answer only when news
+        // arrived or its wait ran out, leaving the guard failing closed for that long after the store is back).
+        const block = this.complete && !this.failing ? this.blockMs : 0;
         const batch = await this.options.store.readRevocations(this.position, { blockMs: block, count: this.batchSize });
         if (!this.running) return;
         for (const event of batch.events) this.apply(event);
+        if (batch.unannounced) this.options.onUnannounced?.(batch.unannounced);
         this.position = batch.position;
         this.syncedAt = this.now();
         for (const wake of this.syncWaiters.splice(0)) wake();
@@ -124,7 +132,7 @@ export class RevocationView {
           this.options.logger.info({ event: 'revocation_feed_resumed' }, 'revocation feed resumed');
           this.options.onReconnect?.();
         }
-        backoffMs = 50;
+        backoffMs = 25;
         if (!this.complete && batch.events.length < this.batchSize) {
           this.complete = true;
           if (this.replayedKeyRing !== null) this.options.onKeyRingChange?.(this.replayedKeyRing);
@@ -139,7 +147,9 @@ export class RevocationView {
         }
         this.options.onReadError?.(error);
         await new Promise((r) => setTimeout(r, backoffMs).unref());
-        backoffMs = Math.min(backoffMs * 2, 1000);
+        // Capped low: a hung store already spaces attempts by its command deadline, and a retry that sleeps past the
+        // store's return is time the guard keeps failing closed for nothing.
+        backoffMs = Math.min(backoffMs * 2, MAX_RETRY_DELAY_MS);
       }
     }
   }

@@ -25,7 +25,7 @@ export class BffMetrics {
   });
   readonly logouts = new Counter({
     name: 'latchkey_logouts_total',
-    help: 'Logouts by scope (device, all, revoke_device, admin_user, idp_backchannel).',
+    help: 'Logouts by scope (device, all, revoke_device, admin_user, idp_backchannel, evicted: ended by the per-user session cap).',
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });
@@ -60,6 +60,11 @@ export class BffMetrics {
   readonly feedReconnects = new Counter({
     name: 'latchkey_revocation_feed_reconnects_total',
     help: 'Times the revocation feed came back after losing the store.',
+    registers: [this.registry],
+  });
+  readonly bellMisses = new Counter({
+    name: 'latchkey_revocation_bell_misses_total',
+    help: 'Revocation events a Redis Cluster guard found on its periodic full read with no Pub/Sub message announcing them (lost bells; each cost up to one heartbeat of lag).',
     registers: [this.registry],
   });
   readonly feedErrors = new Counter({

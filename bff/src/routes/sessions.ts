@@ -9,7 +9,7 @@ import { clearSessionCookie } from '../http/session-cookie.js';
 export function createListSessionsHandler(ctx: BffContext): RequestHandler {
   return async (req, res) => {
     const { session } = await requireSession(ctx, req);
-    const sessions = await ctx.store.listUserSessions(session.userId, ctx.now());
+    const sessions = await ctx.store.listUserSessions(session.userId, ctx.now(), ctx.options.maxSessionsPerUser);
     const body: SessionListResponse = {
       sessions: sessions.map((s) => ({
         id: s.sid,

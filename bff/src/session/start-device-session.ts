@@ -53,7 +53,16 @@ export async function startDeviceSession(
     graceUntil: 0,
     ...(extra.idp ? { idp: extra.idp } : {}),
   };
-  await ctx.store.createSession(session, { logTtlMs: ctx.markerTtlMs });
+  const evicted = await ctx.store.createSession(session, {
+    logTtlMs: ctx.markerTtlMs,
+    maxSessionsPerUser: ctx.options.maxSessionsPerUser,
+    now,
+    markerTtlMs: ctx.markerTtlMs,
+  });
+  for (const ended of evicted) {
+    ctx.metrics.logouts.inc({ scope: 'evicted' });
+    ctx.logger.info({ event: 'session_evicted', userId: user.id, sid: ended.sid, by: session.sid }, 'least recently active device signed out: session cap reached');
+  }
   ctx.metrics.logins.inc({ outcome: 'success' });
   ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.idp ? 'oidc' : 'password' }, 'login');
   return { session, cookie: { generation: 0, secret } };

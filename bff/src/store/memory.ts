@@ -48,6 +48,9 @@ const idpSidKey = (record: DeviceSessionRecord): string | null =>
 const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
   a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
 
+const leastRecentlyActiveFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
+  a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
+
 /**
  * The embedded development store: per process, gone on restart, so not for production behind
  * more than one instance. Same semantics as the Redis store (the shared contract suite checks both).
@@ -88,12 +91,22 @@ export class MemoryStore implements SessionStore {
     this.sweepTimer.unref();
   }
 
-  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<void> {
+  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<DeviceSessionRecord[]> {
     this.assertOpen();
     assertSessionKeyOf(session);
     const record = structuredClone(session);
     const existing = this.sessions.get(record.key);
     if (existing) this.unindex(existing);
+    const evicted: DeviceSessionRecord[] = [];
+    const cap = options.maxSessionsPerUser;
+    if (cap !== undefined) {
+      // Same order as the Redis script: the least recently active go first.
+      const live = this.liveUserSessions(record.userId, options.now ?? Date.now()).sort(leastRecentlyActiveFirst);
+      for (const victim of live.slice(0, Math.max(0, live.length - cap + 1))) {
+        this.end(victim, 'session_revoked', options.markerTtlMs ?? 0);
+        evicted.push(structuredClone(victim));
+      }
+    }
     this.sessions.set(record.key, record);
     this.keyBySid.set(record.sid, record.key);
     let keys = this.keysByUser.get(record.userId);
@@ -110,6 +123,7 @@ export class MemoryStore implements SessionStore {
     if (logTtlMs > 0) {
       this.revocationLog.append({ kind: 'session', id: record.sid, userId: record.userId, expiresAt: Date.now() + logTtlMs });
     }
+    return evicted.sort(oldestFirst);
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -154,16 +168,12 @@ export class MemoryStore implements SessionStore {
     return { outcome: 'reuse_detected', session: structuredClone(record) };
   }
 
-  async listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]> {
+  async listUserSessions(userId: string, now: number, limit?: number): Promise<DeviceSessionRecord[]> {
     this.assertOpen();
-    const live: DeviceSessionRecord[] = [];
-    for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
-      const record = this.storedSession(key);
-      if (!record) continue;
-      if (isExpired(record, now)) this.end(record, 'session_expired', 0);
-      else live.push(structuredClone(record));
-    }
-    return live.sort(oldestFirst);
+    let live = this.liveUserSessions(userId, now);
+    // The newest by absolute end, as the Redis index orders them.
+    if (limit !== undefined) live = live.sort((a, b) => b.absoluteExpiresAt - a.absoluteExpiresAt).slice(0, limit);
+    return live.map((record) => structuredClone(record)).sort(oldestFirst);
   }
 
   async endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
@@ -306,6 +316,18 @@ export class MemoryStore implements SessionStore {
       return undefined;
     }
     return record;
+  }
+
+  /** The user's live sessions (stored records, not copies); expired ones are ended as `session_expired`. */
+  private liveUserSessions(userId: string, now: number): DeviceSessionRecord[] {
+    const live: DeviceSessionRecord[] = [];
+    for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
+      const record = this.storedSession(key);
+      if (!record) continue;
+      if (isExpired(record, now)) this.end(record, 'session_expired', 0);
+      else live.push(record);
+    }
+    return live;
   }
 
   private endIfLive(record: DeviceSessionRecord, reason: SessionEndReason, now: number, markerTtlMs: number): DeviceSessionRecord | null {

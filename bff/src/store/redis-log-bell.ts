@@ -5,10 +5,12 @@ import type { Cluster } from 'ioredis';
  *
  * On a single Redis one `XREAD BLOCK` waits on every shard's stream at once. In a Cluster it cannot: a command
  * may not span slots, and a blocking read would hold the node connection every other command of that node shares.
- * So each revoking script also PUBLISHes on a channel named after the log it appended to (classic Pub/Sub reaches
- * subscribers on every node), and a follower waits for that. Pub/Sub may drop a message; the follower therefore
- * reads every shard whenever the wait times out and after each (re)subscription, so a lost message costs at most
- * one wait, never an event.
+ * So each revoking script also SPUBLISHes on a shard channel named after the log it appended to (same slot, so the
+ * script may), and a follower SSUBSCRIBEs to every shard's channel: sharded Pub/Sub goes straight from the master
+ * that ran the script to its subscribers, where classic Pub/Sub first crosses the Cluster bus to every node. The
+ * subscriber is a Cluster client with `shardedSubscribers` (ioredis keeps one connection per master and follows
+ * the slot map). Pub/Sub may drop a message; the follower therefore reads every shard whenever the wait times out
+ * (the heartbeat) and after each (re)subscription, so a lost message costs at most one wait, never an event.
  *
  * Any number of readers may share one bell: each carries the `sequence` it has seen, and learns which shards
  * rang since then.
@@ -28,30 +30,29 @@ export class RevocationLogBell {
   ) {
     this.rungAt = channels.map(() => 0);
     const shardOf = new Map(channels.map((channel, shard) => [channel, shard]));
-    subscriber.on('message', (channel: string) => {
+    subscriber.on('smessage', (channel: string) => {
       const shard = shardOf.get(channel);
       if (shard === undefined) return;
       this.rungAt[shard] = ++this.sequence;
       this.wakeAll();
     });
-    // ioredis subscribes again after a reconnect; anything published in between was missed.
-    let lost = false;
-    subscriber.on('close', () => {
-      lost = true;
-    });
-    subscriber.on('ready', () => {
-      if (!lost) return;
-      lost = false;
-      this.subscribedAt = ++this.sequence;
-      this.wakeAll();
-    });
+    // A master's subscriber connection lost, replaced or resubscribed (failover, restart): anything published in
+    // between was missed, so readers read every shard again.
+    for (const event of ['-node', '-subscriber', 'subscribersReady']) {
+      subscriber.on(event, () => {
+        if (this.subscribedAt < 0) return;
+        this.subscribedAt = ++this.sequence;
+        this.wakeAll();
+      });
+    }
   }
 
   /**
    * Waits until a shard rings after `seen`, or `waitMs` passes. Answers the shards to read, or 'all' when a
-   * message may have been missed (first call, resubscription, timeout: the periodic full read).
+   * message may have been missed: `why` says whether a bell rang, the reader may have missed messages (first call,
+   * resubscription), or the wait ran out (the heartbeat's full read).
    */
-  async next(seen: number | null, waitMs: number): Promise<{ shards: readonly number[] | 'all'; sequence: number }> {
+  async next(seen: number | null, waitMs: number): Promise<BellAnswer> {
     await this.subscribe();
     const deadline = Date.now() + waitMs;
     while (seen !== null && seen >= this.subscribedAt && this.rungSince(seen).length === 0) {
@@ -60,9 +61,18 @@ export class RevocationLogBell {
       await this.wait(left);
     }
     const sequence = this.sequence;
-    if (seen === null || seen < this.subscribedAt) return { shards: 'all', sequence };
+    if (seen === null || seen < this.subscribedAt) return { shards: 'all', sequence, why: 'subscribed' };
     const rung = this.rungSince(seen);
-    return { shards: rung.length === 0 ? 'all' : rung, sequence };
+    return rung.length === 0 ? { shards: 'all', sequence, why: 'heartbeat' } : { shards: rung, sequence, why: 'rung' };
+  }
+
+  /** The shards whose bell rang after `seen`. */
+  rungSince(seen: number): number[] {
+    const rung: number[] = [];
+    this.rungAt.forEach((at, shard) => {
+      if (at > seen) rung.push(shard);
+    });
+    return rung;
   }
 
   close(): void {
@@ -71,7 +81,8 @@ export class RevocationLogBell {
   }
 
   private subscribe(): Promise<void> {
-    this.subscribing ??= this.subscriber.subscribe(...this.channels).then(
+    // One SSUBSCRIBE per channel: each shard's channel is in its own slot, and one command may name only one slot.
+    this.subscribing ??= Promise.all(this.channels.map((channel) => this.subscriber.ssubscribe(channel))).then(
       () => {
         if (this.subscribedAt < 0) this.subscribedAt = ++this.sequence;
       },
@@ -81,14 +92,6 @@ export class RevocationLogBell {
       },
     );
     return this.subscribing;
-  }
-
-  private rungSince(seen: number): number[] {
-    const rung: number[] = [];
-    this.rungAt.forEach((at, shard) => {
-      if (at > seen) rung.push(shard);
-    });
-    return rung;
   }
 
   private wait(ms: number): Promise<void> {
@@ -106,4 +109,10 @@ export class RevocationLogBell {
   private wakeAll(): void {
     for (const wake of [...this.waiters]) wake();
   }
+}
+
+export interface BellAnswer {
+  shards: readonly number[] | 'all';
+  sequence: number;
+  why: 'rung' | 'subscribed' | 'heartbeat';
 }

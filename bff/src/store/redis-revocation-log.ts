@@ -25,7 +25,10 @@ export class RedisRevocationLog {
 
   async read(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     const cursor = parseCursor(after, this.keys.shardCount);
-    if (options.blockMs <= 0) return this.readShards('all', cursor, options.count);
+    if (options.blockMs <= 0) {
+      const { perShard: _, ...batch } = await this.readShards('all', cursor, options.count);
+      return batch;
+    }
     return this.isCluster ? this.waitForBell(cursor, options) : this.waitWithXread(cursor, options);
   }
 
@@ -34,12 +37,19 @@ export class RedisRevocationLog {
     this.bell?.close();
   }
 
+  /** Abandons the blocking connection (its read may still be pending in it); the next blocking read opens a new one. */
+  dropBlockingConnection(): void {
+    this.blocking?.disconnect();
+    this.blocking = undefined;
+  }
+
   private async waitWithXread(cursor: LogCursor, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     const reply = await this.blockingClient().xread(
       'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids,
     );
     const read = (reply ?? []).map(([log, entries]) => ({ shard: this.keys.logKeys.indexOf(log), entries }));
-    return mergeShardEntries(read.filter((r) => r.shard >= 0), cursor, options.count);
+    const { perShard: _, ...batch } = mergeShardEntries(read.filter((r) => r.shard >= 0), cursor, options.count);
+    return batch;
   }
 
   /** Reads what the bell says, until there are events or `blockMs` has passed. */
@@ -48,8 +58,13 @@ export class RedisRevocationLog {
     const deadline = Date.now() + options.blockMs;
     let seen = cursor.seen;
     for (;;) {
-      const { shards, sequence } = await bell.next(seen, Math.max(0, deadline - Date.now()));
-      const batch = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
+      const { shards, sequence, why } = await bell.next(seen, Math.max(0, deadline - Date.now()));
+      const { perShard, ...batch } = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
+      if (why === 'heartbeat') {
+        // Events the heartbeat found on shards whose bell has not rung even now: their messages were lost.
+        const rung = new Set(bell.rungSince(sequence));
+        batch.unannounced = [...perShard].reduce((n, [shard, events]) => (rung.has(shard) ? n : n + events), 0);
+      }
       if (batch.events.length >= options.count) {
         // Cut short at `count`: forget the bell sequence, so the next call reads every shard at once.
         return { ...batch, position: formatCursor({ ids: parseCursor(batch.position, this.keys.shardCount).ids, seen: null }) };
@@ -59,7 +74,7 @@ export class RedisRevocationLog {
     }
   }
 
-  private async readShards(shards: readonly number[] | 'all', cursor: LogCursor, count: number): Promise<RevocationBatch> {
+  private async readShards(shards: readonly number[] | 'all', cursor: LogCursor, count: number): Promise<ShardedBatch> {
     const targets = shards === 'all' ? this.keys.logKeys.map((_, i) => i) : shards;
     const replies = await Promise.all(
       targets.map((shard) => {
@@ -85,7 +100,7 @@ export class RedisRevocationLog {
 
   private logBell(): RevocationLogBell {
     if (this.bell === undefined) {
-      const subscriber = (this.client as Cluster).duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true });
+      const subscriber = (this.client as Cluster).duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true, shardedSubscribers: true });
       this.adopt(subscriber);
       this.bell = new RevocationLogBell(subscriber, this.keys.logKeys);
     }
@@ -122,17 +137,25 @@ function mergeShardEntries(
   read: Array<{ shard: number; entries: Array<[string, string[]]> }>,
   cursor: LogCursor,
   count: number,
-): RevocationBatch {
+): ShardedBatch {
   const tagged = read.flatMap(({ shard, entries }) => entries.map(([id, fields]) => ({ shard, id, event: eventFromEntry(id, fields) })));
   tagged.sort((a, b) => streamIdTime(a.id) - streamIdTime(b.id));
   const kept = tagged.slice(0, count);
   const ids = [...cursor.ids];
-  for (const { shard, id } of kept) ids[shard] = id;
+  const perShard = new Map<number, number>();
+  for (const { shard, id } of kept) {
+    ids[shard] = id;
+    perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+  }
   return {
     events: kept.flatMap(({ event }) => (event ? [event] : [])),
     position: formatCursor({ ids, seen: cursor.seen }),
+    perShard,
   };
 }
+
+/** A batch with how many of its entries came from each shard (what the bell should have announced). */
+type ShardedBatch = RevocationBatch & { perShard: Map<number, number> };
 
 const streamIdTime = (id: string): number => Number(id.split('-')[0]);
 

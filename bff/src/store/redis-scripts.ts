@@ -20,10 +20,22 @@
  * revocation log: jti, sid, user and key-ring events); shard 0 also holds `S kr:sealed` and `S kr:version`.
  */
 
+/** Stands for the bell in LOG_REVOCATION until `withBell` fills it in. */
+const BELL = '--[[bell]]';
+
+/**
+ * The scripts as a store registers them: on a Cluster each appended event is announced with SPUBLISH on the shard
+ * channel named after its log (the same slot as the script's keys, which a script's SPUBLISH must be; Redis >= 7);
+ * on a single node nobody listens (one XREAD BLOCK follows every stream), so nothing is published.
+ */
+export function withBell(lua: string, cluster: boolean): string {
+  return lua.replace(BELL, cluster ? "redis.call('SPUBLISH', log, '1')" : '');
+}
+
 /**
  * Appends one event to the shard's revocation log `S rv`, a stream every guard follows (see revocation-feed.ts),
- * and announces it on the channel of the same name (Cluster followers cannot block on every shard's stream at
- * once, so they wait for this instead; see redis-log-bell.ts).
+ * and on a Cluster announces it on the shard channel of the same name (Cluster followers cannot block on every
+ * shard's stream at once, so they wait for this instead; see redis-log-bell.ts).
  * Written in the same script as the state change it mirrors, so there is never a change without its event.
  * `extra` (optional field/value list) carries what event streams need: `u` (user id) and `w` (why) on sid events.
  * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
@@ -42,7 +54,7 @@ local function log_revocation(prefix, kind, id, ttl, revoked_after, trim, extra)
     redis.call('XADD', log, '*', unpack(fields))
   end
   if redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ttl) end
-  redis.call('PUBLISH', log, '1')
+  ${BELL}
 end
 `;
 
@@ -83,22 +95,70 @@ local function end_session(prefix, rec, reason, marker_ttl, why)
     log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true, {'u', rec.userId, 'w', why or reason})
   end
 end
+
+-- Drops index entries of sessions past their absolute end (their keys have expired): members are scored by it.
+local function prune_index(user_index, now_str)
+  redis.call('ZREMRANGEBYSCORE', user_index, '-inf', now_str)
+end
+
+-- The user's live sessions as {rec, flat}, except the one keyed 'skip'; prunes the rest (entries whose session is
+-- gone are removed, expired sessions are ended as session_expired).
+local function live_sessions(prefix, user_index, now, skip)
+  local live = {}
+  for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
+    local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+    if #flat == 0 then
+      redis.call('ZREM', user_index, key)
+    elseif key ~= skip then
+      local rec = to_map(flat)
+      if is_expired(rec, now) then
+        end_session(prefix, rec, 'session_expired', 0)
+      else
+        table.insert(live, {rec = rec, flat = flat})
+      end
+    end
+  end
+  return live
+end
 `;
 
 /**
  * createSession. KEYS: session, sid index, user index, tombstone.
- * ARGV: prefix, key, absoluteExpiresAt, log TTL ms ('0': no event), sid, userId, then the record's field/value pairs.
+ * ARGV: prefix, key, absoluteExpiresAt, log TTL ms ('0': no event), sid, userId, maxSessionsPerUser (0: no cap),
+ * now, markerTtlMs, then the record's field/value pairs.
  * Atomic so the session, its sid index and its user index entry appear together: a concurrent
  * endAllUserSessions either sees all three or none; and so is its `session` event in the user's shard's log (event
- * streams tell the user's other devices). The event trims like sid events (it lives as long as they do).
+ * streams tell the user's other devices). The event trims like sid events (it lives as long as they do). With a cap,
+ * the user's least recently active sessions are ended (revoked, with their events) in the same script, so the cap
+ * holds however many logins race. Returns the evicted records.
  * Every key expires at the session's absolute end; the user index at the latest absolute end
  * among its members (members are scored by absoluteExpiresAt).
  */
-export const CREATE_SESSION = LOG_REVOCATION + IDP_SID_INDEX + `
+export const CREATE_SESSION = HELPERS + `
 local session, sid_index, user_index, tombstone = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, key, absolute, log_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local cap, now_str, marker_ttl = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local evicted = {}
+if cap > 0 then
+  prune_index(user_index, now_str)
+  -- Only at the cap does it look at the sessions: O(cap), once per login beyond it.
+  if redis.call('ZCARD', user_index) >= cap then
+    local live = live_sessions(prefix, user_index, tonumber(now_str), key)
+    table.sort(live, function(a, b)
+      local la, lb = tonumber(a.rec.lastActiveAt), tonumber(b.rec.lastActiveAt)
+      if la ~= lb then return la < lb end
+      local ca, cb = tonumber(a.rec.createdAt), tonumber(b.rec.createdAt)
+      if ca ~= cb then return ca < cb end
+      return a.rec.sid < b.rec.sid
+    end)
+    for i = 1, #live - cap + 1 do
+      end_session(prefix, live[i].rec, 'session_revoked', marker_ttl)
+      table.insert(evicted, live[i].flat)
+    end
+  end
+end
 redis.call('DEL', session, tombstone)
-redis.call('HSET', session, unpack(ARGV, 7))
+redis.call('HSET', session, unpack(ARGV, 10))
 redis.call('PEXPIREAT', session, absolute)
 redis.call('SET', sid_index, key)
 redis.call('PEXPIREAT', sid_index, absolute)
@@ -115,7 +175,7 @@ end
 if log_ttl > 0 then
   log_revocation(prefix, 'session', ARGV[5], log_ttl, '0', true, {'u', ARGV[6]})
 end
-return 1
+return evicted
 `;
 
 /**
@@ -233,16 +293,19 @@ return flat
 `;
 
 /**
- * listUserSessions. KEYS: user index. ARGV: prefix, userId, now.
- * Returns the live records (unordered; the caller sorts) and prunes the rest: index entries
- * whose session is gone are removed, expired sessions are ended as `session_expired`.
+ * listUserSessions. KEYS: user index. ARGV: prefix, userId, now, limit (0: all).
+ * Returns the live records among the `limit` newest index entries (unordered; the caller sorts) and prunes the
+ * rest: index entries whose session is gone are removed, expired sessions are ended as `session_expired`.
+ * Bounded: the index holds at most the cap (createSession evicts), and `limit` bounds it even for a user indexed
+ * with more from before the cap applied.
  * Atomic so pruning never removes a session that a concurrent rotate just kept alive.
  */
 export const LIST_USER_SESSIONS = HELPERS + `
 local user_index = KEYS[1]
-local prefix, user_id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local prefix, user_id, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+prune_index(user_index, ARGV[3])
 local live = {}
-for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
+for _, key in ipairs(redis.call('ZRANGE', user_index, limit > 0 and -limit or 0, -1)) do
   local flat = redis.call('HGETALL', prefix .. 's:' .. key)
   if #flat == 0 then
     redis.call('ZREM', user_index, key)
@@ -273,6 +336,8 @@ local user_index, user_marker = KEYS[1], KEYS[2]
 local prefix, user_id, revoked_after = ARGV[1], ARGV[2], ARGV[3]
 local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ended = {}
+-- O(cap): createSession keeps the index at the cap. Every session in it is ended, however many there are.
+prune_index(user_index, ARGV[4])
 for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
   local flat = redis.call('HGETALL', prefix .. 's:' .. key)
   if #flat == 0 then

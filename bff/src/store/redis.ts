@@ -13,6 +13,7 @@ import {
   PUT_KEY_RING,
   REVOKE_JTI,
   ROTATE,
+  withBell,
   UPDATE_IDP_TOKENS,
   USE_ONCE,
 } from './redis-scripts.js';
@@ -128,6 +129,12 @@ const recordSchema = z.strictObject({
     .optional(),
 });
 
+const limitsSchema = z.object({
+  maxSessionsPerUser: z.number().int().positive(),
+  now: epochMs,
+  markerTtlMs: z.number().nonnegative(),
+});
+
 /** The hash fields an IdpLink is stored in (flat, so scripts can read `idpIss`/`idpSid` directly). */
 const IDP_FIELDS = {
   iss: 'idpIss',
@@ -219,7 +226,7 @@ export class RedisStore implements SessionStore {
     this.keys = createRedisKeyLayout(this.options.prefix, this.options.shards ?? (this.isCluster ? 16 : 1));
     this.log = new RedisRevocationLog(this.client, this.isCluster, this.keys, (client) => this.listenForErrors(client));
     for (const [name, definition] of Object.entries(SCRIPTS)) {
-      this.client.defineCommand(name, definition);
+      this.client.defineCommand(name, { ...definition, lua: withBell(definition.lua, this.isCluster) });
     }
     this.scripts = this.client as unknown as ScriptCommands;
   }
@@ -282,9 +289,10 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<void> {
+  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<DeviceSessionRecord[]> {
     const record = recordSchema.parse(session);
     assertSessionKeyOf(record);
+    const cap = options.maxSessionsPerUser === undefined ? 0 : limitsSchema.parse(options).maxSessionsPerUser;
     const shard = this.keys.shardOfUser(record.userId);
     const fields: string[] = [];
     const { idp, ...plain } = record;
@@ -297,7 +305,7 @@ export class RedisStore implements SessionStore {
         if (value !== null) fields.push(field, String(value));
       }
     }
-    await this.write('createSession', 'latchkeyCreateSession', [
+    const evicted = await this.write('createSession', 'latchkeyCreateSession', [
         this.keys.session(shard, record.key),
         this.keys.sidIndex(shard, record.sid),
         this.keys.userIndex(shard, record.userId),
@@ -308,8 +316,12 @@ export class RedisStore implements SessionStore {
         String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
         record.sid,
         record.userId,
+        String(cap),
+        String(options.now ?? 0),
+        ttlArg(options.markerTtlMs ?? 0),
         ...fields,
     ]);
+    return recordsFromReply(evicted).sort(oldestFirst);
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -340,10 +352,11 @@ export class RedisStore implements SessionStore {
     return rotateResultFromReply(reply);
   }
 
-  async listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]> {
+  async listUserSessions(userId: string, now: number, limit?: number): Promise<DeviceSessionRecord[]> {
     const shard = this.keys.shardOfUser(userId);
+    const bound = limit === undefined ? 0 : z.number().int().positive().parse(limit);
     const reply = await this.run('listUserSessions', () =>
-      this.scripts.latchkeyListUserSessions(this.keys.userIndex(shard, userId), this.keys.shardPrefixes[shard]!, userId, String(now)),
+      this.scripts.latchkeyListUserSessions(this.keys.userIndex(shard, userId), this.keys.shardPrefixes[shard]!, userId, String(now), String(bound)),
     );
     return recordsFromReply(reply).sort(oldestFirst);
   }
@@ -471,7 +484,14 @@ export class RedisStore implements SessionStore {
   /** See redis-revocation-log.ts. The wait gets its own deadline on top of the command timeout. */
   async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     const deadline = options.blockMs > 0 ? options.blockMs + this.options.commandTimeoutMs : this.options.commandTimeoutMs;
-    return this.run('readRevocations', () => this.log.read(after, options), deadline);
+    try {
+      return await this.run('readRevocations', () => this.log.read(after, options), deadline);
+    } catch (error) {
+      // The blocking read may still sit in its connection (a paused Redis keeps the socket open): each retry on that
+      // connection would queue behind it, and once Redis wakes they would block one after another.
+      if (options.blockMs > 0) this.log.dropBlockingConnection();
+      throw error;
+    }
   }
 
   /**
@@ -565,8 +585,11 @@ export class RedisStore implements SessionStore {
   }
 }
 
-/** Keep reconnecting for as long as the process lives, backing off to 2 s. */
-const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
+/**
+ * Keep reconnecting for as long as the process lives, backing off to 200 ms: a refused connection costs next to
+ * nothing, and each retry delay is time the BFF keeps answering 503 after Redis is back.
+ */
+const retryStrategy = (times: number): number => Math.min(times * 50, 200);
 
 function clusterNode(url: string): ClusterNode {
   const parsed = new URL(url);

@@ -26,6 +26,11 @@ export interface RevocationBatch {
   events: RevocationEvent[];
   /** Opaque; pass it back as `after` to continue. */
   position: string | null;
+  /**
+   * Events in this batch that the store's wake-up signal should have announced but did not (Redis Cluster: found by
+   * the periodic full read, their Pub/Sub message lost). Absent where there is no such signal.
+   */
+  unannounced?: number;
 }
 
 export interface ReadRevocationsOptions {

@@ -83,7 +83,7 @@ export interface RotateInput {
   markerTtlMs: number;
 }
 
-export interface CreateSessionOptions {
+export interface CreateSessionOptions extends Partial<SessionLimits> {
   /** Lifetime of the `session` log event: the sid markers' lifetime (the log's one trimming rule). 0 or absent: no event. */
   logTtlMs?: number;
 }
@@ -101,13 +101,27 @@ export type RotateResult =
   | { outcome: 'mismatch' };
 
 
+/** The per-user cap `createSession` enforces. */
+export interface SessionLimits {
+  /**
+   * At most this many live sessions per user. Creating one more ends the least recently active others (reason
+   * `session_revoked`, sid marked revoked, its event in the log) in the same atomic operation.
+   */
+  maxSessionsPerUser: number;
+  now: number;
+  /** How long the sid marker of an evicted session lives (access-token lifetime + skew). */
+  markerTtlMs: number;
+}
+
 export interface SessionStore {
   /**
    * Stores a new device session (and indexes it under its user). With `logTtlMs` (> 0; pass the sid markers'
    * lifetime), the same atomic operation appends a `session` event to the log, so event streams can tell the user's
-   * other devices (see revocation-feed.ts).
+   * other devices (see revocation-feed.ts). With `maxSessionsPerUser` (and `now`, `markerTtlMs`), it first ends the
+   * user's least recently active sessions (by `lastActiveAt`, then `createdAt`) so that at most that many stay live.
+   * Returns the sessions it ended that way.
    */
-  createSession(session: DeviceSessionRecord, options?: CreateSessionOptions): Promise<void>;
+  createSession(session: DeviceSessionRecord, options?: CreateSessionOptions): Promise<DeviceSessionRecord[]>;
 
   /** The live session with this private key, or null when missing or past its idle or absolute end (as of `now`). */
   getSession(key: string, now: number): Promise<DeviceSessionRecord | null>;
@@ -115,8 +129,11 @@ export interface SessionStore {
   /** Atomic rotation; see RotateResult. Expired sessions answer `ended` with reason `session_expired`. */
   rotate(input: RotateInput): Promise<RotateResult>;
 
-  /** Every live session of the user (expired ones are pruned), oldest first. */
-  listUserSessions(userId: string, now: number): Promise<DeviceSessionRecord[]>;
+  /**
+   * Every live session of the user (expired ones are pruned), oldest first; with `limit`, only the `limit` newest
+   * (a user indexed with more sessions than the cap, from before it applied, still gets a bounded answer).
+   */
+  listUserSessions(userId: string, now: number, limit?: number): Promise<DeviceSessionRecord[]>;
 
   /**
    * Ends one session by private key: deletes it, remembers `reason` for its cookie,

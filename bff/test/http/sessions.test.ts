@@ -1,5 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import { RedisStore } from '../../src/store/redis.js';
 import { call, login, me, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+let redis: RedisServer | undefined;
 
 let t: TestBff;
 beforeEach(async () => {
@@ -83,5 +89,55 @@ describe('errors', () => {
     const res = await call(t.app, 'get', '/auth/nope');
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: 'not_found', message: 'Not found.' });
+  });
+});
+
+describe.each([
+  ['memory', async () => new MemoryStore({ warnInProduction: false }), async () => undefined],
+  [
+    'Redis',
+    async () => {
+      redis ??= await startRedisServer();
+      return RedisStore.connect({ url: redis.url, prefix: `cap-${randomUUID()}:` });
+    },
+    async () => {
+      await redis?.stop();
+      redis = undefined;
+    },
+  ],
+] as const)('maxSessionsPerUser (%s store)', (_name, makeStore, cleanup) => {
+  let capped: TestBff;
+  beforeEach(async () => {
+    capped = await startTestBff({ maxSessionsPerUser: 3 }, await makeStore());
+  });
+  afterEach(() => capped.close());
+  afterAll(cleanup);
+
+  it('a login beyond the cap signs the least recently active device out: its tokens and cookie stop working at once', async () => {
+    const devices = [];
+    for (let i = 0; i < 5; i++) devices.push(await login(capped.app, 'alice', `Device ${i}`));
+    const [first, second, ...kept] = devices;
+
+    const res = await call(capped.app, 'get', '/auth/sessions', { cookie: kept[0]!.cookie });
+    expect(res.body.sessions.map((s: { id: string }) => s.id)).toEqual(kept.map((d) => d.sid));
+    for (const evicted of [first!, second!]) {
+      await expect.poll(async () => (await me(capped.app, evicted.token)).status, { timeout: 3000, interval: 10 }).toBe(401);
+      const refused = await call(capped.app, 'post', '/auth/refresh', { cookie: evicted.cookie });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error).toBe('session_revoked');
+    }
+    for (const device of kept) expect((await me(capped.app, device.token)).status).toBe(200);
+    expect(capped.logLines.filter((l) => l.includes('"event":"session_evicted"'))).toHaveLength(2);
+    expect(await capped.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toMatch(/scope="evicted"} 2/);
+  });
+});
+
+describe('maxSessionsPerUser option', () => {
+  it('defaults to 50 and rejects a non-positive or fractional cap', async () => {
+    const { resolveBffOptions } = await import('../../src/options.js');
+    const base = { store: new MemoryStore({ warnInProduction: false }), secrets: ['x'.repeat(32)], issuer: 'https://a.test', authenticate: async () => null };
+    expect(resolveBffOptions(base).maxSessionsPerUser).toBe(50);
+    expect(() => resolveBffOptions({ ...base, maxSessionsPerUser: 0 })).toThrow(/maxSessionsPerUser/);
+    expect(() => resolveBffOptions({ ...base, maxSessionsPerUser: 2.5 })).toThrow(/maxSessionsPerUser/);
   });
 });

@@ -414,6 +414,83 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
       });
     });
 
+    describe('per-user session cap (createSession with limits)', () => {
+      const CAP = 3;
+      const limits = (now = Date.now()) => ({ maxSessionsPerUser: CAP, now, markerTtlMs: 10 * MINUTE });
+
+      it('creating cap + N sessions leaves cap: the least recently active are ended like a revocation', async () => {
+        const now = Date.now();
+        const created = Array.from({ length: CAP + 2 }, (_, i) =>
+          newSession(alice, { createdAt: now - 10_000 + i, lastActiveAt: now - 10_000 + i }),
+        );
+        const evictions: DeviceSessionRecord[][] = [];
+        for (const s of created) evictions.push(await store.createSession(s, limits(now)));
+
+        expect(evictions.slice(0, CAP)).toEqual(Array.from({ length: CAP }, () => []));
+        expect(evictions.slice(CAP)).toEqual([[created[0]], [created[1]]]);
+        expect(await store.listUserSessions(alice, now)).toEqual(created.slice(2));
+        for (const gone of created.slice(0, 2)) {
+          expect(await store.getSession(gone.key, now)).toBeNull();
+          expect(await store.rotate(refresh(gone, current(gone), { now }))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await revocationState(store, token('jti'), gone.sid, alice)).toMatchObject({ sidRevoked: true });
+        }
+        for (const kept of created.slice(2)) {
+          expect(await revocationState(store, token('jti'), kept.sid, alice)).toMatchObject({ sidRevoked: false });
+        }
+      });
+
+      it('evicts by last activity, not by age: a refreshed old device outlives idle newer ones', async () => {
+        const now = Date.now();
+        const [oldest, middle, newest] = [3000, 2000, 1000].map((ago) => newSession(alice, { createdAt: now - ago, lastActiveAt: now - ago }));
+        for (const s of [oldest!, middle!, newest!]) await store.createSession(s, limits(now));
+        const refreshed = await store.rotate(refresh(oldest!, current(oldest!), { now: now - 500 }));
+        expect(refreshed.outcome).toBe('rotated');
+
+        const evicted = await store.createSession(newSession(alice), limits(now));
+
+        expect(evicted).toEqual([middle]);
+        expect((await store.listUserSessions(alice, now)).map((s) => s.sid)).toEqual(expect.arrayContaining([oldest!.sid, newest!.sid]));
+      });
+
+      it('expired sessions make room without anyone being evicted', async () => {
+        const now = Date.now();
+        const idle = newSession(alice, { createdAt: now - 3000, idleExpiresAt: now - 1 });
+        const live = [newSession(alice, { createdAt: now - 2000 }), newSession(alice, { createdAt: now - 1000 })];
+        for (const s of [idle, ...live]) await store.createSession(s, limits(now - 5000));
+
+        const next = newSession(alice);
+        expect(await store.createSession(next, limits(now))).toEqual([]);
+        expect(await store.listUserSessions(alice, now)).toEqual([...live, next]);
+        expect(await store.getSession(idle.key, now - 5000)).toBeNull();
+        expect(await revocationState(store, token('jti'), idle.sid, alice)).toMatchObject({ sidRevoked: false });
+      });
+
+      it('holds under concurrent logins, and leaves other users alone', async () => {
+        const bobs = newSession(bob);
+        await store.createSession(bobs, limits());
+        const racing = Array.from({ length: 12 }, () => newSession(alice));
+        const evicted = (await Promise.all(racing.map((s) => store.createSession(s, limits())))).flat();
+
+        const listed = await store.listUserSessions(alice, Date.now());
+        expect(listed).toHaveLength(CAP);
+        expect(evicted).toHaveLength(12 - CAP);
+        expect(new Set([...listed, ...evicted].map((s) => s.sid)).size).toBe(12);
+        expect(await store.listUserSessions(bob, Date.now())).toEqual([bobs]);
+      });
+
+      it('a limited list returns the newest sessions of a user indexed beyond the cap (from before it applied)', async () => {
+        const now = Date.now();
+        const created = Array.from({ length: 6 }, (_, i) => newSession(alice, { createdAt: now - 6000 + i, absoluteExpiresAt: now + HOUR + i }));
+        for (const s of created) await store.createSession(s);
+
+        expect(await store.listUserSessions(alice, now, CAP)).toEqual(created.slice(-CAP));
+        expect(await store.listUserSessions(alice, now)).toEqual(created);
+        // The next capped login brings the user down to the cap at once, and logout-all still ends every session.
+        expect(await store.createSession(newSession(alice), limits(now))).toHaveLength(6 - CAP + 1);
+        expect(await store.endAllUserSessions(alice, now, now, MINUTE)).toHaveLength(CAP);
+      });
+    });
+
     describe('endSession', () => {
       it('ends a live session: returns it, revokes its sid, remembers the reason', async () => {
         const session = newSession(alice);

@@ -3,10 +3,12 @@
  * (keys spread over every master, the bell waking a follower on another connection, rate limits on every node).
  */
 import { randomUUID } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisKeyLayout } from '../../src/store/redis-keys.js';
 import { RedisStore } from '../../src/store/redis.js';
+import { startTestBff } from '../helpers/harness.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { newSession, revocationState, runStoreContract } from './contract.js';
 
@@ -86,6 +88,73 @@ describe('RedisStore on a Redis Cluster', () => {
       // Woken by the bell, not by the 5 s wait running out.
       expect(Date.now() - started).toBeLessThan(4000);
       position = batch.position;
+    }
+  });
+
+  it('announces each event with SPUBLISH on its shard channel, straight from the master that owns the shard', async () => {
+    const prefix = freshPrefix();
+    const store = await open(prefix);
+    const channel = createRedisKeyLayout(prefix, 16).logKeys[0]!;
+    const router = new Cluster([...cluster.seeds], { lazyConnect: true });
+    await router.connect();
+    const [host, port] = router.slots[calculateSlot(channel)]![0]!.split(':');
+    router.disconnect();
+    // A plain sharded subscriber on the master that owns the channel's slot (a classic PUBLISH would not reach it).
+    const listener = new Redis(Number(port), host!);
+    try {
+      const heard: string[] = [];
+      listener.on('smessage', (name: string) => void heard.push(name));
+      await listener.ssubscribe(channel);
+      await store.putKeyRing(null, { version: 'v1', sealed: 'ring' }); // the key ring's event goes to shard 0's log
+      await expect.poll(() => heard, { timeout: 3000, interval: 10 }).toEqual([channel]);
+    } finally {
+      listener.disconnect();
+    }
+  });
+
+  it('counts events whose bell was lost: the heartbeat finds them and the guard reports them as misses', async () => {
+    const prefix = freshPrefix();
+    const [writer, follower] = [await open(prefix), await open(prefix)];
+    let { position } = await follower.readRevocations(null, { blockMs: 0, count: 100 });
+    ({ position } = await follower.readRevocations(position, { blockMs: 200, count: 100 }));
+
+    // Announced: the bell wakes the follower, nothing is missed.
+    const waiting = follower.readRevocations(position, { blockMs: 5000, count: 100 });
+    await writer.revokeJti('announced', 60_000);
+    const announced = await waiting;
+    expect(announced.events.map((e) => e.id)).toEqual(['announced']);
+    expect(announced.unannounced ?? 0).toBe(0);
+
+    // An entry appended without its bell (as if the message were lost): only the heartbeat's full read finds it.
+    const log = createRedisKeyLayout(prefix, 16).logKeys[3]!;
+    const direct = new Cluster([...cluster.seeds]);
+    try {
+      await direct.xadd(log, '*', 'k', 'jti', 'i', 'silent', 'x', String(Date.now() + 60_000), 'r', '0');
+    } finally {
+      direct.disconnect();
+    }
+    const found = await follower.readRevocations(announced.position, { blockMs: 300, count: 100 });
+    expect(found.events.map((e) => e.id)).toEqual(['silent']);
+    expect(found.unannounced).toBe(1);
+
+    // Through a guard: latchkey_revocation_bell_misses_total.
+    const t = await startTestBff({}, await open(prefix));
+    const metric = (name: string) => t.bff.metrics.registry.getSingleMetricAsString(name);
+    try {
+      // Once the guard has applied an announced event it is past its first full read: what it finds now is a miss.
+      await writer.revokeJti('announced-2', 60_000);
+      await expect.poll(() => metric('latchkey_revocation_propagation_seconds'), { timeout: 5000, interval: 20 }).toMatch(/_count 1$/m);
+      const again = new Cluster([...cluster.seeds]);
+      try {
+        await again.xadd(log, '*', 'k', 'jti', 'i', 'silent-2', 'x', String(Date.now() + 60_000), 'r', '0');
+      } finally {
+        again.disconnect();
+      }
+      await expect
+        .poll(() => metric('latchkey_revocation_bell_misses_total'), { timeout: 5000, interval: 50 })
+        .toMatch(/_total 1$/m);
+    } finally {
+      t.bff.close();
     }
   });
 

@@ -76,6 +76,19 @@ describe('RedisStore', () => {
     expect(await revocationState(store, 'jti', s.sid, s.userId)).toMatchObject({ sidRevoked: false });
   }, 15_000);
 
+  it('a blocking read after a pause is not queued behind the reads that gave up during it', async () => {
+    const store = await open();
+    const { position } = await store.readRevocations(null, { blockMs: 0, count: 10 });
+    server.pause();
+    // Each gives up after its wait + the 1 s deadline, while its XREAD BLOCK 2000 stays in the socket of a paused Redis.
+    for (let i = 0; i < 2; i++) {
+      await expect(store.readRevocations(position, { blockMs: 2000, count: 10 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    }
+    server.resume();
+    // Behind those two it could answer only after 4 s, long past its own deadline (1.05 s): it must get a connection of its own.
+    expect(await store.readRevocations(position, { blockMs: 50, count: 10 })).toMatchObject({ events: [] });
+  }, 20_000);
+
   it('fails with StoreUnavailableError when no server listens', async () => {
     await expect(RedisStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 })).rejects.toBeInstanceOf(
       StoreUnavailableError,
@@ -110,6 +123,23 @@ describe('RedisStore', () => {
       await durable.stop();
     }
   }, 20_000);
+
+  it('while Redis is down it retries the connection at least every 200 ms (each retry delay is 503s after Redis is back)', async () => {
+    const durable = await startRedisServer({ persistence: true });
+    const store = await RedisStore.connect({ url: durable.url, prefix: freshPrefix() });
+    opened.push(store);
+    try {
+      // The delays ioredis schedules come from the store's retry strategy: no clock is involved in this check.
+      const delays: number[] = [];
+      (store as unknown as { client: Redis }).client.on('reconnecting', (delay: number) => void delays.push(delay));
+      await durable.kill();
+      await expect.poll(() => delays.length, { timeout: 15_000, interval: 50 }).toBeGreaterThanOrEqual(8);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(200);
+    } finally {
+      await store.close();
+      await durable.stop();
+    }
+  }, 30_000);
 
   it('a rotation that reaches a paused Redis late still leaves the client its grace window (no false theft)', async () => {
     const store = await open();

@@ -184,11 +184,19 @@ function redisOutageScenario(title: string, deployment: () => Deployment, outage
       } finally {
         await outage.end(redis);
       }
+      const storeBackAt = performance.now();
 
       const probe = new LoadDevice('probe', recorder);
       probe.token = devices[0]!.token;
-      await expect.poll(async () => statusOf(await probe.me(a.url)), RECOVERY).toBe(200);
-      await expect.poll(async () => statusOf(await probe.me(b.url)), RECOVERY).toBe(200);
+      // How long the guards keep failing closed once Redis answers again (a figure, not an assertion: it depends on
+      // the machine; the mechanism is asserted in bff/test/guard/revocation-view.test.ts).
+      const firstGuarded200 = await Promise.all(
+        [a.url, b.url].map(async (base) => {
+          await expect.poll(async () => statusOf(await probe.me(base)), { ...RECOVERY, interval: 5 }).toBe(200);
+          return Math.round(performance.now() - storeBackAt);
+        }),
+      );
+      console.info(`${title}: first guarded 200 after Redis was back: A ${firstGuarded200[0]} ms, B ${firstGuarded200[1]} ms`);
       await sleep(1000); // the load runs on a while after recovery
       await load.stop();
       probing = false;
