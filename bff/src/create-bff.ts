@@ -72,6 +72,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     algorithms: [options.algorithm],
     clockSkewSeconds: options.clockSkewSeconds,
     maxTokenBytes: options.maxTokenBytes,
+    scopePolicies: options.scopePolicies,
     metrics,
     logger,
     now,

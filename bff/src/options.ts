@@ -3,12 +3,26 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import type { SessionStore } from './store/types.js';
+import type { GrantedClaims, LatchkeyClaims } from './tokens/custom-claims.js';
+import { SCOPE_TOKEN } from './tokens/custom-claims.js';
 
-/** What the application's `authenticate` callback returns for good credentials. */
-export interface AuthenticatedUser {
+/**
+ * What the application's `authenticate` callback returns for good credentials. `claims` and `scope` go into every
+ * access token of the device session (refreshes included). When the application declares `LatchkeyClaims` with
+ * required members, `claims` is required.
+ */
+export type AuthenticatedUser = {
   id: string;
   name: string;
-}
+} & Omit<GrantedClaims, 'claims'> &
+  ({} extends LatchkeyClaims ? { claims?: LatchkeyClaims & Record<string, unknown> } : { claims: LatchkeyClaims & Record<string, unknown> });
+
+/** What the guard does while the store is unreachable (see `requireAuth`). */
+const failPolicySchema = z.strictObject({
+  onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
+  /** Bound on the revocation view's age for `open`. */
+  maxStalenessMs: z.number().int().min(0).max(10 * 60_000).default(30_000),
+});
 
 export type Authenticate = (username: string, password: string, req: Request) => Promise<AuthenticatedUser | null>;
 
@@ -79,12 +93,25 @@ const optionsSchema = z.object({
       refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
     })
     .default(RATE_LIMIT_DEFAULTS),
+  /**
+   * Fail policy per scope: a route that requires scopes uses the strictest policy among its scopes that have one
+   * (closed beats open; the smaller staleness bound wins), instead of its own default.
+   */
+  scopePolicies: z
+    .record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema)
+    .default({}),
+  /** Bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token). */
+  /** Default: 1024, or less when maxTokenBytes leaves less room. */
+  maxClaimsBytes: z.number().int().min(0).max(8192).optional(),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;
+export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
-export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger'> {
+export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes'> {
+  maxClaimsBytes: number;
+  scopePolicies: Readonly<Record<string, Readonly<z.output<typeof failPolicySchema>>>>;
   audience: string | readonly string[];
   cookieName: string;
   cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
@@ -101,6 +128,12 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   if (o.absoluteTimeoutSeconds < o.idleTimeoutSeconds) {
     throw new TypeError('Invalid Latchkey BFF options: absoluteTimeoutSeconds must be >= idleTimeoutSeconds');
   }
+  // Claims ride base64url-encoded (4/3) next to about 1 KB of registered claims, header and signature.
+  const claimsRoom = Math.max(0, Math.floor(((o.maxTokenBytes - 1024) * 3) / 4));
+  const maxClaimsBytes = o.maxClaimsBytes ?? Math.min(1024, claimsRoom);
+  if (maxClaimsBytes > claimsRoom) {
+    throw new TypeError('Invalid Latchkey BFF options: maxClaimsBytes is too large for maxTokenBytes (tokens with those claims would be refused)');
+  }
   const insecure = o.dangerouslyAllowInsecureHttp;
   // `__Host-` requires Secure; a plain-http cookie must not claim the prefix or browsers drop it.
   const cookieName = o.cookieName ?? (insecure ? DEFAULT_COOKIE_NAME.replace(/^__Host-/, '') : DEFAULT_COOKIE_NAME);
@@ -113,6 +146,8 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     secrets: Object.freeze([...o.secrets]) as unknown as string[],
     allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
     cookieName,
+    maxClaimsBytes,
+    scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });
 }

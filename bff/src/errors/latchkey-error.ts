@@ -13,6 +13,7 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = O
   session_revoked: { status: 401, message: 'The session was signed out.' },
   reuse_detected: { status: 401, message: 'The session was ended because its credential was used twice.' },
   invalid_token: { status: 401, message: 'The access token is invalid.' },
+  insufficient_scope: { status: 403, message: 'The access token lacks a scope this route requires.' },
   not_found: { status: 404, message: 'Not found.' },
   temporarily_unavailable: { status: 503, message: 'The service is temporarily unavailable. Try again shortly.' },
   internal_error: { status: 500, message: 'Something went wrong.' },

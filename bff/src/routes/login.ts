@@ -13,6 +13,7 @@ import { reportTheft, rotateCookie } from '../http/rotate-cookie.js';
 import { readSessionCookie } from '../http/session-auth.js';
 import { sendTokenResponse } from '../http/token-response.js';
 import type { DeviceSessionRecord } from '../store/types.js';
+import { resolveGrantedClaims } from '../tokens/custom-claims.js';
 import { describeUserAgent } from './user-agent.js';
 
 export const loginBodySchema = z.strictObject({
@@ -60,6 +61,8 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       ctx.logger.warn({ event: 'login_failed', ip, account: accountId(body.username) }, 'login failed');
       throw new LatchkeyError('invalid_credentials');
     }
+    // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
+    const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
     await reservation.refund().catch((error: unknown) =>
       ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
     );
@@ -86,6 +89,7 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       successorSealed: null,
       graceUntil: 0,
     };
+    if (claims !== undefined) session.claims = claims;
     await ctx.store.createSession(session);
     ctx.metrics.logins.inc({ outcome: 'success' });
     ctx.logger.info({ event: 'login', ip, userId: user.id, sid: session.sid }, 'login');

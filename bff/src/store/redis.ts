@@ -108,6 +108,7 @@ const recordSchema = z.strictObject({
   previousHash: z.string().min(1).nullable(),
   successorSealed: z.string().min(1).nullable(),
   graceUntil: epochMs,
+  claims: z.record(z.string(), z.json()).optional(),
 });
 
 /** Script name → number of KEYS; the names are registered on the client with `defineCommand`. */
@@ -257,7 +258,9 @@ export class RedisStore implements SessionStore {
     const shard = this.keys.shardOfUser(record.userId);
     const fields: string[] = [];
     for (const [field, value] of Object.entries(record)) {
-      if (value !== null) fields.push(field, String(value));
+      if (value === null || value === undefined) continue;
+      // The one structured field is stored as JSON text; every other field is a string or an integer.
+      fields.push(field, field === 'claims' ? JSON.stringify(value) : String(value));
     }
     await this.write('createSession', 'latchkeyCreateSession', [
         this.keys.session(shard, record.key),
@@ -520,6 +523,7 @@ function recordFromFlat(flat: unknown): DeviceSessionRecord {
     previousHash: fields.get('previousHash') ?? null,
     successorSealed: fields.get('successorSealed') ?? null,
     graceUntil: number('graceUntil'),
+    ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
   };
 }
 
