@@ -30,7 +30,7 @@ const secret = z.string().min(32, 'each secret must be at least 32 characters');
 const positiveSeconds = z.number().int().positive();
 
 /** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
-const limitSchema = z.object({
+const limitSchema = z.strictObject({
   limit: z.number().int().positive(),
   windowMs: z.number().int().min(1000, 'windowMs must be at least 1000 (rate limits count whole seconds)'),
 });
@@ -43,7 +43,8 @@ const RATE_LIMIT_DEFAULTS = {
   refreshPerSession: { limit: 60, windowMs: 60_000 },
 } as const;
 
-const optionsSchema = z.object({
+// Strict everywhere: a misspelt option (`accessTokenTTLSeconds`) must fail loudly, not silently keep a default.
+const optionsSchema = z.strictObject({
   store: z.custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
     message: 'store must implement SessionStore',
   }),
@@ -77,7 +78,7 @@ const optionsSchema = z.object({
    * pass); see README "Security defaults" for refresh.
    */
   rateLimit: z
-    .object({
+    .strictObject({
       /** Login attempts per client IP. */
       perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perIp),
       /** Failed login attempts on one account from one client IP: what stops a guesser without locking the owner out. */
@@ -117,11 +118,20 @@ export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>,
   cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
 }
 
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const names = issue.keys.map((key) => (where ? `${where}.${key}` : key));
+    return `unknown option${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')}`;
+  }
+  return `${where || 'options'}: ${issue.message}`;
+}
+
 /** Validates every option once and returns a frozen, fully-defaulted object. Throws a readable error on bad input. */
 export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOptions> & { logger?: Logger } {
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+    const detail = parsed.error.issues.map(describeIssue).join('; ');
     throw new TypeError(`Invalid Latchkey BFF options: ${detail}`);
   }
   const o = parsed.data;
