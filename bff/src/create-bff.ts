@@ -58,6 +58,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     algorithm: options.algorithm,
     retireAfterMs: markerTtlMs,
     now,
+    self: { issuer: options.issuer, audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience] },
   });
   await keyRing.load();
 
@@ -73,6 +74,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     clockSkewSeconds: options.clockSkewSeconds,
     maxTokenBytes: options.maxTokenBytes,
     scopePolicies: options.scopePolicies,
+    acceptDeploymentIssuers: true,
+    audienceIsDefault: input.audience === undefined,
     metrics,
     logger,
     now,

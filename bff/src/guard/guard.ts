@@ -44,6 +44,13 @@ export interface GuardOptions {
   tokenCacheSize?: number;
   /** The view counts as "store unreachable" once it is this much older than its heartbeat. */
   unavailableAfterMs?: number;
+  /**
+   * Also accept `iss` from every issuer recorded in the shared key ring (instances sharing the ring are one
+   * deployment), and, when `audienceIsDefault`, `aud` equal to such an issuer whose audience is its default too.
+   */
+  acceptDeploymentIssuers?: boolean;
+  /** The audience was not configured: it is the issuer. */
+  audienceIsDefault?: boolean;
   /** Fail policy per scope; a route requiring scopes uses the strictest of its scopes' policies. */
   scopePolicies?: Readonly<Record<string, FailPolicy>>;
 }
@@ -113,11 +120,25 @@ export function createGuard(options: GuardOptions) {
   });
   options.metrics.viewSize = () => view.size;
 
+  const ownAudiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  let accepted = { version: undefined as string | null | undefined, issuers: [options.issuer], audiences: ownAudiences };
+  /** Accepted iss and aud values, recomputed when the ring changes. */
+  function acceptedClaims() {
+    if (!options.acceptDeploymentIssuers || accepted.version === options.keyRing.version) return accepted;
+    const recorded = options.keyRing.deploymentIssuers();
+    const issuers = [...new Set([options.issuer, ...recorded.map((i) => i.issuer)])];
+    const audiences = options.audienceIsDefault
+      ? [...new Set([...ownAudiences, ...recorded.filter((i) => i.audiences === null).map((i) => i.issuer)])]
+      : ownAudiences;
+    accepted = { version: options.keyRing.version, issuers, audiences };
+    return accepted;
+  }
+
   const verify = (token: string) =>
     verifyAccessToken(token, {
       keyRing: options.keyRing,
-      issuer: options.issuer,
-      audience: options.audience,
+      issuer: acceptedClaims().issuers,
+      audience: acceptedClaims().audiences,
       algorithms: options.algorithms,
       clockSkewSeconds: options.clockSkewSeconds,
       maxTokenBytes: options.maxTokenBytes,
@@ -126,7 +147,8 @@ export function createGuard(options: GuardOptions) {
 
   async function verified(token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'> {
     let result = await verify(token);
-    if (!result.ok && result.reason === 'unknown_key' && now() - lastUnknownKidReload >= cooldownMs) {
+    const unknownSigner = !result.ok && (result.reason === 'unknown_key' || (result.reason === 'unknown_issuer' && options.acceptDeploymentIssuers));
+    if (unknownSigner && now() - lastUnknownKidReload >= cooldownMs) {
       // Another instance may have rotated keys since this one loaded the ring (a JWKS refetch, in effect).
       lastUnknownKidReload = now();
       const ring = await options.store.getKeyRing();
