@@ -9,6 +9,7 @@ const alias = {
   '@latchkey/bff': src('./bff/src/index.ts'),
   '@latchkey/client/react': src('./client/src/react/index.ts'),
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
+  '@latchkey/client/live': src('./client/src/live/index.ts'),
   '@latchkey/client': src('./client/src/index.ts'),
 };
 

@@ -8,12 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisStore } from '@latchkey/bff';
 import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
+import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
+/** Which parts to run (comma-separated): throughput, propagation, memory, live, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,live,size').split(',').map((p) => p.trim()));
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -201,46 +206,66 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off' };
   try {
-    const tp = await throughput(redis);
-    results.throughput = tp;
-    console.log('\nThroughput (ratio = requests/s over the unguarded route; cpu ratio = server CPU per request of the unguarded route over this one):');
-    console.table(
-      Object.fromEntries(
-        Object.entries(tp).map(([k, v]) => [
-          k,
-          {
-            'req/s': Math.round(v.requestsPerSecond),
-            ratio: v.ratio,
-            'cpu µs/req': v.serverCpuUsPerRequest === undefined ? '' : round(v.serverCpuUsPerRequest, 1),
-            'cpu ratio': (v as { cpuRatio?: number }).cpuRatio ?? '',
-            'p50 ms': round(v.p50Ms, 1),
-            'p99 ms': round(v.p99Ms, 1),
-            non2xx: v.non2xx,
-          },
-        ]),
-      ),
-    );
-    const prop = await propagation({ REDIS_URL: redis.url });
-    results.propagation = prop;
-    // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by Pub/Sub instead of one XREAD.
-    const cluster = await startRedisCluster(3);
-    try {
-      results.propagationCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
-    } finally {
-      await cluster.stop();
+    if (PARTS.has('throughput')) {
+      const tp = await throughput(redis);
+      results.throughput = tp;
+      console.log('\nThroughput (ratio = requests/s over the unguarded route; cpu ratio = server CPU per request of the unguarded route over this one):');
+      console.table(
+        Object.fromEntries(
+          Object.entries(tp).map(([k, v]) => [
+            k,
+            {
+              'req/s': Math.round(v.requestsPerSecond),
+              ratio: v.ratio,
+              'cpu µs/req': v.serverCpuUsPerRequest === undefined ? '' : round(v.serverCpuUsPerRequest, 1),
+              'cpu ratio': (v as { cpuRatio?: number }).cpuRatio ?? '',
+              'p50 ms': round(v.p50Ms, 1),
+              'p99 ms': round(v.p99Ms, 1),
+              non2xx: v.non2xx,
+            },
+          ]),
+        ),
+      );
     }
-    console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
-    console.table({ 'one Redis': prop, '3-master Redis Cluster': results.propagationCluster });
-    const mem = await revocationMemory(redis);
-    results.revocationMemory = mem;
-    console.log('\nRedis memory per revoked token:');
-    console.table({ memory: mem });
-    results.clientSize = clientSizes();
+    if (PARTS.has('propagation')) {
+      const prop = await propagation({ REDIS_URL: redis.url });
+      results.propagation = prop;
+      // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by Pub/Sub instead of one XREAD.
+      const cluster = await startRedisCluster(3);
+      try {
+        results.propagationCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
+      } finally {
+        await cluster.stop();
+      }
+      console.log('\nRevocation propagation (logout-all on A -> first 401 on B):');
+      console.table({ 'one Redis': prop, '3-master Redis Cluster': results.propagationCluster });
+    }
+    if (PARTS.has('memory')) {
+      const mem = await revocationMemory(redis);
+      results.revocationMemory = mem;
+      console.log('\nRedis memory per revoked token:');
+      console.table({ memory: mem });
+    }
+    if (PARTS.has('live')) {
+      // Push sign-out (GET /auth/events): a real page on process B told of a logout-all on process A; and 2,000 open
+      // streams on one process against an identical one without, side by side.
+      const push = await pushLatency(redis.url, PUSH_TRIALS);
+      console.log('\nPush sign-out (logout-all returns on A -> the other device\'s page shows signed-out on B, real Chromium):');
+      console.table({ push });
+      const streams = await streamsUnderLoad(redis.url, { streams: STREAMS, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS });
+      console.log(`\n${STREAMS} open event streams on one demo process (memory per stream; guarded route with and without them):`);
+      console.table({ memory: { streams: streams.streams, 'rss B/stream': streams.rssBytesPerStream, 'heap B/stream': streams.heapBytesPerStream, 'opened in ms': streams.openedInMs } });
+      console.table({ ...streams.guardedRoute, ratio: { requestsPerSecond: streams.throughputRatio } });
+      results.live = { push, streams };
+    }
+    if (PARTS.has('size')) results.clientSize = clientSizes();
   } finally {
     await redis.stop();
   }
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  // Some parts only (BENCH_PARTS): the other parts' last results stay in the file.
+  const previous = process.env.BENCH_PARTS && existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(RESULTS, `${JSON.stringify({ ...previous, ...results }, null, 2)}\n`);
   console.log(`\nWritten to ${RESULTS}`);
 }
 

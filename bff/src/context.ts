@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { KeyRing } from './keys/key-ring.js';
+import type { IdpClient } from './oidc/idp-client.js';
 import type { BffMetrics } from './observability/metrics.js';
 import type { ResolvedBffOptions } from './options.js';
 import type { SessionStore } from './store/types.js';
@@ -14,4 +15,6 @@ export interface BffContext {
   readonly now: () => number;
   /** Lifetime of sid and revoked_after markers: an access token issued just before the revocation must stay covered. */
   readonly markerTtlMs: number;
+  /** The upstream OpenID Connect provider, when the `oidc` option is set. */
+  readonly idp?: IdpClient;
 }

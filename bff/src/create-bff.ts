@@ -1,10 +1,11 @@
-import { Router, type ErrorRequestHandler } from 'express';
+import express, { Router, type ErrorRequestHandler } from 'express';
 import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
 import { LatchkeyError } from './errors/latchkey-error.js';
 import { createGuard, type Guard } from './guard/guard.js';
 import { requireCsrf } from './http/csrf.js';
+import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { jsonBody } from './http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from './http/login-rate-limit.js';
@@ -13,12 +14,18 @@ import { KeyRing } from './keys/key-ring.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
+import { createEventsHandler } from './routes/events.js';
 import { createJwksHandler } from './routes/jwks.js';
 import { createLoginHandler, validateLoginBody } from './routes/login.js';
 import { createLogoutAllHandler } from './routes/logout-all.js';
 import { createLogoutHandler } from './routes/logout.js';
 import { createRefreshHandler } from './routes/refresh.js';
 import { createListSessionsHandler, createRevokeSessionHandler } from './routes/sessions.js';
+import { createIdpClient } from './oidc/idp-client.js';
+import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
+import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
+import { createOidcCallbackHandler } from './routes/oidc-callback.js';
+import { createOidcLoginHandler } from './routes/oidc-login.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
@@ -34,7 +41,9 @@ export interface Bff {
   readonly admin: BffAdmin;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
-  /** Stops following the store's revocation log. Does not close the store (the application owns it). */
+  /** Open `GET /events` streams of this process. */
+  readonly eventStreams: EventStreams;
+  /** Ends every event stream and stops following the store's revocation log. Does not close the store (the application owns it). */
   close(): void;
 }
 
@@ -62,8 +71,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await keyRing.load();
 
+  if (options.oidc?.dangerouslyAllowInsecureIdpRequests) {
+    const message = 'Latchkey: oidc.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.';
+    logger.warn({ event: 'insecure_idp' }, message);
+    process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
+  }
+  const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
+
   const metrics = new BffMetrics();
-  const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs });
+  const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs, ...(idp ? { idp } : {}) });
   const errorHandler = createErrorHandler(logger, () => metrics.storeErrors.inc());
   const guard = createGuard({
     store: options.store,
@@ -82,8 +98,35 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await guard.start();
 
+  const eventStreams = new EventStreams({
+    maxPerUser: options.eventStreams.maxPerUser,
+    maxPerProcess: options.eventStreams.maxPerProcess,
+    heartbeatMs: options.eventStreams.heartbeatSeconds * 1000,
+    retryMs: options.eventStreams.retryMs,
+    logger,
+    metrics,
+  });
+  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+
   const router = Router();
   router.get(ROUTES.jwks, createJwksHandler(ctx));
+  if (idp) {
+    // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;
+    // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
+    // server-to-server POST authenticated by its signed logout token. Nothing here reads the session cookie to act.
+    const transaction = createLoginTransactionMiddleware(ctx, idp.options);
+    // Each start writes a transaction to the store: the per-IP login limit (shared with POST /login on Redis) bounds it.
+    router.get(ROUTES.oidcLogin, noStore, createLoginIpLimit(ctx), transaction.middleware, createOidcLoginHandler(ctx, idp));
+    router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
+    router.post(
+      ROUTES.oidcBackchannelLogout,
+      noStore,
+      express.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
+      createBackchannelLogoutHandler(ctx, idp),
+    );
+  }
+  // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
+  router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
   router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));
@@ -102,6 +145,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     admin: createAdmin(ctx),
     metrics,
     keyRing,
-    close: () => guard.stop(),
+    eventStreams,
+    close: () => {
+      stopFollowing();
+      eventStreams.close();
+      guard.stop();
+    },
   });
 }

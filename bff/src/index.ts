@@ -1,6 +1,7 @@
 export { createBff, type Bff } from './create-bff.js';
-export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser, ScopeFailPolicy } from './options.js';
+export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser, ScopeFailPolicy, OidcOptions, ResolvedOidcOptions, MapUser, IdpClaims } from './options.js';
 export { RESERVED_CLAIMS, type LatchkeyClaims, type GrantedClaims } from './tokens/custom-claims.js';
+export { defaultMapUser } from './oidc/map-user.js';
 export { resolveBffOptions } from './options.js';
 export type { BffAdmin } from './admin.js';
 export { LatchkeyError, type LatchkeyErrorOptions } from './errors/latchkey-error.js';
@@ -18,6 +19,8 @@ export {
   StoreUnavailableError,
   type SessionStore,
   type DeviceSessionRecord,
+  type IdpLink,
+  type IdpTokenUpdate,
   type RotateInput,
   type RotateResult,
   type SessionEndReason,

@@ -29,6 +29,58 @@ export type Authenticate = (username: string, password: string, req: Request) =>
 const secret = z.string().min(32, 'each secret must be at least 32 characters');
 const positiveSeconds = z.number().int().positive();
 
+/**
+ * The identity provider's claims about the user (the ID token's claims after a sign-in; only `iss` and `sub` for a
+ * back-channel logout token that carries no `sid`).
+ */
+export interface IdpClaims {
+  iss: string;
+  sub: string;
+  name?: unknown;
+  preferred_username?: unknown;
+  email?: unknown;
+  [claim: string]: unknown;
+}
+
+/**
+ * Maps the IdP's user to the application's. Default: id `${iss}|${sub}` (the pair OIDC guarantees unique and stable),
+ * name from `name`, then `preferred_username`, then `email`, then `sub`. Return null to refuse the sign-in.
+ * A back-channel logout without `sid` calls it with `{ iss, sub }` only, so the id must follow from those two.
+ */
+export type MapUser = (claims: IdpClaims) => AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
+
+const oidcSchema = z
+  .strictObject({
+    /** The provider's issuer URL; its discovery document is read from `<issuer>/.well-known/openid-configuration`. */
+    issuer: z.url(),
+    clientId: z.string().min(1),
+    /** client_secret_basic. Exactly one of clientSecret and privateKeyJwk. */
+    clientSecret: z.string().min(1).optional(),
+    /** private_key_jwt: the private JWK (with `alg`, or ES256/RS256 is inferred from `kty`). */
+    privateKeyJwk: z.record(z.string(), z.unknown()).optional(),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1).default(['openid', 'profile', 'email']),
+    /** This BFF's callback as registered at the IdP, e.g. `https://app.example.com/auth/oidc/callback`. */
+    redirectUri: z.url(),
+    /** Where the IdP sends the browser after an RP-initiated logout; unset: logout stays local (204). */
+    postLogoutRedirectUri: z.url().optional(),
+    mapUser: z.custom<MapUser>((v) => typeof v === 'function', { message: 'mapUser must be a function' }).optional(),
+    /** Lifetime of the login transaction (state, nonce, PKCE verifier) and its cookie. */
+    transactionTtlSeconds: positiveSeconds.max(3600).default(600),
+    /** Renew at the IdP when its access token expires within this margin. */
+    refreshMarginSeconds: z.number().int().min(0).max(3600).default(30),
+    /** Deadline of each request to the IdP; past it the BFF answers 503. */
+    requestTimeoutMs: z.number().int().positive().max(60_000).default(5000),
+    /** How long a back-channel logout token's jti is remembered against replay (at least the token's lifetime). */
+    logoutTokenReplayWindowSeconds: positiveSeconds.max(24 * 3600).default(600),
+    /** Allows an http:// IdP (development IdP, tests). Never in production. Warns at startup. */
+    dangerouslyAllowInsecureIdpRequests: z.boolean().default(false),
+  })
+  .refine((o) => (o.clientSecret === undefined) !== (o.privateKeyJwk === undefined), 'pass exactly one of clientSecret and privateKeyJwk')
+  .refine((o) => o.scopes.includes('openid'), 'scopes must include openid');
+
+export type OidcOptions = z.input<typeof oidcSchema>;
+export type ResolvedOidcOptions = Readonly<z.output<typeof oidcSchema>>;
+
 /** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
 const limitSchema = z.strictObject({
   limit: z.number().int().positive(),
@@ -51,6 +103,8 @@ const optionsSchema = z.strictObject({
   /** Newest first. The first signs cookies and seals the key ring; the others are still accepted (secret rotation). */
   secrets: z.array(secret).min(1),
   authenticate: z.custom<Authenticate>((v) => typeof v === 'function', { message: 'authenticate must be a function' }),
+  /** Sign-in through an upstream OpenID Connect provider (routes under `/oidc`); see the README's "Identity provider". */
+  oidc: oidcSchema.optional(),
   issuer: z.url(),
   /** Defaults to the issuer. */
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
@@ -104,6 +158,19 @@ const optionsSchema = z.strictObject({
   /** Bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token). */
   /** Default: 1024, or less when maxTokenBytes leaves less room. */
   maxClaimsBytes: z.number().int().min(0).max(8192).optional(),
+  /** `GET /events` (server-sent events): connection caps and timing. */
+  eventStreams: z
+    .strictObject({
+      /** Open streams per user (one per browser is the client's norm; several devices each hold one). */
+      maxPerUser: z.number().int().positive().default(10),
+      /** Open streams in this process; beyond it, 503 with Retry-After (another instance may have room). */
+      maxPerProcess: z.number().int().positive().default(10_000),
+      /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
+      heartbeatSeconds: z.number().positive().max(300).default(15),
+      /** The `retry:` the browser waits before reconnecting a dropped stream, ms. */
+      retryMs: z.number().int().min(100).max(60_000).default(2000),
+    })
+    .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
 });
 
@@ -158,6 +225,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     cookieName,
     maxClaimsBytes,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
+    oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });
 }

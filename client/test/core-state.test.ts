@@ -158,6 +158,32 @@ describe('state machine', () => {
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'logout' });
   });
 
+  it('end(reason) signs out locally with that reason and tells listeners, without calling the BFF', async () => {
+    const bff = createFakeBff();
+    const client = makeClient(bff, {}, clients);
+    const signedOut = vi.fn();
+    client.on('signed_out', signedOut);
+    client.start();
+    await settle(client);
+    const calls = bff.calls.length;
+    client.end('session_revoked');
+    expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'session_revoked', session: null });
+    expect(signedOut).toHaveBeenCalledWith({ reason: 'session_revoked' });
+    expect(await client.getAccessToken()).toBeNull();
+    expect(bff.calls.length).toBe(calls);
+  });
+
+  it('an error code this client does not know still reaches the caller; a non-code error body is bad_response', async () => {
+    const bff = createFakeBff();
+    const client = makeClient(bff, {}, clients);
+    client.start();
+    await settle(client);
+    bff.once('/sessions', () => json(429, { error: 'too_many_connections', message: 'later' }));
+    await expect(client.listSessions()).rejects.toMatchObject({ code: 'too_many_connections', status: 429, message: 'later' });
+    bff.once('/sessions', () => json(502, { error: 'Bad Gateway' }));
+    await expect(client.listSessions()).rejects.toMatchObject({ code: 'bad_response', status: 502 });
+  });
+
   it('reuse_detected on refresh signs out and reports theft', async () => {
     const bff = createFakeBff();
     const client = makeClient(bff, {}, clients);

@@ -167,4 +167,27 @@ describe('useDevices', () => {
     await waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
     await waitFor(() => expect(screen.queryByText('Laptop (this device)')).toBeNull());
   });
+
+  it('reloads the list whenever the live handle reports a change', async () => {
+    const bff = createFakeBff();
+    bff.state.sessions = [{ id: 's1', deviceName: 'Laptop', userAgent: 'ua', createdAt: 1, lastActiveAt: 2, current: true }];
+    const client = makeClient(bff, {}, clients);
+    const listeners = new Set<() => void>();
+    const live = { onDevicesChanged: (l: () => void) => (listeners.add(l), () => void listeners.delete(l)) };
+    function Devices() {
+      const { devices } = useDevices(live);
+      return <ul>{devices.map((d) => <li key={d.id}>{d.deviceName}</li>)}</ul>;
+    }
+    const view = render(
+      <SessionProvider client={client}>
+        <Devices />
+      </SessionProvider>,
+    );
+    await screen.findByText('Laptop');
+    bff.state.sessions = [...bff.state.sessions, { id: 's2', deviceName: 'Phone', userAgent: 'ua', createdAt: 3, lastActiveAt: 3, current: false }];
+    act(() => listeners.forEach((l) => l()));
+    await screen.findByText('Phone');
+    view.unmount();
+    expect(listeners.size).toBe(0);
+  });
 });

@@ -4,7 +4,7 @@
  * process reaches the other through the shards' logs and the Pub/Sub bell at once.
  */
 import type { APIRequestContext } from '@playwright/test';
-import { TokenRecorder, callMeSucceeds, expectSignedIn, expectSignedOut, freezeTime, newSignedInPage } from '../support/demo-page.js';
+import { TokenRecorder, callMeSucceeds, expectSignedIn, expectSignedOut, freezeTime, newSignedInPage, withoutLivePush } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
 
 const stack = useStack({ cluster: true });
@@ -25,6 +25,8 @@ test('on a Redis Cluster, devices on two demo processes refresh silently, and a 
   const second = await stack().addDemo();
   const deviceA = await newDevice();
   const deviceB = await browser.newContext({ baseURL: second.url });
+  // No live push for B: this spec checks that B learns at its next API call.
+  await withoutLivePush(deviceB);
   try {
     const tokensA = new TokenRecorder(deviceA);
     const tokensB = new TokenRecorder(deviceB);

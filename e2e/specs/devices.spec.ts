@@ -13,6 +13,7 @@ import {
   login,
   newSignedInPage,
   replayTokens,
+  withoutLivePush,
 } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
 
@@ -50,6 +51,9 @@ test('logout-all on A signs B out at its next API call, C at its next refresh, a
   const [deviceA, deviceB, deviceC, deviceBob] = [await newDevice(), await newDevice(), await newDevice(), await newDevice()];
   const tokensB = new TokenRecorder(deviceB);
   const tokensC = new TokenRecorder(deviceC);
+  // B and C have no live push (EventSource): this is the path where they learn it at their next contact.
+  await withoutLivePush(deviceB);
+  await withoutLivePush(deviceC);
   await deviceB.clock.install();
   const pageA = await newSignedInPage(deviceA, 'alice', 'laptop-2');
   const pageB = await newSignedInPage(deviceB, 'alice', 'phone-2');
@@ -94,6 +98,8 @@ test('revoking device B from device A\'s list signs B out', async ({ newDevice, 
   const deviceA = await newDevice();
   const deviceB = await newDevice();
   const tokensB = new TokenRecorder(deviceB);
+  // B has no live push (EventSource): this is the path where it learns it at its next API call.
+  await withoutLivePush(deviceB);
   await deviceB.clock.install();
   const pageA = await newSignedInPage(deviceA, 'bob', 'desk-3');
   const pageB = await newSignedInPage(deviceB, 'bob', 'phone-3');

@@ -7,7 +7,16 @@
  * The victim refreshes twice after the copy: one rotation alone would leave the copy inside the documented grace
  * window for a lost refresh answer (README: the just-superseded cookie, successor not yet used, gets that successor).
  */
-import { TokenRecorder, callMeSucceeds, expectSignedIn, expectSignedOut, newSignedInPage, replayTokens, status } from '../support/demo-page.js';
+import {
+  TokenRecorder,
+  callMeSucceeds,
+  expectSignedIn,
+  expectSignedOut,
+  newSignedInPage,
+  replayTokens,
+  status,
+  withoutLivePush,
+} from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
 import { metricTotal } from '../support/processes.js';
 import { SESSION_COOKIE } from '../support/http-device.js';
@@ -19,6 +28,8 @@ test('a copied cookie used after the victim refreshed signs out both the attacke
   const victim = await newDevice();
   const attacker = await newDevice();
   const victimTokens = new TokenRecorder(victim);
+  // No live push for the victim: this spec checks the path where it learns at its next refresh (live.spec: the push).
+  await withoutLivePush(victim);
   const victimPage = await newSignedInPage(victim, 'alice', 'victim-laptop');
   await callMeSucceeds(victimPage);
 

@@ -213,3 +213,14 @@ export async function readableBrowserState(page: Page): Promise<string> {
     return JSON.stringify(dump);
   });
 }
+
+/**
+ * Takes EventSource away from every page of the device, before any page loads: `@latchkey/client/live` then falls
+ * back to today's behaviour (a device signed out elsewhere learns it at its next refresh or API call). For the
+ * specs of that path; e2e/specs/live.spec.ts covers the push.
+ */
+export async function withoutLivePush(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    delete (window as { EventSource?: unknown }).EventSource;
+  });
+}

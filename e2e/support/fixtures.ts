@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test as base, expect, type BrowserContext, type TestInfo } from '@playwright/test';
 import { startRedisCluster, type RedisCluster } from '../../bff/test/helpers/redis-cluster.js';
+import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from '../../examples/demo/src/dev-idp-client.js';
 import { DemoProcess, RedisProcess, WEB_DIST_INDEX, type RedisOptions } from './processes.js';
 
 export interface StackOptions extends RedisOptions {
@@ -19,6 +20,11 @@ export interface StackOptions extends RedisOptions {
   requirePage?: boolean;
   /** Run the stack on a local 3-master Redis Cluster instead of one redis-server. */
   cluster?: boolean;
+  /**
+   * Sign-in through an identity provider: the first demo process runs the bundled development IdP
+   * (LATCHKEY_DEMO_IDP=true, at `<first>/idp`); later ones use it as their upstream (LATCHKEY_OIDC_*).
+   */
+  idp?: boolean;
 }
 
 export interface Stack {
@@ -51,7 +57,12 @@ async function startStack(options: StackOptions): Promise<Stack> {
   const addDemo = async () => {
     // The second and later processes take the first one's issuer: one deployment, one `iss` and `aud`.
     const issuer = demos[0]?.url;
-    const demo = await DemoProcess.start({ redisUrl, secret, accessTtlSeconds, extraEnv, ...(issuer ? { issuer } : {}) });
+    const idpEnv: Record<string, string> = !options.idp
+      ? {}
+      : issuer === undefined
+        ? { LATCHKEY_DEMO_IDP: 'true' }
+        : { LATCHKEY_OIDC_ISSUER: `${issuer}/idp`, LATCHKEY_OIDC_CLIENT_ID: DEV_IDP_CLIENT_ID, LATCHKEY_OIDC_CLIENT_SECRET: DEV_IDP_CLIENT_SECRET };
+    const demo = await DemoProcess.start({ redisUrl, secret, accessTtlSeconds, extraEnv: { ...extraEnv, ...idpEnv }, ...(issuer ? { issuer } : {}) });
     demos.push(demo);
     return demo;
   };

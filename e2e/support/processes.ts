@@ -123,8 +123,18 @@ export class RedisProcess {
     }
   }
 
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung store), until resume(). */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** SIGTERM (redis-server flushes its append-only file), then wait for the exit. */
   async stop(): Promise<void> {
+    this.resume();
     if (this.child) await stopChild(this.child);
   }
 

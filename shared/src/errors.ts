@@ -8,6 +8,7 @@ export const ERROR_CODES = [
   'payload_too_large',
   'invalid_credentials',
   'rate_limited',
+  'too_many_connections',
   'csrf_rejected',
   'no_session',
   'session_expired',
@@ -16,6 +17,7 @@ export const ERROR_CODES = [
   'invalid_token',
   'insufficient_scope',
   'not_found',
+  'oidc_login_failed',
   'temporarily_unavailable',
   'internal_error',
 ] as const;

@@ -10,3 +10,22 @@ export type SignOutReason =
   | 'session_revoked'
   | 'reuse_detected'
   | 'no_session';
+
+/** Events on the `GET /auth/events` stream (text/event-stream), by SSE event name. */
+export const STREAM_EVENTS = ['session_ended', 'devices_changed'] as const;
+export type StreamEventName = (typeof STREAM_EVENTS)[number];
+
+/** Why the server ended a device session, as `session_ended` reports it (`logout_all`: logout-all or an admin's revokeUser). */
+export type SessionEndedReason = Extract<SignOutReason, 'logout' | 'logout_all' | 'session_revoked' | 'reuse_detected'>;
+
+/** Data of `session_ended`: the device session `sid` (the stream's own) ended. */
+export interface SessionEndedData {
+  sid: string;
+  reason: SessionEndedReason;
+}
+
+/** Data of `devices_changed`: a session of the user started (`started`) or ended; reload the device list. */
+export interface DevicesChangedData {
+  sid: string;
+  change: 'started' | 'ended';
+}

@@ -42,3 +42,11 @@ export interface SessionListResponse {
 export interface JwksResponse {
   keys: Array<Record<string, unknown>>;
 }
+
+/**
+ * POST /logout answers 204 for a password session. For a session from an identity provider with RP-initiated logout
+ * configured it answers 200 with the provider's end-session URL, which the browser should navigate to.
+ */
+export interface LogoutRedirectResponse {
+  redirectTo: string;
+}

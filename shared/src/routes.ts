@@ -7,6 +7,12 @@ export const ROUTES = Object.freeze({
   sessions: '/sessions',
   session: '/sessions/:id',
   jwks: '/jwks.json',
+  /** Server-sent events: `session_ended` for this device, `devices_changed` for the user's device list. */
+  events: '/events',
+  /** Upstream OpenID Connect (top-level navigations and a server-to-server POST: no X-CSRF header, see the README). */
+  oidcLogin: '/oidc/login',
+  oidcCallback: '/oidc/callback',
+  oidcBackchannelLogout: '/oidc/backchannel-logout',
 } as const);
 
 export type RouteName = keyof typeof ROUTES;

@@ -7,6 +7,7 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = O
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   invalid_credentials: { status: 401, message: 'Wrong username or password.' },
   rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },
+  too_many_connections: { status: 429, message: 'Too many open event streams. Try again later.' },
   csrf_rejected: { status: 403, message: 'The request was rejected as a possible cross-site request.' },
   no_session: { status: 401, message: 'There is no session.' },
   session_expired: { status: 401, message: 'The session has expired.' },
@@ -15,6 +16,7 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string }>> = O
   invalid_token: { status: 401, message: 'The access token is invalid.' },
   insufficient_scope: { status: 403, message: 'The access token lacks a scope this route requires.' },
   not_found: { status: 404, message: 'Not found.' },
+  oidc_login_failed: { status: 400, message: 'Sign-in with the identity provider failed. Start again.' },
   temporarily_unavailable: { status: 503, message: 'The service is temporarily unavailable. Try again shortly.' },
   internal_error: { status: 500, message: 'Something went wrong.' },
 });
@@ -25,6 +27,11 @@ export interface LatchkeyErrorOptions {
   expose?: boolean;
   /** Extra response headers (for example `WWW-Authenticate`, `Retry-After`). */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * The body also carries `error_description` (the message), as OAuth-style endpoints answer (OIDC Back-Channel
+   * Logout: 400 `{ error, error_description }`).
+   */
+  oauthBody?: boolean;
 }
 
 /**
@@ -37,6 +44,7 @@ export class LatchkeyError extends Error {
   readonly status: number;
   readonly expose: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  readonly oauthBody: boolean;
 
   constructor(code: ErrorCode, message?: string, options: LatchkeyErrorOptions = {}) {
     const wire = WIRE[code];
@@ -45,6 +53,7 @@ export class LatchkeyError extends Error {
     this.status = wire.status;
     this.expose = options.expose ?? code !== 'internal_error';
     this.headers = Object.freeze({ ...options.headers });
+    this.oauthBody = options.oauthBody ?? false;
   }
 
   /** The message the client may see. */

@@ -313,6 +313,10 @@ export function createGuard(options: GuardOptions) {
     /** Loads the revocation view; resolves once it is complete. */
     start: () => view.start(),
     stop: () => view.stop(),
+    /** Follows the revocation log as this guard's view applies it (see RevocationView.onEvent). */
+    onLogEvent: (listener: Parameters<RevocationView['onEvent']>[0]) => view.onEvent(listener),
+    /** Whether the local view already knows this session ended (see RevocationView.isSessionRevoked). */
+    isSessionRevoked: (sid: string, userId: string, createdAt: number) => view.isSessionRevoked(sid, userId, createdAt),
     /** For tests and metrics: entries in the local view and the verified-token cache. */
     stats: () => ({ viewEntries: view.size, cachedTokens: cache.size, stalenessMs: view.stalenessMs() }),
   };

@@ -43,6 +43,7 @@ export class RevocationView {
   private syncWaiters: Array<() => void> = [];
   /** The newest key-ring version seen while replaying, announced once the replay is done. */
   private replayedKeyRing: string | null = null;
+  private readonly listeners = new Set<(event: RevocationEvent) => void>();
 
   constructor(private readonly options: RevocationViewOptions) {
     this.now = options.now ?? Date.now;
@@ -143,8 +144,37 @@ export class RevocationView {
     }
   }
 
+  /**
+   * Calls `listener` with every event this view applies once it is complete (live news, and what it catches up on
+   * after a lost connection; never the start-up replay). Event streams fan these out: one follower per process.
+   */
+  onEvent(listener: (event: RevocationEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Whether this view already knows the session ended: its sid is revoked, or its user's `revoked_after` is past its start. */
+  isSessionRevoked(sid: string, userId: string, createdAt: number): boolean {
+    const now = this.now();
+    const sidExpiry = this.sids.get(sid);
+    if (sidExpiry !== undefined && sidExpiry > now) return true;
+    const user = this.users.get(userId);
+    return user !== undefined && user.expiresAt > now && createdAt < user.revokedAfter;
+  }
+
   private apply(event: RevocationEvent): void {
     const now = this.now();
+    if (this.complete) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.options.logger.error({ event: 'revocation_listener_failed', err: { message: (error as Error).message } }, 'revocation listener failed');
+        }
+      }
+    }
+    // A session start is news for event streams, not a revocation.
+    if (event.kind === 'session') return;
     if (this.complete) this.options.onEventApplied?.(Math.max(0, now - event.at));
     if (event.kind === 'keyring') {
       if (this.complete) this.options.onKeyRingChange?.(event.id);

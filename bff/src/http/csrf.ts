@@ -8,6 +8,12 @@ function ownOrigin(req: Request): string {
   return `${req.protocol}://${req.get('host') ?? ''}`;
 }
 
+/** An `Origin` header, when the browser sends one, must be on the allow-list (default: the request's own origin). */
+export function isAllowedOrigin(req: Request, allowedOrigins: readonly string[] | undefined): boolean {
+  const origin = req.get('origin');
+  return origin === undefined || (allowedOrigins ?? [ownOrigin(req)]).includes(origin);
+}
+
 /**
  * CSRF defence for cookie-authenticated routes: a custom header (a cross-site form or simple request cannot send
  * one without a CORS preflight) plus an Origin allow-list when the browser sends Origin. SameSite=Strict is the third layer.
@@ -22,11 +28,7 @@ export function requireCsrf(allowedOrigins: readonly string[] | undefined, logge
     if (req.get(CSRF_HEADER) !== CSRF_HEADER_VALUE) {
       return next(reject(req, 'missing_header', `The ${CSRF_HEADER}: ${CSRF_HEADER_VALUE} header is required.`));
     }
-    const origin = req.get('origin');
-    if (origin !== undefined) {
-      const allowed = allowedOrigins ?? [ownOrigin(req)];
-      if (!allowed.includes(origin)) return next(reject(req, 'origin', 'This origin may not call the BFF.'));
-    }
+    if (!isAllowedOrigin(req, allowedOrigins)) return next(reject(req, 'origin', 'This origin may not call the BFF.'));
     next();
   };
 }

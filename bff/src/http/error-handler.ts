@@ -34,6 +34,8 @@ export function createErrorHandler(logger: Logger, onStoreUnavailable?: () => vo
     res.status(converted.status);
     for (const [name, value] of Object.entries(converted.headers)) res.set(name, value);
     res.set('Cache-Control', 'no-store');
-    res.json({ error: converted.code, message: converted.publicMessage });
+    const body: Record<string, string> = { error: converted.code, message: converted.publicMessage };
+    if (converted.oauthBody) body.error_description = converted.publicMessage;
+    res.json(body);
   };
 }

@@ -25,7 +25,7 @@ export class BffMetrics {
   });
   readonly logouts = new Counter({
     name: 'latchkey_logouts_total',
-    help: 'Logouts by scope (device, all, revoke_device, admin_user).',
+    help: 'Logouts by scope (device, all, revoke_device, admin_user, idp_backchannel).',
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });
@@ -65,6 +65,26 @@ export class BffMetrics {
   readonly feedErrors = new Counter({
     name: 'latchkey_revocation_feed_errors_total',
     help: 'Failed reads of the revocation feed (store unreachable or timing out).',
+    registers: [this.registry],
+  });
+  /** Set by createBff: the number of open event streams (`GET /events`). */
+  openEventStreams: () => number = () => 0;
+  readonly eventStreams: Gauge = new Gauge({
+    name: 'latchkey_event_streams',
+    help: 'Open server-sent event streams (GET /events) in this process.',
+    registers: [this.registry],
+    collect: (): void => this.eventStreams.set(this.openEventStreams()),
+  });
+  readonly eventStreamsRefused = new Counter({
+    name: 'latchkey_event_streams_refused_total',
+    help: 'Event streams refused by cap (user, process) or because the BFF is closing.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly streamEvents = new Counter({
+    name: 'latchkey_stream_events_total',
+    help: 'Events written to event streams, by name (session_ended, devices_changed).',
+    labelNames: ['event'] as const,
     registers: [this.registry],
   });
   /** Set by the guard: the number of live entries in its local revocation view. */

@@ -1,20 +1,12 @@
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { BffContext } from '../context.js';
-import { sha256 } from '../crypto/hash.js';
-import { randomToken } from '../crypto/random.js';
-import { newSessionKey } from '../store/session-key.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import type { SessionCookieValue } from '../crypto/session-cookie-value.js';
 import { stripControls } from '../http/display-text.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
 import { accountId } from '../http/rate-limit.js';
-import { reportTheft, rotateCookie } from '../http/rotate-cookie.js';
-import { readSessionCookie } from '../http/session-auth.js';
 import { sendTokenResponse } from '../http/token-response.js';
-import type { DeviceSessionRecord } from '../store/types.js';
-import { resolveGrantedClaims } from '../tokens/custom-claims.js';
-import { describeUserAgent } from './user-agent.js';
+import { startDeviceSession } from '../session/start-device-session.js';
 
 export const loginBodySchema = z.strictObject({
   username: z.string().trim().min(1).max(256),
@@ -40,8 +32,7 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
  * POST /login. The application's `authenticate` callback checks the credentials; the answer for an unknown user and
  * a wrong password is the same. A failure is reserved on the account before the password is checked (see
  * login-rate-limit.ts) and given back when it was right. A new device session and a new cookie every time (no
- * fixation); the session this browser already had is ended when its cookie is that session's current credential, so
- * re-login on one device does not pile up sessions (a superseded cookie is theft, as on refresh).
+ * fixation) by startDeviceSession, shared with the OIDC callback.
  */
 export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
   return async (req, res) => {
@@ -61,58 +52,11 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       ctx.logger.warn({ event: 'login_failed', ip, account: accountId(body.username) }, 'login failed');
       throw new LatchkeyError('invalid_credentials');
     }
-    // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
-    const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
     await reservation.refund().catch((error: unknown) =>
       ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
     );
-    const now = ctx.now();
-    const previous = readSessionCookie(ctx, req);
-    if (previous !== null) await endPresentedSession(ctx, req, previous, user.id);
-
-    const userAgent = stripControls(req.get('user-agent') ?? '').slice(0, 256);
-    const secret = randomToken(32);
-    const session: DeviceSessionRecord = {
-      key: newSessionKey(user.id),
-      sid: randomToken(16),
-      userId: user.id,
-      userName: user.name,
-      deviceName: body.deviceName ?? describeUserAgent(userAgent),
-      userAgent,
-      createdAt: now,
-      lastActiveAt: now,
-      idleExpiresAt: Math.min(now + ctx.options.idleTimeoutSeconds * 1000, now + ctx.options.absoluteTimeoutSeconds * 1000),
-      absoluteExpiresAt: now + ctx.options.absoluteTimeoutSeconds * 1000,
-      generation: 0,
-      credentialHash: sha256(secret),
-      previousHash: null,
-      successorSealed: null,
-      graceUntil: 0,
-    };
-    if (claims !== undefined) session.claims = claims;
-    await ctx.store.createSession(session);
-    ctx.metrics.logins.inc({ outcome: 'success' });
-    ctx.logger.info({ event: 'login', ip, userId: user.id, sid: session.sid }, 'login');
-    await sendTokenResponse(ctx, res, session, { generation: 0, secret });
+    const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
+    await sendTokenResponse(ctx, res, session, cookie);
   };
 }
 
-/**
- * The cookie this browser sent along with a successful login. Only the holder of the session's credential may end
- * it, so the store's rotation judges the cookie exactly as a refresh would: current (or previous within the grace
- * window, successor unused) ends the session; superseded is theft (the store has revoked the session; logged and
- * counted); anything else is left alone. Whose session it was does not matter: a browser switching accounts ends its
- * old session, and nobody can end another device's session with a cookie that device has moved past.
- */
-async function endPresentedSession(ctx: BffContext, req: Request, cookie: SessionCookieValue, userId: string): Promise<void> {
-  const { result } = await rotateCookie(ctx, cookie);
-  if (result.outcome === 'rotated' || result.outcome === 'replayed') {
-    const ended = await ctx.store.endSession(cookie.key, 'logout', ctx.now(), ctx.markerTtlMs);
-    if (ended !== null) {
-      ctx.metrics.logouts.inc({ scope: 'device' });
-      ctx.logger.info({ event: 'session_replaced', ip: req.ip, userId: ended.userId, sid: ended.sid, by: userId }, 'login ended the session this browser had');
-    }
-  } else if (result.outcome === 'reuse_detected') {
-    reportTheft(ctx, req, result.session, cookie, 'login');
-  }
-}

@@ -3,11 +3,16 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { requireSession } from '../http/session-auth.js';
 import { clearSessionCookie } from '../http/session-cookie.js';
+import { endSessionUrlFor } from '../oidc/end-session-url.js';
+import type { LogoutRedirectResponse } from '@latchkey/shared';
 
 /**
  * POST /logout: ends this device's session (its access tokens stop working at once). Idempotent: always 204.
  * Only the session's current credential (or the previous one, within grace) ends it: a superseded cookie, a copy
  * that an attacker kept, is not the device signing out.
+ * A session started by the identity provider, with `oidc.postLogoutRedirectUri` set and an IdP that offers
+ * `end_session_endpoint`, answers 200 `{ redirectTo }` instead: the IdP's end-session URL for the browser to follow
+ * (RP-initiated logout), so the user is signed out there too.
  */
 export function createLogoutHandler(ctx: BffContext): RequestHandler {
   return async (req, res) => {
@@ -15,14 +20,21 @@ export function createLogoutHandler(ctx: BffContext): RequestHandler {
       if (error instanceof LatchkeyError && error.code === 'no_session') return null;
       throw error;
     });
+    let redirectTo: string | null = null;
     if (current !== null) {
       const ended = await ctx.store.endSession(current.session.key, 'logout', ctx.now(), ctx.markerTtlMs);
       if (ended !== null) {
         ctx.metrics.logouts.inc({ scope: 'device' });
         ctx.logger.info({ event: 'logout', userId: ended.userId, sid: ended.sid }, 'logout');
+        redirectTo = await endSessionUrlFor(ctx, ended);
       }
     }
     clearSessionCookie(res, ctx.options);
-    res.status(204).end();
+    if (redirectTo === null) {
+      res.status(204).end();
+      return;
+    }
+    const body: LogoutRedirectResponse = { redirectTo };
+    res.status(200).json(body);
   };
 }

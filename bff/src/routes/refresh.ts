@@ -1,13 +1,15 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { BffContext } from '../context.js';
 import { unseal } from '../crypto/seal.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { ipKey, RequestLimit } from '../http/rate-limit.js';
 import { rotateCookie, reportTheft, SUCCESSOR_SEAL_INFO } from '../http/rotate-cookie.js';
 import { readSessionCookie } from '../http/session-auth.js';
-import { clearSessionCookie } from '../http/session-cookie.js';
+import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
+import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
 import { sendTokenResponse } from '../http/token-response.js';
-import type { SessionEndReason } from '../store/types.js';
+import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
+import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
 
 const END_REASON_CODE = {
   logout: 'no_session',
@@ -48,9 +50,13 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
     const { result, nextSecret } = await rotateCookie(ctx, cookie);
 
     switch (result.outcome) {
-      case 'rotated':
+      case 'rotated': {
+        const cookie = { generation: result.session.generation, secret: nextSecret };
+        // Only the rotating refresh renews at the IdP (one per generation): replays never spend the IdP refresh token twice.
+        if (result.session.idp && ctx.idp) await renewAtIdpOrEnd(ctx, res, result.session, cookie);
         ctx.metrics.refreshes.inc({ outcome: 'rotated' });
-        return sendTokenResponse(ctx, res, result.session, { generation: result.session.generation, secret: nextSecret });
+        return sendTokenResponse(ctx, res, result.session, cookie);
+      }
       case 'replayed': {
         const successor = unseal(result.sealed, cookie.secret, SUCCESSOR_SEAL_INFO);
         if (successor === null) break;
@@ -75,4 +81,29 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
     clearSessionCookie(res, ctx.options);
     throw new LatchkeyError('no_session');
   };
+}
+
+/**
+ * The IdP half of a refresh for a session the IdP started. The rotation already happened, so when the IdP cannot be
+ * reached the rotated cookie still goes out with the 503 (the session is kept, and the client's retry presents the
+ * current credential). When the IdP refused the grant the device session ends: 401 `session_revoked`.
+ */
+async function renewAtIdpOrEnd(
+  ctx: BffContext,
+  res: Response,
+  session: DeviceSessionRecord,
+  cookie: { generation: number; secret: string },
+): Promise<void> {
+  try {
+    if ((await renewAtIdpIfDue(ctx, ctx.idp!, session)) !== 'revoked_at_idp') return;
+  } catch (error) {
+    ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
+    setSessionCookie(res, ctx.options, encodeSessionCookie({ key: session.key, ...cookie }, ctx.options.secrets), session.absoluteExpiresAt);
+    throw error;
+  }
+  await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  ctx.logger.info({ event: 'oidc_grant_revoked', userId: session.userId, sid: session.sid }, 'the identity provider refused the refresh token; device session ended');
+  clearSessionCookie(res, ctx.options);
+  throw new LatchkeyError('session_revoked');
 }

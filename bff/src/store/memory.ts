@@ -1,10 +1,15 @@
+import type { Store as ExpressSessionStore } from 'express-session';
+import { LoginTransactionStore } from './login-transaction-store.js';
 import { StoreUnavailableError } from './types.js';
 import { MemoryRevocationLog } from './memory-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
+import type { SessionEndedReason } from '@latchkey/shared';
 import type {
+  CreateSessionOptions,
   DeviceSessionRecord,
+  IdpTokenUpdate,
   RotateInput,
   RotateResult,
   SessionEndReason,
@@ -37,6 +42,9 @@ interface UserMarker {
 const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
   now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
 
+const idpSidKey = (record: DeviceSessionRecord): string | null =>
+  record.idp?.sid ? `${record.idp.iss}\n${record.idp.sid}` : null;
+
 const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
   a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
 
@@ -55,6 +63,12 @@ export class MemoryStore implements SessionStore {
   private readonly keysByUser = new Map<string, Set<string>>();
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly userMarkers = new Map<string, UserMarker>();
+  /** `iss \n idpSid` → keys of the sessions that IdP session started (back-channel logout). */
+  private readonly keysByIdpSid = new Map<string, Set<string>>();
+  /** useOnce ids → when they expire. */
+  private readonly usedOnce = new Map<string, number>();
+  /** OIDC login transactions (express-session entries) with their expiry; swept like everything else. */
+  private readonly loginTransactions = new Map<string, { value: string; expiresAt: number }>();
   private keyRing: { version: string; sealed: string } | null = null;
   /** Every revocation in order, for guards' local views (see revocation-feed.ts). */
   private readonly revocationLog = new MemoryRevocationLog();
@@ -74,7 +88,7 @@ export class MemoryStore implements SessionStore {
     this.sweepTimer.unref();
   }
 
-  async createSession(session: DeviceSessionRecord): Promise<void> {
+  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<void> {
     this.assertOpen();
     assertSessionKeyOf(session);
     const record = structuredClone(session);
@@ -85,7 +99,17 @@ export class MemoryStore implements SessionStore {
     let keys = this.keysByUser.get(record.userId);
     if (!keys) this.keysByUser.set(record.userId, (keys = new Set()));
     keys.add(record.key);
+    const idpKey = idpSidKey(record);
+    if (idpKey !== null) {
+      let linked = this.keysByIdpSid.get(idpKey);
+      if (!linked) this.keysByIdpSid.set(idpKey, (linked = new Set()));
+      linked.add(record.key);
+    }
     this.tombstones.delete(record.key);
+    const logTtlMs = options.logTtlMs ?? 0;
+    if (logTtlMs > 0) {
+      this.revocationLog.append({ kind: 'session', id: record.sid, userId: record.userId, expiresAt: Date.now() + logTtlMs });
+    }
   }
 
   async getSession(key: string, now: number): Promise<DeviceSessionRecord | null> {
@@ -171,7 +195,7 @@ export class MemoryStore implements SessionStore {
       if (isExpired(record, now)) {
         this.end(record, 'session_expired', 0);
       } else {
-        this.end(record, 'session_revoked', markerTtlMs);
+        this.end(record, 'session_revoked', markerTtlMs, 'logout_all');
         ended.push(structuredClone(record));
       }
     }
@@ -186,6 +210,56 @@ export class MemoryStore implements SessionStore {
       this.revocationLog.append({ kind: 'user', id: userId, ...marker });
     }
     return ended.sort(oldestFirst);
+  }
+
+  async endSessionsByIdpSid(iss: string, idpSid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+    this.assertOpen();
+    const ended: DeviceSessionRecord[] = [];
+    for (const key of [...(this.keysByIdpSid.get(`${iss}\n${idpSid}`) ?? [])]) {
+      const record = this.storedSession(key);
+      if (!record || record.idp?.iss !== iss || record.idp.sid !== idpSid) continue;
+      const done = this.endIfLive(record, reason, now, markerTtlMs);
+      if (done) ended.push(done);
+    }
+    return ended.sort(oldestFirst);
+  }
+
+  async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {
+    this.assertOpen();
+    const record = this.storedSession(key);
+    if (!record?.idp || isExpired(record, now)) return false;
+    record.idp = { ...record.idp, ...structuredClone(update) };
+    return true;
+  }
+
+  async useOnce(id: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    const now = Date.now();
+    const expiresAt = this.usedOnce.get(id);
+    if (expiresAt !== undefined && now < expiresAt) return false;
+    this.usedOnce.set(id, now + Math.max(1, ttlMs));
+    return true;
+  }
+
+  /** Per process, like this store; entries expire with the transaction cookie and are swept. */
+  createLoginTransactionStore(prefix: string): ExpressSessionStore {
+    return new LoginTransactionStore({
+      keyOf: (id) => `${prefix}:${id}`,
+      get: async (key) => {
+        this.assertOpen();
+        const entry = this.loginTransactions.get(key);
+        if (entry && Date.now() >= entry.expiresAt) this.loginTransactions.delete(key);
+        return entry && Date.now() < entry.expiresAt ? entry.value : null;
+      },
+      set: async (key, value, ttlMs) => {
+        this.assertOpen();
+        this.loginTransactions.set(key, { value, expiresAt: Date.now() + ttlMs });
+      },
+      destroy: async (key) => {
+        this.assertOpen();
+        this.loginTransactions.delete(key);
+      },
+    });
   }
 
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
@@ -243,13 +317,16 @@ export class MemoryStore implements SessionStore {
     return structuredClone(record);
   }
 
-  /** Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked. */
-  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number): void {
+  /**
+   * Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked; the log
+   * event says why (`logged`, default `reason`) for event streams.
+   */
+  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number, logged: SessionEndedReason = reason as SessionEndedReason): void {
     this.unindex(record);
     // Until the session would have idled out anyway (see the Redis script): ended sessions must not pile up.
     this.tombstones.set(record.key, { reason, expiresAt: Math.min(record.idleExpiresAt, record.absoluteExpiresAt) });
     if (markerTtlMs > 0) {
-      this.revocationLog.append({ kind: 'sid', id: record.sid, expiresAt: Date.now() + markerTtlMs });
+      this.revocationLog.append({ kind: 'sid', id: record.sid, userId: record.userId, reason: logged, expiresAt: Date.now() + markerTtlMs });
     }
   }
 
@@ -259,6 +336,12 @@ export class MemoryStore implements SessionStore {
     const keys = this.keysByUser.get(record.userId);
     keys?.delete(record.key);
     if (keys?.size === 0) this.keysByUser.delete(record.userId);
+    const idpKey = idpSidKey(record);
+    if (idpKey !== null) {
+      const linked = this.keysByIdpSid.get(idpKey);
+      linked?.delete(record.key);
+      if (linked?.size === 0) this.keysByIdpSid.delete(idpKey);
+    }
   }
 
   private tombstoneReason(key: string): SessionEndReason | null {
@@ -288,6 +371,8 @@ export class MemoryStore implements SessionStore {
     }
     for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
+    for (const [id, expiresAt] of this.usedOnce) if (now >= expiresAt) this.usedOnce.delete(id);
+    for (const [key, entry] of this.loginTransactions) if (now >= entry.expiresAt) this.loginTransactions.delete(key);
     this.revocationLog.prune(now);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { sessionKeyTag, userTag } from './session-key.js';
 
@@ -32,6 +33,16 @@ export interface RedisKeyLayout {
   sidIndex(shard: number, sid: string): string;
   userIndex(shard: number, userId: string): string;
   userMarker(shard: number, userId: string): string;
+  /**
+   * Sessions started by one IdP session, `P{<tag>}ip:<sha1(iss \n idpSid)>`, in the user's shard (written in the
+   * same script as the session). A back-channel logout knows the IdP sid, not the user, so it asks every shard.
+   * The Lua scripts build the same name with `redis.sha1hex`.
+   */
+  idpSidIndex(shard: number, iss: string, idpSid: string): string;
+  /** One-time ids (useOnce), one key each, no hash tag: each command touches that one key. */
+  usedOnce(id: string): string;
+  /** express-session entries of the OIDC login transaction, one key each. */
+  loginTransaction(prefix: string, id: string): string;
   keyRingVersion(): string;
   keyRingSealed(): string;
 }
@@ -55,11 +66,16 @@ export function createRedisKeyLayout(prefix: string, shardCount: number): RedisK
     sidIndex: (shard: number, sid: string) => `${at(shard)}sid:${sid}`,
     userIndex: (shard: number, userId: string) => `${at(shard)}u:${userId}`,
     userMarker: (shard: number, userId: string) => `${at(shard)}ru:${userId}`,
+    idpSidIndex: (shard: number, iss: string, idpSid: string) => `${at(shard)}ip:${sha1Hex(`${iss}\n${idpSid}`)}`,
+    usedOnce: (id: string) => `${prefix}once:${createHash('sha256').update(id).digest('base64url')}`,
+    loginTransaction: (name: string, id: string) => `${prefix}tx:${name}:${id}`,
     // The key ring lives in shard 0, so its compare-and-set can append its event to shard 0's log.
     keyRingVersion: () => `${at(0)}kr:version`,
     keyRingSealed: () => `${at(0)}kr:sealed`,
   });
 }
+
+const sha1Hex = (value: string): string => createHash('sha1').update(value).digest('hex');
 
 /** The first of `i`, `i.0`, `i.1`, ... whose slot falls in the i-th of `count` equal slot ranges. */
 function shardTag(i: number, count: number): string {

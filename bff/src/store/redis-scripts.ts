@@ -25,15 +25,17 @@
  * and announces it on the channel of the same name (Cluster followers cannot block on every shard's stream at
  * once, so they wait for this instead; see redis-log-bell.ts).
  * Written in the same script as the state change it mirrors, so there is never a change without its event.
+ * `extra` (optional field/value list) carries what event streams need: `u` (user id) and `w` (why) on sid events.
  * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
  * whole log expires once no event has been added for that long.
  */
 const LOG_REVOCATION = `
-local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
+local function log_revocation(prefix, kind, id, ttl, revoked_after, trim, extra)
   local log = prefix .. 'rv'
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local fields = {'k', kind, 'i', id, 'x', string.format('%d', now + ttl), 'r', revoked_after}
+  if extra then for _, v in ipairs(extra) do table.insert(fields, v) end end
   if trim then
     redis.call('XADD', log, 'MINID', '~', string.format('%d', now - ttl), '*', unpack(fields))
   else
@@ -44,8 +46,15 @@ local function log_revocation(prefix, kind, id, ttl, revoked_after, trim)
 end
 `;
 
+/** The index of sessions started by one IdP session; the same name as `idpSidIndex` in redis-keys.ts. */
+const IDP_SID_INDEX = `
+local function idp_sid_index(prefix, iss, idp_sid)
+  return prefix .. 'ip:' .. redis.sha1hex(iss .. '\\n' .. idp_sid)
+end
+`;
+
 /** Helpers prepended to the scripts that end sessions. */
-const HELPERS = LOG_REVOCATION + `
+const HELPERS = LOG_REVOCATION + IDP_SID_INDEX + `
 local function to_map(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
@@ -58,41 +67,54 @@ end
 
 -- Deletes the session and its index entries, remembers why it ended until its absolute end,
 -- and (marker_ttl > 0) marks its sid revoked so access tokens already issued stop working.
-local function end_session(prefix, rec, reason, marker_ttl)
+-- The log event says why (why, default reason) and whose, for event streams.
+local function end_session(prefix, rec, reason, marker_ttl, why)
   redis.call('DEL', prefix .. 's:' .. rec.key)
   local sid_key = prefix .. 'sid:' .. rec.sid
   if redis.call('GET', sid_key) == rec.key then redis.call('DEL', sid_key) end
   redis.call('ZREM', prefix .. 'u:' .. rec.userId, rec.key)
+  if rec.idpSid then redis.call('ZREM', idp_sid_index(prefix, rec.idpIss, rec.idpSid), rec.key) end
   local tombstone = prefix .. 'ts:' .. rec.key
   redis.call('SET', tombstone, reason)
   -- Until the session would have idled out anyway: past that, "why it ended" no longer matters, and ended
   -- sessions must not pile up for the whole absolute lifetime.
   redis.call('PEXPIREAT', tombstone, math.min(tonumber(rec.idleExpiresAt), tonumber(rec.absoluteExpiresAt)))
   if marker_ttl > 0 then
-    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true)
+    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true, {'u', rec.userId, 'w', why or reason})
   end
 end
 `;
 
 /**
  * createSession. KEYS: session, sid index, user index, tombstone.
- * ARGV: prefix, key, absoluteExpiresAt, then the record's field/value pairs.
+ * ARGV: prefix, key, absoluteExpiresAt, log TTL ms ('0': no event), sid, userId, then the record's field/value pairs.
  * Atomic so the session, its sid index and its user index entry appear together: a concurrent
- * endAllUserSessions either sees all three or none.
+ * endAllUserSessions either sees all three or none; and so is its `session` event in the user's shard's log (event
+ * streams tell the user's other devices). The event trims like sid events (it lives as long as they do).
  * Every key expires at the session's absolute end; the user index at the latest absolute end
  * among its members (members are scored by absoluteExpiresAt).
  */
-export const CREATE_SESSION = `
+export const CREATE_SESSION = LOG_REVOCATION + IDP_SID_INDEX + `
 local session, sid_index, user_index, tombstone = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local key, absolute = ARGV[2], ARGV[3]
+local prefix, key, absolute, log_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 redis.call('DEL', session, tombstone)
-redis.call('HSET', session, unpack(ARGV, 4))
+redis.call('HSET', session, unpack(ARGV, 7))
 redis.call('PEXPIREAT', session, absolute)
 redis.call('SET', sid_index, key)
 redis.call('PEXPIREAT', sid_index, absolute)
 redis.call('ZADD', user_index, absolute, key)
 local latest = redis.call('ZRANGE', user_index, -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', user_index, latest[2])
+local idp = redis.call('HMGET', session, 'idpIss', 'idpSid')
+if idp[1] and idp[2] then
+  local idp_index = idp_sid_index(prefix, idp[1], idp[2])
+  redis.call('ZADD', idp_index, absolute, key)
+  local last = redis.call('ZRANGE', idp_index, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', idp_index, last[2])
+end
+if log_ttl > 0 then
+  log_revocation(prefix, 'session', ARGV[5], log_ttl, '0', true, {'u', ARGV[6]})
+end
 return 1
 `;
 
@@ -262,7 +284,7 @@ for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
     elseif is_expired(rec, now) then
       end_session(prefix, rec, 'session_expired', 0)
     else
-      end_session(prefix, rec, 'session_revoked', marker_ttl)
+      end_session(prefix, rec, 'session_revoked', marker_ttl, 'logout_all')
       table.insert(ended, flat)
     end
   end
@@ -309,4 +331,56 @@ return 1
 export const REVOKE_JTI = LOG_REVOCATION + `
 log_revocation(ARGV[1], 'jti', ARGV[2], tonumber(ARGV[3]), '0', false)
 return 1
+`;
+
+/**
+ * endSessionsByIdpSid. KEYS: the shard's index for (iss, idpSid). ARGV: prefix, iss, idpSid, reason, now, markerTtlMs.
+ * Ends every live session of this shard that the IdP session started (each like END_SESSION) and prunes the rest.
+ * Returns the ended records. Runs once per shard (the IdP sid does not say which user, hence which shard).
+ */
+export const END_SESSIONS_BY_IDP_SID = HELPERS + `
+local index = KEYS[1]
+local prefix, iss, idp_sid, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now, marker_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local ended = {}
+for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+  if #flat == 0 then
+    redis.call('ZREM', index, key)
+  else
+    local rec = to_map(flat)
+    if rec.idpIss ~= iss or rec.idpSid ~= idp_sid then
+      redis.call('ZREM', index, key)
+    elseif is_expired(rec, now) then
+      end_session(prefix, rec, 'session_expired', 0)
+    else
+      end_session(prefix, rec, reason, marker_ttl)
+      table.insert(ended, flat)
+    end
+  end
+end
+return ended
+`;
+
+/**
+ * updateIdpTokens. KEYS: session. ARGV: now, refresh token sealed, ID token sealed, IdP access expiry ('' deletes a field).
+ * Returns 1 when a live OIDC session was updated, 0 otherwise (never recreates a session that ended meanwhile).
+ */
+export const UPDATE_IDP_TOKENS = `
+local session = KEYS[1]
+local now = tonumber(ARGV[1])
+local rec = redis.call('HMGET', session, 'idpIss', 'idleExpiresAt', 'absoluteExpiresAt')
+if not rec[1] or now >= tonumber(rec[2]) or now >= tonumber(rec[3]) then return 0 end
+local names = {'idpRefreshTokenSealed', 'idpIdTokenSealed', 'idpAccessExpiresAt'}
+for i, name in ipairs(names) do
+  local value = ARGV[i + 1]
+  if value == '' then redis.call('HDEL', session, name) else redis.call('HSET', session, name, value) end
+end
+return 1
+`;
+
+/** useOnce. KEYS: the id's key. ARGV: ttlMs. 1 the first time, 0 while the key lives. */
+export const USE_ONCE = `
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
 `;

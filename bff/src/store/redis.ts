@@ -7,18 +7,26 @@ import {
   CREATE_SESSION,
   END_ALL_USER_SESSIONS,
   END_SESSION,
+  END_SESSIONS_BY_IDP_SID,
   END_USER_SESSION_BY_SID,
   LIST_USER_SESSIONS,
   PUT_KEY_RING,
   REVOKE_JTI,
   ROTATE,
+  UPDATE_IDP_TOKENS,
+  USE_ONCE,
 } from './redis-scripts.js';
+import type { Store as ExpressSessionStore } from 'express-session';
+import { LoginTransactionStore } from './login-transaction-store.js';
 import { createRedisKeyLayout, MAX_SHARDS, type RedisKeyLayout } from './redis-keys.js';
 import { RedisRevocationLog } from './redis-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
 import { StoreUnavailableError } from './types.js';
 import type {
+  CreateSessionOptions,
   DeviceSessionRecord,
+  IdpLink,
+  IdpTokenUpdate,
   RotateInput,
   RotateResult,
   SessionEndReason,
@@ -109,7 +117,27 @@ const recordSchema = z.strictObject({
   successorSealed: z.string().min(1).nullable(),
   graceUntil: epochMs,
   claims: z.record(z.string(), z.json()).optional(),
+  idp: z
+    .strictObject({
+      iss: z.string().min(1),
+      sub: z.string().min(1),
+      sid: z.string().min(1).nullable(),
+      refreshTokenSealed: z.string().min(1).nullable(),
+      idTokenSealed: z.string().min(1).nullable(),
+      accessExpiresAt: epochMs,
+    })
+    .optional(),
 });
+
+/** The hash fields an IdpLink is stored in (flat, so scripts can read `idpIss`/`idpSid` directly). */
+const IDP_FIELDS = {
+  iss: 'idpIss',
+  sub: 'idpSub',
+  sid: 'idpSid',
+  refreshTokenSealed: 'idpRefreshTokenSealed',
+  idTokenSealed: 'idpIdTokenSealed',
+  accessExpiresAt: 'idpAccessExpiresAt',
+} as const satisfies Record<keyof IdpLink, string>;
 
 /** Script name → number of KEYS; the names are registered on the client with `defineCommand`. */
 const SCRIPTS = {
@@ -121,6 +149,9 @@ const SCRIPTS = {
   latchkeyEndAllUserSessions: { lua: END_ALL_USER_SESSIONS, numberOfKeys: 2 },
   latchkeyPutKeyRing: { lua: PUT_KEY_RING, numberOfKeys: 2 },
   latchkeyRevokeJti: { lua: REVOKE_JTI, numberOfKeys: 1 },
+  latchkeyEndSessionsByIdpSid: { lua: END_SESSIONS_BY_IDP_SID, numberOfKeys: 1 },
+  latchkeyUpdateIdpTokens: { lua: UPDATE_IDP_TOKENS, numberOfKeys: 1 },
+  latchkeyUseOnce: { lua: USE_ONCE, numberOfKeys: 1 },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -252,15 +283,22 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  async createSession(session: DeviceSessionRecord): Promise<void> {
+  async createSession(session: DeviceSessionRecord, options: CreateSessionOptions = {}): Promise<void> {
     const record = recordSchema.parse(session);
     assertSessionKeyOf(record);
     const shard = this.keys.shardOfUser(record.userId);
     const fields: string[] = [];
-    for (const [field, value] of Object.entries(record)) {
+    const { idp, ...plain } = record;
+    for (const [field, value] of Object.entries(plain)) {
       if (value === null || value === undefined) continue;
-      // The one structured field is stored as JSON text; every other field is a string or an integer.
+      // `claims` is stored as JSON text; every other field is a string or an integer.
       fields.push(field, field === 'claims' ? JSON.stringify(value) : String(value));
+    }
+    if (idp) {
+      for (const [name, field] of Object.entries(IDP_FIELDS)) {
+        const value = idp[name as keyof IdpLink];
+        if (value !== null) fields.push(field, String(value));
+      }
     }
     await this.write('createSession', 'latchkeyCreateSession', [
         this.keys.session(shard, record.key),
@@ -270,6 +308,9 @@ export class RedisStore implements SessionStore {
         this.keys.shardPrefixes[shard]!,
         record.key,
         String(record.absoluteExpiresAt),
+        String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
+        record.sid,
+        record.userId,
         ...fields,
     ]);
   }
@@ -354,6 +395,52 @@ export class RedisStore implements SessionStore {
         ttlArg(markerTtlMs),
     ]);
     return recordsFromReply(reply).sort(oldestFirst);
+  }
+
+  async endSessionsByIdpSid(iss: string, idpSid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+    // The IdP sid does not name the user, so every shard is asked, each in a script of its own slot.
+    const replies = await Promise.all(
+      this.keys.shardPrefixes.map((prefix, shard) =>
+        this.write('endSessionsByIdpSid', 'latchkeyEndSessionsByIdpSid', [
+          this.keys.idpSidIndex(shard, iss, idpSid),
+          prefix,
+          iss,
+          idpSid,
+          reason,
+          String(now),
+          ttlArg(markerTtlMs),
+        ]),
+      ),
+    );
+    return replies.flatMap(recordsFromReply).sort(oldestFirst);
+  }
+
+  async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {
+    const shard = this.keys.shardOfSessionKey(key);
+    if (shard === null) return false;
+    const reply = await this.write('updateIdpTokens', 'latchkeyUpdateIdpTokens', [
+      this.keys.session(shard, key),
+      String(now),
+      update.refreshTokenSealed ?? '',
+      update.idTokenSealed ?? '',
+      String(Math.trunc(update.accessExpiresAt)),
+    ]);
+    return reply === 1;
+  }
+
+  async useOnce(id: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.write('useOnce', 'latchkeyUseOnce', [this.keys.usedOnce(id), String(Math.max(1, Math.ceil(ttlMs)))]);
+    return reply === 1;
+  }
+
+  /** One key per transaction, `<prefix>tx:<name>:<id>`, written with its TTL: fine on a Cluster (one key per command). */
+  createLoginTransactionStore(name: string): ExpressSessionStore {
+    return new LoginTransactionStore({
+      keyOf: (id) => this.keys.loginTransaction(name, id),
+      get: (key) => this.run('loginTransaction.get', () => this.client.get(key)),
+      set: (key, value, ttlMs) => this.run('loginTransaction.set', () => this.client.set(key, value, 'PX', ttlMs)).then(() => undefined),
+      destroy: (key) => this.run('loginTransaction.destroy', () => this.client.del(key)).then(() => undefined),
+    });
   }
 
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
@@ -524,6 +611,18 @@ function recordFromFlat(flat: unknown): DeviceSessionRecord {
     successorSealed: fields.get('successorSealed') ?? null,
     graceUntil: number('graceUntil'),
     ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
+    ...(fields.has(IDP_FIELDS.iss)
+      ? {
+          idp: {
+            iss: text(IDP_FIELDS.iss),
+            sub: text(IDP_FIELDS.sub),
+            sid: fields.get(IDP_FIELDS.sid) ?? null,
+            refreshTokenSealed: fields.get(IDP_FIELDS.refreshTokenSealed) ?? null,
+            idTokenSealed: fields.get(IDP_FIELDS.idTokenSealed) ?? null,
+            accessExpiresAt: number(IDP_FIELDS.accessExpiresAt),
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { SessionEndedReason } from '@latchkey/shared';
+
 /**
  * The revocation log every store keeps beside its markers: one event per revocation, in order, each expiring
  * with the marker it mirrors. Guards replay it from the start to build their local view, then follow it;
@@ -6,10 +8,19 @@
  */
 export type RevocationEvent =
   | { kind: 'jti'; id: string; expiresAt: number; at: number }
-  | { kind: 'sid'; id: string; expiresAt: number; at: number }
+  /**
+   * A device session ended (`id`: its sid). `userId` and `reason` tell event streams whom to tell and why; events
+   * written before they existed lack them.
+   */
+  | { kind: 'sid'; id: string; expiresAt: number; at: number; userId?: string; reason?: SessionEndedReason }
   | { kind: 'user'; id: string; revokedAfter: number; expiresAt: number; at: number }
   /** The key ring changed (rotation, emergency rotation): `id` is its new version. */
-  | { kind: 'keyring'; id: string; expiresAt: number; at: number };
+  | { kind: 'keyring'; id: string; expiresAt: number; at: number }
+  /**
+   * A device session started (`id`: its sid). Not a revocation: guards skip it; event streams tell the user's other
+   * devices (`devices_changed`). Lives as long as the sid events, so the log's trimming rule stays one rule.
+   */
+  | { kind: 'session'; id: string; userId: string; expiresAt: number; at: number };
 
 export interface RevocationBatch {
   events: RevocationEvent[];

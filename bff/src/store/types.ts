@@ -1,3 +1,4 @@
+import type { Store as ExpressSessionStore } from 'express-session';
 import type { RateLimitCounter, RateLimitCounterOptions } from './rate-limit-counter.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
@@ -42,7 +43,30 @@ export interface DeviceSessionRecord {
    * access token of this session so a refresh re-issues them. Absent when none were granted.
    */
   claims?: Readonly<Record<string, unknown>>;
+  /** Set when the session was started by an upstream OpenID Connect provider (`oidc` option); absent otherwise. */
+  idp?: IdpLink;
 }
+
+/**
+ * What ties a device session to the identity provider's session. The IdP tokens never leave the server and are kept
+ * sealed (AES-256-GCM under a key derived from the BFF's secrets), so the store alone cannot use them.
+ */
+export interface IdpLink {
+  /** The IdP's issuer and subject (`iss`, `sub` of its ID token). */
+  iss: string;
+  sub: string;
+  /** The IdP's session id (`sid` of the ID token), what a back-channel logout names; null when the IdP sends none. */
+  sid: string | null;
+  /** The IdP refresh token, sealed; null when the IdP issued none (then the session is never renewed at the IdP). */
+  refreshTokenSealed: string | null;
+  /** The latest ID token, sealed: the `id_token_hint` of an RP-initiated logout. */
+  idTokenSealed: string | null;
+  /** When the IdP access token expires (epoch ms): a Latchkey refresh past it renews at the IdP first. */
+  accessExpiresAt: number;
+}
+
+/** What an IdP refresh changes in a session's IdpLink. */
+export type IdpTokenUpdate = Pick<IdpLink, 'refreshTokenSealed' | 'idTokenSealed' | 'accessExpiresAt'>;
 
 export interface RotateInput {
   key: string;
@@ -64,6 +88,11 @@ export interface RotateInput {
   markerTtlMs: number;
 }
 
+export interface CreateSessionOptions {
+  /** Lifetime of the `session` log event: the sid markers' lifetime (the log's one trimming rule). 0 or absent: no event. */
+  logTtlMs?: number;
+}
+
 export type RotateResult =
   /** The presented credential was current: the session moved to the caller's successor. */
   | { outcome: 'rotated'; session: DeviceSessionRecord }
@@ -78,8 +107,12 @@ export type RotateResult =
 
 
 export interface SessionStore {
-  /** Stores a new device session (and indexes it under its user). */
-  createSession(session: DeviceSessionRecord): Promise<void>;
+  /**
+   * Stores a new device session (and indexes it under its user). With `logTtlMs` (> 0; pass the sid markers'
+   * lifetime), the same atomic operation appends a `session` event to the log, so event streams can tell the user's
+   * other devices (see revocation-feed.ts).
+   */
+  createSession(session: DeviceSessionRecord, options?: CreateSessionOptions): Promise<void>;
 
   /** The live session with this private key, or null when missing or past its idle or absolute end (as of `now`). */
   getSession(key: string, now: number): Promise<DeviceSessionRecord | null>;
@@ -105,6 +138,21 @@ export interface SessionStore {
    */
   endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
 
+  /**
+   * Ends every live session linked to the IdP session (`idp.iss`, `idp.sid`): an OIDC back-channel logout.
+   * Each ended like endSession (sid marked revoked, reason remembered, event in the revocation log). Returns them.
+   */
+  endSessionsByIdpSid(iss: string, idpSid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
+
+  /** Replaces the IdP token fields of a live OIDC session (after a refresh at the IdP). False when it is gone. */
+  updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean>;
+
+  /**
+   * Records `id` for `ttlMs` and answers true, or answers false when it is already recorded: one-time use
+   * (the `jti` of a back-channel logout token).
+   */
+  useOnce(id: string, ttlMs: number): Promise<boolean>;
+
   /** Adds a jti to the deny list until `ttlMs` from now. */
   revokeJti(jti: string, ttlMs: number): Promise<void>;
 
@@ -129,6 +177,13 @@ export interface SessionStore {
    * Optional: without it the BFF counts in process memory (RateLimiterMemory).
    */
   createRateLimitCounter?(options: RateLimitCounterOptions): RateLimitCounter;
+
+  /**
+   * An express-session store on this backend for the OIDC login transaction (state, nonce, PKCE verifier), so the
+   * callback can land on any instance. Every entry expires. Optional: without it the BFF uses express-session's
+   * per-process MemoryStore (and warns).
+   */
+  createLoginTransactionStore?(prefix: string): ExpressSessionStore;
 
   /** Releases connections. The store is unusable afterwards. */
   close(): Promise<void>;

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RevocationEvent } from '../../src/store/revocation-feed.js';
 import { newSessionKey } from '../../src/store/session-key.js';
-import type { DeviceSessionRecord, RotateInput, SessionStore } from '../../src/store/types.js';
+import type { DeviceSessionRecord, IdpLink, RotateInput, SessionStore } from '../../src/store/types.js';
 
 /** What the log says about one token right now: the facts a guard's local view derives from it. */
 export async function revocationState(store: SessionStore, jti: string, sid: string, userId: string) {
@@ -457,6 +457,106 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
       });
     });
 
+    describe('IdP links (OIDC)', () => {
+      const iss = 'https://idp.example.com/realms/main';
+      const link = (sid: string | null, overrides: Partial<IdpLink> = {}): IdpLink => ({
+        iss,
+        sub: token('sub'),
+        sid,
+        refreshTokenSealed: token('rt'),
+        idTokenSealed: token('idt'),
+        accessExpiresAt: Date.now() + 5 * MINUTE,
+        ...overrides,
+      });
+
+      it('stores the IdP link with the session and returns it unchanged (nullable fields too)', async () => {
+        const full = newSession(alice, { idp: link(token('idp-sid')) });
+        const bare = newSession(alice, { idp: link(null, { refreshTokenSealed: null, idTokenSealed: null }) });
+        await store.createSession(full);
+        await store.createSession(bare);
+        expect(await store.getSession(full.key, Date.now())).toEqual(full);
+        expect(await store.getSession(bare.key, Date.now())).toEqual(bare);
+        const { rotated } = await rotatedOnce({ idp: link(token('idp-sid')) });
+        expect(rotated.idp).toBeDefined();
+        expect((await store.getSession(rotated.key, Date.now()))?.idp).toEqual(rotated.idp);
+      });
+
+      it('endSessionsByIdpSid ends every live session of that IdP session, across users, and nothing else', async () => {
+        const idpSid = token('idp-sid');
+        const a1 = newSession(alice, { idp: link(idpSid) });
+        const a2 = newSession(alice, { idp: link(idpSid), createdAt: Date.now() + 1 });
+        const b = newSession(bob, { idp: link(idpSid), createdAt: Date.now() + 2 });
+        const otherIdpSession = newSession(alice, { idp: link(token('idp-sid')) });
+        const otherIssuer = newSession(alice, { idp: { ...link(idpSid), iss: 'https://other.example.com' } });
+        const password = newSession(alice);
+        for (const s of [a1, a2, b, otherIdpSession, otherIssuer, password]) await store.createSession(s);
+
+        const ended = await store.endSessionsByIdpSid(iss, idpSid, 'session_revoked', Date.now(), MINUTE);
+        expect(ended.map((s) => s.sid).sort()).toEqual([a1.sid, a2.sid, b.sid].sort());
+        for (const s of [a1, a2, b]) {
+          expect(await store.getSession(s.key, Date.now())).toBeNull();
+          expect(await store.rotate(refresh(s, current(s)))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await revocationState(store, token('jti'), s.sid, s.userId)).toMatchObject({ sidRevoked: true });
+        }
+        for (const s of [otherIdpSession, otherIssuer, password]) expect(await store.getSession(s.key, Date.now())).toEqual(s);
+        // The index forgets ended sessions: a second logout for the same IdP session changes nothing.
+        expect(await store.endSessionsByIdpSid(iss, idpSid, 'session_revoked', Date.now(), MINUTE)).toEqual([]);
+      });
+
+      it('endSessionsByIdpSid skips sessions that ended otherwise, and expired ones', async () => {
+        const idpSid = token('idp-sid');
+        const loggedOut = newSession(alice, { idp: link(idpSid) });
+        const idle = newSession(alice, { idp: link(idpSid), idleExpiresAt: Date.now() + SHORT_TTL });
+        await store.createSession(loggedOut);
+        await store.createSession(idle);
+        await store.endSession(loggedOut.key, 'logout', Date.now(), MINUTE);
+        await sleep(PAST_SHORT_TTL);
+        expect(await store.endSessionsByIdpSid(iss, idpSid, 'session_revoked', Date.now(), MINUTE)).toEqual([]);
+        expect(await store.rotate(refresh(loggedOut, current(loggedOut)))).toEqual({ outcome: 'ended', reason: 'logout' });
+      });
+
+      it('updateIdpTokens replaces the IdP token fields of a live OIDC session only', async () => {
+        const session = newSession(alice, { idp: link(token('idp-sid')) });
+        const password = newSession(alice);
+        await store.createSession(session);
+        await store.createSession(password);
+        const update = { refreshTokenSealed: token('rt2'), idTokenSealed: null, accessExpiresAt: Date.now() + HOUR };
+        expect(await store.updateIdpTokens(session.key, update, Date.now())).toBe(true);
+        expect((await store.getSession(session.key, Date.now()))?.idp).toEqual({ ...session.idp, ...update });
+        expect(await store.updateIdpTokens(password.key, update, Date.now())).toBe(false);
+        expect(await store.getSession(password.key, Date.now())).toEqual(password);
+        await store.endSession(session.key, 'logout', Date.now(), MINUTE);
+        expect(await store.updateIdpTokens(session.key, update, Date.now())).toBe(false);
+        expect(await store.getSession(session.key, Date.now())).toBeNull();
+        expect(await store.updateIdpTokens(newSessionKey(alice), update, Date.now())).toBe(false);
+      });
+
+      it('useOnce answers true once per id while it lives, then again after its TTL', async () => {
+        const id = token('jti');
+        expect(await store.useOnce(id, SHORT_TTL)).toBe(true);
+        expect(await store.useOnce(id, SHORT_TTL)).toBe(false);
+        expect(await store.useOnce(token('jti'), SHORT_TTL)).toBe(true);
+        await sleep(PAST_SHORT_TTL);
+        expect(await store.useOnce(id, MINUTE)).toBe(true);
+      });
+
+      it('login transaction store: set, get, destroy, and expiry with the cookie', async () => {
+        const transactions = store.createLoginTransactionStore?.('test');
+        if (!transactions) throw new Error('both stores provide a login transaction store');
+        const call = <T>(fn: (cb: (error: unknown, value?: T) => void) => void) =>
+          new Promise<T | undefined>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
+        const id = token('tx');
+        const data = { cookie: { originalMaxAge: SHORT_TTL, expires: new Date(Date.now() + SHORT_TTL) }, oidc: { state: 's' } };
+        await call((cb) => transactions.set(id, data as never, cb));
+        expect(await call((cb) => transactions.get(id, cb))).toMatchObject({ oidc: { state: 's' } });
+        await call((cb) => transactions.destroy(id, cb));
+        expect(await call((cb) => transactions.get(id, cb))).toBeFalsy();
+        await call((cb) => transactions.set(id, data as never, cb));
+        await sleep(PAST_SHORT_TTL);
+        expect(await call((cb) => transactions.get(id, cb))).toBeFalsy();
+      });
+    });
+
     describe('endUserSessionBySid', () => {
       it('ends the user’s own session by its public sid', async () => {
         const session = newSession(alice);
@@ -718,6 +818,52 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         await store.revokeJti('late', 60_000);
         const woke = await waiting;
         expect(woke.events.map((e) => e.id)).toEqual(['late']);
+      });
+
+      it('createSession with logTtlMs logs a session event (sid, user, expiry) in the same operation; without it, none', async () => {
+        const before = Date.now();
+        const quiet = newSession(alice);
+        await store.createSession(quiet);
+        expect((await readAll()).events).toEqual([]);
+        const announced = newSession(alice);
+        await store.createSession(announced, { logTtlMs: 30_000 });
+        const { events } = await readAll();
+        expect(events).toHaveLength(1);
+        expect(events[0]).toMatchObject({ kind: 'session', id: announced.sid, userId: alice });
+        expect(events[0]!.expiresAt).toBeGreaterThanOrEqual(before + 29_000);
+        expect(events[0]!.expiresAt).toBeLessThanOrEqual(Date.now() + 31_000);
+        expect(await store.getSession(announced.key, Date.now())).toEqual(announced);
+      });
+
+      it('session events expire with their TTL, like the markers they sit beside', async () => {
+        await store.createSession(newSession(alice), { logTtlMs: SHORT_TTL });
+        await sleep(PAST_SHORT_TTL);
+        const { events } = await readAll();
+        expect(events.filter((e) => e.expiresAt > Date.now())).toEqual([]);
+      });
+
+      it('sid events say whose session ended and why (logout, session_revoked, reuse_detected, logout_all)', async () => {
+        const loggedOut = newSession(alice);
+        const revoked = newSession(alice);
+        await store.createSession(loggedOut);
+        await store.createSession(revoked);
+        await store.endSession(loggedOut.key, 'logout', Date.now(), 30_000);
+        await store.endUserSessionBySid(alice, revoked.sid, 'session_revoked', Date.now(), 30_000);
+        const { original, input } = await rotatedOnce();
+        await store.rotate({ ...input, now: Date.now() + 2 * MINUTE });
+        const everywhere = newSession(bob);
+        await store.createSession(everywhere);
+        await store.endAllUserSessions(bob, Date.now(), Date.now(), 30_000);
+        const sidEvents = (await readAll()).events.filter((e) => e.kind === 'sid');
+        expect(sidEvents).toHaveLength(4);
+        expect(sidEvents).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ id: loggedOut.sid, userId: alice, reason: 'logout' }),
+            expect.objectContaining({ id: revoked.sid, userId: alice, reason: 'session_revoked' }),
+            expect.objectContaining({ id: original.sid, userId: alice, reason: 'reuse_detected' }),
+            expect.objectContaining({ id: everywhere.sid, userId: bob, reason: 'logout_all' }),
+          ]),
+        );
       });
 
       it('writes no event for a revocation that changes nothing', async () => {

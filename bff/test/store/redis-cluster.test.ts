@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisKeyLayout } from '../../src/store/redis-keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { newSession, revocationState, runStoreContract } from './contract.js';
@@ -99,6 +100,25 @@ describe('RedisStore on a Redis Cluster', () => {
     await b.endAllUserSessions(alice, now, now, 60_000);
     expect(await a.getSession(s.key, now)).toBeNull();
     expect(await revocationState(a, 'no-jti', s.sid, alice)).toMatchObject({ sidRevoked: true, userRevokedAfter: now });
+  });
+
+  it('logs a session start in the log of the user’s own shard (the slot of the session’s keys), and nowhere else', async () => {
+    const prefix = freshPrefix();
+    const store = await open(prefix);
+    const user = `carol-${randomUUID()}`;
+    const s = newSession(user);
+    await store.createSession(s, { logTtlMs: 60_000 });
+    const layout = createRedisKeyLayout(prefix, 16);
+    const direct = new Cluster([cluster.url]);
+    try {
+      const logs = await Promise.all(layout.logKeys.map((key) => direct.xrange(key, '-', '+')));
+      const holding = logs.flatMap((entries, shard) => (entries.some(([, f]) => f.includes(s.sid)) ? [shard] : []));
+      expect(holding).toEqual([layout.shardOfUser(user)]);
+      const [, fields] = logs[layout.shardOfUser(user)]!.find(([, f]) => f.includes(s.sid))!;
+      expect(fields).toEqual(expect.arrayContaining(['k', 'session', 'i', s.sid, 'u', user]));
+    } finally {
+      direct.disconnect();
+    }
   });
 
   it('shares rate-limit counters across stores, atomically, on every master, each key expiring', async () => {

@@ -1,4 +1,4 @@
-import { CSRF_HEADER, CSRF_HEADER_VALUE, isErrorBody } from '@latchkey/shared';
+import { CSRF_HEADER, CSRF_HEADER_VALUE, type ErrorBody } from '@latchkey/shared';
 import { SessionError } from './session-error.js';
 import type { ResolvedSessionClientOptions } from './types.js';
 
@@ -31,8 +31,11 @@ export function createBffRequest(options: ResolvedSessionClientOptions): BffRequ
     }
     const data = await response.json().catch(() => undefined);
     if (!response.ok || (response.status != 204 && data === undefined)) {
-      const known = isErrorBody(data);
-      throw new SessionError(known ? data.error : 'bad_response', response.status, known ? data.message : undefined);
+      // A code's shape, not the closed list (which would ship every code to the browser): a code this client does
+      // not know yet (a newer BFF) still reaches the caller, and a proxy's own error page is still 'bad_response'.
+      const { error, message } = (data || {}) as Partial<ErrorBody>;
+      const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
+      throw new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
     }
     return { data, serverNow: Date.parse(response.headers.get('date') || '') || Date.now() };
   };

@@ -1,5 +1,5 @@
 import { ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
-import type { ErrorCode, LoginRequest, SessionListResponse, SignOutReason, TokenResponse } from '@latchkey/shared';
+import type { ErrorCode, LoginRequest, LogoutRedirectResponse, SessionListResponse, SignOutReason, TokenResponse } from '@latchkey/shared';
 import { backoffDelay } from './backoff.js';
 import { createBffRequest } from './bff-request.js';
 import { createEventEmitter } from './event-emitter.js';
@@ -170,12 +170,15 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   function signOut(path: string, reason: SignOutReason) {
     // Under the lock, so no tab rotates the cookie while it is being revoked.
     return withRefreshLock(lockName, async () => {
+      let to: string | undefined;
       try {
-        await request('POST', path);
+        to = (await request<LogoutRedirectResponse | undefined>('POST', path)).data?.redirectTo;
       } finally {
         // Signed out here and in every tab even if the BFF is unreachable; the error still reaches the caller.
         endSession(reason, true);
       }
+      // A session from an identity provider: sign out there too (RP-initiated logout).
+      if (to) location.assign(to);
     });
   }
 
@@ -204,6 +207,10 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     async login(credentials: LoginRequest) {
       const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.login, credentials);
       accept(holdToken(data, serverNow, options.refreshMarginMs), true);
+    },
+    end: (reason) => endSession(reason, true),
+    signIn({ returnTo }: { returnTo?: string } = {}) {
+      location.assign(options.bffUrl + ROUTES.oidcLogin + '?returnTo=' + encodeURIComponent(returnTo || location.href));
     },
     logout: () => signOut(ROUTES.logout, 'logout'),
     logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),

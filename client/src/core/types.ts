@@ -67,13 +67,23 @@ export interface SessionClient {
    */
   refresh(rejectedToken?: string | null): Promise<string | null>;
   login(credentials: LoginRequest): Promise<void>;
-  /** Ends this device's session, in every tab. Signs out locally even when the BFF cannot be reached (and rethrows). */
+  /**
+   * Sign-in through the BFF's identity provider (`oidc` option): navigates this tab to `<bffUrl>/oidc/login`. After the
+   * IdP, the browser comes back to `returnTo` (a path or URL on this site; default: the current page) signed in.
+   */
+  signIn(options?: { returnTo?: string }): void;
+  /**
+   * Ends this device's session, in every tab. Signs out locally even when the BFF cannot be reached (and rethrows).
+   * For a session from an identity provider with RP-initiated logout configured, then navigates to the IdP's end-session page.
+   */
   logout(): Promise<void>;
   /** Ends every session of the user, on every device. */
   logoutAll(): Promise<void>;
   listSessions(): Promise<SessionListEntry[]>;
   /** Revokes one device session; revoking the current one is a logout. */
   revokeSession(id: string): Promise<void>;
+  /** Signs out here and in every tab without calling the BFF, which already ended the session (`@latchkey/client/live`). */
+  end(reason: SignOutReason): void;
   on<E extends keyof SessionEventMap>(event: E, listener: (detail: SessionEventMap[E]) => void): () => void;
   /** Restores the session and starts listening to other tabs and to the network. Idempotent. */
   start(): void;

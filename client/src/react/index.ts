@@ -15,6 +15,7 @@ import {
 import type { SessionListEntry } from '@latchkey/shared';
 import { LOADING_SNAPSHOT } from '../core/snapshot-store.js';
 import type { SessionClient, SessionSnapshot } from '../core/types.js';
+import type { Live } from '../live/index.js';
 
 const SessionContext = createContext<SessionClient | null>(null);
 
@@ -37,7 +38,7 @@ export function useSessionClient(): SessionClient {
 }
 
 export type UseSessionResult = SessionSnapshot &
-  Pick<SessionClient, 'login' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
+  Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
 
 const getServerSnapshot = () => LOADING_SNAPSHOT;
 
@@ -45,8 +46,8 @@ export function useSession(): UseSessionResult {
   const client = useSessionClient();
   const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, getServerSnapshot);
   return useMemo(() => {
-    const { login, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
-    return { ...snapshot, login, logout, logoutAll, listSessions, revokeSession, getAccessToken };
+    const { login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
+    return { ...snapshot, login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken };
   }, [client, snapshot]);
 }
 
@@ -60,7 +61,11 @@ export interface UseDevicesResult {
   revoke(id: string): Promise<void>;
 }
 
-export function useDevices(): UseDevicesResult {
+/**
+ * The user's devices. Pass the handle from `attachLive` (`@latchkey/client/live`) and the list reloads whenever a
+ * device signs in or out anywhere; without it, it loads when the session changes and on `refresh()`.
+ */
+export function useDevices(live?: Pick<Live, 'onDevicesChanged'>): UseDevicesResult {
   const client = useSessionClient();
   const { status, session } = useSession();
   const [state, setState] = useState({ devices: [] as SessionListEntry[], loading: false, error: null as unknown });
@@ -83,6 +88,8 @@ export function useDevices(): UseDevicesResult {
     },
     [client, refresh],
   );
+
+  useEffect(() => live?.onDevicesChanged(refresh), [live, refresh]);
 
   useEffect(() => {
     if (status == 'authenticated') void refresh();

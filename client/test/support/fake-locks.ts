@@ -1,6 +1,10 @@
-/** A LockManager for one "browser": exclusive locks by name, FIFO, with `ifAvailable`; shared locks; `query()`. */
+/**
+ * A LockManager for one "browser": exclusive locks by name, FIFO, with `ifAvailable` and `signal` (aborting a queued
+ * request rejects it with AbortError and takes it out of the queue); shared locks; `query()`.
+ */
 export function createFakeLocks() {
   const queues = new Map<string, Array<() => void>>();
+  const waiting = new Map<string, number>();
   const held = new Set<string>();
   const sharedHeld: Array<{ name: string; mode: 'shared' }> = [];
   let grants = 0;
@@ -13,7 +17,7 @@ export function createFakeLocks() {
 
   function request<T>(
     name: string,
-    optionsOrCallback: { ifAvailable?: boolean; mode?: 'shared' | 'exclusive' } | ((lock: unknown) => T),
+    optionsOrCallback: { ifAvailable?: boolean; mode?: 'shared' | 'exclusive'; signal?: AbortSignal } | ((lock: unknown) => T),
     maybeCallback?: (lock: unknown) => T,
   ): Promise<T> {
     const options = typeof optionsOrCallback == 'function' ? {} : optionsOrCallback;
@@ -37,14 +41,28 @@ export function createFakeLocks() {
       return run();
     }
     if (options.ifAvailable) return Promise.resolve(callback(null));
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       const queue = queues.get(name) ?? [];
-      queue.push(resolve);
+      const grant = () => {
+        options.signal?.removeEventListener('abort', abort);
+        waiting.set(name, (waiting.get(name) ?? 1) - 1);
+        resolve();
+      };
+      const abort = () => {
+        const i = queue.indexOf(grant);
+        if (i < 0) return;
+        queue.splice(i, 1);
+        waiting.set(name, (waiting.get(name) ?? 1) - 1);
+        reject(new DOMException('The request was aborted', 'AbortError'));
+      };
+      options.signal?.addEventListener('abort', abort);
+      queue.push(grant);
       queues.set(name, queue);
+      waiting.set(name, (waiting.get(name) ?? 0) + 1);
     }).then(run);
   }
 
   const query = async () => ({ held: [...[...held].map((name) => ({ name, mode: 'exclusive' })), ...sharedHeld], pending: [] });
 
-  return { request, query, grants: () => grants };
+  return { request, query, grants: () => grants, isHeld: (name: string) => held.has(name), waiting: (name: string) => waiting.get(name) ?? 0 };
 }

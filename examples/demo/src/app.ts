@@ -3,9 +3,14 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type SessionStore } from '@latchkey/bff';
+import { createBff, defaultMapUser, MemoryStore, RedisStore, type Bff, type BffOptions, type MapUser, type OidcOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import type { DemoConfig } from './config.js';
+import type { DevIdp } from './dev-idp.js';
+import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
+
+/** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
+export const DEV_IDP_PATH = '/idp';
 
 export interface DemoApp {
   app: Express;
@@ -32,7 +37,12 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
       ? await RedisStore.connect({ url: config.redisUrl, ...waitForReplicas })
       : new MemoryStore();
   const issuer = config.issuer ?? `http://localhost:${config.port}`;
+  // Built while the BFF starts (loading oidc-provider and making its key take a moment); awaited before serving.
+  const devIdpReady = config.demoIdp ? createDemoIdp(config.port, issuer) : undefined;
+  devIdpReady?.catch(() => undefined);
+  const oidc = oidcOptions(config, issuer);
   const bff = await createBff({
+    ...(oidc ? { oidc } : {}),
     store,
     secrets: [config.secret],
     authenticate: await createDemoAuthenticate(),
@@ -40,6 +50,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     accessTokenTtlSeconds: config.accessTtlSeconds,
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
+    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
     ...(config.allowedOrigins ? { allowedOrigins: [new URL(issuer).origin, ...config.allowedOrigins] } : {}),
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
     ...(logger ? { logger } : {}),
@@ -52,7 +63,11 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  const devIdp = await devIdpReady;
+  if (devIdp) app.use(DEV_IDP_PATH, devIdp.app);
   app.use('/auth', bff.router);
+  // The page asks whether to offer "Sign in with the identity provider".
+  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined }));
   app.get('/api/public', (_req, res) => {
     res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
   });
@@ -85,4 +100,48 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
       await store.close();
     },
   };
+}
+
+/**
+ * The demo maps an IdP user whose `sub` is one of the demo account ids (the bundled IdP's subjects are) to that
+ * account, so alice is one user whichever way she signs in; anyone else gets the default `${iss}|${sub}`.
+ */
+const demoMapUser: MapUser = (claims) => {
+  const account = DEMO_ACCOUNTS.find((a) => a.id === claims.sub);
+  return account ? { id: account.id, name: account.name } : defaultMapUser(claims);
+};
+
+function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefined {
+  const upstream = config.demoIdp
+    ? { issuer: `http://localhost:${config.port}${DEV_IDP_PATH}`, clientId: DEV_IDP_CLIENT_ID, clientSecret: DEV_IDP_CLIENT_SECRET }
+    : config.oidc;
+  if (!upstream) return undefined;
+  return {
+    ...upstream,
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
+    redirectUri: `${issuer}/auth/oidc/callback`,
+    postLogoutRedirectUri: `${issuer}/`,
+    mapUser: demoMapUser,
+    // The bundled IdP and local development run on plain http.
+    dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
+  };
+}
+
+/** Loaded only when asked for: oidc-provider is a development dependency of the demo, not of every start. */
+async function createDemoIdp(port: number, issuer: string): Promise<DevIdp> {
+  const { createDevIdp } = await import('./dev-idp.js');
+  return createDevIdp({
+    issuer: `http://localhost:${port}${DEV_IDP_PATH}`,
+    accounts: DEMO_ACCOUNTS.map((a) => ({ username: a.username, password: a.password, sub: a.id, name: a.name, email: `${a.username}@example.com` })),
+    clients: [
+      {
+        clientId: DEV_IDP_CLIENT_ID,
+        clientSecret: DEV_IDP_CLIENT_SECRET,
+        redirectUris: [`${issuer}/auth/oidc/callback`],
+        postLogoutRedirectUris: [`${issuer}/`],
+        backchannelLogoutUri: `${issuer}/auth/oidc/backchannel-logout`,
+      },
+    ],
+  });
 }

@@ -16,8 +16,17 @@ const envSchema = z.object({
   LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
+  /** Open `GET /auth/events` streams allowed per user, and in this process (the BFF's `eventStreams` caps). */
+  LATCHKEY_EVENT_STREAMS_PER_USER: z.coerce.number().int().positive().default(10),
+  LATCHKEY_EVENT_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
   LATCHKEY_ALLOWED_ORIGINS: z.string().optional(),
+  /** Sign-in through an upstream OpenID Connect provider: its issuer URL, and this demo's client at it. */
+  LATCHKEY_OIDC_ISSUER: z.string().url().optional(),
+  LATCHKEY_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  LATCHKEY_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** `true`: run the bundled development IdP (oidc-provider) in this process, at /idp, and sign in through it. */
+  LATCHKEY_DEMO_IDP: z.enum(['true', 'false', '1', '0']).default('false'),
   /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
   LATCHKEY_RATE_LIMITS: z
     .string()
@@ -44,6 +53,12 @@ export interface DemoConfig {
   accessTtlSeconds: number;
   issuer: string | undefined;
   allowedOrigins: string[] | undefined;
+  eventStreamsPerUser: number;
+  eventStreamsMax: number;
+  /** OIDC sign-in through an external IdP (LATCHKEY_OIDC_*). */
+  oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
+  /** LATCHKEY_DEMO_IDP: run the development IdP in process and sign in through it. */
+  demoIdp: boolean;
   /** Passed to the BFF as `rateLimit`, which validates it. */
   rateLimits: unknown;
 }
@@ -59,8 +74,20 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
   if (!cluster && e.REDIS_URL?.includes(',')) {
     throw new Error('Invalid environment: REDIS_URL lists several URLs; set LATCHKEY_REDIS_CLUSTER=true for a Cluster');
   }
+  const demoIdp = e.LATCHKEY_DEMO_IDP === 'true' || e.LATCHKEY_DEMO_IDP === '1';
+  const oidcVars = [e.LATCHKEY_OIDC_ISSUER, e.LATCHKEY_OIDC_CLIENT_ID, e.LATCHKEY_OIDC_CLIENT_SECRET];
+  if (oidcVars.some((v) => v !== undefined) && oidcVars.some((v) => v === undefined)) {
+    throw new Error('Invalid environment: set all of LATCHKEY_OIDC_ISSUER, LATCHKEY_OIDC_CLIENT_ID and LATCHKEY_OIDC_CLIENT_SECRET, or none');
+  }
+  if (demoIdp && e.LATCHKEY_OIDC_ISSUER !== undefined) {
+    throw new Error('Invalid environment: LATCHKEY_DEMO_IDP runs its own IdP; do not also set LATCHKEY_OIDC_ISSUER');
+  }
   return {
     port: e.PORT,
+    oidc: e.LATCHKEY_OIDC_ISSUER
+      ? { issuer: e.LATCHKEY_OIDC_ISSUER, clientId: e.LATCHKEY_OIDC_CLIENT_ID!, clientSecret: e.LATCHKEY_OIDC_CLIENT_SECRET! }
+      : undefined,
+    demoIdp,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
     redisWaitReplicas: e.LATCHKEY_REDIS_WAIT_REPLICAS,
@@ -69,6 +96,8 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
     issuer: e.LATCHKEY_ISSUER,
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+    eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
+    eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,
     rateLimits: e.LATCHKEY_RATE_LIMITS,
   };
 }

@@ -15,6 +15,8 @@ async function main(): Promise<void> {
       `  store: ${describeStore(config)}`,
       `  accounts: ${DEMO_ACCOUNTS.map((a) => `${a.username} / ${a.password}`).join(', ')}`,
     ];
+    if (config.demoIdp) lines.push(`  identity provider: the bundled development IdP at http://localhost:${port}/idp (same accounts)`);
+    else if (config.oidc) lines.push(`  identity provider: ${config.oidc.issuer}`);
     if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
     process.stdout.write(`${lines.join('\n')}\n`);
   });

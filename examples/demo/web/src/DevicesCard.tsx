@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { SessionListEntry } from '@latchkey/client';
 import { useDevices } from '@latchkey/client/react';
 import { describeError } from './describe-error.js';
+import { live } from './session.js';
 
 const time = (epochMs: number) =>
   new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -11,7 +12,7 @@ const byRelevance = (a: SessionListEntry, b: SessionListEntry) =>
   Number(b.current) - Number(a.current) || b.lastActiveAt - a.lastActiveAt;
 
 export function DevicesCard() {
-  const { devices, loading, error, refresh, revoke } = useDevices();
+  const { devices, loading, error, refresh, revoke } = useDevices(live);
   const [actionError, setActionError] = useState('');
 
   const revokeDevice = (id: string) => {

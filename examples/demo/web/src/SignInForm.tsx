@@ -1,10 +1,18 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useSession } from '@latchkey/client/react';
 import { describeError } from './describe-error.js';
 import { guessDeviceName } from './device-name.js';
 
 export function SignInForm() {
-  const { login } = useSession();
+  const { login, signIn } = useSession();
+  // Whether the server signs in through an identity provider (LATCHKEY_DEMO_IDP or LATCHKEY_OIDC_*).
+  const [oidc, setOidc] = useState(false);
+  useEffect(() => {
+    fetch('/api/config')
+      .then((res) => res.json() as Promise<{ oidc?: boolean }>)
+      .then((config) => setOidc(config.oidc === true))
+      .catch(() => setOidc(false));
+  }, []);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [deviceName, setDeviceName] = useState(guessDeviceName);
@@ -68,6 +76,11 @@ export function SignInForm() {
       <button className="primary" type="submit" disabled={pending} data-testid="login-submit">
         {pending ? 'Signing in…' : 'Sign in'}
       </button>
+      {oidc && (
+        <button type="button" onClick={() => signIn()} data-testid="idp-sign-in">
+          Sign in with the identity provider
+        </button>
+      )}
       <p className="hint">
         Demo accounts: <code>alice</code> / <code>wonderland</code> and <code>bob</code> / <code>builder</code>
       </p>

@@ -7,6 +7,7 @@ const MESSAGES: Record<string, string> = {
   network_error: 'The server could not be reached.',
   temporarily_unavailable: 'The server is temporarily unavailable.',
   not_found: 'That device session no longer exists.',
+  oidc_login_failed: 'Sign-in with the identity provider failed. Start again.',
 };
 
 /** One line for the user, with the code in brackets for whoever debugs. */

@@ -1,0 +1,173 @@
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { DevicesChangedData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { BffMetrics } from '../observability/metrics.js';
+import type { RevocationEvent } from '../store/revocation-feed.js';
+
+export interface EventStreamsOptions {
+  maxPerUser: number;
+  maxPerProcess: number;
+  heartbeatMs: number;
+  retryMs: number;
+  logger: Logger;
+  metrics: BffMetrics;
+}
+
+/** The device session a stream belongs to. */
+export interface StreamSession {
+  sid: string;
+  userId: string;
+  createdAt: number;
+}
+
+interface OpenStream extends StreamSession {
+  res: Response;
+}
+
+/** A client that reads nothing while this much is queued is gone or hostile: drop it (memory stays bounded). */
+const MAX_QUEUED_BYTES = 64 * 1024;
+
+/** Seconds a refused client should wait before it tries again. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * This process's open `GET /events` streams, indexed by session and by user, fed by the one revocation-log follower
+ * the process already runs (the guard's view): an event is fanned out in memory to the streams it concerns, so a
+ * thousand streams cost no Redis connection of their own. One timer writes every stream's heartbeat.
+ */
+export class EventStreams {
+  private readonly bySid = new Map<string, Set<OpenStream>>();
+  private readonly byUser = new Map<string, Set<OpenStream>>();
+  private count = 0;
+  private closed = false;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly options: EventStreamsOptions) {
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatMs);
+    this.heartbeat.unref();
+    options.metrics.openEventStreams = () => this.count;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Throws the refusal when this process cannot take another stream (checked before authenticating, it costs nothing). */
+  assertProcessRoom(): void {
+    if (this.closed) throw this.refuse('closing', 'temporarily_unavailable', 'The server is shutting down.');
+    if (this.count >= this.options.maxPerProcess) {
+      throw this.refuse('process', 'temporarily_unavailable', 'This server has no room for another event stream.');
+    }
+  }
+
+  /**
+   * Starts the stream for an authenticated session: headers that keep proxies from buffering or caching it, the
+   * reconnect delay, then registration. Throws the refusal (before anything is written) when a cap is reached.
+   */
+  open(req: Request, res: Response, session: StreamSession): void {
+    // The client may have gone while its session was being checked: its 'close' already fired, so never register it.
+    if (req.socket.destroyed) return;
+    this.assertProcessRoom();
+    if ((this.byUser.get(session.userId)?.size ?? 0) >= this.options.maxPerUser) {
+      throw this.refuse('user', 'too_many_connections');
+    }
+    const stream: OpenStream = { sid: session.sid, userId: session.userId, createdAt: session.createdAt, res };
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      // no-transform: a compressing proxy would hold events back until its buffer fills.
+      'Cache-Control': 'no-store, no-transform',
+      'X-Accel-Buffering': 'no',
+    });
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true);
+    res.flushHeaders();
+    res.write(`retry: ${this.options.retryMs}\n\n`);
+    add(this.bySid, stream.sid, stream);
+    add(this.byUser, stream.userId, stream);
+    this.count++;
+    res.on('close', () => this.remove(stream));
+  }
+
+  /** Tells one session's streams that it ended, and closes them. */
+  endSession(sid: string, reason: SessionEndedReason): void {
+    for (const stream of [...(this.bySid.get(sid) ?? [])]) this.sendEnded(stream, reason);
+  }
+
+  /** Fans one log event out to the streams it concerns. */
+  dispatch(event: RevocationEvent): void {
+    if (event.kind === 'sid') {
+      this.endSession(event.id, event.reason ?? 'session_revoked');
+      if (event.userId !== undefined) this.devicesChanged(event.userId, { sid: event.id, change: 'ended' });
+    } else if (event.kind === 'session') {
+      this.devicesChanged(event.userId, { sid: event.id, change: 'started' });
+    } else if (event.kind === 'user') {
+      // revoked_after: every session that started before it is over (its sid events normally got there first).
+      for (const stream of [...(this.byUser.get(event.id) ?? [])]) {
+        if (stream.createdAt < event.revokedAfter) this.sendEnded(stream, 'logout_all');
+      }
+    }
+  }
+
+  /** Ends every stream (the BFF is closing); later connections are refused. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    for (const streams of [...this.bySid.values()]) for (const stream of [...streams]) stream.res.end();
+  }
+
+  private devicesChanged(userId: string, data: DevicesChangedData): void {
+    for (const stream of this.byUser.get(userId) ?? []) this.write(stream, 'devices_changed', data);
+  }
+
+  private sendEnded(stream: OpenStream, reason: SessionEndedReason): void {
+    const data: SessionEndedData = { sid: stream.sid, reason };
+    this.write(stream, 'session_ended', data);
+    this.remove(stream);
+    stream.res.end();
+  }
+
+  private write(stream: OpenStream, event: StreamEventName, data: object): void {
+    this.options.metrics.streamEvents.inc({ event });
+    this.send(stream, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private send(stream: OpenStream, text: string): void {
+    if (stream.res.writableLength > MAX_QUEUED_BYTES) {
+      this.options.logger.warn({ event: 'event_stream_dropped', userId: stream.userId, sid: stream.sid }, 'event stream dropped: the client reads nothing');
+      this.remove(stream);
+      stream.res.destroy();
+      return;
+    }
+    stream.res.write(text);
+  }
+
+  private beat(): void {
+    for (const streams of this.bySid.values()) for (const stream of streams) this.send(stream, ':\n\n');
+  }
+
+  private remove(stream: OpenStream): void {
+    if (!drop(this.bySid, stream.sid, stream)) return;
+    drop(this.byUser, stream.userId, stream);
+    this.count--;
+  }
+
+  private refuse(reason: 'closing' | 'process' | 'user', code: 'temporarily_unavailable' | 'too_many_connections', message?: string) {
+    this.options.metrics.eventStreamsRefused.inc({ reason });
+    return new LatchkeyError(code, message, { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+  }
+}
+
+function add(index: Map<string, Set<OpenStream>>, id: string, stream: OpenStream): void {
+  let set = index.get(id);
+  if (!set) index.set(id, (set = new Set()));
+  set.add(stream);
+}
+
+/** Removes the stream from its set; false when it was not there (already removed). */
+function drop(index: Map<string, Set<OpenStream>>, id: string, stream: OpenStream): boolean {
+  const set = index.get(id);
+  if (!set?.delete(stream)) return false;
+  if (set.size === 0) index.delete(id);
+  return true;
+}

@@ -1,0 +1,98 @@
+import { createRemoteJWKSet, importJWK, type JWTVerifyGetKey } from 'jose';
+import * as client from 'openid-client';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { ResolvedOidcOptions } from '../options.js';
+
+/** How long a client should wait before retrying when the IdP could not be reached. */
+export const IDP_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The BFF's view of the upstream OpenID Connect provider: its discovered configuration (openid-client) and its JWKS
+ * for back-channel logout tokens (jose). Discovery runs on first use and again after a failure, so the BFF starts
+ * (and password login works) while the IdP is down; OIDC routes answer 503 until it is back.
+ */
+export interface IdpClient {
+  readonly options: ResolvedOidcOptions;
+  config(): Promise<client.Configuration>;
+  /** The IdP's signing keys (discovery `jwks_uri`), fetched and cached by jose. */
+  signingKeys(): Promise<JWTVerifyGetKey>;
+}
+
+export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
+  let discovered: Promise<client.Configuration> | undefined;
+  let keys: JWTVerifyGetKey | undefined;
+
+  const discover = async (): Promise<client.Configuration> => {
+    const auth = options.clientSecret !== undefined
+      ? client.ClientSecretBasic(options.clientSecret)
+      : client.PrivateKeyJwt({
+          key: (await importJWK(options.privateKeyJwk as never, inferAlg(options.privateKeyJwk!))) as CryptoKey,
+          kid: typeof options.privateKeyJwk!.kid === 'string' ? options.privateKeyJwk!.kid : undefined,
+        });
+    const config = await client.discovery(new URL(options.issuer), options.clientId, undefined, auth, {
+      execute: options.dangerouslyAllowInsecureIdpRequests ? [client.allowInsecureRequests] : [],
+      timeout: options.requestTimeoutMs / 1000,
+    });
+    // openid-client counts its request deadline in seconds.
+    config.timeout = options.requestTimeoutMs / 1000;
+    return config;
+  };
+
+  const config = (): Promise<client.Configuration> => {
+    discovered ??= discover().catch((error: unknown) => {
+      discovered = undefined;
+      throw idpUnavailable('discovery', error);
+    });
+    return discovered;
+  };
+
+  return Object.freeze({
+    options,
+    config,
+    async signingKeys() {
+      if (keys) return keys;
+      const jwksUri = (await config()).serverMetadata().jwks_uri;
+      if (!jwksUri) throw new LatchkeyError('internal_error', 'The identity provider publishes no jwks_uri.');
+      keys = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: options.requestTimeoutMs });
+      return keys;
+    },
+  });
+}
+
+function inferAlg(jwk: Record<string, unknown>): string {
+  if (typeof jwk.alg === 'string') return jwk.alg;
+  if (jwk.kty === 'EC') return 'ES256';
+  if (jwk.kty === 'OKP') return 'EdDSA';
+  return 'RS256';
+}
+
+/** The IdP could not give an answer (network, timeout, 5xx): 503 with Retry-After, the cause kept. */
+export function idpUnavailable(operation: string, cause: unknown): LatchkeyError {
+  if (cause instanceof LatchkeyError) return cause;
+  return new LatchkeyError('temporarily_unavailable', `The identity provider could not be reached (${operation}). Try again shortly.`, {
+    cause,
+    headers: { 'Retry-After': String(IDP_RETRY_AFTER_SECONDS) },
+  });
+}
+
+/**
+ * True when an error from openid-client means "no usable answer from the IdP" (rather than a definitive OAuth error
+ * about this request): network errors, timeouts, 5xx with or without an OAuth body, and non-JSON answers.
+ */
+export function isIdpUnreachable(error: unknown): boolean {
+  if (error instanceof client.ResponseBodyError) return error.status >= 500;
+  if (error instanceof client.ClientError) {
+    const cause = error.cause;
+    if (cause instanceof Response) return cause.status >= 500;
+    return error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || error.code === 'OAUTH_RESPONSE_IS_NOT_JSON';
+  }
+  if (error instanceof client.AuthorizationResponseError || error instanceof client.WWWAuthenticateChallengeError) return false;
+  // fetch failures (TypeError "fetch failed"), aborts and timeouts.
+  return error instanceof TypeError || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
+}
+
+/** The OAuth error code of a definitive IdP answer (`invalid_grant`, `access_denied`, ...), or null. */
+export function oauthErrorCode(error: unknown): string | null {
+  if (error instanceof client.ResponseBodyError || error instanceof client.AuthorizationResponseError) return error.error;
+  return null;
+}

@@ -1,0 +1,46 @@
+import * as client from 'openid-client';
+import type { BffContext } from '../context.js';
+import type { DeviceSessionRecord } from '../store/types.js';
+import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
+import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
+
+export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp';
+
+/**
+ * For a device session started by the IdP whose IdP access token is due: renews at the IdP with the sealed refresh
+ * token and stores what comes back (a rotated refresh token replaces the old one). `revoked_at_idp` when the IdP
+ * refuses the grant (invalid_grant: the user signed out there, or was disabled), or when the sealed token cannot be
+ * opened any more (its secret was retired). Throws 503 `temporarily_unavailable` when the IdP cannot answer, so a
+ * down IdP never signs anyone out.
+ */
+export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord): Promise<RenewOutcome> {
+  const link = session.idp;
+  if (!link || link.refreshTokenSealed === null) return 'not_due';
+  const now = ctx.now();
+  if (link.accessExpiresAt - idp.options.refreshMarginSeconds * 1000 > now) return 'not_due';
+  const refreshToken = unsealIdpToken(ctx, 'refresh_token', link.refreshTokenSealed);
+  if (refreshToken === null) return 'revoked_at_idp';
+
+  const config = await idp.config();
+  let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+  try {
+    tokens = await client.refreshTokenGrant(config, refreshToken);
+  } catch (error) {
+    if (oauthErrorCode(error) === 'invalid_grant') return 'revoked_at_idp';
+    if (!isIdpUnreachable(error)) {
+      ctx.logger.error({ event: 'oidc_refresh_failed', reason: oauthErrorCode(error) ?? (error as Error).message }, 'refresh at the identity provider failed');
+    }
+    throw idpUnavailable('refresh', error);
+  }
+  const expiresIn = tokens.expiresIn();
+  await ctx.store.updateIdpTokens(
+    session.key,
+    {
+      refreshTokenSealed: tokens.refresh_token ? sealIdpToken(ctx, 'refresh_token', tokens.refresh_token) : link.refreshTokenSealed,
+      idTokenSealed: tokens.id_token ? sealIdpToken(ctx, 'id_token', tokens.id_token) : link.idTokenSealed,
+      accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : ctx.now() + expiresIn * 1000,
+    },
+    now,
+  );
+  return 'renewed';
+}

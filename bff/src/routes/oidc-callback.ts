@@ -1,0 +1,97 @@
+import type { RequestHandler } from 'express';
+import * as client from 'openid-client';
+import type { BffContext } from '../context.js';
+import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { setSessionCookie } from '../http/session-cookie.js';
+import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
+import { sealIdpToken } from '../oidc/idp-token-seal.js';
+import { takeLoginTransaction } from '../oidc/login-transaction.js';
+import { defaultMapUser } from '../oidc/map-user.js';
+import type { IdpClaims } from '../options.js';
+import { startDeviceSession } from '../session/start-device-session.js';
+import type { IdpLink } from '../store/types.js';
+
+/**
+ * GET /oidc/callback: the IdP sends the browser back here (a cross-site top-level navigation). The login transaction
+ * is taken and destroyed first, so it serves exactly one callback whatever the outcome. openid-client checks `state`,
+ * the RFC 9207 `iss` parameter, exchanges the code with the PKCE verifier and validates the ID token (signature, iss,
+ * aud, exp, nonce). Then a normal device session starts (startDeviceSession, as for password login) holding the IdP
+ * tokens sealed, and the browser goes to `returnTo` (303); the page gets its access token from POST /refresh.
+ * Every failure is a 400 `oidc_login_failed` (503 when the IdP cannot be reached) and stores nothing.
+ */
+export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, transactionCookie: string): RequestHandler {
+  const mapUser = idp.options.mapUser ?? defaultMapUser;
+  return async (req, res) => {
+    const transaction = await takeLoginTransaction(req, res, transactionCookie, !ctx.options.dangerouslyAllowInsecureHttp);
+    if (transaction === null) {
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
+      throw failed('No sign-in is in progress in this browser (it expired, was already completed, or was not started here).');
+    }
+    const config = await idp.config();
+    // The URL the IdP redirected to: the registered redirect URI with the query the browser brought.
+    const currentUrl = new URL(idp.options.redirectUri);
+    currentUrl.search = new URL(req.originalUrl, currentUrl).search;
+
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(config, currentUrl, {
+        pkceCodeVerifier: transaction.codeVerifier,
+        expectedState: transaction.state,
+        expectedNonce: transaction.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      if (isIdpUnreachable(error)) throw idpUnavailable('token', error);
+      const code = oauthErrorCode(error);
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
+      ctx.logger.warn({ event: 'oidc_login_failed', reason: code ?? (error as Error).message }, 'sign-in at the identity provider failed');
+      throw failed(code ? `The identity provider answered ${code}.` : 'The identity provider’s answer did not match this sign-in.', error);
+    }
+    const idTokenClaims = tokens.claims() as IdpClaims | undefined;
+    if (!idTokenClaims) throw failed('The identity provider sent no ID token.');
+    const claims = await withUserInfo(ctx, config, tokens.access_token, idTokenClaims);
+    const user = await mapUser(claims);
+    if (user === null) {
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
+      ctx.logger.warn({ event: 'oidc_login_failed', reason: 'mapUser refused' }, 'sign-in refused by mapUser');
+      throw failed('This account may not sign in here.');
+    }
+
+    const now = ctx.now();
+    const expiresIn = tokens.expiresIn();
+    const idpLink: IdpLink = {
+      iss: claims.iss,
+      sub: claims.sub,
+      sid: typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : null,
+      refreshTokenSealed: tokens.refresh_token ? sealIdpToken(ctx, 'refresh_token', tokens.refresh_token) : null,
+      idTokenSealed: tokens.id_token ? sealIdpToken(ctx, 'id_token', tokens.id_token) : null,
+      // Without expires_in the IdP access token is never considered due.
+      accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
+    };
+    const { session, cookie } = await startDeviceSession(ctx, req, user, { idp: idpLink });
+    const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, ctx.options.secrets);
+    setSessionCookie(res, ctx.options, value, session.absoluteExpiresAt);
+    res.redirect(303, transaction.returnTo);
+  };
+}
+
+/**
+ * Many IdPs put profile claims (name, email) only in the UserInfo response for the code flow. Fetched once at sign-in
+ * (openid-client checks its `sub` against the ID token's); the ID token's own claims win. A failure here does not
+ * fail the sign-in: mapUser then sees the ID token's claims only.
+ */
+async function withUserInfo(ctx: BffContext, config: client.Configuration, accessToken: string, claims: IdpClaims): Promise<IdpClaims> {
+  if (!config.serverMetadata().userinfo_endpoint) return claims;
+  try {
+    const info = await client.fetchUserInfo(config, accessToken, claims.sub);
+    return { ...info, ...claims } as IdpClaims;
+  } catch (error) {
+    ctx.logger.warn({ event: 'oidc_userinfo_failed', reason: (error as Error).message }, 'UserInfo request failed; using the ID token claims');
+    return claims;
+  }
+}
+
+function failed(message: string, cause?: unknown): LatchkeyError {
+  return new LatchkeyError('oidc_login_failed', message, cause === undefined ? {} : { cause });
+}

@@ -1,0 +1,32 @@
+import type { RequestHandler } from 'express';
+import * as client from 'openid-client';
+import type { BffContext } from '../context.js';
+import { beginLoginTransaction } from '../oidc/login-transaction.js';
+import type { IdpClient } from '../oidc/idp-client.js';
+import { resolveReturnTo } from '../oidc/return-to.js';
+
+/**
+ * GET /oidc/login?returnTo=: a top-level navigation from the page's `signIn()`. Starts a login transaction (state,
+ * nonce, PKCE S256 verifier, returnTo) and sends the browser to the IdP's authorization endpoint (303).
+ * No X-CSRF header can come with a navigation: state, PKCE and the SameSite=Lax transaction cookie protect the
+ * callback, and this route only starts a sign-in, which a third party gains nothing by starting.
+ */
+export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
+  return async (req, res) => {
+    const returnTo = resolveReturnTo(req, req.query.returnTo, ctx.options.allowedOrigins);
+    const config = await idp.config();
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const transaction = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier, returnTo };
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: idp.options.redirectUri,
+      scope: idp.options.scopes.join(' '),
+      response_type: 'code',
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state: transaction.state,
+      nonce: transaction.nonce,
+    });
+    await beginLoginTransaction(req, transaction);
+    res.redirect(303, url.href);
+  };
+}

@@ -1,0 +1,84 @@
+import type { Request } from 'express';
+import type { BffContext } from '../context.js';
+import { sha256 } from '../crypto/hash.js';
+import { randomToken } from '../crypto/random.js';
+import type { SessionCookieValue } from '../crypto/session-cookie-value.js';
+import { stripControls } from '../http/display-text.js';
+import { reportTheft, rotateCookie } from '../http/rotate-cookie.js';
+import { readSessionCookie } from '../http/session-auth.js';
+import type { AuthenticatedUser } from '../options.js';
+import { describeUserAgent } from '../routes/user-agent.js';
+import { newSessionKey } from '../store/session-key.js';
+import { resolveGrantedClaims } from '../tokens/custom-claims.js';
+import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
+
+export interface StartedDeviceSession {
+  session: DeviceSessionRecord;
+  /** The generation-0 credential for the cookie (only its hash is stored). */
+  cookie: { generation: number; secret: string };
+}
+
+/**
+ * Starts a device session for a user the caller has authenticated (password login, OIDC callback): a new session
+ * and a new credential every time (no fixation); the session this browser already had is ended when its cookie is that
+ * session's current credential, so signing in again on one device does not pile up sessions (a superseded cookie is
+ * theft, as on refresh). The caller sets the cookie (`sendTokenResponse` or `setSessionCookie`).
+ */
+export async function startDeviceSession(
+  ctx: BffContext,
+  req: Request,
+  user: AuthenticatedUser,
+  extra: { deviceName?: string; idp?: IdpLink } = {},
+): Promise<StartedDeviceSession> {
+  // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
+  const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
+  const now = ctx.now();
+  const previous = readSessionCookie(ctx, req);
+  if (previous !== null) await endPresentedSession(ctx, req, previous, user.id);
+
+  const userAgent = stripControls(req.get('user-agent') ?? '').slice(0, 256);
+  const secret = randomToken(32);
+  const session: DeviceSessionRecord = {
+    key: newSessionKey(user.id),
+    sid: randomToken(16),
+    userId: user.id,
+    userName: user.name,
+    deviceName: extra.deviceName ?? describeUserAgent(userAgent),
+    userAgent,
+    createdAt: now,
+    lastActiveAt: now,
+    idleExpiresAt: Math.min(now + ctx.options.idleTimeoutSeconds * 1000, now + ctx.options.absoluteTimeoutSeconds * 1000),
+    absoluteExpiresAt: now + ctx.options.absoluteTimeoutSeconds * 1000,
+    generation: 0,
+    credentialHash: sha256(secret),
+    previousHash: null,
+    successorSealed: null,
+    graceUntil: 0,
+    ...(extra.idp ? { idp: extra.idp } : {}),
+    ...(claims ? { claims } : {}),
+  };
+  await ctx.store.createSession(session, { logTtlMs: ctx.markerTtlMs });
+  ctx.metrics.logins.inc({ outcome: 'success' });
+  ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.idp ? 'oidc' : 'password' }, 'login');
+  return { session, cookie: { generation: 0, secret } };
+}
+
+/**
+ * The cookie this browser sent along with a successful login. Only the holder of the session's credential may end
+ * it, so the store's rotation judges the cookie exactly as a refresh would: current (or previous within the grace
+ * window, successor unused) ends the session; superseded is theft (the store has revoked the session; logged and
+ * counted); anything else is left alone. Whose session it was does not matter: a browser switching accounts ends its
+ * old session, and nobody can end another device's session with a cookie that device has moved past.
+ */
+async function endPresentedSession(ctx: BffContext, req: Request, cookie: SessionCookieValue, userId: string): Promise<void> {
+  const { result } = await rotateCookie(ctx, cookie);
+  if (result.outcome === 'rotated' || result.outcome === 'replayed') {
+    const ended = await ctx.store.endSession(cookie.key, 'logout', ctx.now(), ctx.markerTtlMs);
+    if (ended !== null) {
+      ctx.metrics.logouts.inc({ scope: 'device' });
+      ctx.logger.info({ event: 'session_replaced', ip: req.ip, userId: ended.userId, sid: ended.sid, by: userId }, 'login ended the session this browser had');
+    }
+  } else if (result.outcome === 'reuse_detected') {
+    reportTheft(ctx, req, result.session, cookie, 'login');
+  }
+}

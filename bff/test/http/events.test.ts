@@ -1,0 +1,223 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/store/redis.js';
+import { call, login, refresh, startTestBff, type Device, type TestBff } from '../helpers/harness.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { listen, openEvents, type SseConnection } from '../helpers/sse.js';
+
+const ended = (c: SseConnection) => c.events.filter((e) => e.event === 'session_ended').map((e) => JSON.parse(e.data));
+const changes = (c: SseConnection) => c.events.filter((e) => e.event === 'devices_changed').map((e) => JSON.parse(e.data));
+
+describe('GET /auth/events', () => {
+  let t: TestBff;
+  let server: { url: string; stop(): Promise<void> };
+  const open: SseConnection[] = [];
+  const events = async (device: Device | null, headers: Record<string, string> = {}) => {
+    const c = await openEvents(server.url, { ...(device ? { Cookie: device.cookie } : {}), ...headers });
+    open.push(c);
+    return c;
+  };
+
+  async function start(options: Parameters<typeof startTestBff>[0] = {}) {
+    t = await startTestBff({ eventStreams: { heartbeatSeconds: 0.05, maxPerUser: 3, maxPerProcess: 5, retryMs: 1500 }, ...options });
+    server = await listen(t.app);
+  }
+
+  beforeEach(() => start());
+  afterEach(async () => {
+    for (const c of open.splice(0)) c.close();
+    await server.stop();
+    await t.close();
+  });
+
+  it('streams with headers that stop buffering and caching, the retry delay first, then heartbeats', async () => {
+    const device = await login(t.app);
+    const c = await events(device);
+    expect(c.status).toBe(200);
+    expect(c.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(c.headers['cache-control']).toContain('no-store');
+    expect(c.headers['cache-control']).toContain('no-transform');
+    expect(c.headers['x-accel-buffering']).toBe('no');
+    await c.until(() => c.comments >= 2);
+    expect(c.text().startsWith('retry: 1500\n\n')).toBe(true);
+    expect(t.bff.eventStreams.size).toBe(1);
+  });
+
+  it('needs the session cookie (no X-CSRF needed): 401 without one, 401 for a forged one', async () => {
+    const none = await events(null);
+    expect(none.status).toBe(401);
+    await none.until((c) => c.ended);
+    expect(none.body()).toMatchObject({ error: 'no_session' });
+    const forged = await events(null, { Cookie: 'latchkey=v1.x.0.y' });
+    expect(forged.status).toBe(401);
+  });
+
+  it('refuses a foreign Origin (403 csrf_rejected) and accepts its own', async () => {
+    const device = await login(t.app);
+    const foreign = await events(device, { Origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    await foreign.until((c) => c.ended);
+    expect(foreign.body()).toMatchObject({ error: 'csrf_rejected' });
+    const own = await events(device, { Origin: server.url });
+    expect(own.status).toBe(200);
+  });
+
+  it('a stream of an ended session is refused on connect (401), so it never waits for an event that already passed', async () => {
+    const device = await login(t.app);
+    await call(t.app, 'post', '/auth/logout', { cookie: device.cookie });
+    const c = await events(device);
+    expect(c.status).toBe(401);
+  });
+
+  it('logout: the device gets session_ended (logout) and its stream ends; the user’s other device gets devices_changed', async () => {
+    const phone = await login(t.app, 'alice', 'phone');
+    const laptop = await login(t.app, 'alice', 'laptop');
+    const onPhone = await events(phone);
+    const onLaptop = await events(laptop);
+    await onLaptop.until((c) => c.comments > 0);
+    await call(t.app, 'post', '/auth/logout', { cookie: phone.cookie });
+    await onPhone.until((c) => c.ended);
+    expect(ended(onPhone)).toEqual([{ sid: phone.sid, reason: 'logout' }]);
+    await onLaptop.until((c) => changes(c).length > 0);
+    expect(changes(onLaptop)).toEqual([{ sid: phone.sid, change: 'ended' }]);
+    expect(ended(onLaptop)).toEqual([]);
+    expect(t.bff.eventStreams.size).toBe(1);
+  });
+
+  it('a sign-in on another device is devices_changed (started) for the user, and nothing for another user', async () => {
+    const laptop = await login(t.app, 'alice', 'laptop');
+    const bob = await login(t.app, 'bob');
+    const onLaptop = await events(laptop);
+    const onBob = await events(bob);
+    await onBob.until((c) => c.comments > 0);
+    const phone = await login(t.app, 'alice', 'phone');
+    await onLaptop.until((c) => changes(c).length > 0);
+    expect(changes(onLaptop)).toEqual([{ sid: phone.sid, change: 'started' }]);
+    await onBob.until((c) => c.comments > 3);
+    expect(onBob.events).toEqual([]);
+  });
+
+  it('logout-all ends every stream of the user with logout_all; revoke-device with session_revoked; theft with reuse_detected', async () => {
+    const a = await login(t.app, 'alice', 'a');
+    const b = await login(t.app, 'alice', 'b');
+    const onA = await events(a);
+    const onB = await events(b);
+    await call(t.app, 'post', '/auth/logout-all', { cookie: a.cookie });
+    await Promise.all([onA.until((c) => c.ended), onB.until((c) => c.ended)]);
+    expect(ended(onA)).toEqual([{ sid: a.sid, reason: 'logout_all' }]);
+    expect(ended(onB)).toEqual([{ sid: b.sid, reason: 'logout_all' }]);
+
+    const c = await login(t.app, 'alice', 'c');
+    const d = await login(t.app, 'alice', 'd');
+    const onD = await events(d);
+    await call(t.app, 'delete', `/auth/sessions/${d.sid}`, { cookie: c.cookie });
+    await onD.until((s) => s.ended);
+    expect(ended(onD)).toEqual([{ sid: d.sid, reason: 'session_revoked' }]);
+
+    const e = await login(t.app, 'alice', 'e');
+    const stolen = { ...e };
+    await refresh(t.app, e);
+    const onE = await events(e);
+    await refresh(t.app, e);
+    await call(t.app, 'post', '/auth/refresh', { cookie: stolen.cookie });
+    await onE.until((s) => s.ended);
+    expect(ended(onE)).toEqual([{ sid: e.sid, reason: 'reuse_detected' }]);
+  });
+
+  it('caps streams per user (429 too_many_connections) and per process (503), each with Retry-After', async () => {
+    const alice = await login(t.app);
+    const bob = await login(t.app, 'bob');
+    for (let i = 0; i < 3; i++) expect((await events(alice)).status).toBe(200);
+    const fourth = await events(alice);
+    expect(fourth.status).toBe(429);
+    expect(fourth.headers['retry-after']).toBe('5');
+    await fourth.until((c) => c.ended);
+    expect(fourth.body()).toMatchObject({ error: 'too_many_connections' });
+    for (let i = 0; i < 2; i++) expect((await events(bob)).status).toBe(200);
+    const sixth = await events(bob);
+    expect(sixth.status).toBe(503);
+    expect(sixth.headers['retry-after']).toBe('5');
+    await sixth.until((c) => c.ended);
+    expect(sixth.body()).toMatchObject({ error: 'temporarily_unavailable' });
+    // A closed stream frees its place.
+    open[0]!.close();
+    await expect.poll(() => t.bff.eventStreams.size).toBe(4);
+    expect((await events(alice)).status).toBe(200);
+  });
+
+  it('a client that leaves while its session is being checked is never registered (no leak)', async () => {
+    const device = await login(t.app);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const getSession = t.store.getSession.bind(t.store);
+    const checking = new Promise<void>((entered) => {
+      t.store.getSession = async (key, now) => {
+        entered();
+        await gate;
+        return getSession(key, now);
+      };
+    });
+    const { request } = await import('node:http');
+    const req = request(`${server.url}/auth/events`, { headers: { Cookie: device.cookie } });
+    req.on('error', () => undefined);
+    req.end();
+    await checking;
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.bff.eventStreams.size).toBe(0);
+  });
+
+  it('bff.close() ends every stream, and later connections are refused', async () => {
+    const device = await login(t.app);
+    const c = await events(device);
+    t.bff.close();
+    await c.until((s) => s.ended);
+    expect(t.bff.eventStreams.size).toBe(0);
+    const later = await events(device);
+    expect(later.status).toBe(503);
+  });
+});
+
+/** Two BFF instances on one real redis-server: a revocation on A reaches B's streams through the log B follows. */
+describe('GET /auth/events across instances on a real Redis', () => {
+  let redis: RedisServer;
+  let a: TestBff;
+  let b: TestBff;
+  let bServer: { url: string; stop(): Promise<void> };
+  const prefix = `events-${Date.now()}:`;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    a = await startTestBff({}, await RedisStore.connect({ url: redis.url, prefix }));
+    b = await startTestBff({}, await RedisStore.connect({ url: redis.url, prefix }));
+    bServer = await listen(b.app);
+  });
+  afterAll(async () => {
+    await bServer?.stop();
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  it('a sign-in and a logout-all on A reach the streams on B (devices_changed, then session_ended)', async () => {
+    const laptop = await login(a.app, 'alice', 'laptop');
+    const onB = await openEvents(bServer.url, { Cookie: laptop.cookie });
+    expect(onB.status).toBe(200);
+    const phone = await login(a.app, 'alice', 'phone');
+    await onB.until((c) => changes(c).some((e) => e.sid === phone.sid));
+    expect(changes(onB)).toContainEqual({ sid: phone.sid, change: 'started' });
+    await call(a.app, 'post', '/auth/logout-all', { cookie: phone.cookie });
+    await onB.until((c) => c.ended);
+    expect(ended(onB)).toEqual([{ sid: laptop.sid, reason: 'logout_all' }]);
+  });
+
+  it('a device revoked on A gets session_ended on B', async () => {
+    const laptop = await login(a.app, 'bob', 'laptop');
+    const phone = await login(a.app, 'bob', 'phone');
+    const onB = await openEvents(bServer.url, { Cookie: phone.cookie });
+    await call(a.app, 'delete', `/auth/sessions/${phone.sid}`, { cookie: laptop.cookie });
+    await onB.until((c) => c.ended);
+    expect(ended(onB)).toEqual([{ sid: phone.sid, reason: 'session_revoked' }]);
+  });
+});
