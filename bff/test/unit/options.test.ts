@@ -23,6 +23,9 @@ describe('createBff options', () => {
     expect(() =>
       resolveBffOptions({ ...base(), scopePolicies: { admin: { onStoreUnavailable: 'closed', staleness: 1 } } } as unknown as BffOptions),
     ).toThrow(/unknown option "scopePolicies\.admin\.staleness"/);
+    expect(() => resolveBffOptions({ ...base(), eventStreams: { maxPerUsers: 2 } } as unknown as BffOptions)).toThrow(
+      /unknown option "eventStreams\.maxPerUsers"/,
+    );
   });
 
   it('accepts every documented option and returns a frozen, fully-defaulted object', () => {
