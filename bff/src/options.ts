@@ -3,19 +3,19 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import type { SessionStore } from './store/types.js';
-import type { GrantedClaims, LatchkeyClaims } from './tokens/custom-claims.js';
+import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN } from './tokens/custom-claims.js';
 
 /**
  * What the application's `authenticate` callback returns for good credentials. `claims` and `scope` go into every
- * access token of the device session (refreshes included). When the application declares `LatchkeyClaims` with
- * required members, `claims` is required.
+ * access token of the device session (refreshes included). `claims` stays optional even when the application declares
+ * `LatchkeyClaims` (the library's default OIDC mapUser cannot supply them): an application that declares claims
+ * returns them from every authenticate and mapUser.
  */
 export type AuthenticatedUser = {
   id: string;
   name: string;
-} & Omit<GrantedClaims, 'claims'> &
-  ({} extends LatchkeyClaims ? { claims?: LatchkeyClaims & Record<string, unknown> } : { claims: LatchkeyClaims & Record<string, unknown> });
+} & GrantedClaims;
 
 /** What the guard does while the store is unreachable (see `requireAuth`). */
 const failPolicySchema = z.strictObject({
