@@ -70,6 +70,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     algorithm: options.algorithm,
     retireAfterMs: markerTtlMs,
     now,
+    self: { issuer: options.issuer, audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience] },
   });
   await keyRing.load();
 
@@ -94,6 +95,9 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     algorithms: [options.algorithm],
     clockSkewSeconds: options.clockSkewSeconds,
     maxTokenBytes: options.maxTokenBytes,
+    scopePolicies: options.scopePolicies,
+    acceptDeploymentIssuers: true,
+    audienceIsDefault: input.audience === undefined,
     metrics,
     logger,
     now,

@@ -1,10 +1,11 @@
 export { createBff, type Bff } from './create-bff.js';
-export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser, OidcOptions, ResolvedOidcOptions, MapUser, IdpClaims } from './options.js';
+export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser, ScopeFailPolicy, OidcOptions, ResolvedOidcOptions, MapUser, IdpClaims } from './options.js';
+export { RESERVED_CLAIMS, type LatchkeyClaims, type GrantedClaims } from './tokens/custom-claims.js';
 export { defaultMapUser } from './oidc/map-user.js';
 export { resolveBffOptions } from './options.js';
 export type { BffAdmin } from './admin.js';
 export { LatchkeyError, type LatchkeyErrorOptions } from './errors/latchkey-error.js';
-export { createGuard, type Guard, type GuardOptions, type GuardDecision, type RequireAuthOptions } from './guard/guard.js';
+export { createGuard, type Guard, type GuardOptions, type GuardDecision, type RequireAuthOptions, type AuthClaims, type FailPolicy } from './guard/guard.js';
 export { RevocationView, type RevocationViewOptions } from './guard/revocation-view.js';
 export type { RevocationEvent, RevocationBatch, ReadRevocationsOptions } from './store/revocation-feed.js';
 export { KeyRing, type KeyRingOptions } from './keys/key-ring.js';

@@ -3,12 +3,26 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import type { SessionStore } from './store/types.js';
+import type { GrantedClaims } from './tokens/custom-claims.js';
+import { SCOPE_TOKEN } from './tokens/custom-claims.js';
 
-/** What the application's `authenticate` callback returns for good credentials. */
-export interface AuthenticatedUser {
+/**
+ * What the application's `authenticate` callback returns for good credentials. `claims` and `scope` go into every
+ * access token of the device session (refreshes included). `claims` stays optional even when the application declares
+ * `LatchkeyClaims` (the library's default OIDC mapUser cannot supply them): an application that declares claims
+ * returns them from every authenticate and mapUser.
+ */
+export type AuthenticatedUser = {
   id: string;
   name: string;
-}
+} & GrantedClaims;
+
+/** What the guard does while the store is unreachable (see `requireAuth`). */
+const failPolicySchema = z.strictObject({
+  onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
+  /** Bound on the revocation view's age for `open`. */
+  maxStalenessMs: z.number().int().min(0).max(10 * 60_000).default(30_000),
+});
 
 export type Authenticate = (username: string, password: string, req: Request) => Promise<AuthenticatedUser | null>;
 
@@ -68,7 +82,7 @@ export type OidcOptions = z.input<typeof oidcSchema>;
 export type ResolvedOidcOptions = Readonly<z.output<typeof oidcSchema>>;
 
 /** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
-const limitSchema = z.object({
+const limitSchema = z.strictObject({
   limit: z.number().int().positive(),
   windowMs: z.number().int().min(1000, 'windowMs must be at least 1000 (rate limits count whole seconds)'),
 });
@@ -81,7 +95,8 @@ const RATE_LIMIT_DEFAULTS = {
   refreshPerSession: { limit: 60, windowMs: 60_000 },
 } as const;
 
-const optionsSchema = z.object({
+// Strict everywhere: a misspelt option (`accessTokenTTLSeconds`) must fail loudly, not silently keep a default.
+const optionsSchema = z.strictObject({
   store: z.custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
     message: 'store must implement SessionStore',
   }),
@@ -124,7 +139,7 @@ const optionsSchema = z.object({
    * pass); see README "Security defaults" for refresh.
    */
   rateLimit: z
-    .object({
+    .strictObject({
       /** Login attempts per client IP. */
       perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perIp),
       /** Failed login attempts on one account from one client IP: what stops a guesser without locking the owner out. */
@@ -140,9 +155,19 @@ const optionsSchema = z.object({
       refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
     })
     .default(RATE_LIMIT_DEFAULTS),
+  /**
+   * Fail policy per scope: a route that requires scopes uses the strictest policy among its scopes that have one
+   * (closed beats open; the smaller staleness bound wins), instead of its own default.
+   */
+  scopePolicies: z
+    .record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema)
+    .default({}),
+  /** Bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token). */
+  /** Default: 1024, or less when maxTokenBytes leaves less room. */
+  maxClaimsBytes: z.number().int().min(0).max(8192).optional(),
   /** `GET /events` (server-sent events): connection caps and timing. */
   eventStreams: z
-    .object({
+    .strictObject({
       /** Open streams per user (one per browser is the client's norm; several devices each hold one). */
       maxPerUser: z.number().int().positive().default(10),
       /** Open streams in this process; beyond it, 503 with Retry-After (another instance may have room). */
@@ -157,18 +182,30 @@ const optionsSchema = z.object({
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;
+export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
-export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger'> {
+export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes'> {
+  maxClaimsBytes: number;
+  scopePolicies: Readonly<Record<string, Readonly<z.output<typeof failPolicySchema>>>>;
   audience: string | readonly string[];
   cookieName: string;
   cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const names = issue.keys.map((key) => (where ? `${where}.${key}` : key));
+    return `unknown option${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')}`;
+  }
+  return `${where || 'options'}: ${issue.message}`;
 }
 
 /** Validates every option once and returns a frozen, fully-defaulted object. Throws a readable error on bad input. */
 export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOptions> & { logger?: Logger } {
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+    const detail = parsed.error.issues.map(describeIssue).join('; ');
     throw new TypeError(`Invalid Latchkey BFF options: ${detail}`);
   }
   const o = parsed.data;
@@ -182,6 +219,12 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
         "for example allowedOrigins: ['https://app.example.com'].",
     );
   }
+  // Claims ride base64url-encoded (4/3) next to about 1 KB of registered claims, header and signature.
+  const claimsRoom = Math.max(0, Math.floor(((o.maxTokenBytes - 1024) * 3) / 4));
+  const maxClaimsBytes = o.maxClaimsBytes ?? Math.min(1024, claimsRoom);
+  if (maxClaimsBytes > claimsRoom) {
+    throw new TypeError('Invalid Latchkey BFF options: maxClaimsBytes is too large for maxTokenBytes (tokens with those claims would be refused)');
+  }
   const insecure = o.dangerouslyAllowInsecureHttp;
   // `__Host-` requires Secure; a plain-http cookie must not claim the prefix or browsers drop it.
   const cookieName = o.cookieName ?? (insecure ? DEFAULT_COOKIE_NAME.replace(/^__Host-/, '') : DEFAULT_COOKIE_NAME);
@@ -194,6 +237,8 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     secrets: Object.freeze([...o.secrets]) as unknown as string[],
     allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
     cookieName,
+    maxClaimsBytes,
+    scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });

@@ -25,7 +25,10 @@ const PEERS = ['react', 'react-dom', 'react/jsx-runtime', 'axios'];
 const results = [];
 for (const [name, entry] of Object.entries(entries)) {
   const out = await build({
-    entryPoints: [entry],
+    // Bundled as an application imports it (`export * from` the entry), not as the bundle's own entry: a bundler
+    // keeps a module-level directive ('use client' on the React entry) only on its entry file, never in the
+    // application's bundle, so measuring the entry itself would count bytes no application ships.
+    stdin: { contents: `export * from ${JSON.stringify(entry)};`, resolveDir: here('..'), loader: 'ts' },
     bundle: true,
     minify: true,
     format: 'esm',

@@ -17,4 +17,6 @@ export interface AccessTokenClaims {
   exp: number;
   nbf?: number;
   client_id: string;
+  /** Space-separated scopes (RFC 9068), when the application granted any. */
+  scope?: string;
 }

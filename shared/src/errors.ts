@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'session_revoked',
   'reuse_detected',
   'invalid_token',
+  'insufficient_scope',
   'not_found',
   'oidc_login_failed',
   'temporarily_unavailable',
@@ -36,15 +37,12 @@ export const SESSION_ENDING_CODES: readonly ErrorCode[] = Object.freeze([
   'reuse_detected',
 ]);
 
+// Written for size: this ships in the browser bundle (the client's budget is tight).
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+  return (ERROR_CODES as readonly unknown[]).includes(value);
 }
 
+/** `{ error, message }` with a known code; anything else (null, a primitive, a proxy's HTML) is not. */
 export function isErrorBody(value: unknown): value is ErrorBody {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    isErrorCode((value as { error?: unknown }).error) &&
-    typeof (value as { message?: unknown }).message === 'string'
-  );
+  return isErrorCode((value as Partial<ErrorBody> | null)?.error) && typeof (value as ErrorBody).message == 'string';
 }

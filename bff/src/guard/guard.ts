@@ -6,6 +6,7 @@ import type { KeyRing } from '../keys/key-ring.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
 import type { BffMetrics } from '../observability/metrics.js';
 import { StoreUnavailableError, type SessionStore } from '../store/types.js';
+import { SCOPE_TOKEN, scopesOf, type LatchkeyClaims } from '../tokens/custom-claims.js';
 import { verifyAccessToken } from '../tokens/verify-access-token.js';
 import { RevocationView } from './revocation-view.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
@@ -14,11 +15,17 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** Claims of the verified, unrevoked access token; set by `requireAuth()`. */
-      auth?: AccessTokenClaims;
+      /**
+       * Claims of the verified, unrevoked access token; set by `requireAuth()`. The application's own claims are
+       * typed by augmenting `LatchkeyClaims` (declare module '@latchkey/bff').
+       */
+      auth?: AuthClaims;
     }
   }
 }
+
+/** What `req.auth` holds: the registered claims, `scope`, and the application's declared claims. */
+export type AuthClaims = AccessTokenClaims & LatchkeyClaims;
 
 export interface GuardOptions {
   store: SessionStore;
@@ -37,6 +44,20 @@ export interface GuardOptions {
   tokenCacheSize?: number;
   /** The view counts as "store unreachable" once it is this much older than its heartbeat. */
   unavailableAfterMs?: number;
+  /**
+   * Also accept `iss` from every issuer recorded in the shared key ring (instances sharing the ring are one
+   * deployment), and, when `audienceIsDefault`, `aud` equal to such an issuer whose audience is its default too.
+   */
+  acceptDeploymentIssuers?: boolean;
+  /** The audience was not configured: it is the issuer. */
+  audienceIsDefault?: boolean;
+  /** Fail policy per scope; a route requiring scopes uses the strictest of its scopes' policies. */
+  scopePolicies?: Readonly<Record<string, FailPolicy>>;
+}
+
+export interface FailPolicy {
+  onStoreUnavailable?: 'closed' | 'open';
+  maxStalenessMs?: number;
 }
 
 /** Per route: what happens while the store is unreachable. */
@@ -48,6 +69,11 @@ export interface RequireAuthOptions {
   onStoreUnavailable?: 'closed' | 'open';
   /** Bound on the view's age for `open`. Default 30 s. */
   maxStalenessMs?: number;
+  /**
+   * Scopes the token must all carry (its `scope` claim); otherwise 403 `insufficient_scope`. When any of them has a
+   * policy in the guard's `scopePolicies`, the strictest such policy replaces this route's fail policy.
+   */
+  scopes?: readonly string[];
 }
 
 export type GuardDecision =
@@ -96,11 +122,25 @@ export function createGuard(options: GuardOptions) {
   });
   options.metrics.viewSize = () => view.size;
 
+  const ownAudiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  let accepted = { version: undefined as string | null | undefined, issuers: [options.issuer], audiences: ownAudiences };
+  /** Accepted iss and aud values, recomputed when the ring changes. */
+  function acceptedClaims() {
+    if (!options.acceptDeploymentIssuers || accepted.version === options.keyRing.version) return accepted;
+    const recorded = options.keyRing.deploymentIssuers();
+    const issuers = [...new Set([options.issuer, ...recorded.map((i) => i.issuer)])];
+    const audiences = options.audienceIsDefault
+      ? [...new Set([...ownAudiences, ...recorded.filter((i) => i.audiences === null).map((i) => i.issuer)])]
+      : ownAudiences;
+    accepted = { version: options.keyRing.version, issuers, audiences };
+    return accepted;
+  }
+
   const verify = (token: string) =>
     verifyAccessToken(token, {
       keyRing: options.keyRing,
-      issuer: options.issuer,
-      audience: options.audience,
+      issuer: acceptedClaims().issuers,
+      audience: acceptedClaims().audiences,
       algorithms: options.algorithms,
       clockSkewSeconds: options.clockSkewSeconds,
       maxTokenBytes: options.maxTokenBytes,
@@ -109,7 +149,8 @@ export function createGuard(options: GuardOptions) {
 
   async function verified(token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'> {
     let result = await verify(token);
-    if (!result.ok && result.reason === 'unknown_key' && now() - lastUnknownKidReload >= cooldownMs) {
+    const unknownSigner = !result.ok && (result.reason === 'unknown_key' || (result.reason === 'unknown_issuer' && options.acceptDeploymentIssuers));
+    if (unknownSigner && now() - lastUnknownKidReload >= cooldownMs) {
       // Another instance may have rotated keys since this one loaded the ring (a JWKS refetch, in effect).
       lastUnknownKidReload = now();
       const ring = await options.store.getKeyRing();
@@ -174,14 +215,22 @@ export function createGuard(options: GuardOptions) {
       Object.defineProperty(proto, 'auth', {
         configurable: true,
         get(this: Request) {
-          return this.res?.locals.auth as AccessTokenClaims | undefined;
+          return this.res?.locals.auth as AuthClaims | undefined;
         },
-        set(this: Request, value: AccessTokenClaims | undefined) {
+        set(this: Request, value: AuthClaims | undefined) {
           if (this.res) this.res.locals.auth = value;
         },
       });
     }
     authProto = proto;
+  }
+
+  /** The route's fail policy: the strictest policy among its scopes that have one, else its own. */
+  function effectivePolicy(policy: RequireAuthOptions): RequireAuthOptions {
+    const scoped = (policy.scopes ?? []).map((scope) => options.scopePolicies?.[scope]).filter((p) => p !== undefined);
+    if (scoped.length === 0) return policy;
+    if (scoped.some((p) => (p.onStoreUnavailable ?? 'closed') === 'closed')) return { onStoreUnavailable: 'closed' };
+    return { onStoreUnavailable: 'open', maxStalenessMs: Math.min(...scoped.map((p) => p.maxStalenessMs ?? 30_000)) };
   }
 
   function unauthorized(withError: boolean): LatchkeyError {
@@ -195,7 +244,16 @@ export function createGuard(options: GuardOptions) {
     if (policy.onStoreUnavailable !== undefined && policy.onStoreUnavailable !== 'open' && policy.onStoreUnavailable !== 'closed') {
       throw new TypeError("requireAuth: onStoreUnavailable must be 'open' or 'closed'");
     }
-    const frozen = Object.freeze({ ...policy });
+    const required = [...new Set(policy.scopes ?? [])];
+    for (const scope of required) {
+      if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) throw new TypeError(`requireAuth: invalid scope ${JSON.stringify(scope)}`);
+    }
+    const frozen = Object.freeze(effectivePolicy(policy));
+    // RFC 6750 section 3: the challenge names the scopes the route needs.
+    const forbidden = () =>
+      new LatchkeyError('insufficient_scope', undefined, {
+        headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${required.join(' ')}"` },
+      });
     return (req, res, next) => {
       const header = req.headers.authorization;
       if (header === undefined) {
@@ -212,8 +270,18 @@ export function createGuard(options: GuardOptions) {
       const stopTimer = options.metrics.checkDuration.startTimer();
       const finish = (decision: GuardDecision) => {
         stopTimer();
-        options.metrics.authDecisions.inc({ outcome: decision.outcome });
-        if (decision.outcome !== 'valid') return next(unauthorized(true));
+        if (decision.outcome !== 'valid') {
+          options.metrics.authDecisions.inc({ outcome: decision.outcome });
+          return next(unauthorized(true));
+        }
+        if (required.length > 0) {
+          const granted = scopesOf(decision.claims.scope);
+          if (!required.every((scope) => granted.has(scope))) {
+            options.metrics.authDecisions.inc({ outcome: 'insufficient_scope' });
+            return next(forbidden());
+          }
+        }
+        options.metrics.authDecisions.inc({ outcome: 'valid' });
         if (decision.failOpen) {
           options.metrics.failOpen.inc();
           options.logger.warn({ event: 'guard_fail_open', path: req.path, sid: decision.claims.sid }, 'store unreachable; allowed by fail-open policy');

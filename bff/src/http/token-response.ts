@@ -24,6 +24,8 @@ export async function sendTokenResponse(
     ttlSeconds: options.accessTokenTtlSeconds,
     notAfterMs: session.absoluteExpiresAt,
     nowMs: ctx.now(),
+    maxTokenBytes: options.maxTokenBytes,
+    ...(session.claims ? { claims: session.claims } : {}),
   });
   const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, options.secrets);
   setSessionCookie(res, options, value, session.absoluteExpiresAt);

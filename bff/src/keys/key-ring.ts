@@ -12,6 +12,27 @@ import {
 
 const SEAL_INFO = 'latchkey key ring v1';
 const MAX_CAS_ATTEMPTS = 5;
+/** An issuer no instance has re-recorded for this long is dropped from the ring (live instances re-record theirs). */
+const ISSUER_TTL_MS = 7 * 24 * 3600_000;
+/** An instance refreshes its own entry when it is older than this, on any write of the ring. */
+const ISSUER_REFRESH_MS = 24 * 3600_000;
+
+/**
+ * An issuer of this deployment: instances that share the ring (same store, same secrets) are one deployment, so a
+ * token one of them issued is accepted by the others even when their issuer URLs differ (`http://localhost:$PORT`).
+ * `audiences` is null when the instance's audience is its issuer by default.
+ */
+export interface DeploymentIssuer {
+  issuer: string;
+  audiences: string[] | null;
+  seenAt: number;
+}
+
+/** What is sealed in the store. Rings written before issuers were recorded are a bare key array. */
+interface SealedRing {
+  keys: StoredSigningKey[];
+  issuers: DeploymentIssuer[];
+}
 
 export interface KeyRingOptions {
   store: SessionStore;
@@ -21,6 +42,8 @@ export interface KeyRingOptions {
   /** How long a retired key keeps verifying: the longest access-token lifetime plus clock skew. */
   retireAfterMs: number;
   now?: () => number;
+  /** This instance's issuer and audiences (null: the issuer, by default), recorded in the ring. */
+  self?: { issuer: string; audiences: readonly string[] | null };
 }
 
 /**
@@ -30,6 +53,8 @@ export interface KeyRingOptions {
 export class KeyRing {
   #version: string | null = null;
   #keys: LoadedSigningKey[] = [];
+  #issuers: DeploymentIssuer[] = [];
+  #recordingSelf: Promise<void> | null = null;
   readonly #options: KeyRingOptions;
   readonly #now: () => number;
   readonly #listeners = new Set<(version: string | null) => void>();
@@ -69,6 +94,11 @@ export class KeyRing {
   /** The key with this kid, if it may verify (staged keys never signed anything, so they verify nothing). */
   verificationKey(kid: string): LoadedSigningKey | undefined {
     return this.#keys.find((k) => k.kid === kid && k.state !== 'staged');
+  }
+
+  /** Every issuer recorded in the ring (this instance's included once it has loaded). */
+  deploymentIssuers(): readonly DeploymentIssuer[] {
+    return this.#issuers;
   }
 
   /** Public JWKs of every key that is published: staged, active and retired. */
@@ -114,24 +144,24 @@ export class KeyRing {
     return generateSigningKey(this.#options.algorithm, state, this.#now());
   }
 
-  async #reload(): Promise<StoredSigningKey[]> {
+  async #reload(): Promise<void> {
     const current = await this.#options.store.getKeyRing();
-    const stored = current === null ? [] : this.#open(current.sealed);
-    await this.#install(current?.version ?? null, stored);
-    return stored;
+    const ring = current === null ? { keys: [], issuers: [] } : this.#open(current.sealed);
+    await this.#install(current?.version ?? null, ring);
   }
 
   /** Read-modify-write with compare-and-swap; `change` returns null to leave the ring as it is. */
   async #update(change: (keys: StoredSigningKey[]) => Promise<StoredSigningKey[] | null>): Promise<void> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const current = await this.#options.store.getKeyRing();
-      const keys = current === null ? [] : this.#open(current.sealed);
-      const changed = await change(keys);
-      if (changed === null) {
-        await this.#install(current?.version ?? null, keys);
+      const ring = current === null ? { keys: [], issuers: [] } : this.#open(current.sealed);
+      const changed = await change(ring.keys);
+      const issuers = this.#withSelf(ring.issuers);
+      if (changed === null && issuers === ring.issuers) {
+        await this.#install(current?.version ?? null, ring);
         return;
       }
-      const next = this.#prune(changed);
+      const next: SealedRing = { keys: this.#prune(changed ?? ring.keys), issuers };
       const version = randomToken(12);
       const sealed = seal(JSON.stringify(next), this.#secret(), SEAL_INFO);
       if (await this.#options.store.putKeyRing(current?.version ?? null, { version, sealed })) {
@@ -142,25 +172,48 @@ export class KeyRing {
     throw new Error('key ring: too many concurrent changes; try again');
   }
 
+  /** The issuer list with this instance's entry current and long-unseen entries dropped; the same array when unchanged. */
+  #withSelf(issuers: DeploymentIssuer[]): DeploymentIssuer[] {
+    const self = this.#options.self;
+    if (!self) return issuers;
+    const now = this.#now();
+    const audiences = self.audiences === null ? null : [...self.audiences];
+    const own = issuers.find((i) => i.issuer === self.issuer);
+    const stale = issuers.some((i) => i.issuer !== self.issuer && i.seenAt < now - ISSUER_TTL_MS);
+    const current = own !== undefined && JSON.stringify(own.audiences) === JSON.stringify(audiences) && own.seenAt >= now - ISSUER_REFRESH_MS;
+    if (current && !stale) return issuers;
+    return [...issuers.filter((i) => i.issuer !== self.issuer && i.seenAt >= now - ISSUER_TTL_MS), { issuer: self.issuer, audiences, seenAt: now }];
+  }
+
   #prune(keys: StoredSigningKey[]): StoredSigningKey[] {
     const now = this.#now();
     return keys.filter((k) => k.state !== 'retired' || (k.retireAfter ?? 0) > now);
   }
 
-  async #install(version: string | null, stored: StoredSigningKey[]): Promise<void> {
-    const loaded = await Promise.all(this.#prune(stored).map(loadSigningKey));
+  async #install(version: string | null, ring: SealedRing): Promise<void> {
+    const loaded = await Promise.all(this.#prune(ring.keys).map(loadSigningKey));
     const changed = version !== this.#version;
     this.#keys = loaded;
+    this.#issuers = ring.issuers;
     this.#version = version;
     if (changed) for (const listener of this.#listeners) listener(version);
+    // A ring written without this instance (an instance of an older version, or this one's entry aged out while it
+    // kept running): record it again, so the others keep accepting its tokens.
+    const self = this.#options.self;
+    if (version !== null && self && !ring.issuers.some((i) => i.issuer === self.issuer) && this.#recordingSelf === null) {
+      this.#recordingSelf = this.#update(() => Promise.resolve(null))
+        .catch(() => undefined)
+        .finally(() => (this.#recordingSelf = null));
+    }
   }
 
-  #open(sealed: string): StoredSigningKey[] {
+  #open(sealed: string): SealedRing {
     const json = unsealWithAny(sealed, this.#options.secrets, SEAL_INFO);
     if (json === null) {
       throw new Error('key ring: cannot open the stored key ring with any configured secret (was LATCHKEY_SECRET changed?)');
     }
-    return JSON.parse(json) as StoredSigningKey[];
+    const parsed = JSON.parse(json) as StoredSigningKey[] | SealedRing;
+    return Array.isArray(parsed) ? { keys: parsed, issuers: [] } : parsed;
   }
 
   #secret(): string {

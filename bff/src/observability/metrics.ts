@@ -31,7 +31,7 @@ export class BffMetrics {
   });
   readonly authDecisions = new Counter({
     name: 'latchkey_auth_decisions_total',
-    help: 'Guard decisions by outcome (valid, expired, revoked, invalid, store_unavailable).',
+    help: 'Guard decisions by outcome (valid, expired, revoked, invalid, insufficient_scope, store_unavailable).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

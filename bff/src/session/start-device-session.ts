@@ -9,6 +9,7 @@ import { readSessionCookie } from '../http/session-auth.js';
 import type { AuthenticatedUser } from '../options.js';
 import { describeUserAgent } from '../routes/user-agent.js';
 import { newSessionKey } from '../store/session-key.js';
+import { resolveGrantedClaims } from '../tokens/custom-claims.js';
 import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
 
 export interface StartedDeviceSession {
@@ -29,6 +30,8 @@ export async function startDeviceSession(
   user: AuthenticatedUser,
   extra: { deviceName?: string; idp?: IdpLink } = {},
 ): Promise<StartedDeviceSession> {
+  // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
+  const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
   const now = ctx.now();
   const previous = readSessionCookie(ctx, req);
   if (previous !== null) await endPresentedSession(ctx, req, previous, user.id);
@@ -52,6 +55,7 @@ export async function startDeviceSession(
     successorSealed: null,
     graceUntil: 0,
     ...(extra.idp ? { idp: extra.idp } : {}),
+    ...(claims ? { claims } : {}),
   };
   const evicted = await ctx.store.createSession(session, {
     logTtlMs: ctx.markerTtlMs,

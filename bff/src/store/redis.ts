@@ -117,6 +117,7 @@ const recordSchema = z.strictObject({
   previousHash: z.string().min(1).nullable(),
   successorSealed: z.string().min(1).nullable(),
   graceUntil: epochMs,
+  claims: z.record(z.string(), z.json()).optional(),
   idp: z
     .strictObject({
       iss: z.string().min(1),
@@ -297,7 +298,9 @@ export class RedisStore implements SessionStore {
     const fields: string[] = [];
     const { idp, ...plain } = record;
     for (const [field, value] of Object.entries(plain)) {
-      if (value !== null) fields.push(field, String(value));
+      if (value === null || value === undefined) continue;
+      // `claims` is stored as JSON text; every other field is a string or an integer.
+      fields.push(field, field === 'claims' ? JSON.stringify(value) : String(value));
     }
     if (idp) {
       for (const [name, field] of Object.entries(IDP_FIELDS)) {
@@ -630,6 +633,7 @@ function recordFromFlat(flat: unknown): DeviceSessionRecord {
     previousHash: fields.get('previousHash') ?? null,
     successorSealed: fields.get('successorSealed') ?? null,
     graceUntil: number('graceUntil'),
+    ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
     ...(fields.has(IDP_FIELDS.iss)
       ? {
           idp: {

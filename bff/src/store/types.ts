@@ -38,6 +38,11 @@ export interface DeviceSessionRecord {
   successorSealed: string | null;
   /** Replays of the previous generation are answered until then; afterwards they are theft. */
   graceUntil: number;
+  /**
+   * The application's claims and `scope` granted at login (validated, size-bounded JSON values), put into every
+   * access token of this session so a refresh re-issues them. Absent when none were granted.
+   */
+  claims?: Readonly<Record<string, unknown>>;
   /** Set when the session was started by an upstream OpenID Connect provider (`oidc` option); absent otherwise. */
   idp?: IdpLink;
 }

@@ -15,6 +15,10 @@ export interface IssueAccessTokenInput {
   /** The token never outlives its device session. */
   notAfterMs: number;
   nowMs: number;
+  /** The session's granted claims and `scope`, validated at login; registered claims are set after them and win. */
+  claims?: Readonly<Record<string, unknown>>;
+  /** A token the guard would refuse as oversized is never issued. */
+  maxTokenBytes: number;
 }
 
 export interface IssuedAccessToken {
@@ -24,13 +28,16 @@ export interface IssuedAccessToken {
   expiresAt: number;
 }
 
-/** Signs an RFC 9068 access token with the ring's active key. Claims are minimal: no personal data beyond `sub`. */
+/**
+ * Signs an RFC 9068 access token with the ring's active key. Claims are minimal: no personal data beyond `sub`, plus
+ * what the application granted at login.
+ */
 export async function issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
   const key = input.keyRing.activeKey();
   const iat = Math.floor(input.nowMs / 1000);
   const exp = Math.min(iat + input.ttlSeconds, Math.floor(input.notAfterMs / 1000));
   const jti = randomToken(16);
-  const signed = await new SignJWT({ sid: input.sid, client_id: input.clientId })
+  const signed = await new SignJWT({ ...input.claims, sid: input.sid, client_id: input.clientId })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(input.issuer)
     .setSubject(input.userId)
@@ -40,5 +47,9 @@ export async function issueAccessToken(input: IssueAccessTokenInput): Promise<Is
     .setExpirationTime(exp)
     .sign(key.privateKey);
   // The guard accepts ES256 signatures in their low-S form only (see ecdsa-low-s.ts).
-  return { token: key.alg === 'ES256' ? toLowS(signed) : signed, jti, expiresAt: exp * 1000 };
+  const token = key.alg === 'ES256' ? toLowS(signed) : signed;
+  if (token.length > input.maxTokenBytes) {
+    throw new Error(`the access token would be ${token.length} bytes, over maxTokenBytes (${input.maxTokenBytes}): grant fewer claims`);
+  }
+  return { token, jti, expiresAt: exp * 1000 };
 }

@@ -6,7 +6,8 @@ import { isHighS } from './ecdsa-low-s.js';
 
 export interface VerifyAccessTokenOptions {
   keyRing: KeyRing;
-  issuer: string;
+  /** Accepted `iss` values. */
+  issuer: string | readonly string[];
   audience: string | readonly string[];
   algorithms: readonly SigningAlgorithm[];
   clockSkewSeconds: number;
@@ -15,7 +16,7 @@ export interface VerifyAccessTokenOptions {
 }
 
 /** Why a token was refused; never shown to the client (they all get the same generic 401). */
-export type TokenRejection = 'malformed' | 'oversized' | 'expired' | 'unknown_key' | 'invalid';
+export type TokenRejection = 'malformed' | 'oversized' | 'expired' | 'unknown_key' | 'unknown_issuer' | 'invalid';
 
 export type VerifyResult =
   | { ok: true; claims: AccessTokenClaims; header: JWTHeaderParameters }
@@ -53,7 +54,7 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
       },
       {
         algorithms: [...options.algorithms],
-        issuer: options.issuer,
+        issuer: typeof options.issuer === 'string' ? options.issuer : [...options.issuer],
         audience: [...(typeof options.audience === 'string' ? [options.audience] : options.audience)],
         typ: ACCESS_TOKEN_TYP,
         clockTolerance: options.clockSkewSeconds,
@@ -72,6 +73,10 @@ export async function verifyAccessToken(token: string, options: VerifyAccessToke
   } catch (error) {
     if (unknownKey) return { ok: false, reason: 'unknown_key', cause: error };
     if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired', cause: error };
+    // Perhaps an instance of this deployment the ring in memory does not list yet.
+    if (error instanceof joseErrors.JWTClaimValidationFailed && (error.claim === 'iss' || error.claim === 'aud')) {
+      return { ok: false, reason: 'unknown_issuer', cause: error };
+    }
     return { ok: false, reason: 'invalid', cause: error };
   }
 }

@@ -139,6 +139,19 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.getSession(rotated.key, Date.now())).toEqual(rotated);
       });
 
+      it('keeps the granted claims (JSON values) through getSession, rotate and listUserSessions', async () => {
+        const claims = { tenant: 'acme', roles: ['editor', 'viewer'], limits: { daily: 5, note: null }, beta: true, scope: 'read:feed admin' };
+        const session = newSession(alice, { claims });
+        await store.createSession(session);
+        expect(await store.getSession(session.key, Date.now())).toEqual(session);
+        const rotated = await store.rotate(refresh(session, current(session)));
+        expect(rotated).toMatchObject({ outcome: 'rotated', session: { claims } });
+        expect((await store.listUserSessions(alice, Date.now()))[0]?.claims).toEqual(claims);
+        const plain = newSession(bob);
+        await store.createSession(plain);
+        expect(await store.getSession(plain.key, Date.now())).not.toHaveProperty('claims');
+      });
+
       it('returns copies: mutating a returned record does not change the store', async () => {
         const session = newSession(alice);
         await store.createSession(session);

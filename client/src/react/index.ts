@@ -1,3 +1,6 @@
+'use client';
+// The directive above marks a client module for React Server Components: Next.js App Router can import it.
+
 import {
   createContext,
   createElement,

@@ -7,14 +7,15 @@ const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen
 interface Account {
   id: string;
   name: string;
+  scope: string;
   salt: Buffer;
   hash: Buffer;
 }
 
-/** The demo accounts (SPEC section 3). */
+/** The demo accounts (SPEC section 3). Their scopes go into their access tokens: only alice may call /api/admin. */
 export const DEMO_ACCOUNTS = Object.freeze([
-  { username: 'alice', password: 'wonderland', id: 'user-alice', name: 'Alice Liddell' },
-  { username: 'bob', password: 'builder', id: 'user-bob', name: 'Bob the Builder' },
+  { username: 'alice', password: 'wonderland', id: 'user-alice', name: 'Alice Liddell', scope: 'profile:read admin' },
+  { username: 'bob', password: 'builder', id: 'user-bob', name: 'Bob the Builder', scope: 'profile:read' },
 ]);
 
 /**
@@ -25,7 +26,7 @@ export async function createDemoAuthenticate(): Promise<Authenticate> {
   const accounts = new Map<string, Account>();
   for (const a of DEMO_ACCOUNTS) {
     const salt = randomBytes(16);
-    accounts.set(a.username, { id: a.id, name: a.name, salt, hash: await scryptAsync(a.password, salt, 32) });
+    accounts.set(a.username, { id: a.id, name: a.name, scope: a.scope, salt, hash: await scryptAsync(a.password, salt, 32) });
   }
   const dummy = { salt: randomBytes(16), hash: randomBytes(32) };
   return async (username, password) => {
@@ -33,6 +34,6 @@ export async function createDemoAuthenticate(): Promise<Authenticate> {
     const { salt, hash } = account ?? dummy;
     const candidate = await scryptAsync(password, salt, 32);
     const matches = timingSafeEqual(candidate, hash);
-    return account && matches ? { id: account.id, name: account.name } : null;
+    return account && matches ? { id: account.id, name: account.name, scope: account.scope } : null;
   };
 }

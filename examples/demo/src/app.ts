@@ -27,8 +27,9 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 <p>The demo page is not built. Run <code>npm run build</code> and reload.</p>`;
 
 /**
- * The demo application: the BFF at /auth, a protected /api/me, a public /api/public, /metrics (behind
- * LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of securityHeaders().
+ * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), a public /api/public,
+ * /metrics (behind LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of
+ * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
 export async function createDemoApp(config: DemoConfig & { port: number }, logger?: Logger): Promise<DemoApp> {
@@ -50,6 +51,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     authenticate: await createDemoAuthenticate(),
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
+    // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
+    scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
     allowedOrigins: demoAllowedOrigins(config),
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
@@ -77,7 +80,11 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   app.get('/api/me', bff.requireAuth(), (req, res) => {
     const auth = req.auth!;
     res.set('Cache-Control', 'no-store');
-    res.json({ sub: auth.sub, sid: auth.sid, name: names.get(auth.sub) ?? auth.sub });
+    res.json({ sub: auth.sub, sid: auth.sid, name: names.get(auth.sub) ?? auth.sub, scope: auth.scope ?? '' });
+  });
+  app.get('/api/admin', bff.requireAuth({ scopes: ['admin'] }), (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
   });
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

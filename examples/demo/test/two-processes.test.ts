@@ -37,7 +37,8 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
 
   beforeAll(async () => {
     backend = await start();
-    const env = { ...backend.env, LATCHKEY_SECRET: 'two-process-secret-0123456789-abcdefghijkl', LATCHKEY_ISSUER: 'http://localhost:4999' };
+    // The defaults the README shows: no LATCHKEY_ISSUER, so each process's issuer is http://localhost:<its port>.
+    const env = { ...backend.env, LATCHKEY_SECRET: 'two-process-secret-0123456789-abcdefghijkl' };
     [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
   });
   afterAll(async () => {
@@ -53,6 +54,9 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
   it('accept each other\'s tokens and cookies', async () => {
     const device = new HttpDevice();
     await device.login(a.url, 'alice', 'wonderland');
+    const iss = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss: string }).iss;
+    expect(iss(device.token!)).toBe(a.url);
+    expect(a.url).not.toBe(b.url);
     const res = await device.me(b.url);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ sub: 'user-alice', sid: device.sid, name: 'Alice Liddell' });

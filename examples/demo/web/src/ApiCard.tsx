@@ -35,20 +35,28 @@ function Output({ result, testId }: { result: Result | null; testId: string }) {
 
 export function ApiCard() {
   const me = useCall('/api/me');
+  const admin = useCall('/api/admin');
   const open = useCall('/api/public');
   return (
     <section className="card">
       <h2>API</h2>
-      <p className="muted">Requests go through axios; the adapter adds the access token and refreshes it on a 401.</p>
+      <p className="muted">
+        Requests go through axios; the adapter adds the access token and refreshes it on a 401. /api/admin needs the
+        admin scope (alice has it, bob gets 403).
+      </p>
       <div className="actions">
         <button className="primary" onClick={me.call} disabled={me.pending} data-testid="call-me">
           Call /api/me
+        </button>
+        <button onClick={admin.call} disabled={admin.pending} data-testid="call-admin">
+          Call /api/admin
         </button>
         <button onClick={open.call} disabled={open.pending} data-testid="call-public">
           Call /api/public
         </button>
       </div>
       <Output result={me.result} testId="me-result" />
+      <Output result={admin.result} testId="admin-result" />
       <Output result={open.result} testId="public-result" />
     </section>
   );

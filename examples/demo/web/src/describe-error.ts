@@ -14,7 +14,9 @@ const MESSAGES: Record<string, string> = {
 export function describeError(error: unknown): string {
   if (error instanceof SessionError) return `${MESSAGES[error.code] ?? error.message} (${error.code})`;
   if (isAxiosError(error)) {
-    return error.response ? `HTTP ${error.response.status} ${error.response.statusText}`.trim() : `Network error: ${error.message}`;
+    if (!error.response) return `Network error: ${error.message}`;
+    const code = (error.response.data as { error?: unknown } | undefined)?.error;
+    return `HTTP ${error.response.status} ${error.response.statusText}${typeof code === 'string' ? ` (${code})` : ''}`.replace(/\s+/g, ' ').trim();
   }
   return error instanceof Error ? error.message : String(error);
 }
