@@ -50,7 +50,8 @@ function contactsFrom(context: BrowserContext): string[] {
   const seen: string[] = [];
   context.on('request', (request) => {
     const path = new URL(request.url()).pathname;
-    if (path === '/auth/refresh' || path.startsWith('/api/')) seen.push(`${request.method()} ${path}`);
+    // /api/config only tells the signed-out page whether to offer the IdP button: it carries no token.
+    if (path === '/auth/refresh' || (path.startsWith('/api/') && path !== '/api/config')) seen.push(`${request.method()} ${path}`);
   });
   return seen;
 }

@@ -5,7 +5,7 @@
  * Two demo processes on one Redis: the sign-in starts on one and the IdP's callback lands on the other.
  */
 import type { BrowserContext, Page } from '@playwright/test';
-import { callMeSucceeds, expectSignedIn, expectSignedOut, freezeTime, openDemo, status } from '../support/demo-page.js';
+import { callMeSucceeds, expectSignedIn, expectSignedOut, freezeTime, openDemo, status, withoutLivePush } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
 
 const stack = useStack({ idp: true });
@@ -38,6 +38,9 @@ test('full redirect flow on two devices; a back-channel logout from the IdP sign
   // the user acts, and "at their next call" is the click, not a silent refresh.
   await deviceA.clock.install();
   await deviceB.clock.install();
+  // No live push: this test checks that the devices learn it at their next call (live.spec.ts covers the push).
+  await withoutLivePush(deviceA);
+  await withoutLivePush(deviceB);
   const pageA = await signInAtIdp(deviceA);
   const pageB = await signInAtIdp(deviceB);
   await callMeSucceeds(pageA);

@@ -71,7 +71,26 @@ export async function newSignedInPage(context: BrowserContext, account: AccountN
  * loaded: its client then makes no silent refresh of its own and contacts the BFF only when the user acts.
  */
 export async function freezeTime(context: BrowserContext): Promise<void> {
-  await context.clock.pauseAt(Date.now() + 250);
+  const inFlight = new Set<Request>();
+  const started = (request: Request) => {
+    if (pathOf(request.url()) === '/auth/refresh') inFlight.add(request);
+  };
+  const ended = (request: Request) => inFlight.delete(request);
+  context.on('request', started);
+  context.on('requestfinished', ended);
+  context.on('requestfailed', ended);
+  try {
+    await context.clock.pauseAt(Date.now() + 250);
+    // pauseAt fires the timers due before it: a refresh started there must land before the test goes on, or a
+    // revocation made next reaches the device through that refresh instead of at its next call. The round trip to
+    // each page makes sure such a request has been seen.
+    for (const page of context.pages()) await page.evaluate(() => 0);
+    await expect.poll(() => inFlight.size, { timeout: 15_000 }).toBe(0);
+  } finally {
+    context.off('request', started);
+    context.off('requestfinished', ended);
+    context.off('requestfailed', ended);
+  }
 }
 
 /**

@@ -1,19 +1,38 @@
-/** Paths of the BFF routes, relative to where the router is mounted (the demo mounts it at `/auth`). */
-export const ROUTES = Object.freeze({
+/**
+ * Paths of the BFF routes the browser calls, relative to where the router is mounted (the demo mounts it at `/auth`).
+ * Kept apart from the server-only ones so a browser bundle carries only these.
+ */
+export const BROWSER_ROUTES = Object.freeze({
   login: '/login',
   refresh: '/refresh',
   logout: '/logout',
   logoutAll: '/logout-all',
   sessions: '/sessions',
   session: '/sessions/:id',
-  jwks: '/jwks.json',
   /** Server-sent events: `session_ended` for this device, `devices_changed` for the user's device list. */
   events: '/events',
-  /** Upstream OpenID Connect (top-level navigations and a server-to-server POST: no X-CSRF header, see the README). */
+  /** Upstream OpenID Connect sign-in: a top-level navigation (no X-CSRF header, see the README). */
   oidcLogin: '/oidc/login',
+} as const);
+
+/**
+ * Every BFF route: the browser's, plus those only servers and IdPs call. Spelled out rather than spread from
+ * BROWSER_ROUTES: a spread keeps this object alive in browser bundles that never use it.
+ */
+export const ROUTES = /* @__PURE__ */ Object.freeze({
+  login: '/login',
+  refresh: '/refresh',
+  logout: '/logout',
+  logoutAll: '/logout-all',
+  sessions: '/sessions',
+  session: '/sessions/:id',
+  events: '/events',
+  oidcLogin: '/oidc/login',
+  jwks: '/jwks.json',
+  /** The IdP's redirect back, and its server-to-server back-channel logout POST. */
   oidcCallback: '/oidc/callback',
   oidcBackchannelLogout: '/oidc/backchannel-logout',
-} as const);
+} as const satisfies typeof BROWSER_ROUTES);
 
 export type RouteName = keyof typeof ROUTES;
 

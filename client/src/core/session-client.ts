@@ -1,4 +1,4 @@
-import { ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
+import { BROWSER_ROUTES as ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
 import type { ErrorCode, LoginRequest, LogoutRedirectResponse, SessionListResponse, SignOutReason, TokenResponse } from '@latchkey/shared';
 import { backoffDelay } from './backoff.js';
 import { createBffRequest } from './bff-request.js';

@@ -1,4 +1,4 @@
-import { ROUTES } from '@latchkey/shared';
+import { BROWSER_ROUTES as ROUTES } from '@latchkey/shared';
 import type { SessionEndedData } from '@latchkey/shared';
 import { backoffDelay } from '../core/backoff.js';
 import type { SessionClient } from '../core/types.js';
