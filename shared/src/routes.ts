@@ -32,7 +32,11 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   /** The IdP's redirect back, and its server-to-server back-channel logout POST. */
   oidcCallback: '/oidc/callback',
   oidcBackchannelLogout: '/oidc/backchannel-logout',
-} as const satisfies typeof BROWSER_ROUTES);
+} as const);
+
+/** Compile-time check: every browser route is in ROUTES with the same path. */
+type BrowserRoutesWithin<T extends typeof BROWSER_ROUTES> = T;
+export type AllRoutes = BrowserRoutesWithin<typeof ROUTES>;
 
 export type RouteName = keyof typeof ROUTES;
 
