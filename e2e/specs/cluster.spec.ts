@@ -27,6 +27,9 @@ test('on a Redis Cluster, devices on two demo processes refresh silently, and a 
   const deviceB = await browser.newContext({ baseURL: second.url });
   // No live push for B: this spec checks that B learns at its next API call.
   await withoutLivePush(deviceB);
+  // The fake clock goes in before B's page loads: freezeTime below can only hold the timers it installed, and a
+  // real timer of B's firing after the logout-all would tell B through a refresh instead of at its next call.
+  await deviceB.clock.install();
   try {
     const tokensA = new TokenRecorder(deviceA);
     const tokensB = new TokenRecorder(deviceB);

@@ -80,7 +80,10 @@ export async function freezeTime(context: BrowserContext): Promise<void> {
   context.on('requestfinished', ended);
   context.on('requestfailed', ended);
   try {
-    await context.clock.pauseAt(Date.now() + 250);
+    // The page's fake clock can run a little ahead of this process's (timers fire late, and it catches up): pause
+    // 250 ms past whichever is later, never "in the past" of the page.
+    const pageNow = await Promise.all(context.pages().map((page) => page.evaluate(() => Date.now())));
+    await context.clock.pauseAt(Math.max(Date.now(), ...pageNow) + 250);
     // pauseAt fires the timers due before it: a refresh started there must land before the test goes on, or a
     // revocation made next reaches the device through that refresh instead of at its next call. The round trip to
     // each page makes sure such a request has been seen.
