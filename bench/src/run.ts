@@ -349,10 +349,12 @@ async function main(): Promise<void> {
     if (PARTS.has('live')) {
       // Push sign-out (GET /auth/events): a real page on process B told of a logout-all on process A; and 2,000 open
       // streams on one process against an identical one without, side by side.
-      const push = await pushLatency(redis.url, PUSH_TRIALS);
+      // A database of its own: the parts above left a key ring sealed under another secret in database 0.
+      const liveRedisUrl = `${redis.url.replace(/\/\d*$/, '')}/1`;
+      const push = await pushLatency(liveRedisUrl, PUSH_TRIALS);
       console.log('\nPush sign-out (logout-all returns on A -> the other device\'s page shows signed-out on B, real Chromium):');
       console.table({ push });
-      const streams = await streamsUnderLoad(redis.url, { streams: STREAMS, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS });
+      const streams = await streamsUnderLoad(liveRedisUrl, { streams: STREAMS, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS });
       console.log(`\n${STREAMS} open event streams on one demo process (memory per stream; guarded route with and without them):`);
       console.table({ memory: { streams: streams.streams, 'rss B/stream': streams.rssBytesPerStream, 'heap B/stream': streams.heapBytesPerStream, 'opened in ms': streams.openedInMs } });
       console.table({ ...streams.guardedRoute, ratio: { requestsPerSecond: streams.throughputRatio } });
