@@ -28,9 +28,9 @@ export interface FailureReservation {
  *
  * A failure is *reserved* (counted, atomically in the store) before the password is checked, and given back when the
  * password was right. So concurrent guesses cannot all pass a count read before any of them failed: at most `limit`
- * attempts per window reach the password check. A reservation refused because attempts of this process are still in
+ * attempts per window reach the password check. A reservation refused while other attempts of this process are still in
  * flight waits for them and tries again (they may be correct logins that give theirs back), so concurrent correct
- * logins on one instance are not limited either (up to MAX_WAITS rounds: some ten times the limit at the same instant).
+ * logins on one instance are not limited either (up to MAX_WAITS rounds: some fifty times the limit at the same instant).
  */
 export interface AccountFailureLimit {
   /** Refuses with 429 and Retry-After when the account has no room left, 503 when the limiter's store is down. */
@@ -38,7 +38,7 @@ export interface AccountFailureLimit {
 }
 
 /** Waits at most this many times for attempts in flight before answering 429: the loop always ends. */
-const MAX_WAITS = 10;
+const MAX_WAITS = 50;
 
 export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit {
   const { perAccount, perAccountAndIp } = ctx.options.rateLimit;
@@ -50,14 +50,12 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
   const reserveOn = async (limit: RequestLimit, key: string, subject: LimitSubject): Promise<FailureReservation> => {
     const slot = `${limit.name}\n${key}`;
     for (let waits = 0; ; waits++) {
-      // This process's attempts whose increment may be counted ahead of this one (one connection per key keeps order).
-      const ahead = inFlight.unsettled(slot);
-      const settle = inFlight.start(slot);
+      const attempt = inFlight.start(slot);
       let count: RateLimitCount;
       try {
         count = await limit.add(key, 1);
       } catch (error) {
-        settle();
+        attempt.settle();
         throw error;
       }
       if (count.allowed) {
@@ -66,23 +64,28 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
             try {
               await limit.add(key, -1);
             } finally {
-              settle();
+              attempt.settle();
             }
           },
-          keep: settle,
+          keep: attempt.settle,
         };
       }
-      // Over the limit even if none of this process's attempts in flight were counted: a real refusal.
-      const overWithoutOurs = count.consumed - ahead.length > limit.setting.limit;
+      // Every other attempt of this process that was in flight at any time during this one may have been counted
+      // ahead of it (the limiter can reorder commands, and one may have settled before this answer was read).
+      const overlapping = attempt.overlapping();
+      // Over the limit even if all of them were counted: a real refusal.
+      const overWithoutOurs = count.consumed - overlapping > limit.setting.limit;
       // A refused attempt is not a failure: give it back so it cannot crowd out others.
       try {
         await limit.add(key, -1);
       } finally {
-        settle();
+        attempt.settle();
       }
-      if (!overWithoutOurs && ahead.length > 0 && waits < MAX_WAITS) {
-        // Attempts of ours were ahead: they may be correct logins that give theirs back. Wait for them, try again.
-        await Promise.all(ahead);
+      if (!overWithoutOurs && overlapping > 0 && waits < MAX_WAITS) {
+        // Attempts of ours may have been counted ahead: they may be correct logins that give theirs back. Wait for
+        // those still in flight (each settles on its own: allowed ones after the password check, refused ones at
+        // once), try again.
+        await Promise.all(inFlight.unsettled(slot));
         continue;
       }
       throw limit.refusal(count, subject);
@@ -116,23 +119,34 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
 
 /** Attempts of this process not yet settled, per counter key; memory follows the requests in flight. */
 class InFlightReservations {
-  private readonly pending = new Map<string, Set<Promise<void>>>();
+  /** Per slot: the unsettled attempts, and how many attempts ever started while the entry lived. */
+  private readonly pending = new Map<string, { attempts: Set<Promise<void>>; started: number }>();
 
-  /** Registers an attempt about to be counted; the returned function settles it (idempotent). */
-  start(slot: string): () => void {
+  /**
+   * Registers an attempt about to be counted. `overlapping()` is how many other attempts on the slot were in flight
+   * at some time since (unsettled at the start, or started later); `settle` (idempotent) ends it.
+   */
+  start(slot: string): { overlapping: () => number; settle: () => void } {
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    const set = this.pending.get(slot) ?? new Set();
-    this.pending.set(slot, set.add(done));
-    return () => {
-      set.delete(done);
-      if (set.size === 0 && this.pending.get(slot) === set) this.pending.delete(slot);
-      resolve();
+    const entry = this.pending.get(slot) ?? { attempts: new Set<Promise<void>>(), started: 0 };
+    this.pending.set(slot, entry);
+    const unsettledBefore = entry.attempts.size;
+    entry.attempts.add(done);
+    const startedAt = ++entry.started;
+    return {
+      // The entry lives at least as long as this attempt is unsettled, so its `started` keeps counting.
+      overlapping: () => unsettledBefore + (entry.started - startedAt),
+      settle: () => {
+        entry.attempts.delete(done);
+        if (entry.attempts.size === 0 && this.pending.get(slot) === entry) this.pending.delete(slot);
+        resolve();
+      },
     };
   }
 
   /** The attempts on `slot` not yet settled, each as a promise that resolves when it is. */
   unsettled(slot: string): Array<Promise<void>> {
-    return [...(this.pending.get(slot) ?? [])];
+    return [...(this.pending.get(slot)?.attempts ?? [])];
   }
 }
