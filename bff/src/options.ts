@@ -136,7 +136,7 @@ const optionsSchema = z.strictObject({
   /**
    * Counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with
    * Retry-After when over. When a login counter cannot answer, login answers 503 before any password check (never a
-   * pass); see README "Security defaults" for refresh.
+   * pass); see docs/security.md, "Rate limits", for refresh.
    */
   rateLimit: z
     .strictObject({

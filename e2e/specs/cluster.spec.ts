@@ -1,5 +1,5 @@
 /**
- * The same deployment on a local 3-master Redis Cluster (README, "Redis Cluster"): two demo processes, each device a
+ * The same deployment on a local 3-master Redis Cluster (docs/redis.md, "Redis Cluster"): two demo processes, each device a
  * browser context on its own process. Silent refresh rotates through the sharded store, and a logout-all made on one
  * process reaches the other through the shards' logs and the Pub/Sub bell at once.
  */

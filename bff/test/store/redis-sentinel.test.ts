@@ -1,5 +1,5 @@
 /**
- * The Redis store behind Sentinel (README, "Operating with Redis"): a master, two replicas and one Sentinel, all real
+ * The Redis store behind Sentinel (docs/redis.md): a master, two replicas and one Sentinel, all real
  * redis-server processes. The store gets the caller's Sentinel-configured ioredis client; when the master is killed,
  * Sentinel promotes a replica, and the store, its blocking log reader (a duplicate of that client) and confirmed
  * writes all carry over.

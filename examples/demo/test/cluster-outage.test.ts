@@ -6,7 +6,7 @@ import { Load, LoadDevice, Recorder, sleep } from './support/load.js';
 
 /**
  * One master of a 3-master Redis Cluster stops answering (SIGSTOP) for 3 s under load through two demo processes
- * (README, "Redis Cluster"): the master that holds alice's shard, while bob's devices make the load. Users whose
+ * (docs/redis.md, "Redis Cluster"): the master that holds alice's shard, while bob's devices make the load. Users whose
  * shard lives on the other masters may keep refreshing until the Cluster itself declares the slots uncovered; guarded
  * routes fail closed because no guard can prove its view complete while one shard's log is unreadable. Nobody is
  * signed out, nothing is lost, and a revocation aimed at the unreachable shard fails loudly.

@@ -5,7 +5,7 @@ import { Load, LoadDevice, Recorder, sleep, type RequestRecord } from './support
 import { startRoundRobinProxy, type RoundRobinProxy } from './support/round-robin-proxy.js';
 
 /**
- * Resilience of a two-process deployment under a bounded background load (README, "Operating with Redis"):
+ * Resilience of a two-process deployment under a bounded background load (docs/redis.md):
  * Redis paused, Redis killed and restarted with persistence, and one BFF instance killed behind a load balancer.
  * The load is a handful of simulated devices, each logged in once, then looping refresh + GET /api/me; every answer
  * is recorded with its timing, and every request has a deadline, so a hang is a recorded failure, not a stuck test.
