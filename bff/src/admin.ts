@@ -1,4 +1,5 @@
 import type { BffContext } from './context.js';
+import type { DeviceSessionRecord } from './store/types.js';
 
 /** Seconds since the epoch above this are milliseconds in disguise (1e11 s is the year 5138; 1e11 ms is 1973). */
 const MAX_EXP_SECONDS = 1e11;
@@ -27,6 +28,22 @@ export function createAdmin(ctx: BffContext) {
       ctx.metrics.logouts.inc({ scope: 'admin_user' });
       ctx.logger.info({ event: 'admin_revoke_user', userId, sessions: ended.length }, 'user revoked');
       return { sessionsEnded: ended.length };
+    },
+
+    /**
+     * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+     * session's private key: never send them to a client as they are (the admin router sends public fields only).
+     */
+    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> =>
+      ctx.store.listUserSessions(userId, ctx.now(), ctx.options.maxSessionsPerUser),
+
+    /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
+    async endUserSession(userId: string, sid: string): Promise<boolean> {
+      const ended = await ctx.store.endUserSessionBySid(userId, sid, 'session_revoked', ctx.now(), ctx.markerTtlMs);
+      if (ended === null) return false;
+      ctx.metrics.logouts.inc({ scope: 'admin_device' });
+      ctx.logger.info({ event: 'admin_end_session', userId, sid }, 'device session ended');
+      return true;
     },
 
     /**

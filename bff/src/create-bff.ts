@@ -26,6 +26,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
@@ -42,6 +43,11 @@ export interface Bff {
    */
   readonly errorHandler: ErrorRequestHandler;
   readonly admin: BffAdmin;
+  /**
+   * A new admin HTTP router over `admin` (docs/admin.md), for Bearer tokens with the admin scope (default
+   * `latchkey:admin`): mount it where administrators reach it, for example `app.use('/admin', bff.adminRouter())`.
+   */
+  adminRouter(options?: AdminRouterOptions): Router;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
@@ -143,12 +149,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
   router.use(routerErrorHandler);
 
+  const admin = createAdmin(ctx);
   return Object.freeze({
     router,
     requireAuth: guard.requireAuth,
     guard,
     errorHandler,
-    admin: createAdmin(ctx),
+    admin,
+    adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
     metrics,
     keyRing,
     eventStreams,
