@@ -1,4 +1,5 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
+import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import type { BffAdmin } from '../../admin.js';
 import type { BffContext } from '../../context.js';
@@ -8,7 +9,7 @@ import { createErrorHandler, toLatchkeyError } from '../../http/error-handler.js
 import { jsonBody } from '../../http/json-body.js';
 import { noStore } from '../../http/no-store.js';
 import { SCOPE_TOKEN } from '../../tokens/custom-claims.js';
-import { actorOf, adminAction } from './admin-action.js';
+import { adminAction } from './admin-action.js';
 import { keyOperation } from './key-routes.js';
 import { revokeToken } from './token-route.js';
 import { endUserSession, listUserSessions, revokeUser } from './user-routes.js';
@@ -43,6 +44,17 @@ function resolveAdminRouterOptions(input: AdminRouterOptions): Readonly<z.output
 }
 
 /**
+ * Who was refused for lacking the scope. The guard answers `insufficient_scope` only for a token it has verified
+ * (signature, claims, revocation), so reading its claims without verifying them again is safe here, and only here.
+ */
+function verifiedActor(req: Request): { sub: string; sid: string } | undefined {
+  const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (token === undefined) return undefined;
+  const { sub, sid } = decodeJwt(token);
+  return typeof sub === 'string' && typeof sid === 'string' ? { sub, sid } : undefined;
+}
+
+/**
  * The admin HTTP API over `bff.admin`: Bearer access tokens carrying the admin scope (403 `insufficient_scope`
  * without it), failing closed while the store is unreachable (every action reads or writes the store anyway).
  * Nothing here is rate limited: a limit an attacker can fill would lock the administrators out during an incident;
@@ -55,7 +67,9 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
   const audited: RequestHandler = (req, res, next) =>
     authenticate(req, res, (error?: unknown) => {
       if (error !== undefined) {
-        ctx.logger.warn({ event: 'admin_audit', action: 'authenticate', path: req.path, actor: actorOf(req), outcome: toLatchkeyError(error).code }, 'admin request refused');
+        const outcome = toLatchkeyError(error).code;
+        const actor = outcome === 'insufficient_scope' ? verifiedActor(req) : undefined;
+        ctx.logger.warn({ event: 'admin_audit', action: 'authenticate', path: req.path, ...(actor ? { actor } : {}), outcome }, 'admin request refused');
       }
       next(error);
     });
