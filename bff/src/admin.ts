@@ -1,5 +1,6 @@
 import type { BffContext } from './context.js';
 import type { DeviceSessionRecord } from './store/types.js';
+import { tenantSchema } from './tokens/custom-claims.js';
 
 /** Seconds since the epoch above this are milliseconds in disguise (1e11 s is the year 5138; 1e11 ms is 1973). */
 const MAX_EXP_SECONDS = 1e11;
@@ -64,6 +65,20 @@ export function createAdmin(ctx: BffContext) {
           : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));
       await ctx.store.revokeJti(jti, ttlMs);
       ctx.logger.info({ event: 'admin_revoke_token', jti }, 'access token revoked');
+    },
+
+    /**
+     * Revokes a tenant: rejects every access token carrying `tenant` issued before now (whole seconds, like iat) and
+     * ends every live device session of the tenant. See docs/admin.md, "Tenant-wide revocation".
+     */
+    async revokeTenant(tenant: string): Promise<{ sessionsEnded: number }> {
+      const parsed = tenantSchema.safeParse(tenant);
+      if (!parsed.success) throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control characters');
+      const now = ctx.now();
+      const ended = await ctx.store.revokeTenant(parsed.data, now, now, ctx.markerTtlMs);
+      ctx.metrics.logouts.inc({ scope: 'admin_tenant' }, ended.length);
+      ctx.logger.info({ event: 'admin_revoke_tenant', tenant: parsed.data, sessions: ended.length }, 'tenant revoked');
+      return { sessionsEnded: ended.length };
     },
 
     /** Publishes the next signing key in the JWKS without using it yet (lets JWKS caches learn it first). */

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
+import { tenantSchema } from '../../tokens/custom-claims.js';
 
 /** Public session ids, as the session routes accept them. */
 const SID_FORMAT = /^[A-Za-z0-9_-]{1,64}$/;
@@ -10,7 +11,7 @@ const identifier = (max: number) => z.string().min(1).max(max).regex(/^[^\x00-\x
 
 export const userIdParam = z.strictObject({ userId: identifier(1024) });
 export const userSessionParams = z.strictObject({ userId: identifier(1024), sid: z.string().regex(SID_FORMAT, 'not a session id') });
-export const tenantParam = z.strictObject({ tenant: identifier(256) });
+export const tenantParam = z.strictObject({ tenant: tenantSchema });
 /** Routes that take no body accept none or `{}`; anything else is a client's mistake worth saying so. */
 export const emptyBody = z.strictObject({});
 

@@ -11,6 +11,7 @@ import { noStore } from '../../http/no-store.js';
 import { SCOPE_TOKEN } from '../../tokens/custom-claims.js';
 import { adminAction } from './admin-action.js';
 import { keyOperation } from './key-routes.js';
+import { revokeTenant } from './tenant-route.js';
 import { revokeToken } from './token-route.js';
 import { endUserSession, listUserSessions, revokeUser } from './user-routes.js';
 
@@ -85,6 +86,7 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
   router.post(ADMIN_ROUTES.stageKey, adminAction(ctx, 'stage_key', keyOperation(admin, 'stageSigningKey')));
   router.post(ADMIN_ROUTES.rotateKey, adminAction(ctx, 'rotate_key', keyOperation(admin, 'rotateSigningKey')));
   router.post(ADMIN_ROUTES.emergencyRotateKeys, adminAction(ctx, 'emergency_rotate_keys', keyOperation(admin, 'emergencyRotateKeys')));
+  router.delete(ADMIN_ROUTES.tenantSessions, adminAction(ctx, 'revoke_tenant', revokeTenant(admin)));
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
   router.use(createErrorHandler(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }));
   return router;
