@@ -39,11 +39,21 @@ export async function adminLogin(t: TestBff, username: string): Promise<{ cookie
 }
 
 export type StoreFactory = () => Promise<SessionStore>;
+/** Two handles on one store, as two instances of a deployment have (the memory store: the same object). */
+export type StorePairFactory = () => Promise<[SessionStore, SessionStore]>;
 
 /** A store per test: in memory, or on the given real Redis under a fresh prefix. */
-export function storeFactories(redisUrl: () => string): Array<[string, StoreFactory]> {
+export function storeFactories(redisUrl: () => string): Array<[string, StoreFactory, StorePairFactory]> {
+  const memory = () => new MemoryStore({ warnInProduction: false });
+  const redis = (prefix: string) => RedisStore.connect({ url: redisUrl(), prefix });
   return [
-    ['memory', async () => new MemoryStore({ warnInProduction: false })],
-    ['redis', async () => RedisStore.connect({ url: redisUrl(), prefix: `adm:${randomUUID()}:` })],
+    ['memory', async () => memory(), async () => {
+      const store = memory();
+      return [store, store];
+    }],
+    ['redis', () => redis(`adm:${randomUUID()}:`), async () => {
+      const prefix = `adm:${randomUUID()}:`;
+      return [await redis(prefix), await redis(prefix)];
+    }],
   ];
 }

@@ -33,7 +33,7 @@ const adminPost = (path: string, token: string, body?: object) => {
 const meStatus = (token: string) => me(t!.app, token).then((r) => r.status);
 const auditLines = () => t!.logLines.filter((l) => l.includes('"admin_audit"')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-describe.each(storeFactories(() => redis.url))('admin router on the %s store', (_name, makeStore) => {
+describe.each(storeFactories(() => redis.url))('admin router on the %s store', (_name, makeStore, makeStorePair) => {
   it('refuses a request without a token (401) and a token without the admin scope (403), and audits the refusals', async () => {
     t = await startAdminBff(await makeStore());
     const bob = await adminLogin(t, 'bob');
@@ -186,6 +186,61 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
       ['rotate_key', staged.body.kid],
       ['emergency_rotate_keys', emergency.body.kid],
     ]);
+  });
+
+  it('revokes a tenant: its old tokens are rejected and its sessions end; other tenants and a new login work', async () => {
+    t = await startAdminBff(await makeStore());
+    const admin = await adminLogin(t, 'alice');
+    const bob = await adminLogin(t, 'bob');
+    const carol = await adminLogin(t, 'carol');
+    const dave = await adminLogin(t, 'dave');
+    expect(decodeJwt(bob.token).tenant).toBe('acme');
+    expect(decodeJwt(dave.token).tenant).toBe('globex');
+    expect(decodeJwt(admin.token)).not.toHaveProperty('tenant');
+
+    const res = await adminDelete('/admin/tenants/acme/sessions', admin.token);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ sessionsEnded: 2 });
+    for (const device of [bob, carol]) {
+      await expect.poll(() => meStatus(device.token), POLL).toBe(401);
+      expect((await refresh(t.app, device)).body.error).toBe('session_revoked');
+    }
+    expect(await meStatus(dave.token)).toBe(200);
+    expect(await meStatus(admin.token)).toBe(200);
+    expect((await refresh(t.app, dave)).status).toBe(200);
+
+    // A new login of the tenant works, even within the revocation's second (iat has whole seconds).
+    const again = await adminLogin(t, 'bob');
+    expect(await meStatus(again.token)).toBe(200);
+    expect((await refresh(t.app, again)).status).toBe(200);
+    expect(await meStatus(again.token)).toBe(200);
+
+    expect((await adminDelete('/admin/tenants/nobody/sessions', admin.token)).body).toEqual({ sessionsEnded: 0 });
+    expect((await adminDelete(`/admin/tenants/${'t'.repeat(257)}/sessions`, admin.token)).status).toBe(400);
+    expect(auditLines().find((l) => l.action === 'revoke_tenant')).toMatchObject({
+      outcome: 'ok',
+      actor: { sub: 'user-alice', sid: admin.sid },
+      target: { tenant: 'acme' },
+      detail: { sessionsEnded: 2 },
+    });
+    const log = t.logLines.join('\n');
+    for (const token of [admin.token, bob.token, carol.token, dave.token, again.token]) expect(log).not.toContain(token);
+  });
+
+  it('a tenant revocation reaches another instance on the same store (through the revocation log)', async () => {
+    const [store, sameStore] = await makeStorePair();
+    t = await startAdminBff(store);
+    const other = await startAdminBff(sameStore);
+    try {
+      const admin = await adminLogin(t, 'alice');
+      const carol = await adminLogin(other, 'carol');
+      expect((await me(other.app, carol.token)).status).toBe(200);
+      await adminDelete('/admin/tenants/acme/sessions', admin.token);
+      await expect.poll(async () => (await me(other.app, carol.token)).status, POLL).toBe(401);
+    } finally {
+      other.bff.close();
+      if (sameStore !== store) await sameStore.close();
+    }
   });
 
   it('counts every action by outcome', async () => {
