@@ -1,6 +1,6 @@
 /**
  * A BFF on another origin than the page, in real Chromium: the page on https://app.example.com:<P1>, the BFF on
- * https://auth.example.com:<P2> (same site: example.com is a public suffix's child, so both are example.com), with
+ * https://auth.example.com:<P2> (same site: `com` is the public suffix, so both hosts belong to the site example.com), with
  * `cors: true` and allowedOrigins [the page]. Chromium resolves *.example.com and *.example.net to 127.0.0.1
  * (--host-resolver-rules): nothing leaves the machine. TLS with a certificate made for the run, because the
  * `__Host-` cookie needs a secure origin, and Chromium treats only localhost (and *.localhost) as one over plain
@@ -145,7 +145,8 @@ async function open(page: Page, origin: string): Promise<void> {
 
 test('login, refresh, reload and logout work from app.example.com against a BFF on auth.example.com', async ({ page, context }) => {
   const authorization: Array<{ url: string; auth: string | undefined }> = [];
-  page.on('request', async (request) => authorization.push({ url: request.url(), auth: (await request.allHeaders()).authorization }));
+  // headers() (synchronous, so nothing can be missed) holds what the page's script set, Authorization included.
+  page.on('request', (request) => authorization.push({ url: request.url(), auth: request.headers().authorization }));
 
   await open(page, APP);
   // The first refresh's 401 was readable (CORS): a definitive "no session", not "unreachable".
