@@ -4,6 +4,7 @@ import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
 import { LatchkeyError } from './errors/latchkey-error.js';
 import { createGuard, type Guard } from './guard/guard.js';
+import { createCors } from './http/cors.js';
 import { requireCsrf } from './http/csrf.js';
 import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
@@ -115,6 +116,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 
   const router = Router();
+  // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
+  if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
   router.get(ROUTES.jwks, createJwksHandler(ctx));
   if (idp) {
     // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;

@@ -130,6 +130,12 @@ const optionsSchema = z.strictObject({
    * NODE_ENV=production: the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin.
    */
   allowedOrigins: z.array(z.url()).optional(),
+  /**
+   * Answer CORS (credentials, preflight for X-CSRF) for exactly the allowedOrigins, for pages on another origin of the
+   * same site (app.example.com calling auth.example.com). Off by default: being allowed to send is not being allowed
+   * to read token responses, so reading is granted explicitly. Requires allowedOrigins. See docs/deployment.md.
+   */
+  cors: z.boolean().default(false),
   /** Plain-http development only: drops `Secure` and the `__Host-` prefix. Warns at startup. */
   dangerouslyAllowInsecureHttp: z.boolean().default(false),
   maxTokenBytes: z.number().int().min(512).max(16384).default(4096),
@@ -218,6 +224,9 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
         "trusts the request's own Host header, which a DNS-rebinding page controls. List the origins of your pages, " +
         "for example allowedOrigins: ['https://app.example.com'].",
     );
+  }
+  if (o.cors && o.allowedOrigins === undefined) {
+    throw new TypeError('Invalid Latchkey BFF options: cors needs allowedOrigins (the origins whose pages may call the BFF and read its answers)');
   }
   // Claims ride base64url-encoded (4/3) next to about 1 KB of registered claims, header and signature.
   const claimsRoom = Math.max(0, Math.floor(((o.maxTokenBytes - 1024) * 3) / 4));
