@@ -1,5 +1,6 @@
 import type * as OtelApi from '@opentelemetry/api';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { StoreUnavailableError } from '../store/types.js';
 
 /**
  * OpenTelemetry tracing through `@opentelemetry/api`, an optional peer dependency. The API is imported dynamically,
@@ -132,9 +133,10 @@ export function endFailed(span: TraceSpan, error: unknown): void {
     span.setAttribute(ATTR.outcome, (error as LatchkeyError).code);
     return;
   }
-  const type = error instanceof LatchkeyError ? error.code : error instanceof Error ? error.name : 'unknown';
-  span.setAttribute(ATTR.outcome, error instanceof LatchkeyError ? error.code : 'internal_error');
-  span.setAttribute(ATTR.errorType, type);
+  // The wire code the error handler will answer with: few values, as `error.type` should have.
+  const code = error instanceof LatchkeyError ? error.code : error instanceof StoreUnavailableError ? 'temporarily_unavailable' : 'internal_error';
+  span.setAttribute(ATTR.outcome, code);
+  span.setAttribute(ATTR.errorType, code);
   // The underlying error of a wrapped one (LatchkeyError's `cause`) is what an operator needs. No message here is
   // built from credentials: LatchkeyError's are fixed texts, store errors name the backend's condition.
   const cause = error instanceof LatchkeyError && error.cause instanceof Error ? error.cause : error;
