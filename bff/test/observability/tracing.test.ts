@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import express, { type Express } from 'express';
 import { context, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -9,6 +10,7 @@ import { call, login, me, refresh, SECRET, startTestBff, USERS, type Device, typ
 import { startRedisServer } from '../helpers/redis-server.js';
 
 const SPAN_STATUS = { UNSET: 0, ERROR: 2 } as const;
+const BFF_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 let exporter: InMemorySpanExporter;
 let provider: BasicTracerProvider;
@@ -82,7 +84,8 @@ describe('with a registered tracer provider', () => {
     const root = one('POST request');
     const loginSpan = one('latchkey.login');
     expect(parentOf(loginSpan)).toBe(idOf(root));
-    expect(loginSpan.instrumentationScope).toMatchObject({ name: '@latchkey/bff', version: '0.1.0' });
+    // The tracer is named and versioned as the package (TRACER_VERSION kept in step with package.json).
+    expect(loginSpan.instrumentationScope).toMatchObject({ name: '@latchkey/bff', version: BFF_VERSION });
     expect(loginSpan.attributes).toEqual({ 'latchkey.outcome': 'ok', 'latchkey.session.id': device.sid });
     expect(loginSpan.status.code).toBe(SPAN_STATUS.UNSET);
     const create = one('latchkey.store.createSession');
