@@ -30,19 +30,20 @@ const TRACED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<keyof SessionStore>(
  * untouched, and a store's own extra methods (RedisStore's) keep working on the wrapped object.
  */
 export function traceStore(store: SessionStore, tracing: Tracing): SessionStore {
-  const wrapped = new Map<PropertyKey, unknown>();
+  const wrapped = new Map<PropertyKey, (...args: unknown[]) => unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
       let method = wrapped.get(property);
       if (method === undefined) {
-        const call = value as (...args: unknown[]) => unknown;
+        // The method is looked up on every call, not kept: a store whose method is replaced later (an application's
+        // own patching, a test's fault injection) is called as it is now.
+        const call = (args: unknown[]) => (Reflect.get(target, property) as (...a: unknown[]) => unknown).apply(target, args);
         const spanName = `latchkey.store.${String(property)}`;
         method = TRACED_OPERATIONS.has(property)
-          ? (...args: unknown[]) =>
-              tracing.hasActiveSpan() ? tracing.run(spanName, async () => call.apply(target, args)) : call.apply(target, args)
-          : (...args: unknown[]) => call.apply(target, args);
+          ? (...args: unknown[]) => (tracing.hasActiveSpan() ? tracing.run(spanName, async () => call(args)) : call(args))
+          : (...args: unknown[]) => call(args);
         wrapped.set(property, method);
       }
       return method;
