@@ -184,7 +184,7 @@ describe('failures are errors', () => {
     }
   });
 
-  it('Redis not answering: the store span and the route span are ERROR (503), the exception recorded', async () => {
+  it('Redis not answering: the store span, the route span and the guard span are ERROR (503), the exception recorded', async () => {
     const redis = await startRedisServer();
     registerGlobally();
     const t = await startTestBff({}, await RedisStore.connect({ url: redis.url, prefix: 'otel:', commandTimeoutMs: 300 }));
@@ -193,7 +193,13 @@ describe('failures are errors', () => {
       exporter.reset();
       redis.pause();
       expect((await call(t.app, 'post', '/auth/logout-all', { cookie: device.cookie })).status).toBe(503);
+      // The guard fails closed once its revocation view is stale.
+      await expect.poll(async () => (await me(t.app, device.token)).status, { timeout: 5000, interval: 100 }).toBe(503);
       redis.resume();
+      const guard = named('latchkey.guard').at(-1)!;
+      expect(guard.status.code).toBe(SPAN_STATUS.ERROR);
+      expect(guard.attributes).toMatchObject({ 'latchkey.outcome': 'temporarily_unavailable', 'error.type': 'temporarily_unavailable' });
+      expect(guard.events.map((e) => e.attributes?.['exception.type'])).toEqual(['StoreUnavailableError']);
       const route = one('latchkey.logout_all');
       const read = one('latchkey.store.getSession');
       expect(parentOf(read)).toBe(idOf(route));
