@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import type { SessionStore } from './store/types.js';
+import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN } from './tokens/custom-claims.js';
 
@@ -185,6 +186,21 @@ const optionsSchema = z.strictObject({
     })
     .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+  /** OpenTelemetry spans through `@opentelemetry/api` when it is installed (docs/tracing.md). */
+  tracing: z
+    .strictObject({
+      /** false: never loads `@opentelemetry/api`, no spans whatever the application registered. */
+      enabled: z.boolean().default(true),
+      /** Spans carry `user.id` (the application's user id: personal data, so off unless asked for). */
+      recordUserId: z.boolean().default(false),
+      /** Default: the global provider the application registered (`trace.getTracer`). */
+      tracerProvider: z
+        .custom<TracerProviderLike>((v) => typeof v === 'object' && v !== null && typeof (v as TracerProviderLike).getTracer === 'function', {
+          message: 'tracerProvider must have getTracer()',
+        })
+        .optional(),
+    })
+    .default({ enabled: true, recordUserId: false }),
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;
@@ -249,6 +265,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     maxClaimsBytes,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
+    tracing: Object.freeze({ ...o.tracing }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });
 }
