@@ -331,6 +331,10 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
         expect(res.headers['retry-after']).toBe('1');
         expect(res.headers['cache-control']).toBe('no-store');
         expect(res.body).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+        // A token that fails verification needs no store: still a plain { active: false }.
+        const expired = await issuedAt(t, device.sid, Date.now() - 600_000);
+        expect((await introspect(t.app, expired)).body).toEqual({ active: false });
+        expect((await introspect(t.app, 'garbage')).body).toEqual({ active: false });
         const revoked = await revoke(t.app, device.token);
         expect(revoked.status).toBe(503);
         expect(revoked.headers['retry-after']).toBe('1');
