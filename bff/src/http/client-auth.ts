@@ -81,7 +81,7 @@ export function requireClient(clients: readonly ResourceClient[], logger: Logger
       const attempted = header !== undefined || posted;
       if (attempted) {
         logger.warn(
-          { event: 'client_auth_failed', method, clientId: presented?.id.slice(0, 64), path: req.path },
+          { event: 'client_auth_failed', method, clientId: presented?.id.slice(0, 64), path: req.path, ip: req.ip },
           'resource client authentication failed',
         );
       }

@@ -15,8 +15,8 @@ const APPLIED_WAIT_MS = 1000;
  * it could not already verify. `token_type_hint` is only a hint (§2.1): `refresh_token` or any other value still
  * searches access tokens, the only kind this BFF hands out, so there is no `unsupported_token_type`.
  * The answer waits (briefly) until this process's guard applies the revocation, so an introspection or a guarded
- * request on this instance that follows the 200 sees it; other instances see it when their view does (about a
- * millisecond on one Redis). 503 with Retry-After when the store cannot take the revocation.
+ * request on this instance that follows the 200 sees it; other instances see it when their view does (a few
+ * milliseconds on Redis). 503 with Retry-After when the store cannot take the revocation.
  */
 export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandler {
   const skewMs = ctx.options.clockSkewSeconds * 1000;

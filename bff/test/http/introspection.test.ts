@@ -99,10 +99,11 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
 
     it('answers 401 invalid_client for a wrong posted secret, and for a client_id without a secret', async () => {
       const device = await login(t.app);
-      for (const body of [
+      const bodies: Array<Record<string, string>> = [
         { token: device.token, client_id: ORDERS.id, client_secret: 'wrong' },
         { token: device.token, client_id: ORDERS.id },
-      ]) {
+      ];
+      for (const body of bodies) {
         const res = await request(t.app).post('/auth/introspect').type('form').send(form(body));
         expect(res.status).toBe(401);
         expect(res.body.error).toBe('invalid_client');
@@ -226,7 +227,8 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
     });
 
     it('requires the token parameter: 400 invalid_request in the OAuth body', async () => {
-      for (const body of [{}, { token: '' }, { token_type_hint: 'access_token' }]) {
+      const bodies: Array<Record<string, string>> = [{}, { token: '' }, { token_type_hint: 'access_token' }];
+      for (const body of bodies) {
         const res = await post(t.app, '/auth/introspect', body);
         expect(res.status).toBe(400);
         expect(res.body).toEqual({ error: 'invalid_request', message: 'The token parameter is required.', error_description: 'The token parameter is required.' });
