@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -259,6 +260,14 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
       }
       const json = await request(t.app).post('/auth/introspect').set('Authorization', basic(ORDERS)).send({ token: device.token });
       expect(json.status).toBe(415);
+      const gzipped = await request(t.app)
+        .post('/auth/introspect')
+        .set('Authorization', basic(ORDERS))
+        .type('form')
+        .set('Content-Encoding', 'gzip')
+        .send(gzipSync(form({ token: device.token })));
+      expect(gzipped.status).toBe(415);
+      expect(gzipped.body.error).toBe('unsupported_media_type');
       const utf8 = await request(t.app)
         .post('/auth/introspect')
         .set('Authorization', basic(ORDERS))
