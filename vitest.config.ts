@@ -11,6 +11,7 @@ const alias = {
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
   '@latchkey/client/live': src('./client/src/live/index.ts'),
   '@latchkey/client': src('./client/src/index.ts'),
+  '@latchkey/testkit': src('./testkit/src/index.ts'),
 };
 
 export default defineConfig({

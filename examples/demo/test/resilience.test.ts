@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../../bff/test/helpers/redis-server.js';
 import { startDemoProcess, type DemoProcess } from './support/demo-process.js';
 import { Load, LoadDevice, Recorder, sleep, type RequestRecord } from './support/load.js';
-import { startRoundRobinProxy, type RoundRobinProxy } from './support/round-robin-proxy.js';
+import { startRoundRobinProxy, type RoundRobinProxy } from '@latchkey/testkit';
 
 /**
  * Resilience of a two-process deployment under a bounded background load (docs/redis.md):
