@@ -143,7 +143,7 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
     const probe = new LoadDevice('probe', recorder);
     probe.token = devices[1]!.token;
     // How long the guards keep failing closed once the master answers again (a figure, not an assertion: it depends
-    // on the machine; the mechanism is asserted in bff/test/guard/revocation-view.test.ts).
+    // on the machine; the mechanism is asserted by the BFF's own revocation-view test).
     const firstGuarded200 = await Promise.all(
       [a.url, b.url].map(async (base) => {
         await expect.poll(async () => (await probe.me(base)).outcome, { ...RECOVERY, interval: 5 }).toBe(200);

@@ -193,7 +193,7 @@ function redisOutageScenario(title: string, deployment: () => Deployment, outage
       const probe = new LoadDevice('probe', recorder);
       probe.token = devices[0]!.token;
       // How long the guards keep failing closed once Redis answers again (a figure, not an assertion: it depends on
-      // the machine; the mechanism is asserted in bff/test/guard/revocation-view.test.ts).
+      // the machine; the mechanism is asserted by the BFF's own revocation-view test).
       const firstGuarded200 = await Promise.all(
         [a.url, b.url].map(async (base) => {
           await expect.poll(async () => statusOf(await probe.me(base)), { ...RECOVERY, interval: 5 }).toBe(200);
