@@ -10,7 +10,7 @@ import type { SessionStore } from '../../src/store/types.js';
 import { toLowS } from '../../src/tokens/ecdsa-low-s.js';
 import { issueAccessToken } from '../../src/tokens/issue-access-token.js';
 import { call, ISSUER, login, me, startTestBff, type TestBff } from '../helpers/harness.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startRedisServer, type RedisServer } from '@latchkey/testkit';
 
 const ORDERS = { id: 'orders-api', secret: 'orders-api-secret-0123456789-abcdefghij' };
 /** An id and secret that need the form-encoding of RFC 6749 §2.3.1 inside Basic (a colon, a space, a plus, non-ASCII). */

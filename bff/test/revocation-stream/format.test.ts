@@ -9,8 +9,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '@latchkey/testkit';
 import { newSession } from '../store/contract.js';
 
 const DOC = readFileSync(new URL('../../../docs/revocation-stream.md', import.meta.url), 'utf8');
