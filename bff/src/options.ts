@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
+import { isClock, systemClock, type Clock } from './clock.js';
 import type { SessionStore } from './store/types.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN } from './tokens/custom-claims.js';
@@ -179,6 +180,11 @@ const optionsSchema = z.strictObject({
     })
     .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+  /**
+   * The time of day every expiry decision uses (sessions, tokens, markers, keys). For tests only (a TestClock they
+   * move instead of sleeping; give the MemoryStore the same one): production code never sets it. See docs/time.md.
+   */
+  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).default(systemClock),
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;

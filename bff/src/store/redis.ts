@@ -34,7 +34,7 @@ import type {
   SessionStore,
 } from './types.js';
 import { counterFromLimiter, windowSeconds, type RateLimitCounter, type RateLimitCounterOptions } from './rate-limit-counter.js';
-import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
+import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 
 /** Any ioredis client: a single node (also behind Sentinel) or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -678,5 +678,3 @@ function rotateResultFromReply(reply: unknown): RotateResult {
   }
 }
 
-/** Key-ring events only wake followers; a guard that starts later loads the ring itself. */
-const KEY_RING_EVENT_TTL_MS = 10 * 60_000;
