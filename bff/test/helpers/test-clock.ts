@@ -2,31 +2,44 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../src/clock.js';
 
 /**
- * A clock tests move by hand: starts at the real time (so records it stamps also make sense to Redis, whose
- * clock expires keys) and only moves when told. Pass the same instance to `createBff({ clock })` and
+ * A clock tests move by hand instead of sleeping. Pass the same instance to `createBff({ clock })` and
  * `new MemoryStore({ clock })`.
+ *
+ * `new TestClock()` starts at the real time (so what it stamps also makes sense to Redis and to express-session)
+ * and stands still until told to move. `TestClock.running()` keeps running with real time, plus whatever it was
+ * advanced by: the clock to stand beside a Redis store, whose own clock (TIME, key TTLs) runs on regardless.
  */
 export class TestClock implements Clock {
-  #now: number;
+  /** Frozen: the time. Running: the offset added to Date.now(). */
+  #value: number;
+  #running: boolean;
 
   constructor(start = Date.now()) {
-    this.#now = start;
+    this.#value = start;
+    this.#running = false;
+  }
+
+  static running(): TestClock {
+    const clock = new TestClock(0);
+    clock.#running = true;
+    return clock;
   }
 
   now(): number {
-    return this.#now;
+    return this.#running ? Date.now() + this.#value : this.#value;
   }
 
   /** Moves the clock forward by `ms` (never backwards: expiry decisions assume time does not run back). */
   advance(ms: number): void {
     if (!(ms >= 0)) throw new RangeError(`advance takes a non-negative number of ms, got ${ms}`);
-    this.#now += ms;
+    this.#value += ms;
   }
 
   /** Sets the clock to `epochMs`, which must not be earlier than now. */
   set(epochMs: number): void {
-    if (!(epochMs >= this.#now)) throw new RangeError(`set cannot move the clock backwards (${epochMs} < ${this.#now})`);
-    this.#now = epochMs;
+    const now = this.now();
+    if (!(epochMs >= now)) throw new RangeError(`set cannot move the clock backwards (${epochMs} < ${now})`);
+    this.advance(epochMs - now);
   }
 }
 
