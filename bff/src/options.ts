@@ -184,13 +184,14 @@ const optionsSchema = z.strictObject({
    * The time of day every expiry decision uses (sessions, tokens, markers, keys). For tests only (a TestClock they
    * move instead of sleeping; give the MemoryStore the same one): production code never sets it. See docs/time.md.
    */
-  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).default(systemClock),
+  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).optional(),
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;
 export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
-export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes'> {
+export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'clock'> {
+  clock: Clock;
   maxClaimsBytes: number;
   scopePolicies: Readonly<Record<string, Readonly<z.output<typeof failPolicySchema>>>>;
   audience: string | readonly string[];
@@ -244,6 +245,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
     cookieName,
     maxClaimsBytes,
+    clock: o.clock ?? systemClock,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
