@@ -11,6 +11,7 @@ import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/b
 import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
 import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
+import { tracingCost } from './tracing-cost.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -18,8 +19,8 @@ const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
-/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, size. Default: all. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,size').split(',').map((p) => p.trim()));
+/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, tracing, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,size').split(',').map((p) => p.trim()));
 /** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
 const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
@@ -359,6 +360,28 @@ async function main(): Promise<void> {
       console.table({ memory: { streams: streams.streams, 'rss B/stream': streams.rssBytesPerStream, 'heap B/stream': streams.heapBytesPerStream, 'opened in ms': streams.openedInMs } });
       console.table({ ...streams.guardedRoute, ratio: { requestsPerSecond: streams.throughputRatio } });
       results.live = { push, streams };
+    }
+    if (PARTS.has('tracing')) {
+      // A database of its own, like the live part: other parts leave a key ring there.
+      const tracing = await tracingCost({
+        target: TARGET,
+        env: { REDIS_URL: `${redis.url.replace(/\/\d*$/, '')}/2`, LATCHKEY_SECRET: SECRET },
+        durationSeconds: DURATION,
+        rounds: ROUNDS,
+        connections: CONNECTIONS,
+        login: async (base) => (await login(base, 'bench', '10.3.0.1')).token,
+        cpuMs,
+      });
+      results.tracing = tracing;
+      console.log('\nOpenTelemetry tracing, guarded route (ratio = requests/s over the tracing-off target):');
+      console.table(
+        Object.fromEntries(
+          Object.entries(tracing).map(([k, v]) => [
+            k,
+            { 'req/s': Math.round(v.requestsPerSecond), ratio: v.ratio, 'cpu µs/req': round(v.serverCpuUsPerRequest ?? NaN, 1), 'p50 ms': round(v.p50Ms, 1), 'p99 ms': round(v.p99Ms, 1), non2xx: v.non2xx },
+          ]),
+        ),
+      );
     }
     if (PARTS.has('size')) results.clientSize = clientSizes();
   } finally {
