@@ -8,7 +8,8 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
-import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
+import type { NodeProcess, RedisServer } from '@latchkey/testkit';
+import { pinSelf, startCluster, startNode, startRedis } from './launch.js';
 import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 import { tracingCost } from './tracing-cost.js';
@@ -33,8 +34,8 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** CPU time (user + system) a child process has used, in ms, from /proc (Linux). */
-function cpuMs(child: Child): number {
-  const fields = readFileSync(`/proc/${child.process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+function cpuMs(child: NodeProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
@@ -58,7 +59,7 @@ async function login(base: string, user: string, ip: string): Promise<{ token: s
   return { token: ((await res.json()) as { accessToken: string }).accessToken, cookie };
 }
 
-async function throughput(redis: Child): Promise<Record<string, ThroughputResult & { ratio: number }>> {
+async function throughput(redis: RedisServer): Promise<Record<string, ThroughputResult & { ratio: number }>> {
   const latchkey = await startNode(TARGET, { BENCH_VARIANT: 'latchkey', REDIS_URL: redis.url, LATCHKEY_SECRET: SECRET }, '/ready');
   const { token } = await login(latchkey.url, 'bench', '10.0.0.1');
   const jwks = await (await fetch(`${latchkey.url}/auth/jwks.json`)).text();
@@ -78,7 +79,7 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
     // Interleaved rounds (A B C D, A B C D, ...) so drift in the machine's load hits every variant alike.
     // Every variant gets the same request, Authorization header included, so the ratios isolate what the guard
     // costs; the header-less row shows what carrying a token costs the HTTP parser on its own.
-    const variants: Array<[string, Child, Record<string, string>]> = [
+    const variants: Array<[string, NodeProcess, Record<string, string>]> = [
       ['unguarded', others.unguarded, auth],
       ['unguarded, no Authorization header', others.unguarded, {}],
       ['latchkey', latchkey, auth],
@@ -179,7 +180,7 @@ async function propagation(store: Record<string, string>): Promise<Record<string
  * Redis bytes per revoked token: Latchkey's log entry against the usual plain key per jti with a TTL, side by side
  * on the same server; then what is left once the longest token lifetime has passed.
  */
-async function revocationMemory(redis: Child) {
+async function revocationMemory(redis: RedisServer) {
   const N = 20_000;
   const TTL_MS = 3000;
   const prefix = 'mem:';
@@ -225,7 +226,7 @@ async function revocationMemory(redis: Child) {
  * uncapped store let one account build up) against one at the cap (maxSessionsPerUser, default 50), side by side
  * on the same Redis. Times are whole store calls (script + reply over loopback), median of several.
  */
-async function sessionScripts(redis: Child) {
+async function sessionScripts(redis: RedisServer) {
   const CAP = 50;
   const MANY = 10_000;
   const store = await RedisStore.connect({ url: redis.url, prefix: 'sess:', commandTimeoutMs: 10_000 });
@@ -320,7 +321,7 @@ async function main(): Promise<void> {
       const single = await propagation({ REDIS_URL: redis.url });
       results.propagation = single.current;
       // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by sharded Pub/Sub instead of one XREAD.
-      const cluster = await startRedisCluster(3);
+      const cluster = await startCluster(3);
       let onCluster: Awaited<ReturnType<typeof propagation>>;
       try {
         onCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });

@@ -41,7 +41,6 @@ export const USERS = [
 
 export type User = (typeof USERS)[number];
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const rand = (min: number, max: number) => min + Math.random() * (max - min);
 export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 export const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined || !Number.isFinite(bytes) ? null : round(bytes / 2 ** 20, 1));

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { rand, REFRESH_AHEAD_MS, SESSION_LIFE_MS, sleep, THINK_MS, TIMEOUT_MS, type TokenBody, type User } from './soak-config.js';
+import { sleep } from '@latchkey/testkit';
+import { rand, REFRESH_AHEAD_MS, SESSION_LIFE_MS, THINK_MS, TIMEOUT_MS, type TokenBody, type User } from './soak-config.js';
 import { send, type HttpResult, type Proc } from './soak-http.js';
 import type { SessionRec, TokenRec } from './soak-ledger.js';
 import type { SoakRun } from './soak-run.js';

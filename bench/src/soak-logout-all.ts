@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { LOGOUT_ALL_SECONDS, rand, round, sleep, SOAK_SECONDS, TIMEOUT_MS, USERS } from './soak-config.js';
+import { sleep } from '@latchkey/testkit';
+import { LOGOUT_ALL_SECONDS, rand, round, SOAK_SECONDS, TIMEOUT_MS, USERS } from './soak-config.js';
 import { Device } from './soak-devices.js';
 import { send } from './soak-http.js';
 import type { SessionRec } from './soak-ledger.js';

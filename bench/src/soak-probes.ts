@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { PROBE_OFFSETS_MS, PROBE_SAME_PROCESS_MS, sleep, TIMEOUT_MS } from './soak-config.js';
+import { sleep } from '@latchkey/testkit';
+import { PROBE_OFFSETS_MS, PROBE_SAME_PROCESS_MS, TIMEOUT_MS } from './soak-config.js';
 import { send, type Proc } from './soak-http.js';
 import type { SessionRec, TokenRec } from './soak-ledger.js';
 import type { SoakRun } from './soak-run.js';

@@ -7,8 +7,8 @@
  * - a provider registered, Latchkey's tracing on (a recorded `latchkey.guard` span per request, batched, dropped).
  * Not a test: nothing asserts on time.
  */
-import type { Child } from './processes.js';
-import { startNode } from './processes.js';
+import type { NodeProcess } from '@latchkey/testkit';
+import { startNode } from './launch.js';
 import { measure, type ThroughputResult } from './throughput.js';
 
 export interface TracingCostOptions {
@@ -18,7 +18,7 @@ export interface TracingCostOptions {
   rounds: number;
   connections: number;
   login: (base: string) => Promise<string>;
-  cpuMs: (child: Child) => number;
+  cpuMs: (child: NodeProcess) => number;
 }
 
 const VARIANTS: ReadonlyArray<[string, Record<string, string>]> = [
@@ -29,7 +29,7 @@ const VARIANTS: ReadonlyArray<[string, Record<string, string>]> = [
 ];
 
 export async function tracingCost(options: TracingCostOptions): Promise<Record<string, ThroughputResult & { ratio: number }>> {
-  const targets: Array<[string, Child]> = [];
+  const targets: Array<[string, NodeProcess]> = [];
   try {
     for (const [name, env] of VARIANTS) {
       targets.push([name, await startNode(options.target, { BENCH_VARIANT: 'latchkey', ...options.env, ...env }, '/ready')]);

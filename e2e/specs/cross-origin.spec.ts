@@ -18,7 +18,7 @@ import selfsigned from 'selfsigned';
 import { test as base, expect, type Browser, type Page } from '@playwright/test';
 import { createBff, RedisStore, type Bff } from '@latchkey/bff';
 import { createDemoAuthenticate } from '../../examples/demo/src/accounts.js';
-import { RedisProcess } from '../support/processes.js';
+import { startRedisServer, type RedisServer } from '@latchkey/testkit';
 
 const RESOLVE_TO_LOOPBACK = '--host-resolver-rules=MAP *.example.com 127.0.0.1, MAP *.example.net 127.0.0.1';
 
@@ -45,7 +45,7 @@ interface Seen {
   status: number;
 }
 
-let redis: RedisProcess;
+let redis: RedisServer;
 let store: RedisStore;
 let bff: Bff;
 let pageServer: Server;
@@ -60,7 +60,7 @@ const listen = (server: Server) =>
   new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 
 test.beforeAll(async () => {
-  redis = await RedisProcess.start();
+  redis = await startRedisServer();
   store = await RedisStore.connect({ url: redis.url });
   const { private: key, cert } = await selfsigned.generate([{ name: 'commonName', value: 'example.com' }], {
     keyType: 'ec',
@@ -126,7 +126,7 @@ test.afterAll(async () => {
     await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   }
   await store?.close();
-  await redis?.dispose();
+  await redis?.stop();
 });
 
 test.beforeEach(() => {

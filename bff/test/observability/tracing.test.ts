@@ -7,7 +7,7 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import { call, login, me, refresh, SECRET, startTestBff, USERS, type Device, type TestBff } from '../helpers/harness.js';
-import { startRedisServer } from '../helpers/redis-server.js';
+import { startRedisServer } from '@latchkey/testkit';
 
 const SPAN_STATUS = { UNSET: 0, ERROR: 2 } as const;
 const BFF_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisKeyLayout } from '../../src/store/redis-keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startTestBff } from '../helpers/harness.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+import { type RedisCluster, startRedisCluster } from '@latchkey/testkit';
 import { expireRedisKeysBy, TestClock } from '../helpers/test-clock.js';
 import { newSession, revocationState, runStoreContract } from './contract.js';
 
