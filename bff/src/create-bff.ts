@@ -29,6 +29,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
@@ -144,6 +145,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   }
   // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
   router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
+  mountOAuthEndpoints(router, ctx, guard);
   router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));

@@ -345,6 +345,14 @@ export function createGuard(options: GuardOptions) {
 
   return {
     check,
+    /**
+     * Signature and claims only, as `check` verifies them, without the revocation check: the verified claims, or why
+     * not. Needs no store (but for a token naming a key this process has not loaded yet).
+     */
+    verify: async (token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'> => {
+      if (keyRingSync) await keyRingSync;
+      return verified(token);
+    },
     requireAuth,
     /** Loads the revocation view; resolves once it is complete. */
     start: () => view.start(),
