@@ -67,7 +67,9 @@ export interface Bff {
 export async function createBff(input: BffOptions): Promise<Bff> {
   const options = resolveBffOptions(input);
   const logger = input.logger ?? createDefaultLogger();
-  const now = Date.now;
+  // One clock for every expiry decision (tests pass one they move; see docs/time.md).
+  const clock = options.clock;
+  const now = () => clock.now();
   if (options.dangerouslyAllowInsecureHttp) {
     const message = 'Latchkey: dangerouslyAllowInsecureHttp is on: the session cookie is sent over plain http. Development only.';
     logger.warn({ event: 'insecure_cookie' }, message);
@@ -82,7 +84,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     secrets: options.secrets,
     algorithm: options.algorithm,
     retireAfterMs: markerTtlMs,
-    now,
+    clock,
     self: { issuer: options.issuer, audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience] },
   });
   await keyRing.load();
@@ -113,7 +115,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     audienceIsDefault: input.audience === undefined,
     metrics,
     logger,
-    now,
+    clock,
     ...(tracing ? { tracing } : {}),
   });
   await guard.start();

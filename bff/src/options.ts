@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
+import { isClock, systemClock, type Clock } from './clock.js';
 import type { SessionStore } from './store/types.js';
 import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
@@ -213,6 +214,11 @@ const optionsSchema = z.strictObject({
     .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'resource client ids must be unique')
     .default([]),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+  /**
+   * The time of day every expiry decision uses (sessions, tokens, markers, keys). For tests only (a TestClock they
+   * move instead of sleeping; give the MemoryStore the same one): production code never sets it. See docs/time.md.
+   */
+  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).optional(),
   /** OpenTelemetry spans through `@opentelemetry/api` when it is installed (docs/tracing.md). */
   tracing: z
     .strictObject({
@@ -234,7 +240,8 @@ export type BffOptions = z.input<typeof optionsSchema>;
 export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
 export interface ResolvedBffOptions
-  extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients'> {
+  extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock'> {
+  clock: Clock;
   /** Each client's id and the SHA-256 (base64url) of its secret. */
   resourceClients: readonly Readonly<{ id: string; secretHash: string }>[];
   maxClaimsBytes: number;
@@ -293,6 +300,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
     cookieName,
     maxClaimsBytes,
+    clock: o.clock ?? systemClock,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     // Only the hashes are kept: the resolved options never hold a client's secret.
     resourceClients: Object.freeze(o.resourceClients.map((c) => Object.freeze({ id: c.id, secretHash: c.secretHash ?? sha256(c.secret!) }))),
