@@ -154,7 +154,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   mountOAuthEndpoints(router, ctx, guard);
   router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
-  router.post(ROUTES.refresh, createRefreshHandler(ctx));
+  // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
+  router.post(
+    ROUTES.refresh,
+    createRefreshHandler(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant)),
+  );
   router.post(ROUTES.logout, createLogoutHandler(ctx));
   router.post(ROUTES.logoutAll, createLogoutAllHandler(ctx));
   router.get(ROUTES.sessions, createListSessionsHandler(ctx));

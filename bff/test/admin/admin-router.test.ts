@@ -254,6 +254,28 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
   });
 });
 
+describe('a session the tenant revocation missed', () => {
+  it('(written by a login that raced it, as on another Redis shard) ends at its next refresh', async () => {
+    const store = new MemoryStore({ warnInProduction: false });
+    t = await startAdminBff(store);
+    const admin = await adminLogin(t, 'alice');
+    const bob = await adminLogin(t, 'bob');
+    const [record] = await store.listUserSessions('user-bob', Date.now());
+    expect((await adminDelete('/admin/tenants/acme/sessions', admin.token)).body).toEqual({ sessionsEnded: 1 });
+    // The race: the session lands in the store after the sweep went past it.
+    await store.createSession(record!);
+    await expect.poll(() => meStatus(bob.token), POLL).toBe(401);
+
+    const res = await refresh(t.app, bob);
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('session_revoked');
+    expect(await store.listUserSessions('user-bob', Date.now())).toEqual([]);
+    // A session started after the revocation refreshes as usual.
+    const again = await adminLogin(t, 'bob');
+    expect((await refresh(t.app, again)).status).toBe(200);
+  });
+});
+
 describe('admin router input and failure handling', () => {
   it('validates bodies and paths strictly: JSON only, capped, no unknown fields', async () => {
     t = await startAdminBff(new MemoryStore({ warnInProduction: false }));
