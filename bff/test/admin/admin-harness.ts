@@ -9,9 +9,9 @@ import { startTestBff, USERS, type TestBff } from '../helpers/harness.js';
 /** Alice holds the admin scope; bob does not. carol (tenant acme, like bob) and dave (tenant globex) sign in too. */
 export const ADMIN_USERS: Record<string, { id: string; name: string; password: string; grant: Partial<AuthenticatedUser> }> = {
   alice: { ...USERS.alice!, grant: { scope: 'latchkey:admin read:feed' } },
-  bob: { ...USERS.bob!, grant: { tenant: 'acme' } as Partial<AuthenticatedUser> },
-  carol: { id: 'user-carol', name: 'Carol', password: 'carolpass', grant: { tenant: 'acme' } as Partial<AuthenticatedUser> },
-  dave: { id: 'user-dave', name: 'Dave', password: 'davepass', grant: { tenant: 'globex' } as Partial<AuthenticatedUser> },
+  bob: { ...USERS.bob!, grant: { tenant: 'acme' } },
+  carol: { id: 'user-carol', name: 'Carol', password: 'carolpass', grant: { tenant: 'acme' } },
+  dave: { id: 'user-dave', name: 'Dave', password: 'davepass', grant: { tenant: 'globex' } },
 };
 
 /** A test BFF with `bff.adminRouter()` mounted at /admin, and the four users above. */
