@@ -164,8 +164,8 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptArg = string | number;
 type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
-/** A pipeline with the scripts on it (ioredis copies `defineCommand`s onto pipelines). */
-type ScriptPipeline = ScriptCommands & {
+/** A pipeline with the scripts on it (ioredis copies `defineCommand`s onto pipelines); a command only queues there. */
+type ScriptPipeline = Record<ScriptName, (...args: ScriptArg[]) => unknown> & {
   call(command: string, ...args: ScriptArg[]): unknown;
   exec(): Promise<Array<[Error | null, unknown]> | null>;
 };
