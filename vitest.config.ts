@@ -11,6 +11,7 @@ const alias = {
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
   '@latchkey/client/live': src('./client/src/live/index.ts'),
   '@latchkey/client': src('./client/src/index.ts'),
+  '@latchkey/testkit': src('./testkit/src/index.ts'),
 };
 
 export default defineConfig({
@@ -22,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'server',
           environment: 'node',
-          include: ['shared/test/**/*.test.ts', 'bff/test/**/*.test.ts', 'examples/demo/test/**/*.test.ts'],
+          include: ['shared/test/**/*.test.ts', 'bff/test/**/*.test.ts', 'examples/demo/test/**/*.test.ts', 'testkit/test/**/*.test.ts'],
           testTimeout: 20_000,
           hookTimeout: 30_000,
         },

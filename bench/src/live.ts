@@ -8,7 +8,8 @@
 import { request as httpRequest, Agent, type ClientRequest } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { startNode } from './processes.js';
+import { fetchMetrics, metricSum } from '@latchkey/testkit';
+import { startNode } from './launch.js';
 import { measure, type ThroughputResult } from './throughput.js';
 
 const SECRET = 'bench-live-secret-0123456789-abcdefghijkl';
@@ -117,9 +118,7 @@ export async function pushLatency(redisUrl: string, trials: number) {
 
 /** A scraped value from the demo's Prometheus metrics. */
 async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').at(-1)) : NaN;
+  return metricSum(await fetchMetrics(base), name) ?? NaN;
 }
 
 /** Opens `count` event streams with the given cookies (round-robin); resolves once every one has its first bytes. */

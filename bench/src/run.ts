@@ -8,9 +8,11 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
-import { pinSelf, startNode, startRedis, startRedisCluster, type Child } from './processes.js';
+import type { NodeProcess, RedisServer } from '@latchkey/testkit';
+import { pinSelf, startCluster, startNode, startRedis } from './launch.js';
 import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
+import { tracingCost } from './tracing-cost.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -18,8 +20,8 @@ const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
-/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, size. Default: all. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,size').split(',').map((p) => p.trim()));
+/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, tracing, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,size').split(',').map((p) => p.trim()));
 /** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
 const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
@@ -32,8 +34,8 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** CPU time (user + system) a child process has used, in ms, from /proc (Linux). */
-function cpuMs(child: Child): number {
-  const fields = readFileSync(`/proc/${child.process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+function cpuMs(child: NodeProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
@@ -57,7 +59,7 @@ async function login(base: string, user: string, ip: string): Promise<{ token: s
   return { token: ((await res.json()) as { accessToken: string }).accessToken, cookie };
 }
 
-async function throughput(redis: Child): Promise<Record<string, ThroughputResult & { ratio: number }>> {
+async function throughput(redis: RedisServer): Promise<Record<string, ThroughputResult & { ratio: number }>> {
   const latchkey = await startNode(TARGET, { BENCH_VARIANT: 'latchkey', REDIS_URL: redis.url, LATCHKEY_SECRET: SECRET }, '/ready');
   const { token } = await login(latchkey.url, 'bench', '10.0.0.1');
   const jwks = await (await fetch(`${latchkey.url}/auth/jwks.json`)).text();
@@ -77,7 +79,7 @@ async function throughput(redis: Child): Promise<Record<string, ThroughputResult
     // Interleaved rounds (A B C D, A B C D, ...) so drift in the machine's load hits every variant alike.
     // Every variant gets the same request, Authorization header included, so the ratios isolate what the guard
     // costs; the header-less row shows what carrying a token costs the HTTP parser on its own.
-    const variants: Array<[string, Child, Record<string, string>]> = [
+    const variants: Array<[string, NodeProcess, Record<string, string>]> = [
       ['unguarded', others.unguarded, auth],
       ['unguarded, no Authorization header', others.unguarded, {}],
       ['latchkey', latchkey, auth],
@@ -178,7 +180,7 @@ async function propagation(store: Record<string, string>): Promise<Record<string
  * Redis bytes per revoked token: Latchkey's log entry against the usual plain key per jti with a TTL, side by side
  * on the same server; then what is left once the longest token lifetime has passed.
  */
-async function revocationMemory(redis: Child) {
+async function revocationMemory(redis: RedisServer) {
   const N = 20_000;
   const TTL_MS = 3000;
   const prefix = 'mem:';
@@ -224,7 +226,7 @@ async function revocationMemory(redis: Child) {
  * uncapped store let one account build up) against one at the cap (maxSessionsPerUser, default 50), side by side
  * on the same Redis. Times are whole store calls (script + reply over loopback), median of several.
  */
-async function sessionScripts(redis: Child) {
+async function sessionScripts(redis: RedisServer) {
   const CAP = 50;
   const MANY = 10_000;
   const store = await RedisStore.connect({ url: redis.url, prefix: 'sess:', commandTimeoutMs: 10_000 });
@@ -319,7 +321,7 @@ async function main(): Promise<void> {
       const single = await propagation({ REDIS_URL: redis.url });
       results.propagation = single.current;
       // The same on a 3-master Redis Cluster, where guards follow 16 shard logs woken by sharded Pub/Sub instead of one XREAD.
-      const cluster = await startRedisCluster(3);
+      const cluster = await startCluster(3);
       let onCluster: Awaited<ReturnType<typeof propagation>>;
       try {
         onCluster = await propagation({ REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true' });
@@ -359,6 +361,28 @@ async function main(): Promise<void> {
       console.table({ memory: { streams: streams.streams, 'rss B/stream': streams.rssBytesPerStream, 'heap B/stream': streams.heapBytesPerStream, 'opened in ms': streams.openedInMs } });
       console.table({ ...streams.guardedRoute, ratio: { requestsPerSecond: streams.throughputRatio } });
       results.live = { push, streams };
+    }
+    if (PARTS.has('tracing')) {
+      // A database of its own, like the live part: other parts leave a key ring there.
+      const tracing = await tracingCost({
+        target: TARGET,
+        env: { REDIS_URL: `${redis.url.replace(/\/\d*$/, '')}/2`, LATCHKEY_SECRET: SECRET },
+        durationSeconds: DURATION,
+        rounds: ROUNDS,
+        connections: CONNECTIONS,
+        login: async (base) => (await login(base, 'bench', '10.3.0.1')).token,
+        cpuMs,
+      });
+      results.tracing = tracing;
+      console.log('\nOpenTelemetry tracing, guarded route (ratio = requests/s over the tracing-off target):');
+      console.table(
+        Object.fromEntries(
+          Object.entries(tracing).map(([k, v]) => [
+            k,
+            { 'req/s': Math.round(v.requestsPerSecond), ratio: v.ratio, 'cpu µs/req': round(v.serverCpuUsPerRequest ?? NaN, 1), 'p50 ms': round(v.p50Ms, 1), 'p99 ms': round(v.p99Ms, 1), non2xx: v.non2xx },
+          ]),
+        ),
+      );
     }
     if (PARTS.has('size')) results.clientSize = clientSizes();
   } finally {

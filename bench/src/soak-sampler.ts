@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { fetchMetrics, metricSum } from '@latchkey/testkit';
 import type { Proc } from './soak-http.js';
 
 export interface ProcessSample {
@@ -33,42 +34,9 @@ export interface Sample {
   };
 }
 
-/** Sums every series of `name` (optionally only those whose labels include `labelFilter`) in Prometheus text. */
-export function metricSum(text: string, name: string, labelFilter?: string): number | null {
-  let found = false;
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    if (labelFilter && !rest.includes(labelFilter)) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) {
-      found = true;
-      sum += value;
-    }
-  }
-  return found ? sum : null;
-}
-
-/** Every series of `name` as { labels: value }. */
-export function metricSeries(text: string, name: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const labels = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.indexOf('}')) : '';
-    out[labels] = Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return out;
-}
-
-export async function fetchMetrics(proc: Proc): Promise<string | null> {
-  try {
-    const res = await fetch(`${proc.url}/metrics`, { signal: AbortSignal.timeout(5000) });
-    return res.ok ? await res.text() : null;
-  } catch {
-    return null;
-  }
+/** /metrics of one process, or null when it does not answer (a sample records the gap rather than failing). */
+export async function fetchProcessMetrics(proc: Proc): Promise<string | null> {
+  return fetchMetrics(proc.url).catch(() => null);
 }
 
 /** utime + stime of a process, in seconds (clock ticks of 1/100 s, as on Linux). */
@@ -128,7 +96,7 @@ export async function takeSample(phase: string, atSeconds: number, procs: Proc[]
   const processes: Record<string, ProcessSample> = {};
   await Promise.all(
     procs.map(async (p) => {
-      const text = await fetchMetrics(p);
+      const text = await fetchProcessMetrics(p);
       processes[p.name] = {
         rssBytes: procRss(p.pid) ?? (text ? metricSum(text, 'demo_process_resident_memory_bytes') : null),
         heapUsedBytes: text ? metricSum(text, 'demo_nodejs_heap_size_used_bytes') : null,

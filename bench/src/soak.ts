@@ -21,10 +21,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { startNode, startRedis, startRedisCluster, type Child } from './processes.js';
+import { metricSeries, metricSum, sleep, type NodeProcess } from '@latchkey/testkit';
+import { startCluster, startNode, startRedis } from './launch.js';
 import { send, Tally, type HttpResult, type Proc } from './soak-http.js';
 import { Ledger, type SessionRec, type TokenRec } from './soak-ledger.js';
-import { fetchMetrics, metricSeries, metricSum, takeSample, type Sample } from './soak-sampler.js';
+import { fetchProcessMetrics, takeSample, type Sample } from './soak-sampler.js';
 
 // The soak spreads its processes over both cores as the scheduler likes; pinning is for the side-by-side bench.
 process.env.BENCH_PIN ??= '0';
@@ -65,7 +66,6 @@ const USERS = [
 
 type User = (typeof USERS)[number];
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const rand = (min: number, max: number) => min + Math.random() * (max - min);
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined || !Number.isFinite(bytes) ? null : round(bytes / 2 ** 20, 1));
@@ -424,8 +424,9 @@ function memorySummary(samples: Sample[]): Record<string, Row> {
 async function main(): Promise<number> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  const redisNodes: Child[] = CLUSTER ? (await startRedisCluster(3)).nodes : [await startRedis()];
-  const redisUrl = redisNodes[0]!.url;
+  const redis = CLUSTER ? await startCluster(3) : await startRedis();
+  const redisNodes = 'nodes' in redis ? redis.nodes : [redis];
+  const redisUrl = redis.url;
   const env = {
     REDIS_URL: redisUrl,
     ...(CLUSTER ? { LATCHKEY_REDIS_CLUSTER: 'true' } : {}),
@@ -434,15 +435,15 @@ async function main(): Promise<number> {
     LATCHKEY_ACCESS_TTL: String(ACCESS_TTL),
     LATCHKEY_LOG_LEVEL: 'error',
   };
-  const children: Child[] = [];
+  const children: NodeProcess[] = [];
   // A direct connection to every node: memory, keys and the shards' logs are summed over them.
   const inspectors = redisNodes.map((n) => new Redis(n.url));
-  const redisPids = redisNodes.map((n) => n.process.pid!);
+  const redisPids = redisNodes.map((n) => n.pid!);
   const sample = (phase: string, atSeconds: number) => takeSample(phase, atSeconds, procs, inspectors, redisPids);
   const stopAll = async () => {
     for (const inspector of inspectors) inspector.disconnect();
     await Promise.all(children.map((c) => c.stop()));
-    await Promise.all(redisNodes.map((n) => n.stop()));
+    await redis.stop();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -455,8 +456,8 @@ async function main(): Promise<number> {
     const [a, b] = await Promise.all([startNode(DEMO, env, '/api/public'), startNode(DEMO, env, '/api/public')]);
     children.push(a, b);
     procs = [
-      { name: 'A', url: a.url, pid: a.process.pid! },
-      { name: 'B', url: b.url, pid: b.process.pid! },
+      { name: 'A', url: a.url, pid: a.pid! },
+      { name: 'B', url: b.url, pid: b.pid! },
     ];
     console.log(
       `Soak: ${SOAK_SECONDS} s of load, ${DEVICES} devices (alice and bob), access TTL ${ACCESS_TTL} s, window ${WINDOW_MS} ms; ` +
@@ -513,10 +514,10 @@ async function main(): Promise<number> {
     const metrics: Record<string, Record<string, unknown>> = {};
     let theftMetric = 0;
     for (const p of procs) {
-      const text = (await fetchMetrics(p)) ?? '';
+      const text = (await fetchProcessMetrics(p)) ?? '';
       const theft = metricSum(text, 'latchkey_theft_detections_total') ?? NaN;
       theftMetric += theft;
-      const within = (le: string) => metricSum(text, 'latchkey_revocation_propagation_seconds_bucket', `le="${le}"`) ?? NaN;
+      const within = (le: string) => metricSum(text, 'latchkey_revocation_propagation_seconds_bucket', { le }) ?? NaN;
       const count = metricSum(text, 'latchkey_revocation_propagation_seconds_count') ?? NaN;
       metrics[p.name] = {
         theftDetections: theft,

@@ -4,6 +4,8 @@
  * - latchkey:   the route behind Latchkey's guard (verified-token cache + local revocation view, Redis store);
  * - jose:       the usual baseline: jose `jwtVerify` on every request (key from the BFF's JWKS);
  * - jose-redis: that baseline plus one Redis GET per request for a jti deny list.
+ * For latchkey, BENCH_OTEL_PROVIDER=1 registers an OpenTelemetry tracer provider first (spans recorded, then
+ * dropped), and BENCH_LATCHKEY_TRACING=off passes `tracing: { enabled: false }`.
  */
 import express, { type RequestHandler } from 'express';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -27,7 +29,9 @@ async function main(): Promise<void> {
   if (variant === 'unguarded') {
     app.get('/r', handler);
   } else if (variant === 'latchkey') {
+    if (process.env.BENCH_OTEL_PROVIDER === '1') (await import('./tracing-setup.js')).registerDiscardingTracerProvider();
     const bff = await createBff({
+      tracing: { enabled: process.env.BENCH_LATCHKEY_TRACING !== 'off' },
       store: await RedisStore.connect({ url: redisUrl }),
       secrets: [secret],
       issuer,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { KeyRing } from './keys/key-ring.js';
 import type { IdpClient } from './oidc/idp-client.js';
 import type { BffMetrics } from './observability/metrics.js';
+import type { Tracing } from './observability/tracing.js';
 import type { ResolvedBffOptions } from './options.js';
 import type { SessionStore } from './store/types.js';
 
@@ -17,4 +18,6 @@ export interface BffContext {
   readonly markerTtlMs: number;
   /** The upstream OpenID Connect provider, when the `oidc` option is set. */
   readonly idp?: IdpClient;
+  /** OpenTelemetry tracing; absent when `@opentelemetry/api` is not installed or `tracing.enabled` is false. */
+  readonly tracing?: Tracing;
 }

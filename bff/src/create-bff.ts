@@ -4,6 +4,7 @@ import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
 import { LatchkeyError } from './errors/latchkey-error.js';
 import { createGuard, type Guard } from './guard/guard.js';
+import { createCors } from './http/cors.js';
 import { requireCsrf } from './http/csrf.js';
 import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
@@ -13,6 +14,8 @@ import { noStore } from './http/no-store.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
+import { traceStore } from './observability/traced-store.js';
+import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
 import { createEventsHandler } from './routes/events.js';
 import { createJwksHandler } from './routes/jwks.js';
@@ -64,8 +67,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_HTTP' });
   }
   const markerTtlMs = (options.accessTokenTtlSeconds + options.clockSkewSeconds) * 1000 + 1000;
+  const tracing = await Tracing.load(options.tracing);
+  // Every part of the BFF reaches the store through this one (traced when tracing is on; the store itself when off).
+  const store = tracing ? traceStore(options.store, tracing) : options.store;
   const keyRing = new KeyRing({
-    store: options.store,
+    store,
     secrets: options.secrets,
     algorithm: options.algorithm,
     retireAfterMs: markerTtlMs,
@@ -82,13 +88,13 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
 
   const metrics = new BffMetrics();
-  const ctx: BffContext = Object.freeze({ options, store: options.store, keyRing, logger, metrics, now, markerTtlMs, ...(idp ? { idp } : {}) });
+  const ctx: BffContext = Object.freeze({ options, store, keyRing, logger, metrics, now, markerTtlMs, ...(idp ? { idp } : {}), ...(tracing ? { tracing } : {}) });
   const onStoreUnavailable = () => metrics.storeErrors.inc();
   // Inside the router every error is ours; on the application only Latchkey's errors are.
   const routerErrorHandler = createErrorHandler(logger, { handles: 'all', onStoreUnavailable });
   const errorHandler = createErrorHandler(logger, { handles: 'own', onStoreUnavailable });
   const guard = createGuard({
-    store: options.store,
+    store,
     keyRing,
     issuer: options.issuer,
     audience: options.audience,
@@ -101,6 +107,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     metrics,
     logger,
     now,
+    ...(tracing ? { tracing } : {}),
   });
   await guard.start();
 
@@ -115,6 +122,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 
   const router = Router();
+  // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
+  if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
   router.get(ROUTES.jwks, createJwksHandler(ctx));
   if (idp) {
     // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import type { SessionStore } from './store/types.js';
+import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN } from './tokens/custom-claims.js';
 
@@ -130,6 +131,12 @@ const optionsSchema = z.strictObject({
    * NODE_ENV=production: the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin.
    */
   allowedOrigins: z.array(z.url()).optional(),
+  /**
+   * Answer CORS (credentials, preflight for X-CSRF) for exactly the allowedOrigins, for pages on another origin of the
+   * same site (app.example.com calling auth.example.com). Off by default: being allowed to send is not being allowed
+   * to read token responses, so reading is granted explicitly. Requires allowedOrigins. See docs/deployment.md.
+   */
+  cors: z.boolean().default(false),
   /** Plain-http development only: drops `Secure` and the `__Host-` prefix. Warns at startup. */
   dangerouslyAllowInsecureHttp: z.boolean().default(false),
   maxTokenBytes: z.number().int().min(512).max(16384).default(4096),
@@ -179,6 +186,21 @@ const optionsSchema = z.strictObject({
     })
     .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+  /** OpenTelemetry spans through `@opentelemetry/api` when it is installed (docs/tracing.md). */
+  tracing: z
+    .strictObject({
+      /** false: never loads `@opentelemetry/api`, no spans whatever the application registered. */
+      enabled: z.boolean().default(true),
+      /** Spans carry `user.id` (the application's user id: personal data, so off unless asked for). */
+      recordUserId: z.boolean().default(false),
+      /** Default: the global provider the application registered (`trace.getTracer`). */
+      tracerProvider: z
+        .custom<TracerProviderLike>((v) => typeof v === 'object' && v !== null && typeof (v as TracerProviderLike).getTracer === 'function', {
+          message: 'tracerProvider must have getTracer()',
+        })
+        .optional(),
+    })
+    .default({ enabled: true, recordUserId: false }),
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;
@@ -219,6 +241,9 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
         "for example allowedOrigins: ['https://app.example.com'].",
     );
   }
+  if (o.cors && o.allowedOrigins === undefined) {
+    throw new TypeError('Invalid Latchkey BFF options: cors needs allowedOrigins (the origins whose pages may call the BFF and read its answers)');
+  }
   // Claims ride base64url-encoded (4/3) next to about 1 KB of registered claims, header and signature.
   const claimsRoom = Math.max(0, Math.floor(((o.maxTokenBytes - 1024) * 3) / 4));
   const maxClaimsBytes = o.maxClaimsBytes ?? Math.min(1024, claimsRoom);
@@ -240,6 +265,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     maxClaimsBytes,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
+    tracing: Object.freeze({ ...o.tracing }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });
 }

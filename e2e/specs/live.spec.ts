@@ -13,7 +13,7 @@ import {
   openDemo,
   recordStatusTexts,
 } from '../support/demo-page.js';
-import { SESSION_COOKIE, HttpDevice } from '../support/http-device.js';
+import { HttpDevice, SESSION_COOKIE } from '@latchkey/testkit';
 import { expect, test, useStack } from '../support/fixtures.js';
 
 const stack = useStack({ accessTtlSeconds: 300 });
@@ -107,10 +107,10 @@ test('theft: a copy of B’s cookie replayed out of turn ends the session, and e
   // The thief, on process A: uses the copy twice (its successor is then in use), then the copy again.
   const thief = new HttpDevice(stack().demo.url);
   thief.cookie = stolen;
-  expect((await thief.call('POST', '/auth/refresh', {})).status).toBe(200);
-  expect((await thief.call('POST', '/auth/refresh', {})).status).toBe(200);
+  expect((await thief.refresh()).status).toBe(200);
+  expect((await thief.refresh()).status).toBe(200);
   thief.cookie = stolen;
-  const replay = await thief.call('POST', '/auth/refresh', {});
+  const replay = await thief.refresh();
   expect(replay.status).toBe(401);
   expect(await replay.json()).toMatchObject({ error: 'reuse_detected' });
 

@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import type { Page } from '@playwright/test';
 import { callMeSucceeds, expectSignedIn, expectSignedOut, login } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
-import { REPO_ROOT } from '../support/processes.js';
+import { REPO_ROOT } from '@latchkey/testkit';
 
 const stack = useStack();
 

@@ -6,7 +6,7 @@
 import type { Page } from '@playwright/test';
 import { TokenRecorder, callMeSucceeds, newSignedInPage, readableBrowserState } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
-import { SESSION_COOKIE } from '../support/http-device.js';
+import { SESSION_COOKIE } from '@latchkey/testkit';
 
 const stack = useStack({ accessTtlSeconds: 4 });
 const JWT = /eyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]+/;

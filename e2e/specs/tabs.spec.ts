@@ -11,7 +11,7 @@
 import type { BrowserContext, Page } from '@playwright/test';
 import { callMeSucceeds, expectSignedIn, expectSignedOut, isRefresh, login, newSignedInPage, openDemo, status } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
-import { countDelta, refreshCounts } from '../support/processes.js';
+import { countDelta, refreshCounts } from '@latchkey/testkit';
 
 const stack = useStack({ accessTtlSeconds: 120 });
 const TABS = 4;

@@ -18,8 +18,7 @@ import {
   withoutLivePush,
 } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
-import { metricTotal } from '../support/processes.js';
-import { SESSION_COOKIE } from '../support/http-device.js';
+import { metricTotal, SESSION_COOKIE } from '@latchkey/testkit';
 
 const stack = useStack({ accessTtlSeconds: 4 });
 

@@ -106,7 +106,7 @@ test('the store behind the BFF gone (the BFF answers 503) signs nobody out', asy
     page,
     device,
     'alice',
-    () => stack().redis.stop(),
+    () => stack().redis.terminate(),
     () => stack().redis.restart(),
   );
   // The BFF answered (with 503s) rather than dropping the connections.

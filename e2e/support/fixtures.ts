@@ -9,11 +9,20 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test as base, expect, type BrowserContext, type TestInfo } from '@playwright/test';
-import { startRedisCluster, type RedisCluster } from '../../bff/test/helpers/redis-cluster.js';
+import {
+  DEMO_PAGE_INDEX,
+  startDemoProcess,
+  startRedisCluster,
+  startRedisServer,
+  type DemoProcess,
+  type RedisCluster,
+  type RedisServer,
+} from '@latchkey/testkit';
 import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from '../../examples/demo/src/dev-idp-client.js';
-import { DemoProcess, RedisProcess, WEB_DIST_INDEX, type RedisOptions } from './processes.js';
 
-export interface StackOptions extends RedisOptions {
+export interface StackOptions {
+  /** appendonly yes (fsync always), so the data survives a restart of redis-server. */
+  persistent?: boolean;
   /** LATCHKEY_ACCESS_TTL of every demo server of the stack (short, so silent refresh is exercised). */
   accessTtlSeconds?: number;
   /** The specs of this file drive the demo page: fail early and clearly when it is not built. Default true. */
@@ -29,7 +38,7 @@ export interface StackOptions extends RedisOptions {
 
 export interface Stack {
   /** The one redis-server (throws on a Cluster stack: see `cluster`). */
-  readonly redis: RedisProcess;
+  readonly redis: RedisServer;
   /** The Redis Cluster of a `cluster: true` stack. */
   readonly cluster: RedisCluster | undefined;
   /** The demo server behind `baseURL`. */
@@ -48,7 +57,7 @@ let active: Stack | undefined;
 
 async function startStack(options: StackOptions): Promise<Stack> {
   const cluster = options.cluster ? await startRedisCluster({ masters: 3 }) : undefined;
-  const redis = cluster ? undefined : await RedisProcess.start({ persistent: options.persistent ?? false });
+  const redis = cluster ? undefined : await startRedisServer({ persistence: options.persistent ?? false });
   const redisUrl = cluster?.url ?? redis!.url;
   const extraEnv: Record<string, string> = cluster ? { LATCHKEY_REDIS_CLUSTER: 'true' } : {};
   const secret = `e2e-${randomBytes(24).toString('base64url')}`;
@@ -62,14 +71,26 @@ async function startStack(options: StackOptions): Promise<Stack> {
       : issuer === undefined
         ? { LATCHKEY_DEMO_IDP: 'true' }
         : { LATCHKEY_OIDC_ISSUER: `${issuer}/idp`, LATCHKEY_OIDC_CLIENT_ID: DEV_IDP_CLIENT_ID, LATCHKEY_OIDC_CLIENT_SECRET: DEV_IDP_CLIENT_SECRET };
-    const demo = await DemoProcess.start({ redisUrl, secret, accessTtlSeconds, extraEnv: { ...extraEnv, ...idpEnv }, ...(issuer ? { issuer } : {}) });
+    const demo = await startDemoProcess({
+      env: {
+        // Info, not the kit's warn: a failed test attaches these logs.
+        LATCHKEY_LOG_LEVEL: process.env.LATCHKEY_LOG_LEVEL ?? 'info',
+        ...extraEnv,
+        ...idpEnv,
+        REDIS_URL: redisUrl,
+        LATCHKEY_SECRET: secret,
+        LATCHKEY_ACCESS_TTL: String(accessTtlSeconds),
+        // Without it each process's issuer is its own http://localhost:<port>, as the first one's is.
+        ...(issuer ? { LATCHKEY_ISSUER: issuer } : {}),
+      },
+    });
     demos.push(demo);
     return demo;
   };
   try {
     const demo = await addDemo();
     return {
-      get redis(): RedisProcess {
+      get redis(): RedisServer {
         if (!redis) throw new Error('this stack runs on a Redis Cluster (stack.cluster), not one redis-server');
         return redis;
       },
@@ -82,7 +103,7 @@ async function startStack(options: StackOptions): Promise<Stack> {
     };
   } catch (error) {
     await Promise.allSettled(demos.map((d) => d.stop()));
-    await redis?.dispose();
+    await redis?.stop();
     await cluster?.stop();
     throw error;
   }
@@ -91,7 +112,7 @@ async function startStack(options: StackOptions): Promise<Stack> {
 async function stopStack(stack: Stack): Promise<void> {
   await Promise.allSettled(stack.demos.map((d) => d.stop()));
   if (stack.cluster) await stack.cluster.stop();
-  else await stack.redis.dispose();
+  else await stack.redis.stop();
 }
 
 /**
@@ -101,8 +122,8 @@ async function stopStack(stack: Stack): Promise<void> {
 export function useStack(options: StackOptions = {}): () => Stack {
   test.beforeAll(async ({}, testInfo) => {
     testInfo.setTimeout(60_000);
-    if (options.requirePage !== false && !existsSync(WEB_DIST_INDEX)) {
-      throw new Error(`${WEB_DIST_INDEX} is missing: build the demo page (cd examples/demo/web && npx vite build)`);
+    if (options.requirePage !== false && !existsSync(DEMO_PAGE_INDEX)) {
+      throw new Error(`${DEMO_PAGE_INDEX} is missing: build the demo page (cd examples/demo/web && npx vite build)`);
     }
     active = await startStack(options);
   });

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_SERVER, REPO_ROOT, WEB_DIST_INDEX } from './processes.js';
+import { DEMO_PAGE_INDEX, DEMO_SERVER, REPO_ROOT } from '@latchkey/testkit';
 
 const WEB_DIR = join(REPO_ROOT, 'examples/demo/web');
 const SKIP = new Set(['node_modules', 'dist', '.vite', 'test-results']);
@@ -41,12 +41,12 @@ export default function globalSetup(): void {
     process.stdout.write('[e2e setup] examples/demo/web does not exist: the page specs will fail (the server serves a placeholder)\n');
     return;
   }
-  const built = existsSync(WEB_DIST_INDEX) ? statSync(WEB_DIST_INDEX).mtimeMs : 0;
+  const built = existsSync(DEMO_PAGE_INDEX) ? statSync(DEMO_PAGE_INDEX).mtimeMs : 0;
   const sources = Math.max(
     newest(WEB_DIR),
     newest(join(REPO_ROOT, 'client/src')),
     newest(join(REPO_ROOT, 'shared/src')),
   );
   if (built === 0 || sources > built) run('npx', ['vite', 'build', '--logLevel', 'warn'], WEB_DIR);
-  if (!existsSync(WEB_DIST_INDEX)) throw new Error(`${WEB_DIST_INDEX} is missing after the Vite build`);
+  if (!existsSync(DEMO_PAGE_INDEX)) throw new Error(`${DEMO_PAGE_INDEX} is missing after the Vite build`);
 }

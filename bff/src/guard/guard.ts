@@ -5,6 +5,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
 import type { BffMetrics } from '../observability/metrics.js';
+import { ATTR, endFailed, recordSession, type TraceSpan, type Tracing } from '../observability/tracing.js';
 import { StoreUnavailableError, type SessionStore } from '../store/types.js';
 import { SCOPE_TOKEN, scopesOf, type LatchkeyClaims } from '../tokens/custom-claims.js';
 import { verifyAccessToken } from '../tokens/verify-access-token.js';
@@ -53,6 +54,8 @@ export interface GuardOptions {
   audienceIsDefault?: boolean;
   /** Fail policy per scope; a route requiring scopes uses the strictest of its scopes' policies. */
   scopePolicies?: Readonly<Record<string, FailPolicy>>;
+  /** A `latchkey.guard` span per request (see docs/tracing.md); absent: none. */
+  tracing?: Tracing;
 }
 
 export interface FailPolicy {
@@ -233,6 +236,17 @@ export function createGuard(options: GuardOptions) {
     return { onStoreUnavailable: 'open', maxStalenessMs: Math.min(...scoped.map((p) => p.maxStalenessMs ?? 30_000)) };
   }
 
+  const tracing = options.tracing;
+  /** Ends a guard span with its outcome. Attributes only on a recording span: nothing allocated when tracing is off. */
+  function endSpan(span: TraceSpan, outcome: string, claims?: AccessTokenClaims, failOpen?: boolean): void {
+    if (span.isRecording()) {
+      span.setAttribute(ATTR.outcome, outcome);
+      if (claims !== undefined) recordSession(tracing!, span, { sid: claims.sid, userId: claims.sub });
+      if (failOpen) span.setAttribute(ATTR.guardFailOpen, true);
+    }
+    span.end();
+  }
+
   function unauthorized(withError: boolean): LatchkeyError {
     return new LatchkeyError('invalid_token', undefined, {
       headers: { 'WWW-Authenticate': withError ? 'Bearer error="invalid_token"' : 'Bearer' },
@@ -255,15 +269,18 @@ export function createGuard(options: GuardOptions) {
         headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${required.join(' ')}"` },
       });
     return (req, res, next) => {
+      const span = tracing?.startSpan('latchkey.guard');
       const header = req.headers.authorization;
       if (header === undefined) {
         options.metrics.authDecisions.inc({ outcome: 'missing' });
+        if (span) endSpan(span, 'missing');
         return next(unauthorized(false));
       }
       // Size cap before any parsing: "Bearer " + the longest token we accept.
       const match = header.length <= options.maxTokenBytes + 7 ? BEARER.exec(header) : null;
       if (!match) {
         options.metrics.authDecisions.inc({ outcome: 'invalid' });
+        if (span) endSpan(span, 'invalid');
         return next(unauthorized(true));
       }
       const token = match[1]!;
@@ -272,12 +289,14 @@ export function createGuard(options: GuardOptions) {
         stopTimer();
         if (decision.outcome !== 'valid') {
           options.metrics.authDecisions.inc({ outcome: decision.outcome });
+          if (span) endSpan(span, decision.outcome);
           return next(unauthorized(true));
         }
         if (required.length > 0) {
           const granted = scopesOf(decision.claims.scope);
           if (!required.every((scope) => granted.has(scope))) {
             options.metrics.authDecisions.inc({ outcome: 'insufficient_scope' });
+            if (span) endSpan(span, 'insufficient_scope', decision.claims);
             return next(forbidden());
           }
         }
@@ -286,6 +305,7 @@ export function createGuard(options: GuardOptions) {
           options.metrics.failOpen.inc();
           options.logger.warn({ event: 'guard_fail_open', path: req.path, sid: decision.claims.sid }, 'store unreachable; allowed by fail-open policy');
         }
+        if (span) endSpan(span, 'valid', decision.claims, decision.failOpen);
         res.locals.auth = decision.claims;
         if (Object.getPrototypeOf(req) !== authProto) exposeAuth(req);
         next();
@@ -293,10 +313,17 @@ export function createGuard(options: GuardOptions) {
       const fail = (error: unknown) => {
         stopTimer();
         // An unexpected failure inside the guard is still Latchkey's error: an opaque 500, never the app's handler's stack page.
-        if (!(error instanceof StoreUnavailableError)) return next(new LatchkeyError('internal_error', undefined, { cause: error }));
+        const failure = error instanceof StoreUnavailableError
+          ? new LatchkeyError('temporarily_unavailable', undefined, { cause: error })
+          : new LatchkeyError('internal_error', undefined, { cause: error });
+        if (span) {
+          endFailed(span, failure);
+          span.end();
+        }
+        if (!(error instanceof StoreUnavailableError)) return next(failure);
         options.metrics.authDecisions.inc({ outcome: 'store_unavailable' });
         options.logger.warn({ event: 'guard_store_unavailable', path: req.path, reason: error.message }, 'guard failing closed');
-        next(new LatchkeyError('temporarily_unavailable', undefined, { cause: error }));
+        next(failure);
       };
       // A cached token is decided synchronously; only a first sighting awaits the signature check.
       let cached: GuardDecision | undefined;
@@ -305,8 +332,10 @@ export function createGuard(options: GuardOptions) {
       } catch (error) {
         return fail(error);
       }
+      if (span?.isRecording()) span.setAttribute(ATTR.guardCached, cached !== undefined);
       if (cached !== undefined) return finish(cached);
-      check(token, frozen).then(finish, fail);
+      // The first sighting of a token may read the store (a key-ring reload): those spans go under the guard's.
+      (span ? tracing!.within(span, () => check(token, frozen)) : check(token, frozen)).then(finish, fail);
     };
   }
 

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import type { EventStreams } from '../events/event-streams.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { isAllowedOrigin } from '../http/csrf.js';
+import { logCsrfRejection, originRefusal } from '../http/csrf.js';
 import { requireSession } from '../http/session-auth.js';
 
 /**
@@ -18,10 +18,11 @@ export function createEventsHandler(
   isSessionRevoked: (sid: string, userId: string, createdAt: number) => boolean,
 ): RequestHandler {
   return async (req, res) => {
-    if (!isAllowedOrigin(req, ctx.options.allowedOrigins)) {
+    const refusal = originRefusal(req, ctx.options.allowedOrigins);
+    if (refusal) {
       // The same security event as the other cookie routes' CSRF check (the Origin, never cookies).
-      ctx.logger.warn({ event: 'csrf_rejected', reason: 'origin', ip: req.ip, method: req.method, path: req.path, origin: req.get('origin')?.slice(0, 200) }, 'CSRF check failed');
-      throw new LatchkeyError('csrf_rejected', 'This origin may not call the BFF.');
+      logCsrfRejection(ctx.logger, req, 'origin');
+      throw new LatchkeyError('csrf_rejected', refusal);
     }
     streams.assertProcessRoom();
     const { session } = await requireSession(ctx, req);

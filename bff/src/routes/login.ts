@@ -6,6 +6,7 @@ import { stripControls } from '../http/display-text.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
 import { accountId } from '../http/rate-limit.js';
 import { sendTokenResponse } from '../http/token-response.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 
 export const loginBodySchema = z.strictObject({
@@ -35,7 +36,7 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
  * fixation) by startDeviceSession, shared with the OIDC callback.
  */
 export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
-  return async (req, res) => {
+  return tracedRoute(ctx, 'latchkey.login', async (req, res, trace) => {
     const body = res.locals.loginBody as LoginBody;
     const ip = req.ip ?? '';
     const reservation = await accountLimit.reserve(body.username, ip);
@@ -56,7 +57,9 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
     );
     const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
+    trace.session(session);
+    trace.outcome('ok');
     await sendTokenResponse(ctx, res, session, cookie);
-  };
+  });
 }
 

@@ -4,6 +4,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import { requireSession } from '../http/session-auth.js';
 import { clearSessionCookie } from '../http/session-cookie.js';
 import { endSessionUrlFor } from '../oidc/end-session-url.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import type { LogoutRedirectResponse } from '@latchkey/shared';
 
 /**
@@ -15,7 +16,7 @@ import type { LogoutRedirectResponse } from '@latchkey/shared';
  * (RP-initiated logout), so the user is signed out there too.
  */
 export function createLogoutHandler(ctx: BffContext): RequestHandler {
-  return async (req, res) => {
+  return tracedRoute(ctx, 'latchkey.logout', async (req, res, trace) => {
     const current = await requireSession(ctx, req).catch((error: unknown) => {
       if (error instanceof LatchkeyError && error.code === 'no_session') return null;
       throw error;
@@ -24,17 +25,20 @@ export function createLogoutHandler(ctx: BffContext): RequestHandler {
     if (current !== null) {
       const ended = await ctx.store.endSession(current.session.key, 'logout', ctx.now(), ctx.markerTtlMs);
       if (ended !== null) {
+        trace.session(ended);
         ctx.metrics.logouts.inc({ scope: 'device' });
         ctx.logger.info({ event: 'logout', userId: ended.userId, sid: ended.sid }, 'logout');
         redirectTo = await endSessionUrlFor(ctx, ended);
       }
     }
     clearSessionCookie(res, ctx.options);
+    // Idempotent: answering 204 without a live session is an outcome, not an error.
+    trace.outcome(redirectTo !== null ? 'redirect' : current === null ? 'no_session' : 'ok');
     if (redirectTo === null) {
       res.status(204).end();
       return;
     }
     const body: LogoutRedirectResponse = { redirectTo };
     res.status(200).json(body);
-  };
+  });
 }

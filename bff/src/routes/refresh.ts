@@ -9,6 +9,7 @@ import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js'
 import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
 import { sendTokenResponse } from '../http/token-response.js';
 import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
 
 const END_REASON_CODE = {
@@ -35,7 +36,7 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
   // session (same slot), so it is unreachable only when the refresh would fail anyway.
   const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, { countRefusal, whenStoreUnavailable: 'pass' });
   const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
-  return async (req, res) => {
+  return tracedRoute(ctx, 'latchkey.refresh', async (req, res, trace) => {
     const ip = req.ip ?? '';
     const cookie = readSessionCookie(ctx, req);
     // Both counted at once, so an outage costs one store deadline, not two.
@@ -48,6 +49,7 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
     }
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
     const { result, nextSecret } = await rotateCookie(ctx, cookie);
+    if ('session' in result) trace.session(result.session);
 
     switch (result.outcome) {
       case 'rotated': {
@@ -55,12 +57,14 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
         // Only the rotating refresh renews at the IdP (one per generation): replays never spend the IdP refresh token twice.
         if (result.session.idp && ctx.idp) await renewAtIdpOrEnd(ctx, res, result.session, cookie);
         ctx.metrics.refreshes.inc({ outcome: 'rotated' });
+        trace.outcome('rotated');
         return sendTokenResponse(ctx, res, result.session, cookie);
       }
       case 'replayed': {
         const successor = unseal(result.sealed, cookie.secret, SUCCESSOR_SEAL_INFO);
         if (successor === null) break;
         ctx.metrics.refreshes.inc({ outcome: 'replayed' });
+        trace.outcome('replayed');
         return sendTokenResponse(ctx, res, result.session, { generation: result.session.generation, secret: successor });
       }
       case 'reuse_detected':
@@ -80,7 +84,7 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
     ctx.metrics.refreshes.inc({ outcome: 'no_session' });
     clearSessionCookie(res, ctx.options);
     throw new LatchkeyError('no_session');
-  };
+  });
 }
 
 /**

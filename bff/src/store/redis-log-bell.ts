@@ -12,6 +12,11 @@ import type { Cluster } from 'ioredis';
  * the slot map). Pub/Sub may drop a message; the follower therefore reads every shard whenever the wait times out
  * (the heartbeat) and after each (re)subscription, so a lost message costs at most one wait, never an event.
  *
+ * Each message carries its entry and the id of the entry before it (redis-scripts.ts, `withBell`), and the bell
+ * keeps the last few per shard: a reader whose position on a shard is where the chain of kept messages starts
+ * takes the new entries from them without reading the log, so a revocation reaches it in one hop, as XREAD BLOCK
+ * gives a single node. A chain with a gap (a lost message, a reader further back) means: read that shard.
+ *
  * Any number of readers may share one bell: each carries the `sequence` it has seen, and learns which shards
  * rang since then.
  */
@@ -23,16 +28,27 @@ export class RevocationLogBell {
   private subscribedAt = -1;
   private subscribing: Promise<void> | null = null;
   private readonly waiters = new Set<() => void>();
+  /** The latest announced entries of each shard, in the order they came (one master sends a shard's messages in order). */
+  private readonly announced: AnnouncedEntry[][];
 
   constructor(
     private readonly subscriber: Cluster,
     private readonly channels: readonly string[],
   ) {
     this.rungAt = channels.map(() => 0);
+    this.announced = channels.map(() => []);
     const shardOf = new Map(channels.map((channel, shard) => [channel, shard]));
-    subscriber.on('smessage', (channel: string) => {
+    subscriber.on('smessage', (channel: string, message: string) => {
       const shard = shardOf.get(channel);
       if (shard === undefined) return;
+      const entry = parseAnnouncement(message);
+      const kept = this.announced[shard]!;
+      // A message that does not parse still rings, and breaks the chain: readers then read the shard.
+      if (entry === null) kept.length = 0;
+      else {
+        kept.push(entry);
+        if (kept.length > KEPT_PER_SHARD) kept.shift();
+      }
       this.rungAt[shard] = ++this.sequence;
       this.wakeAll();
     });
@@ -75,6 +91,21 @@ export class RevocationLogBell {
     return rung;
   }
 
+  /**
+   * The entries of `shard` after stream id `after`, from the messages alone: null when they cannot prove that
+   * nothing is missing (no kept message continues from `after`, or the chain has a gap), so the shard must be read.
+   */
+  entriesAfter(shard: number, after: string): Array<[string, string[]]> | null {
+    const kept = this.announced[shard] ?? [];
+    const last = kept.at(-1);
+    if (last === undefined) return null;
+    if (compareStreamIds(last.id, after) <= 0) return [];
+    const start = kept.findIndex((entry) => entry.previousId === after);
+    if (start < 0) return null;
+    for (let i = start + 1; i < kept.length; i++) if (kept[i]!.previousId !== kept[i - 1]!.id) return null;
+    return kept.slice(start).map((entry) => [entry.id, entry.fields]);
+  }
+
   close(): void {
     this.wakeAll();
     this.subscriber.disconnect();
@@ -109,6 +140,39 @@ export class RevocationLogBell {
   private wakeAll(): void {
     for (const wake of [...this.waiters]) wake();
   }
+}
+
+/** Messages kept per shard: enough for a burst between two reads (a logout-all writes one event per session). */
+const KEPT_PER_SHARD = 64;
+
+interface AnnouncedEntry {
+  previousId: string;
+  id: string;
+  fields: string[];
+}
+
+const STREAM_ID = /^\d+-\d+$/;
+
+/** `[previousId, id, [field, value, ...]]` as the script sends it, or null. */
+function parseAnnouncement(message: string): AnnouncedEntry | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) return null;
+  const [previousId, id, fields] = parsed as unknown[];
+  if (typeof previousId !== 'string' || !STREAM_ID.test(previousId) || typeof id !== 'string' || !STREAM_ID.test(id)) return null;
+  if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) return null;
+  return { previousId, id, fields: fields as string[] };
+}
+
+/** Orders two stream ids `ms-seq` (numerically on both parts). */
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(Number) as [number, number];
+  const [bMs, bSeq] = b.split('-').map(Number) as [number, number];
+  return aMs - bMs || aSeq - bSeq;
 }
 
 export interface BellAnswer {

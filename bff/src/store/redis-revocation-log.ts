@@ -59,7 +59,10 @@ export class RedisRevocationLog {
     let seen = cursor.seen;
     for (;;) {
       const { shards, sequence, why } = await bell.next(seen, Math.max(0, deadline - Date.now()));
-      const { perShard, ...batch } = await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count);
+      const { perShard, ...batch } =
+        shards === 'all'
+          ? await this.readShards(shards, { ids: cursor.ids, seen: sequence }, options.count)
+          : await this.readAnnounced(bell, shards, { ids: cursor.ids, seen: sequence }, options.count);
       if (why === 'heartbeat') {
         // Events the heartbeat found on shards whose bell has not rung even now: their messages were lost.
         const rung = new Set(bell.rungSince(sequence));
@@ -74,19 +77,33 @@ export class RedisRevocationLog {
     }
   }
 
+  /** The rung shards' new entries from the bell's messages where they form an unbroken chain; the others are read. */
+  private async readAnnounced(bell: RevocationLogBell, shards: readonly number[], cursor: LogCursor, count: number): Promise<ShardedBatch> {
+    const fromMessages: Array<{ shard: number; entries: Array<[string, string[]]> }> = [];
+    const toRead: number[] = [];
+    for (const shard of shards) {
+      const entries = bell.entriesAfter(shard, cursor.ids[shard]!);
+      if (entries === null) toRead.push(shard);
+      else fromMessages.push({ shard, entries });
+    }
+    if (toRead.length === 0) return mergeShardEntries(fromMessages, cursor, count);
+    const read = await this.fetchShards(toRead, cursor, count);
+    return mergeShardEntries([...fromMessages, ...read], cursor, count);
+  }
+
   private async readShards(shards: readonly number[] | 'all', cursor: LogCursor, count: number): Promise<ShardedBatch> {
     const targets = shards === 'all' ? this.keys.logKeys.map((_, i) => i) : shards;
+    return mergeShardEntries(await this.fetchShards(targets, cursor, count), cursor, count);
+  }
+
+  private async fetchShards(shards: readonly number[], cursor: LogCursor, count: number): Promise<Array<{ shard: number; entries: Array<[string, string[]]> }>> {
     const replies = await Promise.all(
-      targets.map((shard) => {
+      shards.map((shard) => {
         const id = cursor.ids[shard]!;
         return this.client.xrange(this.keys.logKeys[shard]!, id === '0-0' ? '-' : `(${id}`, '+', 'COUNT', count);
       }),
     );
-    return mergeShardEntries(
-      replies.map((entries, i) => ({ shard: targets[i]!, entries })),
-      cursor,
-      count,
-    );
+    return replies.map((entries, i) => ({ shard: shards[i]!, entries }));
   }
 
   /** XREAD BLOCK holds its connection, so it gets one of its own. */

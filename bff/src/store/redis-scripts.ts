@@ -20,16 +20,26 @@
  * revocation log: jti, sid, user and key-ring events); shard 0 also holds `S kr:sealed` and `S kr:version`.
  */
 
-/** Stands for the bell in LOG_REVOCATION until `withBell` fills it in. */
+/** Stand for the bell in LOG_REVOCATION until `withBell` fills them in: the log's last id before the append, the announcement. */
+const BELL_PREVIOUS = '--[[bell-previous]]';
 const BELL = '--[[bell]]';
 
 /**
  * The scripts as a store registers them: on a Cluster each appended event is announced with SPUBLISH on the shard
  * channel named after its log (the same slot as the script's keys, which a script's SPUBLISH must be; Redis >= 7);
  * on a single node nobody listens (one XREAD BLOCK follows every stream), so nothing is published.
+ *
+ * The message carries the entry itself, `[previousId, id, fields]` (JSON): a follower whose position is
+ * `previousId` applies it without reading the log (one hop, as XREAD BLOCK gives a single node), and a follower
+ * that missed a message sees the chain broken and reads the shard instead. See redis-log-bell.ts.
  */
 export function withBell(lua: string, cluster: boolean): string {
-  return lua.replace(BELL, cluster ? "redis.call('SPUBLISH', log, '1')" : '');
+  return lua
+    .replace(BELL_PREVIOUS, cluster ? "local previous = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)" : '')
+    .replace(
+      BELL,
+      cluster ? "redis.call('SPUBLISH', log, cjson.encode({previous[1] and previous[1][1] or '0-0', id, fields}))" : '',
+    );
 }
 
 /**
@@ -48,10 +58,12 @@ local function log_revocation(prefix, kind, id, ttl, revoked_after, trim, extra)
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local fields = {'k', kind, 'i', id, 'x', string.format('%d', now + ttl), 'r', revoked_after}
   if extra then for _, v in ipairs(extra) do table.insert(fields, v) end end
+  ${BELL_PREVIOUS}
+  local id
   if trim then
-    redis.call('XADD', log, 'MINID', '~', string.format('%d', now - ttl), '*', unpack(fields))
+    id = redis.call('XADD', log, 'MINID', '~', string.format('%d', now - ttl), '*', unpack(fields))
   else
-    redis.call('XADD', log, '*', unpack(fields))
+    id = redis.call('XADD', log, '*', unpack(fields))
   end
   if redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ttl) end
   ${BELL}

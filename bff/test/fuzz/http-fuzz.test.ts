@@ -18,8 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { ISSUER, login, me, SECRET, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
-import { startRedisCluster } from '../helpers/redis-cluster.js';
-import { startRedisServer } from '../helpers/redis-server.js';
+import { startRedisCluster, startRedisServer } from '@latchkey/testkit';
 import {
   authorizationHeader,
   bffRoute,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RevocationView } from '../../src/guard/revocation-view.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 
 /** The guard's local view following a real Redis that stops answering (SIGSTOP) and comes back. */
 describe('RevocationView on a paused Redis', () => {

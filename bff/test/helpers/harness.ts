@@ -110,4 +110,4 @@ export function me(app: Express, token: string) {
   return request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '@latchkey/testkit';

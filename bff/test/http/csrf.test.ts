@@ -22,7 +22,7 @@ describe('CSRF defence on every cookie route', () => {
     const body = path === '/auth/login' ? { username: 'alice', password: 'wonderland' } : undefined;
     const res = await call(t.app, method, path, { cookie: device.cookie, csrf: false, body });
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ error: 'csrf_rejected', message: 'The X-CSRF: 1 header is required.' });
+    expect(res.body).toEqual({ error: 'csrf_rejected', message: 'The X-CSRF: 1 header is missing.' });
     expect((await t.store.listUserSessions('user-alice', Date.now())).map((s) => s.sid)).toEqual([device.sid]);
   });
 
@@ -30,7 +30,10 @@ describe('CSRF defence on every cookie route', () => {
     const device = await login(t.app);
     const res = await call(t.app, method, path, { cookie: device.cookie, headers: { Origin: 'https://evil.example' } });
     expect(res.status).toBe(403);
-    expect(res.body.error).toBe('csrf_rejected');
+    expect(res.body).toEqual({
+      error: 'csrf_rejected',
+      message: expect.stringMatching(/^Origin https:\/\/evil\.example is not allowed; expected one of: http:\/\/127\.0\.0\.1:\d+ \(this BFF's own origin/),
+    });
     expect((await t.store.listUserSessions('user-alice', Date.now())).map((s) => s.sid)).toEqual([device.sid]);
   });
 
@@ -57,6 +60,10 @@ describe('CSRF defence on every cookie route', () => {
       expect(ok.status).toBe(200);
       const own = await call(custom.app, 'post', '/auth/refresh', { headers: { Origin: 'http://127.0.0.1' } });
       expect(own.status).toBe(403);
+      expect(own.body.message).toBe('Origin http://127.0.0.1 is not allowed; expected one of: https://app.example.com.');
+      // Both wrong: the Origin is named first (the header alone would not let that page in).
+      const both = await call(custom.app, 'post', '/auth/refresh', { csrf: false, headers: { Origin: 'https://evil.example' } });
+      expect(both.body.message).toBe('Origin https://evil.example is not allowed; expected one of: https://app.example.com.');
     } finally {
       await custom.close();
     }

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import { call, login, refresh, startTestBff, type Device, type TestBff } from '../helpers/harness.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 import { listen, openEvents, type SseConnection } from '../helpers/sse.js';
 
 const ended = (c: SseConnection) => c.events.filter((e) => e.event === 'session_ended').map((e) => JSON.parse(e.data));

@@ -12,7 +12,7 @@ import { ipKey } from '../../src/http/rate-limit.js';
 import { createRedisKeyLayout } from '../../src/store/redis-keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { masterOfUser } from '../helpers/cluster-slots.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+import { type RedisCluster, startRedisCluster } from '@latchkey/testkit';
 import { call, login, startTestBff, SECRET, USERS, type TestBff } from '../helpers/harness.js';
 
 const PREFIX = 'lkr:';

@@ -6,7 +6,7 @@ import { resolveBffOptions } from '../../src/options.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 import { call, login, refresh, sessionCookie, sleep, startTestBff, SECRET, ISSUER, USERS, type TestBff } from '../helpers/harness.js';
 
 /** A BFF whose `authenticate` counts its calls (each one is a password check), on a listening server. */

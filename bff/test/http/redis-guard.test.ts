@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { type RedisServer, startRedisServer, startTcpProxy, type TcpProxy } from '@latchkey/testkit';
 import { call, login, me, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
 
 /**

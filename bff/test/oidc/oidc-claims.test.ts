@@ -1,7 +1,8 @@
 import { decodeJwt } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
-import { signIn, startOidcStack, TestBrowser, type OidcStack } from '../helpers/oidc.js';
+import { HttpDevice } from '@latchkey/testkit';
+import { signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
 
 const CSRF = { 'X-CSRF': '1', 'Content-Type': 'application/json' };
 
@@ -16,7 +17,7 @@ describe('OIDC mapUser grants claims and scope like authenticate', () => {
     stack = await startOidcStack(new MemoryStore({ warnInProduction: false }), {
       mapUser: (claims) => ({ id: `${claims.iss}|${claims.sub}`, name: String(claims.name ?? claims.sub), claims: { tenant: 'acme' }, scope: ['read:feed'] }),
     });
-    const browser = new TestBrowser();
+    const browser = new HttpDevice();
     expect((await signIn(browser, stack.origin)).status).toBe(303);
     for (let i = 0; i < 2; i++) {
       const res = await browser.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: CSRF });

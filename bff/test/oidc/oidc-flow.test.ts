@@ -13,17 +13,8 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { DeviceSessionRecord, SessionStore } from '../../src/store/types.js';
 import { SECRET } from '../helpers/harness.js';
-import {
-  authorizeAtIdp,
-  IDP_CLIENT_ID,
-  IDP_CLIENT_SECRET,
-  signIn,
-  startLogin,
-  startOidcStack,
-  TestBrowser,
-  type OidcStack,
-} from '../helpers/oidc.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { authorizeAtIdp, HttpDevice, type RedisServer, startLogin, startRedisServer } from '@latchkey/testkit';
+import { IDP_CLIENT_ID, IDP_CLIENT_SECRET, signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -56,23 +47,23 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
   });
 
   const sessionsOf = (userId: string) => stack.bff.store.listUserSessions(userId, Date.now());
-  const refresh = (browser: TestBrowser) => browser.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: CSRF });
+  const refresh = (browser: HttpDevice) => browser.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: CSRF });
   const apiMe = (token: string) => request(stack.bff.app).get('/api/me').set('Authorization', `Bearer ${token}`);
 
   /** Expects a clear 400 oidc_login_failed from the callback and that nothing was stored for alice. */
-  async function expectLoginFailed(res: Response, message: RegExp, browser: TestBrowser) {
+  async function expectLoginFailed(res: Response, message: RegExp, browser: HttpDevice) {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string; message: string };
     expect(body).toEqual({ error: 'oidc_login_failed', message: expect.stringMatching(message) });
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(browser.cookie(stack.origin, 'latchkey')).toBeUndefined();
-    expect(browser.cookie(stack.origin, 'latchkey-oidc')).toBeUndefined();
+    expect(browser.cookieAt(stack.origin, 'latchkey')).toBeUndefined();
+    expect(browser.cookieAt(stack.origin, 'latchkey-oidc')).toBeUndefined();
     expect(await sessionsOf(aliceId)).toEqual([]);
   }
 
   describe('the redirect flow', () => {
     it('signs in: 303 to returnTo, a device session with the IdP link sealed, the token from /refresh', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const authorization = await startLogin(browser, stack.origin, '/app?tab=1#top');
       // Authorization code + PKCE S256 + state + nonce, to the registered redirect URI.
       expect(Object.fromEntries(authorization.searchParams)).toMatchObject({
@@ -85,7 +76,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
         nonce: expect.stringMatching(/^[\w-]{20,}$/),
         code_challenge: expect.stringMatching(/^[\w-]{43}$/),
       });
-      expect(browser.cookie(stack.origin, 'latchkey-oidc')).toBeDefined();
+      expect(browser.cookieAt(stack.origin, 'latchkey-oidc')).toBeDefined();
 
       const callback = await authorizeAtIdp(browser, authorization.href);
       expect(callback.searchParams.get('iss')).toBe(stack.idp.issuer);
@@ -94,8 +85,8 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       expect(res.headers.get('location')).toBe('/app?tab=1#top');
       expect(res.headers.get('cache-control')).toBe('no-store');
       // The transaction is gone (cookie cleared), the session cookie set; no IdP token in the answer.
-      expect(browser.cookie(stack.origin, 'latchkey-oidc')).toBeUndefined();
-      expect(browser.cookie(stack.origin, 'latchkey')).toMatch(/^v1\./);
+      expect(browser.cookieAt(stack.origin, 'latchkey-oidc')).toBeUndefined();
+      expect(browser.cookieAt(stack.origin, 'latchkey')).toMatch(/^v1\./);
       const answer = JSON.stringify([...res.headers]) + (await res.text());
 
       const [session] = await sessionsOf(aliceId);
@@ -123,25 +114,25 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('needs no X-CSRF header on the navigations, and the cookie routes still do', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       expect((await browser.request(`${stack.origin}/auth/oidc/login`)).status).toBe(303);
       const res = await browser.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' } });
       expect(res.status).toBe(403);
     });
 
     it('defaults returnTo to / and keeps an absolute URL on the own origin', async () => {
-      const first = new TestBrowser();
+      const first = new HttpDevice();
       const auth = await first.request(`${stack.origin}/auth/oidc/login`);
       const callback = await authorizeAtIdp(first, auth.headers.get('location')!);
       expect((await first.request(callback.href)).headers.get('location')).toBe('/');
-      const second = new TestBrowser();
+      const second = new HttpDevice();
       const res = await signIn(second, stack.origin, 'bob', `${stack.origin}/deep/link?x=1`);
       expect(res.headers.get('location')).toBe(`${stack.origin}/deep/link?x=1`);
       expect(await sessionsOf(bobId)).toHaveLength(1);
     });
 
     it('a second sign-in in the same browser replaces its session (no pile-up)', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       await signIn(browser, stack.origin);
       const [first] = await sessionsOf(aliceId);
       await signIn(browser, stack.origin);
@@ -159,25 +150,25 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       ['javascript:', 'javascript:alert(1)'],
       ['another port of this host', 'http://127.0.0.1:1/x'],
     ])('open redirect: returnTo on %s is refused before anything starts', async (_label, returnTo) => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const res = await browser.request(`${stack.origin}/auth/oidc/login?returnTo=${encodeURIComponent(returnTo)}`);
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({ error: 'invalid_request', message: 'returnTo must be a path or URL on this site.' });
       expect(res.headers.get('location')).toBeNull();
-      expect(browser.cookie(stack.origin, 'latchkey-oidc')).toBeUndefined();
+      expect(browser.cookieAt(stack.origin, 'latchkey-oidc')).toBeUndefined();
     });
 
     it('tampered state', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       callback.searchParams.set('state', `${callback.searchParams.get('state')}x`);
       await expectLoginFailed(await browser.request(callback.href), /did not match/, browser);
     });
 
     it('replayed state: the callback URL works once; a replay (even with its transaction cookie) is refused', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
-      const transactionCookie = browser.cookie(stack.origin, 'latchkey-oidc')!;
+      const transactionCookie = browser.cookieAt(stack.origin, 'latchkey-oidc')!;
       expect((await browser.request(callback.href)).status).toBe(303);
       const before = await sessionsOf(aliceId);
       const replay = await fetch(callback.href, { redirect: 'manual', headers: { Cookie: `latchkey-oidc=${transactionCookie}` } });
@@ -187,12 +178,12 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('replayed code: an authorization code used once is refused by the IdP the second time', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const first = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       expect((await browser.request(first.href)).status).toBe(303);
       const before = await sessionsOf(aliceId);
       // A new transaction in the same browser, then the old code delivered with the new state.
-      const attacker = new TestBrowser();
+      const attacker = new HttpDevice();
       const authorization = await startLogin(attacker, stack.origin);
       const replay = new URL(first);
       replay.searchParams.set('state', authorization.searchParams.get('state')!);
@@ -203,7 +194,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('wrong nonce: an ID token minted for another nonce is refused', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const authorization = await startLogin(browser, stack.origin);
       authorization.searchParams.set('nonce', 'a-nonce-this-transaction-never-made');
       const callback = await authorizeAtIdp(browser, authorization.href);
@@ -211,7 +202,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('error=access_denied: the user cancels at the IdP', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const authorization = await startLogin(browser, stack.origin);
       const toInteraction = await browser.follow(authorization.href, (next) => next.pathname.includes('/interaction/'));
       const back = await browser.follow(`${toInteraction.stoppedAt!.href}/abort`, (next) => next.pathname === '/auth/oidc/callback');
@@ -220,16 +211,16 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('foreign iss in the authorization response (RFC 9207 mix-up defence)', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       callback.searchParams.set('iss', 'https://evil.example');
       await expectLoginFailed(await browser.request(callback.href), /did not match/, browser);
     });
 
     it('a callback in a browser that did not start the sign-in (login CSRF) is refused', async () => {
-      const attacker = new TestBrowser();
+      const attacker = new HttpDevice();
       const callback = await authorizeAtIdp(attacker, (await startLogin(attacker, stack.origin)).href);
-      const victim = new TestBrowser();
+      const victim = new HttpDevice();
       await expectLoginFailed(await victim.request(callback.href), /No sign-in is in progress/, victim);
     });
   });
@@ -255,7 +246,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     }
 
     async function signedInDevice(username = 'alice') {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       await signIn(browser, stack.origin, username);
       const res = await refresh(browser);
       const body = (await res.json()) as { accessToken: string; session: { id: string } };
@@ -355,7 +346,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
 
   describe('RP-initiated logout', () => {
     it('an OIDC session answers 200 { redirectTo } with the IdP end-session URL; a password session keeps 204', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       await signIn(browser, stack.origin);
       const [session] = await sessionsOf(aliceId);
       const idToken = unsealWithAny(session!.idp!.idTokenSealed!, [SECRET], 'latchkey idp id_token v1');
@@ -370,7 +361,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
         client_id: IDP_CLIENT_ID,
       });
       expect(await sessionsOf(aliceId)).toEqual([]);
-      expect(browser.cookie(stack.origin, 'latchkey')).toBeUndefined();
+      expect(browser.cookieAt(stack.origin, 'latchkey')).toBeUndefined();
       // The IdP accepts it: its logout confirmation page, not an error.
       const confirm = await browser.request(redirectTo);
       expect(confirm.status).toBe(200);
@@ -392,11 +383,11 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     afterEach(async () => {
       await renewing?.close();
     });
-    const renewingRefresh = (browser: TestBrowser) => browser.request(`${renewing.origin}/auth/refresh`, { method: 'POST', headers: CSRF });
+    const renewingRefresh = (browser: HttpDevice) => browser.request(`${renewing.origin}/auth/refresh`, { method: 'POST', headers: CSRF });
     const sessionOf = async (): Promise<DeviceSessionRecord> => (await renewing.bff.store.listUserSessions(`${renewing.idp.issuer}|idp-alice`, Date.now()))[0]!;
 
     it('renews at the IdP with the sealed refresh token and stores the new expiry', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       await signIn(browser, renewing.origin);
       const before = await sessionOf();
       const grants: string[] = [];
@@ -410,7 +401,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('invalid_grant (the grant was revoked at the IdP): the device session ends, 401 session_revoked', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       await signIn(browser, renewing.origin);
       const first = await renewingRefresh(browser);
       const { accessToken } = (await first.json()) as { accessToken: string };
@@ -431,7 +422,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: 'session_revoked' });
       expect(await renewing.bff.store.listUserSessions(`${renewing.idp.issuer}|idp-alice`, Date.now())).toEqual([]);
-      expect(browser.cookie(renewing.origin, 'latchkey')).toBeUndefined();
+      expect(browser.cookieAt(renewing.origin, 'latchkey')).toBeUndefined();
       await vi.waitFor(async () => expect((await request(renewing.bff.app).get('/api/me').set('Authorization', `Bearer ${accessToken}`)).status).toBe(401), {
         timeout: 5000,
         interval: 50,
@@ -439,7 +430,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     });
 
     it('the IdP down: 503 temporarily_unavailable with Retry-After, never 401; the session is kept and works once it is back', async () => {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       await signIn(browser, renewing.origin);
       const session = await sessionOf();
       await renewing.idp.stop();
@@ -482,9 +473,9 @@ describe('OIDC options and the transaction cookie', () => {
   it('an expired transaction is refused and stores nothing', async () => {
     const stack = await startOidcStack(new MemoryStore({ warnInProduction: false }), { transactionTtlSeconds: 1 });
     try {
-      const browser = new TestBrowser();
+      const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
-      const cookie = browser.cookie(stack.origin, 'latchkey-oidc')!;
+      const cookie = browser.cookieAt(stack.origin, 'latchkey-oidc')!;
       // Past the transaction's lifetime (the store forgets it; the cookie would be gone too).
       await new Promise((r) => setTimeout(r, 1500));
       const res = await fetch(callback.href, { redirect: 'manual', headers: { Cookie: `latchkey-oidc=${cookie}` } });

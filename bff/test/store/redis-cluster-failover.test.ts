@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { masterOfUser } from '../helpers/cluster-slots.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+import { type RedisCluster, startRedisCluster } from '@latchkey/testkit';
 import { newSession, revocationState } from './contract.js';
 
 let cluster: RedisCluster;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisKeyLayout } from '../../src/store/redis-keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startTestBff } from '../helpers/harness.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+import { type RedisCluster, startRedisCluster } from '@latchkey/testkit';
 import { newSession, revocationState, runStoreContract } from './contract.js';
 
 let cluster: RedisCluster;
@@ -109,6 +109,58 @@ describe('RedisStore on a Redis Cluster', () => {
       await expect.poll(() => heard, { timeout: 3000, interval: 10 }).toEqual([channel]);
     } finally {
       listener.disconnect();
+    }
+  });
+
+  /** XRANGE calls served so far by every master (INFO commandstats). */
+  async function xrangeCalls(): Promise<number> {
+    const perNode = await Promise.all(
+      cluster.nodes.map(async (node) => {
+        const direct = new Redis(node.port, node.host);
+        try {
+          const stats = await direct.info('commandstats');
+          return Number(/^cmdstat_xrange:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+        } finally {
+          direct.disconnect();
+        }
+      }),
+    );
+    return perNode.reduce((a, b) => a + b, 0);
+  }
+
+  it("takes an announced entry from the bell's message, without reading the log; a broken chain makes it read the shard", async () => {
+    const prefix = freshPrefix();
+    const [writer, follower] = [await open(prefix), await open(prefix)];
+    let { position } = await follower.readRevocations(null, { blockMs: 0, count: 100 });
+    ({ position } = await follower.readRevocations(position, { blockMs: 200, count: 100 }));
+
+    // One hop: the message carries the entry and the id before it, which is where the follower stands.
+    const before = await xrangeCalls();
+    for (const jti of ['one', 'two', 'three', 'four']) {
+      const waiting = follower.readRevocations(position, { blockMs: 5000, count: 100 });
+      await writer.revokeJti(jti, 60_000);
+      const batch = await waiting;
+      expect(batch.events.map((e) => e.id)).toEqual([jti]);
+      position = batch.position;
+    }
+    expect(await xrangeCalls()).toBe(before);
+
+    // An entry appended without its message, then one announced after it: the chain does not continue from where
+    // the follower stands, so it reads that shard and gets both, in order.
+    const layout = createRedisKeyLayout(prefix, 16);
+    const log = layout.logKeys[5]!;
+    const direct = new Cluster([...cluster.seeds]);
+    try {
+      const silentId = await direct.xadd(log, '*', 'k', 'jti', 'i', 'silent', 'x', String(Date.now() + 60_000), 'r', '0');
+      const loudFields = ['k', 'jti', 'i', 'loud', 'x', String(Date.now() + 60_000), 'r', '0'];
+      const loudId = await direct.xadd(log, '*', ...loudFields);
+      const waiting = follower.readRevocations(position, { blockMs: 5000, count: 100 });
+      await direct.spublish(log, JSON.stringify([silentId, loudId, loudFields]));
+      const batch = await waiting;
+      expect(batch.events.map((e) => e.id)).toEqual(['silent', 'loud']);
+      expect(await xrangeCalls()).toBeGreaterThan(before);
+    } finally {
+      direct.disconnect();
     }
   });
 

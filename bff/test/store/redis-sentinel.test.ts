@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import type { RevocationEvent } from '../../src/store/revocation-feed.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 import { newSession } from './contract.js';
 
 const NAME = 'latchkey';

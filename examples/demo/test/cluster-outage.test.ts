@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { masterOfUser } from '../../../bff/test/helpers/cluster-slots.js';
-import { startRedisCluster, type RedisCluster } from '../../../bff/test/helpers/redis-cluster.js';
-import { startDemoProcess, type DemoProcess } from './support/demo-process.js';
-import { Load, LoadDevice, Recorder, sleep } from './support/load.js';
+import { nodeOwningKey, sleep, startDemoProcess, startRedisCluster, type DemoProcess, type RedisCluster } from '@latchkey/testkit';
+import { createRedisKeyLayout } from '../../../bff/src/store/redis-keys.js';
+import { Load, LoadDevice, loadTestEnv, Recorder } from './support/load.js';
 
 /**
  * One master of a 3-master Redis Cluster stops answering (SIGSTOP) for 3 s under load through two demo processes
@@ -20,6 +19,12 @@ const FAIL_CLOSED_WITHIN_MS = 1200;
 const RECOVERY = { timeout: 15_000, interval: 50 };
 const PROPAGATION = { timeout: 3000, interval: 10 };
 
+/** The node holding `userId`'s shard of the demo's store (the Cluster defaults: prefix `lk:`, 16 shards). */
+function masterOfUser(cluster: RedisCluster, userId: string) {
+  const keys = createRedisKeyLayout('lk:', 16);
+  return nodeOwningKey(cluster, keys.shardPrefixes[keys.shardOfUser(userId)]!);
+}
+
 interface Deployment {
   cluster: RedisCluster;
   a: DemoProcess;
@@ -35,7 +40,7 @@ function clusterDeployment(options: Parameters<typeof startRedisCluster>[0], ext
   beforeAll(async () => {
     const cluster = await startRedisCluster(options);
     const env = { REDIS_URL: cluster.url, LATCHKEY_REDIS_CLUSTER: 'true', LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://localhost:4997', ...extraEnv };
-    const [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+    const [a, b] = await Promise.all([startDemoProcess({ env: loadTestEnv(env) }), startDemoProcess({ env: loadTestEnv(env) })]);
     const recorder = new Recorder();
     const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
     d = { cluster, a, b, recorder, devices };
@@ -138,7 +143,7 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
     const probe = new LoadDevice('probe', recorder);
     probe.token = devices[1]!.token;
     // How long the guards keep failing closed once the master answers again (a figure, not an assertion: it depends
-    // on the machine; the mechanism is asserted in bff/test/guard/revocation-view.test.ts).
+    // on the machine; the mechanism is asserted by the BFF's own revocation-view test).
     const firstGuarded200 = await Promise.all(
       [a.url, b.url].map(async (base) => {
         await expect.poll(async () => (await probe.me(base)).outcome, { ...RECOVERY, interval: 5 }).toBe(200);

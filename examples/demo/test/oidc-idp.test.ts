@@ -4,16 +4,22 @@
  * the sign-in starts on one and the IdP's callback lands on the other, then a back-channel logout sent by the IdP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeAtIdp, startLogin, TestBrowser } from '../../../bff/test/helpers/oidc.js';
-import { startRedisCluster } from '../../../bff/test/helpers/redis-cluster.js';
-import { startRedisServer } from '../../../bff/test/helpers/redis-server.js';
+import {
+  authorizeAtIdp,
+  HttpDevice,
+  startDemoProcess,
+  startLogin,
+  startRedisCluster,
+  startRedisServer,
+  type DemoProcess,
+} from '@latchkey/testkit';
 import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from '../src/dev-idp.js';
-import { startDemoProcess, type DemoProcess } from './support/demo-process.js';
+import { loadTestEnv } from './support/load.js';
 
 const SECRET = 'oidc-demo-secret-0123456789-abcdefghijklmnop';
 const CSRF = { 'X-CSRF': '1', 'Content-Type': 'application/json' };
 
-async function refreshAt(browser: TestBrowser, base: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function refreshAt(browser: HttpDevice, base: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await browser.request(`${base}/auth/refresh`, { method: 'POST', headers: CSRF });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -21,14 +27,14 @@ async function refreshAt(browser: TestBrowser, base: string): Promise<{ status: 
 describe('the demo with LATCHKEY_DEMO_IDP=true (in-memory store)', () => {
   let demo: DemoProcess;
   beforeAll(async () => {
-    demo = await startDemoProcess({ LATCHKEY_DEMO_IDP: 'true', LATCHKEY_SECRET: SECRET });
+    demo = await startDemoProcess({ env: loadTestEnv({ LATCHKEY_DEMO_IDP: 'true', LATCHKEY_SECRET: SECRET }) });
   }, 30_000);
   afterAll(async () => demo?.stop());
 
   it('offers the IdP and signs alice in through it as the same user as her password login', async () => {
     expect(await (await fetch(`${demo.url}/api/config`)).json()).toEqual({ oidc: true });
     expect(demo.output()).toContain(`identity provider: the bundled development IdP at ${demo.url}/idp`);
-    const browser = new TestBrowser();
+    const browser = new HttpDevice();
     const callback = await authorizeAtIdp(browser, (await startLogin(browser, demo.url, '/')).href);
     expect(callback.origin).toBe(demo.url);
     const res = await browser.request(callback.href);
@@ -41,13 +47,13 @@ describe('the demo with LATCHKEY_DEMO_IDP=true (in-memory store)', () => {
   });
 
   it('a wrong password at the IdP is refused there', async () => {
-    const browser = new TestBrowser();
+    const browser = new HttpDevice();
     await expect(authorizeAtIdp(browser, (await startLogin(browser, demo.url)).href, 'alice', 'nope')).rejects.toThrow(/401/);
   });
 });
 
 it('without OIDC configured the page offers no IdP and the routes do not exist', async () => {
-  const demo = await startDemoProcess({ LATCHKEY_SECRET: SECRET });
+  const demo = await startDemoProcess({ env: loadTestEnv({ LATCHKEY_SECRET: SECRET }) });
   try {
     expect(await (await fetch(`${demo.url}/api/config`)).json()).toEqual({ oidc: false });
     expect((await fetch(`${demo.url}/auth/oidc/login`, { redirect: 'manual', headers: { 'X-CSRF': '1' } })).status).toBe(404);
@@ -74,14 +80,16 @@ describe.each(BACKENDS)('two demo processes with the IdP on $name', ({ start }) 
 
   beforeAll(async () => {
     backend = await start();
-    first = await startDemoProcess({ ...backend.env, LATCHKEY_SECRET: SECRET, LATCHKEY_DEMO_IDP: 'true' });
+    first = await startDemoProcess({ env: loadTestEnv({ ...backend.env, LATCHKEY_SECRET: SECRET, LATCHKEY_DEMO_IDP: 'true' }) });
     second = await startDemoProcess({
-      ...backend.env,
-      LATCHKEY_SECRET: SECRET,
-      LATCHKEY_ISSUER: first.url,
-      LATCHKEY_OIDC_ISSUER: `${first.url}/idp`,
-      LATCHKEY_OIDC_CLIENT_ID: DEV_IDP_CLIENT_ID,
-      LATCHKEY_OIDC_CLIENT_SECRET: DEV_IDP_CLIENT_SECRET,
+      env: loadTestEnv({
+        ...backend.env,
+        LATCHKEY_SECRET: SECRET,
+        LATCHKEY_ISSUER: first.url,
+        LATCHKEY_OIDC_ISSUER: `${first.url}/idp`,
+        LATCHKEY_OIDC_CLIENT_ID: DEV_IDP_CLIENT_ID,
+        LATCHKEY_OIDC_CLIENT_SECRET: DEV_IDP_CLIENT_SECRET,
+      }),
     });
   }, 60_000);
   afterAll(async () => {
@@ -91,8 +99,8 @@ describe.each(BACKENDS)('two demo processes with the IdP on $name', ({ start }) 
   });
 
   it('the callback lands on the other process; a back-channel logout from the IdP ends the sessions on both', async () => {
-    const laptop = new TestBrowser();
-    const phone = new TestBrowser();
+    const laptop = new HttpDevice();
+    const phone = new HttpDevice();
     for (const browser of [laptop, phone]) {
       const authorization = await startLogin(browser, second.url, `${second.url}/`);
       const callback = await authorizeAtIdp(browser, authorization.href);

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../../../bff/test/helpers/redis-server.js';
-import { startDemoProcess, type DemoProcess } from './support/demo-process.js';
-import { Load, LoadDevice, Recorder, sleep, type RequestRecord } from './support/load.js';
-import { startRoundRobinProxy, type RoundRobinProxy } from './support/round-robin-proxy.js';
+import {
+  sleep,
+  startDemoProcess,
+  startRedisServer,
+  startRoundRobinProxy,
+  type DemoProcess,
+  type RedisServer,
+  type RoundRobinProxy,
+} from '@latchkey/testkit';
+import { Load, LoadDevice, loadTestEnv, Recorder, type RequestRecord } from './support/load.js';
 
 /**
  * Resilience of a two-process deployment under a bounded background load (docs/redis.md):
@@ -32,14 +38,12 @@ interface Deployment {
 async function startDeployment(): Promise<Deployment> {
   const redis = await startRedisServer({ persistence: true });
   const env = { REDIS_URL: redis.url, LATCHKEY_SECRET: SECRET, LATCHKEY_ISSUER: 'http://localhost:4998' };
-  const [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+  const [a, b] = await Promise.all([startDemoProcess({ env: loadTestEnv(env) }), startDemoProcess({ env: loadTestEnv(env) })]);
   return { redis, a, b, env, extra: [] };
 }
 
-/** `DemoProcess.stop()` waits for an exit event, which a process that already died will never send again. */
 async function stopDemo(p: DemoProcess | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  await p.stop();
+  await p?.stop();
 }
 
 async function stopDeployment(d: Deployment | undefined): Promise<void> {
@@ -189,7 +193,7 @@ function redisOutageScenario(title: string, deployment: () => Deployment, outage
       const probe = new LoadDevice('probe', recorder);
       probe.token = devices[0]!.token;
       // How long the guards keep failing closed once Redis answers again (a figure, not an assertion: it depends on
-      // the machine; the mechanism is asserted in bff/test/guard/revocation-view.test.ts).
+      // the machine; the mechanism is asserted by the BFF's own revocation-view test).
       const firstGuarded200 = await Promise.all(
         [a.url, b.url].map(async (base) => {
           await expect.poll(async () => statusOf(await probe.me(base)), { ...RECOVERY, interval: 5 }).toBe(200);
@@ -266,7 +270,7 @@ function redisOutageScenario(title: string, deployment: () => Deployment, outage
       const bases = [a.url, b.url];
       if (outage.checkFreshProcess) {
         // A third process replays the revocation log from the restarted store: the log itself survived the crash.
-        const c = await startDemoProcess(d.env);
+        const c = await startDemoProcess({ env: loadTestEnv(d.env) });
         d.extra.push(c);
         bases.push(c.url);
       }
@@ -349,11 +353,11 @@ describe('resilience under load', () => {
         expect(proxy.served.get(a.url)).toBeGreaterThan(0);
         expect(proxy.served.get(b.url)).toBeGreaterThan(0);
 
-        const exited = new Promise((r) => a.child.once('exit', r));
+        const exited = a.exited();
         const killed = new Promise<void>((resolve) => {
           killA = () => {
             killedAt = Date.now();
-            a.child.kill('SIGKILL');
+            void a.kill();
             resolve();
           };
         });

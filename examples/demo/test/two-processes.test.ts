@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisCluster } from '../../../bff/test/helpers/redis-cluster.js';
-import { startRedisServer } from '../../../bff/test/helpers/redis-server.js';
-import { HttpDevice, startDemoProcess, type DemoProcess } from './support/demo-process.js';
+import { HttpDevice, SESSION_COOKIE, startDemoProcess, startRedisCluster, startRedisServer, type DemoProcess } from '@latchkey/testkit';
+import { loadTestEnv } from './support/load.js';
 
 /** Revocations travel through Redis to the other process's local view: give them a moment, not a fixed sleep. */
 const POLL = { timeout: 2000, interval: 5 };
@@ -39,7 +38,7 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
     backend = await start();
     // The defaults the README shows: no LATCHKEY_ISSUER, so each process's issuer is http://localhost:<its port>.
     const env = { ...backend.env, LATCHKEY_SECRET: 'two-process-secret-0123456789-abcdefghijkl' };
-    [a, b] = await Promise.all([startDemoProcess(env), startDemoProcess(env)]);
+    [a, b] = await Promise.all([startDemoProcess({ env: loadTestEnv(env) }), startDemoProcess({ env: loadTestEnv(env) })]);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
@@ -52,73 +51,73 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
   });
 
   it('accept each other\'s tokens and cookies', async () => {
-    const device = new HttpDevice();
-    await device.login(a.url, 'alice', 'wonderland');
+    const device = new HttpDevice(a.url);
+    await device.login('alice', 'wonderland');
     const iss = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss: string }).iss;
     expect(iss(device.token!)).toBe(a.url);
     expect(a.url).not.toBe(b.url);
-    const res = await device.me(b.url);
+    const res = await device.me({ base: b.url });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ sub: 'user-alice', sid: device.sid, name: 'Alice Liddell' });
     expect((await device.refresh(b.url)).status).toBe(200);
     expect((await device.refresh(a.url)).status).toBe(200);
-    expect((await device.me(a.url)).status).toBe(200);
+    expect((await device.me()).status).toBe(200);
   });
 
   it('enforce a logout made on the other process at once', async () => {
-    const device = new HttpDevice();
-    await device.login(a.url, 'alice', 'wonderland');
+    const device = new HttpDevice(a.url);
+    await device.login('alice', 'wonderland');
     const token = device.token;
-    expect((await device.me(b.url)).status).toBe(200);
-    expect((await device.call(a.url, 'POST', '/auth/logout')).status).toBe(204);
-    await expect.poll(async () => (await device.me(b.url, token)).status, POLL).toBe(401);
+    expect((await device.me({ base: b.url })).status).toBe(200);
+    expect((await device.logout()).status).toBe(204);
+    await expect.poll(async () => (await device.me({ base: b.url, token })).status, POLL).toBe(401);
   });
 
   it('enforce a logout-all and a device revocation made on the other process', async () => {
-    const laptop = new HttpDevice();
-    const phone = new HttpDevice();
-    const tablet = new HttpDevice();
-    await laptop.login(a.url, 'bob', 'builder');
-    await phone.login(b.url, 'bob', 'builder');
-    await tablet.login(b.url, 'bob', 'builder');
+    const laptop = new HttpDevice(a.url);
+    const phone = new HttpDevice(b.url);
+    const tablet = new HttpDevice(b.url);
+    await laptop.login('bob', 'builder');
+    await phone.login('bob', 'builder');
+    await tablet.login('bob', 'builder');
 
-    expect((await laptop.call(a.url, 'DELETE', `/auth/sessions/${tablet.sid}`)).status).toBe(204);
-    await expect.poll(async () => (await tablet.me(b.url)).status, POLL).toBe(401);
+    expect((await laptop.call('DELETE', `/auth/sessions/${tablet.sid}`)).status).toBe(204);
+    await expect.poll(async () => (await tablet.me()).status, POLL).toBe(401);
     expect((await tablet.refresh(b.url)).status).toBe(401);
 
-    expect((await phone.call(b.url, 'POST', '/auth/logout-all')).status).toBe(204);
-    await expect.poll(async () => (await laptop.me(a.url)).status, POLL).toBe(401);
-    await expect.poll(async () => (await laptop.me(b.url)).status, POLL).toBe(401);
+    expect((await phone.logoutAll()).status).toBe(204);
+    await expect.poll(async () => (await laptop.me()).status, POLL).toBe(401);
+    await expect.poll(async () => (await laptop.me({ base: b.url })).status, POLL).toBe(401);
     const r = await laptop.refresh(a.url);
     expect(r.status).toBe(401);
     expect(await r.json()).toEqual({ error: 'session_revoked', message: 'The session was signed out.' });
   });
 
   it('detect theft across processes', async () => {
-    const victim = new HttpDevice();
-    await victim.login(a.url, 'alice', 'wonderland');
+    const victim = new HttpDevice(a.url);
+    await victim.login('alice', 'wonderland');
     const stolen = victim.cookie;
     await victim.refresh(a.url);
     await victim.refresh(b.url);
-    const thief = new HttpDevice();
+    const thief = new HttpDevice(a.url);
     thief.cookie = stolen;
     const res = await thief.refresh(b.url);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toBe('reuse_detected');
-    await expect.poll(async () => (await victim.me(a.url)).status, POLL).toBe(401);
+    await expect.poll(async () => (await victim.me()).status, POLL).toBe(401);
   });
 
   it('never both rotate one generation: 50 concurrent refreshes split across both processes all get one successor', async () => {
-    const device = new HttpDevice();
-    await device.login(a.url, 'alice', 'wonderland');
+    const device = new HttpDevice(a.url);
+    await device.login('alice', 'wonderland');
     const cookie = device.cookie!;
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        fetch(`${i % 2 ? a.url : b.url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: cookie } }),
+        fetch(`${i % 2 ? a.url : b.url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: `${SESSION_COOKIE}=${cookie}` } }),
       ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-    const cookies = new Set(results.map((r) => r.headers.getSetCookie()[0]!.split(';')[0]));
+    const cookies = new Set(results.map((r) => r.headers.getSetCookie()[0]!.split(';')[0]!.slice(SESSION_COOKIE.length + 1)));
     expect(cookies.size).toBe(1);
     device.cookie = [...cookies][0]!;
     expect((await device.refresh(b.url)).status).toBe(200);

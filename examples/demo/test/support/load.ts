@@ -4,8 +4,21 @@
  * up as a recorded `timeout`, never as a hung test. Every answer is recorded with its timing, so a test can ask what
  * happened in a given window.
  */
+import { SESSION_COOKIE as COOKIE_NAME, sleep } from '@latchkey/testkit';
 
-export const COOKIE_NAME = '__Host-latchkey';
+/**
+ * The load in these tests refreshes each device every ~60 ms, far beyond what a browser does (once per token lifetime
+ * and page load) and the default refresh limits allow; tests that check the limits pass LATCHKEY_RATE_LIMITS themselves.
+ */
+const LOAD_TEST_RATE_LIMITS = JSON.stringify({
+  refreshPerIp: { limit: 1_000_000, windowMs: 60_000 },
+  refreshPerSession: { limit: 1_000_000, windowMs: 60_000 },
+});
+
+/** A demo process's environment for these tests: `env`, with the refresh limits lifted unless `env` sets them. */
+export function loadTestEnv(env: Record<string, string>): Record<string, string> {
+  return { LATCHKEY_RATE_LIMITS: LOAD_TEST_RATE_LIMITS, ...env };
+}
 
 /** How long one request may take before it counts as hung. The BFF's own store deadline is 1 s. */
 export const REQUEST_TIMEOUT_MS = 5000;
@@ -216,5 +229,3 @@ export class Load {
     }
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -2,8 +2,7 @@ import { createServer } from 'node:net';
 
 /**
  * A port nobody listens on right now (the OS picks it). The tiny window before the caller binds it is acceptable
- * for tests. Shared by every test suite that starts servers (bff, demo, e2e); the bench has its own copy because it
- * is a compiled package that cannot import test code.
+ * for tests; a caller that needs several at once takes freePorts(), since the OS may hand the same port out twice.
  */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -16,4 +15,11 @@ export async function freePort(): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
     });
   });
+}
+
+/** `count` distinct free ports (freePort() can hand out a port it handed out a moment ago). */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
 }

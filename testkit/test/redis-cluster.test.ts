@@ -2,7 +2,7 @@ import { createConnection } from 'node:net';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startRedisCluster, type RedisCluster, type RedisClusterNode } from './redis-cluster.js';
+import { startRedisCluster, type RedisCluster, type RedisClusterNode } from '../src/redis-cluster.js';
 
 describe('startRedisCluster', () => {
   let cluster: RedisCluster;
