@@ -13,6 +13,7 @@ export interface BffContext {
   readonly keyRing: KeyRing;
   readonly logger: Logger;
   readonly metrics: BffMetrics;
+  /** Epoch ms from the `clock` option (the system clock unless a test set one). */
   readonly now: () => number;
   /** Lifetime of sid and revoked_after markers: an access token issued just before the revocation must stay covered. */
   readonly markerTtlMs: number;

@@ -29,6 +29,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
@@ -60,7 +61,9 @@ export interface Bff {
 export async function createBff(input: BffOptions): Promise<Bff> {
   const options = resolveBffOptions(input);
   const logger = input.logger ?? createDefaultLogger();
-  const now = Date.now;
+  // One clock for every expiry decision (tests pass one they move; see docs/time.md).
+  const clock = options.clock;
+  const now = () => clock.now();
   if (options.dangerouslyAllowInsecureHttp) {
     const message = 'Latchkey: dangerouslyAllowInsecureHttp is on: the session cookie is sent over plain http. Development only.';
     logger.warn({ event: 'insecure_cookie' }, message);
@@ -75,7 +78,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     secrets: options.secrets,
     algorithm: options.algorithm,
     retireAfterMs: markerTtlMs,
-    now,
+    clock,
     self: { issuer: options.issuer, audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience] },
   });
   await keyRing.load();
@@ -106,7 +109,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     audienceIsDefault: input.audience === undefined,
     metrics,
     logger,
-    now,
+    clock,
     ...(tracing ? { tracing } : {}),
   });
   await guard.start();
@@ -142,6 +145,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   }
   // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
   router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
+  mountOAuthEndpoints(router, ctx, guard);
   router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
   router.post(ROUTES.refresh, createRefreshHandler(ctx));

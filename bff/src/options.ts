@@ -2,10 +2,12 @@ import { z } from 'zod';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
+import { isClock, systemClock, type Clock } from './clock.js';
 import type { SessionStore } from './store/types.js';
 import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN } from './tokens/custom-claims.js';
+import { sha256 } from './crypto/hash.js';
 
 /**
  * What the application's `authenticate` callback returns for good credentials. `claims` and `scope` go into every
@@ -78,6 +80,23 @@ const oidcSchema = z
   })
   .refine((o) => (o.clientSecret === undefined) !== (o.privateKeyJwk === undefined), 'pass exactly one of clientSecret and privateKeyJwk')
   .refine((o) => o.scopes.includes('openid'), 'scopes must include openid');
+
+/**
+ * A server allowed to call `POST /introspect` and `POST /revoke` (RFC 7662, RFC 7009), authenticated with
+ * client_secret_basic or client_secret_post. `secretHash` is SHA-256 of the secret, base64url (43 characters), for
+ * configurations that should not hold the secret itself; either way the secret must be random and long (a plain hash,
+ * no KDF, is enough only for high-entropy secrets).
+ */
+const resourceClientSchema = z
+  .strictObject({
+    /** Printable ASCII (RFC 6749 VSCHAR). */
+    id: z.string().min(1).max(255).regex(/^[\x20-\x7E]+$/, 'id must be printable ASCII'),
+    secret: z.string().min(32, 'a resource client secret must be at least 32 characters').max(1024).optional(),
+    secretHash: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'secretHash must be SHA-256 of the secret, base64url (43 characters)').optional(),
+  })
+  .refine((c) => (c.secret === undefined) !== (c.secretHash === undefined), 'pass exactly one of secret and secretHash');
+
+export type ResourceClientOptions = z.input<typeof resourceClientSchema>;
 
 export type OidcOptions = z.input<typeof oidcSchema>;
 export type ResolvedOidcOptions = Readonly<z.output<typeof oidcSchema>>;
@@ -185,7 +204,21 @@ const optionsSchema = z.strictObject({
       retryMs: z.number().int().min(100).max(60_000).default(2000),
     })
     .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
+  /**
+   * Servers allowed to call `POST /introspect` and `POST /revoke` (docs/introspection.md). Unset or empty: both
+   * routes answer 404.
+   */
+  resourceClients: z
+    .array(resourceClientSchema)
+    .max(100)
+    .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'resource client ids must be unique')
+    .default([]),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
+  /**
+   * The time of day every expiry decision uses (sessions, tokens, markers, keys). For tests only (a TestClock they
+   * move instead of sleeping; give the MemoryStore the same one): production code never sets it. See docs/time.md.
+   */
+  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).optional(),
   /** OpenTelemetry spans through `@opentelemetry/api` when it is installed (docs/tracing.md). */
   tracing: z
     .strictObject({
@@ -206,7 +239,11 @@ const optionsSchema = z.strictObject({
 export type BffOptions = z.input<typeof optionsSchema>;
 export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
-export interface ResolvedBffOptions extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes'> {
+export interface ResolvedBffOptions
+  extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock'> {
+  clock: Clock;
+  /** Each client's id and the SHA-256 (base64url) of its secret. */
+  resourceClients: readonly Readonly<{ id: string; secretHash: string }>[];
   maxClaimsBytes: number;
   scopePolicies: Readonly<Record<string, Readonly<z.output<typeof failPolicySchema>>>>;
   audience: string | readonly string[];
@@ -263,7 +300,10 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
     cookieName,
     maxClaimsBytes,
+    clock: o.clock ?? systemClock,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
+    // Only the hashes are kept: the resolved options never hold a client's secret.
+    resourceClients: Object.freeze(o.resourceClients.map((c) => Object.freeze({ id: c.id, secretHash: c.secretHash ?? sha256(c.secret!) }))),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     tracing: Object.freeze({ ...o.tracing }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),

@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'payload_too_large',
   'invalid_credentials',
+  'invalid_client',
   'rate_limited',
   'too_many_connections',
   'csrf_rejected',

@@ -50,3 +50,25 @@ export interface JwksResponse {
 export interface LogoutRedirectResponse {
   redirectTo: string;
 }
+
+/**
+ * POST /introspect (RFC 7662 §2.2): `{ active: false }` for any token that is not a valid, unrevoked access token of
+ * this deployment; otherwise its claims.
+ */
+export type IntrospectionResponse =
+  | { active: false }
+  | {
+      active: true;
+      token_type: 'Bearer';
+      /** Space-separated scopes; absent when the token carries none. */
+      scope?: string;
+      client_id: string;
+      sub: string;
+      exp: number;
+      iat: number;
+      nbf?: number;
+      iss: string;
+      aud: string | string[];
+      jti: string;
+      sid: string;
+    };

@@ -32,6 +32,9 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   /** The IdP's redirect back, and its server-to-server back-channel logout POST. */
   oidcCallback: '/oidc/callback',
   oidcBackchannelLogout: '/oidc/backchannel-logout',
+  /** RFC 7662 introspection and RFC 7009 revocation for resource servers (client-authenticated, form-encoded). */
+  introspect: '/introspect',
+  revoke: '/revoke',
 } as const);
 
 /** Compile-time check: every browser route is in ROUTES with the same path. */

@@ -9,6 +9,8 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string; header
   unsupported_media_type: { status: 415, message: 'Request bodies must be application/json.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   invalid_credentials: { status: 401, message: 'Wrong username or password.' },
+  // RFC 6749 §5.2: a failed client authentication names the scheme the client may use.
+  invalid_client: { status: 401, message: 'Client authentication failed.', headers: { 'WWW-Authenticate': 'Basic realm="latchkey", charset="UTF-8"' } },
   rate_limited: { status: 429, message: 'Too many attempts. Try again later.' },
   too_many_connections: { status: 429, message: 'Too many open event streams. Try again later.' },
   csrf_rejected: { status: 403, message: 'The request was rejected as a possible cross-site request.' },

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AccessTokenClaims } from '@latchkey/shared';
+import { systemClock, type Clock } from '../clock.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
@@ -38,7 +39,8 @@ export interface GuardOptions {
   maxTokenBytes: number;
   metrics: BffMetrics;
   logger: Logger;
-  now?: () => number;
+  /** Decides token expiry and revocation-marker expiry; default the system clock. */
+  clock?: Clock;
   /** At most one key-ring reload per this many ms for tokens naming an unknown kid (a flood of bogus kids costs one read). */
   unknownKidCooldownMs?: number;
   /** Verified tokens kept (LRU). */
@@ -94,7 +96,8 @@ const BEARER = /^Bearer ([^\s]+)$/i;
  * When the view cannot be trusted (not yet loaded, or the store stopped answering) the route's fail policy decides.
  */
 export function createGuard(options: GuardOptions) {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const skewMs = options.clockSkewSeconds * 1000;
   const cooldownMs = options.unknownKidCooldownMs ?? 1000;
   const unavailableAfterMs = options.unavailableAfterMs ?? 500;
@@ -107,7 +110,7 @@ export function createGuard(options: GuardOptions) {
   const view = new RevocationView({
     store: options.store,
     logger: options.logger,
-    now,
+    clock,
     onKeyRingChange: (version) => {
       cache.clear();
       const sync = options.keyRing
@@ -153,9 +156,10 @@ export function createGuard(options: GuardOptions) {
   async function verified(token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'> {
     let result = await verify(token);
     const unknownSigner = !result.ok && (result.reason === 'unknown_key' || (result.reason === 'unknown_issuer' && options.acceptDeploymentIssuers));
-    if (unknownSigner && now() - lastUnknownKidReload >= cooldownMs) {
+    // The cooldown is real elapsed time (it bounds work), not the clock expiry decisions use.
+    if (unknownSigner && performance.now() - lastUnknownKidReload >= cooldownMs) {
       // Another instance may have rotated keys since this one loaded the ring (a JWKS refetch, in effect).
-      lastUnknownKidReload = now();
+      lastUnknownKidReload = performance.now();
       const ring = await options.store.getKeyRing();
       await options.keyRing.syncTo(ring?.version ?? null);
       result = await verify(token);
@@ -341,6 +345,14 @@ export function createGuard(options: GuardOptions) {
 
   return {
     check,
+    /**
+     * Signature and claims only, as `check` verifies them, without the revocation check: the verified claims, or why
+     * not. Needs no store (but for a token naming a key this process has not loaded yet).
+     */
+    verify: async (token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'> => {
+      if (keyRingSync) await keyRingSync;
+      return verified(token);
+    },
     requireAuth,
     /** Loads the revocation view; resolves once it is complete. */
     start: () => view.start(),

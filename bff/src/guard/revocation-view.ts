@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AccessTokenClaims } from '@latchkey/shared';
+import { systemClock, type Clock } from '../clock.js';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 import type { SessionStore } from '../store/types.js';
 
@@ -12,7 +13,8 @@ export interface RevocationViewOptions {
   /** How long one read of the log waits for news; also the heartbeat that proves the store still answers. */
   pollBlockMs?: number;
   batchSize?: number;
-  now?: () => number;
+  /** Decides when entries expire; default the system clock. Staleness is measured in real elapsed time regardless. */
+  clock?: Clock;
   /** Called with the new version when the key ring changes. */
   onKeyRingChange?: (version: string) => void;
   /** Called with each event's propagation lag (ms from the store's write to this process applying it). */
@@ -36,11 +38,12 @@ export class RevocationView {
   private readonly users = new Map<string, { revokedAfter: number; expiresAt: number }>();
   private position: string | null = null;
   private complete = false;
+  /** performance.now() of the store's last answer: staleness is a liveness measure, it must not jump with a clock. */
   private syncedAt = 0;
   private lastSweep = 0;
   private failing = false;
   private running = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly blockMs: number;
   private readonly batchSize: number;
   private firstSync: Promise<void> | null = null;
@@ -51,7 +54,7 @@ export class RevocationView {
   private readonly listeners = new Set<(event: RevocationEvent) => void>();
 
   constructor(private readonly options: RevocationViewOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.blockMs = options.pollBlockMs ?? 500;
     this.batchSize = options.batchSize ?? 1000;
   }
@@ -75,7 +78,7 @@ export class RevocationView {
    */
   stalenessMs(): number {
     if (!this.complete) return Number.POSITIVE_INFINITY;
-    return Math.max(0, this.now() - this.syncedAt - this.blockMs);
+    return Math.max(0, performance.now() - this.syncedAt - this.blockMs);
   }
 
   /**
@@ -99,7 +102,7 @@ export class RevocationView {
 
   /** The three revocation checks, from memory. `revoked_after` compares whole seconds (iat's resolution). */
   isRevoked(claims: AccessTokenClaims): boolean {
-    const now = this.now();
+    const now = this.clock.now();
     const jti = this.jtis.get(claims.jti);
     if (jti !== undefined && jti > now) return true;
     const sid = this.sids.get(claims.sid);
@@ -125,7 +128,7 @@ export class RevocationView {
         for (const event of batch.events) this.apply(event);
         if (batch.unannounced) this.options.onUnannounced?.(batch.unannounced);
         this.position = batch.position;
-        this.syncedAt = this.now();
+        this.syncedAt = performance.now();
         for (const wake of this.syncWaiters.splice(0)) wake();
         if (this.failing) {
           this.failing = false;
@@ -165,7 +168,7 @@ export class RevocationView {
 
   /** Whether this view already knows the session ended: its sid is revoked, or its user's `revoked_after` is past its start. */
   isSessionRevoked(sid: string, userId: string, createdAt: number): boolean {
-    const now = this.now();
+    const now = this.clock.now();
     const sidExpiry = this.sids.get(sid);
     if (sidExpiry !== undefined && sidExpiry > now) return true;
     const user = this.users.get(userId);
@@ -173,7 +176,7 @@ export class RevocationView {
   }
 
   private apply(event: RevocationEvent): void {
-    const now = this.now();
+    const now = this.clock.now();
     if (this.complete) {
       for (const listener of this.listeners) {
         try {
@@ -204,7 +207,7 @@ export class RevocationView {
 
   /** Drops expired entries, at most once a second. */
   private sweep(): void {
-    const now = this.now();
+    const now = this.clock.now();
     if (now - this.lastSweep < 1000) return;
     this.lastSweep = now;
     for (const [id, expiresAt] of this.jtis) if (expiresAt <= now) this.jtis.delete(id);

@@ -11,8 +11,8 @@ export const CORS_MAX_AGE_SECONDS = 600;
 /**
  * CORS for pages on another origin than the BFF (app.example.com calling auth.example.com), answered for exactly the
  * configured allowedOrigins: the request's Origin is echoed only when it is listed (never `*`, never an unlisted
- * one), with credentials (the session cookie) and a preflight allowing `X-CSRF` and `Content-Type` (no BFF route
- * reads `Authorization`). An unlisted Origin gets no CORS header and goes on to the CSRF check, which refuses it
+ * one), with credentials (the session cookie) and a preflight allowing `X-CSRF` and `Content-Type` (no route a page
+ * calls reads `Authorization`; /introspect and /revoke, which do, refuse browsers). An unlisted Origin gets no CORS header and goes on to the CSRF check, which refuses it
  * with 403 `csrf_rejected` naming the expected origins. The `cors` package does the header work; the origin
  * function is the whole policy.
  */

@@ -13,8 +13,9 @@ export function readCookie(req: Request, name: string): string | undefined {
   return parse(header)[name];
 }
 
-export function setSessionCookie(res: Response, settings: CookieSettings, value: string, expiresAt: number): void {
-  const maxAge = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+/** `now`: the BFF's clock, the one `expiresAt` was computed with. */
+export function setSessionCookie(res: Response, settings: CookieSettings, value: string, expiresAt: number, now: number): void {
+  const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
   res.append('Set-Cookie', serialize(settings.cookieName, value, { ...settings.cookie, maxAge }));
 }
 

@@ -28,7 +28,7 @@ export async function sendTokenResponse(
     ...(session.claims ? { claims: session.claims } : {}),
   });
   const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, options.secrets);
-  setSessionCookie(res, options, value, session.absoluteExpiresAt);
+  setSessionCookie(res, options, value, session.absoluteExpiresAt, ctx.now());
   const body: TokenResponse = {
     accessToken: issued.token,
     tokenType: 'Bearer',

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { systemClock, type Clock } from '../clock.js';
 import { randomToken } from '../crypto/random.js';
 import { seal, unsealWithAny } from '../crypto/seal.js';
 import type { SessionStore } from '../store/types.js';
@@ -41,7 +42,8 @@ export interface KeyRingOptions {
   algorithm: SigningAlgorithm;
   /** How long a retired key keeps verifying: the longest access-token lifetime plus clock skew. */
   retireAfterMs: number;
-  now?: () => number;
+  /** Stamps new keys and decides retirement; default the system clock. */
+  clock?: Clock;
   /** This instance's issuer and audiences (null: the issuer, by default), recorded in the ring. */
   self?: { issuer: string; audiences: readonly string[] | null };
 }
@@ -56,12 +58,12 @@ export class KeyRing {
   #issuers: DeploymentIssuer[] = [];
   #recordingSelf: Promise<void> | null = null;
   readonly #options: KeyRingOptions;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #listeners = new Set<(version: string | null) => void>();
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Calls `listener` after every change of the ring in this process (load, rotation, reload). */
@@ -118,7 +120,7 @@ export class KeyRing {
    * verifies until every token it signed has expired.
    */
   async rotate(): Promise<string> {
-    const now = this.#now();
+    const now = this.#clock.now();
     let activeKid = '';
     await this.#update(async (keys) => {
       const staged = keys.find((k) => k.state === 'staged') ?? (await this.#fresh('staged'));
@@ -141,7 +143,7 @@ export class KeyRing {
   }
 
   async #fresh(state: 'active' | 'staged'): Promise<StoredSigningKey> {
-    return generateSigningKey(this.#options.algorithm, state, this.#now());
+    return generateSigningKey(this.#options.algorithm, state, this.#clock.now());
   }
 
   async #reload(): Promise<void> {
@@ -176,7 +178,7 @@ export class KeyRing {
   #withSelf(issuers: DeploymentIssuer[]): DeploymentIssuer[] {
     const self = this.#options.self;
     if (!self) return issuers;
-    const now = this.#now();
+    const now = this.#clock.now();
     const audiences = self.audiences === null ? null : [...self.audiences];
     const own = issuers.find((i) => i.issuer === self.issuer);
     const stale = issuers.some((i) => i.issuer !== self.issuer && i.seenAt < now - ISSUER_TTL_MS);
@@ -186,7 +188,7 @@ export class KeyRing {
   }
 
   #prune(keys: StoredSigningKey[]): StoredSigningKey[] {
-    const now = this.#now();
+    const now = this.#clock.now();
     return keys.filter((k) => k.state !== 'retired' || (k.retireAfter ?? 0) > now);
   }
 

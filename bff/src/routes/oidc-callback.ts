@@ -71,7 +71,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     };
     const { session, cookie } = await startDeviceSession(ctx, req, user, { idp: idpLink });
     const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, ctx.options.secrets);
-    setSessionCookie(res, ctx.options, value, session.absoluteExpiresAt);
+    setSessionCookie(res, ctx.options, value, session.absoluteExpiresAt, ctx.now());
     res.redirect(303, transaction.returnTo);
   };
 }

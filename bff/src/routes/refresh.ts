@@ -102,7 +102,7 @@ async function renewAtIdpOrEnd(
     if ((await renewAtIdpIfDue(ctx, ctx.idp!, session)) !== 'revoked_at_idp') return;
   } catch (error) {
     ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
-    setSessionCookie(res, ctx.options, encodeSessionCookie({ key: session.key, ...cookie }, ctx.options.secrets), session.absoluteExpiresAt);
+    setSessionCookie(res, ctx.options, encodeSessionCookie({ key: session.key, ...cookie }, ctx.options.secrets), session.absoluteExpiresAt, ctx.now());
     throw error;
   }
   await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);

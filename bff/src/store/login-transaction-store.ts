@@ -39,6 +39,7 @@ export class LoginTransactionStore extends Store {
   }
 
   override set(id: string, session: SessionData, callback?: (error?: unknown) => void): void {
+    // express-session stamped `expires` with Date.now(), so the remaining time is measured on that same clock.
     const expires = session.cookie?.expires ? new Date(session.cookie.expires).getTime() - Date.now() : FALLBACK_TTL_MS;
     const ttlMs = Math.max(1, Math.ceil(expires));
     this.backend.set(this.backend.keyOf(id), JSON.stringify(session), ttlMs).then(

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from './revocation-feed.js';
 
 type NewEvent = RevocationEvent extends infer E ? (E extends RevocationEvent ? Omit<E, 'at'> : never) : never;
@@ -12,8 +13,11 @@ export class MemoryRevocationLog {
   private seq = 0;
   private waiters = new Set<() => void>();
 
+  /** Stamps each event's `at` (the store's clock, as its `expiresAt` is). */
+  constructor(private readonly clock: Clock) {}
+
   append(event: NewEvent): void {
-    this.entries.push({ seq: ++this.seq, event: { ...event, at: Date.now() } as RevocationEvent });
+    this.entries.push({ seq: ++this.seq, event: { ...event, at: this.clock.now() } as RevocationEvent });
     for (const wake of this.waiters) wake();
     this.waiters.clear();
   }

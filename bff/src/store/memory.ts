@@ -1,9 +1,10 @@
 import type { Store as ExpressSessionStore } from 'express-session';
+import { isClock, systemClock, type Clock } from '../clock.js';
 import { LoginTransactionStore } from './login-transaction-store.js';
 import { StoreUnavailableError } from './types.js';
 import { MemoryRevocationLog } from './memory-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
-import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
+import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 
 import type { SessionEndedReason } from '@latchkey/shared';
 import type {
@@ -16,12 +17,14 @@ import type {
   SessionStore,
 } from './types.js';
 
-/** Key-ring events only wake followers; a guard that starts later loads the ring itself. */
-const KEY_RING_EVENT_TTL_MS = 60 * 60_000;
-
 export interface MemoryStoreOptions {
   /** Warn (once per process) when used with NODE_ENV=production. Default true. */
   warnInProduction?: boolean;
+  /**
+   * What "now" is for every expiry this store decides (sessions, tombstones, markers, log entries, useOnce ids,
+   * login transactions). Tests pass the TestClock they also give `createBff`; default the system clock.
+   */
+  clock?: Clock;
 }
 
 /** How often expired entries are swept, so memory tracks live entries even when nobody reads them. */
@@ -56,9 +59,11 @@ const leastRecentlyActiveFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord
  * more than one instance. Same semantics as the Redis store (the shared contract suite checks both).
  *
  * Each operation runs synchronously inside its async method, so operations never interleave
- * (the single-threaded counterpart of the Redis store's Lua scripts). Entries expire in real time
- * like Redis keys: sessions, their index entries and tombstones at the session's absolute end,
- * markers after their TTL. Expired entries are dropped when touched and by a periodic sweep.
+ * (the single-threaded counterpart of the Redis store's Lua scripts). Entries expire on the store's
+ * clock (real time unless a test passes its own), as Redis keys do: sessions and their index entries at
+ * the session's absolute end; tombstones when the session would have idled out (the earlier of its idle
+ * and absolute ends, as of when it ended); markers and log entries after their TTL. Expired entries are
+ * dropped when touched and by a periodic sweep.
  */
 export class MemoryStore implements SessionStore {
   private readonly sessions = new Map<string, DeviceSessionRecord>();
@@ -74,11 +79,15 @@ export class MemoryStore implements SessionStore {
   private readonly loginTransactions = new Map<string, { value: string; expiresAt: number }>();
   private keyRing: { version: string; sealed: string } | null = null;
   /** Every revocation in order, for guards' local views (see revocation-feed.ts). */
-  private readonly revocationLog = new MemoryRevocationLog();
+  private readonly revocationLog: MemoryRevocationLog;
+  private readonly clock: Clock;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
+    if (options.clock !== undefined && !isClock(options.clock)) throw new TypeError('MemoryStore clock must have a now() method');
+    this.clock = options.clock ?? systemClock;
+    this.revocationLog = new MemoryRevocationLog(this.clock);
     const warnInProduction = options.warnInProduction ?? true;
     if (warnInProduction && process.env.NODE_ENV === 'production' && !warnedInProduction) {
       warnedInProduction = true;
@@ -87,7 +96,7 @@ export class MemoryStore implements SessionStore {
         { code: 'LATCHKEY_MEMORY_STORE' },
       );
     }
-    this.sweepTimer = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS);
+    this.sweepTimer = setInterval(() => this.sweep(this.clock.now()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
@@ -101,7 +110,7 @@ export class MemoryStore implements SessionStore {
     const cap = options.maxSessionsPerUser;
     if (cap !== undefined) {
       // Same order as the Redis script: the least recently active go first.
-      const live = this.liveUserSessions(record.userId, options.now ?? Date.now()).sort(leastRecentlyActiveFirst);
+      const live = this.liveUserSessions(record.userId, options.now ?? this.clock.now()).sort(leastRecentlyActiveFirst);
       for (const victim of live.slice(0, Math.max(0, live.length - cap + 1))) {
         this.end(victim, 'session_revoked', options.markerTtlMs ?? 0);
         evicted.push(structuredClone(victim));
@@ -121,7 +130,7 @@ export class MemoryStore implements SessionStore {
     this.tombstones.delete(record.key);
     const logTtlMs = options.logTtlMs ?? 0;
     if (logTtlMs > 0) {
-      this.revocationLog.append({ kind: 'session', id: record.sid, userId: record.userId, expiresAt: Date.now() + logTtlMs });
+      this.revocationLog.append({ kind: 'session', id: record.sid, userId: record.userId, expiresAt: this.clock.now() + logTtlMs });
     }
     return evicted.sort(oldestFirst);
   }
@@ -210,7 +219,7 @@ export class MemoryStore implements SessionStore {
       }
     }
     if (markerTtlMs > 0) {
-      const expiresAt = Date.now() + markerTtlMs;
+      const expiresAt = this.clock.now() + markerTtlMs;
       const current = this.liveUserMarker(userId);
       const marker = {
         revokedAfter: current ? Math.max(current.revokedAfter, revokedAfter) : revokedAfter,
@@ -244,7 +253,7 @@ export class MemoryStore implements SessionStore {
 
   async useOnce(id: string, ttlMs: number): Promise<boolean> {
     this.assertOpen();
-    const now = Date.now();
+    const now = this.clock.now();
     const expiresAt = this.usedOnce.get(id);
     if (expiresAt !== undefined && now < expiresAt) return false;
     this.usedOnce.set(id, now + Math.max(1, ttlMs));
@@ -258,12 +267,12 @@ export class MemoryStore implements SessionStore {
       get: async (key) => {
         this.assertOpen();
         const entry = this.loginTransactions.get(key);
-        if (entry && Date.now() >= entry.expiresAt) this.loginTransactions.delete(key);
-        return entry && Date.now() < entry.expiresAt ? entry.value : null;
+        if (entry && this.clock.now() >= entry.expiresAt) this.loginTransactions.delete(key);
+        return entry && this.clock.now() < entry.expiresAt ? entry.value : null;
       },
       set: async (key, value, ttlMs) => {
         this.assertOpen();
-        this.loginTransactions.set(key, { value, expiresAt: Date.now() + ttlMs });
+        this.loginTransactions.set(key, { value, expiresAt: this.clock.now() + ttlMs });
       },
       destroy: async (key) => {
         this.assertOpen();
@@ -275,7 +284,7 @@ export class MemoryStore implements SessionStore {
   async revokeJti(jti: string, ttlMs: number): Promise<void> {
     this.assertOpen();
     if (ttlMs > 0) {
-      this.revocationLog.append({ kind: 'jti', id: jti, expiresAt: Date.now() + ttlMs });
+      this.revocationLog.append({ kind: 'jti', id: jti, expiresAt: this.clock.now() + ttlMs });
     }
   }
 
@@ -294,7 +303,7 @@ export class MemoryStore implements SessionStore {
     this.assertOpen();
     if ((this.keyRing?.version ?? null) !== expectedVersion) return false;
     this.keyRing = { version: next.version, sealed: next.sealed };
-    this.revocationLog.append({ kind: 'keyring', id: next.version, expiresAt: Date.now() + KEY_RING_EVENT_TTL_MS });
+    this.revocationLog.append({ kind: 'keyring', id: next.version, expiresAt: this.clock.now() + KEY_RING_EVENT_TTL_MS });
     return true;
   }
 
@@ -308,10 +317,10 @@ export class MemoryStore implements SessionStore {
     if (this.closed) throw new StoreUnavailableError('MemoryStore is closed');
   }
 
-  /** The stored session (live or idle-expired) unless it is past its absolute end in real time, like a Redis key. */
+  /** The stored session (live or idle-expired) unless it is past its absolute end on the store's clock, like a Redis key. */
   private storedSession(key: string): DeviceSessionRecord | undefined {
     const record = this.sessions.get(key);
-    if (record && Date.now() >= record.absoluteExpiresAt) {
+    if (record && this.clock.now() >= record.absoluteExpiresAt) {
       this.unindex(record);
       return undefined;
     }
@@ -340,15 +349,15 @@ export class MemoryStore implements SessionStore {
   }
 
   /**
-   * Deletes the session, remembers why until its absolute end, and (markerTtlMs > 0) marks its sid revoked; the log
-   * event says why (`logged`, default `reason`) for event streams.
+   * Deletes the session, remembers why (a tombstone) until the earlier of its idle and absolute ends, and
+   * (markerTtlMs > 0) marks its sid revoked; the log event says why (`logged`, default `reason`) for event streams.
    */
   private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number, logged: SessionEndedReason = reason as SessionEndedReason): void {
     this.unindex(record);
     // Until the session would have idled out anyway (see the Redis script): ended sessions must not pile up.
     this.tombstones.set(record.key, { reason, expiresAt: Math.min(record.idleExpiresAt, record.absoluteExpiresAt) });
     if (markerTtlMs > 0) {
-      this.revocationLog.append({ kind: 'sid', id: record.sid, userId: record.userId, reason: logged, expiresAt: Date.now() + markerTtlMs });
+      this.revocationLog.append({ kind: 'sid', id: record.sid, userId: record.userId, reason: logged, expiresAt: this.clock.now() + markerTtlMs });
     }
   }
 
@@ -369,7 +378,7 @@ export class MemoryStore implements SessionStore {
   private tombstoneReason(key: string): SessionEndReason | null {
     const tombstone = this.tombstones.get(key);
     if (!tombstone) return null;
-    if (Date.now() >= tombstone.expiresAt) {
+    if (this.clock.now() >= tombstone.expiresAt) {
       this.tombstones.delete(key);
       return null;
     }
@@ -378,14 +387,14 @@ export class MemoryStore implements SessionStore {
 
   private liveUserMarker(userId: string): UserMarker | undefined {
     const marker = this.userMarkers.get(userId);
-    if (marker && Date.now() >= marker.expiresAt) {
+    if (marker && this.clock.now() >= marker.expiresAt) {
       this.userMarkers.delete(userId);
       return undefined;
     }
     return marker;
   }
 
-  /** Drops everything past its end as of `now` (real time); idle-expired sessions become `session_expired` tombstones. */
+  /** Drops everything past its end as of `now` (the store's clock); idle-expired sessions become `session_expired` tombstones. */
   private sweep(now: number): void {
     for (const record of [...this.sessions.values()]) {
       if (now >= record.absoluteExpiresAt) this.unindex(record);

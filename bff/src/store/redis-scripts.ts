@@ -50,6 +50,8 @@ export function withBell(lua: string, cluster: boolean): string {
  * `extra` (optional field/value list) carries what event streams need: `u` (user id) and `w` (why) on sid events.
  * Bounded: events that carry the longest lifetime (sid, user) trim entries older than it (MINID), and the
  * whole log expires once no event has been added for that long.
+ * Stamped with Redis's own clock (TIME), not the caller's: the stream ids, trimming and key TTLs all run on it, so
+ * an entry's `x` must too (the BFF's `clock` option does not reach into Redis; see docs/time.md).
  */
 const LOG_REVOCATION = `
 local function log_revocation(prefix, kind, id, ttl, revoked_after, trim, extra)
@@ -89,8 +91,8 @@ local function is_expired(rec, now)
   return now >= tonumber(rec.idleExpiresAt) or now >= tonumber(rec.absoluteExpiresAt)
 end
 
--- Deletes the session and its index entries, remembers why it ended until its absolute end,
--- and (marker_ttl > 0) marks its sid revoked so access tokens already issued stop working.
+-- Deletes the session and its index entries, remembers why it ended (a tombstone) until the earlier of its
+-- idle and absolute ends, and (marker_ttl > 0) marks its sid revoked so access tokens already issued stop working.
 -- The log event says why (why, default reason) and whose, for event streams.
 local function end_session(prefix, rec, reason, marker_ttl, why)
   redis.call('DEL', prefix .. 's:' .. rec.key)

@@ -22,6 +22,13 @@ export type RevocationEvent =
    */
   | { kind: 'session'; id: string; userId: string; expiresAt: number; at: number };
 
+/**
+ * How long a key-ring event stays in the log. Such events only wake the followers that are running when the ring
+ * changes; a guard that starts later loads the ring itself, so this need not cover any token's lifetime. One value
+ * for every store.
+ */
+export const KEY_RING_EVENT_TTL_MS = 10 * 60_000;
+
 export interface RevocationBatch {
   events: RevocationEvent[];
   /** Opaque; pass it back as `after` to continue. */

@@ -9,7 +9,8 @@ import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.
  * Every implementation (memory, Redis) runs the same contract suite
  * (`bff/test/store/contract.ts`). Times are epoch milliseconds passed in by the
  * caller, so the store holds no clock policy of its own; every entry a store
- * writes expires.
+ * writes expires, on the store's clock (the MemoryStore's `clock` option; Redis's
+ * own for the Redis store; see docs/time.md).
  */
 
 /** Why a device session ended; remembered (until the session would have idled out) so an old cookie gets the right answer. */

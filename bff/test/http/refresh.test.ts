@@ -1,6 +1,8 @@
 import { decodeJwt } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, login, me, refresh, sessionCookie, sleep, startTestBff, type TestBff } from '../helpers/harness.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { call, login, me, refresh, sessionCookie, startTestBff, type TestBff } from '../helpers/harness.js';
+import { TestClock } from '../helpers/test-clock.js';
 
 let t: TestBff;
 beforeEach(async () => {
@@ -68,12 +70,13 @@ describe('POST /auth/refresh', () => {
   });
 
   it('detects theft when the thief refreshes first and the victim comes back after the grace window', async () => {
-    const fast = await startTestBff({ rotationGraceSeconds: 1 });
+    const clock = new TestClock();
+    const fast = await startTestBff({ rotationGraceSeconds: 1, clock }, new MemoryStore({ clock }));
     try {
       const victim = await login(fast.app);
       const thief = { ...victim };
       expect((await refresh(fast.app, thief)).status).toBe(200);
-      await sleep(1100);
+      clock.advance(1100);
       const res = await call(fast.app, 'post', '/auth/refresh', { cookie: victim.cookie });
       expect(res.body.error).toBe('reuse_detected');
       expect((await call(fast.app, 'post', '/auth/refresh', { cookie: thief.cookie })).body.error).toBe('reuse_detected');
@@ -110,10 +113,11 @@ describe('POST /auth/refresh', () => {
   });
 
   it('ends a session idle for longer than the idle timeout with session_expired', async () => {
-    const idle = await startTestBff({ idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60 });
+    const clock = new TestClock();
+    const idle = await startTestBff({ idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60, clock }, new MemoryStore({ clock }));
     try {
       const device = await login(idle.app);
-      await sleep(1100);
+      clock.advance(1100);
       const res = await call(idle.app, 'post', '/auth/refresh', { cookie: device.cookie });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('session_expired');
@@ -123,14 +127,15 @@ describe('POST /auth/refresh', () => {
   });
 
   it('never lets an access token outlive the absolute session end', async () => {
-    const short = await startTestBff({ idleTimeoutSeconds: 2, absoluteTimeoutSeconds: 2 });
+    const clock = new TestClock();
+    const short = await startTestBff({ idleTimeoutSeconds: 2, absoluteTimeoutSeconds: 2, clock }, new MemoryStore({ clock }));
     try {
       const res = await call(short.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
       const claims = decodeJwt(res.body.accessToken);
       expect(claims.exp! - claims.iat!).toBeLessThanOrEqual(2);
       // The browser drops the cookie at the absolute end; a client that kept it anyway is refused.
       expect(String(res.headers['set-cookie'])).toMatch(/Max-Age=[12];/);
-      await sleep(2100);
+      clock.advance(2100);
       const after = await call(short.app, 'post', '/auth/refresh', { cookie: sessionCookie(res) });
       expect(after.status).toBe(401);
       expect(['session_expired', 'no_session']).toContain(after.body.error);

@@ -15,6 +15,7 @@ import type { DeviceSessionRecord, SessionStore } from '../../src/store/types.js
 import { SECRET } from '../helpers/harness.js';
 import { authorizeAtIdp, HttpDevice, type RedisServer, startLogin, startRedisServer } from '@latchkey/testkit';
 import { IDP_CLIENT_ID, IDP_CLIENT_SECRET, signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
+import { TestClock } from '../helpers/test-clock.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -471,13 +472,14 @@ describe('OIDC options and the transaction cookie', () => {
   });
 
   it('an expired transaction is refused and stores nothing', async () => {
-    const stack = await startOidcStack(new MemoryStore({ warnInProduction: false }), { transactionTtlSeconds: 1 });
+    const clock = new TestClock();
+    const stack = await startOidcStack(new MemoryStore({ warnInProduction: false, clock }), { transactionTtlSeconds: 1 }, { clock });
     try {
       const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       const cookie = browser.cookieAt(stack.origin, 'latchkey-oidc')!;
       // Past the transaction's lifetime (the store forgets it; the cookie would be gone too).
-      await new Promise((r) => setTimeout(r, 1500));
+      clock.advance(1500);
       const res = await fetch(callback.href, { redirect: 'manual', headers: { Cookie: `latchkey-oidc=${cookie}` } });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'oidc_login_failed', message: expect.stringMatching(/No sign-in is in progress/) });

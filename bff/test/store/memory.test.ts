@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
+import { TestClock } from '../helpers/test-clock.js';
 import { runStoreContract } from './contract.js';
 
 runStoreContract('MemoryStore', async () => {
-  const store = new MemoryStore({ warnInProduction: false });
-  return { store, teardown: () => store.close() };
+  const clock = new TestClock();
+  const store = new MemoryStore({ warnInProduction: false, clock });
+  return { store, clock, teardown: () => store.close() };
 });
 
 describe('MemoryStore', () => {

@@ -10,6 +10,7 @@ import { createRedisKeyLayout } from '../../src/store/redis-keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startTestBff } from '../helpers/harness.js';
 import { type RedisCluster, startRedisCluster } from '@latchkey/testkit';
+import { expireRedisKeysBy, TestClock } from '../helpers/test-clock.js';
 import { newSession, revocationState, runStoreContract } from './contract.js';
 
 let cluster: RedisCluster;
@@ -27,8 +28,10 @@ const connect = (prefix = freshPrefix(), extra: { shards?: number } = {}) =>
   RedisStore.connect({ clusterNodes: [cluster.url], prefix, ...extra });
 
 runStoreContract('RedisStore on a Redis Cluster', async () => {
-  const store = await connect();
-  return { store, teardown: () => store.close() };
+  const prefix = freshPrefix();
+  const store = await connect(prefix);
+  const client = (store as unknown as { client: Cluster }).client;
+  return { store, clock: TestClock.running(), expireBy: (ms: number) => expireRedisKeysBy(client, prefix, ms), teardown: () => store.close() };
 });
 
 describe('RedisStore on a Redis Cluster', () => {

@@ -56,6 +56,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
     allowedOrigins: demoAllowedOrigins(config),
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
+    resourceClients: config.introspectionClients,
     ...(logger ? { logger } : {}),
   });
 

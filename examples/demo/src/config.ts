@@ -32,6 +32,24 @@ const envSchema = z.object({
   LATCHKEY_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   /** `true`: run the bundled development IdP (oidc-provider) in this process, at /idp, and sign in through it. */
   LATCHKEY_DEMO_IDP: z.enum(['true', 'false', '1', '0']).default('false'),
+  /**
+   * Resource servers allowed to call POST /auth/introspect and /auth/revoke: `id:secret`, comma-separated (the secret
+   * is everything after the first colon; at least 32 characters). Unset: both routes answer 404.
+   */
+  LATCHKEY_INTROSPECTION_CLIENTS: z
+    .string()
+    .transform((text, ctx) => {
+      const clients = text.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
+        const colon = pair.indexOf(':');
+        return { id: pair.slice(0, colon), secret: pair.slice(colon + 1) };
+      });
+      if (clients.some((c) => c.id === '' || c.secret.length < 32)) {
+        ctx.addIssue({ code: 'custom', message: 'LATCHKEY_INTROSPECTION_CLIENTS must be id:secret pairs, comma-separated, each secret at least 32 characters' });
+        return z.NEVER;
+      }
+      return clients;
+    })
+    .optional(),
   /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
   LATCHKEY_RATE_LIMITS: z
     .string()
@@ -69,6 +87,8 @@ export interface DemoConfig {
   demoIdp: boolean;
   /** Passed to the BFF as `rateLimit`, which validates it. */
   rateLimits: unknown;
+  /** LATCHKEY_INTROSPECTION_CLIENTS: the BFF's `resourceClients`; empty: introspection and revocation are off. */
+  introspectionClients: Array<{ id: string; secret: string }>;
 }
 
 /**
@@ -119,5 +139,6 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
     eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,
     rateLimits: e.LATCHKEY_RATE_LIMITS,
+    introspectionClients: e.LATCHKEY_INTROSPECTION_CLIENTS ?? [],
   };
 }

@@ -17,6 +17,9 @@ async function main(): Promise<void> {
     ];
     if (config.demoIdp) lines.push(`  identity provider: the bundled development IdP at http://localhost:${port}/idp (same accounts)`);
     else if (config.oidc) lines.push(`  identity provider: ${config.oidc.issuer}`);
+    if (config.introspectionClients.length > 0) {
+      lines.push(`  introspection and revocation (POST /auth/introspect, /auth/revoke) for: ${config.introspectionClients.map((c) => c.id).join(', ')}`);
+    }
     if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
     process.stdout.write(`${lines.join('\n')}\n`);
   });

@@ -1,0 +1,93 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { FormParameters } from './form-body.js';
+
+export interface ResourceClient {
+  readonly id: string;
+  /** SHA-256 of the secret, base64url. */
+  readonly secretHash: string;
+}
+
+/** How the client authenticated (RFC 6749 §2.3.1). */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
+const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
+/** Longest Authorization header considered: id and secret, form-encoded (x3), in base64 (x4/3), with room. */
+const MAX_AUTHORIZATION = 8192;
+
+/** The authenticated client's id, set by `requireClient` on `res.locals`. */
+export function authenticatedClient(res: Response): string {
+  return res.locals.resourceClient as string;
+}
+
+/**
+ * The form-urlencoding of RFC 6749 §2.3.1 (Appendix B) undone: `+` is a space, then percent-decoding as UTF-8.
+ * Null for a malformed escape. By hand: neither URLSearchParams (which keeps a bad escape as text) nor
+ * decodeURIComponent alone (which keeps `+`) is that decoding.
+ */
+function formDecode(value: string): string | null {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
+/** `Authorization: Basic base64(formEncode(id) ":" formEncode(secret))`, or null when the header is not that. */
+function parseBasic(header: string): { id: string; secret: string } | null {
+  const match = header.length <= MAX_AUTHORIZATION ? BASIC.exec(header) : null;
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  const id = formDecode(decoded.slice(0, colon));
+  const secret = formDecode(decoded.slice(colon + 1));
+  return id === null || secret === null ? null : { id, secret };
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/**
+ * Authenticates a resource client (client_secret_basic or client_secret_post; exactly one per request, RFC 6749
+ * §2.3) against the configured clients. Secrets are compared as SHA-256 digests with timingSafeEqual: equal
+ * lengths whatever was sent, and an unknown id costs the same comparison as a known one. Failures answer 401
+ * `invalid_client` with `WWW-Authenticate: Basic` (RFC 6749 §5.2) and log the claimed id only, never a secret.
+ * Runs after the form body parser (client_secret_post reads the body).
+ */
+export function requireClient(clients: readonly ResourceClient[], logger: Logger): RequestHandler {
+  const byId = new Map(clients.map((c) => [c.id, Buffer.from(c.secretHash, 'base64url')]));
+  const unknownClient = digest('latchkey: no such client');
+  return (req, res, next) => {
+    const body = (req.body ?? {}) as FormParameters;
+    const header = req.headers.authorization;
+    const posted = body.client_id !== undefined || body.client_secret !== undefined;
+    if (header !== undefined && posted) {
+      return next(new LatchkeyError('invalid_request', 'Use one client authentication method, not several.', { oauthBody: true }));
+    }
+    let method: ClientAuthMethod;
+    let presented: { id: string; secret: string } | null;
+    if (header !== undefined) {
+      method = 'client_secret_basic';
+      presented = parseBasic(header);
+    } else {
+      method = 'client_secret_post';
+      presented = typeof body.client_id === 'string' && typeof body.client_secret === 'string' ? { id: body.client_id, secret: body.client_secret } : null;
+    }
+    const expected = presented === null ? undefined : byId.get(presented.id);
+    const equal = presented !== null && timingSafeEqual(digest(presented.secret), expected ?? unknownClient);
+    if (presented === null || expected === undefined || !equal) {
+      const attempted = header !== undefined || posted;
+      if (attempted) {
+        logger.warn(
+          { event: 'client_auth_failed', method, clientId: presented?.id.slice(0, 64), path: req.path, ip: req.ip },
+          'resource client authentication failed',
+        );
+      }
+      return next(new LatchkeyError('invalid_client', undefined, { oauthBody: true }));
+    }
+    res.locals.resourceClient = presented.id;
+    next();
+  };
+}

@@ -1,0 +1,15 @@
+import type { RequestHandler } from 'express';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+
+/**
+ * Refuses requests a browser sent (it adds `Origin` to every cross-origin request and to POSTs, and `Sec-Fetch-Site`
+ * to all): the OAuth endpoints are for servers. They take a form body, which a cross-site page can post without a
+ * preflight, and a browser may replay Basic credentials it once cached for this origin; refusing browsers outright
+ * closes that CSRF path without the X-CSRF header the cookie routes use (server callers have no reason to send it).
+ */
+export const serverOnly: RequestHandler = (req, _res, next) => {
+  if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined) {
+    return next(new LatchkeyError('csrf_rejected', 'This endpoint is for servers; browsers may not call it.', { oauthBody: true }));
+  }
+  next();
+};

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import type { DeviceSessionRecord, IdpLink, RotateResult, SessionEndReason } from './types.js';
+
+/**
+ * How a device session is stored in a Redis hash (flat string fields) and read back from script replies.
+ */
+
+/** Validated once at createSession: everything written must read back as the same record, and times must be integers for PEXPIREAT. */
+const epochMs = z.number().int().nonnegative();
+export const recordSchema = z.strictObject({
+  key: z.string().min(1),
+  sid: z.string().min(1),
+  userId: z.string().min(1),
+  userName: z.string(),
+  deviceName: z.string(),
+  userAgent: z.string(),
+  createdAt: epochMs,
+  lastActiveAt: epochMs,
+  idleExpiresAt: epochMs,
+  absoluteExpiresAt: epochMs,
+  generation: z.number().int().nonnegative(),
+  credentialHash: z.string().min(1),
+  previousHash: z.string().min(1).nullable(),
+  successorSealed: z.string().min(1).nullable(),
+  graceUntil: epochMs,
+  claims: z.record(z.string(), z.json()).optional(),
+  idp: z
+    .strictObject({
+      iss: z.string().min(1),
+      sub: z.string().min(1),
+      sid: z.string().min(1).nullable(),
+      refreshTokenSealed: z.string().min(1).nullable(),
+      idTokenSealed: z.string().min(1).nullable(),
+      accessExpiresAt: epochMs,
+    })
+    .optional(),
+});
+
+export const limitsSchema = z.object({
+  maxSessionsPerUser: z.number().int().positive(),
+  now: epochMs,
+  markerTtlMs: z.number().nonnegative(),
+});
+
+/** The hash fields an IdpLink is stored in (flat, so scripts can read `idpIss`/`idpSid` directly). */
+export const IDP_FIELDS = {
+  iss: 'idpIss',
+  sub: 'idpSub',
+  sid: 'idpSid',
+  refreshTokenSealed: 'idpRefreshTokenSealed',
+  idTokenSealed: 'idpIdTokenSealed',
+  accessExpiresAt: 'idpAccessExpiresAt',
+} as const satisfies Record<keyof IdpLink, string>;
+
+/** A validated record → the hash's field/value list (nulls are left out; `claims` is JSON text). */
+export function recordToFields(record: z.output<typeof recordSchema>): string[] {
+  const fields: string[] = [];
+  const { idp, ...plain } = record;
+  for (const [field, value] of Object.entries(plain)) {
+    if (value === null || value === undefined) continue;
+    // `claims` is stored as JSON text; every other field is a string or an integer.
+    fields.push(field, field === 'claims' ? JSON.stringify(value) : String(value));
+  }
+  if (idp) {
+    for (const [name, field] of Object.entries(IDP_FIELDS)) {
+      const value = idp[name as keyof IdpLink];
+      if (value !== null) fields.push(field, String(value));
+    }
+  }
+  return fields;
+}
+
+export const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
+  now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
+
+export const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
+  a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
+
+/** A session hash as returned by HGETALL (flat field/value list) → record. */
+export function recordFromFlat(flat: unknown): DeviceSessionRecord {
+  if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new TypeError('Unexpected session reply from Redis');
+  const fields = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
+  const text = (name: string): string => {
+    const value = fields.get(name);
+    if (value === undefined) throw new TypeError(`Session in Redis lacks ${name}`);
+    return value;
+  };
+  const number = (name: string): number => Number(text(name));
+  return {
+    key: text('key'),
+    sid: text('sid'),
+    userId: text('userId'),
+    userName: text('userName'),
+    deviceName: text('deviceName'),
+    userAgent: text('userAgent'),
+    createdAt: number('createdAt'),
+    lastActiveAt: number('lastActiveAt'),
+    idleExpiresAt: number('idleExpiresAt'),
+    absoluteExpiresAt: number('absoluteExpiresAt'),
+    generation: number('generation'),
+    credentialHash: text('credentialHash'),
+    previousHash: fields.get('previousHash') ?? null,
+    successorSealed: fields.get('successorSealed') ?? null,
+    graceUntil: number('graceUntil'),
+    ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
+    ...(fields.has(IDP_FIELDS.iss)
+      ? {
+          idp: {
+            iss: text(IDP_FIELDS.iss),
+            sub: text(IDP_FIELDS.sub),
+            sid: fields.get(IDP_FIELDS.sid) ?? null,
+            refreshTokenSealed: fields.get(IDP_FIELDS.refreshTokenSealed) ?? null,
+            idTokenSealed: fields.get(IDP_FIELDS.idTokenSealed) ?? null,
+            accessExpiresAt: number(IDP_FIELDS.accessExpiresAt),
+          },
+        }
+      : {}),
+  };
+}
+
+export function recordsFromReply(reply: unknown): DeviceSessionRecord[] {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected session list reply from Redis');
+  return reply.map(recordFromFlat);
+}
+
+const END_REASONS: ReadonlySet<string> = new Set<SessionEndReason>(['logout', 'session_revoked', 'reuse_detected', 'session_expired']);
+
+export function rotateResultFromReply(reply: unknown): RotateResult {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected rotate reply from Redis');
+  const [outcome, payload, sealed] = reply as [unknown, unknown, unknown];
+  switch (outcome) {
+    case 'rotated':
+      return { outcome, session: recordFromFlat(payload) };
+    case 'replayed':
+      return { outcome, session: recordFromFlat(payload), sealed: String(sealed) };
+    case 'reuse_detected':
+      return { outcome, session: recordFromFlat(payload) };
+    case 'ended':
+      return {
+        outcome,
+        reason: typeof payload === 'string' && END_REASONS.has(payload) ? (payload as SessionEndReason) : null,
+      };
+    case 'mismatch':
+      return { outcome };
+    default:
+      throw new TypeError(`Unexpected rotate outcome from Redis: ${String(outcome)}`);
+  }
+}
