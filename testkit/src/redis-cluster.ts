@@ -278,7 +278,7 @@ async function waitForClusterOk(nodes: RunningNode[], clients: Redis[], ids: str
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let infos: string[] = [];
   let replications: string[] = [];
-  let views: string[] = [];
+  let views: string[];
   const replicaIds = ids.slice(masters);
   while (Date.now() < deadline) {
     [infos, replications, views] = await Promise.all([
