@@ -25,8 +25,8 @@ function Status() {
       <span data-testid="status">{session.status}</span>
       <span data-testid="user">{session.user?.name ?? '-'}</span>
       <span data-testid="reason">{session.signOutReason ?? '-'}</span>
-      <button onClick={() => session.login({ username: 'alice', password: 'wonderland' })}>login</button>
-      <button onClick={() => session.logout()}>logout</button>
+      <button onClick={() => void session.login({ username: 'alice', password: 'wonderland' })}>login</button>
+      <button onClick={() => void session.logout()}>logout</button>
     </div>
   );
 }
@@ -142,7 +142,7 @@ describe('useDevices', () => {
             <li key={d.id}>
               {d.deviceName}
               {d.current ? ' (this device)' : ''}
-              <button onClick={() => revoke(d.id).catch((e: Error) => setError(e.message))}>revoke {d.id}</button>
+              <button onClick={() => void revoke(d.id).catch((e: Error) => setError(e.message))}>revoke {d.id}</button>
             </li>
           ))}
           {error}

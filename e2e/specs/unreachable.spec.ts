@@ -4,7 +4,7 @@
  * Three kinds of outage: the server process gone (connection refused), the network to it failing in one browser
  * only, and the store behind it gone (the BFF answers 503).
  */
-import type { BrowserContext, Page } from '@playwright/test';
+import type { BrowserContext, Page, Route } from '@playwright/test';
 import {
   AUTHENTICATED,
   TokenRecorder,
@@ -77,7 +77,7 @@ test('the network to the BFF and the API failing in the browser signs nobody out
   test.setTimeout(90_000);
   const device = await newDevice();
   const page = await newSignedInPage(device, 'bob', 'outage-network');
-  const cut = (route: import('@playwright/test').Route) => route.abort('internetdisconnected');
+  const cut = (route: Route) => route.abort('internetdisconnected');
   await outage(
     page,
     device,

@@ -4,6 +4,7 @@
  */
 import { hasExited, spawnTracked, stopChild, waitReady, type TrackedChild } from './child-process.js';
 import { freePort } from './free-port.js';
+import { retryOnPortTaken } from './port-retry.js';
 import { sleep } from './sleep.js';
 
 export interface NodeProcessOptions {
@@ -52,8 +53,8 @@ const READY_TIMEOUT_MS = 20_000;
 const READY_LINE_GRACE_MS = 2_000;
 
 export async function startNodeProcess(options: NodeProcessOptions): Promise<NodeProcess> {
-  const port = options.port ?? (await freePort());
-  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  let port = options.port ?? 0;
+  let url = '';
   const timeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   let current: TrackedChild | undefined;
   let earlier = '';
@@ -84,7 +85,13 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     }
   };
 
-  await launch();
+  const first = async (): Promise<void> => {
+    if (options.port === undefined) port = await freePort();
+    url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+    await launch();
+  };
+  // A port of our own choosing may be taken between freePort() and the bind: choose again. A given port is tried once.
+  await (options.port === undefined ? retryOnPortTaken(first) : first());
 
   return {
     url,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { hasExited, spawnTracked, stopChild, waitReady } from './child-process.js';
 import { freePorts } from './free-port.js';
+import { retryOnPortTaken } from './port-retry.js';
 import { assertRedisServerInstalled, pingRedis } from './redis-probe.js';
 import { sleep } from './sleep.js';
 
@@ -111,9 +112,17 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   try {
     // All nodes start at once, replicas too: each needs its own ready wait, and serial starts would add up.
     all = await Promise.all(
-      Array.from({ length: total }, (_, i) =>
-        launchNode(join(root, `node-${i}`), ports[2 * i]!, ports[2 * i + 1]!, children, options.commandPrefix),
-      ),
+      Array.from({ length: total }, (_, i) => {
+        let attempt = 0;
+        let [port, busPort] = [ports[2 * i]!, ports[2 * i + 1]!];
+        return retryOnPortTaken(async () => {
+          if (attempt++ > 0) {
+            const fresh = await freePorts(2);
+            [port, busPort] = [fresh[0]!, fresh[1]!];
+          }
+          return launchNode(join(root, `node-${i}-${attempt}`), port, busPort, children, options.commandPrefix);
+        });
+      }),
     );
     ids = await formCluster(all, masters, ranges);
   } catch (error) {
@@ -278,7 +287,7 @@ async function waitForClusterOk(nodes: RunningNode[], clients: Redis[], ids: str
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let infos: string[] = [];
   let replications: string[] = [];
-  let views: string[] = [];
+  let views: string[];
   const replicaIds = ids.slice(masters);
   while (Date.now() < deadline) {
     [infos, replications, views] = await Promise.all([

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasExited, spawnTracked, stopChild, waitReady, type TrackedChild } from './child-process.js';
 import { freePort } from './free-port.js';
+import { retryOnPortTaken } from './port-retry.js';
 import { assertRedisServerInstalled, pingRedis } from './redis-probe.js';
 
 export interface RedisServerOptions {
@@ -53,10 +54,10 @@ const READY_TIMEOUT_MS = 10_000;
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   assertRedisServerInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
-  const port = await freePort();
+  let port = 0;
   const configFile = join(dir, 'redis.conf');
   if (options.config !== undefined) writeFileSync(configFile, options.config);
-  const args = [
+  const args = () => [
     ...(options.config !== undefined ? [configFile] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -69,7 +70,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   let current: TrackedChild | null = null;
   const launch = async (): Promise<void> => {
-    const started = spawnTracked('redis-server', args, { ...(options.commandPrefix ? { commandPrefix: options.commandPrefix } : {}) });
+    const started = spawnTracked('redis-server', args(), { ...(options.commandPrefix ? { commandPrefix: options.commandPrefix } : {}) });
     current = started;
     await waitReady(started, () => pingRedis(port), { what: `redis-server on port ${port}`, timeoutMs: options.readyTimeoutMs ?? READY_TIMEOUT_MS });
   };
@@ -80,7 +81,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 
   try {
-    await launch();
+    await retryOnPortTaken(async () => {
+      port = await freePort();
+      await launch();
+    });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

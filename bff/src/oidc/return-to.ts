@@ -11,6 +11,7 @@ const MAX_RETURN_TO = 2048;
 export function resolveReturnTo(req: Request, value: unknown, allowedOrigins: readonly string[] | undefined): string {
   if (value === undefined || value === '') return '/';
   const refuse = () => new LatchkeyError('invalid_request', 'returnTo must be a path or URL on this site.');
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
   if (typeof value !== 'string' || value.length > MAX_RETURN_TO || /[\u0000-\u001f\\]/.test(value)) throw refuse();
   const own = `${req.protocol}://${req.get('host') ?? ''}`;
   let url: URL;

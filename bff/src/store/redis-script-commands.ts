@@ -36,8 +36,8 @@ const SCRIPTS = {
 export type ScriptName = keyof typeof SCRIPTS;
 export type ScriptArg = string | number;
 export type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>;
-/** A pipeline with the scripts on it (ioredis copies `defineCommand`s onto pipelines). */
-export type ScriptPipeline = ScriptCommands & {
+/** A pipeline with the scripts on it (ioredis copies `defineCommand`s onto pipelines); a command only queues there. */
+export type ScriptPipeline = Record<ScriptName, (...args: ScriptArg[]) => unknown> & {
   call(command: string, ...args: ScriptArg[]): unknown;
   exec(): Promise<Array<[Error | null, unknown]> | null>;
 };

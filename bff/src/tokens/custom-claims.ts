@@ -10,7 +10,7 @@ import { z } from 'zod';
  * }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- empty until the application augments it
 export interface LatchkeyClaims {}
 
 /**

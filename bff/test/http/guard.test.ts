@@ -87,7 +87,7 @@ describe('requireAuth(): verification', () => {
     const tokens = [device.token];
     for (let i = 0; i < 40; i++) {
       const nowMs = Date.now();
-      const input = { keyRing: t.bff.keyRing, issuer: ISSUER, audience: ISSUER, clientId: 'latchkey', userId: 'user-alice' };
+      const input = { keyRing: t.bff.keyRing, issuer: ISSUER, audience: ISSUER, clientId: 'latchkey', userId: 'user-alice', maxTokenBytes: 4096 };
       tokens.push((await issueAccessToken({ ...input, sid: device.sid, ttlSeconds: 300, notAfterMs: nowMs + 600_000, nowMs })).token);
     }
     // OpenSSL picks high or low S at random: without normalisation about half of these would be high-S.

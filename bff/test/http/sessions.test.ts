@@ -93,7 +93,7 @@ describe('errors', () => {
 });
 
 describe.each([
-  ['memory', async () => new MemoryStore({ warnInProduction: false }), async () => undefined],
+  ['memory', async () => new MemoryStore({ warnInProduction: false }), async (): Promise<void> => undefined],
   [
     'Redis',
     async () => {

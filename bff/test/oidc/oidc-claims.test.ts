@@ -20,7 +20,7 @@ describe('OIDC mapUser grants claims and scope like authenticate', () => {
     const browser = new HttpDevice();
     expect((await signIn(browser, stack.origin)).status).toBe(303);
     for (let i = 0; i < 2; i++) {
-      const res = await browser.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: CSRF, body: '{}' });
+      const res = await browser.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: CSRF });
       expect(res.status).toBe(200);
       const { accessToken } = (await res.json()) as { accessToken: string };
       expect(decodeJwt(accessToken)).toMatchObject({ tenant: 'acme', scope: 'read:feed', sub: `${stack.idp.issuer}|idp-alice` });

@@ -20,7 +20,9 @@ function toOrigin(value: string): string {
   let url: URL | undefined;
   try {
     url = new URL(value);
-  } catch {}
+  } catch {
+    // not a URL: refused below
+  }
   // Only a bare origin: a path here would suggest a prefix match we do not do.
   if (!url || url.origin == 'null' || url.href != url.origin + '/') invalid('apiOrigins: ' + value);
   return url.origin;

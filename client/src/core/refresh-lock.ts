@@ -18,7 +18,7 @@ export function withRefreshLock<T>(name: string, task: (waited: boolean) => Prom
  */
 export function holdPresence(name: string): () => void {
   let release: () => void;
-  globalThis.navigator?.locks?.request(name, { mode: 'shared' }, () => new Promise<void>((r) => (release = r)));
+  void globalThis.navigator?.locks?.request(name, { mode: 'shared' }, () => new Promise<void>((r) => (release = r)));
   return () => release?.();
 }
 

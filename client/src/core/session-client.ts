@@ -67,6 +67,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
 
   function schedule(delay: number) {
     clearTimeout(timer);
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- caught here; `void` would cost bundle bytes
     if (running) timer = setTimeout(() => refresh().catch(ignore), delay);
   }
 

@@ -89,6 +89,7 @@ export function useDevices(live?: Pick<Live, 'onDevicesChanged'>): UseDevicesRes
     [client, refresh],
   );
 
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- refresh catches its errors into the state
   useEffect(() => live?.onDevicesChanged(refresh), [live, refresh]);
 
   useEffect(() => {

@@ -121,7 +121,7 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
     const outageStart = Date.now();
     let outageEnd = 0;
     const revokedProbes: Array<number | string> = [];
-    let logoutAllInOutage: number | string = 0;
+    let logoutAllInOutage: number | string;
     try {
       const probe = new LoadDevice('probe', recorder);
       probe.token = devices[0]!.token;

@@ -45,13 +45,13 @@ export function ApiCard() {
         admin scope (alice has it, bob gets 403).
       </p>
       <div className="actions">
-        <button className="primary" onClick={me.call} disabled={me.pending} data-testid="call-me">
+        <button className="primary" onClick={() => void me.call()} disabled={me.pending} data-testid="call-me">
           Call /api/me
         </button>
-        <button onClick={admin.call} disabled={admin.pending} data-testid="call-admin">
+        <button onClick={() => void admin.call()} disabled={admin.pending} data-testid="call-admin">
           Call /api/admin
         </button>
-        <button onClick={open.call} disabled={open.pending} data-testid="call-public">
+        <button onClick={() => void open.call()} disabled={open.pending} data-testid="call-public">
           Call /api/public
         </button>
       </div>

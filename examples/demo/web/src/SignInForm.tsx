@@ -32,7 +32,7 @@ export function SignInForm() {
   }
 
   return (
-    <form className="card sign-in" onSubmit={submit} data-testid="login-form">
+    <form className="card sign-in" onSubmit={(event) => void submit(event)} data-testid="login-form">
       <h2>Sign in</h2>
       <label>
         Username
