@@ -15,7 +15,11 @@ export const ADMIN_USERS: Record<string, { id: string; name: string; password: s
 };
 
 /** A test BFF with `bff.adminRouter()` mounted at /admin, and the four users above. */
-export async function startAdminBff(store: SessionStore, overrides: Partial<BffOptions> = {}, adminOptions?: Parameters<TestBff['bff']['adminRouter']>[0]): Promise<TestBff> {
+export async function startAdminBff(
+  store: SessionStore,
+  overrides: Partial<BffOptions> = {},
+  adminOptions?: Parameters<TestBff['bff']['adminRouter']>[0],
+): Promise<TestBff> {
   const t = await startTestBff(
     {
       authenticate: async (username, password) => {
@@ -47,13 +51,21 @@ export function storeFactories(redisUrl: () => string): Array<[string, StoreFact
   const memory = () => new MemoryStore({ warnInProduction: false });
   const redis = (prefix: string) => RedisStore.connect({ url: redisUrl(), prefix });
   return [
-    ['memory', async () => memory(), async () => {
-      const store = memory();
-      return [store, store];
-    }],
-    ['redis', () => redis(`adm:${randomUUID()}:`), async () => {
-      const prefix = `adm:${randomUUID()}:`;
-      return [await redis(prefix), await redis(prefix)];
-    }],
+    [
+      'memory',
+      async () => memory(),
+      async () => {
+        const store = memory();
+        return [store, store];
+      },
+    ],
+    [
+      'redis',
+      () => redis(`adm:${randomUUID()}:`),
+      async () => {
+        const prefix = `adm:${randomUUID()}:`;
+        return [await redis(prefix), await redis(prefix)];
+      },
+    ],
   ];
 }

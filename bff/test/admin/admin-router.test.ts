@@ -57,7 +57,7 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     expect(t.logLines.join('\n')).not.toContain(bob.token);
   });
 
-  it('lists a user\'s devices with the public fields of GET /sessions, and ends one of them', async () => {
+  it("lists a user's devices with the public fields of GET /sessions, and ends one of them", async () => {
     t = await startAdminBff(await makeStore());
     const admin = await adminLogin(t, 'alice');
     const laptop = await adminLogin(t, 'bob');
@@ -181,7 +181,11 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     expect(emergency.status).toBe(200);
     expect(emergency.body.kid).not.toBe(staged.body.kid);
     for (const token of [admin.token, bob.token, after.token]) await expect.poll(() => meStatus(token), POLL).toBe(401);
-    expect(auditLines().filter((l) => l.outcome === 'ok').map((l) => [l.action, (l.detail as { kid: string }).kid])).toEqual([
+    expect(
+      auditLines()
+        .filter((l) => l.outcome === 'ok')
+        .map((l) => [l.action, (l.detail as { kid: string }).kid]),
+    ).toEqual([
       ['stage_key', staged.body.kid],
       ['rotate_key', staged.body.kid],
       ['emergency_rotate_keys', emergency.body.kid],
@@ -287,7 +291,10 @@ describe('admin router input and failure handling', () => {
     expect((await post({ jti: 'abc', exp: Date.now() })).status).toBe(400);
     expect((await post({ jti: '' })).status).toBe(400);
     expect((await post({ jti: 'abc', exp: 1.5 })).status).toBe(400);
-    expect((await adminPost('/admin/keys/rotate', admin.token, { force: true })).body).toEqual({ error: 'invalid_request', message: 'Invalid request body (force).' });
+    expect((await adminPost('/admin/keys/rotate', admin.token, { force: true })).body).toEqual({
+      error: 'invalid_request',
+      message: 'Invalid request body (force).',
+    });
 
     const form = await request(t.app).post('/admin/tokens/revoke').set(as(admin.token)).type('form').send('jti=abc');
     expect(form.status).toBe(415);
@@ -307,8 +314,7 @@ describe('admin router input and failure handling', () => {
   it('addresses user ids with any characters (an OIDC `iss|sub` id) through URL encoding', async () => {
     const oidcId = 'https://idp.example/realms/x|sub/1';
     t = await startAdminBff(new MemoryStore({ warnInProduction: false }), {
-      authenticate: async (username) =>
-        username === 'alice' ? { id: 'user-alice', name: 'Alice', scope: 'latchkey:admin' } : { id: oidcId, name: 'Odd' },
+      authenticate: async (username) => (username === 'alice' ? { id: 'user-alice', name: 'Alice', scope: 'latchkey:admin' } : { id: oidcId, name: 'Odd' }),
     });
     const admin = await adminLogin(t, 'alice');
     const odd = await adminLogin(t, 'bob');

@@ -4,7 +4,15 @@ import { RevocationView } from '../../src/guard/revocation-view.js';
 import { MemoryStore } from '../../src/store/memory.js';
 
 const claims = (iat: number, tenant?: string) => ({
-  iss: 'i', sub: 'u', aud: 'a', sid: 's', jti: 'j', iat, exp: iat + 60, client_id: 'c', ...(tenant === undefined ? {} : { tenant }),
+  iss: 'i',
+  sub: 'u',
+  aud: 'a',
+  sid: 's',
+  jti: 'j',
+  iat,
+  exp: iat + 60,
+  client_id: 'c',
+  ...(tenant === undefined ? {} : { tenant }),
 });
 
 describe('the guard’s view of tenant revocations', () => {
@@ -16,7 +24,10 @@ describe('the guard’s view of tenant revocations', () => {
   it('rejects the tenant’s tokens issued before the revocation’s second, and nothing else', async () => {
     const store = new MemoryStore({ warnInProduction: false });
     const view = new RevocationView({ store, logger: pino({ level: 'silent' }), pollBlockMs: 50 });
-    cleanup.push(() => view.stop(), () => store.close());
+    cleanup.push(
+      () => view.stop(),
+      () => store.close(),
+    );
     await view.start();
     // Mid-second, as a real revocation usually is.
     const revokedAfter = (Math.floor(Date.now() / 1000) - 10) * 1000 + 700;

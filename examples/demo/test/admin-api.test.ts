@@ -32,6 +32,8 @@ describe('demo admin API at /admin', () => {
 
     const revoked = await request(demo.app).delete('/admin/users/user-bob/sessions').set('Authorization', `Bearer ${alice}`);
     expect(revoked.body).toEqual({ sessionsEnded: 1 });
-    await expect.poll(async () => (await request(demo.app).get('/api/me').set('Authorization', `Bearer ${bob}`)).status, { timeout: 5000, interval: 10 }).toBe(401);
+    await expect
+      .poll(async () => (await request(demo.app).get('/api/me').set('Authorization', `Bearer ${bob}`)).status, { timeout: 5000, interval: 10 })
+      .toBe(401);
   });
 });

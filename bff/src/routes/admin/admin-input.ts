@@ -7,7 +7,12 @@ import { tenantSchema } from '../../tokens/custom-claims.js';
 const SID_FORMAT = /^[A-Za-z0-9_-]{1,64}$/;
 
 // Ids are the application's (user ids, OIDC `iss|sub`, tenant names): any text, bounded, no control characters.
-const identifier = (max: number) => z.string().min(1).max(max).regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters');
+const identifier = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^\P{Cc}+$/u, 'no control characters');
 
 export const userIdParam = z.strictObject({ userId: identifier(1024) });
 export const userSessionParams = z.strictObject({ userId: identifier(1024), sid: z.string().regex(SID_FORMAT, 'not a session id') });

@@ -38,7 +38,9 @@ export type AdminRouterOptions = z.input<typeof adminRouterOptionsSchema>;
 function resolveAdminRouterOptions(input: AdminRouterOptions): Readonly<z.output<typeof adminRouterOptionsSchema>> {
   const parsed = adminRouterOptionsSchema.safeParse(input);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown option ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`));
+    const detail = parsed.error.issues.map((i) =>
+      i.code === 'unrecognized_keys' ? `unknown option ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`,
+    );
     throw new TypeError(`Invalid Latchkey admin router options: ${detail.join('; ')}`);
   }
   return Object.freeze(parsed.data);
