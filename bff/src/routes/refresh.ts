@@ -95,8 +95,9 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
 
 /**
  * A tenant revocation on Redis ends the tenant's sessions shard by shard, after setting the tenant's marker: a session
- * written by a login that raced the revocation can be missed. Its refresh ends it here (the marker is older than the
- * session's start), so it cannot outlive the revocation by more than the one access token its login got.
+ * written by a login that raced the revocation can be missed. Its refresh ends it here (the tenant's `revoked_after`
+ * is later than the session's start), so it cannot outlive the revocation by more than the one access token its login
+ * got.
  */
 async function endRevokedTenantSession(ctx: BffContext, res: Response, session: DeviceSessionRecord): Promise<never> {
   await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
