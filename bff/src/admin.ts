@@ -1,4 +1,6 @@
 import type { BffContext } from './context.js';
+import type { DeviceSessionRecord } from './store/types.js';
+import { tenantSchema } from './tokens/custom-claims.js';
 
 /** Seconds since the epoch above this are milliseconds in disguise (1e11 s is the year 5138; 1e11 ms is 1973). */
 const MAX_EXP_SECONDS = 1e11;
@@ -30,6 +32,22 @@ export function createAdmin(ctx: BffContext) {
     },
 
     /**
+     * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+     * session's private key: never send them to a client as they are (the admin router sends public fields only).
+     */
+    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> =>
+      ctx.store.listUserSessions(userId, ctx.now(), ctx.options.maxSessionsPerUser),
+
+    /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
+    async endUserSession(userId: string, sid: string): Promise<boolean> {
+      const ended = await ctx.store.endUserSessionBySid(userId, sid, 'session_revoked', ctx.now(), ctx.markerTtlMs);
+      if (ended === null) return false;
+      ctx.metrics.logouts.inc({ scope: 'admin_device' });
+      ctx.logger.info({ event: 'admin_end_session', userId, sid }, 'device session ended');
+      return true;
+    },
+
+    /**
      * Puts one access token on the deny list until it would have expired anyway. Pass the verified claims
      * (`req.auth`, or anything with `jti` and `exp`), or the `jti` and the token's `exp` claim: seconds since the
      * epoch, as JWTs carry it. A value that looks like milliseconds is refused rather than revoking for 1 ms.
@@ -47,6 +65,20 @@ export function createAdmin(ctx: BffContext) {
           : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));
       await ctx.store.revokeJti(jti, ttlMs);
       ctx.logger.info({ event: 'admin_revoke_token', jti }, 'access token revoked');
+    },
+
+    /**
+     * Revokes a tenant: rejects every access token carrying `tenant` issued before now (whole seconds, like iat) and
+     * ends every live device session of the tenant. See docs/admin.md, "Tenant-wide revocation".
+     */
+    async revokeTenant(tenant: string): Promise<{ sessionsEnded: number }> {
+      const parsed = tenantSchema.safeParse(tenant);
+      if (!parsed.success) throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control characters');
+      const now = ctx.now();
+      const ended = await ctx.store.revokeTenant(parsed.data, now, now, ctx.markerTtlMs);
+      ctx.metrics.logouts.inc({ scope: 'admin_tenant' }, ended.length);
+      ctx.logger.info({ event: 'admin_revoke_tenant', tenant: parsed.data, sessions: ended.length }, 'tenant revoked');
+      return { sessionsEnded: ended.length };
     },
 
     /** Publishes the next signing key in the JWKS without using it yet (lets JWKS caches learn it first). */

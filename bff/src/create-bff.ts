@@ -29,6 +29,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
@@ -46,6 +47,11 @@ export interface Bff {
    */
   readonly errorHandler: ErrorRequestHandler;
   readonly admin: BffAdmin;
+  /**
+   * A new admin HTTP router over `admin` (docs/admin.md), for Bearer tokens with the admin scope (default
+   * `latchkey:admin`): mount it where administrators reach it, for example `app.use('/admin', bff.adminRouter())`.
+   */
+  adminRouter(options?: AdminRouterOptions): Router;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
@@ -148,7 +154,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   mountOAuthEndpoints(router, ctx, guard);
   router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
   router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
-  router.post(ROUTES.refresh, createRefreshHandler(ctx));
+  // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
+  router.post(
+    ROUTES.refresh,
+    createRefreshHandler(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant)),
+  );
   router.post(ROUTES.logout, createLogoutHandler(ctx));
   router.post(ROUTES.logoutAll, createLogoutAllHandler(ctx));
   router.get(ROUTES.sessions, createListSessionsHandler(ctx));
@@ -156,12 +166,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
   router.use(routerErrorHandler);
 
+  const admin = createAdmin(ctx);
   return Object.freeze({
     router,
     requireAuth: guard.requireAuth,
     guard,
     errorHandler,
-    admin: createAdmin(ctx),
+    admin,
+    adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
     metrics,
     keyRing,
     eventStreams,

@@ -19,4 +19,6 @@ export interface AccessTokenClaims {
   client_id: string;
   /** Space-separated scopes (RFC 9068), when the application granted any. */
   scope?: string;
+  /** The user's tenant, when the application gave one: a tenant-wide revocation rejects the tenant's older tokens. */
+  tenant?: string;
 }

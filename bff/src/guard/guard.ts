@@ -92,7 +92,7 @@ const BEARER = /^Bearer ([^\s]+)$/i;
  * The resource-server guard. Per request, from memory only:
  * 1. the token's signature and claims, verified once and then cached by the exact token string;
  * 2. its expiry, every time;
- * 3. revocation (jti, session, user `revoked_after`) from the local view that follows the store's revocation log.
+ * 3. revocation (jti, session, user and tenant `revoked_after`) from the local view that follows the store's revocation log.
  * When the view cannot be trusted (not yet loaded, or the store stopped answering) the route's fail policy decides.
  */
 export function createGuard(options: GuardOptions) {
@@ -360,7 +360,7 @@ export function createGuard(options: GuardOptions) {
     /** Follows the revocation log as this guard's view applies it (see RevocationView.onEvent). */
     onLogEvent: (listener: Parameters<RevocationView['onEvent']>[0]) => view.onEvent(listener),
     /** Whether the local view already knows this session ended (see RevocationView.isSessionRevoked). */
-    isSessionRevoked: (sid: string, userId: string, createdAt: number) => view.isSessionRevoked(sid, userId, createdAt),
+    isSessionRevoked: (sid: string, userId: string, createdAt: number, tenant?: string) => view.isSessionRevoked(sid, userId, createdAt, tenant),
     /** For tests and metrics: entries in the local view and the verified-token cache. */
     stats: () => ({ viewEntries: view.size, cachedTokens: cache.size, stalenessMs: view.stalenessMs() }),
   };

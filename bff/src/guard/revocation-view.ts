@@ -26,7 +26,7 @@ export interface RevocationViewOptions {
 }
 
 /**
- * This process's copy of every live revocation (jti deny list, revoked sessions, per-user `revoked_after`),
+ * This process's copy of every live revocation (jti deny list, revoked sessions, per-user and per-tenant `revoked_after`),
  * so the guard's check costs no network round trip. Built by replaying the store's revocation log, then kept
  * current by following it: a blocking read returns as soon as another instance writes. After a lost
  * connection it resumes from its last position, so no revocation is missed. Entries are dropped when they
@@ -36,6 +36,8 @@ export class RevocationView {
   private readonly jtis = new Map<string, number>();
   private readonly sids = new Map<string, number>();
   private readonly users = new Map<string, { revokedAfter: number; expiresAt: number }>();
+  /** Per-tenant `revoked_after` (admin.revokeTenant), checked against the token's `tenant` claim. */
+  private readonly tenants = new Map<string, { revokedAfter: number; expiresAt: number }>();
   private position: string | null = null;
   private complete = false;
   /** performance.now() of the store's last answer: staleness is a liveness measure, it must not jump with a clock. */
@@ -100,19 +102,22 @@ export class RevocationView {
     });
   }
 
-  /** The three revocation checks, from memory. `revoked_after` compares whole seconds (iat's resolution). */
+  /**
+   * The revocation checks, from memory. `revoked_after` (user, tenant) compares whole seconds (iat's resolution): a
+   * token issued earlier in the revocation's own second passes it, but its session was ended, so its sid is revoked.
+   */
   isRevoked(claims: AccessTokenClaims): boolean {
     const now = this.clock.now();
     const jti = this.jtis.get(claims.jti);
     if (jti !== undefined && jti > now) return true;
     const sid = this.sids.get(claims.sid);
     if (sid !== undefined && sid > now) return true;
-    const user = this.users.get(claims.sub);
-    return user !== undefined && user.expiresAt > now && claims.iat < Math.floor(user.revokedAfter / 1000);
+    if (issuedBefore(this.users.get(claims.sub), claims.iat, now)) return true;
+    return typeof claims.tenant === 'string' && issuedBefore(this.tenants.get(claims.tenant), claims.iat, now);
   }
 
   get size(): number {
-    return this.jtis.size + this.sids.size + this.users.size;
+    return this.jtis.size + this.sids.size + this.users.size + this.tenants.size;
   }
 
   private async follow(onComplete: () => void): Promise<void> {
@@ -166,13 +171,18 @@ export class RevocationView {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Whether this view already knows the session ended: its sid is revoked, or its user's `revoked_after` is past its start. */
-  isSessionRevoked(sid: string, userId: string, createdAt: number): boolean {
+  /**
+   * Whether this view already knows the session ended: its sid is revoked, or its user's (or its tenant's)
+   * `revoked_after` is past its start.
+   */
+  isSessionRevoked(sid: string, userId: string, createdAt: number, tenant?: string): boolean {
     const now = this.clock.now();
     const sidExpiry = this.sids.get(sid);
     if (sidExpiry !== undefined && sidExpiry > now) return true;
     const user = this.users.get(userId);
-    return user !== undefined && user.expiresAt > now && createdAt < user.revokedAfter;
+    if (user !== undefined && user.expiresAt > now && createdAt < user.revokedAfter) return true;
+    const marker = tenant === undefined ? undefined : this.tenants.get(tenant);
+    return marker !== undefined && marker.expiresAt > now && createdAt < marker.revokedAfter;
   }
 
   private apply(event: RevocationEvent): void {
@@ -198,9 +208,10 @@ export class RevocationView {
     if (event.kind === 'jti') this.jtis.set(event.id, event.expiresAt);
     else if (event.kind === 'sid') this.sids.set(event.id, event.expiresAt);
     else {
-      const current = this.users.get(event.id);
+      const markers = event.kind === 'user' ? this.users : this.tenants;
+      const current = markers.get(event.id);
       if (!current || current.revokedAfter <= event.revokedAfter) {
-        this.users.set(event.id, { revokedAfter: event.revokedAfter, expiresAt: event.expiresAt });
+        markers.set(event.id, { revokedAfter: event.revokedAfter, expiresAt: event.expiresAt });
       }
     }
   }
@@ -213,5 +224,11 @@ export class RevocationView {
     for (const [id, expiresAt] of this.jtis) if (expiresAt <= now) this.jtis.delete(id);
     for (const [id, expiresAt] of this.sids) if (expiresAt <= now) this.sids.delete(id);
     for (const [id, user] of this.users) if (user.expiresAt <= now) this.users.delete(id);
+    for (const [id, tenant] of this.tenants) if (tenant.expiresAt <= now) this.tenants.delete(id);
   }
+}
+
+/** A `revoked_after` marker, live, set after the token's (whole-second) `iat`. */
+function issuedBefore(marker: { revokedAfter: number; expiresAt: number } | undefined, iat: number, now: number): boolean {
+  return marker !== undefined && marker.expiresAt > now && iat < Math.floor(marker.revokedAfter / 1000);
 }

@@ -25,8 +25,14 @@ export class BffMetrics {
   });
   readonly logouts = new Counter({
     name: 'latchkey_logouts_total',
-    help: 'Logouts by scope (device, all, revoke_device, admin_user, idp_backchannel, evicted: ended by the per-user session cap).',
+    help: 'Logouts by scope (device, all, revoke_device, admin_user, admin_device, admin_tenant, idp_backchannel, evicted: ended by the per-user session cap).',
     labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly adminActions = new Counter({
+    name: 'latchkey_admin_actions_total',
+    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant) and outcome (ok, not_found, invalid_request, error).',
+    labelNames: ['action', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly authDecisions = new Counter({

@@ -15,7 +15,7 @@ import { requireSession } from '../http/session-auth.js';
 export function createEventsHandler(
   ctx: BffContext,
   streams: EventStreams,
-  isSessionRevoked: (sid: string, userId: string, createdAt: number) => boolean,
+  isSessionRevoked: (sid: string, userId: string, createdAt: number, tenant?: string) => boolean,
 ): RequestHandler {
   return async (req, res) => {
     const refusal = originRefusal(req, ctx.options.allowedOrigins);
@@ -28,6 +28,6 @@ export function createEventsHandler(
     const { session } = await requireSession(ctx, req);
     streams.open(req, res, session);
     // Ended between the store's answer and now? The view has it (same tick: no event can slip between).
-    if (isSessionRevoked(session.sid, session.userId, session.createdAt)) streams.endSession(session.sid, 'session_revoked');
+    if (isSessionRevoked(session.sid, session.userId, session.createdAt, session.tenant)) streams.endSession(session.sid, 'session_revoked');
   };
 }

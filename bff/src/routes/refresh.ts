@@ -29,7 +29,7 @@ const END_REASON_CODE = {
  * Rate limited per client IP and per device session (429 with Retry-After, which the client retries and never
  * treats as a sign-out); the cookie and the session are left as they are.
  */
-export function createRefreshHandler(ctx: BffContext): RequestHandler {
+export function createRefreshHandler(ctx: BffContext, isTenantRevoked: TenantRevocationCheck = () => false): RequestHandler {
   const countRefusal = () => ctx.metrics.refreshes.inc({ outcome: 'rate_limited' });
   // Per IP passes when its counter is unreachable: on a Cluster that counter may live on another master than the
   // session, and a refresh must not fail for a master it does not need. The per-session counter lives with the
@@ -50,6 +50,9 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
     const { result, nextSecret } = await rotateCookie(ctx, cookie);
     if ('session' in result) trace.session(result.session);
+    if ((result.outcome === 'rotated' || result.outcome === 'replayed') && isTenantRevoked(result.session)) {
+      await endRevokedTenantSession(ctx, res, result.session);
+    }
 
     switch (result.outcome) {
       case 'rotated': {
@@ -85,6 +88,23 @@ export function createRefreshHandler(ctx: BffContext): RequestHandler {
     clearSessionCookie(res, ctx.options);
     throw new LatchkeyError('no_session');
   });
+}
+
+/** Whether the guard's view knows the session's tenant was revoked after the session started. */
+export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
+
+/**
+ * A tenant revocation on Redis ends the tenant's sessions shard by shard, after setting the tenant's marker: a session
+ * written by a login that raced the revocation can be missed. Its refresh ends it here (the tenant's `revoked_after`
+ * is later than the session's start), so it cannot outlive the revocation by more than the one access token its login
+ * got.
+ */
+async function endRevokedTenantSession(ctx: BffContext, res: Response, session: DeviceSessionRecord): Promise<never> {
+  await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  ctx.logger.info({ event: 'tenant_session_ended', userId: session.userId, sid: session.sid, tenant: session.tenant }, 'device session of a revoked tenant ended on refresh');
+  clearSessionCookie(res, ctx.options);
+  throw new LatchkeyError('session_revoked');
 }
 
 /**

@@ -56,6 +56,8 @@ export async function startDeviceSession(
     graceUntil: 0,
     ...(extra.idp ? { idp: extra.idp } : {}),
     ...(claims ? { claims } : {}),
+    // Kept beside the claims (which carry it into every token) so the store can index the session under it.
+    ...(typeof claims?.tenant === 'string' ? { tenant: claims.tenant } : {}),
   };
   const evicted = await ctx.store.createSession(session, {
     logTtlMs: ctx.markerTtlMs,

@@ -71,6 +71,9 @@ export class MemoryStore implements SessionStore {
   private readonly keysByUser = new Map<string, Set<string>>();
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly userMarkers = new Map<string, UserMarker>();
+  /** Tenant → keys of its sessions, and its `revoked_after` (admin.revokeTenant). */
+  private readonly keysByTenant = new Map<string, Set<string>>();
+  private readonly tenantMarkers = new Map<string, UserMarker>();
   /** `iss \n idpSid` → keys of the sessions that IdP session started (back-channel logout). */
   private readonly keysByIdpSid = new Map<string, Set<string>>();
   /** useOnce ids → when they expire. */
@@ -126,6 +129,11 @@ export class MemoryStore implements SessionStore {
       let linked = this.keysByIdpSid.get(idpKey);
       if (!linked) this.keysByIdpSid.set(idpKey, (linked = new Set()));
       linked.add(record.key);
+    }
+    if (record.tenant !== undefined) {
+      let tenantKeys = this.keysByTenant.get(record.tenant);
+      if (!tenantKeys) this.keysByTenant.set(record.tenant, (tenantKeys = new Set()));
+      tenantKeys.add(record.key);
     }
     this.tombstones.delete(record.key);
     const logTtlMs = options.logTtlMs ?? 0;
@@ -227,6 +235,23 @@ export class MemoryStore implements SessionStore {
       };
       this.userMarkers.set(userId, marker);
       this.revocationLog.append({ kind: 'user', id: userId, ...marker });
+    }
+    return ended.sort(oldestFirst);
+  }
+
+  async revokeTenant(tenant: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+    this.assertOpen();
+    if (markerTtlMs > 0) {
+      const marker = raisedMarker(liveMarker(this.tenantMarkers, tenant, this.clock.now()), revokedAfter, this.clock.now() + markerTtlMs);
+      this.tenantMarkers.set(tenant, marker);
+      this.revocationLog.append({ kind: 'tenant', id: tenant, ...marker });
+    }
+    const ended: DeviceSessionRecord[] = [];
+    for (const key of [...(this.keysByTenant.get(tenant) ?? [])]) {
+      const record = this.storedSession(key);
+      if (!record || record.tenant !== tenant) continue;
+      const done = this.endIfLive(record, 'session_revoked', now, markerTtlMs);
+      if (done) ended.push(done);
     }
     return ended.sort(oldestFirst);
   }
@@ -373,6 +398,11 @@ export class MemoryStore implements SessionStore {
       linked?.delete(record.key);
       if (linked?.size === 0) this.keysByIdpSid.delete(idpKey);
     }
+    if (record.tenant !== undefined) {
+      const tenantKeys = this.keysByTenant.get(record.tenant);
+      tenantKeys?.delete(record.key);
+      if (tenantKeys?.size === 0) this.keysByTenant.delete(record.tenant);
+    }
   }
 
   private tombstoneReason(key: string): SessionEndReason | null {
@@ -402,8 +432,27 @@ export class MemoryStore implements SessionStore {
     }
     for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
+    for (const [tenant, marker] of this.tenantMarkers) if (now >= marker.expiresAt) this.tenantMarkers.delete(tenant);
     for (const [id, expiresAt] of this.usedOnce) if (now >= expiresAt) this.usedOnce.delete(id);
     for (const [key, entry] of this.loginTransactions) if (now >= entry.expiresAt) this.loginTransactions.delete(key);
     this.revocationLog.prune(now);
   }
+}
+
+/** The marker under `id` unless it has expired as of `now` (then dropped). */
+function liveMarker(markers: Map<string, UserMarker>, id: string, now: number): UserMarker | undefined {
+  const marker = markers.get(id);
+  if (marker && now >= marker.expiresAt) {
+    markers.delete(id);
+    return undefined;
+  }
+  return marker;
+}
+
+/** `revoked_after` never moves backwards; a marker that keeps its value keeps the longer of the two lifetimes. */
+function raisedMarker(current: UserMarker | undefined, revokedAfter: number, expiresAt: number): UserMarker {
+  return {
+    revokedAfter: current ? Math.max(current.revokedAfter, revokedAfter) : revokedAfter,
+    expiresAt: current && current.revokedAfter >= revokedAfter ? Math.max(current.expiresAt, expiresAt) : expiresAt,
+  };
 }

@@ -39,6 +39,14 @@ export interface RedisKeyLayout {
    * The Lua scripts build the same name with `redis.sha1hex`.
    */
   idpSidIndex(shard: number, iss: string, idpSid: string): string;
+  /**
+   * A tenant's sessions in one shard, `P{<tag>}tn:<sha1(tenant)>`, written in the same script as each session (its
+   * user's shard). A tenant revocation asks every shard. The Lua scripts build the same name with `redis.sha1hex`.
+   */
+  tenantIndex(shard: number, tenant: string): string;
+  /** A tenant's `revoked_after`, `P{<tag>}rt:<sha1(tenant)>`, in the tenant's own shard (`shardOfTenant`). */
+  tenantMarker(shard: number, tenant: string): string;
+  shardOfTenant(tenant: string): number;
   /** One-time ids (useOnce), one key each, no hash tag: each command touches that one key. */
   usedOnce(id: string): string;
   /** express-session entries of the OIDC login transaction, one key each. */
@@ -67,6 +75,9 @@ export function createRedisKeyLayout(prefix: string, shardCount: number): RedisK
     userIndex: (shard: number, userId: string) => `${at(shard)}u:${userId}`,
     userMarker: (shard: number, userId: string) => `${at(shard)}ru:${userId}`,
     idpSidIndex: (shard: number, iss: string, idpSid: string) => `${at(shard)}ip:${sha1Hex(`${iss}\n${idpSid}`)}`,
+    tenantIndex: (shard: number, tenant: string) => `${at(shard)}tn:${sha1Hex(tenant)}`,
+    tenantMarker: (shard: number, tenant: string) => `${at(shard)}rt:${sha1Hex(tenant)}`,
+    shardOfTenant: (tenant: string) => shardOfTag(userTag(`tenant\n${tenant}`)),
     usedOnce: (id: string) => `${prefix}once:${createHash('sha256').update(id).digest('base64url')}`,
     loginTransaction: (name: string, id: string) => `${prefix}tx:${name}:${id}`,
     // The key ring lives in shard 0, so its compare-and-set can append its event to shard 0's log.

@@ -4,6 +4,8 @@ import {
   END_ALL_USER_SESSIONS,
   END_SESSION,
   END_SESSIONS_BY_IDP_SID,
+  END_TENANT_SESSIONS,
+  MARK_TENANT_REVOKED,
   END_USER_SESSION_BY_SID,
   LIST_USER_SESSIONS,
   PUT_KEY_RING,
@@ -25,6 +27,8 @@ const SCRIPTS = {
   latchkeyPutKeyRing: { lua: PUT_KEY_RING, numberOfKeys: 2 },
   latchkeyRevokeJti: { lua: REVOKE_JTI, numberOfKeys: 1 },
   latchkeyEndSessionsByIdpSid: { lua: END_SESSIONS_BY_IDP_SID, numberOfKeys: 1 },
+  latchkeyMarkTenantRevoked: { lua: MARK_TENANT_REVOKED, numberOfKeys: 1 },
+  latchkeyEndTenantSessions: { lua: END_TENANT_SESSIONS, numberOfKeys: 1 },
   latchkeyUpdateIdpTokens: { lua: UPDATE_IDP_TOKENS, numberOfKeys: 1 },
   latchkeyUseOnce: { lua: USE_ONCE, numberOfKeys: 1 },
 } as const;

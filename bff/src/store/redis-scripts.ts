@@ -79,8 +79,15 @@ local function idp_sid_index(prefix, iss, idp_sid)
 end
 `;
 
+/** The index of a tenant's sessions in one shard; the same name as `tenantIndex` in redis-keys.ts. */
+const TENANT_INDEX = `
+local function tenant_index(prefix, tenant)
+  return prefix .. 'tn:' .. redis.sha1hex(tenant)
+end
+`;
+
 /** Helpers prepended to the scripts that end sessions. */
-const HELPERS = LOG_REVOCATION + IDP_SID_INDEX + `
+const HELPERS = LOG_REVOCATION + IDP_SID_INDEX + TENANT_INDEX + `
 local function to_map(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
@@ -100,6 +107,7 @@ local function end_session(prefix, rec, reason, marker_ttl, why)
   if redis.call('GET', sid_key) == rec.key then redis.call('DEL', sid_key) end
   redis.call('ZREM', prefix .. 'u:' .. rec.userId, rec.key)
   if rec.idpSid then redis.call('ZREM', idp_sid_index(prefix, rec.idpIss, rec.idpSid), rec.key) end
+  if rec.tenant then redis.call('ZREM', tenant_index(prefix, rec.tenant), rec.key) end
   local tombstone = prefix .. 'ts:' .. rec.key
   redis.call('SET', tombstone, reason)
   -- Until the session would have idled out anyway: past that, "why it ended" no longer matters, and ended
@@ -185,6 +193,13 @@ if idp[1] and idp[2] then
   redis.call('ZADD', idp_index, absolute, key)
   local last = redis.call('ZRANGE', idp_index, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', idp_index, last[2])
+end
+local tenant = redis.call('HGET', session, 'tenant')
+if tenant then
+  local index = tenant_index(prefix, tenant)
+  redis.call('ZADD', index, absolute, key)
+  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', index, last[2])
 end
 if log_ttl > 0 then
   log_revocation(prefix, 'session', ARGV[5], log_ttl, '0', true, {'u', ARGV[6]})
@@ -434,6 +449,51 @@ for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
       end_session(prefix, rec, 'session_expired', 0)
     else
       end_session(prefix, rec, reason, marker_ttl)
+      table.insert(ended, flat)
+    end
+  end
+end
+return ended
+`;
+
+/**
+ * revokeTenant, step 1. KEYS: the tenant's marker. ARGV: the tenant's shard prefix, tenant, revokedAfter, markerTtlMs.
+ * Raises the tenant's `revoked_after` (never lowers it) and appends its `tenant` event to the shard's log.
+ */
+export const MARK_TENANT_REVOKED = LOG_REVOCATION + `
+local marker = KEYS[1]
+local prefix, tenant, revoked_after, marker_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local current = redis.call('GET', marker)
+if (not current) or tonumber(current) < tonumber(revoked_after) then
+  redis.call('SET', marker, revoked_after, 'PX', marker_ttl)
+elseif redis.call('PTTL', marker) < marker_ttl then
+  redis.call('PEXPIRE', marker, marker_ttl)
+end
+log_revocation(prefix, 'tenant', tenant, marker_ttl, redis.call('GET', marker), true)
+return 1
+`;
+
+/**
+ * revokeTenant, step 2. KEYS: the shard's index of the tenant. ARGV: prefix, tenant, now, markerTtlMs.
+ * Ends every live session of this shard whose tenant it is (each like END_SESSION, reason `session_revoked`) and
+ * prunes the rest. Returns the ended records. Runs once per shard (a tenant spans users, hence shards).
+ */
+export const END_TENANT_SESSIONS = HELPERS + `
+local index = KEYS[1]
+local prefix, tenant, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local ended = {}
+for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+  if #flat == 0 then
+    redis.call('ZREM', index, key)
+  else
+    local rec = to_map(flat)
+    if rec.tenant ~= tenant then
+      redis.call('ZREM', index, key)
+    elseif is_expired(rec, now) then
+      end_session(prefix, rec, 'session_expired', 0)
+    else
+      end_session(prefix, rec, 'session_revoked', marker_ttl)
       table.insert(ended, flat)
     end
   end

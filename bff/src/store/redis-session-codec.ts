@@ -24,6 +24,7 @@ export const recordSchema = z.strictObject({
   successorSealed: z.string().min(1).nullable(),
   graceUntil: epochMs,
   claims: z.record(z.string(), z.json()).optional(),
+  tenant: z.string().min(1).optional(),
   idp: z
     .strictObject({
       iss: z.string().min(1),
@@ -104,6 +105,7 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
     successorSealed: fields.get('successorSealed') ?? null,
     graceUntil: number('graceUntil'),
     ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
+    ...(fields.has('tenant') ? { tenant: fields.get('tenant')! } : {}),
     ...(fields.has(IDP_FIELDS.iss)
       ? {
           idp: {

@@ -183,6 +183,27 @@ export class RedisStore implements SessionStore {
     return recordsFromReply(reply).sort(oldestFirst);
   }
 
+  async revokeTenant(tenant: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+    // The marker first: from then on no older token of the tenant passes a guard, whatever the sweep below meets.
+    if (markerTtlMs > 0) {
+      const shard = this.keys.shardOfTenant(tenant);
+      await this.write('revokeTenant', 'latchkeyMarkTenantRevoked', [
+        this.keys.tenantMarker(shard, tenant),
+        this.keys.shardPrefixes[shard]!,
+        tenant,
+        String(revokedAfter),
+        ttlArg(markerTtlMs),
+      ]);
+    }
+    // A tenant spans users, hence shards: each ends its share in a script of its own slot.
+    const replies = await Promise.all(
+      this.keys.shardPrefixes.map((prefix, shard) =>
+        this.write('revokeTenant', 'latchkeyEndTenantSessions', [this.keys.tenantIndex(shard, tenant), prefix, tenant, String(now), ttlArg(markerTtlMs)]),
+      ),
+    );
+    return replies.flatMap(recordsFromReply).sort(oldestFirst);
+  }
+
   async endSessionsByIdpSid(iss: string, idpSid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
     // The IdP sid does not name the user, so every shard is asked, each in a script of its own slot.
     const replies = await Promise.all(

@@ -14,6 +14,8 @@ export type RevocationEvent =
    */
   | { kind: 'sid'; id: string; expiresAt: number; at: number; userId?: string; reason?: SessionEndedReason }
   | { kind: 'user'; id: string; revokedAfter: number; expiresAt: number; at: number }
+  /** A tenant's `revoked_after` (`id`: the tenant): tokens with that `tenant` claim issued before it are revoked. */
+  | { kind: 'tenant'; id: string; revokedAfter: number; expiresAt: number; at: number }
   /** The key ring changed (rotation, emergency rotation): `id` is its new version. */
   | { kind: 'keyring'; id: string; expiresAt: number; at: number }
   /**

@@ -44,6 +44,8 @@ export interface DeviceSessionRecord {
    * access token of this session so a refresh re-issues them. Absent when none were granted.
    */
   claims?: Readonly<Record<string, unknown>>;
+  /** The user's tenant, when the application gave one (its `tenant` claim too): `revokeTenant` ends the session. */
+  tenant?: string;
   /** Set when the session was started by an upstream OpenID Connect provider (`oidc` option); absent otherwise. */
   idp?: IdpLink;
 }
@@ -155,6 +157,14 @@ export interface SessionStore {
    * and sets the user's `revoked_after` to `revokedAfter` (never moving it backwards). Returns the ended sessions.
    */
   endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
+
+  /**
+   * Revokes a tenant: raises the tenant's `revoked_after` to `revokedAfter` (never lowering it; for `markerTtlMs`, with
+   * its `tenant` event in the log, when markerTtlMs > 0), then ends every live session whose `tenant` it is (reason
+   * `session_revoked`, sid marked revoked, like endSession). Returns the ended sessions. Atomic in one process; on
+   * Redis the marker is written first, then each shard ends its share atomically.
+   */
+  revokeTenant(tenant: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
 
   /**
    * Ends every live session linked to the IdP session (`idp.iss`, `idp.sid`): an OIDC back-channel logout.

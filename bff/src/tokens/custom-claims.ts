@@ -39,13 +39,22 @@ export const scopeListSchema = z
 
 const claimName = z.string().min(1).max(64);
 
-const grantSchema = z.object({ claims: z.record(claimName, z.json()), scope: scopeListSchema });
+/** A tenant name: what `admin.revokeTenant` addresses. Bounded text without control characters. */
+export const tenantSchema = z.string().min(1).max(256).regex(/^\P{Cc}+$/u, 'a tenant is text without control characters');
+
+const grantSchema = z.object({ claims: z.record(claimName, z.json()), scope: scopeListSchema, tenant: tenantSchema.optional() });
 
 /** What `authenticate` may add to a user: extra claims and scopes, both copied into every access token of the session. */
 export interface GrantedClaims {
   claims?: LatchkeyClaims & Record<string, unknown>;
   /** Space-separated (`'read:feed admin'`) or an array. */
   scope?: string | readonly string[];
+  /**
+   * The user's tenant (organisation, customer): kept on the device session and carried in every access token as the
+   * `tenant` claim, so `admin.revokeTenant` can end the tenant's sessions and reject its tokens. A string `tenant`
+   * in `claims` means the same (it must then agree with this one).
+   */
+  tenant?: string;
 }
 
 /**
@@ -58,12 +67,18 @@ export function resolveGrantedClaims(granted: GrantedClaims, maxBytes: number): 
   if (reserved.length > 0) {
     throw new TypeError(`authenticate returned registered claims Latchkey sets itself (${reserved.join(', ')}); use other names`);
   }
-  const parsed = grantSchema.safeParse({ claims: granted.claims ?? {}, scope: granted.scope ?? [] });
+  const claimedTenant = (granted.claims as Record<string, unknown> | undefined)?.tenant;
+  if (claimedTenant !== undefined && granted.tenant !== undefined && claimedTenant !== granted.tenant) {
+    throw new TypeError('authenticate returned a tenant and a different claims.tenant; return one of them');
+  }
+  const parsed = grantSchema.safeParse({ claims: granted.claims ?? {}, scope: granted.scope ?? [], tenant: granted.tenant ?? claimedTenant });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new TypeError(`authenticate returned invalid claims or scope (${problems})`);
   }
   const result: Record<string, unknown> = { ...parsed.data.claims };
+  // The tenant rides in the token as a claim; the guard checks it against tenant revocations.
+  if (parsed.data.tenant !== undefined) result.tenant = parsed.data.tenant;
   if (parsed.data.scope.length > 0) result.scope = parsed.data.scope.join(' ');
   if (Object.keys(result).length === 0) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(result));

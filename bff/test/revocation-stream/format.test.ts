@@ -147,6 +147,25 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     // Each name carries a Cluster hash tag: its slot is the tag's.
     for (const key of keys) expect(calculateSlot(key)).toBe(calculateSlot(/\{([^}]+)\}/.exec(key)![1]!));
   });
+  it('a tenant revocation: its `tenant` entry (fields, units, the documented shard) and one `sid` entry per session', async () => {
+    const prefix = `fmt-${randomUUID()}:`;
+    const store = await open(prefix, 16);
+    const tenant = 'acme corp';
+    const session = newSession('user-dan', { tenant });
+    await store.createSession(session);
+    const revokedAfter = Date.now();
+    await store.revokeTenant(tenant, revokedAfter, Date.now(), MARKER_TTL);
+
+    const keys = documentedSixteen().map((key) => key.replace(/^lk:/, prefix));
+    const logs = await Promise.all(keys.map((key) => entries(raw, key)));
+    const shard = logs.findIndex((log) => log.some((e) => e.fields.k === 'tenant'));
+    expect(shard).toBe(documentedShard(`tenant\n${tenant}`, 16));
+    const entry = logs[shard]!.find((e) => e.fields.k === 'tenant')!;
+    expect(described(entry)).toEqual({ k: 'tenant', i: tenant, x: MARKER_TTL, r: String(revokedAfter) });
+    expect(entry.order).toEqual(['k', 'i', 'x', 'r']);
+    const ended = logs[documentedShard('user-dan', 16)]!.filter((e) => e.fields.k === 'sid');
+    expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[session.sid, 'session_revoked']]);
+  });
 });
 
 describe('the bell on a Redis Cluster (docs/revocation-stream.md)', () => {

@@ -27,7 +27,8 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 <p>The demo page is not built. Run <code>npm run build</code> and reload.</p>`;
 
 /**
- * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), a public /api/public,
+ * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
+ * (scope `admin`), a public /api/public,
  * /metrics (behind LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
@@ -87,6 +88,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
   });
+  // The admin HTTP API (docs/admin.md) for tokens with the demo's `admin` scope: alice may revoke users and rotate keys.
+  app.use('/admin', bff.adminRouter({ scope: 'admin' }));
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });

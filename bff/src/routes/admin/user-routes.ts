@@ -1,0 +1,45 @@
+import type { Request } from 'express';
+import type { SessionListResponse } from '@latchkey/shared';
+import type { BffAdmin } from '../../admin.js';
+import { LatchkeyError } from '../../errors/latchkey-error.js';
+import type { AdminActionResult } from './admin-action.js';
+import { emptyBody, paramsOf, parseInput, userIdParam, userSessionParams } from './admin-input.js';
+
+/** GET /users/:userId/sessions: the user's devices, with the same public fields as GET /sessions (bounded by maxSessionsPerUser). */
+export function listUserSessions(admin: BffAdmin) {
+  return async (req: Request): Promise<AdminActionResult> => {
+    const { userId } = parseInput(userIdParam, paramsOf(req), 'user id');
+    const sessions = await admin.listUserSessions(userId);
+    const body: SessionListResponse = {
+      sessions: sessions.map((s) => ({
+        id: s.sid,
+        deviceName: s.deviceName,
+        userAgent: s.userAgent,
+        createdAt: s.createdAt,
+        lastActiveAt: s.lastActiveAt,
+        current: s.sid === req.auth?.sid,
+      })),
+    };
+    return { status: 200, body, audit: { sessions: sessions.length } };
+  };
+}
+
+/** DELETE /users/:userId/sessions/:sid: ends one device session of the user. 404 when it is not one of theirs, or not live. */
+export function endUserSession(admin: BffAdmin) {
+  return async (req: Request): Promise<AdminActionResult> => {
+    const { userId, sid } = parseInput(userSessionParams, paramsOf(req), 'session');
+    parseInput(emptyBody, req.body, 'request body');
+    if (!(await admin.endUserSession(userId, sid))) throw new LatchkeyError('not_found', 'No such session.');
+    return { status: 204 };
+  };
+}
+
+/** DELETE /users/:userId/sessions: ends every device session of the user and rejects every token issued before now. */
+export function revokeUser(admin: BffAdmin) {
+  return async (req: Request): Promise<AdminActionResult> => {
+    const { userId } = parseInput(userIdParam, paramsOf(req), 'user id');
+    parseInput(emptyBody, req.body, 'request body');
+    const { sessionsEnded } = await admin.revokeUser(userId);
+    return { status: 200, body: { sessionsEnded }, audit: { sessionsEnded } };
+  };
+}
