@@ -32,9 +32,7 @@ export default defineConfig({
   timeout: 60_000,
   globalTimeout: 10 * 60_000,
   expect: { timeout: 10_000 },
-  reporter: CI
-    ? [['list'], ['junit', { outputFile: 'test-results/e2e/junit.xml' }]]
-    : [['list']],
+  reporter: CI ? [['list'], ['junit', { outputFile: 'test-results/e2e/junit.xml' }]] : [['list']],
   use: {
     ...devices['Desktop Chrome'],
     // baseURL comes from the fixture: the demo server the spec file started.

@@ -5,14 +5,7 @@
  * core to the load generator at random. Pinning is off with BENCH_PIN=0 or where taskset is missing.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  startNodeProcess,
-  startRedisCluster,
-  startRedisServer,
-  type NodeProcess,
-  type RedisCluster,
-  type RedisServer,
-} from '@latchkey/testkit';
+import { startNodeProcess, startRedisCluster, startRedisServer, type NodeProcess, type RedisCluster, type RedisServer } from '@latchkey/testkit';
 
 const START_TIMEOUT_MS = () => Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
 const SERVER_CORE = 0;

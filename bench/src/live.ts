@@ -94,7 +94,10 @@ export async function pushLatency(redisUrl: string, trials: number) {
       await page.waitForSelector('[data-testid="status"][data-status="authenticated"]', { timeout: 20_000 });
       await streamOpen;
       const deviceA = await login(a.url, 'alice', ip(2 * i + 1));
-      const res = await fetch(`${a.url}/auth/logout-all`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: `${deviceA.cookieName}=${deviceA.cookieValue}` } });
+      const res = await fetch(`${a.url}/auth/logout-all`, {
+        method: 'POST',
+        headers: { 'X-CSRF': '1', Cookie: `${deviceA.cookieName}=${deviceA.cookieValue}` },
+      });
       const returnedAt = Date.now();
       if (res.status !== 204) throw new Error(`logout-all answered ${res.status}`);
       await page.waitForFunction('window.__signedOutAt !== null', undefined, { timeout: 10_000, polling: 20 });
@@ -129,22 +132,28 @@ async function openStreams(base: string, cookies: string[], count: number): Prom
   const batch = 100;
   for (let i = 0; i < count; i += batch) {
     await Promise.all(
-      Array.from({ length: Math.min(batch, count - i) }, (_, j) =>
-        new Promise<void>((resolve, reject) => {
-          let answered = false;
-          const req = httpRequest(`${base}/auth/events`, { agent, headers: { Cookie: cookies[(i + j) % cookies.length]!, Accept: 'text/event-stream' } }, (res) => {
-            answered = true;
-            if (res.statusCode !== 200) return reject(new Error(`stream refused: ${res.statusCode}`));
-            open++;
-            res.once('data', () => resolve());
-            res.on('data', () => undefined);
-            res.on('close', () => open--);
-          });
-          // Once answered, an error is the stream closing (at the end of the bench); before, the stream never opened.
-          req.on('error', (error) => void (answered ? undefined : reject(error)));
-          req.end();
-          requests.push(req);
-        }),
+      Array.from(
+        { length: Math.min(batch, count - i) },
+        (_, j) =>
+          new Promise<void>((resolve, reject) => {
+            let answered = false;
+            const req = httpRequest(
+              `${base}/auth/events`,
+              { agent, headers: { Cookie: cookies[(i + j) % cookies.length]!, Accept: 'text/event-stream' } },
+              (res) => {
+                answered = true;
+                if (res.statusCode !== 200) return reject(new Error(`stream refused: ${res.statusCode}`));
+                open++;
+                res.once('data', () => resolve());
+                res.on('data', () => undefined);
+                res.on('close', () => open--);
+              },
+            );
+            // Once answered, an error is the stream closing (at the end of the bench); before, the stream never opened.
+            req.on('error', (error) => void (answered ? undefined : reject(error)));
+            req.end();
+            requests.push(req);
+          }),
       ),
     );
   }
@@ -179,7 +188,8 @@ export async function streamsUnderLoad(redisUrl: string, options: { streams: num
     const cookies = sessions.map((s) => `${s.cookieName}=${s.cookieValue}`);
     const auth = { Authorization: `Bearer ${sessions[0]!.token}` };
     // Warm both up (JIT, caches) before the memory baseline.
-    for (const target of [withStreams, without]) await measure({ url: `${target.url}/api/me`, durationSeconds: 2, connections: options.connections, headers: auth });
+    for (const target of [withStreams, without])
+      await measure({ url: `${target.url}/api/me`, durationSeconds: 2, connections: options.connections, headers: auth });
     const rssBefore = await metric(withStreams.url, 'demo_process_resident_memory_bytes');
     const heapBefore = await metric(withStreams.url, 'demo_nodejs_heap_size_used_bytes');
     const opening = Date.now();
@@ -193,9 +203,14 @@ export async function streamsUnderLoad(redisUrl: string, options: { streams: num
     const samples: Record<'without streams' | 'with streams', ThroughputResult[]> = { 'without streams': [], 'with streams': [] };
     for (let round = 0; round < options.rounds; round++) {
       // A B, B A, ...: neither variant always runs first (the machine's drift within a round cancels out).
-      const order = [['without streams', without], ['with streams', withStreams]] as const;
+      const order = [
+        ['without streams', without],
+        ['with streams', withStreams],
+      ] as const;
       for (const [name, target] of round % 2 ? [...order].reverse() : order) {
-        samples[name].push(await measure({ url: `${target.url}/api/me`, durationSeconds: options.durationSeconds, connections: options.connections, headers: auth }));
+        samples[name].push(
+          await measure({ url: `${target.url}/api/me`, durationSeconds: options.durationSeconds, connections: options.connections, headers: auth }),
+        );
       }
     }
     const mean = (list: ThroughputResult[]) => ({

@@ -99,7 +99,9 @@ async function throughput(redis: RedisServer): Promise<Record<string, Throughput
     for (const [name, list] of samples) runs[name] = mean(list);
     // Refresh: every answer carries the next cookie, so each worker is a device refreshing in a loop. Compared with
     // the unguarded route under the same fetch loop, since the load generator differs from autocannon's.
-    const cookies = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => login(latchkey.url, `device${i}`, `10.1.0.${i + 1}`).then((d) => d.cookie)));
+    const cookies = await Promise.all(
+      Array.from({ length: CONNECTIONS }, (_, i) => login(latchkey.url, `device${i}`, `10.1.0.${i + 1}`).then((d) => d.cookie)),
+    );
     loopBaseline = await measureLoop(CONNECTIONS, DURATION, async () => (await fetch(`${others.unguarded.url}/r`)).ok);
     runs['refresh (rotation)'] = await measureLoop(CONNECTIONS, DURATION, async (w) => {
       const res = await fetch(`${latchkey.url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: cookies[w]! } });
@@ -233,10 +235,21 @@ async function sessionScripts(redis: RedisServer) {
   const session = (userId: string, i: number): DeviceSessionRecord => {
     const now = Date.now();
     return {
-      key: newSessionKey(userId), sid: `sid-${userId}-${i}`, userId, userName: userId, deviceName: 'Firefox on Linux',
-      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0', createdAt: now, lastActiveAt: now,
-      idleExpiresAt: now + 3_600_000, absoluteExpiresAt: now + 86_400_000, generation: 0, credentialHash: 'h'.repeat(43),
-      previousHash: null, successorSealed: null, graceUntil: 0,
+      key: newSessionKey(userId),
+      sid: `sid-${userId}-${i}`,
+      userId,
+      userName: userId,
+      deviceName: 'Firefox on Linux',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+      createdAt: now,
+      lastActiveAt: now,
+      idleExpiresAt: now + 3_600_000,
+      absoluteExpiresAt: now + 86_400_000,
+      generation: 0,
+      credentialHash: 'h'.repeat(43),
+      previousHash: null,
+      successorSealed: null,
+      graceUntil: 0,
     };
   };
   const fill = async (userId: string, count: number, capped: boolean) => {
@@ -294,7 +307,15 @@ async function main(): Promise<void> {
   const startLoad = loadavg().map((l) => round(l, 1));
   const pinned = pinSelf(1);
   const redis = await startRedis();
-  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off', parts: [...PARTS] };
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    durationSeconds: DURATION,
+    rounds: ROUNDS,
+    connections: CONNECTIONS,
+    cpuPinning: pinned ? 'servers on core 0; load generator and Redis on core 1' : 'off',
+    parts: [...PARTS],
+  };
   try {
     if (PARTS.has('throughput')) {
       const tp = await throughput(redis);
@@ -345,7 +366,7 @@ async function main(): Promise<void> {
     }
     if (PARTS.has('sessions')) {
       results.sessionScripts = await sessionScripts(redis);
-      console.log('\nOne user\'s session list and logout-all (whole store calls, median):');
+      console.log("\nOne user's session list and logout-all (whole store calls, median):");
       console.table(results.sessionScripts);
     }
     if (PARTS.has('live')) {
@@ -354,11 +375,18 @@ async function main(): Promise<void> {
       // A database of its own: the parts above left a key ring sealed under another secret in database 0.
       const liveRedisUrl = `${redis.url.replace(/\/\d*$/, '')}/1`;
       const push = await pushLatency(liveRedisUrl, PUSH_TRIALS);
-      console.log('\nPush sign-out (logout-all returns on A -> the other device\'s page shows signed-out on B, real Chromium):');
+      console.log("\nPush sign-out (logout-all returns on A -> the other device's page shows signed-out on B, real Chromium):");
       console.table({ push });
       const streams = await streamsUnderLoad(liveRedisUrl, { streams: STREAMS, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS });
       console.log(`\n${STREAMS} open event streams on one demo process (memory per stream; guarded route with and without them):`);
-      console.table({ memory: { streams: streams.streams, 'rss B/stream': streams.rssBytesPerStream, 'heap B/stream': streams.heapBytesPerStream, 'opened in ms': streams.openedInMs } });
+      console.table({
+        memory: {
+          streams: streams.streams,
+          'rss B/stream': streams.rssBytesPerStream,
+          'heap B/stream': streams.heapBytesPerStream,
+          'opened in ms': streams.openedInMs,
+        },
+      });
       console.table({ ...streams.guardedRoute, ratio: { requestsPerSecond: streams.throughputRatio } });
       results.live = { push, streams };
     }
@@ -379,7 +407,14 @@ async function main(): Promise<void> {
         Object.fromEntries(
           Object.entries(tracing).map(([k, v]) => [
             k,
-            { 'req/s': Math.round(v.requestsPerSecond), ratio: v.ratio, 'cpu µs/req': round(v.serverCpuUsPerRequest ?? NaN, 1), 'p50 ms': round(v.p50Ms, 1), 'p99 ms': round(v.p99Ms, 1), non2xx: v.non2xx },
+            {
+              'req/s': Math.round(v.requestsPerSecond),
+              ratio: v.ratio,
+              'cpu µs/req': round(v.serverCpuUsPerRequest ?? NaN, 1),
+              'p50 ms': round(v.p50Ms, 1),
+              'p99 ms': round(v.p99Ms, 1),
+              non2xx: v.non2xx,
+            },
           ]),
         ),
       );

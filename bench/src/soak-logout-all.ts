@@ -25,7 +25,14 @@ export async function logoutAllLoop(soak: SoakRun, loadStart: number, events: Lo
     // "Sign out everywhere" from one more device of that user, signed in for the purpose.
     const caller = new Device(soak, `logout-all-${k}`, user, `10.78.${Math.floor(k / 250) % 250}.${(k % 250) + 1}`);
     if (!(await caller.login('login (logout-all caller)'))) {
-      events.push({ atSeconds: round((performance.now() - loadStart) / 1000), user: user.username, process: '-', status: 'caller login failed', sessionsEnded: 0, sessionsProbed: 0 });
+      events.push({
+        atSeconds: round((performance.now() - loadStart) / 1000),
+        user: user.username,
+        process: '-',
+        status: 'caller login failed',
+        sessionsEnded: 0,
+        sessionsProbed: 0,
+      });
       continue;
     }
     await sleep(rand(200, 1000));
@@ -44,6 +51,13 @@ export async function logoutAllLoop(soak: SoakRun, loadStart: number, events: Lo
     } else {
       for (const s of soak.ledger.sessions.values()) if (s.user === user.username) soak.ledger.markPossiblyRevoked(s, r.tSend);
     }
-    events.push({ atSeconds: round((performance.now() - loadStart) / 1000), user: user.username, process: proc.name, status: String(r.status), sessionsEnded: ended.length, sessionsProbed: probed });
+    events.push({
+      atSeconds: round((performance.now() - loadStart) / 1000),
+      user: user.username,
+      process: proc.name,
+      status: String(r.status),
+      sessionsEnded: ended.length,
+      sessionsProbed: probed,
+    });
   }
 }

@@ -85,9 +85,7 @@ export function reportSoak({ soak, samples, t0, metrics, theftMetric, loop, logo
     const window = samples.find((x) => t0 + x.atSeconds * 1000 >= v.tSend);
     return { ...v, processEventLoopLagMaxMs: window ? round(window.processes[v.process]?.eventLoopLagMaxMs ?? NaN) : null };
   });
-  const lagMax = Object.fromEntries(
-    soak.procs.map((p) => [p.name, round(Math.max(...samples.map((x) => x.processes[p.name]?.eventLoopLagMaxMs ?? 0)))]),
-  );
+  const lagMax = Object.fromEntries(soak.procs.map((p) => [p.name, round(Math.max(...samples.map((x) => x.processes[p.name]?.eventLoopLagMaxMs ?? 0)))]));
   const falseTheftSeen = soak.ledger.falseTheft.length;
   const memory = memorySummary(soak.procs, samples);
   const final = samples.at(-1)!;
@@ -167,7 +165,9 @@ export function reportSoak({ soak, samples, t0, metrics, theftMetric, loop, logo
   console.log('Redis keys by kind, start / end of load / final:');
   const endOfLoad = samples.filter((s) => s.phase === 'load').at(-1) ?? start;
   const kinds = [...new Set([...Object.keys(start.redis.keys), ...Object.keys(endOfLoad.redis.keys), ...Object.keys(final.redis.keys)])].sort();
-  console.table(Object.fromEntries(kinds.map((k) => [k, { start: start.redis.keys[k] ?? 0, endOfLoad: endOfLoad.redis.keys[k] ?? 0, final: final.redis.keys[k] ?? 0 }])));
+  console.table(
+    Object.fromEntries(kinds.map((k) => [k, { start: start.redis.keys[k] ?? 0, endOfLoad: endOfLoad.redis.keys[k] ?? 0, final: final.redis.keys[k] ?? 0 }])),
+  );
   console.log(
     `Revocation state drained (no live log entry, no revoked_after key, both views at 0): ${revocationStateDrained ? 'yes' : 'NO'}; ` +
       `sessions drained: ${sessionsDrained ? 'yes' : 'NO'}; tombstones left (expire when each session would have idled out): ${tombstones}; ` +
@@ -193,17 +193,40 @@ export function reportSoak({ soak, samples, t0, metrics, theftMetric, loop, logo
   const results = {
     date: new Date().toISOString(),
     node: process.version,
-    config: { soakSeconds: SOAK_SECONDS, devices: DEVICES, accessTtlSeconds: ACCESS_TTL, windowMs: WINDOW_MS, sampleSeconds: SAMPLE_SECONDS, logoutAllEverySeconds: LOGOUT_ALL_SECONDS, waitAfterLoadMs: WAIT_AFTER_MS },
+    config: {
+      soakSeconds: SOAK_SECONDS,
+      devices: DEVICES,
+      accessTtlSeconds: ACCESS_TTL,
+      windowMs: WINDOW_MS,
+      sampleSeconds: SAMPLE_SECONDS,
+      logoutAllEverySeconds: LOGOUT_ALL_SECONDS,
+      waitAfterLoadMs: WAIT_AFTER_MS,
+    },
     passed: mustBeZero === 0 && measured,
     checks,
     violations: violations.map(({ tSend: _t, ...rest }) => rest),
     falseTheft: soak.ledger.falseTheft,
     falseRejections: falseRejections.map(({ tRecv: _t, ...rest }) => rest),
-    requests: { total: soak.tally.total(), byKind: soak.tally.byKind(), latencyMs: soak.tally.latency(), errors: soak.tally.errors, timeouts: soak.tally.timeouts, errorSamples: soak.tally.errorSamples },
+    requests: {
+      total: soak.tally.total(),
+      byKind: soak.tally.byKind(),
+      latencyMs: soak.tally.latency(),
+      errors: soak.tally.errors,
+      timeouts: soak.tally.timeouts,
+      errorSamples: soak.tally.errorSamples,
+    },
     rotation: soak.rotation,
     logoutAllEvents,
     processMetrics: metrics,
-    memory: { summary: memory, revocationStateDrained, sessionsDrained, tombstonesLeft: tombstones, rssFlatAfterWarmUp: rssFlat, warmSampleAtSeconds: warm.atSeconds, samples },
+    memory: {
+      summary: memory,
+      revocationStateDrained,
+      sessionsDrained,
+      tombstonesLeft: tombstones,
+      rssFlatAfterWarmUp: rssFlat,
+      warmSampleAtSeconds: warm.atSeconds,
+      samples,
+    },
     cpuPercentOfOneCore: cpu,
     driver: { eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6), eventLoopDelayMaxMs: round(loop.max / 1e6), errors: soak.driverErrors },
   };
@@ -211,7 +234,9 @@ export function reportSoak({ soak, samples, t0, metrics, theftMetric, loop, logo
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nWritten to ${RESULTS}`);
   if (mustBeZero !== 0) {
-    console.log(`FAILED: ${soak.ledger.violations.length} revoked tokens accepted after the window, ${falseTheftSeen} false theft alarms seen, theft counter ${theftMetric}.`);
+    console.log(
+      `FAILED: ${soak.ledger.violations.length} revoked tokens accepted after the window, ${falseTheftSeen} false theft alarms seen, theft counter ${theftMetric}.`,
+    );
     return 1;
   }
   if (!measured) {

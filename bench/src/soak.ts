@@ -24,7 +24,21 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { metricSeries, metricSum, sleep, type NodeProcess } from '@latchkey/testkit';
 import { startCluster, startNode, startRedis } from './launch.js';
-import { ACCESS_TTL, CLUSTER, DEMO, DEVICES, ISSUER, mib, round, SAMPLE_SECONDS, SECRET, SOAK_SECONDS, USERS, WAIT_AFTER_MS, WINDOW_MS } from './soak-config.js';
+import {
+  ACCESS_TTL,
+  CLUSTER,
+  DEMO,
+  DEVICES,
+  ISSUER,
+  mib,
+  round,
+  SAMPLE_SECONDS,
+  SECRET,
+  SOAK_SECONDS,
+  USERS,
+  WAIT_AFTER_MS,
+  WINDOW_MS,
+} from './soak-config.js';
 import { Device } from './soak-devices.js';
 import { logoutAllLoop, type LogoutAllEvent } from './soak-logout-all.js';
 import { reportSoak } from './soak-report.js';
@@ -82,7 +96,10 @@ async function main(): Promise<number> {
     // Load.
     const loadStart = performance.now();
     const driverCpuStart = process.cpuUsage();
-    const devices = Array.from({ length: DEVICES }, (_, i) => new Device(soak, `d${i}`, USERS[i % USERS.length]!, `10.77.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`));
+    const devices = Array.from(
+      { length: DEVICES },
+      (_, i) => new Device(soak, `d${i}`, USERS[i % USERS.length]!, `10.77.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`),
+    );
     const runs = devices.map((d) => d.run());
     const logoutAllEvents: LogoutAllEvent[] = [];
     const logoutAlls = logoutAllLoop(soak, loadStart, logoutAllEvents);

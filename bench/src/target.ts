@@ -52,16 +52,20 @@ async function main(): Promise<void> {
   } else {
     const jwks = createLocalJWKSet(JSON.parse(process.env.BENCH_JWKS ?? '{"keys":[]}'));
     const redis = variant === 'jose-redis' ? new Redis(redisUrl) : null;
-    app.get('/r', async (req, res, next) => {
-      try {
-        const token = (req.headers.authorization ?? '').slice(7);
-        const { payload: claims } = await jwtVerify(token, jwks, { issuer, audience: issuer, algorithms: ['ES256'], typ: 'at+jwt' });
-        if (redis && (await redis.get(`rv:jti:${claims.jti}`)) !== null) return void res.status(401).end();
-        next();
-      } catch {
-        res.status(401).end();
-      }
-    }, handler);
+    app.get(
+      '/r',
+      async (req, res, next) => {
+        try {
+          const token = (req.headers.authorization ?? '').slice(7);
+          const { payload: claims } = await jwtVerify(token, jwks, { issuer, audience: issuer, algorithms: ['ES256'], typ: 'at+jwt' });
+          if (redis && (await redis.get(`rv:jti:${claims.jti}`)) !== null) return void res.status(401).end();
+          next();
+        } catch {
+          res.status(401).end();
+        }
+      },
+      handler,
+    );
   }
   app.get('/ready', (_req, res) => void res.end('ok'));
   app.listen(port, '127.0.0.1');

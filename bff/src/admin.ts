@@ -35,8 +35,7 @@ export function createAdmin(ctx: BffContext) {
      * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
      * session's private key: never send them to a client as they are (the admin router sends public fields only).
      */
-    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> =>
-      ctx.store.listUserSessions(userId, ctx.now(), ctx.options.maxSessionsPerUser),
+    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> => ctx.store.listUserSessions(userId, ctx.now(), ctx.options.maxSessionsPerUser),
 
     /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
     async endUserSession(userId: string, sid: string): Promise<boolean> {
@@ -60,9 +59,7 @@ export function createAdmin(ctx: BffContext) {
       const skewMs = ctx.options.clockSkewSeconds * 1000;
       // No token of ours outlives markerTtlMs from now, whatever exp a caller passes.
       const ttlMs =
-        expSeconds === undefined
-          ? ctx.markerTtlMs
-          : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));
+        expSeconds === undefined ? ctx.markerTtlMs : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));
       await ctx.store.revokeJti(jti, ttlMs);
       ctx.logger.info({ event: 'admin_revoke_token', jti }, 'access token revoked');
     },

@@ -15,5 +15,4 @@ export interface Clock {
 export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
 
 /** Accepts objects with a `now()` method (options validation). */
-export const isClock = (value: unknown): value is Clock =>
-  typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function';
+export const isClock = (value: unknown): value is Clock => typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function';

@@ -85,7 +85,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     algorithm: options.algorithm,
     retireAfterMs: markerTtlMs,
     clock,
-    self: { issuer: options.issuer, audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience] },
+    self: {
+      issuer: options.issuer,
+      audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience],
+    },
   });
   await keyRing.load();
 
@@ -97,7 +100,17 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
 
   const metrics = new BffMetrics();
-  const ctx: BffContext = Object.freeze({ options, store, keyRing, logger, metrics, now, markerTtlMs, ...(idp ? { idp } : {}), ...(tracing ? { tracing } : {}) });
+  const ctx: BffContext = Object.freeze({
+    options,
+    store,
+    keyRing,
+    logger,
+    metrics,
+    now,
+    markerTtlMs,
+    ...(idp ? { idp } : {}),
+    ...(tracing ? { tracing } : {}),
+  });
   const onStoreUnavailable = () => metrics.storeErrors.inc();
   // Inside the router every error is ours; on the application only Latchkey's errors are.
   const routerErrorHandler = createErrorHandler(logger, { handles: 'all', onStoreUnavailable });

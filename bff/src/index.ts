@@ -1,6 +1,17 @@
 export { createBff, type Bff } from './create-bff.js';
 export { systemClock, type Clock } from './clock.js';
-export type { BffOptions, ResolvedBffOptions, Authenticate, AuthenticatedUser, ScopeFailPolicy, OidcOptions, ResolvedOidcOptions, MapUser, IdpClaims, ResourceClientOptions } from './options.js';
+export type {
+  BffOptions,
+  ResolvedBffOptions,
+  Authenticate,
+  AuthenticatedUser,
+  ScopeFailPolicy,
+  OidcOptions,
+  ResolvedOidcOptions,
+  MapUser,
+  IdpClaims,
+  ResourceClientOptions,
+} from './options.js';
 export { RESERVED_CLAIMS, type LatchkeyClaims, type GrantedClaims } from './tokens/custom-claims.js';
 export { defaultMapUser } from './oidc/map-user.js';
 export { resolveBffOptions } from './options.js';

@@ -24,7 +24,12 @@ export type AuthenticatedUser = {
 const failPolicySchema = z.strictObject({
   onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
   /** Bound on the revocation view's age for `open`. */
-  maxStalenessMs: z.number().int().min(0).max(10 * 60_000).default(30_000),
+  maxStalenessMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 60_000)
+    .default(30_000),
 });
 
 export type Authenticate = (username: string, password: string, req: Request) => Promise<AuthenticatedUser | null>;
@@ -61,7 +66,10 @@ const oidcSchema = z
     clientSecret: z.string().min(1).optional(),
     /** private_key_jwt: the private JWK (with `alg`, or ES256/RS256 is inferred from `kty`). */
     privateKeyJwk: z.record(z.string(), z.unknown()).optional(),
-    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1).default(['openid', 'profile', 'email']),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
+      .min(1)
+      .default(['openid', 'profile', 'email']),
     /** This BFF's callback as registered at the IdP, e.g. `https://app.example.com/auth/oidc/callback`. */
     redirectUri: z.url(),
     /** Where the IdP sends the browser after an RP-initiated logout; unset: logout stays local (204). */
@@ -90,9 +98,16 @@ const oidcSchema = z
 const resourceClientSchema = z
   .strictObject({
     /** Printable ASCII (RFC 6749 VSCHAR). */
-    id: z.string().min(1).max(255).regex(/^[\x20-\x7E]+$/, 'id must be printable ASCII'),
+    id: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[\x20-\x7E]+$/, 'id must be printable ASCII'),
     secret: z.string().min(32, 'a resource client secret must be at least 32 characters').max(1024).optional(),
-    secretHash: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'secretHash must be SHA-256 of the secret, base64url (43 characters)').optional(),
+    secretHash: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'secretHash must be SHA-256 of the secret, base64url (43 characters)')
+      .optional(),
   })
   .refine((c) => (c.secret === undefined) !== (c.secretHash === undefined), 'pass exactly one of secret and secretHash');
 
@@ -143,7 +158,10 @@ const optionsSchema = z.strictObject({
   maxSessionsPerUser: z.number().int().min(1).max(1000).default(50),
   /** How long a refresh with the just-superseded credential is answered (concurrent tabs, lost responses). */
   rotationGraceSeconds: z.number().int().min(0).max(120).default(15),
-  cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).optional(),
+  cookieName: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
+    .optional(),
   /**
    * Origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them).
    * Default outside production: the BFF's own origin, as the request's protocol and Host show it. Required when
@@ -185,9 +203,7 @@ const optionsSchema = z.strictObject({
    * Fail policy per scope: a route that requires scopes uses the strictest policy among its scopes that have one
    * (closed beats open; the smaller staleness bound wins), instead of its own default.
    */
-  scopePolicies: z
-    .record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema)
-    .default({}),
+  scopePolicies: z.record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema).default({}),
   /** Bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token). */
   /** Default: 1024, or less when maxTokenBytes leaves less room. */
   maxClaimsBytes: z.number().int().min(0).max(8192).optional(),
@@ -239,8 +255,10 @@ const optionsSchema = z.strictObject({
 export type BffOptions = z.input<typeof optionsSchema>;
 export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
-export interface ResolvedBffOptions
-  extends Omit<z.output<typeof optionsSchema>, 'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock'> {
+export interface ResolvedBffOptions extends Omit<
+  z.output<typeof optionsSchema>,
+  'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock'
+> {
   clock: Clock;
   /** Each client's id and the SHA-256 (base64url) of its secret. */
   resourceClients: readonly Readonly<{ id: string; secretHash: string }>[];

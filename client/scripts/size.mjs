@@ -75,6 +75,12 @@ if (leaked.length) {
 }
 
 if (!within) {
-  console.error('over budget: ' + budgets.filter((b) => !b.within).map((b) => b.budget).join(', '));
+  console.error(
+    'over budget: ' +
+      budgets
+        .filter((b) => !b.within)
+        .map((b) => b.budget)
+        .join(', '),
+  );
   process.exit(1);
 }

@@ -1,17 +1,4 @@
 export { createSessionClient } from './core/session-client.js';
 export { SessionError, type ClientErrorCode } from './core/session-error.js';
-export type {
-  ResolvedSessionClientOptions,
-  SessionClient,
-  SessionClientOptions,
-  SessionEventMap,
-  SessionSnapshot,
-  SessionStatus,
-} from './core/types.js';
-export type {
-  LoginRequest,
-  PublicSession,
-  PublicUser,
-  SessionListEntry,
-  SignOutReason,
-} from '@latchkey/shared';
+export type { ResolvedSessionClientOptions, SessionClient, SessionClientOptions, SessionEventMap, SessionSnapshot, SessionStatus } from './core/types.js';
+export type { LoginRequest, PublicSession, PublicUser, SessionListEntry, SignOutReason } from '@latchkey/shared';

@@ -28,8 +28,10 @@ function fakeApi(answer: (auth: string | undefined, config: InternalAxiosRequest
 }
 
 /** An API that accepts only the newest token the fake BFF issued. */
-const acceptsLatest = (bff: ReturnType<typeof createFakeBff>) => (auth: string | undefined): Answer =>
-  auth == 'Bearer t' + bff.issuedTokens() ? { status: 200, data: { ok: true } } : { status: 401 };
+const acceptsLatest =
+  (bff: ReturnType<typeof createFakeBff>) =>
+  (auth: string | undefined): Answer =>
+    auth == 'Bearer t' + bff.issuedTokens() ? { status: 200, data: { ok: true } } : { status: 401 };
 
 async function setup(options: { apiOrigins?: string[]; sameOrigin?: boolean } = {}) {
   const bff = createFakeBff();

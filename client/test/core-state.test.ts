@@ -374,7 +374,13 @@ describe('token lifetime', () => {
     const bff = createFakeBff();
     // The BFF's clock is 10 minutes behind the browser's: by the browser clock the token already expired.
     const serverNow = Date.now() - 600_000;
-    const token = { accessToken: 'skewed', tokenType: 'Bearer', expiresAt: serverNow + 300_000, user: { id: 'u', name: 'u' }, session: { id: 's1', deviceName: 'd', createdAt: 1 } };
+    const token = {
+      accessToken: 'skewed',
+      tokenType: 'Bearer',
+      expiresAt: serverNow + 300_000,
+      user: { id: 'u', name: 'u' },
+      session: { id: 's1', deviceName: 'd', createdAt: 1 },
+    };
     bff.once('/refresh', () => json(200, token, { date: new Date(serverNow).toUTCString() }));
     const client = makeClient(bff, {}, clients);
     client.start();
@@ -402,4 +408,3 @@ describe('storage', () => {
     for (const file of files) expect(readFileSync(file, 'utf8'), file).not.toMatch(forbidden);
   });
 });
-

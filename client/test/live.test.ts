@@ -77,9 +77,7 @@ describe('@latchkey/client/live', () => {
     await vi.waitFor(() => expect(FakeEventSource.opened).toHaveLength(1));
     const calls = bff.calls.length;
     FakeEventSource.opened[0]!.emit('session_ended', { sid: 's1', reason: 'logout_all' });
-    await vi.waitFor(() =>
-      tabs.forEach((t) => expect(t.session.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'logout_all' })),
-    );
+    await vi.waitFor(() => tabs.forEach((t) => expect(t.session.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'logout_all' })));
     expect(bff.calls.length).toBe(calls);
     expect(FakeEventSource.live()).toHaveLength(0);
     await vi.waitFor(() => expect(locks.isHeld(lockName)).toBe(false));

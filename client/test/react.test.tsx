@@ -176,7 +176,13 @@ describe('useDevices', () => {
     const live = { onDevicesChanged: (l: () => void) => (listeners.add(l), () => void listeners.delete(l)) };
     function Devices() {
       const { devices } = useDevices(live);
-      return <ul>{devices.map((d) => <li key={d.id}>{d.deviceName}</li>)}</ul>;
+      return (
+        <ul>
+          {devices.map((d) => (
+            <li key={d.id}>{d.deviceName}</li>
+          ))}
+        </ul>
+      );
     }
     const view = render(
       <SessionProvider client={client}>

@@ -21,9 +21,7 @@ describe('signIn (identity provider)', () => {
     const assign = stubLocation('https://app.example.test/orders?id=7');
     const client = makeClient(createFakeBff({ signedIn: false }), { bffUrl: 'https://app.example.test/auth/' }, clients);
     client.signIn();
-    expect(assign).toHaveBeenLastCalledWith(
-      'https://app.example.test/auth/oidc/login?returnTo=' + encodeURIComponent('https://app.example.test/orders?id=7'),
-    );
+    expect(assign).toHaveBeenLastCalledWith('https://app.example.test/auth/oidc/login?returnTo=' + encodeURIComponent('https://app.example.test/orders?id=7'));
     client.signIn({ returnTo: '/after sign-in?x=1&y=2' });
     expect(assign).toHaveBeenLastCalledWith('https://app.example.test/auth/oidc/login?returnTo=%2Fafter%20sign-in%3Fx%3D1%26y%3D2');
   });

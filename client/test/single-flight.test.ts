@@ -23,7 +23,15 @@ describe('single flight', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(bff.count('/refresh')).toBe(1);
 
-    held.resolve(json(200, { accessToken: 'fresh', tokenType: 'Bearer', expiresAt: Date.now() + 300_000, user: bff.state.user, session: { id: 's1', deviceName: 'd', createdAt: 1 } }));
+    held.resolve(
+      json(200, {
+        accessToken: 'fresh',
+        tokenType: 'Bearer',
+        expiresAt: Date.now() + 300_000,
+        user: bff.state.user,
+        session: { id: 's1', deviceName: 'd', createdAt: 1 },
+      }),
+    );
     expect(new Set(await Promise.all(callers))).toEqual(new Set(['fresh']));
     expect(bff.count('/refresh')).toBe(1);
   });
@@ -67,7 +75,15 @@ describe('single flight', () => {
     const pending = client.refresh();
     // No Web Locks here, so logout does not wait for the refresh.
     await client.logout();
-    held.resolve(json(200, { accessToken: 'late', tokenType: 'Bearer', expiresAt: Date.now() + 300_000, user: bff.state.user, session: { id: 's1', deviceName: 'd', createdAt: 1 } }));
+    held.resolve(
+      json(200, {
+        accessToken: 'late',
+        tokenType: 'Bearer',
+        expiresAt: Date.now() + 300_000,
+        user: bff.state.user,
+        session: { id: 's1', deviceName: 'd', createdAt: 1 },
+      }),
+    );
     expect(await pending).toBeNull();
     expect(client.getSnapshot().status).toBe('unauthenticated');
     expect(await client.getAccessToken()).toBeNull();

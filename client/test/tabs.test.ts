@@ -134,7 +134,15 @@ describe('tabs of one browser', () => {
     const fromB = b.refresh();
     await new Promise((r) => setTimeout(r, 20));
     expect(bff.count('/refresh')).toBe(2); // start-up + A's refresh; B waits for the lock
-    held.resolve(json(200, { accessToken: 'shared', tokenType: 'Bearer', expiresAt: Date.now() + 300_000, user: bff.state.user, session: { id: 's1', deviceName: 'd', createdAt: 1 } }));
+    held.resolve(
+      json(200, {
+        accessToken: 'shared',
+        tokenType: 'Bearer',
+        expiresAt: Date.now() + 300_000,
+        user: bff.state.user,
+        session: { id: 's1', deviceName: 'd', createdAt: 1 },
+      }),
+    );
     expect(await fromA).toBe('shared');
     expect(await fromB).toBe('shared');
     expect(bff.count('/refresh')).toBe(2);
@@ -184,7 +192,15 @@ describe('tabs of one browser', () => {
     // D is under way: it has asked for the holder count, or is queued for the lock.
     await vi.waitFor(() => expect(!gated || refreshLockRequests >= 2).toBe(true));
     const aDone = a.refresh(); // A's flight
-    held.resolve(json(200, { accessToken: 'fromA', tokenType: 'Bearer', expiresAt: Date.now() + 300_000, user: bff.state.user, session: { id: 's1', deviceName: 'd', createdAt: 1 } }));
+    held.resolve(
+      json(200, {
+        accessToken: 'fromA',
+        tokenType: 'Bearer',
+        expiresAt: Date.now() + 300_000,
+        user: bff.state.user,
+        session: { id: 's1', deviceName: 'd', createdAt: 1 },
+      }),
+    );
     expect(await aDone).toBe('fromA'); // A has broadcast its token and released the lock
     gate.resolve(); // D goes on at once, before A's broadcast is delivered
     await vi.waitFor(() => expect(d.getSnapshot().status).toBe('authenticated'));

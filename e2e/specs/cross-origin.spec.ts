@@ -56,8 +56,7 @@ let BFF: string;
 let SIBLING: string; // same site as both, not listed
 let CROSS_SITE: string; // listed too, but another site: its cookie never comes back
 
-const listen = (server: Server) =>
-  new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+const listen = (server: Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 
 test.beforeAll(async () => {
   redis = await startRedisServer();
@@ -65,7 +64,15 @@ test.beforeAll(async () => {
   const { private: key, cert } = await selfsigned.generate([{ name: 'commonName', value: 'example.com' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: '*.example.com' }, { type: 2, value: '*.example.net' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: '*.example.com' },
+          { type: 2, value: '*.example.net' },
+        ],
+      },
+    ],
   });
   const bundle = await build({
     entryPoints: [repo('e2e/support/cross-origin-page.ts')],
@@ -112,7 +119,9 @@ test.beforeAll(async () => {
   // The application's server: its page (on whichever host name it was asked for) and its API, guarded by the BFF.
   pageApp.get('/', (req, res) => {
     const config = { bffUrl: `${BFF}/auth`, apiOrigins: [`https://${req.get('host')}`] };
-    res.type('html').send(`<!doctype html><title>cross-origin</title><script>window.crossOriginConfig = ${JSON.stringify(config)}</script><script src="/page.js"></script>`);
+    res
+      .type('html')
+      .send(`<!doctype html><title>cross-origin</title><script>window.crossOriginConfig = ${JSON.stringify(config)}</script><script src="/page.js"></script>`);
   });
   pageApp.get('/page.js', (_req, res) => void res.type('js').send(script));
   pageApp.get('/api/me', bff.requireAuth(), (req, res) => void res.json({ sub: req.auth!.sub, sid: req.auth!.sid }));
@@ -165,7 +174,12 @@ test('login, refresh, reload and logout work from app.example.com against a BFF 
   const before = cookie!.value;
   await run(page, 'refresh');
   expect((await context.cookies(BFF))[0]!.value).not.toBe(before);
-  expect(seen.filter((s) => s.path === '/auth/refresh').map((s) => [s.origin, s.cookie, s.status]).at(-1)).toEqual([APP, true, 200]);
+  expect(
+    seen
+      .filter((s) => s.path === '/auth/refresh')
+      .map((s) => [s.origin, s.cookie, s.status])
+      .at(-1),
+  ).toEqual([APP, true, 200]);
 
   // A reload restores the session from the cookie alone.
   await open(page, APP);

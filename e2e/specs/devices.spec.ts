@@ -41,13 +41,13 @@ test('logout on device A leaves device B signed in and working', async ({ newDev
   await expect.poll(() => tokensB.rotatedCount(), { timeout: stack().accessTtlSeconds * 1000 + 5_000 }).toBeGreaterThan(refreshedBefore);
   await expectSignedIn(pageB);
   await callMeSucceeds(pageB);
-  expect(tokensB.refreshes.every((r) => r.status === 200), JSON.stringify(tokensB.refreshes)).toBe(true);
+  expect(
+    tokensB.refreshes.every((r) => r.status === 200),
+    JSON.stringify(tokensB.refreshes),
+  ).toBe(true);
 });
 
-test('logout-all on A signs B out at its next API call, C at its next refresh, and no token of theirs works', async ({
-  newDevice,
-  request,
-}) => {
+test('logout-all on A signs B out at its next API call, C at its next refresh, and no token of theirs works', async ({ newDevice, request }) => {
   const [deviceA, deviceB, deviceC, deviceBob] = [await newDevice(), await newDevice(), await newDevice(), await newDevice()];
   const tokensB = new TokenRecorder(deviceB);
   const tokensC = new TokenRecorder(deviceC);
@@ -94,7 +94,7 @@ test('logout-all on A signs B out at its next API call, C at its next refresh, a
   await callMeSucceeds(pageA);
 });
 
-test('revoking device B from device A\'s list signs B out', async ({ newDevice, request }) => {
+test("revoking device B from device A's list signs B out", async ({ newDevice, request }) => {
   const deviceA = await newDevice();
   const deviceB = await newDevice();
   const tokensB = new TokenRecorder(deviceB);

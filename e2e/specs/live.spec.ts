@@ -5,14 +5,7 @@
  * touching it was told by the push, and the specs check that B sent nothing (no refresh, no API call) meanwhile.
  */
 import type { Browser, BrowserContext, Page, Response } from '@playwright/test';
-import {
-  callMeSucceeds,
-  expectSignedIn,
-  expectSignedOut,
-  newSignedInPage,
-  openDemo,
-  recordStatusTexts,
-} from '../support/demo-page.js';
+import { callMeSucceeds, expectSignedIn, expectSignedOut, newSignedInPage, openDemo, recordStatusTexts } from '../support/demo-page.js';
 import { HttpDevice, SESSION_COOKIE } from '@latchkey/testkit';
 import { expect, test, useStack } from '../support/fixtures.js';
 
@@ -96,9 +89,7 @@ test('revoking device B from device A’s list signs out every tab of B at once'
   await expectSignedIn(pageA);
 });
 
-test('theft: a copy of B’s cookie replayed out of turn ends the session, and every tab of B signs out as reuse_detected', async ({
-  browser,
-}) => {
+test('theft: a copy of B’s cookie replayed out of turn ends the session, and every tab of B signs out as reuse_detected', async ({ browser }) => {
   const deviceB = await deviceOnB(browser);
   const tabsB = await twoTabs(deviceB, 'phone-theft');
   const contacts = contactsFrom(deviceB);

@@ -97,7 +97,10 @@ test('logout of an IdP session signs out at the IdP too (RP-initiated logout) an
   await page.getByTestId('logout').click();
   // The IdP's end-session page asks to confirm, then returns to the demo.
   await page.waitForURL((url) => url.pathname.startsWith('/idp/session/end'), FLOW);
-  await page.getByRole('button', { name: /yes|sign.?out|log.?out/i }).first().click();
+  await page
+    .getByRole('button', { name: /yes|sign.?out|log.?out/i })
+    .first()
+    .click();
   await page.waitForURL((url) => url.pathname === '/', FLOW);
   await expect(status(page)).toHaveText(/unauthenticated/i, FLOW);
   // Signed out at the IdP as well: the next sign-in asks for the password again.

@@ -127,7 +127,11 @@ test('a <base href> pointing at another origin never receives the Bearer token',
     await session.login({ username: 'alice', password: 'wonderland' });
     const api = axios.create();
     attachAxios(api, session);
-    const call = (url: string) => api.get(url).then((r) => r.status, (e: { response?: { status: number } }) => e.response?.status ?? -1);
+    const call = (url: string) =>
+      api.get(url).then(
+        (r) => r.status,
+        (e: { response?: { status: number } }) => e.response?.status ?? -1,
+      );
     return {
       // The demo's own API, by absolute URL: the token goes there (the adapter is working).
       own: await call(`${demoUrl}/api/me`),

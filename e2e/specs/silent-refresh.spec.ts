@@ -35,7 +35,10 @@ test('a page stays signed in and working across four token lifetimes', async ({ 
 
   // At least one silent refresh per lifetime, every one answered 200, and the page moved on to newer tokens.
   await tokens.settle();
-  expect(tokens.refreshes.every((r) => r.status === 200), JSON.stringify(tokens.refreshes)).toBe(true);
+  expect(
+    tokens.refreshes.every((r) => r.status === 200),
+    JSON.stringify(tokens.refreshes),
+  ).toBe(true);
   expect(tokens.rotatedCount()).toBeGreaterThanOrEqual(4);
   expect(tokens.tokens.size).toBeGreaterThanOrEqual(4);
   expect(await replayTokens(request, [firstToken!])).toEqual([401]);

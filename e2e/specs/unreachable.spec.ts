@@ -24,13 +24,7 @@ const banner = (page: Page) => page.getByTestId('unreachable-banner');
  * The outage lasts until the banner is up and the access token has expired (the page holds only a dead token),
  * then `end` ends it; the banner must then go away without any user action (backoff and jitter: generous timeout).
  */
-async function outage(
-  page: Page,
-  context: BrowserContext,
-  account: AccountName,
-  begin: () => Promise<void>,
-  end: () => Promise<void>,
-): Promise<void> {
+async function outage(page: Page, context: BrowserContext, account: AccountName, begin: () => Promise<void>, end: () => Promise<void>): Promise<void> {
   const ttlMs = stack().accessTtlSeconds * 1000;
   const texts = await recordStatusTexts(page);
   const tokens = new TokenRecorder(context, true);
@@ -110,5 +104,8 @@ test('the store behind the BFF gone (the BFF answers 503) signs nobody out', asy
     () => stack().redis.restart(),
   );
   // The BFF answered (with 503s) rather than dropping the connections.
-  expect(answers.some((s) => s === 503), JSON.stringify(answers)).toBe(true);
+  expect(
+    answers.some((s) => s === 503),
+    JSON.stringify(answers),
+  ).toBe(true);
 });

@@ -42,11 +42,7 @@ export default function globalSetup(): void {
     return;
   }
   const built = existsSync(DEMO_PAGE_INDEX) ? statSync(DEMO_PAGE_INDEX).mtimeMs : 0;
-  const sources = Math.max(
-    newest(WEB_DIR),
-    newest(join(REPO_ROOT, 'client/src')),
-    newest(join(REPO_ROOT, 'shared/src')),
-  );
+  const sources = Math.max(newest(WEB_DIR), newest(join(REPO_ROOT, 'client/src')), newest(join(REPO_ROOT, 'shared/src')));
   if (built === 0 || sources > built) run('npx', ['vite', 'build', '--logLevel', 'warn'], WEB_DIR);
   if (!existsSync(DEMO_PAGE_INDEX)) throw new Error(`${DEMO_PAGE_INDEX} is missing after the Vite build`);
 }

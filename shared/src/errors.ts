@@ -31,12 +31,7 @@ export interface ErrorBody {
 }
 
 /** Refresh failures that end the device session for good; anything else is worth retrying. */
-export const SESSION_ENDING_CODES: readonly ErrorCode[] = Object.freeze([
-  'no_session',
-  'session_expired',
-  'session_revoked',
-  'reuse_detected',
-]);
+export const SESSION_ENDING_CODES: readonly ErrorCode[] = Object.freeze(['no_session', 'session_expired', 'session_revoked', 'reuse_detected']);
 
 // Written for size: this ships in the browser bundle (the client's budget is tight).
 export function isErrorCode(value: unknown): value is ErrorCode {

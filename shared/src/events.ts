@@ -3,13 +3,7 @@ export const SESSION_EVENTS = ['signed_in', 'refreshed', 'signed_out', 'theft_de
 export type SessionEventName = (typeof SESSION_EVENTS)[number];
 
 /** Why a session ended, as the client reports it. */
-export type SignOutReason =
-  | 'logout'
-  | 'logout_all'
-  | 'session_expired'
-  | 'session_revoked'
-  | 'reuse_detected'
-  | 'no_session';
+export type SignOutReason = 'logout' | 'logout_all' | 'session_expired' | 'session_revoked' | 'reuse_detected' | 'no_session';
 
 /** Events on the `GET /auth/events` stream (text/event-stream), by SSE event name. */
 export const STREAM_EVENTS = ['session_ended', 'devices_changed'] as const;

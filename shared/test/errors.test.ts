@@ -8,7 +8,17 @@ describe('isErrorBody / isErrorCode', () => {
   });
 
   it('refuses everything else without throwing', () => {
-    for (const value of [null, undefined, 0, 'invalid_token', [], {}, { error: 'invalid_token' }, { error: 'nope', message: 'x' }, { error: 'invalid_token', message: 1 }]) {
+    for (const value of [
+      null,
+      undefined,
+      0,
+      'invalid_token',
+      [],
+      {},
+      { error: 'invalid_token' },
+      { error: 'nope', message: 'x' },
+      { error: 'invalid_token', message: 1 },
+    ]) {
       expect(isErrorBody(value)).toBe(false);
     }
     expect(isErrorCode(undefined)).toBe(false);

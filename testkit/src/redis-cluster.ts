@@ -192,25 +192,39 @@ async function launchNode(
 ): Promise<RunningNode> {
   mkdirSync(dir);
   const args = [
-    '--port', String(port),
+    '--port',
+    String(port),
     // Redis 7: an explicit bus port, so it is free too (port + 10000 may be taken or out of range).
-    '--cluster-port', String(busPort),
-    '--cluster-enabled', 'yes',
-    '--cluster-config-file', 'nodes.conf',
-    '--cluster-node-timeout', '2000',
+    '--cluster-port',
+    String(busPort),
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    '2000',
     // A replica may always fail over, however long ago it last heard from its master (the default refuses after
     // node timeout x 10 + 10 s without contact, which a test that pauses a master for a while could hit).
-    '--cluster-replica-validity-factor', '0',
+    '--cluster-replica-validity-factor',
+    '0',
     // The initial sync of a replica streams the RDB at once instead of waiting 5 s for more replicas to join.
-    '--repl-diskless-sync', 'yes',
-    '--repl-diskless-sync-delay', '0',
+    '--repl-diskless-sync',
+    'yes',
+    '--repl-diskless-sync-delay',
+    '0',
     // SIGTERM exits at once instead of waiting up to 10 s for lagging replicas (which stop() may be ending too).
-    '--shutdown-timeout', '0',
-    '--bind', HOST,
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--loglevel', 'warning',
+    '--shutdown-timeout',
+    '0',
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--loglevel',
+    'warning',
   ];
   const started = spawnTracked('redis-server', args, { ...(commandPrefix ? { commandPrefix } : {}) });
   children.add(started.child);
@@ -236,14 +250,8 @@ async function formCluster(nodes: RunningNode[], masters: number, ranges: [numbe
     );
     // Every pair meets directly: meeting only the first node leaves the rest to gossip, and that sometimes took a
     // second longer. The bus port must be given: MEET would otherwise assume port + 10000.
-    await Promise.all(
-      clients.flatMap((client, i) =>
-        nodes.slice(i + 1).map((other) => client.call('CLUSTER', ['MEET', HOST, other.port, other.busPort])),
-      ),
-    );
-    await Promise.all(
-      clients.slice(masters).map((client, k) => replicate(client, nodes[masters + k]!, ids[k % masters]!)),
-    );
+    await Promise.all(clients.flatMap((client, i) => nodes.slice(i + 1).map((other) => client.call('CLUSTER', ['MEET', HOST, other.port, other.busPort]))));
+    await Promise.all(clients.slice(masters).map((client, k) => replicate(client, nodes[masters + k]!, ids[k % masters]!)));
     await waitForClusterOk(nodes, clients, ids, masters);
     return ids;
   });
@@ -296,9 +304,7 @@ async function waitForClusterOk(nodes: RunningNode[], clients: Redis[], ids: str
       replicaIds.length > 0 ? Promise.all(clients.map(clusterNodes)) : [],
     ]);
     const ready =
-      infos.every(
-        (info) => /^cluster_state:ok\r?$/m.test(info) && new RegExp(`^cluster_known_nodes:${nodes.length}\\r?$`, 'm').test(info),
-      ) &&
+      infos.every((info) => /^cluster_state:ok\r?$/m.test(info) && new RegExp(`^cluster_known_nodes:${nodes.length}\\r?$`, 'm').test(info)) &&
       replications.every((info) => /^master_link_status:up\r?$/m.test(info)) &&
       views.every((view) => replicaIds.every((id, k) => replicaOf(view, id) === ids[k % masters]));
     if (ready) return;
@@ -337,9 +343,7 @@ async function waitForPromotion(
       if (promoted && infos.every((info) => /^cluster_state:ok\r?$/m.test(info))) return promoted;
       await sleep(50);
     }
-    const dumps = live.map(
-      (node, i) => `--- node ${node.port} (bus ${node.busPort})\n${infos[i] ?? ''}\n${views[i] ?? ''}\n${node.output()}`,
-    );
+    const dumps = live.map((node, i) => `--- node ${node.port} (bus ${node.busPort})\n${infos[i] ?? ''}\n${views[i] ?? ''}\n${node.output()}`);
     throw new Error(
       `redis cluster did not fail over from ${deadPort} (slots ${first}-${last}) to ${candidates.map((c) => c.port).join(' or ')} within ${timeoutMs} ms:\n${dumps.join('\n')}`,
     );

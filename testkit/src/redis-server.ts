@@ -59,12 +59,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   if (options.config !== undefined) writeFileSync(configFile, options.config);
   const args = () => [
     ...(options.config !== undefined ? [configFile] : []),
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
     ...(options.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
-    '--dir', dir,
-    '--loglevel', 'warning',
+    '--dir',
+    dir,
+    '--loglevel',
+    'warning',
     ...(options.extraArgs ?? []),
   ];
 

@@ -35,7 +35,11 @@ describe('startRedisCluster', () => {
     const slots = await client.cluster('SLOTS');
     const ranges = slots.map(([from, to, owner]) => [from, to, owner?.[1]]).sort((a, b) => a[0]! - b[0]!);
     const [a, b, c] = cluster.nodes.map((node) => node.port);
-    expect(ranges).toEqual([[0, 5460, a], [5461, 10922, b], [10923, 16383, c]]);
+    expect(ranges).toEqual([
+      [0, 5460, a],
+      [5461, 10922, b],
+      [10923, 16383, c],
+    ]);
   });
 
   it('spreads keys with different hash tags over every master', async () => {
@@ -95,9 +99,7 @@ describe('startRedisCluster with one replica per master', () => {
     expect(new Set(all.map((node) => node.id)).size).toBe(6);
     const roles = await Promise.all(cluster.replicas.map((replica) => direct(replica, (redis) => redis.role())));
     // ROLE on a replica: ['slave', masterHost, masterPort, state, offset].
-    expect(roles.map((role) => [role[0], role[2], role[3]])).toEqual(
-      cluster.nodes.map((master) => ['slave', master.port, 'connected']),
-    );
+    expect(roles.map((role) => [role[0], role[2], role[3]])).toEqual(cluster.nodes.map((master) => ['slave', master.port, 'connected']));
   });
 
   it('fails a killed master over to its replica, keeping its keys readable and writes working', async () => {

@@ -81,9 +81,7 @@ export interface RequireAuthOptions {
   scopes?: readonly string[];
 }
 
-export type GuardDecision =
-  | { outcome: 'valid'; claims: AccessTokenClaims; failOpen: boolean }
-  | { outcome: 'expired' | 'revoked' | 'invalid' };
+export type GuardDecision = { outcome: 'valid'; claims: AccessTokenClaims; failOpen: boolean } | { outcome: 'expired' | 'revoked' | 'invalid' };
 
 // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` name the same scheme.
 const BEARER = /^Bearer ([^\s]+)$/i;
@@ -115,7 +113,9 @@ export function createGuard(options: GuardOptions) {
       cache.clear();
       const sync = options.keyRing
         .syncTo(version)
-        .catch((error: unknown) => options.logger.error({ event: 'key_ring_reload_failed', err: { message: (error as Error).message } }, 'key ring reload failed'))
+        .catch((error: unknown) =>
+          options.logger.error({ event: 'key_ring_reload_failed', err: { message: (error as Error).message } }, 'key ring reload failed'),
+        )
         .finally(() => {
           if (keyRingSync === sync) keyRingSync = null;
         });
@@ -199,9 +199,7 @@ export function createGuard(options: GuardOptions) {
     if (staleness > unavailableAfterMs) {
       const bound = policy.maxStalenessMs ?? 30_000;
       if (policy.onStoreUnavailable !== 'open' || staleness > bound) {
-        throw new StoreUnavailableError(
-          Number.isFinite(staleness) ? `revocation view is ${Math.round(staleness)} ms stale` : 'revocation view not loaded yet',
-        );
+        throw new StoreUnavailableError(Number.isFinite(staleness) ? `revocation view is ${Math.round(staleness)} ms stale` : 'revocation view not loaded yet');
       }
       failOpen = true;
     }
@@ -317,9 +315,10 @@ export function createGuard(options: GuardOptions) {
       const fail = (error: unknown) => {
         stopTimer();
         // An unexpected failure inside the guard is still Latchkey's error: an opaque 500, never the app's handler's stack page.
-        const failure = error instanceof StoreUnavailableError
-          ? new LatchkeyError('temporarily_unavailable', undefined, { cause: error })
-          : new LatchkeyError('internal_error', undefined, { cause: error });
+        const failure =
+          error instanceof StoreUnavailableError
+            ? new LatchkeyError('temporarily_unavailable', undefined, { cause: error })
+            : new LatchkeyError('internal_error', undefined, { cause: error });
         if (span) {
           endFailed(span, failure);
           span.end();

@@ -35,7 +35,10 @@ export function originRefusal(req: Request, allowedOrigins: readonly string[] | 
 
 /** Logged as a security event: the client IP, the route and which check failed (the Origin, never cookies). */
 export function logCsrfRejection(logger: Logger, req: Request, reason: 'missing_header' | 'origin'): void {
-  logger.warn({ event: 'csrf_rejected', reason, ip: req.ip, method: req.method, path: req.path, origin: req.get('origin')?.slice(0, 200) }, 'CSRF check failed');
+  logger.warn(
+    { event: 'csrf_rejected', reason, ip: req.ip, method: req.method, path: req.path, origin: req.get('origin')?.slice(0, 200) },
+    'CSRF check failed',
+  );
 }
 
 /**

@@ -3,13 +3,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { randomToken } from '../crypto/random.js';
 import { seal, unsealWithAny } from '../crypto/seal.js';
 import type { SessionStore } from '../store/types.js';
-import {
-  generateSigningKey,
-  loadSigningKey,
-  type LoadedSigningKey,
-  type SigningAlgorithm,
-  type StoredSigningKey,
-} from './signing-key.js';
+import { generateSigningKey, loadSigningKey, type LoadedSigningKey, type SigningAlgorithm, type StoredSigningKey } from './signing-key.js';
 
 const SEAL_INFO = 'latchkey key ring v1';
 const MAX_CAS_ATTEMPTS = 5;

@@ -23,15 +23,12 @@ export const REDACT_PATHS = Object.freeze([
   '*.token',
   'cookie',
   '*.cookie',
-  ...HEADER_CONTAINERS.flatMap((container) =>
-    SECRET_HEADERS.flatMap(spellings).map((header) => `${container}[${JSON.stringify(header)}]`),
-  ),
+  ...HEADER_CONTAINERS.flatMap((container) => SECRET_HEADERS.flatMap(spellings).map((header) => `${container}[${JSON.stringify(header)}]`)),
 ]);
 
 const REDACTED = '[Redacted]';
 
-const isPlainRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlainRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function scrubHeaders(headers: Record<string, unknown>): Record<string, unknown> | null {
   const secret = Object.keys(headers).filter((name) => SECRET_HEADERS.includes(name.toLowerCase()));

@@ -16,7 +16,10 @@ export async function endSessionUrlFor(ctx: BffContext, session: DeviceSessionRe
   try {
     config = await idp.config();
   } catch (error) {
-    ctx.logger.warn({ event: 'oidc_end_session_unavailable', err: { message: (error as Error).message } }, 'identity provider metadata unavailable; local logout only');
+    ctx.logger.warn(
+      { event: 'oidc_end_session_unavailable', err: { message: (error as Error).message } },
+      'identity provider metadata unavailable; local logout only',
+    );
     return null;
   }
   if (!config.serverMetadata().end_session_endpoint) return null;

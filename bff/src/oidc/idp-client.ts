@@ -23,12 +23,13 @@ export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
   let keys: JWTVerifyGetKey | undefined;
 
   const discover = async (): Promise<client.Configuration> => {
-    const auth = options.clientSecret !== undefined
-      ? client.ClientSecretBasic(options.clientSecret)
-      : client.PrivateKeyJwt({
-          key: (await importJWK(options.privateKeyJwk as never, inferAlg(options.privateKeyJwk!))) as CryptoKey,
-          kid: typeof options.privateKeyJwk!.kid === 'string' ? options.privateKeyJwk!.kid : undefined,
-        });
+    const auth =
+      options.clientSecret !== undefined
+        ? client.ClientSecretBasic(options.clientSecret)
+        : client.PrivateKeyJwt({
+            key: (await importJWK(options.privateKeyJwk as never, inferAlg(options.privateKeyJwk!))) as CryptoKey,
+            kid: typeof options.privateKeyJwk!.kid === 'string' ? options.privateKeyJwk!.kid : undefined,
+          });
     const config = await client.discovery(new URL(options.issuer), options.clientId, undefined, auth, {
       execute: options.dangerouslyAllowInsecureIdpRequests ? [client.allowInsecureRequests] : [],
       timeout: options.requestTimeoutMs / 1000,

@@ -53,13 +53,14 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       ctx.logger.warn({ event: 'login_failed', ip, account: accountId(body.username) }, 'login failed');
       throw new LatchkeyError('invalid_credentials');
     }
-    await reservation.refund().catch((error: unknown) =>
-      ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
-    );
+    await reservation
+      .refund()
+      .catch((error: unknown) =>
+        ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
+      );
     const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
     trace.session(session);
     trace.outcome('ok');
     await sendTokenResponse(ctx, res, session, cookie);
   });
 }
-

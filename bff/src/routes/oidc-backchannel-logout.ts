@@ -34,7 +34,10 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
     let payload: JWTPayload;
     let typ: string | undefined;
     try {
-      ({ payload, protectedHeader: { typ } } = await jwtVerify(logoutToken, keys, {
+      ({
+        payload,
+        protectedHeader: { typ },
+      } = await jwtVerify(logoutToken, keys, {
         issuer: metadata.issuer,
         audience: idp.options.clientId,
         algorithms,

@@ -102,7 +102,10 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
 async function endRevokedTenantSession(ctx: BffContext, res: Response, session: DeviceSessionRecord): Promise<never> {
   await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  ctx.logger.info({ event: 'tenant_session_ended', userId: session.userId, sid: session.sid, tenant: session.tenant }, 'device session of a revoked tenant ended on refresh');
+  ctx.logger.info(
+    { event: 'tenant_session_ended', userId: session.userId, sid: session.sid, tenant: session.tenant },
+    'device session of a revoked tenant ended on refresh',
+  );
   clearSessionCookie(res, ctx.options);
   throw new LatchkeyError('session_revoked');
 }
@@ -112,12 +115,7 @@ async function endRevokedTenantSession(ctx: BffContext, res: Response, session: 
  * reached the rotated cookie still goes out with the 503 (the session is kept, and the client's retry presents the
  * current credential). When the IdP refused the grant the device session ends: 401 `session_revoked`.
  */
-async function renewAtIdpOrEnd(
-  ctx: BffContext,
-  res: Response,
-  session: DeviceSessionRecord,
-  cookie: { generation: number; secret: string },
-): Promise<void> {
+async function renewAtIdpOrEnd(ctx: BffContext, res: Response, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
   try {
     if ((await renewAtIdpIfDue(ctx, ctx.idp!, session)) !== 'revoked_at_idp') return;
   } catch (error) {
@@ -127,7 +125,10 @@ async function renewAtIdpOrEnd(
   }
   await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  ctx.logger.info({ event: 'oidc_grant_revoked', userId: session.userId, sid: session.sid }, 'the identity provider refused the refresh token; device session ended');
+  ctx.logger.info(
+    { event: 'oidc_grant_revoked', userId: session.userId, sid: session.sid },
+    'the identity provider refused the refresh token; device session ended',
+  );
   clearSessionCookie(res, ctx.options);
   throw new LatchkeyError('session_revoked');
 }

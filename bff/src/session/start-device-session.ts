@@ -67,7 +67,10 @@ export async function startDeviceSession(
   });
   for (const ended of evicted) {
     ctx.metrics.logouts.inc({ scope: 'evicted' });
-    ctx.logger.info({ event: 'session_evicted', userId: user.id, sid: ended.sid, by: session.sid }, 'least recently active device signed out: session cap reached');
+    ctx.logger.info(
+      { event: 'session_evicted', userId: user.id, sid: ended.sid, by: session.sid },
+      'least recently active device signed out: session cap reached',
+    );
   }
   ctx.metrics.logins.inc({ outcome: 'success' });
   ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.idp ? 'oidc' : 'password' }, 'login');

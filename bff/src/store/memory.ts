@@ -7,15 +7,7 @@ import { assertSessionKeyOf } from './session-key.js';
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 
 import type { SessionEndedReason } from '@latchkey/shared';
-import type {
-  CreateSessionOptions,
-  DeviceSessionRecord,
-  IdpTokenUpdate,
-  RotateInput,
-  RotateResult,
-  SessionEndReason,
-  SessionStore,
-} from './types.js';
+import type { CreateSessionOptions, DeviceSessionRecord, IdpTokenUpdate, RotateInput, RotateResult, SessionEndReason, SessionStore } from './types.js';
 
 export interface MemoryStoreOptions {
   /** Warn (once per process) when used with NODE_ENV=production. Default true. */
@@ -42,17 +34,13 @@ interface UserMarker {
   expiresAt: number;
 }
 
-const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
-  now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
+const isExpired = (record: DeviceSessionRecord, now: number): boolean => now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
 
-const idpSidKey = (record: DeviceSessionRecord): string | null =>
-  record.idp?.sid ? `${record.idp.iss}\n${record.idp.sid}` : null;
+const idpSidKey = (record: DeviceSessionRecord): string | null => (record.idp?.sid ? `${record.idp.iss}\n${record.idp.sid}` : null);
 
-const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
-  a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
+const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number => a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
 
-const leastRecentlyActiveFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
-  a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
+const leastRecentlyActiveFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number => a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
 
 /**
  * The embedded development store: per process, gone on restart, so not for production behind
@@ -94,10 +82,9 @@ export class MemoryStore implements SessionStore {
     const warnInProduction = options.warnInProduction ?? true;
     if (warnInProduction && process.env.NODE_ENV === 'production' && !warnedInProduction) {
       warnedInProduction = true;
-      process.emitWarning(
-        'Latchkey MemoryStore is per-process and loses every session on restart; use RedisStore in production.',
-        { code: 'LATCHKEY_MEMORY_STORE' },
-      );
+      process.emitWarning('Latchkey MemoryStore is per-process and loses every session on restart; use RedisStore in production.', {
+        code: 'LATCHKEY_MEMORY_STORE',
+      });
     }
     this.sweepTimer = setInterval(() => this.sweep(this.clock.now()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -199,13 +186,7 @@ export class MemoryStore implements SessionStore {
     return record ? this.endIfLive(record, reason, now, markerTtlMs) : null;
   }
 
-  async endUserSessionBySid(
-    userId: string,
-    sid: string,
-    reason: SessionEndReason,
-    now: number,
-    markerTtlMs: number,
-  ): Promise<DeviceSessionRecord | null> {
+  async endUserSessionBySid(userId: string, sid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
     this.assertOpen();
     const key = this.keyBySid.get(sid);
     const record = key === undefined ? undefined : this.storedSession(key);
@@ -312,7 +293,6 @@ export class MemoryStore implements SessionStore {
       this.revocationLog.append({ kind: 'jti', id: jti, expiresAt: this.clock.now() + ttlMs });
     }
   }
-
 
   async readRevocations(after: string | null, options: ReadRevocationsOptions): Promise<RevocationBatch> {
     this.assertOpen();

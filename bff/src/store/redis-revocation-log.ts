@@ -44,11 +44,13 @@ export class RedisRevocationLog {
   }
 
   private async waitWithXread(cursor: LogCursor, options: ReadRevocationsOptions): Promise<RevocationBatch> {
-    const reply = await this.blockingClient().xread(
-      'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids,
-    );
+    const reply = await this.blockingClient().xread('COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', ...this.keys.logKeys, ...cursor.ids);
     const read = (reply ?? []).map(([log, entries]) => ({ shard: this.keys.logKeys.indexOf(log), entries }));
-    const { perShard: _, ...batch } = mergeShardEntries(read.filter((r) => r.shard >= 0), cursor, options.count);
+    const { perShard: _, ...batch } = mergeShardEntries(
+      read.filter((r) => r.shard >= 0),
+      cursor,
+      options.count,
+    );
     return batch;
   }
 
@@ -96,7 +98,11 @@ export class RedisRevocationLog {
     return mergeShardEntries(await this.fetchShards(targets, cursor, count), cursor, count);
   }
 
-  private async fetchShards(shards: readonly number[], cursor: LogCursor, count: number): Promise<Array<{ shard: number; entries: Array<[string, string[]]> }>> {
+  private async fetchShards(
+    shards: readonly number[],
+    cursor: LogCursor,
+    count: number,
+  ): Promise<Array<{ shard: number; entries: Array<[string, string[]]> }>> {
     const replies = await Promise.all(
       shards.map((shard) => {
         const id = cursor.ids[shard]!;
@@ -150,11 +156,7 @@ function formatCursor(cursor: LogCursor): string {
  * order; across shards only time orders them). A shard's position moves only past the entries returned, so whatever
  * is cut off comes in the next batch.
  */
-function mergeShardEntries(
-  read: Array<{ shard: number; entries: Array<[string, string[]]> }>,
-  cursor: LogCursor,
-  count: number,
-): ShardedBatch {
+function mergeShardEntries(read: Array<{ shard: number; entries: Array<[string, string[]]> }>, cursor: LogCursor, count: number): ShardedBatch {
   const tagged = read.flatMap(({ shard, entries }) => entries.map(([id, fields]) => ({ shard, id, event: eventFromEntry(id, fields) })));
   tagged.sort((a, b) => streamIdTime(a.id) - streamIdTime(b.id));
   const kept = tagged.slice(0, count);

@@ -36,10 +36,7 @@ const BELL = '--[[bell]]';
 export function withBell(lua: string, cluster: boolean): string {
   return lua
     .replace(BELL_PREVIOUS, cluster ? "local previous = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)" : '')
-    .replace(
-      BELL,
-      cluster ? "redis.call('SPUBLISH', log, cjson.encode({previous[1] and previous[1][1] or '0-0', id, fields}))" : '',
-    );
+    .replace(BELL, cluster ? "redis.call('SPUBLISH', log, cjson.encode({previous[1] and previous[1][1] or '0-0', id, fields}))" : '');
 }
 
 /**
@@ -87,7 +84,11 @@ end
 `;
 
 /** Helpers prepended to the scripts that end sessions. */
-const HELPERS = LOG_REVOCATION + IDP_SID_INDEX + TENANT_INDEX + `
+const HELPERS =
+  LOG_REVOCATION +
+  IDP_SID_INDEX +
+  TENANT_INDEX +
+  `
 local function to_map(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
@@ -156,7 +157,9 @@ end
  * Every key expires at the session's absolute end; the user index at the latest absolute end
  * among its members (members are scored by absoluteExpiresAt).
  */
-export const CREATE_SESSION = HELPERS + `
+export const CREATE_SESSION =
+  HELPERS +
+  `
 local session, sid_index, user_index, tombstone = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, key, absolute, log_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local cap, now_str, marker_ttl = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
@@ -217,7 +220,9 @@ return evicted
  * (the others then see the previous generation and get the same successor), and a reuse must
  * end the session before any other refresh can act on it.
  */
-export const ROTATE = HELPERS + `
+export const ROTATE =
+  HELPERS +
+  `
 local session, tombstone = KEYS[1], KEYS[2]
 local prefix = ARGV[1]
 local presented_gen, presented_hash = tonumber(ARGV[2]), ARGV[3]
@@ -286,7 +291,9 @@ return {'reuse_detected', flat}
  * Returns the ended record, or false when it was not live (an expired one is pruned as
  * `session_expired`). Atomic so a concurrent rotate cannot resurrect or re-end the session.
  */
-export const END_SESSION = HELPERS + `
+export const END_SESSION =
+  HELPERS +
+  `
 local prefix, reason, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return false end
@@ -304,7 +311,9 @@ return flat
  * Like END_SESSION, addressed by sid; another user's session is left untouched (false).
  * Atomic so the ownership check and the delete see the same session.
  */
-export const END_USER_SESSION_BY_SID = HELPERS + `
+export const END_USER_SESSION_BY_SID =
+  HELPERS +
+  `
 local prefix, user_id, reason = ARGV[1], ARGV[2], ARGV[3]
 local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local key = redis.call('GET', KEYS[1])
@@ -329,7 +338,9 @@ return flat
  * with more from before the cap applied.
  * Atomic so pruning never removes a session that a concurrent rotate just kept alive.
  */
-export const LIST_USER_SESSIONS = HELPERS + `
+export const LIST_USER_SESSIONS =
+  HELPERS +
+  `
 local user_index = KEYS[1]
 local prefix, user_id, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 prune_index(user_index, ARGV[3])
@@ -360,7 +371,9 @@ return live
  * Must be atomic: a session created concurrently is either ended with the rest or untouched,
  * and no token can be issued between ending the sessions and setting `revoked_after`.
  */
-export const END_ALL_USER_SESSIONS = HELPERS + `
+export const END_ALL_USER_SESSIONS =
+  HELPERS +
+  `
 local user_index, user_marker = KEYS[1], KEYS[2]
 local prefix, user_id, revoked_after = ARGV[1], ARGV[2], ARGV[3]
 local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -402,7 +415,9 @@ return ended
  * Returns 1 when written, 0 when the current version differs.
  * Atomic compare-and-set, so two instances rotating keys at once cannot both win.
  */
-export const PUT_KEY_RING = LOG_REVOCATION + `
+export const PUT_KEY_RING =
+  LOG_REVOCATION +
+  `
 local version_key, sealed_key = KEYS[1], KEYS[2]
 local current = redis.call('GET', version_key)
 if ARGV[1] == '0' then
@@ -422,7 +437,9 @@ return 1
  * The jti deny list lives in the log alone (no key per jti): one stream entry costs about a third of a key with
  * its own TTL, and guards read the log anyway.
  */
-export const REVOKE_JTI = LOG_REVOCATION + `
+export const REVOKE_JTI =
+  LOG_REVOCATION +
+  `
 log_revocation(ARGV[1], 'jti', ARGV[2], tonumber(ARGV[3]), '0', false)
 return 1
 `;
@@ -432,7 +449,9 @@ return 1
  * Ends every live session of this shard that the IdP session started (each like END_SESSION) and prunes the rest.
  * Returns the ended records. Runs once per shard (the IdP sid does not say which user, hence which shard).
  */
-export const END_SESSIONS_BY_IDP_SID = HELPERS + `
+export const END_SESSIONS_BY_IDP_SID =
+  HELPERS +
+  `
 local index = KEYS[1]
 local prefix, iss, idp_sid, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now, marker_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -460,7 +479,9 @@ return ended
  * revokeTenant, step 1. KEYS: the tenant's marker. ARGV: the tenant's shard prefix, tenant, revokedAfter, markerTtlMs.
  * Raises the tenant's `revoked_after` (never lowers it) and appends its `tenant` event to the shard's log.
  */
-export const MARK_TENANT_REVOKED = LOG_REVOCATION + `
+export const MARK_TENANT_REVOKED =
+  LOG_REVOCATION +
+  `
 local marker = KEYS[1]
 local prefix, tenant, revoked_after, marker_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local current = redis.call('GET', marker)
@@ -478,7 +499,9 @@ return 1
  * Ends every live session of this shard whose tenant it is (each like END_SESSION, reason `session_revoked`) and
  * prunes the rest. Returns the ended records. Runs once per shard (a tenant spans users, hence shards).
  */
-export const END_TENANT_SESSIONS = HELPERS + `
+export const END_TENANT_SESSIONS =
+  HELPERS +
+  `
 local index = KEYS[1]
 local prefix, tenant, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ended = {}

@@ -71,8 +71,7 @@ export function recordToFields(record: z.output<typeof recordSchema>): string[] 
   return fields;
 }
 
-export const isExpired = (record: DeviceSessionRecord, now: number): boolean =>
-  now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
+export const isExpired = (record: DeviceSessionRecord, now: number): boolean => now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
 
 export const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
   a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);

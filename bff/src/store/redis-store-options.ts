@@ -35,29 +35,26 @@ export interface RedisStoreOptions {
 const looksLikeRedisClient = (value: unknown): value is RedisClient =>
   typeof value === 'object' &&
   value !== null &&
-  ['call', 'defineCommand', 'mget', 'hgetall', 'on', 'once', 'off'].every(
-    (method) => typeof (value as Record<string, unknown>)[method] === 'function',
-  );
+  ['call', 'defineCommand', 'mget', 'hgetall', 'on', 'once', 'off'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
 
-const redisUrl = z
-  .string()
-  .refine((url) => /^rediss?:\/\//.test(url) && URL.canParse(url), 'must be a redis:// or rediss:// URL');
+const redisUrl = z.string().refine((url) => /^rediss?:\/\//.test(url) && URL.canParse(url), 'must be a redis:// or rediss:// URL');
 
 const optionsSchema = z
   .strictObject({
     client: z.custom<RedisClient>(looksLikeRedisClient, 'client must be an ioredis Redis or Cluster instance').optional(),
     url: redisUrl.optional(),
     clusterNodes: z.array(redisUrl).min(1).optional(),
-    prefix: z.string().min(1).regex(/^[^{}]*$/, 'prefix must not contain { or }').default('lk:'),
+    prefix: z
+      .string()
+      .min(1)
+      .regex(/^[^{}]*$/, 'prefix must not contain { or }')
+      .default('lk:'),
     shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
     waitForReplicas: z.strictObject({ replicas: z.number().int().min(1), timeoutMs: z.number().int().positive() }).optional(),
     commandTimeoutMs: z.number().int().positive().default(1000),
     connectTimeoutMs: z.number().int().positive().default(10_000),
   })
-  .refine(
-    (o) => [o.client, o.url, o.clusterNodes].filter((v) => v !== undefined).length === 1,
-    'pass exactly one of client, url and clusterNodes',
-  )
+  .refine((o) => [o.client, o.url, o.clusterNodes].filter((v) => v !== undefined).length === 1, 'pass exactly one of client, url and clusterNodes')
   .refine(
     (o) => o.waitForReplicas === undefined || o.waitForReplicas.timeoutMs < o.commandTimeoutMs,
     'waitForReplicas.timeoutMs must be shorter than commandTimeoutMs (the connection would give up first)',

@@ -8,7 +8,16 @@ import { createOwnedClient, waitUntilReady } from './redis-connection.js';
 import { createRedisKeyLayout, type RedisKeyLayout } from './redis-keys.js';
 import { RedisRevocationLog } from './redis-revocation-log.js';
 import { defineScripts, ttlArg, type ScriptArg, type ScriptCommands, type ScriptName, type ScriptPipeline } from './redis-script-commands.js';
-import { isExpired, limitsSchema, oldestFirst, recordFromFlat, recordSchema, recordsFromReply, recordToFields, rotateResultFromReply } from './redis-session-codec.js';
+import {
+  isExpired,
+  limitsSchema,
+  oldestFirst,
+  recordFromFlat,
+  recordSchema,
+  recordsFromReply,
+  recordToFields,
+  rotateResultFromReply,
+} from './redis-session-codec.js';
 import { resolveRedisStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedRedisStoreOptions } from './redis-store-options.js';
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 import { assertSessionKeyOf } from './session-key.js';
@@ -82,20 +91,20 @@ export class RedisStore implements SessionStore {
     const shard = this.keys.shardOfUser(record.userId);
     const fields = recordToFields(record);
     const evicted = await this.write('createSession', 'latchkeyCreateSession', [
-        this.keys.session(shard, record.key),
-        this.keys.sidIndex(shard, record.sid),
-        this.keys.userIndex(shard, record.userId),
-        this.keys.tombstone(shard, record.key),
-        this.keys.shardPrefixes[shard]!,
-        record.key,
-        String(record.absoluteExpiresAt),
-        String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
-        record.sid,
-        record.userId,
-        String(cap),
-        String(options.now ?? 0),
-        ttlArg(options.markerTtlMs ?? 0),
-        ...fields,
+      this.keys.session(shard, record.key),
+      this.keys.sidIndex(shard, record.sid),
+      this.keys.userIndex(shard, record.userId),
+      this.keys.tombstone(shard, record.key),
+      this.keys.shardPrefixes[shard]!,
+      record.key,
+      String(record.absoluteExpiresAt),
+      String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
+      record.sid,
+      record.userId,
+      String(cap),
+      String(options.now ?? 0),
+      ttlArg(options.markerTtlMs ?? 0),
+      ...fields,
     ]);
     return recordsFromReply(evicted).sort(oldestFirst);
   }
@@ -113,17 +122,17 @@ export class RedisStore implements SessionStore {
     const shard = this.keys.shardOfSessionKey(input.key);
     if (shard === null) return { outcome: 'ended', reason: null };
     const reply = await this.write('rotate', 'latchkeyRotate', [
-        this.keys.session(shard, input.key),
-        this.keys.tombstone(shard, input.key),
-        this.keys.shardPrefixes[shard]!,
-        String(input.generation),
-        input.credentialHash,
-        input.nextCredentialHash,
-        input.nextSealed,
-        String(input.now),
-        String(Math.max(0, Math.ceil(input.graceMs))),
-        String(input.now + input.idleTimeoutMs),
-        ttlArg(input.markerTtlMs),
+      this.keys.session(shard, input.key),
+      this.keys.tombstone(shard, input.key),
+      this.keys.shardPrefixes[shard]!,
+      String(input.generation),
+      input.credentialHash,
+      input.nextCredentialHash,
+      input.nextSealed,
+      String(input.now),
+      String(Math.max(0, Math.ceil(input.graceMs))),
+      String(input.now + input.idleTimeoutMs),
+      ttlArg(input.markerTtlMs),
     ]);
     return rotateResultFromReply(reply);
   }
@@ -141,30 +150,24 @@ export class RedisStore implements SessionStore {
     const shard = this.keys.shardOfSessionKey(key);
     if (shard === null) return null;
     const reply = await this.write('endSession', 'latchkeyEndSession', [
-        this.keys.session(shard, key),
-        this.keys.shardPrefixes[shard]!,
-        reason,
-        String(now),
-        ttlArg(markerTtlMs),
+      this.keys.session(shard, key),
+      this.keys.shardPrefixes[shard]!,
+      reason,
+      String(now),
+      ttlArg(markerTtlMs),
     ]);
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
-  async endUserSessionBySid(
-    userId: string,
-    sid: string,
-    reason: SessionEndReason,
-    now: number,
-    markerTtlMs: number,
-  ): Promise<DeviceSessionRecord | null> {
+  async endUserSessionBySid(userId: string, sid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
     const shard = this.keys.shardOfUser(userId);
     const reply = await this.write('endUserSessionBySid', 'latchkeyEndUserSessionBySid', [
-        this.keys.sidIndex(shard, sid),
-        this.keys.shardPrefixes[shard]!,
-        userId,
-        reason,
-        String(now),
-        ttlArg(markerTtlMs),
+      this.keys.sidIndex(shard, sid),
+      this.keys.shardPrefixes[shard]!,
+      userId,
+      reason,
+      String(now),
+      ttlArg(markerTtlMs),
     ]);
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
@@ -172,13 +175,13 @@ export class RedisStore implements SessionStore {
   async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
     const shard = this.keys.shardOfUser(userId);
     const reply = await this.write('endAllUserSessions', 'latchkeyEndAllUserSessions', [
-        this.keys.userIndex(shard, userId),
-        this.keys.userMarker(shard, userId),
-        this.keys.shardPrefixes[shard]!,
-        userId,
-        String(revokedAfter),
-        String(now),
-        ttlArg(markerTtlMs),
+      this.keys.userIndex(shard, userId),
+      this.keys.userMarker(shard, userId),
+      this.keys.shardPrefixes[shard]!,
+      userId,
+      String(revokedAfter),
+      String(now),
+      ttlArg(markerTtlMs),
     ]);
     return recordsFromReply(reply).sort(oldestFirst);
   }
@@ -258,22 +261,20 @@ export class RedisStore implements SessionStore {
   }
 
   async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
-    const [version, sealed] = await this.run('getKeyRing', () =>
-      this.client.mget(this.keys.keyRingVersion(), this.keys.keyRingSealed()),
-    );
+    const [version, sealed] = await this.run('getKeyRing', () => this.client.mget(this.keys.keyRingVersion(), this.keys.keyRingSealed()));
     return version != null && sealed != null ? { version, sealed } : null;
   }
 
   async putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean> {
     const written = await this.write('putKeyRing', 'latchkeyPutKeyRing', [
-        this.keys.keyRingVersion(),
-        this.keys.keyRingSealed(),
-        expectedVersion === null ? '0' : '1',
-        expectedVersion ?? '',
-        next.version,
-        next.sealed,
-        this.keys.shardPrefixes[0]!,
-        String(KEY_RING_EVENT_TTL_MS),
+      this.keys.keyRingVersion(),
+      this.keys.keyRingSealed(),
+      expectedVersion === null ? '0' : '1',
+      expectedVersion ?? '',
+      next.version,
+      next.sealed,
+      this.keys.shardPrefixes[0]!,
+      String(KEY_RING_EVENT_TTL_MS),
     ]);
     return written === 1;
   }
@@ -362,10 +363,7 @@ export class RedisStore implements SessionStore {
     this.assertOpen();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no reply within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       return await Promise.race([call(), deadline]);
@@ -381,7 +379,3 @@ export class RedisStore implements SessionStore {
     if (this.closed) throw new StoreUnavailableError('RedisStore is closed');
   }
 }
-
-
-
-

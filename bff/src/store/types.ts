@@ -108,7 +108,6 @@ export type RotateResult =
   /** Same generation, different secret: not ours. Changes nothing. */
   | { outcome: 'mismatch' };
 
-
 /** The per-user cap `createSession` enforces. */
 export interface SessionLimits {
   /**
@@ -183,7 +182,6 @@ export interface SessionStore {
 
   /** Adds a jti to the deny list until `ttlMs` from now. */
   revokeJti(jti: string, ttlMs: number): Promise<void>;
-
 
   /**
    * The revocation log (see revocation-feed.ts): events after `after` (null: from the oldest live one), waiting

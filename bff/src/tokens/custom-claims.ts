@@ -18,8 +18,26 @@ export interface LatchkeyClaims {}
  * login could mint a token for another subject, session or audience. `scope` is set from `authenticate`'s `scope`.
  */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
-  'iss', 'sub', 'aud', 'sid', 'jti', 'iat', 'exp', 'nbf', 'client_id', 'typ', 'scope',
-  'alg', 'kid', 'cnf', 'auth_time', 'acr', 'amr', 'azp', 'nonce', 'at_hash',
+  'iss',
+  'sub',
+  'aud',
+  'sid',
+  'jti',
+  'iat',
+  'exp',
+  'nbf',
+  'client_id',
+  'typ',
+  'scope',
+  'alg',
+  'kid',
+  'cnf',
+  'auth_time',
+  'acr',
+  'amr',
+  'azp',
+  'nonce',
+  'at_hash',
 ]);
 
 /** RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -33,14 +51,24 @@ const scopeToken = z.string().max(MAX_SCOPE_LENGTH).regex(SCOPE_TOKEN, 'a scope 
 
 /** `"a b"` or `['a', 'b']` → the distinct scopes, in order. */
 export const scopeListSchema = z
-  .union([z.string().max(MAX_SCOPES * (MAX_SCOPE_LENGTH + 1)).transform((s) => s.split(' ').filter(Boolean)), z.array(z.string())])
+  .union([
+    z
+      .string()
+      .max(MAX_SCOPES * (MAX_SCOPE_LENGTH + 1))
+      .transform((s) => s.split(' ').filter(Boolean)),
+    z.array(z.string()),
+  ])
   .pipe(z.array(scopeToken).max(MAX_SCOPES))
   .transform((scopes) => [...new Set(scopes)]);
 
 const claimName = z.string().min(1).max(64);
 
 /** A tenant name: what `admin.revokeTenant` addresses. Bounded text without control characters. */
-export const tenantSchema = z.string().min(1).max(256).regex(/^\P{Cc}+$/u, 'a tenant is text without control characters');
+export const tenantSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^\P{Cc}+$/u, 'a tenant is text without control characters');
 
 const grantSchema = z.object({ claims: z.record(claimName, z.json()), scope: scopeListSchema, tenant: tenantSchema.optional() });
 

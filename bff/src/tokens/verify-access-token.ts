@@ -18,9 +18,7 @@ export interface VerifyAccessTokenOptions {
 /** Why a token was refused; never shown to the client (they all get the same generic 401). */
 export type TokenRejection = 'malformed' | 'oversized' | 'expired' | 'unknown_key' | 'unknown_issuer' | 'invalid';
 
-export type VerifyResult =
-  | { ok: true; claims: AccessTokenClaims; header: JWTHeaderParameters }
-  | { ok: false; reason: TokenRejection; cause?: unknown };
+export type VerifyResult = { ok: true; claims: AccessTokenClaims; header: JWTHeaderParameters } | { ok: false; reason: TokenRejection; cause?: unknown };
 
 /** Three base64url parts: rejects JWE (five parts) and anything else before base64 or JSON parsing. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;

@@ -210,7 +210,9 @@ export const deepNesting: fc.Arbitrary<string> = fc
   });
 
 /** Passwords the fuzz sends: each carries a marker, so an echo anywhere is unmistakable. */
-export const canaryPassword = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 8, maxLength: 16 }).map((s) => `pw-canary-${s}`);
+export const canaryPassword = fc
+  .string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 8, maxLength: 16 })
+  .map((s) => `pw-canary-${s}`);
 export const CANARY_PATTERN = /pw-canary-[a-z0-9]{8,16}/;
 
 const username = fc.oneof(
@@ -234,7 +236,10 @@ const looseLoginBody: fc.Arbitrary<string> = fc
 const wellFormedLoginBody: fc.Arbitrary<string> = fc
   .record(
     {
-      username: fc.oneof(fc.constantFrom('alice', 'bob', 'Alice', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'), fc.string({ minLength: 1, maxLength: 256 })),
+      username: fc.oneof(
+        fc.constantFrom('alice', 'bob', 'Alice', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'),
+        fc.string({ minLength: 1, maxLength: 256 }),
+      ),
       password: canaryPassword,
       deviceName: fc.string({ minLength: 1, maxLength: 100 }),
     },
@@ -373,7 +378,19 @@ export const originHeader: fc.Arbitrary<string | undefined> = fc.oneof(
 
 /** A few headers a proxy or an attacker might add; none of them may change what the BFF decides. */
 export const extraHeaders: fc.Arbitrary<Record<string, string>> = fc.dictionary(
-  fc.constantFrom('X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'User-Agent', 'Accept', 'Accept-Encoding', 'X-HTTP-Method-Override', 'Range', 'If-None-Match', 'X-Requested-With', 'Forwarded'),
+  fc.constantFrom(
+    'X-Forwarded-For',
+    'X-Forwarded-Proto',
+    'X-Forwarded-Host',
+    'User-Agent',
+    'Accept',
+    'Accept-Encoding',
+    'X-HTTP-Method-Override',
+    'Range',
+    'If-None-Match',
+    'X-Requested-With',
+    'Forwarded',
+  ),
   headerValue,
   { maxKeys: 3 },
 );
@@ -388,7 +405,10 @@ export const garbageCookie: fc.Arbitrary<string> = fc.oneof(
   fc
     .array(
       fc.tuple(
-        fc.oneof(fc.constantFrom(COOKIE_NAME, 'latchkey', '__proto__', 'constructor', '__Host-latchkey ', '__host-latchkey', 'a'), fc.string({ unit: b64urlChar, minLength: 1, maxLength: 12 })),
+        fc.oneof(
+          fc.constantFrom(COOKIE_NAME, 'latchkey', '__proto__', 'constructor', '__Host-latchkey ', '__host-latchkey', 'a'),
+          fc.string({ unit: b64urlChar, minLength: 1, maxLength: 12 }),
+        ),
         fc.string({ unit: headerChar, maxLength: 60 }).map((v) => v.replace(/;/g, '')),
       ),
       { minLength: 2, maxLength: 60 },
@@ -495,8 +515,15 @@ export function jwtShaped(realTokens: readonly string[], kid: string, issuer: st
   const realPayloads = realTokens.map((t) => t.split('.')[1]!);
   const header = fc.record(
     {
-      alg: fc.oneof({ weight: 3, arbitrary: fc.constant('ES256') }, { weight: 2, arbitrary: fc.constantFrom('none', 'None', 'HS256', 'RS256', 'EdDSA', 'ES384', 'PS256', '', 'es256') }),
-      kid: fc.oneof({ weight: 3, arbitrary: fc.constant(kid) }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', '../../etc/passwd') }),
+      alg: fc.oneof(
+        { weight: 3, arbitrary: fc.constant('ES256') },
+        { weight: 2, arbitrary: fc.constantFrom('none', 'None', 'HS256', 'RS256', 'EdDSA', 'ES384', 'PS256', '', 'es256') },
+      ),
+      kid: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(kid) },
+        { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+        { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', '../../etc/passwd') },
+      ),
       typ: fc.oneof({ weight: 3, arbitrary: fc.constant('at+jwt') }, { weight: 1, arbitrary: fc.constantFrom('JWT', 'AT+JWT', 'application/at+jwt') }),
       jku: fc.constant('https://evil.example/jwks.json'),
       jwk: fc.constant({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }),
@@ -541,7 +568,19 @@ export function mutatedToken(realTokens: readonly string[]): fc.Arbitrary<string
     .record({
       token: fc.constantFrom(...realTokens),
       other: fc.constantFrom(...realTokens),
-      kind: fc.constantFrom('flip', 'truncate', 'drop-part', 'swap-part', 'strip-signature', 'alg-none', 'tamper-claims', 'extra-part', 'double-dot', 'append', 'case'),
+      kind: fc.constantFrom(
+        'flip',
+        'truncate',
+        'drop-part',
+        'swap-part',
+        'strip-signature',
+        'alg-none',
+        'tamper-claims',
+        'extra-part',
+        'double-dot',
+        'append',
+        'case',
+      ),
       position: fc.nat(),
       char: fc.oneof(b64urlChar, fc.constantFrom('.', '=', '+', '/', '~', '%')),
       claim: fc.constantFrom('sub', 'sid', 'exp', 'iat', 'aud', 'iss', 'jti', 'client_id'),
@@ -591,7 +630,10 @@ export function authorizationHeader(realTokens: readonly string[], kid: string, 
     { weight: 1, arbitrary: fc.constant(undefined) },
     { weight: 6, arbitrary: token.map((t) => `Bearer ${t}`) },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom('Basic', 'Token', 'JWT', 'Bearer:', 'DPoP', ''), token).map(([s, t]) => `${s} ${t}`) },
-    { weight: 1, arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Bearer null', 'Bearer undefined', 'Bearer .', 'Bearer ..', 'Bearer ...', `Bearer ${'A'.repeat(5000)}`) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Bearer null', 'Bearer undefined', 'Bearer .', 'Bearer ..', 'Bearer ...', `Bearer ${'A'.repeat(5000)}`),
+    },
     { weight: 1, arbitrary: headerValue },
   );
 }
@@ -599,7 +641,26 @@ export function authorizationHeader(realTokens: readonly string[], kid: string, 
 // ---------------------------------------------------------------------------------------------------------------
 // Routes
 
-const PATH_IDS = ['%', '%zz', '%E0%A4%A', '%C0%AF', '%00', 'a%00b', '..', '.', '%2F', '%2e%2e', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'x'.repeat(65), 'A'.repeat(64), '-', '_'];
+const PATH_IDS = [
+  '%',
+  '%zz',
+  '%E0%A4%A',
+  '%C0%AF',
+  '%00',
+  'a%00b',
+  '..',
+  '.',
+  '%2F',
+  '%2e%2e',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'x'.repeat(65),
+  'A'.repeat(64),
+  '-',
+  '_',
+];
 
 export function pathId(realSids: readonly string[]): fc.Arbitrary<string> {
   return fc.oneof(
@@ -615,7 +676,21 @@ export function pathId(realSids: readonly string[]): fc.Arbitrary<string> {
   );
 }
 
-const AUTH_PATHS = ['/auth/login', '/auth/refresh', '/auth/logout', '/auth/logout-all', '/auth/sessions', '/auth/sessions/abc', '/auth/jwks.json', '/auth', '/auth/', '/auth/LOGIN', '/auth/refresh/', '/auth/Jwks.JSON', '/auth/nope'];
+const AUTH_PATHS = [
+  '/auth/login',
+  '/auth/refresh',
+  '/auth/logout',
+  '/auth/logout-all',
+  '/auth/sessions',
+  '/auth/sessions/abc',
+  '/auth/jwks.json',
+  '/auth',
+  '/auth/',
+  '/auth/LOGIN',
+  '/auth/refresh/',
+  '/auth/Jwks.JSON',
+  '/auth/nope',
+];
 
 export const queryString: fc.Arbitrary<string> = fc.oneof(
   { weight: 5, arbitrary: fc.constant('') },

@@ -39,8 +39,18 @@ const token = () =>
 const credentials = () =>
   fc.oneof(
     fc.constant<'none'>('none'),
-    fc.record({ kind: fc.constantFrom('basic', 'post'), id: fc.oneof(fc.constant(CLIENT.id), fc.string({ maxLength: 30 })), secret: fc.oneof(fc.constant(CLIENT.secret), fc.string({ maxLength: 60 })) }),
-    fc.record({ kind: fc.constant('header'), value: fc.oneof(fc.string({ maxLength: 80 }), fc.string({ maxLength: 60 }).map((s) => `Basic ${s}`)) }),
+    fc.record({
+      kind: fc.constantFrom('basic', 'post'),
+      id: fc.oneof(fc.constant(CLIENT.id), fc.string({ maxLength: 30 })),
+      secret: fc.oneof(fc.constant(CLIENT.secret), fc.string({ maxLength: 60 })),
+    }),
+    fc.record({
+      kind: fc.constant('header'),
+      value: fc.oneof(
+        fc.string({ maxLength: 80 }),
+        fc.string({ maxLength: 60 }).map((s) => `Basic ${s}`),
+      ),
+    }),
   );
 const contentType = () =>
   fc.oneof(

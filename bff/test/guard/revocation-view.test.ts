@@ -9,13 +9,34 @@ import type { DeviceSessionRecord } from '../../src/store/types.js';
 function session(userId: string, sid: string): DeviceSessionRecord {
   const now = Date.now();
   return {
-    key: newSessionKey(userId), sid, userId, userName: userId, deviceName: 'd', userAgent: 'ua', createdAt: now, lastActiveAt: now,
-    idleExpiresAt: now + 60_000, absoluteExpiresAt: now + 120_000, generation: 0, credentialHash: 'h', previousHash: null,
-    successorSealed: null, graceUntil: 0,
+    key: newSessionKey(userId),
+    sid,
+    userId,
+    userName: userId,
+    deviceName: 'd',
+    userAgent: 'ua',
+    createdAt: now,
+    lastActiveAt: now,
+    idleExpiresAt: now + 60_000,
+    absoluteExpiresAt: now + 120_000,
+    generation: 0,
+    credentialHash: 'h',
+    previousHash: null,
+    successorSealed: null,
+    graceUntil: 0,
   };
 }
 
-const claims = (sub: string, sid: string) => ({ iss: 'i', sub, aud: 'a', sid, jti: 'j', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60, client_id: 'c' });
+const claims = (sub: string, sid: string) => ({
+  iss: 'i',
+  sub,
+  aud: 'a',
+  sid,
+  jti: 'j',
+  iat: Math.floor(Date.now() / 1000),
+  exp: Math.floor(Date.now() / 1000) + 60,
+  client_id: 'c',
+});
 
 describe('RevocationView and the events it passes on', () => {
   const stores: MemoryStore[] = [];

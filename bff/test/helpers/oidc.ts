@@ -50,11 +50,7 @@ export interface OidcStack {
 }
 
 /** A BFF (with `oidc` on) on a free port and the IdP it trusts. */
-export async function startOidcStack(
-  store: SessionStore,
-  oidc: Partial<OidcOptions> = {},
-  overrides: Partial<BffOptions> = {},
-): Promise<OidcStack> {
+export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOptions> = {}, overrides: Partial<BffOptions> = {}): Promise<OidcStack> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const idp = await startTestIdp(origin);

@@ -98,9 +98,7 @@ describe('requireAuth({ scopes })', () => {
       expect(res.headers['cache-control']).toBe('no-store');
     }
     expect((await get(t.app, '/api/admin', device.token)).headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="admin"');
-    expect((await get(t.app, '/api/both', device.token)).headers['www-authenticate']).toBe(
-      'Bearer error="insufficient_scope", scope="read:feed admin"',
-    );
+    expect((await get(t.app, '/api/both', device.token)).headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="read:feed admin"');
     expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_auth_decisions_total')).toMatch(/outcome="insufficient_scope"} 4$/m);
   });
 

@@ -19,7 +19,7 @@ describe('CORS on (cors: true): exactly the allowedOrigins', () => {
   });
   afterAll(() => t.close());
 
-  it('answers a listed origin\'s preflight: its origin echoed, credentials, X-CSRF and Content-Type, the routes\' methods, a bounded max-age', async () => {
+  it("answers a listed origin's preflight: its origin echoed, credentials, X-CSRF and Content-Type, the routes' methods, a bounded max-age", async () => {
     for (const path of ['/auth/refresh', '/auth/login', '/auth/sessions/abc']) {
       const res = await request(t.app).options(path).set('Origin', APP).set(PREFLIGHT);
       expect(res.status).toBe(204);
@@ -73,7 +73,7 @@ describe('CORS on (cors: true): exactly the allowedOrigins', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
   });
 
-  it('refuses an unlisted origin\'s request before it reaches a route, and echoes nothing', async () => {
+  it("refuses an unlisted origin's request before it reaches a route, and echoes nothing", async () => {
     const device = await login(t.app);
     const res = await call(t.app, 'post', '/auth/logout', { cookie: device.cookie, headers: { Origin: 'https://evil.example' } });
     expect(res.status).toBe(403);

@@ -45,7 +45,12 @@ describe('issuers of one deployment (recorded in the shared key ring)', () => {
     const shared = store();
     const a = await instance(shared, { issuer: 'http://localhost:4001' });
     const b = await instance(shared, { issuer: 'http://localhost:4002' });
-    expect(a.bff.keyRing.deploymentIssuers().map((i) => i.issuer).sort()).toEqual(['http://localhost:4001', 'http://localhost:4002']);
+    expect(
+      a.bff.keyRing
+        .deploymentIssuers()
+        .map((i) => i.issuer)
+        .sort(),
+    ).toEqual(['http://localhost:4001', 'http://localhost:4002']);
 
     const fromA = await login(a.app);
     const fromB = await login(b.app, 'bob');

@@ -25,8 +25,7 @@ const form = (params: Record<string, string>) =>
   Object.entries(params)
     .map(([k, v]) => `${formEncode(k)}=${formEncode(v)}`)
     .join('&');
-const basic = (client: { id: string; secret: string }) =>
-  `Basic ${Buffer.from(`${formEncode(client.id)}:${formEncode(client.secret)}`).toString('base64')}`;
+const basic = (client: { id: string; secret: string }) => `Basic ${Buffer.from(`${formEncode(client.id)}:${formEncode(client.secret)}`).toString('base64')}`;
 
 type Auth = 'basic' | 'post' | 'none';
 
@@ -84,7 +83,10 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
     it.each([
       ['a wrong secret (Basic)', (r: request.Test) => r.set('Authorization', basic({ id: ORDERS.id, secret: `${ORDERS.secret}x` }))],
       ['an unknown client (Basic)', (r: request.Test) => r.set('Authorization', basic({ id: 'nobody', secret: ORDERS.secret }))],
-      ['Basic without the form-encoding undone correctly', (r: request.Test) => r.set('Authorization', `Basic ${Buffer.from(`${ODD.id}:${ODD.secret}`).toString('base64')}`)],
+      [
+        'Basic without the form-encoding undone correctly',
+        (r: request.Test) => r.set('Authorization', `Basic ${Buffer.from(`${ODD.id}:${ODD.secret}`).toString('base64')}`),
+      ],
       ['a malformed Basic header', (r: request.Test) => r.set('Authorization', 'Basic !!!')],
       ['Basic without a colon', (r: request.Test) => r.set('Authorization', `Basic ${Buffer.from(ORDERS.id).toString('base64')}`)],
       ['a Bearer header', (r: request.Test) => r.set('Authorization', 'Bearer abc')],
@@ -135,8 +137,16 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
 
     it('refuses browsers (Origin or Sec-Fetch-Site): 403 before any credential is looked at', async () => {
       const device = await login(t.app);
-      for (const [name, value] of [['Origin', ISSUER], ['Sec-Fetch-Site', 'same-origin']]) {
-        const res = await request(t.app).post('/auth/introspect').type('form').set('Authorization', basic(ORDERS)).set(name!, value!).send(form({ token: device.token }));
+      for (const [name, value] of [
+        ['Origin', ISSUER],
+        ['Sec-Fetch-Site', 'same-origin'],
+      ]) {
+        const res = await request(t.app)
+          .post('/auth/introspect')
+          .type('form')
+          .set('Authorization', basic(ORDERS))
+          .set(name!, value!)
+          .send(form({ token: device.token }));
         expect(res.status).toBe(403);
         expect(res.body.error).toBe('csrf_rejected');
       }
@@ -232,7 +242,11 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
       for (const body of bodies) {
         const res = await post(t.app, '/auth/introspect', body);
         expect(res.status).toBe(400);
-        expect(res.body).toEqual({ error: 'invalid_request', message: 'The token parameter is required.', error_description: 'The token parameter is required.' });
+        expect(res.body).toEqual({
+          error: 'invalid_request',
+          message: 'The token parameter is required.',
+          error_description: 'The token parameter is required.',
+        });
       }
     });
 
@@ -254,8 +268,18 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
 
     it('takes application/x-www-form-urlencoded in UTF-8 only: anything else is 415', async () => {
       const device = await login(t.app);
-      for (const type of ['application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded; charset=iso-8859-1', 'not a type']) {
-        const res = await request(t.app).post('/auth/introspect').set('Authorization', basic(ORDERS)).set('Content-Type', type).send(form({ token: device.token }));
+      for (const type of [
+        'application/json',
+        'text/plain',
+        'multipart/form-data; boundary=x',
+        'application/x-www-form-urlencoded; charset=iso-8859-1',
+        'not a type',
+      ]) {
+        const res = await request(t.app)
+          .post('/auth/introspect')
+          .set('Authorization', basic(ORDERS))
+          .set('Content-Type', type)
+          .send(form({ token: device.token }));
         expect({ type, status: res.status, error: res.body.error }).toEqual({ type, status: 415, error: 'unsupported_media_type' });
       }
       const json = await request(t.app).post('/auth/introspect').set('Authorization', basic(ORDERS)).send({ token: device.token });

@@ -185,7 +185,7 @@ describe('login with the cookie of an earlier session', () => {
     // The session that cookie belonged to was revoked for theft, not signed out: its holder learns why.
     expect((await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie })).body.error).toBe('reuse_detected');
     expect(thefts()).toEqual([expect.objectContaining({ route: 'login', userId: 'user-alice', sid: device.sid, ip: expect.any(String) })]);
-    expect((await t.bff.metrics.registry.getSingleMetricAsString('latchkey_theft_detections_total'))).toMatch(/ 1$/m);
+    expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_theft_detections_total')).toMatch(/ 1$/m);
   });
 
   it("another user's superseded cookie: that user's session is revoked for theft and logged with their id; the login works", async () => {
@@ -250,7 +250,9 @@ describe('device names and user agents', () => {
       const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
       socket.write(
         Buffer.concat([
-          Buffer.from(`POST /auth/login HTTP/1.1\r\nHost: localhost\r\nX-CSRF: 1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)`),
+          Buffer.from(
+            `POST /auth/login HTTP/1.1\r\nHost: localhost\r\nX-CSRF: 1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)`,
+          ),
           Buffer.from([0x9b, 0x32, 0x4a, 0x20, 0x85, 0xad]), // CSI "2J", NEL, soft hyphen
           Buffer.from(`Chrome/140.0\r\n\r\n${body}`),
         ]),

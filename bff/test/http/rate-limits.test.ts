@@ -55,30 +55,42 @@ const HIGH = { limit: 1_000_000, windowMs: 60_000 };
 function concurrencySuite(backend: string, makeStore: () => Promise<SessionStore>) {
   describe(`login limits under concurrency (${backend})`, () => {
     // 400 HTTP requests on a shared 2-core machine: the timeout is room for a loaded host, not a speed claim.
-    it('400 parallel wrong guesses from one IP: at most perAccountAndIp reach the password check, the rest 429 with Retry-After', { timeout: 90_000 }, async () => {
-      const b = await countingBff(await makeStore(), { perIp: HIGH, perAccountAndIp: { limit: 5, windowMs: 60_000 }, perAccount: { limit: 100, windowMs: 60_000 } });
-      try {
-        const results = await Promise.all(Array.from({ length: 400 }, (_, i) => b.loginFrom('203.0.113.9', 'alice', `guess-${i}`)));
-        expect(b.checks.count).toBeLessThanOrEqual(5);
-        expect(b.checks.count).toBeGreaterThan(0);
-        expect(results.filter((r) => r.status === 401)).toHaveLength(b.checks.count);
-        const limited = results.filter((r) => r.status === 429);
-        expect(limited).toHaveLength(400 - b.checks.count);
-        for (const r of limited) {
-          expect(r.body.error).toBe('rate_limited');
-          expect(Number(r.retryAfter)).toBeGreaterThan(0);
+    it(
+      '400 parallel wrong guesses from one IP: at most perAccountAndIp reach the password check, the rest 429 with Retry-After',
+      { timeout: 90_000 },
+      async () => {
+        const b = await countingBff(await makeStore(), {
+          perIp: HIGH,
+          perAccountAndIp: { limit: 5, windowMs: 60_000 },
+          perAccount: { limit: 100, windowMs: 60_000 },
+        });
+        try {
+          const results = await Promise.all(Array.from({ length: 400 }, (_, i) => b.loginFrom('203.0.113.9', 'alice', `guess-${i}`)));
+          expect(b.checks.count).toBeLessThanOrEqual(5);
+          expect(b.checks.count).toBeGreaterThan(0);
+          expect(results.filter((r) => r.status === 401)).toHaveLength(b.checks.count);
+          const limited = results.filter((r) => r.status === 429);
+          expect(limited).toHaveLength(400 - b.checks.count);
+          for (const r of limited) {
+            expect(r.body.error).toBe('rate_limited');
+            expect(Number(r.retryAfter)).toBeGreaterThan(0);
+          }
+          // Even the right password is refused now, without being checked.
+          const before = b.checks.count;
+          expect((await b.loginFrom('203.0.113.9', 'alice', 'wonderland')).status).toBe(429);
+          expect(b.checks.count).toBe(before);
+        } finally {
+          await b.close();
         }
-        // Even the right password is refused now, without being checked.
-        const before = b.checks.count;
-        expect((await b.loginFrom('203.0.113.9', 'alice', 'wonderland')).status).toBe(429);
-        expect(b.checks.count).toBe(before);
-      } finally {
-        await b.close();
-      }
-    });
+      },
+    );
 
     it('400 parallel wrong guesses from 400 IPs: at most perAccount reach the password check', { timeout: 90_000 }, async () => {
-      const b = await countingBff(await makeStore(), { perIp: HIGH, perAccountAndIp: { limit: 5, windowMs: 60_000 }, perAccount: { limit: 20, windowMs: 60_000 } });
+      const b = await countingBff(await makeStore(), {
+        perIp: HIGH,
+        perAccountAndIp: { limit: 5, windowMs: 60_000 },
+        perAccount: { limit: 20, windowMs: 60_000 },
+      });
       try {
         const results = await Promise.all(Array.from({ length: 400 }, (_, i) => b.loginFrom(`198.18.${i >> 8}.${i & 255}`, 'bob', `guess-${i}`)));
         expect(b.checks.count).toBeLessThanOrEqual(20);
@@ -90,7 +102,11 @@ function concurrencySuite(backend: string, makeStore: () => Promise<SessionStore
     });
 
     it('concurrent correct logins are not limited: reservations of correct passwords are given back', async () => {
-      const b = await countingBff(await makeStore(), { perIp: HIGH, perAccountAndIp: { limit: 2, windowMs: 60_000 }, perAccount: { limit: 2, windowMs: 60_000 } });
+      const b = await countingBff(await makeStore(), {
+        perIp: HIGH,
+        perAccountAndIp: { limit: 2, windowMs: 60_000 },
+        perAccount: { limit: 2, windowMs: 60_000 },
+      });
       try {
         const results = await Promise.all(Array.from({ length: 12 }, () => b.loginFrom('203.0.113.10', 'alice', 'wonderland')));
         expect(results.map((r) => r.status)).toEqual(Array(12).fill(200));
@@ -132,7 +148,11 @@ describe('on a real Redis', () => {
   concurrencySuite('Redis store', () => connect());
 
   it("keeps its counters under the store's prefix, each with an expiry, with no user input in the key", async () => {
-    const b = await countingBff(await connect(), { perIp: HIGH, perAccountAndIp: { limit: 5, windowMs: 60_000 }, perAccount: { limit: 100, windowMs: 60_000 } });
+    const b = await countingBff(await connect(), {
+      perIp: HIGH,
+      perAccountAndIp: { limit: 5, windowMs: 60_000 },
+      perAccount: { limit: 100, windowMs: 60_000 },
+    });
     try {
       await b.loginFrom('203.0.113.11', 'al{ice}', 'nope');
       const keys = (await inspect.keys(`${prefix()}rl:*`)).sort();

@@ -30,11 +30,14 @@ describe('guards on a real Redis', () => {
   });
 
   it.each([
-    ['jti', async (d: { token: string }) => {
-      const { decodeJwt } = await import('jose');
-      const c = decodeJwt(d.token);
-      await a.bff.admin.revokeAccessToken(c.jti!, c.exp!);
-    }],
+    [
+      'jti',
+      async (d: { token: string }) => {
+        const { decodeJwt } = await import('jose');
+        const c = decodeJwt(d.token);
+        await a.bff.admin.revokeAccessToken(c.jti!, c.exp!);
+      },
+    ],
     ['session', async (d: { cookie: string }) => void (await call(a.app, 'post', '/auth/logout', { cookie: d.cookie }))],
     ['user revoked_after', async (d: { cookie: string }) => void (await call(a.app, 'post', '/auth/logout-all', { cookie: d.cookie }))],
   ] as const)('a %s revocation made through A is enforced by B', async (_kind, revoke) => {

@@ -12,7 +12,10 @@ afterEach(() => t.close());
 
 async function metric(name: string): Promise<string> {
   const text = await t.bff.metrics.registry.metrics();
-  return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
 }
 
 describe('POST /auth/refresh', () => {
@@ -45,7 +48,10 @@ describe('POST /auth/refresh', () => {
 
   it('accepts cookies signed with an older secret after secret rotation', async () => {
     const device = await login(t.app);
-    const rotated = await startTestBff({ secrets: ['a-brand-new-secret-0123456789-abcdefghijkl', 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'] }, t.store);
+    const rotated = await startTestBff(
+      { secrets: ['a-brand-new-secret-0123456789-abcdefghijkl', 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'] },
+      t.store,
+    );
     const res = await refresh(rotated.app, device);
     expect(res.status).toBe(200);
   });

@@ -25,7 +25,9 @@ describe('security events are logged with the client IP and the user where known
     expect(failed[0]).toMatchObject({ level: 40, ip: IP, account: expect.stringMatching(/^[\w-]{16}$/) });
     // The account is a hash of the lower-cased username, the same for every spelling, so events of one account correlate.
     expect(new Set(failed.map((e) => e.account)).size).toBe(1);
-    expect(events('rate_limited')).toEqual([expect.objectContaining({ level: 40, limit: 'login-account-ip', ip: IP, account: failed[0]!.account, retryAfter: expect.any(Number) })]);
+    expect(events('rate_limited')).toEqual([
+      expect.objectContaining({ level: 40, limit: 'login-account-ip', ip: IP, account: failed[0]!.account, retryAfter: expect.any(Number) }),
+    ]);
     const log = t.logLines.join('\n');
     expect(log).not.toContain('secret-guess');
     expect(log).not.toMatch(/Alice/i);
@@ -66,7 +68,14 @@ describe("the default logger's redaction", () => {
   }
 
   it('lists the request password and the capitalised header paths', () => {
-    for (const path of ['req.body.password', 'req.headers["Authorization"]', 'req.headers["Cookie"]', 'res.headers["Set-Cookie"]', 'req.headers["authorization"]', 'res.headers["set-cookie"]']) {
+    for (const path of [
+      'req.body.password',
+      'req.headers["Authorization"]',
+      'req.headers["Cookie"]',
+      'res.headers["Set-Cookie"]',
+      'req.headers["authorization"]',
+      'res.headers["set-cookie"]',
+    ]) {
       expect(REDACT_PATHS).toContain(path);
     }
   });

@@ -17,7 +17,7 @@ const loginFrom = (app: TestBff['app'], forwardedFor: string) =>
   call(app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' }, headers: { 'X-Forwarded-For': forwardedFor } });
 
 describe('per-IP limits and trust proxy', () => {
-  it('without trust proxy, X-Forwarded-For is ignored: every client behind the proxy shares the proxy\'s address', async () => {
+  it("without trust proxy, X-Forwarded-For is ignored: every client behind the proxy shares the proxy's address", async () => {
     t = await startTestBff(perIpOfTwo);
     expect((await loginFrom(t.app, '203.0.113.1')).status).toBe(200);
     expect((await loginFrom(t.app, '203.0.113.2')).status).toBe(200);

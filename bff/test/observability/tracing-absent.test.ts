@@ -39,11 +39,10 @@ describe('Tracing.load: @opentelemetry/api is optional', () => {
 describe('a process where @opentelemetry/api cannot be resolved', () => {
   it('loads the BFF, signs in, refreshes and guards', async () => {
     // tsx runs the BFF's sources; the hooks make `@opentelemetry/api` unresolvable, as in an app that never installed it.
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', '--import', fixture('register-hooks.mjs'), fixture('app-without-otel-api.ts')],
-      { cwd: fileURLToPath(new URL('../../../', import.meta.url)), timeout: 60_000 },
-    );
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--import', fixture('register-hooks.mjs'), fixture('app-without-otel-api.ts')], {
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+      timeout: 60_000,
+    });
     expect(JSON.parse(stdout.trim())).toEqual({ apiImport: 'ERR_MODULE_NOT_FOUND', login: 200, refresh: 200, guarded: 200, sub: 'user-alice' });
   });
 });

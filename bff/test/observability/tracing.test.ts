@@ -206,7 +206,10 @@ describe('failures are errors', () => {
       for (const span of [route, read]) {
         expect(span.status.code, span.name).toBe(SPAN_STATUS.ERROR);
         expect(span.attributes, span.name).toEqual({ 'latchkey.outcome': 'temporarily_unavailable', 'error.type': 'temporarily_unavailable' });
-        expect(span.events.map((e) => e.attributes?.['exception.type']), span.name).toEqual(['StoreUnavailableError']);
+        expect(
+          span.events.map((e) => e.attributes?.['exception.type']),
+          span.name,
+        ).toEqual(['StoreUnavailableError']);
       }
     } finally {
       redis.resume();
@@ -266,7 +269,7 @@ describe('without a registered provider', () => {
   });
   afterAll(() => t.close());
 
-  it('the BFF works on the API\'s no-op tracer', async () => {
+  it("the BFF works on the API's no-op tracer", async () => {
     const device = await login(t.app);
     expect((await refresh(t.app, device)).status).toBe(200);
     expect((await me(t.app, device.token)).status).toBe(200);

@@ -302,16 +302,22 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
 
     describe('forged or malformed tokens: 400 { error, error_description }, nothing ends', () => {
       const cases: Array<[string, (sid: string) => Promise<string> | string]> = [
-        ['signed with another key under the IdP’s kid', async (sid) => {
-          const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-          return logoutToken({ sid }, { key: { ...(await exportJWK(privateKey)), kid: stack.idp.signingJwk.kid } });
-        }],
+        [
+          'signed with another key under the IdP’s kid',
+          async (sid) => {
+            const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+            return logoutToken({ sid }, { key: { ...(await exportJWK(privateKey)), kid: stack.idp.signingJwk.kid } });
+          },
+        ],
         ['HS256 with the client secret', (sid) => logoutToken({ sid }, { alg: 'HS256' })],
-        ['alg none', (sid) => {
-          const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-          const now = Math.floor(Date.now() / 1000);
-          return `${b64({ alg: 'none', typ: 'logout+jwt' })}.${b64({ iss: stack.idp.issuer, aud: IDP_CLIENT_ID, iat: now, jti: randomUUID(), sid, events: BACKCHANNEL_EVENT })}.`;
-        }],
+        [
+          'alg none',
+          (sid) => {
+            const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+            const now = Math.floor(Date.now() / 1000);
+            return `${b64({ alg: 'none', typ: 'logout+jwt' })}.${b64({ iss: stack.idp.issuer, aud: IDP_CLIENT_ID, iat: now, jti: randomUUID(), sid, events: BACKCHANNEL_EVENT })}.`;
+          },
+        ],
         ['wrong audience', (sid) => logoutToken({ sid, aud: 'someone-else' })],
         ['wrong issuer', (sid) => logoutToken({ sid, iss: 'https://evil.example' })],
         ['no events claim', (sid) => logoutToken({ sid, events: undefined })],
@@ -528,7 +534,9 @@ describe('OIDC options and the transaction cookie', () => {
 
   it('rejects invalid oidc options at createBff', async () => {
     const base = { issuer: 'https://idp.example', clientId: 'c', redirectUri: 'https://app.example/auth/oidc/callback' };
-    await expect(startOidcStack(new MemoryStore({ warnInProduction: false }), { ...base, clientSecret: undefined })).rejects.toThrow(/exactly one of clientSecret and privateKeyJwk/);
+    await expect(startOidcStack(new MemoryStore({ warnInProduction: false }), { ...base, clientSecret: undefined })).rejects.toThrow(
+      /exactly one of clientSecret and privateKeyJwk/,
+    );
     await expect(startOidcStack(new MemoryStore({ warnInProduction: false }), { scopes: ['profile'] })).rejects.toThrow(/openid/);
   });
 });

@@ -44,7 +44,9 @@ describe('npm pack: the published packages work in a scratch app', () => {
     scratch = mkdtempSync(join(tmpdir(), 'latchkey-pack-'));
     // prepack builds each package (tsc -b; up to date after `npm run build`, which `npm test` runs first).
     await run(npm, ['pack', '-w', 'shared', '-w', 'bff', '-w', 'client', '--pack-destination', scratch, '--silent'], { cwd: root, timeout: 180_000 });
-    const tarballs = readdirSync(scratch).filter((f) => f.endsWith('.tgz')).sort();
+    const tarballs = readdirSync(scratch)
+      .filter((f) => f.endsWith('.tgz'))
+      .sort();
     expect(tarballs).toEqual(['latchkey-bff-0.1.0.tgz', 'latchkey-client-0.1.0.tgz', 'latchkey-shared-0.1.0.tgz']);
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, type: 'module' }));
     writeFileSync(join(scratch, 'app.mjs'), APP);
@@ -52,7 +54,16 @@ describe('npm pack: the published packages work in a scratch app', () => {
     const expressVersion = (JSON.parse(readFileSync(join(root, 'node_modules/express/package.json'), 'utf8')) as { version: string }).version;
     await run(
       npm,
-      ['install', ...tarballs.map((t) => `./${t}`), `express@${expressVersion}`, `axios@${axiosVersion}`, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'],
+      [
+        'install',
+        ...tarballs.map((t) => `./${t}`),
+        `express@${expressVersion}`,
+        `axios@${axiosVersion}`,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
       { cwd: scratch, timeout: 240_000 },
     );
 

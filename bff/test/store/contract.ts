@@ -461,9 +461,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
 
       it('creating cap + N sessions leaves cap: the least recently active are ended like a revocation', async () => {
         const now = clock.now();
-        const created = Array.from({ length: CAP + 2 }, (_, i) =>
-          newSessionNow(alice, { createdAt: now - 10_000 + i, lastActiveAt: now - 10_000 + i }),
-        );
+        const created = Array.from({ length: CAP + 2 }, (_, i) => newSessionNow(alice, { createdAt: now - 10_000 + i, lastActiveAt: now - 10_000 + i }));
         const evictions: DeviceSessionRecord[][] = [];
         for (const s of created) evictions.push(await store.createSession(s, limits(now)));
 
@@ -798,9 +796,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
 
       it('lets exactly one of several concurrent writers win', async () => {
         await store.putKeyRing(null, { version: 'v1', sealed: 'ring-1' });
-        const wins = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => store.putKeyRing('v1', { version: `v2-${i}`, sealed: `ring-2-${i}` })),
-        );
+        const wins = await Promise.all(Array.from({ length: 10 }, (_, i) => store.putKeyRing('v1', { version: `v2-${i}`, sealed: `ring-2-${i}` })));
         expect(wins.filter(Boolean)).toHaveLength(1);
         const winner = wins.indexOf(true);
         expect(await store.getKeyRing()).toEqual({ version: `v2-${winner}`, sealed: `ring-2-${winner}` });
@@ -891,7 +887,13 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         const kinds = events.map((e) => [e.kind, e.id]);
         expect(kinds).toHaveLength(5);
         expect(kinds).toEqual(
-          expect.arrayContaining([['jti', 'jti-1'], ['sid', s1.sid], ['sid', s2.sid], ['user', bob], ['keyring', 'v1']]),
+          expect.arrayContaining([
+            ['jti', 'jti-1'],
+            ['sid', s1.sid],
+            ['sid', s2.sid],
+            ['user', bob],
+            ['keyring', 'v1'],
+          ]),
         );
         const jti = events.find((e) => e.kind === 'jti')!;
         expect(jti.expiresAt).toBeGreaterThanOrEqual(before + 59_000);

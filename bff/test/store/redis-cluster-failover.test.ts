@@ -22,8 +22,7 @@ afterAll(async () => {
 });
 
 const PREFIX = 'lkf:';
-const open = () =>
-  RedisStore.connect({ clusterNodes: [cluster.url], prefix: PREFIX, waitForReplicas: { replicas: 1, timeoutMs: 200 } });
+const open = () => RedisStore.connect({ clusterNodes: [cluster.url], prefix: PREFIX, waitForReplicas: { replicas: 1, timeoutMs: 200 } });
 
 const rotation = (s: ReturnType<typeof newSession>, generation: number, credentialHash: string, next: string) => ({
   key: s.key,

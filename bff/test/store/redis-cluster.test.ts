@@ -24,8 +24,7 @@ afterAll(async () => {
 });
 
 const freshPrefix = () => `lkc:${randomUUID()}:`;
-const connect = (prefix = freshPrefix(), extra: { shards?: number } = {}) =>
-  RedisStore.connect({ clusterNodes: [cluster.url], prefix, ...extra });
+const connect = (prefix = freshPrefix(), extra: { shards?: number } = {}) => RedisStore.connect({ clusterNodes: [cluster.url], prefix, ...extra });
 
 runStoreContract('RedisStore on a Redis Cluster', async () => {
   const prefix = freshPrefix();
@@ -205,9 +204,7 @@ describe('RedisStore on a Redis Cluster', () => {
       } finally {
         again.disconnect();
       }
-      await expect
-        .poll(() => metric('latchkey_revocation_bell_misses_total'), { timeout: 5000, interval: 50 })
-        .toMatch(/_total 1$/m);
+      await expect.poll(() => metric('latchkey_revocation_bell_misses_total'), { timeout: 5000, interval: 50 }).toMatch(/_total 1$/m);
     } finally {
       t.bff.close();
     }

@@ -98,7 +98,14 @@ describe('RedisStore behind Sentinel', () => {
       // Writes go to the new master (its other former peer confirms them), and the follower sees them.
       const jti = `jti-${randomUUID()}`;
       await expect
-        .poll(async () => store.revokeJti(jti, 60_000).then(() => 'written', () => 'unavailable'), { timeout: 15_000, interval: 100 })
+        .poll(
+          async () =>
+            store.revokeJti(jti, 60_000).then(
+              () => 'written',
+              () => 'unavailable',
+            ),
+          { timeout: 15_000, interval: 100 },
+        )
         .toBe('written');
       await expect.poll(() => seen.some((e) => e.kind === 'jti' && e.id === jti), { timeout: 5000, interval: 20 }).toBe(true);
     } finally {

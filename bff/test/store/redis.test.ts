@@ -92,9 +92,7 @@ describe('RedisStore', () => {
   }, 20_000);
 
   it('fails with StoreUnavailableError when no server listens', async () => {
-    await expect(RedisStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 })).rejects.toBeInstanceOf(
-      StoreUnavailableError,
-    );
+    await expect(RedisStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 })).rejects.toBeInstanceOf(StoreUnavailableError);
     const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
     opened.push(store);
     await expect(store.getKeyRing()).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -185,7 +183,11 @@ describe('RedisStore', () => {
     const store = await open(prefix);
     const now = Date.now();
     const user = `user-${randomUUID()}`;
-    const [a, b, c] = [newSession(user, { createdAt: now, lastActiveAt: now }), newSession(user, { createdAt: now + 1, lastActiveAt: now + 1 }), newSession(user, { createdAt: now + 2, lastActiveAt: now + 2 })];
+    const [a, b, c] = [
+      newSession(user, { createdAt: now, lastActiveAt: now }),
+      newSession(user, { createdAt: now + 1, lastActiveAt: now + 1 }),
+      newSession(user, { createdAt: now + 2, lastActiveAt: now + 2 }),
+    ];
     for (const s of [a, b, c]) await store.createSession(s);
 
     const rotated = await store.rotate({
@@ -221,7 +223,10 @@ describe('RedisStore', () => {
 
     const keys = await inspector.keys(`${prefix}*`);
     const ttls = Object.fromEntries(await Promise.all(keys.map(async (k) => [k.slice(prefix.length), await inspector.pttl(k)] as const)));
-    const persistent = Object.entries(ttls).filter(([, ttl]) => ttl === -1).map(([k]) => k).sort();
+    const persistent = Object.entries(ttls)
+      .filter(([, ttl]) => ttl === -1)
+      .map(([k]) => k)
+      .sort();
 
     expect(persistent).toEqual(['{0}kr:sealed', '{0}kr:version']);
     // Every kind of key was written (sessions, indexes, tombstones, user marker, log, key ring, rate limit).

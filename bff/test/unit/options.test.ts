@@ -17,12 +17,12 @@ describe('createBff options', () => {
     expect(() => resolveBffOptions({ ...base(), rateLimit: { perIP: { limit: 1, windowMs: 1000 } } } as unknown as BffOptions)).toThrow(
       /unknown option "rateLimit\.perIP"/,
     );
-    expect(() =>
-      resolveBffOptions({ ...base(), rateLimit: { perIp: { limit: 1, windowMs: 1000, burst: 2 } } } as unknown as BffOptions),
-    ).toThrow(/unknown option "rateLimit\.perIp\.burst"/);
-    expect(() =>
-      resolveBffOptions({ ...base(), scopePolicies: { admin: { onStoreUnavailable: 'closed', staleness: 1 } } } as unknown as BffOptions),
-    ).toThrow(/unknown option "scopePolicies\.admin\.staleness"/);
+    expect(() => resolveBffOptions({ ...base(), rateLimit: { perIp: { limit: 1, windowMs: 1000, burst: 2 } } } as unknown as BffOptions)).toThrow(
+      /unknown option "rateLimit\.perIp\.burst"/,
+    );
+    expect(() => resolveBffOptions({ ...base(), scopePolicies: { admin: { onStoreUnavailable: 'closed', staleness: 1 } } } as unknown as BffOptions)).toThrow(
+      /unknown option "scopePolicies\.admin\.staleness"/,
+    );
     expect(() => resolveBffOptions({ ...base(), eventStreams: { maxPerUsers: 2 } } as unknown as BffOptions)).toThrow(
       /unknown option "eventStreams\.maxPerUsers"/,
     );

@@ -15,7 +15,10 @@ describe('resourceClients option', () => {
   });
 
   it('keeps only the SHA-256 of each secret, frozen', () => {
-    const resolved = resolve([{ id: 'orders-api', secret: CLIENT_SECRET }, { id: 'reports', secretHash: sha256('another-secret-0123456789-abcdefghij') }]);
+    const resolved = resolve([
+      { id: 'orders-api', secret: CLIENT_SECRET },
+      { id: 'reports', secretHash: sha256('another-secret-0123456789-abcdefghij') },
+    ]);
     expect(resolved.resourceClients).toEqual([
       { id: 'orders-api', secretHash: sha256(CLIENT_SECRET) },
       { id: 'reports', secretHash: sha256('another-secret-0123456789-abcdefghij') },
@@ -33,7 +36,14 @@ describe('resourceClients option', () => {
     ['a malformed hash', [{ id: 'a', secretHash: 'abc' }], /secretHash must be SHA-256/],
     ['an empty id', [{ id: '', secret: CLIENT_SECRET }], /resourceClients\.0\.id/],
     ['a control character in the id', [{ id: 'a\nb', secret: CLIENT_SECRET }], /printable ASCII/],
-    ['a repeated id', [{ id: 'a', secret: CLIENT_SECRET }, { id: 'a', secretHash: sha256('x') }], /unique/],
+    [
+      'a repeated id',
+      [
+        { id: 'a', secret: CLIENT_SECRET },
+        { id: 'a', secretHash: sha256('x') },
+      ],
+      /unique/,
+    ],
   ])('refuses %s', (_case, clients, message) => {
     expect(() => resolve(clients)).toThrow(message);
   });

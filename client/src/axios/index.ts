@@ -22,11 +22,7 @@ export interface AttachAxiosOptions {
  * Attaches the access token to requests for the client's apiOrigins, and on a 401 refreshes once (shared
  * with every other waiting request) and retries once. Returns detach(), which ejects both interceptors.
  */
-export function attachAxios(
-  instance: AxiosInstance,
-  client: SessionClient,
-  options: AttachAxiosOptions = {},
-): () => void {
+export function attachAxios(instance: AxiosInstance, client: SessionClient, options: AttachAxiosOptions = {}): () => void {
   // The token each request carried, keyed by its config: marks the 401s that are ours to handle and
   // tells refresh() which token was rejected. Nothing is written on the config itself.
   const sentToken = new WeakMap<InternalAxiosRequestConfig, string>();

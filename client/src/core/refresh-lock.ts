@@ -7,9 +7,7 @@ export function withRefreshLock<T>(name: string, task: (waited: boolean) => Prom
   const locks = globalThis.navigator?.locks;
   if (!locks) return task(false);
   // request() resolves with what the task resolves with; its typing nests the promise.
-  return locks.request(name, { ifAvailable: true }, (lock) =>
-    lock ? task(false) : locks.request(name, () => task(true)),
-  ) as unknown as Promise<T>;
+  return locks.request(name, { ifAvailable: true }, (lock) => (lock ? task(false) : locks.request(name, () => task(true)))) as unknown as Promise<T>;
 }
 
 /**

@@ -1,11 +1,4 @@
-import type {
-  LoginRequest,
-  PublicSession,
-  PublicUser,
-  SessionEventName,
-  SessionListEntry,
-  SignOutReason,
-} from '@latchkey/shared';
+import type { LoginRequest, PublicSession, PublicUser, SessionEventName, SessionListEntry, SignOutReason } from '@latchkey/shared';
 
 export type SessionStatus = 'loading' | 'authenticated' | 'unauthenticated';
 

@@ -86,11 +86,14 @@ export function attachLive(session: SessionClient): Live {
     if (waiting) return;
     waiting = new AbortController();
     locks!
-      .request(name, { signal: waiting.signal }, () =>
-        new Promise<void>((resolve) => {
-          release = resolve;
-          connect();
-        }),
+      .request(
+        name,
+        { signal: waiting.signal },
+        () =>
+          new Promise<void>((resolve) => {
+            release = resolve;
+            connect();
+          }),
       )
       .catch(ignore);
   }

@@ -1,17 +1,7 @@
 'use client';
 // The directive above marks a client module for React Server Components: Next.js App Router can import it.
 
-import {
-  createContext,
-  createElement,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useState,
-  useSyncExternalStore,
-  type ReactNode,
-} from 'react';
+import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { SessionListEntry } from '@latchkey/shared';
 import { LOADING_SNAPSHOT } from '../core/snapshot-store.js';
 import type { SessionClient, SessionSnapshot } from '../core/types.js';

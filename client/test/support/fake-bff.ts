@@ -112,11 +112,7 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
 let channels = 0;
 
 /** A client on a fake BFF; each gets its own BroadcastChannel name unless the test shares one. */
-export function makeClient(
-  bff: ReturnType<typeof createFakeBff>,
-  options: SessionClientOptions = {},
-  clients?: SessionClient[],
-): SessionClient {
+export function makeClient(bff: ReturnType<typeof createFakeBff>, options: SessionClientOptions = {}, clients?: SessionClient[]): SessionClient {
   const client = createSessionClient({
     fetch: bff.fetch,
     channelName: `latchkey-test-${process.pid}-${++channels}`,

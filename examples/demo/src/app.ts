@@ -3,7 +3,17 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { createBff, defaultMapUser, MemoryStore, RedisStore, type Bff, type BffOptions, type MapUser, type OidcOptions, type SessionStore } from '@latchkey/bff';
+import {
+  createBff,
+  defaultMapUser,
+  MemoryStore,
+  RedisStore,
+  type Bff,
+  type BffOptions,
+  type MapUser,
+  type OidcOptions,
+  type SessionStore,
+} from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import { demoAllowedOrigins, type DemoConfig } from './config.js';
 import type { DevIdp } from './dev-idp.js';

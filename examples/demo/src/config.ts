@@ -39,12 +39,19 @@ const envSchema = z.object({
   LATCHKEY_INTROSPECTION_CLIENTS: z
     .string()
     .transform((text, ctx) => {
-      const clients = text.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
-        const colon = pair.indexOf(':');
-        return { id: pair.slice(0, colon), secret: pair.slice(colon + 1) };
-      });
+      const clients = text
+        .split(',')
+        .map((pair) => pair.trim())
+        .filter(Boolean)
+        .map((pair) => {
+          const colon = pair.indexOf(':');
+          return { id: pair.slice(0, colon), secret: pair.slice(colon + 1) };
+        });
       if (clients.some((c) => c.id === '' || c.secret.length < 32)) {
-        ctx.addIssue({ code: 'custom', message: 'LATCHKEY_INTROSPECTION_CLIENTS must be id:secret pairs, comma-separated, each secret at least 32 characters' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'LATCHKEY_INTROSPECTION_CLIENTS must be id:secret pairs, comma-separated, each secret at least 32 characters',
+        });
         return z.NEVER;
       }
       return clients;
@@ -134,7 +141,9 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     secretIsEphemeral: e.LATCHKEY_SECRET === undefined,
     accessTtlSeconds: e.LATCHKEY_ACCESS_TTL,
     issuer: e.LATCHKEY_ISSUER,
-    allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     metricsToken: e.LATCHKEY_METRICS_TOKEN,
     eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
     eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,

@@ -53,8 +53,7 @@ export interface DevIdp {
   signingJwk: Record<string, unknown>;
 }
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const isLoopback = (url: URL) => url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1');
 
@@ -126,7 +125,10 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   app.get('/interaction/:uid', async (req, res, next) => {
     try {
       const details = await provider.interactionDetails(req, res);
-      res.set('Cache-Control', 'no-store').type('html').send(loginPage(mountPath, details.uid, String(details.params.client_id), null));
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(loginPage(mountPath, details.uid, String(details.params.client_id), null));
     } catch (error) {
       next(error);
     }
@@ -138,7 +140,11 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       const { username, password } = req.body as { username?: string; password?: string };
       const account = options.accounts.find((a) => a.username === username?.trim().toLowerCase());
       if (!account || account.password !== password) {
-        res.status(401).set('Cache-Control', 'no-store').type('html').send(loginPage(mountPath, details.uid, String(details.params.client_id), 'Wrong username or password.'));
+        res
+          .status(401)
+          .set('Cache-Control', 'no-store')
+          .type('html')
+          .send(loginPage(mountPath, details.uid, String(details.params.client_id), 'Wrong username or password.'));
         return;
       }
       // The development IdP grants what the client asked for without a consent screen.
@@ -153,7 +159,12 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
 
   app.get('/interaction/:uid/abort', async (req, res, next) => {
     try {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
+        { mergeWithLastSubmission: false },
+      );
     } catch (error) {
       next(error);
     }
@@ -208,7 +219,10 @@ function allowLoopbackPorts(provider: Provider): void {
     if (registered.includes(value)) return true;
     if (!URL.canParse(value)) return false;
     const candidate = new URL(value);
-    return isLoopback(candidate) && registered.some((r) => isLoopback(new URL(r)) && new URL(r).pathname === candidate.pathname && !candidate.search && !candidate.hash);
+    return (
+      isLoopback(candidate) &&
+      registered.some((r) => isLoopback(new URL(r)) && new URL(r).pathname === candidate.pathname && !candidate.search && !candidate.hash)
+    );
   };
   const prototype = provider.Client.prototype as unknown as {
     redirectUris: string[];

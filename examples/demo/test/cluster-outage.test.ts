@@ -78,9 +78,7 @@ async function startLoad({ a, b, recorder, devices }: Deployment): Promise<Load>
  */
 async function refreshOnceTheStoreAnswers(dev: LoadDevice, base: string) {
   let result = await dev.refresh(base);
-  await expect
-    .poll(async () => (result.outcome === 503 ? (result = await dev.refresh(base)).outcome : result.outcome), RECOVERY)
-    .not.toBe(503);
+  await expect.poll(async () => (result.outcome === 503 ? (result = await dev.refresh(base)).outcome : result.outcome), RECOVERY).not.toBe(503);
   return result;
 }
 
@@ -150,8 +148,11 @@ describe('a Redis Cluster master paused for 3 s under load (two demo processes)'
         return Math.round(performance.now() - resumedAt);
       }),
     );
-    const firstRefresh200 = Math.min(...recorder.where((r) => r.kind === 'refresh' && r.outcome === 200 && r.start >= resumedEpoch).map((r) => r.end)) - resumedEpoch;
-    console.info(`cluster outage: after SIGCONT, first guarded 200: A ${firstGuarded200[0]} ms, B ${firstGuarded200[1]} ms; first refresh 200 within ${firstRefresh200} ms`);
+    const firstRefresh200 =
+      Math.min(...recorder.where((r) => r.kind === 'refresh' && r.outcome === 200 && r.start >= resumedEpoch).map((r) => r.end)) - resumedEpoch;
+    console.info(
+      `cluster outage: after SIGCONT, first guarded 200: A ${firstGuarded200[0]} ms, B ${firstGuarded200[1]} ms; first refresh 200 within ${firstRefresh200} ms`,
+    );
     await sleep(500);
     await load.stop();
 

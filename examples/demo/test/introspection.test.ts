@@ -8,7 +8,11 @@ const SECRET = 'orders-api-secret-0123456789-abcdefghij';
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 async function tokenOf(demo: DemoApp): Promise<string> {
-  const res = await request(demo.app).post('/auth/login').set('X-CSRF', '1').set('X-Forwarded-Proto', 'https').send({ username: 'alice', password: 'wonderland' });
+  const res = await request(demo.app)
+    .post('/auth/login')
+    .set('X-CSRF', '1')
+    .set('X-Forwarded-Proto', 'https')
+    .send({ username: 'alice', password: 'wonderland' });
   expect(res.status).toBe(200);
   return res.body.accessToken as string;
 }
@@ -16,7 +20,10 @@ async function tokenOf(demo: DemoApp): Promise<string> {
 describe('demo: LATCHKEY_INTROSPECTION_CLIENTS', () => {
   let demo: DemoApp;
   beforeAll(async () => {
-    demo = await createDemoApp({ ...readDemoConfig({ PORT: '0', LATCHKEY_INTROSPECTION_CLIENTS: `orders-api:${SECRET}` }), port: 0 }, pino({ level: 'silent' }));
+    demo = await createDemoApp(
+      { ...readDemoConfig({ PORT: '0', LATCHKEY_INTROSPECTION_CLIENTS: `orders-api:${SECRET}` }), port: 0 },
+      pino({ level: 'silent' }),
+    );
   });
   afterAll(() => demo.close());
 

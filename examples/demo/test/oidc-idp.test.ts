@@ -4,15 +4,7 @@
  * the sign-in starts on one and the IdP's callback lands on the other, then a back-channel logout sent by the IdP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  authorizeAtIdp,
-  HttpDevice,
-  startDemoProcess,
-  startLogin,
-  startRedisCluster,
-  startRedisServer,
-  type DemoProcess,
-} from '@latchkey/testkit';
+import { authorizeAtIdp, HttpDevice, startDemoProcess, startLogin, startRedisCluster, startRedisServer, type DemoProcess } from '@latchkey/testkit';
 import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from '../src/dev-idp.js';
 import { loadTestEnv } from './support/load.js';
 
@@ -63,7 +55,13 @@ it('without OIDC configured the page offers no IdP and the routes do not exist',
 }, 30_000);
 
 const BACKENDS = [
-  { name: 'one Redis', start: async () => { const r = await startRedisServer(); return { env: { REDIS_URL: r.url }, stop: () => r.stop() }; } },
+  {
+    name: 'one Redis',
+    start: async () => {
+      const r = await startRedisServer();
+      return { env: { REDIS_URL: r.url }, stop: () => r.stop() };
+    },
+  },
   {
     name: 'a 3-master Redis Cluster',
     start: async () => {
@@ -119,7 +117,10 @@ describe.each(BACKENDS)('two demo processes with the IdP on $name', ({ start }) 
     expect(sent.status).toBe(204);
     expect(await refreshAt(laptop, second.url)).toMatchObject({ status: 401, body: { error: 'session_revoked' } });
     expect(await refreshAt(phone, first.url)).toMatchObject({ status: 401, body: { error: 'session_revoked' } });
-    for (const [token, base] of [[onSecond.body.accessToken, first.url], [onFirst.body.accessToken, second.url]] as const) {
+    for (const [token, base] of [
+      [onSecond.body.accessToken, first.url],
+      [onFirst.body.accessToken, second.url],
+    ] as const) {
       await expect
         .poll(async () => (await fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${String(token)}` } })).status, { timeout: 3000, interval: 20 })
         .toBe(401);

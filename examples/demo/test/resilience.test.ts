@@ -1,13 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  sleep,
-  startDemoProcess,
-  startRedisServer,
-  startRoundRobinProxy,
-  type DemoProcess,
-  type RedisServer,
-  type RoundRobinProxy,
-} from '@latchkey/testkit';
+import { sleep, startDemoProcess, startRedisServer, startRoundRobinProxy, type DemoProcess, type RedisServer, type RoundRobinProxy } from '@latchkey/testkit';
 import { Load, LoadDevice, loadTestEnv, Recorder, type RequestRecord } from './support/load.js';
 
 /**
@@ -55,7 +47,9 @@ async function stopDeployment(d: Deployment | undefined): Promise<void> {
 const statusOf = (r: { outcome: unknown }) => r.outcome;
 const outcomes = (records: readonly RequestRecord[]) => [...new Set(records.map((r) => (r.error ? `${r.outcome} ${r.error}` : String(r.outcome))))].sort();
 const describeRecords = (records: readonly RequestRecord[]) =>
-  records.slice(0, 5).map((r) => `${r.device} ${r.kind} → ${r.target} at ${new Date(r.start).toISOString().slice(11, 23)}: ${r.outcome} ${r.error ?? ''} ${r.detail ?? ''}`);
+  records
+    .slice(0, 5)
+    .map((r) => `${r.device} ${r.kind} → ${r.target} at ${new Date(r.start).toISOString().slice(11, 23)}: ${r.outcome} ${r.error ?? ''} ${r.detail ?? ''}`);
 
 /** A revoked device: its last token and the cookie it held when it was revoked. */
 interface Revoked {
@@ -146,7 +140,9 @@ function redisOutageScenario(title: string, deployment: () => Deployment, outage
       await revokeBeforeOutage();
 
       load = new Load(devices, { route: (i, n) => ((i + n) % 2 ? { refresh: a.url, me: b.url } : { refresh: b.url, me: a.url }) }).start();
-      await expect.poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200 && r.device.startsWith('device-')).length, RECOVERY).toBeGreaterThan(DEVICES);
+      await expect
+        .poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200 && r.device.startsWith('device-')).length, RECOVERY)
+        .toBeGreaterThan(DEVICES);
 
       // The last revocation just before the outage: a logout on A, seen by both, then Redis goes away at once.
       const lastMinute = new LoadDevice('victim-last-minute', recorder);
@@ -370,14 +366,22 @@ describe('resilience under load', () => {
         // Keep the load going until every device has been through a few rounds on B alone.
         await expect
           .poll(
-            () => devices.every((dev) => recorder.where((r) => r.device === dev.name && r.kind === 'me' && r.outcome === 200 && r.start > killedAt).length >= 3),
+            () =>
+              devices.every((dev) => recorder.where((r) => r.device === dev.name && r.kind === 'me' && r.outcome === 200 && r.start > killedAt).length >= 3),
             RECOVERY,
           )
           .toBe(true);
       } finally {
         await load.stop();
       }
-      console.info('instance failure: outcomes', JSON.stringify(recorder.summary()), 'failovers', JSON.stringify([...proxy.failoverCauses]), 'served', JSON.stringify([...proxy.served]));
+      console.info(
+        'instance failure: outcomes',
+        JSON.stringify(recorder.summary()),
+        'failovers',
+        JSON.stringify([...proxy.failoverCauses]),
+        'served',
+        JSON.stringify([...proxy.served]),
+      );
 
       const records = recorder.records;
       const unanswered = records.filter((r) => typeof r.outcome !== 'number');
@@ -391,8 +395,14 @@ describe('resilience under load', () => {
       expect(failedRetries, describeRecords(failedRetries).join('\n')).toEqual([]);
       for (const dev of devices) {
         const after = records.filter((r) => r.device === dev.name && r.start > killedAt);
-        expect(after.some((r) => r.kind === 'refresh' && r.outcome === 200), `${dev.name} refreshed after the kill`).toBe(true);
-        expect(after.some((r) => r.kind === 'me' && r.outcome === 200), `${dev.name} called /api/me after the kill`).toBe(true);
+        expect(
+          after.some((r) => r.kind === 'refresh' && r.outcome === 200),
+          `${dev.name} refreshed after the kill`,
+        ).toBe(true);
+        expect(
+          after.some((r) => r.kind === 'me' && r.outcome === 200),
+          `${dev.name} called /api/me after the kill`,
+        ).toBe(true);
       }
 
       // No session was lost: each device's next refresh with its current cookie works, first time.

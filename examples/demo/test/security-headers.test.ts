@@ -80,10 +80,7 @@ describe('demo /metrics', () => {
 
 describe('demo Origin allow-list', () => {
   it('is derived explicitly from the issuer and the port, plus LATCHKEY_ALLOWED_ORIGINS', () => {
-    expect(demoAllowedOrigins({ issuer: undefined, allowedOrigins: undefined, port: 3000 })).toEqual([
-      'http://localhost:3000',
-      'http://127.0.0.1:3000',
-    ]);
+    expect(demoAllowedOrigins({ issuer: undefined, allowedOrigins: undefined, port: 3000 })).toEqual(['http://localhost:3000', 'http://127.0.0.1:3000']);
     expect(demoAllowedOrigins({ issuer: 'https://demo.example/x', allowedOrigins: ['http://localhost:5173/'], port: 3001 })).toEqual([
       'https://demo.example',
       'http://localhost:3001',

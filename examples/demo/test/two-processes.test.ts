@@ -50,7 +50,7 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
     expect(await ja.json()).toEqual(await jb.json());
   });
 
-  it('accept each other\'s tokens and cookies', async () => {
+  it("accept each other's tokens and cookies", async () => {
     const device = new HttpDevice(a.url);
     await device.login('alice', 'wonderland');
     const iss = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss: string }).iss;
@@ -117,7 +117,14 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
       ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-    const cookies = new Set(results.map((r) => r.headers.getSetCookie()[0]!.split(';')[0]!.slice(SESSION_COOKIE.length + 1)));
+    const cookies = new Set(
+      results.map((r) =>
+        r.headers
+          .getSetCookie()[0]!
+          .split(';')[0]!
+          .slice(SESSION_COOKIE.length + 1),
+      ),
+    );
     expect(cookies.size).toBe(1);
     device.cookie = [...cookies][0]!;
     expect((await device.refresh(b.url)).status).toBe(200);

@@ -41,8 +41,7 @@ export function ApiCard() {
     <section className="card">
       <h2>API</h2>
       <p className="muted">
-        Requests go through axios; the adapter adds the access token and refreshes it on a 401. /api/admin needs the
-        admin scope (alice has it, bob gets 403).
+        Requests go through axios; the adapter adds the access token and refreshes it on a 401. /api/admin needs the admin scope (alice has it, bob gets 403).
       </p>
       <div className="actions">
         <button className="primary" onClick={() => void me.call()} disabled={me.pending} data-testid="call-me">

@@ -56,9 +56,7 @@ export function App() {
         <EventLog />
       </main>
 
-      <footer className="muted">
-        Access token in memory only · refresh credential stays on the server behind an HttpOnly cookie
-      </footer>
+      <footer className="muted">Access token in memory only · refresh credential stays on the server behind an HttpOnly cookie</footer>
     </div>
   );
 }

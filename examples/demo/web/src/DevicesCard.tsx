@@ -4,12 +4,10 @@ import { useDevices } from '@latchkey/client/react';
 import { describeError } from './describe-error.js';
 import { live } from './session.js';
 
-const time = (epochMs: number) =>
-  new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const time = (epochMs: number) => new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 // This device first, then the most recently active.
-const byRelevance = (a: SessionListEntry, b: SessionListEntry) =>
-  Number(b.current) - Number(a.current) || b.lastActiveAt - a.lastActiveAt;
+const byRelevance = (a: SessionListEntry, b: SessionListEntry) => Number(b.current) - Number(a.current) || b.lastActiveAt - a.lastActiveAt;
 
 export function DevicesCard() {
   const { devices, loading, error, refresh, revoke } = useDevices(live);
@@ -30,13 +28,7 @@ export function DevicesCard() {
       </div>
       <ul className="devices" data-testid="device-list" aria-busy={loading}>
         {[...devices].sort(byRelevance).map((device) => (
-          <li
-            key={device.id}
-            className={device.current ? 'current' : ''}
-            data-testid="device-row"
-            data-session-id={device.id}
-            data-current={device.current}
-          >
+          <li key={device.id} className={device.current ? 'current' : ''} data-testid="device-row" data-session-id={device.id} data-current={device.current}>
             <div>
               <strong data-testid="device-name">{device.deviceName || 'Unnamed device'}</strong>
               {device.current && (

@@ -60,13 +60,7 @@ export function SignInForm() {
       </label>
       <label>
         Device name
-        <input
-          data-testid="login-device"
-          name="deviceName"
-          value={deviceName}
-          onChange={(e) => setDeviceName(e.target.value)}
-          maxLength={100}
-        />
+        <input data-testid="login-device" name="deviceName" value={deviceName} onChange={(e) => setDeviceName(e.target.value)} maxLength={100} />
       </label>
       {error && (
         <p className="form-error" role="alert" data-testid="login-error">
