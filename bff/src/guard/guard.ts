@@ -76,7 +76,7 @@ export interface RequireAuthOptions {
   maxStalenessMs?: number;
   /**
    * Scopes the token must all carry (its `scope` claim); otherwise 403 `insufficient_scope`. When any of them has a
-   * policy in the guard's `scopePolicies`, the strictest such policy replaces this route's fail policy.
+   * policy in the guard's `scopePolicies`, the strictest of those and of this route's own (when set) applies.
    */
   scopes?: readonly string[];
 }
@@ -230,10 +230,14 @@ export function createGuard(options: GuardOptions) {
     authProto = proto;
   }
 
-  /** The route's fail policy: the strictest policy among its scopes that have one, else its own. */
+  /**
+   * The route's fail policy: the strictest among its scopes' policies and its own when it sets one (a route that asks
+   * to fail closed, like the admin router, stays closed whatever a scope allows), else its own default.
+   */
   function effectivePolicy(policy: RequireAuthOptions): RequireAuthOptions {
-    const scoped = (policy.scopes ?? []).map((scope) => options.scopePolicies?.[scope]).filter((p) => p !== undefined);
+    const scoped: FailPolicy[] = (policy.scopes ?? []).map((scope) => options.scopePolicies?.[scope]).filter((p) => p !== undefined);
     if (scoped.length === 0) return policy;
+    if (policy.onStoreUnavailable !== undefined) scoped.push(policy);
     if (scoped.some((p) => (p.onStoreUnavailable ?? 'closed') === 'closed')) return { onStoreUnavailable: 'closed' };
     return { onStoreUnavailable: 'open', maxStalenessMs: Math.min(...scoped.map((p) => p.maxStalenessMs ?? 30_000)) };
   }

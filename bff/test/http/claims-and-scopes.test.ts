@@ -27,6 +27,7 @@ async function startScopedBff(grants: Record<string, Partial<AuthenticatedUser>>
   guarded('/api/feed', { scopes: ['read:feed'] });
   guarded('/api/admin', { scopes: ['admin'], onStoreUnavailable: 'open', maxStalenessMs: 600_000 });
   guarded('/api/both', { scopes: ['read:feed', 'admin'] });
+  guarded('/api/feed-closed', { scopes: ['read:feed'], onStoreUnavailable: 'closed' });
   guarded('/api/claims', {});
   bff.app.use(bff.bff.errorHandler);
   return bff;
@@ -145,6 +146,8 @@ describe('fail policy per scope (scopePolicies)', () => {
     expect(admin.body.error).toBe('temporarily_unavailable');
     // A route requiring both: the strictest (closed) wins.
     expect((await get(t.app, '/api/both', device.token)).status).toBe(503);
+    // A route that itself asks to fail closed stays closed, whatever its scope's policy allows.
+    expect((await get(t.app, '/api/feed-closed', device.token)).status).toBe(503);
   });
 
   it('validates scopePolicies and maxClaimsBytes', async () => {
