@@ -14,6 +14,7 @@ const TRACED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<keyof SessionStore>(
   'endSession',
   'endUserSessionBySid',
   'endAllUserSessions',
+  'revokeTenant',
   'endSessionsByIdpSid',
   'updateIdpTokens',
   'useOnce',

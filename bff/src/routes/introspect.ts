@@ -1,8 +1,10 @@
 import type { RequestHandler } from 'express';
 import type { AccessTokenClaims, IntrospectionResponse } from '@latchkey/shared';
+import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Guard } from '../guard/guard.js';
 import type { FormParameters } from '../http/form-body.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 /** The `token` parameter both OAuth endpoints require (RFC 7662 §2.1, RFC 7009 §2.1). */
@@ -43,11 +45,12 @@ function activeResponse(claims: AccessTokenClaims): IntrospectionResponse {
  * cannot be trusted (store unreachable) the answer is 503, never a possibly stale `active: true`: the caller is
  * deciding whether to serve a request, and has no fail policy of its own to apply (see docs/introspection.md).
  */
-export function createIntrospectHandler(guard: Guard): RequestHandler {
-  return async (req, res) => {
+export function createIntrospectHandler(ctx: BffContext, guard: Guard): RequestHandler {
+  return tracedRoute(ctx, 'latchkey.introspect', async (req, res, trace) => {
     const token = tokenParameter(req.body as FormParameters);
     const decision = await guard.check(token).catch(rethrowStoreUnavailable);
     const body: IntrospectionResponse = decision.outcome === 'valid' ? activeResponse(decision.claims) : { active: false };
+    trace.outcome(decision.outcome === 'valid' ? 'active' : 'inactive');
     res.status(200).json(body);
-  };
+  });
 }

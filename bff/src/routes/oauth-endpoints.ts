@@ -30,7 +30,7 @@ export function mountOAuthEndpoints(router: Router, ctx: BffContext, guard: Guar
     formBody(ctx.options.maxTokenBytes + FORM_OVERHEAD_BYTES),
     requireClient(ctx.options.resourceClients, ctx.logger),
   ];
-  router.post(ROUTES.introspect, ...authenticated, createIntrospectHandler(guard));
+  router.post(ROUTES.introspect, ...authenticated, createIntrospectHandler(ctx, guard));
   router.post(ROUTES.revoke, ...authenticated, createRevokeHandler(ctx, guard));
   // Any other method: RFC 7662 and RFC 7009 define POST only (a GET would put the token in a URL).
   router.all(paths, (_req, _res, next) => next(new LatchkeyError('not_found')));

@@ -3,6 +3,7 @@ import type { BffContext } from '../context.js';
 import type { Guard } from '../guard/guard.js';
 import { authenticatedClient } from '../http/client-auth.js';
 import type { FormParameters } from '../http/form-body.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import { rethrowStoreUnavailable, tokenParameter } from './introspect.js';
 
 /** How long a revocation waits for this process's own view to apply it before answering anyway. */
@@ -20,9 +21,11 @@ const APPLIED_WAIT_MS = 1000;
  */
 export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandler {
   const skewMs = ctx.options.clockSkewSeconds * 1000;
-  return async (req, res) => {
+  return tracedRoute(ctx, 'latchkey.revoke', async (req, res, trace) => {
     const token = tokenParameter(req.body as FormParameters);
     const claims = await guard.verify(token).catch(rethrowStoreUnavailable);
+    // A token that is not ours (or not valid) is answered 200 all the same (RFC 7009 §2.2); the span says which.
+    trace.outcome(typeof claims === 'string' ? claims : 'revoked');
     if (typeof claims !== 'string') {
       // No token of ours outlives markerTtlMs from now, whatever its exp says.
       const ttlMs = Math.min(ctx.markerTtlMs, claims.exp * 1000 + skewMs - ctx.now());
@@ -39,7 +42,7 @@ export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandl
       }
     }
     res.status(200).end();
-  };
+  });
 }
 
 /** Resolves once the guard's view applies the jti's revocation, or after APPLIED_WAIT_MS. */

@@ -291,3 +291,47 @@ describe('without a registered provider', () => {
     }
   });
 });
+
+describe('admin actions and the OAuth endpoints', () => {
+  const CLIENT = { id: 'orders', secret: 'orders-secret-that-is-long-enough-1234' };
+  let t: TestBff;
+  let app: Express;
+  beforeEach(async () => {
+    registerGlobally();
+    t = await startTestBff({
+      resourceClients: [CLIENT],
+      authenticate: async (username, password) => {
+        const user = USERS[username];
+        return user && user.password === password ? { id: user.id, name: user.name, scope: username === 'alice' ? 'latchkey:admin' : '' } : null;
+      },
+    });
+    t.app.use('/admin', t.bff.adminRouter());
+    t.app.use(t.bff.errorHandler);
+    app = behindRequestSpan(t.app, trace.getTracer('test'));
+  });
+  afterEach(() => t.close());
+
+  it('latchkey.admin.<action> with its store calls under it; latchkey.introspect and latchkey.revoke with their outcome', async () => {
+    const alice = await login(app, 'alice');
+    const bob = await login(app, 'bob');
+    exporter.reset();
+    const ended = await request(app).delete('/admin/users/user-bob/sessions').set('Authorization', `Bearer ${alice.token}`);
+    expect(ended.status).toBe(200);
+    const action = one('latchkey.admin.revoke_user');
+    expect(parentOf(action)).toBe(idOf(one('DELETE request')));
+    expect(action.attributes).toEqual({ 'latchkey.outcome': 'ok' });
+    expect(parentOf(one('latchkey.store.endAllUserSessions'))).toBe(idOf(action));
+
+    const basic = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
+    const form = (path: string, token: string) => request(app).post(path).set('Authorization', basic).type('form').send({ token });
+    exporter.reset();
+    expect((await form('/auth/introspect', alice.token)).body).toMatchObject({ active: true });
+    expect((await form('/auth/introspect', bob.token)).body).toEqual({ active: false });
+    expect(named('latchkey.introspect').map((s) => s.attributes['latchkey.outcome'])).toEqual(['active', 'inactive']);
+    exporter.reset();
+    expect((await form('/auth/revoke', alice.token)).status).toBe(200);
+    expect(one('latchkey.revoke').attributes).toEqual({ 'latchkey.outcome': 'revoked' });
+    expect(parentOf(one('latchkey.store.revokeJti'))).toBe(idOf(one('latchkey.revoke')));
+    expect(everyRecordedValue().some((v) => v.includes(alice.token) || v.includes(CLIENT.secret))).toBe(false);
+  });
+});

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { BffContext } from '../../context.js';
 import { toLatchkeyError } from '../../http/error-handler.js';
+import { tracedRoute } from '../../observability/tracing-route.js';
 
 /** What an admin handler answers, and what its audit line adds about the result (counts, kids; never a token). */
 export interface AdminActionResult {
@@ -32,7 +33,7 @@ export function actorOf(req: Request): { sub: string; sid: string } | undefined 
  * failed; the error itself goes on to the router's error handler.
  */
 export function adminAction(ctx: BffContext, action: AdminActionName, run: (req: Request) => Promise<AdminActionResult>): RequestHandler {
-  return async (req, res) => {
+  return tracedRoute(ctx, `latchkey.admin.${action}`, async (req, res, trace) => {
     const entry = { event: 'admin_audit', action, actor: actorOf(req), target: targetOf(req) };
     let result: AdminActionResult;
     try {
@@ -44,8 +45,9 @@ export function adminAction(ctx: BffContext, action: AdminActionName, run: (req:
       throw error;
     }
     ctx.metrics.adminActions.inc({ action, outcome: 'ok' });
+    trace.outcome('ok');
     ctx.logger.info({ ...entry, outcome: 'ok', ...(result.audit ? { detail: result.audit } : {}) }, 'admin action');
     if (result.body === undefined) res.status(result.status).end();
     else res.status(result.status).json(result.body);
-  };
+  });
 }
