@@ -109,24 +109,31 @@ export function createGuard(options: GuardOptions) {
     store: options.store,
     logger: options.logger,
     clock,
-    onKeyRingChange: (version) => {
-      cache.clear();
-      const sync = options.keyRing
-        .syncTo(version)
-        .catch((error: unknown) =>
-          options.logger.error({ event: 'key_ring_reload_failed', err: { message: (error as Error).message } }, 'key ring reload failed'),
-        )
-        .finally(() => {
-          if (keyRingSync === sync) keyRingSync = null;
-        });
-      keyRingSync = sync;
-    },
+    onKeyRingChange: (version) => syncKeyRing(() => options.keyRing.syncTo(version)),
     onEventApplied: (lagMs) => options.metrics.revocationLag.observe(lagMs / 1000),
-    onReconnect: () => options.metrics.feedReconnects.inc(),
+    onReconnect: () => {
+      options.metrics.feedReconnects.inc();
+      // A key-ring event written while the feed was down may be gone by now (trimmed, or expired after 10 min), and an
+      // emergency rotation missed would leave a compromised key trusted here: ask the store, whatever the log says.
+      syncKeyRing(() => options.keyRing.syncWithStore());
+    },
     onUnannounced: (events) => options.metrics.bellMisses.inc(events),
     onReadError: () => options.metrics.feedErrors.inc(),
   });
   options.metrics.viewSize = () => view.size;
+
+  /** Reloads the key ring (cache cleared first: a verified token may have been signed by a dropped key). */
+  function syncKeyRing(load: () => Promise<void>): void {
+    cache.clear();
+    const sync = load()
+      .catch((error: unknown) =>
+        options.logger.error({ event: 'key_ring_reload_failed', err: { message: (error as Error).message } }, 'key ring reload failed'),
+      )
+      .finally(() => {
+        if (keyRingSync === sync) keyRingSync = null;
+      });
+    keyRingSync = sync;
+  }
 
   const ownAudiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
   let accepted = { version: undefined as string | null | undefined, issuers: [options.issuer], audiences: ownAudiences };

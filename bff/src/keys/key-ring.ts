@@ -80,6 +80,12 @@ export class KeyRing {
     if (version !== null && version !== this.#version) await this.#reload();
   }
 
+  /** Reloads when the store holds another version than the one in memory (one read when nothing changed). */
+  async syncWithStore(): Promise<void> {
+    const current = await this.#options.store.getKeyRing();
+    if ((current?.version ?? null) !== this.#version) await this.#reload();
+  }
+
   /** The key that signs new tokens. */
   activeKey(): LoadedSigningKey {
     const key = this.#keys.find((k) => k.state === 'active');
