@@ -86,6 +86,9 @@ export type GuardDecision = { outcome: 'valid'; claims: AccessTokenClaims; failO
 // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` and `BEARER` name the same scheme.
 const BEARER = /^Bearer ([^\s]+)$/i;
 
+/** How often a guard asks the store for the key ring's version, besides the log's key-ring events and after an outage. */
+const KEY_RING_CHECK_INTERVAL_MS = 60_000;
+
 /**
  * The resource-server guard. Per request, from memory only:
  * 1. the token's signature and claims, verified once and then cached by the exact token string;
@@ -103,6 +106,7 @@ export function createGuard(options: GuardOptions) {
   let lastUnknownKidReload = Number.NEGATIVE_INFINITY;
   /** Set while the ring is being reloaded after a key-ring event: checks wait for it. */
   let keyRingSync: Promise<void> | null = null;
+  let keyRingCheckedAt = clock.now();
 
   options.keyRing.subscribe(() => cache.clear());
   const view = new RevocationView({
@@ -119,12 +123,20 @@ export function createGuard(options: GuardOptions) {
     },
     onUnannounced: (events) => options.metrics.bellMisses.inc(events),
     onReadError: () => options.metrics.feedErrors.inc(),
+    onRead: () => {
+      // The same for a guard that missed the event without a failed read (a process paused for minutes): at most
+      // one read of the ring's version a minute, whatever the log said.
+      if (clock.now() - keyRingCheckedAt < KEY_RING_CHECK_INTERVAL_MS) return;
+      keyRingCheckedAt = clock.now();
+      // No cache clear up front: nothing says the ring changed, and if it did, the ring's subscribers clear it.
+      syncKeyRing(() => options.keyRing.syncWithStore(), false);
+    },
   });
   options.metrics.viewSize = () => view.size;
 
-  /** Reloads the key ring (cache cleared first: a verified token may have been signed by a dropped key). */
-  function syncKeyRing(load: () => Promise<void>): void {
-    cache.clear();
+  /** Reloads the key ring (by default with the cache cleared first: a verified token may have been signed by a dropped key). */
+  function syncKeyRing(load: () => Promise<void>, clearCache = true): void {
+    if (clearCache) cache.clear();
     const sync = load()
       .catch((error: unknown) =>
         options.logger.error({ event: 'key_ring_reload_failed', err: { message: (error as Error).message } }, 'key ring reload failed'),

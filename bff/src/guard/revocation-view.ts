@@ -23,6 +23,8 @@ export interface RevocationViewOptions {
   /** Called with the number of events that reached this process without their wake-up signal (lost bells). */
   onUnannounced?: (events: number) => void;
   onReadError?: (error: unknown) => void;
+  /** Called after each successful read of the log (about every `pollBlockMs` when nothing happens). */
+  onRead?: () => void;
 }
 
 /**
@@ -135,6 +137,7 @@ export class RevocationView {
         this.position = batch.position;
         this.syncedAt = performance.now();
         for (const wake of this.syncWaiters.splice(0)) wake();
+        this.options.onRead?.();
         if (this.failing) {
           this.failing = false;
           this.options.logger.info({ event: 'revocation_feed_resumed' }, 'revocation feed resumed');

@@ -3,6 +3,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { login, me, startTestBff, type TestBff } from '../helpers/harness.js';
+import { TestClock } from '../helpers/test-clock.js';
 
 const started: TestBff[] = [];
 afterEach(async () => {
@@ -55,4 +56,24 @@ it('a guard whose feed was down during an emergency rotation reloads the key rin
   // New tokens, signed with the new key, are accepted by B.
   const fresh = await login(a.app);
   expect((await me(b.app, fresh.token)).status).toBe(200);
+});
+
+it('a guard that missed a key-ring event without a failed read (a paused process) reloads the ring within a minute', async () => {
+  const clock = new TestClock(Date.now());
+  const shared = new MemoryStore({ warnInProduction: false, clock });
+  const a = await startTestBff({ clock }, shared);
+  started.push(a);
+  const window = windowOnto(shared);
+  const b = await startTestBff({ clock }, window.store);
+  started.push(b);
+
+  const device = await login(a.app);
+  expect((await me(b.app, device.token)).status).toBe(200);
+  await a.bff.admin.emergencyRotateKeys();
+  expect((await me(a.app, device.token)).status).toBe(401);
+  // B saw no key-ring event and no failed read: it trusts the old key until its next check of the ring's version.
+  expect((await me(b.app, device.token)).status).toBe(200);
+
+  clock.advance(61_000);
+  await expect.poll(async () => (await me(b.app, device.token)).status, { timeout: 10_000, interval: 50 }).toBe(401);
 });
