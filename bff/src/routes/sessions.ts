@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { SessionListResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { sessionListEntry } from '../session/session-list-entry.js';
 import { requireSession } from '../http/session-auth.js';
 import { clearSessionCookie } from '../http/session-cookie.js';
 
@@ -11,14 +12,7 @@ export function createListSessionsHandler(ctx: BffContext): RequestHandler {
     const { session } = await requireSession(ctx, req);
     const sessions = await ctx.store.listUserSessions(session.userId, ctx.now(), ctx.options.maxSessionsPerUser);
     const body: SessionListResponse = {
-      sessions: sessions.map((s) => ({
-        id: s.sid,
-        deviceName: s.deviceName,
-        userAgent: s.userAgent,
-        createdAt: s.createdAt,
-        lastActiveAt: s.lastActiveAt,
-        current: s.sid === session.sid,
-      })),
+      sessions: sessions.map((s) => sessionListEntry(s, session.sid)),
     };
     res.json(body);
   };

@@ -143,6 +143,30 @@ local function live_sessions(prefix, user_index, now, skip)
   end
   return live
 end
+
+-- Ends every live session in an index that belongs(rec) accepts (with reason, marker TTL and the log's why), and
+-- prunes the rest: entries whose session is gone or belongs elsewhere leave the index, expired sessions end as
+-- session_expired. Returns the ended records (flat). Logout-all, back-channel logout and tenant revocation share it.
+local function end_indexed_sessions(prefix, index, belongs, now, reason, marker_ttl, why)
+  local ended = {}
+  for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+    if #flat == 0 then
+      redis.call('ZREM', index, key)
+    else
+      local rec = to_map(flat)
+      if not belongs(rec) then
+        redis.call('ZREM', index, key)
+      elseif is_expired(rec, now) then
+        end_session(prefix, rec, 'session_expired', 0)
+      else
+        end_session(prefix, rec, reason, marker_ttl, why)
+        table.insert(ended, flat)
+      end
+    end
+  end
+  return ended
+end
 `;
 
 /**
@@ -377,25 +401,9 @@ export const END_ALL_USER_SESSIONS =
 local user_index, user_marker = KEYS[1], KEYS[2]
 local prefix, user_id, revoked_after = ARGV[1], ARGV[2], ARGV[3]
 local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local ended = {}
 -- O(cap): createSession keeps the index at the cap. Every session in it is ended, however many there are.
 prune_index(user_index, ARGV[4])
-for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
-  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
-  if #flat == 0 then
-    redis.call('ZREM', user_index, key)
-  else
-    local rec = to_map(flat)
-    if rec.userId ~= user_id then
-      redis.call('ZREM', user_index, key)
-    elseif is_expired(rec, now) then
-      end_session(prefix, rec, 'session_expired', 0)
-    else
-      end_session(prefix, rec, 'session_revoked', marker_ttl, 'logout_all')
-      table.insert(ended, flat)
-    end
-  end
-end
+local ended = end_indexed_sessions(prefix, user_index, function(rec) return rec.userId == user_id end, now, 'session_revoked', marker_ttl, 'logout_all')
 if marker_ttl > 0 then
   local current = redis.call('GET', user_marker)
   if (not current) or tonumber(current) < tonumber(revoked_after) then
@@ -455,24 +463,7 @@ export const END_SESSIONS_BY_IDP_SID =
 local index = KEYS[1]
 local prefix, iss, idp_sid, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now, marker_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
-local ended = {}
-for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
-  if #flat == 0 then
-    redis.call('ZREM', index, key)
-  else
-    local rec = to_map(flat)
-    if rec.idpIss ~= iss or rec.idpSid ~= idp_sid then
-      redis.call('ZREM', index, key)
-    elseif is_expired(rec, now) then
-      end_session(prefix, rec, 'session_expired', 0)
-    else
-      end_session(prefix, rec, reason, marker_ttl)
-      table.insert(ended, flat)
-    end
-  end
-end
-return ended
+return end_indexed_sessions(prefix, index, function(rec) return rec.idpIss == iss and rec.idpSid == idp_sid end, now, reason, marker_ttl)
 `;
 
 /**
@@ -504,24 +495,7 @@ export const END_TENANT_SESSIONS =
   `
 local index = KEYS[1]
 local prefix, tenant, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local ended = {}
-for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
-  if #flat == 0 then
-    redis.call('ZREM', index, key)
-  else
-    local rec = to_map(flat)
-    if rec.tenant ~= tenant then
-      redis.call('ZREM', index, key)
-    elseif is_expired(rec, now) then
-      end_session(prefix, rec, 'session_expired', 0)
-    else
-      end_session(prefix, rec, 'session_revoked', marker_ttl)
-      table.insert(ended, flat)
-    end
-  end
-end
-return ended
+return end_indexed_sessions(prefix, index, function(rec) return rec.tenant == tenant end, now, 'session_revoked', marker_ttl)
 `;
 
 /**

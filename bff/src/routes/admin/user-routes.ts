@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { SessionListResponse } from '@latchkey/shared';
 import type { BffAdmin } from '../../admin.js';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
+import { sessionListEntry } from '../../session/session-list-entry.js';
 import type { AdminActionResult } from './admin-action.js';
 import { emptyBody, paramsOf, parseInput, userIdParam, userSessionParams } from './admin-input.js';
 
@@ -11,14 +12,7 @@ export function listUserSessions(admin: BffAdmin) {
     const { userId } = parseInput(userIdParam, paramsOf(req), 'user id');
     const sessions = await admin.listUserSessions(userId);
     const body: SessionListResponse = {
-      sessions: sessions.map((s) => ({
-        id: s.sid,
-        deviceName: s.deviceName,
-        userAgent: s.userAgent,
-        createdAt: s.createdAt,
-        lastActiveAt: s.lastActiveAt,
-        current: s.sid === req.auth?.sid,
-      })),
+      sessions: sessions.map((s) => sessionListEntry(s, req.auth?.sid)),
     };
     return { status: 200, body, audit: { sessions: sessions.length } };
   };
