@@ -128,6 +128,7 @@ const RATE_LIMIT_DEFAULTS = {
   perAccount: { limit: 100, windowMs: 15 * 60_000 },
   refreshPerIp: { limit: 1200, windowMs: 60_000 },
   refreshPerSession: { limit: 60, windowMs: 60_000 },
+  oidcLoginPerIp: { limit: 30, windowMs: 60_000 },
 } as const;
 
 // Strict everywhere: a misspelt option (`accessTokenTTLSeconds`) must fail loudly, not silently keep a default.
@@ -197,6 +198,8 @@ const optionsSchema = z.strictObject({
       refreshPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerIp),
       /** Refreshes per device session (counted for well-signed cookies only). */
       refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
+      /** Sign-in starts at the identity provider (`GET /oidc/login`) per client IP; each writes a login transaction. */
+      oidcLoginPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.oidcLoginPerIp),
     })
     .default(RATE_LIMIT_DEFAULTS),
   /**
