@@ -3,21 +3,12 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import {
-  createBff,
-  defaultMapUser,
-  MemoryStore,
-  RedisStore,
-  type Bff,
-  type BffOptions,
-  type MapUser,
-  type OidcOptions,
-  type SessionStore,
-} from '@latchkey/bff';
+import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type OidcOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import { demoAllowedOrigins, type DemoConfig } from './config.js';
 import type { DevIdp } from './dev-idp.js';
 import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
+import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
 
@@ -122,15 +113,6 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   };
 }
 
-/**
- * The demo maps an IdP user whose `sub` is one of the demo account ids (the bundled IdP's subjects are) to that
- * account, so alice is one user whichever way she signs in; anyone else gets the default `${iss}|${sub}`.
- */
-const demoMapUser: MapUser = (claims) => {
-  const account = DEMO_ACCOUNTS.find((a) => a.id === claims.sub);
-  return account ? { id: account.id, name: account.name } : defaultMapUser(claims);
-};
-
 function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefined {
   const upstream = config.demoIdp
     ? { issuer: `http://localhost:${config.port}${DEV_IDP_PATH}`, clientId: DEV_IDP_CLIENT_ID, clientSecret: DEV_IDP_CLIENT_SECRET }
@@ -142,7 +124,8 @@ function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefine
     // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
     redirectUri: `${issuer}/auth/oidc/callback`,
     postLogoutRedirectUri: `${issuer}/`,
-    mapUser: demoMapUser,
+    // The bundled IdP's users are the demo accounts; an external issuer's are its own (`${iss}|${sub}`).
+    mapUser: createDemoMapUser(config.demoIdp ? upstream.issuer : undefined),
     // The bundled IdP and local development run on plain http.
     dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
   };
