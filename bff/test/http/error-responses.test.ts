@@ -174,7 +174,7 @@ describe('content codings of JSON bodies', () => {
       const res = await fetch(`http://127.0.0.1:${port}/auth/login`, {
         method: 'POST',
         headers: { 'X-CSRF': '1', 'Content-Type': 'application/json', 'Content-Encoding': encoding },
-        body: payload,
+        body: typeof payload === 'string' ? payload : new Uint8Array(payload),
       });
       return { status: res.status, body: (await res.json()) as unknown };
     };
