@@ -126,6 +126,7 @@ const RATE_LIMIT_DEFAULTS = {
   perIp: { limit: 30, windowMs: 60_000 },
   perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
   perAccount: { limit: 100, windowMs: 15 * 60_000 },
+  perKnownDevice: { limit: 5, windowMs: 15 * 60_000 },
   refreshPerIp: { limit: 1200, windowMs: 60_000 },
   refreshPerSession: { limit: 60, windowMs: 60_000 },
 } as const;
@@ -190,6 +191,12 @@ const optionsSchema = z.strictObject({
       perAccountAndIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccountAndIp),
       /** Failed login attempts on one account from all IPs together: the ceiling against guessing from many addresses. */
       perAccount: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccount),
+      /**
+       * Failed logins from one known device of the account (a browser holding the device cookie a successful login of
+       * that account set), counted instead of perAccountAndIp and perAccount: the owner's devices are never locked out
+       * by guesses from elsewhere.
+       */
+      perKnownDevice: limitSchema.default(RATE_LIMIT_DEFAULTS.perKnownDevice),
       /**
        * Refreshes per client IP. Generous: a browser refreshes once per access-token lifetime and page load, and many
        * users can share one address (NAT). A 429 never signs anyone out: the client retries it like a 503.
