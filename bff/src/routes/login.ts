@@ -62,10 +62,9 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
         ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
       );
     const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
-    // Known from now on (a fresh nonce: failures counted on an older cookie stay with it).
-    setDeviceCookie(res, ctx.options, ctx.options.secrets, body.username);
     trace.session(session);
     trace.outcome('ok');
-    await sendTokenResponse(ctx, res, session, cookie);
+    // A known device from now on (a fresh nonce: failures counted on an older cookie stay with it).
+    await sendTokenResponse(ctx, res, session, cookie, () => setDeviceCookie(res, ctx.options, ctx.options.secrets, body.username));
   });
 }
