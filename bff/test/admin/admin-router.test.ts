@@ -232,6 +232,26 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     for (const token of [admin.token, bob.token, carol.token, dave.token, again.token]) expect(log).not.toContain(token);
   });
 
+  it('takes a tenant name normalised (NFC) and refuses format characters, on the route and in admin.revokeTenant', async () => {
+    t = await startAdminBff(await makeStore(), {
+      authenticate: async (username) => ({ id: `user-${username}`, name: username, tenant: 'caf\u00e9', ...(username === 'alice' ? { scope: 'latchkey:admin' } : {}) }),
+    });
+    const admin = await adminLogin(t, 'alice');
+    const erin = await adminLogin(t, 'bob');
+    // Invisible look-alikes of a tenant are refused (400), and change nothing.
+    for (const name of ['acme\u200b', 'caf\u00e9\u200b', '\u202ecaf\u00e9', 'caf\u00e9\ufeff']) {
+      const res = await adminDelete(`/admin/tenants/${encodeURIComponent(name)}/sessions`, admin.token);
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid_request', message: 'Invalid tenant (tenant).' });
+      await expect(t.bff.admin.revokeTenant(name)).rejects.toThrow(/format characters/);
+    }
+    expect(await meStatus(erin.token)).toBe(200);
+    // The decomposed spelling names the same tenant as the composed one the grant was normalised to.
+    const res = await adminDelete(`/admin/tenants/${encodeURIComponent('cafe\u0301')}/sessions`, admin.token);
+    expect(res.body).toEqual({ sessionsEnded: 2 });
+    await expect.poll(() => meStatus(erin.token), POLL).toBe(401);
+  });
+
   it('a tenant revocation reaches another instance on the same store (through the revocation log)', async () => {
     const [store, sameStore] = await makeStorePair();
     t = await startAdminBff(store);
