@@ -38,7 +38,7 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 
 /**
  * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
- * (scope `admin`), a public /api/public,
+ * (scope `latchkey:admin`; keys `latchkey:keys`), a public /api/public,
  * /metrics (behind LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
@@ -98,8 +98,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
   });
-  // The admin HTTP API (docs/admin.md) for tokens with the demo's `admin` scope: alice may revoke users and rotate keys.
-  app.use('/admin', bff.adminRouter({ scope: 'admin' }));
+  // The admin HTTP API (docs/admin.md) for tokens with its dedicated scope `latchkey:admin` (the keys also need
+  // `latchkey:keys`), never the application's `admin`: alice holds both and may revoke users and rotate keys.
+  app.use('/admin', bff.adminRouter());
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
