@@ -207,7 +207,11 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     expect(await meStatus(frank.token)).toBe(200);
     // The admin scope alone still reaches the user routes.
     expect((await adminGet('/admin/users/user-bob/sessions', frank.token)).status).toBe(200);
-    expect(auditLines().filter((l) => l.outcome === 'insufficient_scope').map((l) => l.action)).toEqual(['stage_key', 'rotate_key', 'emergency_rotate_keys']);
+    expect(
+      auditLines()
+        .filter((l) => l.outcome === 'insufficient_scope')
+        .map((l) => l.action),
+    ).toEqual(['stage_key', 'rotate_key', 'emergency_rotate_keys']);
     const metrics = await t.bff.metrics.registry.getSingleMetricAsString('latchkey_admin_actions_total');
     expect(metrics).toContain('latchkey_admin_actions_total{action="emergency_rotate_keys",outcome="insufficient_scope"} 1');
   });
@@ -310,7 +314,12 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
 
   it('takes a tenant name normalised (NFC) and refuses format characters, on the route and in admin.revokeTenant', async () => {
     t = await startAdminBff(await makeStore(), {
-      authenticate: async (username) => ({ id: `user-${username}`, name: username, tenant: 'caf\u00e9', ...(username === 'alice' ? { scope: 'latchkey:admin' } : {}) }),
+      authenticate: async (username) => ({
+        id: `user-${username}`,
+        name: username,
+        tenant: 'caf\u00e9',
+        ...(username === 'alice' ? { scope: 'latchkey:admin' } : {}),
+      }),
     });
     const admin = await adminLogin(t, 'alice');
     const erin = await adminLogin(t, 'bob');
