@@ -88,7 +88,7 @@ export class BffMetrics {
   });
   readonly eventStreamsRefused = new Counter({
     name: 'latchkey_event_streams_refused_total',
-    help: 'Event streams refused by cap (user, process) or because the BFF is closing.',
+    help: 'Event streams refused by cap (device, user, process) or because the BFF is closing.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
