@@ -39,7 +39,7 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 /**
  * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
  * (scope `latchkey:admin`; keys `latchkey:keys`), a public /api/public,
- * /metrics (behind LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of
+ * /metrics (behind a bearer token: LATCHKEY_METRICS_TOKEN, or one made for the run), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
