@@ -64,7 +64,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     accessTokenTtlSeconds: config.accessTtlSeconds,
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
-    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
+    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
     allowedOrigins: demoAllowedOrigins(config),
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
     resourceClients: config.introspectionClients,

@@ -16,8 +16,9 @@ const envSchema = z.object({
   LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
-  /** Open `GET /auth/events` streams allowed per user, and in this process (the BFF's `eventStreams` caps). */
+  /** Open `GET /auth/events` streams allowed per user, per device session, and in this process (the BFF's `eventStreams` caps). */
   LATCHKEY_EVENT_STREAMS_PER_USER: z.coerce.number().int().positive().default(10),
+  LATCHKEY_EVENT_STREAMS_PER_DEVICE: z.coerce.number().int().positive().default(3),
   LATCHKEY_EVENT_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
   LATCHKEY_ALLOWED_ORIGINS: z
@@ -93,6 +94,7 @@ export interface DemoConfig {
   metricsToken: string | null;
   metricsTokenIsGenerated: boolean;
   eventStreamsPerUser: number;
+  eventStreamsPerDevice: number;
   eventStreamsMax: number;
   /** OIDC sign-in through an external IdP (LATCHKEY_OIDC_*). */
   oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
@@ -158,6 +160,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     metricsToken: metricsOpen ? null : (e.LATCHKEY_METRICS_TOKEN ?? randomBytes(24).toString('base64url')),
     metricsTokenIsGenerated: !metricsOpen && e.LATCHKEY_METRICS_TOKEN === undefined,
     eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
+    eventStreamsPerDevice: e.LATCHKEY_EVENT_STREAMS_PER_DEVICE,
     eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,
     rateLimits: e.LATCHKEY_RATE_LIMITS,
     introspectionClients: e.LATCHKEY_INTROSPECTION_CLIENTS ?? [],
