@@ -137,11 +137,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
 
   const eventStreams = new EventStreams({
     maxPerUser: options.eventStreams.maxPerUser,
+    maxPerDevice: options.eventStreams.maxPerDevice,
     maxPerProcess: options.eventStreams.maxPerProcess,
     heartbeatMs: options.eventStreams.heartbeatSeconds * 1000,
     retryMs: options.eventStreams.retryMs,
     logger,
     metrics,
+    now,
+    lookup: (key) => store.getSession(key, now()),
   });
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 

@@ -29,8 +29,8 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 
 /**
  * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
- * (scope `admin`), a public /api/public,
- * /metrics (behind LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of
+ * (scope `latchkey:admin`; keys `latchkey:keys`), a public /api/public,
+ * /metrics (behind a bearer token: LATCHKEY_METRICS_TOKEN, or one made for the run), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
@@ -55,7 +55,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     accessTokenTtlSeconds: config.accessTtlSeconds,
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
-    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
+    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
     allowedOrigins: demoAllowedOrigins(config),
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
     resourceClients: config.introspectionClients,
@@ -89,8 +89,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
   });
-  // The admin HTTP API (docs/admin.md) for tokens with the demo's `admin` scope: alice may revoke users and rotate keys.
-  app.use('/admin', bff.adminRouter({ scope: 'admin' }));
+  // The admin HTTP API (docs/admin.md) for tokens with its dedicated scope `latchkey:admin` (the keys also need
+  // `latchkey:keys`), never the application's `admin`: alice holds both and may revoke users and rotate keys.
+  app.use('/admin', bff.adminRouter());
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
