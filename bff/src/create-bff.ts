@@ -99,9 +99,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger.warn({ event: 'insecure_idp' }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
-  const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
-
   const metrics = new BffMetrics();
+  const idp = options.oidc ? createIdpClient(options.oidc, { onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
     store,
