@@ -97,7 +97,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger.warn({ event: 'insecure_idp' }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
-  const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
+  const idp = options.oidc ? createIdpClient(options.oidc, now) : undefined;
 
   const metrics = new BffMetrics();
   const ctx: BffContext = Object.freeze({
