@@ -29,6 +29,7 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
     const algorithms = await idp.signingAlgorithms();
     const keys = (await idp.signingKeys()).getKey('cooldown');
     const windowSeconds = idp.options.logoutTokenReplayWindowSeconds;
+    const skewSeconds = ctx.options.clockSkewSeconds;
 
     let payload: JWTPayload;
     let typ: string | undefined;
@@ -41,9 +42,9 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
         audience: idp.options.clientId,
         algorithms,
         requiredClaims: ['iat', 'jti', 'events'],
-        // Bounds the replay window: a token older than this is refused, so remembering jtis that long is enough.
+        // Bounds the replay window: a token is accepted until iat + window + skew, and its jti remembered as long.
         maxTokenAge: `${windowSeconds}s`,
-        clockTolerance: ctx.options.clockSkewSeconds,
+        clockTolerance: skewSeconds,
         currentDate: new Date(ctx.now()),
       }));
     } catch (error) {
@@ -62,7 +63,9 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
     if (typeof payload.jti !== 'string' || payload.jti === '') throw badToken('The logout token has no jti.');
 
     const iss = metadata.issuer;
-    if (!(await ctx.store.useOnce(`bcl\n${iss}\n${payload.jti}`, windowSeconds * 1000))) {
+    // jose accepts it while floor(now / 1 s) <= iat + window + skew: the jti is remembered until that second has passed.
+    const acceptedUntil = (payload.iat! + windowSeconds + skewSeconds + 1) * 1000;
+    if (!(await ctx.store.useOnce(`bcl\n${iss}\n${payload.jti}`, acceptedUntil - ctx.now()))) {
       throw badToken('The logout token was already used.');
     }
     const now = ctx.now();
