@@ -29,6 +29,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
@@ -155,6 +156,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     // Each start writes a transaction to the store: the per-IP login limit (shared with POST /login on Redis) bounds it.
     router.get(ROUTES.oidcLogin, noStore, createLoginIpLimit(ctx), transaction.middleware, createOidcLoginHandler(ctx, idp));
     router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
+    // RP-initiated logout's redirect: its single-use handle is in a SameSite=Strict cookie set by POST /logout.
+    router.get(ROUTES.oidcLogout, noStore, createOidcLogoutHandler(ctx, idp));
     router.post(
       ROUTES.oidcBackchannelLogout,
       noStore,
