@@ -65,10 +65,11 @@ export async function takeLogoutHandle(ctx: BffContext, req: Request, res: Respo
   res.append('Set-Cookie', serialize(cookieName(ctx), '', { ...cookieOptions(ctx), maxAge: 0, expires: new Date(0) }));
   if (value === undefined || !HANDLE.test(value)) return null;
   const id = entryId(value);
-  // Atomic on every backend: two requests with the same cookie cannot both have it.
-  if (!(await ctx.store.useOnce(`oidc-logout\n${id}`, LOGOUT_HANDLE_TTL_SECONDS * 1000))) return null;
   const store = handleStore(ctx);
+  // A read first: made-up cookies cost no write. Then the claim, atomic on every backend: of two requests with the
+  // same cookie, even concurrent ones that both read the entry, only one has it.
   const entry = (await promisify((done) => store.get(id, done))) as HandleEntry | null | undefined;
+  if (!entry || !(await ctx.store.useOnce(`oidc-logout\n${id}`, LOGOUT_HANDLE_TTL_SECONDS * 1000))) return null;
   await promisify((done) => store.destroy(id, done));
-  return entry?.oidcLogout ?? null;
+  return entry.oidcLogout ?? null;
 }
