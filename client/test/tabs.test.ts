@@ -111,7 +111,7 @@ describe('tabs of one browser', () => {
     await vi.waitFor(() => expect(b.getSnapshot()).toMatchObject({ status: 'authenticated', user: { name: 'alice' } }));
     expect(signedIn).toHaveBeenCalledTimes(1);
     expect(await b.getAccessToken()).toBe('t1');
-    expect(bff.count('/refresh')).toBe(2); // the two start-ups, nothing after the login
+    expect(bff.count('/refresh')).toBe(0); // no hint cookie: neither start-up asks, and nothing after the login
   });
 
   it('theft detected in one tab is reported in both', async () => {
