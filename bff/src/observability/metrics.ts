@@ -31,7 +31,7 @@ export class BffMetrics {
   });
   readonly adminActions = new Counter({
     name: 'latchkey_admin_actions_total',
-    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant) and outcome (ok, not_found, invalid_request, error).',
+    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant) and outcome (ok, not_found, invalid_request, insufficient_scope: the keys scope missing or outside the token’s tenant, error).',
     labelNames: ['action', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -88,7 +88,7 @@ export class BffMetrics {
   });
   readonly eventStreamsRefused = new Counter({
     name: 'latchkey_event_streams_refused_total',
-    help: 'Event streams refused by cap (user, process) or because the BFF is closing.',
+    help: 'Event streams refused by cap (device, user, process) or because the BFF is closing.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
