@@ -61,8 +61,8 @@ export function DevicesCard() {
         ))}
       </ul>
       <p className="hint" data-testid="second-device-hint">
-        Each browser is one device; its tabs share one session. To add a second device, sign in from another browser, a
-        private window or another browser profile.
+        Each browser is one device; its tabs share one session. To add a second device, sign in from another browser, a private window or another browser
+        profile.
       </p>
       {(error || actionError) && (
         <p className="form-error" role="alert" data-testid="devices-error">
