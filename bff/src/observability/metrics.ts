@@ -73,6 +73,19 @@ export class BffMetrics {
     help: 'Revocation events a Redis Cluster guard found on its periodic full read with no Pub/Sub message announcing them (lost bells; each cost up to one heartbeat of lag).',
     registers: [this.registry],
   });
+  /** Set by the guard: seconds since the store last answered its revocation feed (0 while it answers). */
+  viewStaleness: () => number = () => 0;
+  readonly viewStalenessSeconds: Gauge = new Gauge({
+    name: 'latchkey_revocation_view_staleness_seconds',
+    help: "Age of this process's revocation view: seconds since the store last answered the feed (0 while it answers; +Inf before the first replay). Past 0.5 s fail-closed routes answer 503, past a route's maxStalenessMs (default 30 s) fail-open routes too.",
+    registers: [this.registry],
+    collect: (): void => this.viewStalenessSeconds.set(this.viewStaleness()),
+  });
+  readonly idpUnreachable = new Counter({
+    name: 'latchkey_idp_unreachable_total',
+    help: 'Requests to the upstream identity provider that got no usable answer (network error, timeout, or a 5xx).',
+    registers: [this.registry],
+  });
   readonly feedErrors = new Counter({
     name: 'latchkey_revocation_feed_errors_total',
     help: 'Failed reads of the revocation feed (store unreachable or timing out).',
