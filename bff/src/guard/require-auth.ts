@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AccessTokenClaims } from '@latchkey/shared';
 import type { LatchkeyError } from '../errors/latchkey-error.js';
 import type { LatchkeyClaims } from '../tokens/custom-claims.js';
@@ -36,15 +36,17 @@ export type DecideRequest = (authorization: string | undefined, route: GuardRout
 export function expressRequireAuth(decide: DecideRequest, route: GuardRoute): RequestHandler {
   return (req, res, next) => {
     const decided = decide(req.headers.authorization, route, req.path);
-    const apply = (result: AuthResult) => {
-      if (!result.ok) return next(result.error);
-      res.locals.auth = result.claims;
-      if (Object.getPrototypeOf(req) !== authProto) exposeAuth(req);
-      next();
-    };
-    if ('ok' in decided) apply(decided);
-    else void decided.then(apply);
+    // The hot path (a cached token) allocates no closure.
+    if ('ok' in decided) applyResult(req, res, next, decided);
+    else void decided.then((result) => applyResult(req, res, next, result));
   };
+}
+
+function applyResult(req: Request, res: Response, next: NextFunction, result: AuthResult): void {
+  if (!result.ok) return next(result.error);
+  res.locals.auth = result.claims;
+  if (Object.getPrototypeOf(req) !== authProto) exposeAuth(req);
+  next();
 }
 
 /**
