@@ -30,6 +30,17 @@ function isUtf8Json(header: string | undefined): boolean {
 }
 
 /**
+ * The content codings a JSON body may come in, whatever the Node version: body-parser decodes whatever the runtime's
+ * zlib offers (zstd from Node 22.15/23.8 on), so without this list the same request would be 415 on one Node and
+ * parsed on another. The inflated size is capped like a plain body.
+ */
+const CONTENT_CODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
+
+function hasKnownCoding(header: string | undefined): boolean {
+  return header === undefined || CONTENT_CODINGS.has(header.trim().toLowerCase());
+}
+
+/**
  * JSON bodies only, capped at `limit` before parsing. A request without a body gets `{}`; a body of any other
  * type or charset is refused with 415 (a form post is the classic CSRF vehicle).
  */
@@ -40,7 +51,7 @@ export function jsonBody(limit: string): RequestHandler {
       req.body = {};
       return next();
     }
-    if (!isUtf8Json(req.headers['content-type'])) return next(new LatchkeyError('unsupported_media_type'));
+    if (!isUtf8Json(req.headers['content-type']) || !hasKnownCoding(req.headers['content-encoding'])) return next(new LatchkeyError('unsupported_media_type'));
     parse(req, res, (error?: unknown) => next(error === undefined ? undefined : convertBodyParserError(error)));
   };
 }

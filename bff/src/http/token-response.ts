@@ -6,12 +6,16 @@ import type { DeviceSessionRecord } from '../store/types.js';
 import { issueAccessToken } from '../tokens/issue-access-token.js';
 import { setSessionCookie } from './session-cookie.js';
 
-/** Sets the rotated cookie and answers with a fresh access token for the session. */
+/**
+ * Sets the rotated cookie and answers with a fresh access token for the session. `afterCookie` may set more cookies:
+ * after the session cookie's, so it stays the first Set-Cookie line.
+ */
 export async function sendTokenResponse(
   ctx: BffContext,
   res: Response,
   session: DeviceSessionRecord,
   cookie: { generation: number; secret: string },
+  afterCookie?: () => void,
 ): Promise<void> {
   const { options } = ctx;
   const issued = await issueAccessToken({
@@ -29,6 +33,7 @@ export async function sendTokenResponse(
   });
   const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, options.secrets);
   setSessionCookie(res, options, value, session.absoluteExpiresAt, ctx.now());
+  afterCookie?.();
   const body: TokenResponse = {
     accessToken: issued.token,
     tokenType: 'Bearer',

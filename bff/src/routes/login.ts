@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { stripControls } from '../http/display-text.js';
+import { knownDevice, setDeviceCookie } from '../http/known-device.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
 import { accountId } from '../http/rate-limit.js';
 import { sendTokenResponse } from '../http/token-response.js';
@@ -31,15 +32,17 @@ export const validateLoginBody: RequestHandler = (req, res, next) => {
 
 /**
  * POST /login. The application's `authenticate` callback checks the credentials; the answer for an unknown user and
- * a wrong password is the same. A failure is reserved on the account before the password is checked (see
- * login-rate-limit.ts) and given back when it was right. A new device session and a new cookie every time (no
+ * a wrong password is the same. A failure is reserved on the account (or on the known device, see known-device.ts)
+ * before the password is checked (see login-rate-limit.ts) and given back when it was right; a successful login
+ * (re)sets the device cookie. A new device session and a new cookie every time (no
  * fixation) by startDeviceSession, shared with the OIDC callback.
  */
 export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailureLimit): RequestHandler {
   return tracedRoute(ctx, 'latchkey.login', async (req, res, trace) => {
     const body = res.locals.loginBody as LoginBody;
     const ip = req.ip ?? '';
-    const reservation = await accountLimit.reserve(body.username, ip);
+    const device = knownDevice(req, ctx.options, ctx.options.secrets, body.username);
+    const reservation = await accountLimit.reserve(body.username, ip, device);
     let user: Awaited<ReturnType<typeof ctx.options.authenticate>>;
     try {
       user = await ctx.options.authenticate(body.username, body.password, req);
@@ -61,6 +64,7 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
     const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
     trace.session(session);
     trace.outcome('ok');
-    await sendTokenResponse(ctx, res, session, cookie);
+    // A known device from now on (a fresh nonce: failures counted on an older cookie stay with it).
+    await sendTokenResponse(ctx, res, session, cookie, () => setDeviceCookie(res, ctx.options, ctx.options.secrets, body.username));
   });
 }

@@ -1,4 +1,3 @@
-import type { Store as ExpressSessionStore } from 'express-session';
 import { isClock, systemClock, type Clock } from '../clock.js';
 import { LoginTransactionStore } from './login-transaction-store.js';
 import { StoreUnavailableError } from './types.js';
@@ -7,7 +6,16 @@ import { assertSessionKeyOf } from './session-key.js';
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 
 import type { SessionEndedReason } from '@latchkey/shared';
-import type { CreateSessionOptions, DeviceSessionRecord, IdpTokenUpdate, RotateInput, RotateResult, SessionEndReason, SessionStore } from './types.js';
+import type {
+  CreateSessionOptions,
+  DeviceSessionRecord,
+  IdpTokenUpdate,
+  RotateInput,
+  RotateResult,
+  SessionEndReason,
+  SessionStore,
+  TransactionSessionStore,
+} from './types.js';
 
 export interface MemoryStoreOptions {
   /** Warn (once per process) when used with NODE_ENV=production. Default true. */
@@ -267,7 +275,7 @@ export class MemoryStore implements SessionStore {
   }
 
   /** Per process, like this store; entries expire with the transaction cookie and are swept. */
-  createLoginTransactionStore(prefix: string): ExpressSessionStore {
+  createLoginTransactionStore(prefix: string): TransactionSessionStore {
     return new LoginTransactionStore({
       keyOf: (id) => `${prefix}:${id}`,
       get: async (key) => {
