@@ -95,7 +95,8 @@ export function createAdmin(ctx: BffContext): BffAdmin {
      */
     async revokeTenant(tenant: string): Promise<{ sessionsEnded: number }> {
       const parsed = tenantSchema.safeParse(tenant);
-      if (!parsed.success) throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control characters');
+      if (!parsed.success)
+        throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control or format characters (Unicode Cc, Cf)');
       const now = ctx.now();
       const ended = await ctx.store.revokeTenant(parsed.data, now, now, ctx.markerTtlMs);
       ctx.metrics.logouts.inc({ scope: 'admin_tenant' }, ended.length);

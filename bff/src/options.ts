@@ -145,6 +145,7 @@ const RATE_LIMIT_DEFAULTS = {
   perKnownDevice: { limit: 5, windowMs: 15 * 60_000 },
   refreshPerIp: { limit: 1200, windowMs: 60_000 },
   refreshPerSession: { limit: 60, windowMs: 60_000 },
+  oidcLoginPerIp: { limit: 30, windowMs: 60_000 },
   clientAuthPerIp: { limit: 20, windowMs: 60_000 },
   clientAuthPerClient: { limit: 100, windowMs: 60_000 },
 } as const;
@@ -222,6 +223,8 @@ const optionsSchema = z.strictObject({
       refreshPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerIp),
       /** Refreshes per device session (counted for well-signed cookies only). */
       refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
+      /** Sign-in starts at the identity provider (`GET /oidc/login`) per client IP; each writes a login transaction. */
+      oidcLoginPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.oidcLoginPerIp),
       /** Failed resource-client authentications (`/introspect`, `/revoke`) from one client IP. */
       clientAuthPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.clientAuthPerIp),
       /**
@@ -244,6 +247,11 @@ const optionsSchema = z.strictObject({
     .strictObject({
       /** Open streams per user (one per browser is the client's norm; several devices each hold one). */
       maxPerUser: z.number().int().positive().default(10),
+      /**
+       * Open streams per device session (one, plus a reconnect that overlaps the old stream's close): one device
+       * cannot take the user's whole maxPerUser and leave the other devices without pushes.
+       */
+      maxPerDevice: z.number().int().positive().default(3),
       /** Open streams in this process; beyond it, 503 with Retry-After (another instance may have room). */
       maxPerProcess: z.number().int().positive().default(10_000),
       /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
@@ -251,7 +259,7 @@ const optionsSchema = z.strictObject({
       /** The `retry:` the browser waits before reconnecting a dropped stream, ms. */
       retryMs: z.number().int().min(100).max(60_000).default(2000),
     })
-    .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
+    .default({ maxPerUser: 10, maxPerDevice: 3, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   /**
    * Servers allowed to call `POST /introspect` and `POST /revoke` (docs/introspection.md). Unset or empty: both
    * routes answer 404.

@@ -130,6 +130,7 @@ export function createGuard(options: GuardOptions): Guard {
     onRead: () => keys.onFeedRead(),
   });
   options.metrics.viewSize = () => view.size;
+  options.metrics.viewStaleness = () => view.stalenessMs() / 1000;
 
   const verify = (token: string) =>
     verifyAccessToken(token, {

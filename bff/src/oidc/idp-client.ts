@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, importJWK, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch as joseCustomFetch, importJWK, type JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { ResolvedOidcOptions } from '../options.js';
@@ -18,7 +18,25 @@ export interface IdpClient {
   signingKeys(): Promise<JWTVerifyGetKey>;
 }
 
-export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
+export interface IdpClientHooks {
+  /** Called for each request to the IdP that got no usable answer (network error, timeout, 5xx): the metrics count it. */
+  onUnreachable?: () => void;
+}
+
+export function createIdpClient(options: ResolvedOidcOptions, hooks: IdpClientHooks = {}): IdpClient {
+  // Every request to the IdP (discovery, token, refresh, JWKS) goes through this fetch, so "the IdP is down" is counted
+  // in one place whichever route noticed it.
+  const watchedFetch = async (url: string, init: object): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(url, init as RequestInit);
+    } catch (error) {
+      hooks.onUnreachable?.();
+      throw error;
+    }
+    if (response.status >= 500) hooks.onUnreachable?.();
+    return response;
+  };
   let discovered: Promise<client.Configuration> | undefined;
   let keys: JWTVerifyGetKey | undefined;
 
@@ -33,6 +51,7 @@ export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
     const config = await client.discovery(new URL(options.issuer), options.clientId, undefined, auth, {
       execute: options.dangerouslyAllowInsecureIdpRequests ? [client.allowInsecureRequests] : [],
       timeout: options.requestTimeoutMs / 1000,
+      [client.customFetch]: watchedFetch,
     });
     // openid-client counts its request deadline in seconds.
     config.timeout = options.requestTimeoutMs / 1000;
@@ -54,7 +73,7 @@ export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
       if (keys) return keys;
       const jwksUri = (await config()).serverMetadata().jwks_uri;
       if (!jwksUri) throw new LatchkeyError('internal_error', 'The identity provider publishes no jwks_uri.');
-      keys = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: options.requestTimeoutMs });
+      keys = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: options.requestTimeoutMs, [joseCustomFetch]: watchedFetch });
       return keys;
     },
   });

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sleep, startDemoProcess, startRedisServer, startRoundRobinProxy, type DemoProcess, type RedisServer, type RoundRobinProxy } from '@latchkey/testkit';
+import {
+  fetchMetrics,
+  sleep,
+  startDemoProcess,
+  startRedisServer,
+  startRoundRobinProxy,
+  type DemoProcess,
+  type RedisServer,
+  type RoundRobinProxy,
+} from '@latchkey/testkit';
 import { Load, LoadDevice, loadTestEnv, Recorder, type CallResult, type RequestRecord } from './support/load.js';
 
 /**
@@ -413,7 +422,7 @@ describe('resilience under load', () => {
       proxyCounts = { failures: proxy.failures, failovers: proxy.failovers };
       for (const dev of devices) nextCalls.push({ refresh: await dev.refresh(proxy.url), me: await dev.me(proxy.url) });
       list = await devices[0]!.call(proxy.url, 'sessions', 'GET', '/auth/sessions');
-      metricsOfB = await (await fetch(`${b.url}/metrics`)).text();
+      metricsOfB = await fetchMetrics(b.url);
     }
 
     it('devices keep working through B after A is killed: no lost session, no false theft detection', () => {
