@@ -31,6 +31,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
@@ -100,7 +101,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
-  const idp = options.oidc ? createIdpClient(options.oidc, { onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
     store,
@@ -167,6 +168,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
       createOidcLoginHandler(ctx, idp),
     );
     router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
+    // RP-initiated logout's redirect: its single-use handle is in a SameSite=Strict cookie set by POST /logout.
+    router.get(ROUTES.oidcLogout, noStore, createOidcLogoutHandler(ctx, idp));
     router.post(
       ROUTES.oidcBackchannelLogout,
       noStore,

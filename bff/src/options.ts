@@ -81,7 +81,7 @@ const oidcSchema = z
     refreshMarginSeconds: z.number().int().min(0).max(3600).default(30),
     /** Deadline of each request to the IdP; past it the BFF answers 503. */
     requestTimeoutMs: z.number().int().positive().max(60_000).default(5000),
-    /** How long a back-channel logout token's jti is remembered against replay (at least the token's lifetime). */
+    /** How old (by its iat) a back-channel logout token may be; its jti is remembered until then plus clockSkewSeconds. */
     logoutTokenReplayWindowSeconds: positiveSeconds.max(24 * 3600).default(600),
     /** Allows an http:// IdP (development IdP, tests). Never in production. Warns at startup. */
     dangerouslyAllowInsecureIdpRequests: z.boolean().default(false),
