@@ -236,6 +236,7 @@ describe('state machine', () => {
   });
 
   it.each(SESSION_ENDING_CODES)('a 401 %s from refresh ends the session', async (code) => {
+    vi.useFakeTimers();
     const bff = createFakeBff();
     const client = makeClient(bff, {}, clients);
     const signedOut = vi.fn();
@@ -247,8 +248,8 @@ describe('state machine', () => {
     await client.refresh();
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: code });
     expect(signedOut).toHaveBeenCalledWith({ reason: code as SignOutReason });
-    // Nothing is retried after a definitive answer.
-    await new Promise((r) => setTimeout(r, 30));
+    // Nothing is retried after a definitive answer: not even past the longest backoff (backoffMaxMs, 60 s; fake time).
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(bff.count('/refresh')).toBe(2);
   });
 
