@@ -56,7 +56,10 @@ export function effectivePolicy(route: RequireAuthOptions, scopePolicies: Readon
   if (scoped.length === 0) return own;
   if (route.onStoreUnavailable !== undefined) scoped.push(own);
   if (scoped.some((p) => (p.onStoreUnavailable ?? 'closed') === 'closed')) return { onStoreUnavailable: 'closed' };
-  return { onStoreUnavailable: 'open', maxStalenessMs: Math.min(...scoped.map((p) => p.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS)) };
+  // A route's own bound narrows the scopes' even when the route leaves open/closed to them (the smaller bound wins).
+  const bounds = scoped.map((p) => p.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS);
+  if (route.maxStalenessMs !== undefined) bounds.push(route.maxStalenessMs);
+  return { onStoreUnavailable: 'open', maxStalenessMs: Math.min(...bounds) };
 }
 
 /**

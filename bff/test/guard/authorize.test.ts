@@ -91,6 +91,16 @@ describe('fail policy (pure)', () => {
     expect(effectivePolicy({ scopes: ['open'], onStoreUnavailable: 'open' }, scopes)).toEqual({ onStoreUnavailable: 'open', maxStalenessMs: 30_000 });
   });
 
+  it('a route’s own maxStalenessMs bounds a scope that fails open, even when the route sets no onStoreUnavailable', () => {
+    const scopes = { 'read:feed': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } } as const;
+    const policy = resolveRoute({ scopes: ['read:feed'], maxStalenessMs: 100 }, scopes).policy;
+    expect(policy).toEqual({ onStoreUnavailable: 'open', maxStalenessMs: 100 });
+    // 1.5 s stale: past the route's 100 ms, so 503, not the scope's 30 s.
+    expect(() => stalenessVerdict(1500, 500, policy)).toThrow(StoreUnavailableError);
+    // A larger bound on the route never loosens the scope's.
+    expect(effectivePolicy({ scopes: ['read:feed'], maxStalenessMs: 60_000 }, scopes)).toEqual({ onStoreUnavailable: 'open', maxStalenessMs: 30_000 });
+  });
+
   it('trusts a fresh view, fails open within the bound, throws StoreUnavailableError past it', () => {
     expect(stalenessVerdict(500, 500, {})).toBe('trusted');
     expect(() => stalenessVerdict(501, 500, {})).toThrow(new StoreUnavailableError('revocation view is 501 ms stale'));
