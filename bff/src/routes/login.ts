@@ -5,9 +5,9 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import { stripControls } from '../http/display-text.js';
 import type { AccountFailureLimit } from '../http/login-rate-limit.js';
 import { accountId } from '../http/rate-limit.js';
-import { sendTokenResponse } from '../http/token-response.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { startDeviceSession } from '../session/start-device-session.js';
+import { issueSessionTokens } from '../session/token-response.js';
 
 export const loginBodySchema = z.strictObject({
   username: z.string().trim().min(1).max(256),
@@ -58,9 +58,16 @@ export function createLoginHandler(ctx: BffContext, accountLimit: AccountFailure
       .catch((error: unknown) =>
         ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
       );
-    const { session, cookie } = await startDeviceSession(ctx, req, user, body.deviceName ? { deviceName: body.deviceName } : {});
+    const { session, cookie } = await startDeviceSession(
+      ctx,
+      { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip },
+      user,
+      body.deviceName ? { deviceName: body.deviceName } : {},
+    );
     trace.session(session);
     trace.outcome('ok');
-    await sendTokenResponse(ctx, res, session, cookie);
+    const issued = await issueSessionTokens(ctx, session, cookie);
+    res.append('Set-Cookie', issued.setCookie);
+    res.status(200).json(issued.body);
   });
 }

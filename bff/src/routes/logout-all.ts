@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
-import { requireSession } from '../http/session-auth.js';
-import { clearSessionCookie } from '../http/session-cookie.js';
+import { clearedSessionCookieHeader } from '../session/cookie.js';
+import { endSessions } from '../session/end.js';
+import { requireSession } from '../session/resolve.js';
 import { ATTR } from '../observability/tracing.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 
@@ -12,15 +13,23 @@ import { tracedRoute } from '../observability/tracing-route.js';
  */
 export function createLogoutAllHandler(ctx: BffContext): RequestHandler {
   return tracedRoute(ctx, 'latchkey.logout_all', async (req, res, trace) => {
-    const { session } = await requireSession(ctx, req);
-    const now = ctx.now();
-    const ended = await ctx.store.endAllUserSessions(session.userId, now, now, ctx.markerTtlMs);
+    const { session } = await requireSession(ctx, req.headers.cookie);
+    const ended = await endSessions(
+      ctx,
+      { allOfUser: session.userId },
+      {
+        scope: 'all',
+        count: 'action',
+        event: 'logout_all',
+        message: 'logout on every device',
+        log: 'summary',
+        fields: (e) => ({ userId: session.userId, sessions: e.length }),
+      },
+    );
     trace.session(session);
     trace.attribute(ATTR.sessionsEnded, ended.length);
     trace.outcome('ok');
-    ctx.metrics.logouts.inc({ scope: 'all' });
-    ctx.logger.info({ event: 'logout_all', userId: session.userId, sessions: ended.length }, 'logout on every device');
-    clearSessionCookie(res, ctx.options);
+    res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
     res.status(204).end();
   });
 }

@@ -1,8 +1,9 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { requireSession } from '../http/session-auth.js';
-import { clearSessionCookie } from '../http/session-cookie.js';
+import { clearedSessionCookieHeader } from '../session/cookie.js';
+import { endSessions } from '../session/end.js';
+import { requireSession } from '../session/resolve.js';
 import { endSessionUrlFor } from '../oidc/end-session-url.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import type { LogoutRedirectResponse } from '@latchkey/shared';
@@ -17,21 +18,19 @@ import type { LogoutRedirectResponse } from '@latchkey/shared';
  */
 export function createLogoutHandler(ctx: BffContext): RequestHandler {
   return tracedRoute(ctx, 'latchkey.logout', async (req, res, trace) => {
-    const current = await requireSession(ctx, req).catch((error: unknown) => {
+    const current = await requireSession(ctx, req.headers.cookie).catch((error: unknown) => {
       if (error instanceof LatchkeyError && error.code === 'no_session') return null;
       throw error;
     });
     let redirectTo: string | null = null;
     if (current !== null) {
-      const ended = await ctx.store.endSession(current.session.key, 'logout', ctx.now(), ctx.markerTtlMs);
-      if (ended !== null) {
+      const [ended] = await endSessions(ctx, { key: current.session.key, reason: 'logout' }, { scope: 'device', event: 'logout', message: 'logout' });
+      if (ended !== undefined) {
         trace.session(ended);
-        ctx.metrics.logouts.inc({ scope: 'device' });
-        ctx.logger.info({ event: 'logout', userId: ended.userId, sid: ended.sid }, 'logout');
         redirectTo = await endSessionUrlFor(ctx, ended);
       }
     }
-    clearSessionCookie(res, ctx.options);
+    res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
     // Idempotent: answering 204 without a live session is an outcome, not an error.
     trace.outcome(redirectTo !== null ? 'redirect' : current === null ? 'no_session' : 'ok');
     if (redirectTo === null) {

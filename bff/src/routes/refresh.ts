@@ -1,13 +1,11 @@
 import type { RequestHandler, Response } from 'express';
 import type { BffContext } from '../context.js';
-import { unseal } from '../crypto/seal.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { ipKey, RequestLimit } from '../http/rate-limit.js';
-import { rotateCookie, reportTheft, SUCCESSOR_SEAL_INFO } from '../http/rotate-cookie.js';
-import { readSessionCookie } from '../http/session-auth.js';
-import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
-import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
-import { sendTokenResponse } from '../http/token-response.js';
+import { clearedSessionCookieHeader, readSessionCookie, sessionCookieHeader } from '../session/cookie.js';
+import { endSessions } from '../session/end.js';
+import { replayedSuccessor, reportTheft, rotateCookie } from '../session/rotate.js';
+import { issueSessionTokens } from '../session/token-response.js';
 import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
@@ -38,13 +36,13 @@ export function createRefreshHandler(ctx: BffContext, isTenantRevoked: TenantRev
   const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
   return tracedRoute(ctx, 'latchkey.refresh', async (req, res, trace) => {
     const ip = req.ip ?? '';
-    const cookie = readSessionCookie(ctx, req);
+    const cookie = readSessionCookie(ctx, req.headers.cookie);
     // Both counted at once, so an outage costs one store deadline, not two.
     const ipTaken = perIp.take(ipKey(ip), { ip });
     if (cookie === null) {
       await ipTaken;
       ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-      clearSessionCookie(res, ctx.options);
+      res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
       throw new LatchkeyError('no_session');
     }
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
@@ -61,31 +59,31 @@ export function createRefreshHandler(ctx: BffContext, isTenantRevoked: TenantRev
         if (result.session.idp && ctx.idp) await renewAtIdpOrEnd(ctx, res, result.session, cookie);
         ctx.metrics.refreshes.inc({ outcome: 'rotated' });
         trace.outcome('rotated');
-        return sendTokenResponse(ctx, res, result.session, cookie);
+        return sendTokens(ctx, res, result.session, cookie);
       }
       case 'replayed': {
-        const successor = unseal(result.sealed, cookie.secret, SUCCESSOR_SEAL_INFO);
+        const successor = replayedSuccessor(result.sealed, cookie);
         if (successor === null) break;
         ctx.metrics.refreshes.inc({ outcome: 'replayed' });
         trace.outcome('replayed');
-        return sendTokenResponse(ctx, res, result.session, { generation: result.session.generation, secret: successor });
+        return sendTokens(ctx, res, result.session, { generation: result.session.generation, secret: successor });
       }
       case 'reuse_detected':
         ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
-        reportTheft(ctx, req, result.session, cookie, 'refresh');
-        clearSessionCookie(res, ctx.options);
+        reportTheft(ctx, req.ip, result.session, cookie, 'refresh');
+        res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
         throw new LatchkeyError('reuse_detected');
       case 'ended': {
         const code = result.reason === null ? 'no_session' : END_REASON_CODE[result.reason];
         ctx.metrics.refreshes.inc({ outcome: code });
-        clearSessionCookie(res, ctx.options);
+        res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
         throw new LatchkeyError(code);
       }
       case 'mismatch':
         break;
     }
     ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-    clearSessionCookie(res, ctx.options);
+    res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
     throw new LatchkeyError('no_session');
   });
 }
@@ -100,13 +98,13 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
  * got.
  */
 async function endRevokedTenantSession(ctx: BffContext, res: Response, session: DeviceSessionRecord): Promise<never> {
-  await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  ctx.logger.info(
-    { event: 'tenant_session_ended', userId: session.userId, sid: session.sid, tenant: session.tenant },
-    'device session of a revoked tenant ended on refresh',
+  await endSessions(
+    ctx,
+    { key: session.key, reason: 'session_revoked' },
+    { event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh', fields: { tenant: session.tenant } },
   );
-  clearSessionCookie(res, ctx.options);
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
   throw new LatchkeyError('session_revoked');
 }
 
@@ -120,15 +118,21 @@ async function renewAtIdpOrEnd(ctx: BffContext, res: Response, session: DeviceSe
     if ((await renewAtIdpIfDue(ctx, ctx.idp!, session)) !== 'revoked_at_idp') return;
   } catch (error) {
     ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
-    setSessionCookie(res, ctx.options, encodeSessionCookie({ key: session.key, ...cookie }, ctx.options.secrets), session.absoluteExpiresAt, ctx.now());
+    res.append('Set-Cookie', sessionCookieHeader(ctx, session, cookie));
     throw error;
   }
-  await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  ctx.logger.info(
-    { event: 'oidc_grant_revoked', userId: session.userId, sid: session.sid },
-    'the identity provider refused the refresh token; device session ended',
+  await endSessions(
+    ctx,
+    { key: session.key, reason: 'session_revoked' },
+    { event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended' },
   );
-  clearSessionCookie(res, ctx.options);
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
   throw new LatchkeyError('session_revoked');
+}
+
+async function sendTokens(ctx: BffContext, res: Response, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
+  const issued = await issueSessionTokens(ctx, session, cookie);
+  res.append('Set-Cookie', issued.setCookie);
+  res.status(200).json(issued.body);
 }

@@ -235,7 +235,7 @@ return evicted
 `;
 
 /**
- * rotate. KEYS: session, tombstone.
+ * rotate. KEYS: session, tombstone. The credential rule of session/credential-rule.ts, line by line.
  * ARGV: prefix, presented generation, presented hash, next hash, next sealed, now,
  *       graceMs, now + idleTimeoutMs, markerTtlMs.
  * Returns {'rotated', record} | {'replayed', record, sealed} | {'reuse_detected', record}
