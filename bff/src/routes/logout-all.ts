@@ -1,19 +1,19 @@
-import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
+import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
+import { ATTR } from '../observability/tracing.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeader } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
 import { requireSession } from '../session/resolve.js';
-import { ATTR } from '../observability/tracing.js';
-import { tracedRoute } from '../observability/tracing-route.js';
 
 /**
  * POST /logout-all: ends every device session of the caller's user and sets the user's `revoked_after`, so every
  * access token issued before now is rejected. A login right after (even in the same second) is unaffected: its
  * session did not exist when the sessions were ended, and `revoked_after` compares whole seconds with `<`.
  */
-export function createLogoutAllHandler(ctx: BffContext): RequestHandler {
-  return tracedRoute(ctx, 'latchkey.logout_all', async (req, res, trace) => {
-    const { session } = await requireSession(ctx, req.headers.cookie);
+export function createLogoutAllRoute(ctx: BffContext): AuthRoute {
+  return tracedRoute(ctx, 'latchkey.logout_all', async (req: AuthRequest, reply: Reply, trace) => {
+    const { session } = await requireSession(ctx, req.get('cookie'));
     const ended = await endSessions(
       ctx,
       { allOfUser: session.userId },
@@ -29,7 +29,6 @@ export function createLogoutAllHandler(ctx: BffContext): RequestHandler {
     trace.session(session);
     trace.attribute(ATTR.sessionsEnded, ended.length);
     trace.outcome('ok');
-    res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
-    res.status(204).end();
+    return reply.setCookie(clearedSessionCookieHeader(ctx)).send(204);
   });
 }

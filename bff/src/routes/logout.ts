@@ -1,12 +1,12 @@
-import type { RequestHandler } from 'express';
+import type { LogoutRedirectResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
+import { endSessionUrlFor } from '../oidc/end-session-url.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeader } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
 import { requireSession } from '../session/resolve.js';
-import { endSessionUrlFor } from '../oidc/end-session-url.js';
-import { tracedRoute } from '../observability/tracing-route.js';
-import type { LogoutRedirectResponse } from '@latchkey/shared';
 
 /**
  * POST /logout: ends this device's session (its access tokens stop working at once). Idempotent: always 204.
@@ -16,9 +16,9 @@ import type { LogoutRedirectResponse } from '@latchkey/shared';
  * `end_session_endpoint`, answers 200 `{ redirectTo }` instead: the IdP's end-session URL for the browser to follow
  * (RP-initiated logout), so the user is signed out there too.
  */
-export function createLogoutHandler(ctx: BffContext): RequestHandler {
-  return tracedRoute(ctx, 'latchkey.logout', async (req, res, trace) => {
-    const current = await requireSession(ctx, req.headers.cookie).catch((error: unknown) => {
+export function createLogoutRoute(ctx: BffContext): AuthRoute {
+  return tracedRoute(ctx, 'latchkey.logout', async (req: AuthRequest, reply: Reply, trace) => {
+    const current = await requireSession(ctx, req.get('cookie')).catch((error: unknown) => {
       if (error instanceof LatchkeyError && error.code === 'no_session') return null;
       throw error;
     });
@@ -30,14 +30,11 @@ export function createLogoutHandler(ctx: BffContext): RequestHandler {
         redirectTo = await endSessionUrlFor(ctx, ended);
       }
     }
-    res.append('Set-Cookie', clearedSessionCookieHeader(ctx));
+    reply.setCookie(clearedSessionCookieHeader(ctx));
     // Idempotent: answering 204 without a live session is an outcome, not an error.
     trace.outcome(redirectTo !== null ? 'redirect' : current === null ? 'no_session' : 'ok');
-    if (redirectTo === null) {
-      res.status(204).end();
-      return;
-    }
+    if (redirectTo === null) return reply.send(204);
     const body: LogoutRedirectResponse = { redirectTo };
-    res.status(200).json(body);
+    return reply.send(200, body);
   });
 }
