@@ -24,8 +24,14 @@ function headersOf(request: Request, url: URL): IncomingHttpHeaders {
     if (name !== 'set-cookie') headers[name] = value;
   });
   headers.host ??= url.host;
-  // A streamed body without a length is still a body (Node's server would have said Transfer-Encoding: chunked).
-  if (request.body !== null && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) headers['transfer-encoding'] = 'chunked';
+  if (request.body === null) {
+    // No body, whatever the headers claim (a GET or HEAD Request never has one): nothing to read.
+    delete headers['content-length'];
+    delete headers['transfer-encoding'];
+  } else if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+    // A streamed body without a length is still a body (Node's server would have said Transfer-Encoding: chunked).
+    headers['transfer-encoding'] = 'chunked';
+  }
   return headers;
 }
 

@@ -91,6 +91,10 @@ export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRev
   async function run(req: AuthRequest, reply: Reply, options: DispatchOptions): Promise<AuthResult> {
     if (options.outsideMount) throw new LatchkeyError('not_found');
     if (methodOf(req) === 'GET' && matchPath(jwksSegments, req.path)) return jwks(req, reply);
+    // Where bff.router mounts them: before the X-CSRF check (navigations, EventSource and servers cannot send it).
+    if (options.adapter === 'fetch' && expressOnly.some((segments) => matchPath(segments, req.path) !== null)) {
+      throw new LatchkeyError('not_found', 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.');
+    }
     for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
     checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
     req.body = await parseJson(req.bodySource);
@@ -100,9 +104,6 @@ export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRev
       if (params === null) continue;
       req.params = params;
       return await route(req, reply);
-    }
-    if (options.adapter === 'fetch' && expressOnly.some((segments) => matchPath(segments, req.path) !== null)) {
-      throw new LatchkeyError('not_found', 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.');
     }
     throw new LatchkeyError('not_found');
   }
