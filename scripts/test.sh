@@ -9,4 +9,10 @@ npm run typecheck --silent
 npm run lint --silent
 npm run build --silent
 npx vitest run
+# The same suite on Node 24 LTS as well (Node 20 reached end of life in April 2026): on CI, or when asked.
+if [ "${CI:-}" = "true" ] || [ "${LATCHKEY_TEST_NODE24:-0}" = "1" ]; then
+  node24="$(bash scripts/node24.sh)"
+  echo "Unit and integration tests again on Node $("$node24/node" -v)"
+  PATH="$node24:$PATH" npx vitest run
+fi
 if [ -d e2e/specs ]; then npx playwright test; fi

@@ -6,7 +6,7 @@ import { isClock, systemClock, type Clock } from './clock.js';
 import type { SessionStore } from './store/types.js';
 import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
-import { SCOPE_TOKEN } from './tokens/custom-claims.js';
+import { SCOPE_TOKEN, tenantSchema } from './tokens/custom-claims.js';
 import { sha256 } from './crypto/hash.js';
 
 /**
@@ -112,10 +112,26 @@ const resourceClientSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{43}$/, 'secretHash must be SHA-256 of the secret, base64url (43 characters)')
       .optional(),
+    /** Only tokens whose `aud` names one of these exist for this client (others introspect as inactive). Default: any. */
+    audiences: z.array(z.string().min(1)).min(1).max(100).optional(),
+    /** Only tokens whose `tenant` is one of these exist for this client (a token without one does not). Default: any. */
+    tenants: z.array(tenantSchema).min(1).max(1000).optional(),
+    /** Introspection answers carry the token's `tenant` claim (when it has one). Default: false. */
+    includeTenant: z.boolean().default(false),
   })
   .refine((c) => (c.secret === undefined) !== (c.secretHash === undefined), 'pass exactly one of secret and secretHash');
 
 export type ResourceClientOptions = z.input<typeof resourceClientSchema>;
+
+export type ResolvedResourceClient = Readonly<{
+  id: string;
+  secretHash: string;
+  /** Absent: any audience. */
+  audiences?: readonly string[];
+  /** Absent: any tenant, or none. NFC-normalised. */
+  tenants?: readonly string[];
+  includeTenant: boolean;
+}>;
 
 export type OidcOptions = z.input<typeof oidcSchema>;
 export type ResolvedOidcOptions = Readonly<z.output<typeof oidcSchema>>;
@@ -130,8 +146,11 @@ const RATE_LIMIT_DEFAULTS = {
   perIp: { limit: 30, windowMs: 60_000 },
   perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
   perAccount: { limit: 100, windowMs: 15 * 60_000 },
+  perKnownDevice: { limit: 5, windowMs: 15 * 60_000 },
   refreshPerIp: { limit: 1200, windowMs: 60_000 },
   refreshPerSession: { limit: 60, windowMs: 60_000 },
+  clientAuthPerIp: { limit: 20, windowMs: 60_000 },
+  clientAuthPerClient: { limit: 100, windowMs: 60_000 },
 } as const;
 
 // Strict everywhere: a misspelt option (`accessTokenTTLSeconds`) must fail loudly, not silently keep a default.
@@ -195,12 +214,25 @@ const optionsSchema = z.strictObject({
       /** Failed login attempts on one account from all IPs together: the ceiling against guessing from many addresses. */
       perAccount: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccount),
       /**
+       * Failed logins from one known device of the account (a browser holding the device cookie a successful login of
+       * that account set), counted instead of perAccountAndIp and perAccount: the owner's devices are never locked out
+       * by guesses from elsewhere.
+       */
+      perKnownDevice: limitSchema.default(RATE_LIMIT_DEFAULTS.perKnownDevice),
+      /**
        * Refreshes per client IP. Generous: a browser refreshes once per access-token lifetime and page load, and many
        * users can share one address (NAT). A 429 never signs anyone out: the client retries it like a 503.
        */
       refreshPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerIp),
       /** Refreshes per device session (counted for well-signed cookies only). */
       refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
+      /** Failed resource-client authentications (`/introspect`, `/revoke`) from one client IP. */
+      clientAuthPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.clientAuthPerIp),
+      /**
+       * Failed authentications as one resource client, from all IPs; addresses this instance saw the client
+       * authenticate from are exempt (its own servers are not locked out by guesses from elsewhere).
+       */
+      clientAuthPerClient: limitSchema.default(RATE_LIMIT_DEFAULTS.clientAuthPerClient),
     })
     .default(RATE_LIMIT_DEFAULTS),
   /**
@@ -264,8 +296,8 @@ export interface ResolvedBffOptions extends Omit<
   'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock'
 > {
   clock: Clock;
-  /** Each client's id and the SHA-256 (base64url) of its secret. */
-  resourceClients: readonly Readonly<{ id: string; secretHash: string }>[];
+  /** Each client's id, the SHA-256 (base64url) of its secret, and which tokens it may see. */
+  resourceClients: readonly ResolvedResourceClient[];
   maxClaimsBytes: number;
   scopePolicies: Readonly<Record<string, Readonly<z.output<typeof failPolicySchema>>>>;
   audience: string | readonly string[];
@@ -325,7 +357,17 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     clock: o.clock ?? systemClock,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     // Only the hashes are kept: the resolved options never hold a client's secret.
-    resourceClients: Object.freeze(o.resourceClients.map((c) => Object.freeze({ id: c.id, secretHash: c.secretHash ?? sha256(c.secret!) }))),
+    resourceClients: Object.freeze(
+      o.resourceClients.map((c) =>
+        Object.freeze({
+          id: c.id,
+          secretHash: c.secretHash ?? sha256(c.secret!),
+          ...(c.audiences ? { audiences: Object.freeze([...c.audiences]) } : {}),
+          ...(c.tenants ? { tenants: Object.freeze(c.tenants.map((t) => t.normalize('NFC'))) } : {}),
+          includeTenant: c.includeTenant,
+        }),
+      ),
+    ),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     tracing: Object.freeze({ ...o.tracing }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),

@@ -71,4 +71,6 @@ export type IntrospectionResponse =
       aud: string | string[];
       jti: string;
       sid: string;
+      /** The token's tenant, for clients configured with `includeTenant`. */
+      tenant?: string;
     };

@@ -2,13 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { ResolvedResourceClient } from '../options.js';
+import type { ClientAuthLimit } from './client-auth-limit.js';
 import type { FormParameters } from './form-body.js';
 
-export interface ResourceClient {
-  readonly id: string;
-  /** SHA-256 of the secret, base64url. */
-  readonly secretHash: string;
-}
+/** A configured client: its id, the SHA-256 of its secret (base64url), and which tokens it may see. */
+export type ResourceClient = ResolvedResourceClient;
 
 /** How the client authenticated (RFC 6749 §2.3.1). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
@@ -17,9 +16,9 @@ const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
 /** Longest Authorization header considered: id and secret, form-encoded (x3), in base64 (x4/3), with room. */
 const MAX_AUTHORIZATION = 8192;
 
-/** The authenticated client's id, set by `requireClient` on `res.locals`. */
-export function authenticatedClient(res: Response): string {
-  return res.locals.resourceClient as string;
+/** The authenticated client, set by `requireClient` on `res.locals`. */
+export function authenticatedClient(res: Response): ResourceClient {
+  return res.locals.resourceClient as ResourceClient;
 }
 
 /**
@@ -54,12 +53,13 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
  * §2.3) against the configured clients. Secrets are compared as SHA-256 digests with timingSafeEqual: equal
  * lengths whatever was sent, and an unknown id costs the same comparison as a known one. Failures answer 401
  * `invalid_client` with `WWW-Authenticate: Basic` (RFC 6749 §5.2) and log the claimed id only, never a secret.
+ * Every attempt goes through `limit` (see client-auth-limit.ts): past a bound, 429 `rate_limited`, whatever the secret.
  * Runs after the form body parser (client_secret_post reads the body).
  */
-export function requireClient(clients: readonly ResourceClient[], logger: Logger): RequestHandler {
-  const byId = new Map(clients.map((c) => [c.id, Buffer.from(c.secretHash, 'base64url')]));
+export function requireClient(clients: readonly ResourceClient[], logger: Logger, limit: ClientAuthLimit): RequestHandler {
+  const byId = new Map(clients.map((c) => [c.id, { client: c, hash: Buffer.from(c.secretHash, 'base64url') }]));
   const unknownClient = digest('latchkey: no such client');
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const body = (req.body ?? {}) as FormParameters;
     const header = req.headers.authorization;
     const posted = body.client_id !== undefined || body.client_secret !== undefined;
@@ -76,9 +76,18 @@ export function requireClient(clients: readonly ResourceClient[], logger: Logger
       presented = typeof body.client_id === 'string' && typeof body.client_secret === 'string' ? { id: body.client_id, secret: body.client_secret } : null;
     }
     const expected = presented === null ? undefined : byId.get(presented.id);
-    const equal = presented !== null && timingSafeEqual(digest(presented.secret), expected ?? unknownClient);
-    if (presented === null || expected === undefined || !equal) {
-      const attempted = header !== undefined || posted;
+    const equal = presented !== null && timingSafeEqual(digest(presented.secret), expected?.hash ?? unknownClient);
+    const authenticated = expected !== undefined && equal;
+    const attempted = header !== undefined || posted;
+    if (attempted) {
+      try {
+        // Per client id only for configured ids: an unknown id has no secret to find.
+        await limit.check(req.ip ?? '', expected?.client.id ?? null, authenticated);
+      } catch (error) {
+        return next(error);
+      }
+    }
+    if (!authenticated) {
       if (attempted) {
         logger.warn(
           { event: 'client_auth_failed', method, clientId: presented?.id.slice(0, 64), path: req.path, ip: req.ip },
@@ -87,7 +96,7 @@ export function requireClient(clients: readonly ResourceClient[], logger: Logger
       }
       return next(new LatchkeyError('invalid_client', undefined, { oauthBody: true }));
     }
-    res.locals.resourceClient = presented.id;
+    res.locals.resourceClient = expected.client;
     next();
   };
 }

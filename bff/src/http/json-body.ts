@@ -32,16 +32,29 @@ function isUtf8Json(header: string | undefined): boolean {
 }
 
 /**
+ * The content codings a JSON body may come in, whatever the Node version: body-parser decodes whatever the runtime's
+ * zlib offers (zstd from Node 22.15/23.8 on), so without this list the same request would be 415 on one Node and
+ * parsed on another. The inflated size is capped like a plain body.
+ */
+const CONTENT_CODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
+
+function hasKnownCoding(header: string | undefined): boolean {
+  return header === undefined || CONTENT_CODINGS.has(header.trim().toLowerCase());
+}
+
+/**
  * Reads a JSON body from `source` (a Node stream carrying the request's headers: Express's request itself, or a
  * Fetch request's body stream), capped at `limit` before parsing, with body-parser doing the reading, decoding and
- * parsing whichever server carried the request. A request without a body gets `{}`; a body of any other type or
- * charset is refused with 415 (a form post is the classic CSRF vehicle).
+ * parsing whichever server carried the request. A request without a body gets `{}`; a body of any other type,
+ * charset or content coding is refused with 415 (a form post is the classic CSRF vehicle).
  */
 export function createJsonBodyParser(limit: string): (source: Readable & { headers: IncomingHttpHeaders }) => Promise<unknown> {
   const parse = express.json({ limit, strict: true, type: () => true });
   return (source) => {
     if (!hasBody(source.headers)) return Promise.resolve({});
-    if (!isUtf8Json(source.headers['content-type'])) return Promise.reject(new LatchkeyError('unsupported_media_type'));
+    if (!isUtf8Json(source.headers['content-type']) || !hasKnownCoding(source.headers['content-encoding'])) {
+      return Promise.reject(new LatchkeyError('unsupported_media_type'));
+    }
     const carrier = source as unknown as Request;
     return new Promise((resolve, reject) => {
       // body-parser reads the stream and leaves the result on it; it touches nothing of the response.

@@ -32,7 +32,9 @@ export interface FailureReservation {
 /**
  * Failed login attempts per account, counted twice: per account and client IP (a low limit: one guesser is stopped,
  * and the owner signing in from elsewhere is not locked out by them), and per account across all IPs (a high ceiling
- * against guessing from many addresses).
+ * against guessing from many addresses). A login from a known device of the account (its device cookie, see
+ * known-device.ts) is counted on that device's own counter instead of both: guessing from elsewhere, which fills the
+ * account's counters, cannot lock the owner's devices out.
  *
  * A failure is *reserved* (counted, atomically in the store) before the password is checked, and given back when the
  * password was right. So concurrent guesses cannot all pass a count read before any of them failed: at most `limit`
@@ -41,18 +43,22 @@ export interface FailureReservation {
  * logins on one instance are not limited either (up to MAX_WAITS rounds: some fifty times the limit at the same instant).
  */
 export interface AccountFailureLimit {
-  /** Refuses with 429 and Retry-After when the account has no room left, 503 when the limiter's store is down. */
-  reserve(username: string, ip: string): Promise<FailureReservation>;
+  /**
+   * Refuses with 429 and Retry-After when the account (or, with `device`, the nonce of a device cookie issued for
+   * this account, that device) has no room left, 503 when the limiter's store is down.
+   */
+  reserve(username: string, ip: string, device: string | null): Promise<FailureReservation>;
 }
 
 /** Waits at most this many times for attempts in flight before answering 429: the loop always ends. */
 const MAX_WAITS = 50;
 
 export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit {
-  const { perAccount, perAccountAndIp } = ctx.options.rateLimit;
+  const { perAccount, perAccountAndIp, perKnownDevice } = ctx.options.rateLimit;
   const refused = { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) };
   const accountAndIp = new RequestLimit(ctx, 'login-account-ip', perAccountAndIp, refused);
   const account = new RequestLimit(ctx, 'login-account', perAccount, refused);
+  const knownDevice = new RequestLimit(ctx, 'login-device', perKnownDevice, refused);
   const inFlight = new InFlightReservations();
 
   const reserveOn = async (limit: RequestLimit, key: string, subject: LimitSubject): Promise<FailureReservation> => {
@@ -101,9 +107,11 @@ export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit 
   };
 
   return {
-    async reserve(username, ip) {
+    async reserve(username, ip, device) {
       const lower = username.toLowerCase();
       const subject = { ip, account: accountId(username) };
+      // The nonce is the device's: a device cookie is per account (its MAC binds the username).
+      if (device !== null) return reserveOn(knownDevice, device, { ...subject, knownDevice: true });
       const first = await reserveOn(accountAndIp, `${lower}\n${ipKey(ip)}`, subject);
       let second: FailureReservation;
       try {

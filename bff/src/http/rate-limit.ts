@@ -17,6 +17,10 @@ export interface LimitSubject {
   userId?: string;
   /** Hash of the lower-cased username a login named (see `accountId`). */
   account?: string;
+  /** The resource client a request authenticated as, or claimed to. */
+  clientId?: string;
+  /** The login came from a known device of the account (its own counter applied, not the account's). */
+  knownDevice?: boolean;
 }
 
 export interface RequestLimitOptions {

@@ -29,7 +29,8 @@ export const TRANSACTION_COOKIE = '__Host-latchkey-oidc';
 export function createLoginTransactionMiddleware(ctx: BffContext, oidc: ResolvedOidcOptions): { middleware: RequestHandler; cookieName: string } {
   const insecure = ctx.options.dangerouslyAllowInsecureHttp;
   const cookieName = insecure ? TRANSACTION_COOKIE.replace(/^__Host-/, '') : TRANSACTION_COOKIE;
-  let store = ctx.store.createLoginTransactionStore?.('oidc');
+  // The store's own implementations extend express-session's Store; the public type is structural (store/types.ts).
+  let store = ctx.store.createLoginTransactionStore?.('oidc') as session.Store | undefined;
   if (!store) {
     ctx.logger.warn({ event: 'oidc_transaction_memory_store' }, 'the session store offers no login transaction store; using a per-process one');
     store = new ExpressSessionMemoryStore();

@@ -3,7 +3,9 @@ import type { AccessTokenClaims, IntrospectionResponse } from '@latchkey/shared'
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Guard } from '../guard/guard.js';
+import { authenticatedClient, type ResourceClient } from '../http/client-auth.js';
 import type { FormParameters } from '../http/form-body.js';
+import { tokenWithinClient } from '../http/resource-client-scope.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { StoreUnavailableError } from '../store/types.js';
 
@@ -20,7 +22,7 @@ export function rethrowStoreUnavailable(error: unknown): never {
   throw error;
 }
 
-function activeResponse(claims: AccessTokenClaims): IntrospectionResponse {
+function activeResponse(claims: AccessTokenClaims, client: ResourceClient): IntrospectionResponse {
   return {
     active: true,
     token_type: 'Bearer',
@@ -34,6 +36,7 @@ function activeResponse(claims: AccessTokenClaims): IntrospectionResponse {
     aud: claims.aud,
     jti: claims.jti,
     sid: claims.sid,
+    ...(client.includeTenant && typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
   };
 }
 
@@ -41,16 +44,20 @@ function activeResponse(claims: AccessTokenClaims): IntrospectionResponse {
  * POST /introspect (RFC 7662), after client authentication: the guard's own decision (signature from the key ring,
  * typ, iss, aud, exp, nbf, iat, then the jti, session and user revocations from its local view), so a service that
  * cannot run the guard gets the same answer. Anything but a valid, unrevoked token is `{ active: false }` (never an
- * error: §2.2). The `token_type_hint` is ignored: access tokens are the only tokens this BFF hands out. When the view
+ * error: §2.2), and so is a token outside the client's `audiences` or `tenants`. `tenant` is answered to clients with
+ * `includeTenant`. The `token_type_hint` is ignored: access tokens are the only tokens this BFF hands out. When the view
  * cannot be trusted (store unreachable) the answer is 503, never a possibly stale `active: true`: the caller is
  * deciding whether to serve a request, and has no fail policy of its own to apply (see docs/introspection.md).
  */
 export function createIntrospectHandler(ctx: BffContext, guard: Guard): RequestHandler {
   return tracedRoute(ctx, 'latchkey.introspect', async (req, res, trace) => {
     const token = tokenParameter(req.body as FormParameters);
+    const client = authenticatedClient(res);
     const decision = await guard.check(token).catch(rethrowStoreUnavailable);
-    const body: IntrospectionResponse = decision.outcome === 'valid' ? activeResponse(decision.claims) : { active: false };
-    trace.outcome(decision.outcome === 'valid' ? 'active' : 'inactive');
+    // A token outside the client's audiences or tenants is not one it may introspect: inactive (RFC 7662 §2.2).
+    const active = decision.outcome === 'valid' && tokenWithinClient(client, decision.claims);
+    const body: IntrospectionResponse = active ? activeResponse(decision.claims, client) : { active: false };
+    trace.outcome(active ? 'active' : 'inactive');
     res.status(200).json(body);
   });
 }

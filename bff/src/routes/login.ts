@@ -3,6 +3,7 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { stripControls } from '../http/display-text.js';
 import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
+import { deviceCookieHeader, knownDevice } from '../http/known-device.js';
 import type { AccountFailureLimit, LoginIpLimit } from '../http/login-rate-limit.js';
 import { accountId } from '../http/rate-limit.js';
 import { tracedRoute } from '../observability/tracing-route.js';
@@ -32,14 +33,16 @@ export function validateLoginBody(body: unknown): LoginBody {
 /**
  * POST /login. Counted per client IP first, then the body is validated; the application's `authenticate` callback
  * checks the credentials; the answer for an unknown user and a wrong password is the same. A failure is reserved on
- * the account before the password is checked (see login-rate-limit.ts) and given back when it was right. A new
- * device session and a new cookie every time (no fixation) by startDeviceSession, shared with the OIDC callback.
+ * the account (or on the known device, see known-device.ts) before the password is checked (see login-rate-limit.ts)
+ * and given back when it was right; a successful login (re)sets the device cookie. A new device session and a new
+ * cookie every time (no fixation) by startDeviceSession, shared with the OIDC callback.
  */
 export function createLoginRoute(ctx: BffContext, ipLimit: LoginIpLimit, accountLimit: AccountFailureLimit): AuthRoute {
   const traced = tracedRoute(ctx, 'latchkey.login', async (req: AuthRequest, reply: Reply, trace) => {
     const body = req.body as LoginBody;
     const ip = req.ip ?? '';
-    const reservation = await accountLimit.reserve(body.username, ip);
+    const device = knownDevice(req.get('cookie'), ctx.options, ctx.options.secrets, body.username);
+    const reservation = await accountLimit.reserve(body.username, ip, device);
     let user: Awaited<ReturnType<Authenticate>>;
     try {
       user = await ctx.options.authenticate(body.username, body.password, req.native as Parameters<Authenticate>[2]);
@@ -63,7 +66,10 @@ export function createLoginRoute(ctx: BffContext, ipLimit: LoginIpLimit, account
     trace.session(session);
     trace.outcome('ok');
     const issued = await issueSessionTokens(ctx, session, cookie);
-    return reply.setCookie(issued.setCookie).send(200, issued.body);
+    // A known device from now on (a fresh nonce: failures counted on an older cookie stay with it). After the session
+    // cookie, so that stays the first Set-Cookie line.
+    const deviceCookie = deviceCookieHeader(ctx.options, ctx.options.secrets, body.username);
+    return reply.setCookie(issued.setCookie).setCookie(deviceCookie).send(200, issued.body);
   });
   // The per-IP count and the body check come before the span, as their middleware did.
   return async (req, reply) => {

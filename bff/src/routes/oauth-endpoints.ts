@@ -4,6 +4,7 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Guard } from '../guard/guard.js';
 import { requireClient } from '../http/client-auth.js';
+import { createClientAuthLimit } from '../http/client-auth-limit.js';
 import { formBody } from '../http/form-body.js';
 import { noStore } from '../http/no-store.js';
 import { serverOnly } from '../http/server-only.js';
@@ -28,7 +29,7 @@ export function mountOAuthEndpoints(router: Router, ctx: BffContext, guard: Guar
     noStore,
     serverOnly,
     formBody(ctx.options.maxTokenBytes + FORM_OVERHEAD_BYTES),
-    requireClient(ctx.options.resourceClients, ctx.logger),
+    requireClient(ctx.options.resourceClients, ctx.logger, createClientAuthLimit(ctx)),
   ];
   router.post(ROUTES.introspect, ...authenticated, createIntrospectHandler(ctx, guard));
   router.post(ROUTES.revoke, ...authenticated, createRevokeHandler(ctx, guard));

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import type { Guard } from '../guard/guard.js';
 import { authenticatedClient } from '../http/client-auth.js';
+import { tokenWithinClient } from '../http/resource-client-scope.js';
 import type { FormParameters } from '../http/form-body.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { rethrowStoreUnavailable, tokenParameter } from './introspect.js';
@@ -12,7 +13,7 @@ const APPLIED_WAIT_MS = 1000;
 /**
  * POST /revoke (RFC 7009), after client authentication. A validly signed access token of this deployment (expired
  * or not yet, revoked or not) goes on the jti deny list until it would have expired (plus the clock skew); anything
- * else changes nothing. Either way the answer is 200 with an empty body (§2.2): a caller learns nothing about a token
+ * else (a token outside the client's `audiences` or `tenants` included) changes nothing. Either way the answer is 200 with an empty body (§2.2): a caller learns nothing about a token
  * it could not already verify. `token_type_hint` is only a hint (§2.1): `refresh_token` or any other value still
  * searches access tokens, the only kind this BFF hands out, so there is no `unsupported_token_type`.
  * The answer waits (briefly) until this process's guard applies the revocation, so an introspection or a guarded
@@ -23,10 +24,15 @@ export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandl
   const skewMs = ctx.options.clockSkewSeconds * 1000;
   return tracedRoute(ctx, 'latchkey.revoke', async (req, res, trace) => {
     const token = tokenParameter(req.body as FormParameters);
+    const client = authenticatedClient(res);
     const claims = await guard.verify(token).catch(rethrowStoreUnavailable);
+    // Outside the client's audiences or tenants: for this client no token of ours, so nothing changes (as introspection
+    // answers it inactive); logged, since a restricted client has no reason to send one.
+    const outside = typeof claims !== 'string' && !tokenWithinClient(client, claims);
+    if (outside) ctx.logger.warn({ event: 'revoke_outside_client', by: client.id, jti: claims.jti }, 'revocation outside the client ignored');
     // A token that is not ours (or not valid) is answered 200 all the same (RFC 7009 §2.2); the span says which.
-    trace.outcome(typeof claims === 'string' ? claims : 'revoked');
-    if (typeof claims !== 'string') {
+    trace.outcome(typeof claims === 'string' ? claims : outside ? 'outside_client' : 'revoked');
+    if (typeof claims !== 'string' && !outside) {
       // No token of ours outlives markerTtlMs from now, whatever its exp says.
       const ttlMs = Math.min(ctx.markerTtlMs, claims.exp * 1000 + skewMs - ctx.now());
       if (ttlMs > 0) {
@@ -38,7 +44,7 @@ export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandl
           rethrowStoreUnavailable(error);
         }
         await applied.done;
-        ctx.logger.info({ event: 'token_revoked', by: authenticatedClient(res), jti: claims.jti, sid: claims.sid, userId: claims.sub }, 'access token revoked');
+        ctx.logger.info({ event: 'token_revoked', by: client.id, jti: claims.jti, sid: claims.sid, userId: claims.sub }, 'access token revoked');
       }
     }
     res.status(200).end();

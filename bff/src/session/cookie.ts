@@ -2,6 +2,12 @@ import { parse, serialize } from 'cookie';
 import type { BffContext } from '../context.js';
 import { decodeSessionCookie, encodeSessionCookie, type SessionCookieValue } from '../crypto/session-cookie-value.js';
 
+/** What the BFF's cookies are named and set with (the resolved options carry both). */
+export interface CookieSettings {
+  cookieName: string;
+  cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
+}
+
 /** Cookie headers longer than this are not parsed (no legitimate browser sends one: 8 KB is the common server cap). */
 const MAX_COOKIE_HEADER = 8192;
 

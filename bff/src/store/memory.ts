@@ -1,4 +1,3 @@
-import type { Store as ExpressSessionStore } from 'express-session';
 import { isClock, systemClock, type Clock } from '../clock.js';
 import { LoginTransactionStore } from './login-transaction-store.js';
 import { StoreUnavailableError } from './types.js';
@@ -8,7 +7,16 @@ import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatc
 import { credentialStanding } from '../session/credential-rule.js';
 
 import type { SessionEndedReason } from '@latchkey/shared';
-import type { CreateSessionOptions, DeviceSessionRecord, IdpTokenUpdate, RotateInput, RotateResult, SessionEndReason, SessionStore } from './types.js';
+import type {
+  CreateSessionOptions,
+  DeviceSessionRecord,
+  IdpTokenUpdate,
+  RotateInput,
+  RotateResult,
+  SessionEndReason,
+  SessionStore,
+  TransactionSessionStore,
+} from './types.js';
 
 export interface MemoryStoreOptions {
   /** Warn (once per process) when used with NODE_ENV=production. Default true. */
@@ -260,7 +268,7 @@ export class MemoryStore implements SessionStore {
   }
 
   /** Per process, like this store; entries expire with the transaction cookie and are swept. */
-  createLoginTransactionStore(prefix: string): ExpressSessionStore {
+  createLoginTransactionStore(prefix: string): TransactionSessionStore {
     return new LoginTransactionStore({
       keyOf: (id) => `${prefix}:${id}`,
       get: async (key) => {

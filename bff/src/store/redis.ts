@@ -1,4 +1,3 @@
-import type { Store as ExpressSessionStore } from 'express-session';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { sha256 } from '../crypto/hash.js';
@@ -22,7 +21,16 @@ import { resolveRedisStoreOptions, type RedisClient, type RedisStoreOptions, typ
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 import { assertSessionKeyOf } from './session-key.js';
 import { StoreUnavailableError } from './types.js';
-import type { CreateSessionOptions, DeviceSessionRecord, IdpTokenUpdate, RotateInput, RotateResult, SessionEndReason, SessionStore } from './types.js';
+import type {
+  CreateSessionOptions,
+  DeviceSessionRecord,
+  IdpTokenUpdate,
+  RotateInput,
+  RotateResult,
+  SessionEndReason,
+  SessionStore,
+  TransactionSessionStore,
+} from './types.js';
 
 export type { RedisClient, RedisStoreOptions } from './redis-store-options.js';
 
@@ -244,7 +252,7 @@ export class RedisStore implements SessionStore {
   }
 
   /** One key per transaction, `<prefix>tx:<name>:<id>`, written with its TTL: fine on a Cluster (one key per command). */
-  createLoginTransactionStore(name: string): ExpressSessionStore {
+  createLoginTransactionStore(name: string): TransactionSessionStore {
     return new LoginTransactionStore({
       keyOf: (id) => this.keys.loginTransaction(name, id),
       get: (key) => this.run('loginTransaction.get', () => this.client.get(key)),

@@ -1,4 +1,3 @@
-import type { Store as ExpressSessionStore } from 'express-session';
 import type { RateLimitCounter, RateLimitCounterOptions } from './rate-limit-counter.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
@@ -209,10 +208,21 @@ export interface SessionStore {
    * callback can land on any instance. Every entry expires. Optional: without it the BFF uses express-session's
    * per-process MemoryStore (and warns).
    */
-  createLoginTransactionStore?(prefix: string): ExpressSessionStore;
+  createLoginTransactionStore?(prefix: string): TransactionSessionStore;
 
   /** Releases connections. The store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * The login transaction's express-session store, typed by its shape so that an application's types never depend on
+ * express-session or its `@types` (express-session would type `req.session` in every consumer's app, where it does not
+ * exist). Implementations extend express-session's `Store`; the BFF hands them to express-session inside.
+ */
+export interface TransactionSessionStore {
+  get(sid: string, callback: (error: unknown, session?: unknown) => void): void;
+  set(sid: string, session: never, callback?: (error?: unknown) => void): void;
+  destroy(sid: string, callback?: (error?: unknown) => void): void;
 }
 
 /** Raised by a store when its backend cannot answer (connection refused, timeout). Converted to 503 at the edge. */

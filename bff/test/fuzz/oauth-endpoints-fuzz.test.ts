@@ -3,10 +3,12 @@
  * headers and client credentials, with and without the real client secret and a real token.
  *
  * For every request: never a 5xx; every 4xx is `{ error, message, error_description }` with a code from ERROR_CODES;
- * a 200 from introspection is `{ active: false }` unless the token is the real one and the client authenticated;
- * a 200 from revocation has an empty body; no client secret or token in any answer or log line; `no-store` always.
- * Across requests: the real device's token stays valid (nothing the fuzz sends revokes it, since it never pairs the
- * real token with valid credentials on /revoke).
+ * a 200 from introspection is `{ active: false }` unless the token is the real one and the unrestricted client
+ * authenticated (a client restricted to another tenant never sees it); a 200 from revocation has an empty body; a 429
+ * (client authentication over its limit) says when to retry; no client secret or token in any answer or log line;
+ * `no-store` always. Across requests: the real device's token stays valid (nothing the fuzz sends revokes it: it never
+ * pairs the real token with the unrestricted client's credentials on /revoke, and the restricted client's revocation
+ * of a token outside its tenants is a no-op).
  */
 import fc from 'fast-check';
 import request from 'supertest';
@@ -15,6 +17,8 @@ import { ERROR_CODES } from '../../../shared/src/index.js';
 import { login, me, startTestBff, type Device, type TestBff } from '../helpers/harness.js';
 
 const CLIENT = { id: 'orders-api', secret: 'orders-api-secret-0123456789-abcdefghij' };
+/** Restricted to a tenant the real token (no tenant) is not in. */
+const OTHER = { id: 'globex-api', secret: 'globex-api-secret-0123456789-abcdefghij', tenants: ['globex'] };
 const PROPERTY_TIMEOUT_MS = 60_000;
 
 const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
@@ -23,7 +27,8 @@ const basicOf = (id: string, secret: string) => `Basic ${Buffer.from(`${formEnco
 let t: TestBff;
 let device: Device;
 beforeAll(async () => {
-  t = await startTestBff({ resourceClients: [CLIENT] });
+  // Past 150 failures from the fuzz's one address, every request is 429: both sides of the limit get explored.
+  t = await startTestBff({ resourceClients: [CLIENT, OTHER], rateLimit: { clientAuthPerIp: { limit: 150, windowMs: 600_000 } } });
   device = await login(t.app);
 });
 afterAll(() => t?.close());
@@ -41,8 +46,8 @@ const credentials = () =>
     fc.constant<'none'>('none'),
     fc.record({
       kind: fc.constantFrom('basic', 'post'),
-      id: fc.oneof(fc.constant(CLIENT.id), fc.string({ maxLength: 30 })),
-      secret: fc.oneof(fc.constant(CLIENT.secret), fc.string({ maxLength: 60 })),
+      id: fc.oneof(fc.constant(CLIENT.id), fc.constant(OTHER.id), fc.string({ maxLength: 30 })),
+      secret: fc.oneof(fc.constant(CLIENT.secret), fc.constant(OTHER.secret), fc.string({ maxLength: 60 })),
     }),
     fc.record({
       kind: fc.constant('header'),
@@ -94,15 +99,17 @@ describe('fuzz: OAuth endpoints', () => {
             const where = `${path} -> ${res.status} ${res.text.slice(0, 200)}`;
             expect(res.status, where).toBeLessThan(500);
             expect(res.headers['cache-control'], where).toBe('no-store');
-            for (const secret of [CLIENT.secret, device.token]) expect(`${res.text}${JSON.stringify(res.headers)}`.includes(secret), where).toBe(false);
+            for (const secret of [CLIENT.secret, OTHER.secret, device.token])
+              expect(`${res.text}${JSON.stringify(res.headers)}`.includes(secret), where).toBe(false);
             if (res.status >= 400) {
               expect(Object.keys(res.body as object).sort(), where).toEqual(['error', 'error_description', 'message']);
               expect(ERROR_CODES as readonly unknown[], where).toContain(res.body.error);
             } else if (path === '/auth/revoke') {
               expect(res.text, where).toBe('');
-            } else if (!realToken) {
+            } else if (!realToken || !validClient) {
               expect(res.body, where).toEqual({ active: false });
             }
+            if (res.status === 429) expect(Number(res.headers['retry-after']), where).toBeGreaterThan(0);
             if (res.status === 401) expect(res.headers['www-authenticate'], where).toMatch(/^Basic /);
           },
         ),
@@ -111,6 +118,7 @@ describe('fuzz: OAuth endpoints', () => {
       expect((await me(t.app, device.token)).status).toBe(200);
       const log = t.logLines.join('\n');
       expect(log.includes(CLIENT.secret)).toBe(false);
+      expect(log.includes(OTHER.secret)).toBe(false);
       expect(log.includes(device.token)).toBe(false);
     },
     PROPERTY_TIMEOUT_MS,

@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import * as zlib from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -155,5 +159,43 @@ describe('allowedOrigins in production', () => {
       headers: { Origin: 'https://app.example.test' },
     });
     expect(own.status).toBe(200);
+  });
+});
+
+describe('content codings of JSON bodies', () => {
+  it('the same on every Node: identity and gzip are read, zstd and unknown codings are 415 (Node 24 zlib decodes zstd)', async () => {
+    t = await startTestBff();
+    // A real listener and fetch: supertest re-serialises a Buffer sent with a JSON content type.
+    const server = t.app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const body = JSON.stringify({ username: 'alice', password: 'wonderland' });
+    const post = async (encoding: string, payload: string | Buffer) => {
+      const res = await fetch(`http://127.0.0.1:${port}/auth/login`, {
+        method: 'POST',
+        headers: { 'X-CSRF': '1', 'Content-Type': 'application/json', 'Content-Encoding': encoding },
+        body: typeof payload === 'string' ? payload : new Uint8Array(payload),
+      });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    try {
+      expect((await post('identity', body)).status).toBe(200);
+      expect(await post('gzip', gzipSync(body))).toEqual({ status: 200, body: expect.objectContaining({ tokenType: 'Bearer' }) });
+      const zstd = (zlib as unknown as { zstdCompressSync?: (b: string) => Buffer }).zstdCompressSync;
+      for (const [encoding, payload] of [
+        ['zstd', zstd ? zstd(body) : body],
+        ['compress', body],
+        ['x-custom', body],
+        ['gzip, br', body],
+      ] as const) {
+        expect({ encoding, ...(await post(encoding, payload)) }).toEqual({
+          encoding,
+          status: 415,
+          body: { error: 'unsupported_media_type', message: expect.any(String) },
+        });
+      }
+    } finally {
+      server.close();
+    }
   });
 });

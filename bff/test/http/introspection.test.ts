@@ -9,7 +9,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { toLowS } from '../../src/tokens/ecdsa-low-s.js';
 import { issueAccessToken } from '../../src/tokens/issue-access-token.js';
-import { call, ISSUER, login, me, startTestBff, type TestBff } from '../helpers/harness.js';
+import { call, ISSUER, login, me, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
 import { startRedisServer, type RedisServer } from '@latchkey/testkit';
 
 const ORDERS = { id: 'orders-api', secret: 'orders-api-secret-0123456789-abcdefghij' };
@@ -352,6 +352,113 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
       const posted = await post(t.app, '/auth/revoke', { token: device.token }, 'post');
       expect(posted.status).toBe(200);
       expect((await me(t.app, device.token)).status).toBe(401);
+    });
+  });
+
+  describe('limits on client authentication', () => {
+    /** A BFF behind a loopback proxy (the client IP from X-Forwarded-For), with these limits. */
+    async function limitedBff(rateLimit: Record<string, { limit: number; windowMs: number }>) {
+      await t.close();
+      t = await startTestBff({ resourceClients: RESOURCE_CLIENTS, rateLimit }, await makeStore());
+      t.app.set('trust proxy', 'loopback');
+    }
+    const from = (ip: string, token: string, secret: string, id = ORDERS.id) =>
+      post(t.app, '/auth/introspect', { token }, 'basic', { id, secret }).set('X-Forwarded-For', ip);
+    const expectLimited = (res: request.Response) => {
+      expect(res.status).toBe(429);
+      expect(res.body).toMatchObject({ error: 'rate_limited', error_description: expect.any(String) });
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(res.headers['cache-control']).toBe('no-store');
+    };
+
+    it('per address: 200 parallel wrong secrets get at most clientAuthPerIp 401s, the rest 429; then the right secret is 429 too', async () => {
+      await limitedBff({ clientAuthPerIp: { limit: 5, windowMs: 60_000 }, clientAuthPerClient: { limit: 1_000_000, windowMs: 60_000 } });
+      const device = await login(t.app);
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => from('203.0.113.40', device.token, `wrong-secret-${i}`)));
+      expect(results.filter((r) => r.status === 401)).toHaveLength(5);
+      for (const res of results.filter((r) => r.status !== 401)) expectLimited(res);
+      // Past the bound a right secret gets the same answer as a wrong one: nothing to tell them apart.
+      expectLimited(await from('203.0.113.40', device.token, ORDERS.secret));
+      expectLimited(await from('203.0.113.40', device.token, 'x', 'no-such-client')); // unknown ids count per address too
+      // Another address (the client's own server) is not affected.
+      expect((await from('203.0.113.41', device.token, ORDERS.secret)).body.active).toBe(true);
+      expect(t.logLines.join('\n')).toContain('"limit":"client-auth-ip"');
+    });
+
+    it("per client id from many addresses: past clientAuthPerClient even its right secret is 429 from a new address; the client's own address goes on", async () => {
+      await limitedBff({ clientAuthPerIp: { limit: 1000, windowMs: 60_000 }, clientAuthPerClient: { limit: 10, windowMs: 60_000 } });
+      const device = await login(t.app);
+      expect((await from('192.0.2.60', device.token, ORDERS.secret)).body.active).toBe(true); // its server, seen succeeding
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => from(`198.18.1.${i}`, device.token, `wrong-secret-${i}`)));
+      expect(results.filter((r) => r.status === 401)).toHaveLength(10);
+      for (const res of results.filter((r) => r.status !== 401)) expectLimited(res);
+      expectLimited(await from('198.18.2.1', device.token, ORDERS.secret)); // a guesser's fresh address cannot tell
+      expect((await from('192.0.2.60', device.token, ORDERS.secret)).body.active).toBe(true);
+      // Other clients have counters of their own.
+      expect((await from('198.18.2.2', device.token, HASHED.secret, HASHED.id)).body.active).toBe(true);
+    });
+  });
+
+  describe('clients restricted to audiences and tenants', () => {
+    const TENANTS: Record<string, string> = { alice: 'acme', bob: 'globex' };
+    const ACME = { id: 'acme-api', secret: 'acme-api-secret-0123456789-abcdefghijkl', tenants: ['acme'], includeTenant: true };
+    const ELSEWHERE = { id: 'elsewhere', secret: 'elsewhere-secret-0123456789-abcdefghijk', audiences: ['https://other.example'] };
+    const OWN = { id: 'own-aud', secret: 'own-aud-secret-0123456789-abcdefghijklm', audiences: ['https://other.example', ISSUER] };
+    beforeEach(async () => {
+      await t.close();
+      t = await startTestBff(
+        {
+          resourceClients: [ORDERS, ACME, ELSEWHERE, OWN],
+          authenticate: async (username, password) => {
+            const user = USERS[username];
+            return user && user.password === password ? { id: user.id, name: user.name, tenant: TENANTS[username]! } : null;
+          },
+        },
+        await makeStore(),
+      );
+    });
+
+    it('a token outside the tenants introspects as { active: false }; inside, the answer carries tenant for includeTenant clients only', async () => {
+      const alice = await login(t.app, 'alice');
+      const bob = await login(t.app, 'bob');
+      const acme = await introspect(t.app, alice.token, 'basic', ACME);
+      expect(acme.body).toMatchObject({ active: true, sub: 'user-alice', tenant: 'acme' });
+      expect((await introspect(t.app, bob.token, 'post', ACME)).body).toEqual({ active: false });
+      // An unrestricted client without includeTenant: every tenant, no tenant field.
+      const orders = await introspect(t.app, bob.token);
+      expect(orders.body).toMatchObject({ active: true, sub: 'user-bob' });
+      expect(orders.body).not.toHaveProperty('tenant');
+    });
+
+    it('a token outside the audiences introspects as { active: false }; one naming an allowed audience is active', async () => {
+      const alice = await login(t.app);
+      expect((await introspect(t.app, alice.token, 'basic', ELSEWHERE)).body).toEqual({ active: false });
+      expect((await introspect(t.app, alice.token, 'basic', OWN)).body).toMatchObject({ active: true, aud: ISSUER });
+    });
+
+    it('revoking a token outside the client is a no-op 200 (RFC 7009 §2.2), logged; inside, it revokes', async () => {
+      const alice = await login(t.app, 'alice');
+      const bob = await login(t.app, 'bob');
+      for (const [client, token] of [
+        [ACME, bob.token],
+        [ELSEWHERE, alice.token],
+      ] as const) {
+        const res = await post(t.app, '/auth/revoke', { token }, 'basic', client);
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('');
+      }
+      expect((await introspect(t.app, bob.token)).body.active).toBe(true);
+      expect((await introspect(t.app, alice.token)).body.active).toBe(true);
+      expect(t.logLines.join('\n')).toContain('"event":"revoke_outside_client"');
+      expect((await post(t.app, '/auth/revoke', { token: alice.token }, 'basic', ACME)).status).toBe(200);
+      await expect.poll(async () => (await introspect(t.app, alice.token)).body.active, POLL).toBe(false);
+    });
+
+    it('validates the restrictions once, at startup', async () => {
+      const base = { id: 'x', secret: 'x-secret-0123456789-abcdefghijklmnopqr' };
+      for (const bad of [{ tenants: [] }, { tenants: ['acme\u0007'] }, { audiences: [] }, { audiences: [''] }, { includeTenant: 'yes' }]) {
+        await expect(startTestBff({ resourceClients: [{ ...base, ...bad } as never] })).rejects.toThrow(/Invalid Latchkey BFF options: resourceClients\.0\./);
+      }
     });
   });
 

@@ -35,6 +35,10 @@ describe('POST /auth/login', () => {
     // The cookie value reveals neither the public session id nor anything JavaScript sees.
     expect(setCookie).not.toContain(res.body.session.id);
     expect(setCookie).not.toContain(res.body.accessToken);
+    // Then the device cookie (docs/security.md, "Known devices"): as locked down, naming no account.
+    const device = (res.headers['set-cookie'] as unknown as string[])[1]!;
+    expect(device).toMatch(/^__Host-latchkey-device=d1\.[\w-]{22}\.[\w-]{43}; Max-Age=15552000; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    expect(device).not.toMatch(/alice/i);
   });
 
   it('issues an RFC 9068 access token with minimal claims', async () => {

@@ -29,13 +29,18 @@ async function countingBff(store: SessionStore, rateLimit: Record<string, { limi
     const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const loginFrom = async (ip: string, username: string, password: string) => {
+  /** `cookie`: a Cookie header to send (a device cookie). The answer's device cookie as `name=value`, when it set one. */
+  const loginFrom = async (ip: string, username: string, password: string, cookie?: string) => {
     const res = await fetch(`${base}/auth/login`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-CSRF': '1', 'X-Forwarded-For': ip },
+      headers: { 'Content-Type': 'application/json', 'X-CSRF': '1', 'X-Forwarded-For': ip, ...(cookie ? { Cookie: cookie } : {}) },
       body: JSON.stringify({ username, password }),
     });
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { error?: string } };
+    const device = res.headers
+      .getSetCookie()
+      .find((line) => /^(__Host-)?latchkey-device=/.test(line))
+      ?.split(';')[0];
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { error?: string }, device };
   };
   return {
     t,
@@ -100,6 +105,56 @@ function concurrencySuite(backend: string, makeStore: () => Promise<SessionStore
         await b.close();
       }
     });
+
+    it(
+      "guesses from 400 IPs fill perAccount, yet bob's known device signs in from any address; attackers, forged and other accounts' device cookies stay limited",
+      { timeout: 90_000 },
+      async () => {
+        const b = await countingBff(await makeStore(), {
+          perIp: HIGH,
+          perAccountAndIp: { limit: 5, windowMs: 60_000 },
+          perAccount: { limit: 20, windowMs: 60_000 },
+          perKnownDevice: { limit: 3, windowMs: 60_000 },
+        });
+        try {
+          const home = await b.loginFrom('192.0.2.80', 'bob', 'builder');
+          expect(home.status).toBe(200);
+          expect(home.device).toMatch(/^(__Host-)?latchkey-device=d1\./);
+          const alices = (await b.loginFrom('192.0.2.81', 'alice', 'wonderland')).device!;
+
+          const attack = await Promise.all(Array.from({ length: 400 }, (_, i) => b.loginFrom(`198.18.${i >> 8}.${i & 255}`, 'bob', `guess-${i}`)));
+          expect(attack.filter((r) => r.status === 429)).toHaveLength(400 - 20);
+          const checked = b.checks.count;
+          // The guessing bound holds for every browser without bob's device cookie, whatever it sends instead.
+          const [name, value] = home.device!.split('=') as [string, string];
+          const forged = `${name}=${value.slice(0, -4)}AAAA`;
+          const others = `${name}=${alices.split('=')[1]}`;
+          for (const cookie of [undefined, forged, others, `${name}=garbage`]) {
+            const res = await b.loginFrom('198.18.9.9', 'bob', 'builder', cookie);
+            expect(res.status).toBe(429);
+            expect(res.body.error).toBe('rate_limited');
+            expect(res.device).toBeUndefined();
+          }
+          expect((await b.loginFrom('192.0.2.80', 'bob', 'builder')).status).toBe(429); // his address alone is not enough
+          expect(b.checks.count).toBe(checked);
+
+          // Bob's own browser: the right password works from home and from a new address.
+          const back = await b.loginFrom('192.0.2.80', 'bob', 'builder', home.device);
+          expect(back.status).toBe(200);
+          const travelling = await b.loginFrom('203.0.113.200', 'bob', 'builder', back.device);
+          expect(travelling.status).toBe(200);
+          // The device has a bound of its own: perKnownDevice failures, then 429 even for the right password.
+          for (let i = 0; i < 3; i++) expect((await b.loginFrom('203.0.113.200', 'bob', `typo-${i}`, travelling.device)).status).toBe(401);
+          const locked = await b.loginFrom('203.0.113.200', 'bob', 'builder', travelling.device);
+          expect(locked.status).toBe(429);
+          expect(Number(locked.retryAfter)).toBeGreaterThan(0);
+          // Another known device of bob's (the cookie of his first login) is not affected by that one's failures.
+          expect((await b.loginFrom('192.0.2.80', 'bob', 'builder', home.device)).status).toBe(200);
+        } finally {
+          await b.close();
+        }
+      },
+    );
 
     it('concurrent correct logins are not limited: reservations of correct passwords are given back', async () => {
       const b = await countingBff(await makeStore(), {

@@ -150,6 +150,12 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       ['a backslash trick', '/\\evil.example'],
       ['javascript:', 'javascript:alert(1)'],
       ['another port of this host', 'http://127.0.0.1:1/x'],
+      ['a dot segment before //', '/.//evil.example/phish'],
+      ['a dot-dot segment before //', '/..//evil.example/phish'],
+      ['an encoded dot before //', '/%2e//evil.example/phish'],
+      ['encoded dot-dot before //', '/%2E%2E//evil.example/phish'],
+      ['a folder and dot-dot before //', '/a/..//evil.example/phish'],
+      ['dot-dots past the root before //', '/x/../..//evil.example/phish'],
     ])('open redirect: returnTo on %s is refused before anything starts', async (_label, returnTo) => {
       const browser = new HttpDevice();
       const res = await browser.request(`${stack.origin}/auth/oidc/login?returnTo=${encodeURIComponent(returnTo)}`);

@@ -99,6 +99,38 @@ describe('npm pack: the published packages work in a scratch app', () => {
     expect(await me.json()).toEqual({ sub: 'user-alice', sid: session.id, routes: expect.any(Number) });
   });
 
+  it('a CommonJS app can require() the packages (require(esm): no top-level await anywhere in their graphs)', async () => {
+    const script = [
+      "const bff = require('@latchkey/bff');",
+      "const client = require('@latchkey/client');",
+      "const shared = require('@latchkey/shared');",
+      "process.stdout.write([typeof bff.createBff, typeof client.createSessionClient, typeof shared.ROUTES].join(' '));",
+    ].join('\n');
+    writeFileSync(join(scratch, 'require.cjs'), script);
+    const { stdout } = await run(process.execPath, ['require.cjs'], { cwd: scratch });
+    expect(stdout).toBe('function function object');
+  });
+
+  it("@latchkey/bff's public types never reach express-session, which is no dependency of it (it would type req.session in the app)", () => {
+    const dir = join(scratch, 'node_modules/@latchkey/bff');
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(manifest.dependencies)).not.toContain('@types/express-session');
+    expect(existsSync(join(scratch, 'node_modules/@types/express-session'))).toBe(false);
+    const seen = new Set<string>();
+    const reaching: string[] = [];
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      if (text.includes("'express-session'")) reaching.push(file);
+      for (const match of text.matchAll(/from '(\.[^']+)'|import\('(\.[^']+)'\)/g))
+        walk(resolve(dirname(file), (match[1] ?? match[2])!.replace(/\.js$/, '.d.ts')));
+    };
+    walk(join(dir, 'dist/index.d.ts'));
+    expect(seen.size).toBeGreaterThan(10);
+    expect(reaching).toEqual([]);
+  });
+
   it('ships LICENSE, README and source maps whose sources are in the package', () => {
     for (const name of ['shared', 'bff', 'client']) {
       const dir = join(scratch, 'node_modules/@latchkey', name);

@@ -42,8 +42,12 @@ async function entries(redis: Redis | Cluster, key: string): Promise<Entry[]> {
   });
 }
 
-/** Every documented field of an entry, with `x` as its offset from the entry id's millisecond part (Redis's clock). */
-const described = (e: Entry) => ({ ...e.fields, x: Number(e.fields.x) - e.idMs });
+/**
+ * Every documented field of an entry, with `x` as its offset from the entry id's millisecond part (Redis's clock),
+ * to the nearest second: the script computes `x` from TIME, and XADD stamps the id from Redis's own command clock,
+ * which can be a millisecond apart on a busy machine. Every documented lifetime is whole seconds.
+ */
+const described = (e: Entry) => ({ ...e.fields, x: Math.round((Number(e.fields.x) - e.idMs) / 1000) * 1000 });
 
 describe('the revocation stream on a single Redis (docs/revocation-stream.md)', () => {
   let server: RedisServer;

@@ -20,8 +20,8 @@ describe('resourceClients option', () => {
       { id: 'reports', secretHash: sha256('another-secret-0123456789-abcdefghij') },
     ]);
     expect(resolved.resourceClients).toEqual([
-      { id: 'orders-api', secretHash: sha256(CLIENT_SECRET) },
-      { id: 'reports', secretHash: sha256('another-secret-0123456789-abcdefghij') },
+      { id: 'orders-api', secretHash: sha256(CLIENT_SECRET), includeTenant: false },
+      { id: 'reports', secretHash: sha256('another-secret-0123456789-abcdefghij'), includeTenant: false },
     ]);
     expect(JSON.stringify(resolved.resourceClients)).not.toContain(CLIENT_SECRET);
     expect(Object.isFrozen(resolved.resourceClients)).toBe(true);
