@@ -23,7 +23,13 @@ export default defineConfig({
         test: {
           name: 'server',
           environment: 'node',
-          include: ['shared/test/**/*.test.ts', 'bff/test/**/*.test.ts', 'examples/demo/test/**/*.test.ts', 'testkit/test/**/*.test.ts', 'docs/test/**/*.test.ts'],
+          include: [
+            'shared/test/**/*.test.ts',
+            'bff/test/**/*.test.ts',
+            'examples/demo/test/**/*.test.ts',
+            'testkit/test/**/*.test.ts',
+            'docs/test/**/*.test.ts',
+          ],
           testTimeout: 20_000,
           hookTimeout: 30_000,
         },
