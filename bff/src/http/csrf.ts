@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { CSRF_HEADER, CSRF_HEADER_VALUE } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { stripControls } from './display-text.js';
+import { stripControls } from '../session/display-text.js';
 import type { RequestView } from './exchange.js';
 
 /** The request's own origin as the server sees it (honours Express's `trust proxy`: see docs/deployment.md). */

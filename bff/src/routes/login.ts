@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { stripControls } from '../http/display-text.js';
+import { stripControls } from '../session/display-text.js';
 import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
 import { deviceCookieHeader, knownDevice } from '../http/known-device.js';
 import type { AccountFailureLimit, LoginIpLimit } from '../http/login-rate-limit.js';

@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { AuthDispatcher } from '../routes/auth-routes.js';
-import type { CorsDecision } from './cors.js';
-import type { AuthRequest, AuthResult } from './exchange.js';
+import type { CorsDecision } from '../http/cors.js';
+import type { AuthRequest, AuthResult } from '../http/exchange.js';
 
 /** Where `bff.fetch` expects the BFF: the `/auth` routes (SPEC), whatever the host application's path layout. */
 export const FETCH_MOUNT = '/auth';
@@ -15,7 +15,7 @@ export interface FetchRequestInfo {
    * what the server says, e.g. Deno's `info.remoteAddr.hostname`, Bun's `server.requestIP(req)`, or the address your
    * trusted proxy put in a header). Without it every caller shares one per-IP limit.
    */
-  clientAddress?: string;
+  clientAddress?: string | undefined;
 }
 
 function headersOf(request: Request, url: URL): IncomingHttpHeaders {

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { AuthDispatcher } from '../routes/auth-routes.js';
-import type { AuthRequest, AuthResult } from './exchange.js';
+import type { AuthRequest, AuthResult } from '../http/exchange.js';
 
 /** Express's request as the framework-neutral routes read it (Express's own `ip`, `protocol` and `trust proxy`). */
 export function fromExpress(req: Request): AuthRequest {
