@@ -29,6 +29,7 @@ export default defineConfig({
             'examples/demo/test/**/*.test.ts',
             'testkit/test/**/*.test.ts',
             'docs/test/**/*.test.ts',
+            'deploy/test/**/*.test.ts',
           ],
           testTimeout: 20_000,
           hookTimeout: 30_000,

@@ -5,7 +5,15 @@
  * core to the load generator at random. Pinning is off with BENCH_PIN=0 or where taskset is missing.
  */
 import { execFileSync } from 'node:child_process';
-import { startNodeProcess, startRedisCluster, startRedisServer, type NodeProcess, type RedisCluster, type RedisServer } from '@latchkey/testkit';
+import {
+  startNodeProcess,
+  startRedisCluster,
+  startRedisServer,
+  TEST_METRICS_TOKEN,
+  type NodeProcess,
+  type RedisCluster,
+  type RedisServer,
+} from '@latchkey/testkit';
 
 const START_TIMEOUT_MS = () => Number(process.env.BENCH_START_TIMEOUT_MS ?? 60_000);
 const SERVER_CORE = 0;
@@ -39,7 +47,8 @@ export function pinSelf(core = LOAD_CORE): boolean {
 export function startNode(script: string, env: Record<string, string>, readyPath: string): Promise<NodeProcess> {
   return startNodeProcess({
     script,
-    env: { NODE_ENV: 'production', LATCHKEY_LOG_LEVEL: 'error', ...env },
+    // A demo's /metrics is closed without a token: the one fetchMetrics sends.
+    env: { NODE_ENV: 'production', LATCHKEY_LOG_LEVEL: 'error', LATCHKEY_METRICS_TOKEN: TEST_METRICS_TOKEN, ...env },
     readyPath,
     readyTimeoutMs: START_TIMEOUT_MS(),
     stopGraceMs: 3_000,

@@ -80,7 +80,8 @@ export function createAdmin(ctx: BffContext) {
      */
     async revokeTenant(tenant: string): Promise<{ sessionsEnded: number }> {
       const parsed = tenantSchema.safeParse(tenant);
-      if (!parsed.success) throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control characters');
+      if (!parsed.success)
+        throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control or format characters (Unicode Cc, Cf)');
       const ended = await endSessions(
         ctx,
         { tenant: parsed.data },

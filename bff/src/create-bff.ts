@@ -8,8 +8,9 @@ import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
-import { createLoginIpLimit, loginIpLimitMiddleware } from './http/login-rate-limit.js';
 import { noStore } from './http/no-store.js';
+import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
+import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
@@ -23,6 +24,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
@@ -97,9 +99,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger.warn({ event: 'insecure_idp' }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
-  const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
-
   const metrics = new BffMetrics();
+  const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
     store,
@@ -135,11 +136,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
 
   const eventStreams = new EventStreams({
     maxPerUser: options.eventStreams.maxPerUser,
+    maxPerDevice: options.eventStreams.maxPerDevice,
     maxPerProcess: options.eventStreams.maxPerProcess,
     heartbeatMs: options.eventStreams.heartbeatSeconds * 1000,
     retryMs: options.eventStreams.retryMs,
     logger,
     metrics,
+    now,
+    lookup: (key) => store.getSession(key, now()),
   });
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 
@@ -155,9 +159,19 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
     // server-to-server POST authenticated by its signed logout token. Nothing here reads the session cookie to act.
     const transaction = createLoginTransactionMiddleware(ctx, idp.options);
-    // Each start writes a transaction to the store: the per-IP login limit (shared with POST /login on Redis) bounds it.
-    router.get(ROUTES.oidcLogin, noStore, loginIpLimitMiddleware(createLoginIpLimit(ctx)), transaction.middleware, createOidcLoginHandler(ctx, idp));
+    // Only a same-site top-level navigation starts a sign-in, checked before anything is counted or written; each
+    // start writes a transaction to the store, which its own per-IP limit bounds (apart from password logins').
+    router.get(
+      ROUTES.oidcLogin,
+      noStore,
+      requireSignInNavigation(logger),
+      createOidcLoginIpLimit(ctx),
+      transaction.middleware,
+      createOidcLoginHandler(ctx, idp),
+    );
     router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
+    // RP-initiated logout's redirect: its single-use handle is in a SameSite=Strict cookie set by POST /logout.
+    router.get(ROUTES.oidcLogout, noStore, createOidcLogoutHandler(ctx, idp));
     router.post(
       ROUTES.oidcBackchannelLogout,
       noStore,

@@ -16,7 +16,7 @@ export { RESERVED_CLAIMS, type LatchkeyClaims, type GrantedClaims } from './toke
 export { defaultMapUser } from './oidc/map-user.js';
 export { resolveBffOptions } from './options.js';
 export type { BffAdmin } from './admin.js';
-export { ADMIN_ROUTES, DEFAULT_ADMIN_SCOPE, type AdminRouterOptions } from './routes/admin/admin-router.js';
+export { ADMIN_ROUTES, DEFAULT_ADMIN_SCOPE, DEFAULT_KEYS_SCOPE, type AdminRouterOptions } from './routes/admin/admin-router.js';
 export { LatchkeyError, type LatchkeyErrorOptions } from './errors/latchkey-error.js';
 export { createGuard, type Guard, type GuardOptions, type GuardDecision, type RequireAuthOptions, type AuthClaims, type FailPolicy } from './guard/guard.js';
 export { RevocationView, type RevocationViewOptions } from './guard/revocation-view.js';

@@ -85,7 +85,7 @@ const oidcSchema = z
     refreshMarginSeconds: z.number().int().min(0).max(3600).default(30),
     /** Deadline of each request to the IdP; past it the BFF answers 503. */
     requestTimeoutMs: z.number().int().positive().max(60_000).default(5000),
-    /** How long a back-channel logout token's jti is remembered against replay (at least the token's lifetime). */
+    /** How old (by its iat) a back-channel logout token may be; its jti is remembered until then plus clockSkewSeconds. */
     logoutTokenReplayWindowSeconds: positiveSeconds.max(24 * 3600).default(600),
     /** Allows an http:// IdP (development IdP, tests). Never in production. Warns at startup. */
     dangerouslyAllowInsecureIdpRequests: z.boolean().default(false),
@@ -149,6 +149,7 @@ const RATE_LIMIT_DEFAULTS = {
   perKnownDevice: { limit: 5, windowMs: 15 * 60_000 },
   refreshPerIp: { limit: 1200, windowMs: 60_000 },
   refreshPerSession: { limit: 60, windowMs: 60_000 },
+  oidcLoginPerIp: { limit: 30, windowMs: 60_000 },
   clientAuthPerIp: { limit: 20, windowMs: 60_000 },
   clientAuthPerClient: { limit: 100, windowMs: 60_000 },
 } as const;
@@ -226,6 +227,8 @@ const optionsSchema = z.strictObject({
       refreshPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerIp),
       /** Refreshes per device session (counted for well-signed cookies only). */
       refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
+      /** Sign-in starts at the identity provider (`GET /oidc/login`) per client IP; each writes a login transaction. */
+      oidcLoginPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.oidcLoginPerIp),
       /** Failed resource-client authentications (`/introspect`, `/revoke`) from one client IP. */
       clientAuthPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.clientAuthPerIp),
       /**
@@ -248,6 +251,11 @@ const optionsSchema = z.strictObject({
     .strictObject({
       /** Open streams per user (one per browser is the client's norm; several devices each hold one). */
       maxPerUser: z.number().int().positive().default(10),
+      /**
+       * Open streams per device session (one, plus a reconnect that overlaps the old stream's close): one device
+       * cannot take the user's whole maxPerUser and leave the other devices without pushes.
+       */
+      maxPerDevice: z.number().int().positive().default(3),
       /** Open streams in this process; beyond it, 503 with Retry-After (another instance may have room). */
       maxPerProcess: z.number().int().positive().default(10_000),
       /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
@@ -255,7 +263,7 @@ const optionsSchema = z.strictObject({
       /** The `retry:` the browser waits before reconnecting a dropped stream, ms. */
       retryMs: z.number().int().min(100).max(60_000).default(2000),
     })
-    .default({ maxPerUser: 10, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
+    .default({ maxPerUser: 10, maxPerDevice: 3, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
   /**
    * Servers allowed to call `POST /introspect` and `POST /revoke` (docs/introspection.md). Unset or empty: both
    * routes answer 404.

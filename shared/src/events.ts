@@ -9,8 +9,11 @@ export type SignOutReason = 'logout' | 'logout_all' | 'session_expired' | 'sessi
 export const STREAM_EVENTS = ['session_ended', 'devices_changed'] as const;
 export type StreamEventName = (typeof STREAM_EVENTS)[number];
 
-/** Why the server ended a device session, as `session_ended` reports it (`logout_all`: logout-all or an admin's revokeUser). */
-export type SessionEndedReason = Extract<SignOutReason, 'logout' | 'logout_all' | 'session_revoked' | 'reuse_detected'>;
+/**
+ * Why the server ended a device session, as `session_ended` reports it (`logout_all`: logout-all or an admin's
+ * revokeUser; `session_expired`: the session reached its idle or absolute end while its stream was open).
+ */
+export type SessionEndedReason = Extract<SignOutReason, 'logout' | 'logout_all' | 'session_revoked' | 'reuse_detected' | 'session_expired'>;
 
 /** Data of `session_ended`: the device session `sid` (the stream's own) ended. */
 export interface SessionEndedData {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TEST_METRICS_TOKEN } from './metrics.js';
 import { startNodeProcess, type NodeProcess } from './node-process.js';
 
 /** The repository root (testkit/dist/.. or testkit/src/.. -> ..). */
@@ -14,7 +15,7 @@ export const DEMO_PAGE_INDEX = fileURLToPath(new URL('../../examples/demo/web/di
 export interface DemoProcessOptions {
   /**
    * The demo's environment (REDIS_URL, LATCHKEY_SECRET, LATCHKEY_ISSUER, ...), on top of this process's and the
-   * defaults NODE_ENV=test and LATCHKEY_LOG_LEVEL=warn. Without LATCHKEY_ISSUER the demo's issuer is its own
+   * defaults NODE_ENV=test, LATCHKEY_LOG_LEVEL=warn and LATCHKEY_METRICS_TOKEN=TEST_METRICS_TOKEN (what fetchMetrics sends). Without LATCHKEY_ISSUER the demo's issuer is its own
    * http://localhost:<port>.
    */
   env?: Record<string, string>;
@@ -31,7 +32,7 @@ export async function startDemoProcess(options: DemoProcessOptions = {}): Promis
   return startNodeProcess({
     script: DEMO_SERVER,
     cwd: REPO_ROOT,
-    env: { NODE_ENV: 'test', LATCHKEY_LOG_LEVEL: 'warn', ...options.env },
+    env: { NODE_ENV: 'test', LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_METRICS_TOKEN: TEST_METRICS_TOKEN, ...options.env },
     host: 'localhost',
     readyPath: '/api/public',
     readyLine: 'Latchkey demo on http://localhost:',

@@ -16,4 +16,15 @@ export { startDemoProcess, DEMO_SERVER, DEMO_PAGE_INDEX, REPO_ROOT, type DemoPro
 export { CookieJar } from './cookie-jar.js';
 export { HttpDevice, SESSION_COOKIE, type TokenBody, type HttpDeviceOptions, type DeviceRequestInit, type CallOptions } from './http-device.js';
 export { startLogin, authorizeAtIdp } from './oidc-sign-in.js';
-export { parseMetrics, metricSeries, metricSum, metricByLabel, metricTotal, fetchMetrics, refreshCounts, countDelta, type MetricSample } from './metrics.js';
+export {
+  parseMetrics,
+  metricSeries,
+  metricSum,
+  metricByLabel,
+  metricTotal,
+  fetchMetrics,
+  refreshCounts,
+  countDelta,
+  TEST_METRICS_TOKEN,
+  type MetricSample,
+} from './metrics.js';

@@ -60,9 +60,16 @@ export function metricByLabel(text: string, name: string, label: string): Record
 }
 
 /** GET <baseUrl>/metrics; throws unless 200. */
+/**
+ * The metrics token the test and bench harnesses give the demo processes they start (`LATCHKEY_METRICS_TOKEN`):
+ * the demo's /metrics is closed without one. A test value, never a deployment's.
+ */
+export const TEST_METRICS_TOKEN = 'latchkey-test-metrics-token-0123456789';
+
+/** GET /metrics with the bearer token (default: TEST_METRICS_TOKEN, which the harnesses give the demo). */
 export async function fetchMetrics(baseUrl: string, options: { token?: string; timeoutMs?: number } = {}): Promise<string> {
   const res = await fetch(`${baseUrl}/metrics`, {
-    headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
+    headers: { Authorization: `Bearer ${options.token ?? TEST_METRICS_TOKEN}` },
     signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
   });
   if (!res.ok) throw new Error(`GET ${baseUrl}/metrics answered ${res.status}`);

@@ -7,6 +7,7 @@ export function fromExpress(req: Request): AuthRequest {
   return {
     method: req.method,
     path: req.path,
+    baseUrl: req.baseUrl,
     protocol: req.protocol,
     ip: req.ip,
     get: (name) => req.get(name) as string | undefined,

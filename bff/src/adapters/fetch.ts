@@ -44,6 +44,7 @@ function fromFetch(request: Request, url: URL, info: FetchRequestInfo | undefine
   const req: AuthRequest = {
     method: request.method.toUpperCase(),
     path: underMount ? pathname.slice(FETCH_MOUNT.length) || '/' : pathname,
+    baseUrl: FETCH_MOUNT,
     protocol: url.protocol.slice(0, -1),
     ip: info?.clientAddress,
     get: (name) => {

@@ -7,23 +7,47 @@ import type { RevocationEvent } from '../store/revocation-feed.js';
 
 export interface EventStreamsOptions {
   maxPerUser: number;
+  /** Open streams per device session: one device cannot take the user's whole `maxPerUser`. */
+  maxPerDevice: number;
   maxPerProcess: number;
   heartbeatMs: number;
   retryMs: number;
   logger: Logger;
   metrics: BffMetrics;
+  /** Epoch ms (the BFF's clock): what the session's idle and absolute ends are compared with. */
+  now: () => number;
+  /** The live session with this private key (null when it ended or expired): asked when a stream reaches its session's end. */
+  lookup: (key: string) => Promise<Pick<StreamSession, 'sid' | 'idleExpiresAt' | 'absoluteExpiresAt'> | null>;
 }
 
 /** The device session a stream belongs to. */
 export interface StreamSession {
+  /** The session's private key: only to ask the store whether it still lives (never written to the stream). */
+  key: string;
   sid: string;
   userId: string;
   createdAt: number;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
 }
 
-interface OpenStream extends StreamSession {
+interface OpenStream {
+  key: string;
+  sid: string;
+  userId: string;
+  createdAt: number;
+  /** The session's end as last known: the earlier of its idle and absolute ends (activity moves the idle one). */
+  endsAt: number;
+  absoluteExpiresAt: number;
+  /** Fires at `endsAt` (or earlier, for ends beyond what one timer can wait). */
+  timer?: NodeJS.Timeout;
+  /** A store read about the session's end is under way. */
+  checking: boolean;
   res: Response;
 }
+
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A client that reads nothing while this much is queued is gone or hostile: drop it (memory stays bounded). */
 const MAX_QUEUED_BYTES = 64 * 1024;
@@ -35,6 +59,10 @@ const RETRY_AFTER_SECONDS = '5';
  * This process's open `GET /events` streams, indexed by session and by user, fed by the one revocation-log follower
  * the process already runs (the guard's view): an event is fanned out in memory to the streams it concerns, so a
  * thousand streams cost no Redis connection of their own. One timer writes every stream's heartbeat.
+ *
+ * A stream ends with its session: a timer to the earlier of the session's idle and absolute ends, and the same
+ * check (on the BFF's clock) before every event and on every heartbeat. At the idle end the store is asked again,
+ * since activity (a refresh, on any instance) moves it; the stream then waits for the new end.
  */
 export class EventStreams {
   private readonly bySid = new Map<string, Set<OpenStream>>();
@@ -69,10 +97,22 @@ export class EventStreams {
     // The client may have gone while its session was being checked: its 'close' already fired, so never register it.
     if (req.socket.destroyed) return;
     this.assertProcessRoom();
+    if ((this.bySid.get(session.sid)?.size ?? 0) >= this.options.maxPerDevice) {
+      throw this.refuse('device', 'too_many_connections', 'Too many open event streams for this device. Try again later.');
+    }
     if ((this.byUser.get(session.userId)?.size ?? 0) >= this.options.maxPerUser) {
       throw this.refuse('user', 'too_many_connections');
     }
-    const stream: OpenStream = { sid: session.sid, userId: session.userId, createdAt: session.createdAt, res };
+    const stream: OpenStream = {
+      key: session.key,
+      sid: session.sid,
+      userId: session.userId,
+      createdAt: session.createdAt,
+      endsAt: Math.min(session.idleExpiresAt, session.absoluteExpiresAt),
+      absoluteExpiresAt: session.absoluteExpiresAt,
+      checking: false,
+      res,
+    };
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       // no-transform: a compressing proxy would hold events back until its buffer fills.
@@ -87,6 +127,7 @@ export class EventStreams {
     add(this.byUser, stream.userId, stream);
     this.count++;
     res.on('close', () => this.remove(stream));
+    this.arm(stream);
   }
 
   /** Tells one session's streams that it ended, and closes them. */
@@ -113,11 +154,59 @@ export class EventStreams {
   close(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
-    for (const streams of [...this.bySid.values()]) for (const stream of [...streams]) stream.res.end();
+    for (const streams of [...this.bySid.values()]) {
+      for (const stream of [...streams]) {
+        clearTimeout(stream.timer);
+        stream.res.end();
+      }
+    }
   }
 
   private devicesChanged(userId: string, data: DevicesChangedData): void {
-    for (const stream of this.byUser.get(userId) ?? []) this.write(stream, 'devices_changed', data);
+    // A stream whose session has reached its end hears nothing more of the user's devices.
+    for (const stream of [...(this.byUser.get(userId) ?? [])]) if (this.live(stream)) this.write(stream, 'devices_changed', data);
+  }
+
+  /** Whether the stream's session is within its last known end; past it, starts the check that ends (or extends) it. */
+  private live(stream: OpenStream): boolean {
+    if (this.options.now() < stream.endsAt) return true;
+    this.checkEnd(stream);
+    return false;
+  }
+
+  /** Waits for the session's end: a timer, on the BFF's clock (re-armed when it fires early, as a long end needs). */
+  private arm(stream: OpenStream): void {
+    clearTimeout(stream.timer);
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, stream.endsAt - this.options.now()));
+    stream.timer = setTimeout(() => (this.live(stream) ? this.arm(stream) : undefined), delay);
+    stream.timer.unref();
+  }
+
+  /**
+   * The session reached its last known end. Past the absolute end it is over; at the idle end, the store says whether
+   * activity moved it (then the stream waits for the new end) or the session is gone. A store that cannot answer ends
+   * the stream without a verdict: the browser reconnects, and the connect checks the session.
+   */
+  private checkEnd(stream: OpenStream): void {
+    if (stream.checking || !this.bySid.get(stream.sid)?.has(stream)) return;
+    if (this.options.now() >= stream.absoluteExpiresAt) return this.sendEnded(stream, 'session_expired');
+    stream.checking = true;
+    this.options.lookup(stream.key).then(
+      (session) => {
+        stream.checking = false;
+        if (!this.bySid.get(stream.sid)?.has(stream)) return;
+        if (session === null || session.sid !== stream.sid) return this.sendEnded(stream, 'session_expired');
+        stream.endsAt = Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
+        // Past it on this clock, though the store's (Redis's own) still has it live: over, never a loop of reads.
+        if (this.options.now() >= stream.endsAt) return this.sendEnded(stream, 'session_expired');
+        this.arm(stream);
+      },
+      () => {
+        stream.checking = false;
+        this.remove(stream);
+        stream.res.end();
+      },
+    );
   }
 
   private sendEnded(stream: OpenStream, reason: SessionEndedReason): void {
@@ -143,16 +232,17 @@ export class EventStreams {
   }
 
   private beat(): void {
-    for (const streams of this.bySid.values()) for (const stream of streams) this.send(stream, ':\n\n');
+    for (const streams of [...this.bySid.values()]) for (const stream of [...streams]) if (this.live(stream)) this.send(stream, ':\n\n');
   }
 
   private remove(stream: OpenStream): void {
     if (!drop(this.bySid, stream.sid, stream)) return;
+    clearTimeout(stream.timer);
     drop(this.byUser, stream.userId, stream);
     this.count--;
   }
 
-  private refuse(reason: 'closing' | 'process' | 'user', code: 'temporarily_unavailable' | 'too_many_connections', message?: string) {
+  private refuse(reason: 'closing' | 'process' | 'user' | 'device', code: 'temporarily_unavailable' | 'too_many_connections', message?: string) {
     this.options.metrics.eventStreamsRefused.inc({ reason });
     return new LatchkeyError(code, message, { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
   }

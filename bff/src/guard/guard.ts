@@ -133,6 +133,7 @@ export function createGuard(options: GuardOptions) {
     },
   });
   options.metrics.viewSize = () => view.size;
+  options.metrics.viewStaleness = () => view.stalenessMs() / 1000;
 
   /** Reloads the key ring (by default with the cache cleared first: a verified token may have been signed by a dropped key). */
   function syncKeyRing(load: () => Promise<void>, clearCache = true): void {

@@ -11,6 +11,8 @@ export interface RequestView {
   readonly method: string;
   /** The path under the BFF's mount point (`/login`), without the query. */
   readonly path: string;
+  /** Where the BFF is mounted (`/auth`): Express's `req.baseUrl`, or `bff.fetch`'s mount. */
+  readonly baseUrl: string;
   /** `http` or `https` as the server sees the request (Express honours `trust proxy`; a Fetch server, the request URL). */
   readonly protocol: string;
   /** The client address; undefined when the server does not say. */

@@ -1,4 +1,3 @@
-import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import type { RateLimitCount } from '../store/rate-limit-counter.js';
 import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.js';
@@ -10,14 +9,6 @@ export function createLoginIpLimit(ctx: BffContext): LoginIpLimit {
   const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.perIp, { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) });
   return async (ip = '') => {
     await limit.take(ipKey(ip), { ip });
-  };
-}
-
-/** The same limit as Express middleware (GET /oidc/login, which starts a sign-in and writes a transaction). */
-export function loginIpLimitMiddleware(limit: LoginIpLimit): RequestHandler {
-  return async (req, _res, next) => {
-    await limit(req.ip);
-    next();
   };
 }
 

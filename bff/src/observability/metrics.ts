@@ -31,7 +31,7 @@ export class BffMetrics {
   });
   readonly adminActions = new Counter({
     name: 'latchkey_admin_actions_total',
-    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant) and outcome (ok, not_found, invalid_request, error).',
+    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant) and outcome (ok, not_found, invalid_request, insufficient_scope: the keys scope missing or outside the token’s tenant, error).',
     labelNames: ['action', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -73,6 +73,19 @@ export class BffMetrics {
     help: 'Revocation events a Redis Cluster guard found on its periodic full read with no Pub/Sub message announcing them (lost bells; each cost up to one heartbeat of lag).',
     registers: [this.registry],
   });
+  /** Set by the guard: seconds since the store last answered its revocation feed (0 while it answers). */
+  viewStaleness: () => number = () => 0;
+  readonly viewStalenessSeconds: Gauge = new Gauge({
+    name: 'latchkey_revocation_view_staleness_seconds',
+    help: "Age of this process's revocation view: seconds since the store last answered the feed (0 while it answers; +Inf before the first replay). Past 0.5 s fail-closed routes answer 503, past a route's maxStalenessMs (default 30 s) fail-open routes too.",
+    registers: [this.registry],
+    collect: (): void => this.viewStalenessSeconds.set(this.viewStaleness()),
+  });
+  readonly idpUnreachable = new Counter({
+    name: 'latchkey_idp_unreachable_total',
+    help: 'Requests to the upstream identity provider that got no usable answer (network error, timeout, or a 5xx).',
+    registers: [this.registry],
+  });
   readonly feedErrors = new Counter({
     name: 'latchkey_revocation_feed_errors_total',
     help: 'Failed reads of the revocation feed (store unreachable or timing out).',
@@ -88,7 +101,7 @@ export class BffMetrics {
   });
   readonly eventStreamsRefused = new Counter({
     name: 'latchkey_event_streams_refused_total',
-    help: 'Event streams refused by cap (user, process) or because the BFF is closing.',
+    help: 'Event streams refused by cap (device, user, process) or because the BFF is closing.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

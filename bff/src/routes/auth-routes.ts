@@ -21,7 +21,15 @@ const BODY_LIMIT = '8kb';
  * Routes `bff.router` still serves as Express handlers (they stream, redirect or take form bodies; see
  * docs/architecture.md): `bff.fetch` answers them 404 with a message that says so.
  */
-const EXPRESS_ONLY: readonly string[] = [ROUTES.oidcLogin, ROUTES.oidcCallback, ROUTES.oidcBackchannelLogout, ROUTES.events, ROUTES.introspect, ROUTES.revoke];
+const EXPRESS_ONLY: readonly string[] = [
+  ROUTES.oidcLogin,
+  ROUTES.oidcCallback,
+  ROUTES.oidcLogout,
+  ROUTES.oidcBackchannelLogout,
+  ROUTES.events,
+  ROUTES.introspect,
+  ROUTES.revoke,
+];
 
 export interface DispatchOptions {
   /** Which adapter carries the request: only `fetch` names the Express-only routes in its 404. */

@@ -2,7 +2,7 @@ import type { LogoutRedirectResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
-import { endSessionUrlFor } from '../oidc/end-session-url.js';
+import { beginRpLogout } from '../oidc/end-session-url.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeader } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
@@ -13,8 +13,8 @@ import { requireSession } from '../session/resolve.js';
  * Only the session's current credential (or the previous one, within grace) ends it: a superseded cookie, a copy
  * that an attacker kept, is not the device signing out.
  * A session started by the identity provider, with `oidc.postLogoutRedirectUri` set and an IdP that offers
- * `end_session_endpoint`, answers 200 `{ redirectTo }` instead: the IdP's end-session URL for the browser to follow
- * (RP-initiated logout), so the user is signed out there too.
+ * `end_session_endpoint`, answers 200 `{ redirectTo }` instead (RP-initiated logout, so the user is signed out there
+ * too): GET /oidc/logout, which sends the browser on to the IdP with the ID token hint added server-side.
  */
 export function createLogoutRoute(ctx: BffContext): AuthRoute {
   return tracedRoute(ctx, 'latchkey.logout', async (req: AuthRequest, reply: Reply, trace) => {
@@ -27,7 +27,7 @@ export function createLogoutRoute(ctx: BffContext): AuthRoute {
       const [ended] = await endSessions(ctx, { key: current.session.key, reason: 'logout' }, { scope: 'device', event: 'logout', message: 'logout' });
       if (ended !== undefined) {
         trace.session(ended);
-        redirectTo = await endSessionUrlFor(ctx, ended);
+        redirectTo = await beginRpLogout(ctx, req.baseUrl, (line) => reply.setCookie(line), ended);
       }
     }
     reply.setCookie(clearedSessionCookieHeader(ctx));

@@ -9,7 +9,9 @@ import { resolveReturnTo } from '../oidc/return-to.js';
  * GET /oidc/login?returnTo=: a top-level navigation from the page's `signIn()`. Starts a login transaction (state,
  * nonce, PKCE S256 verifier, returnTo) and sends the browser to the IdP's authorization endpoint (303).
  * No X-CSRF header can come with a navigation: state, PKCE and the SameSite=Lax transaction cookie protect the
- * callback, and this route only starts a sign-in, which a third party gains nothing by starting.
+ * callback. Starting a sign-in is not harmless (with an SSO session at the IdP it completes silently and adds a
+ * device session), so it is mounted behind requireSignInNavigation (same-site top-level navigations only) and its
+ * own per-IP limit.
  */
 export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
   return async (req, res) => {

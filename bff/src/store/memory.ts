@@ -49,7 +49,15 @@ const idpSidKey = (record: DeviceSessionRecord): string | null => (record.idp?.s
 
 const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number => a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
 
-const leastRecentlyActiveFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number => a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
+/** 0 for a session never refreshed since its login (generation 0), 1 for one a device has used again. */
+const everRefreshed = (record: DeviceSessionRecord): number => (record.generation > 0 ? 1 : 0);
+
+/**
+ * The per-user cap's eviction order (the Redis script's too): never-refreshed sessions first (forced or abandoned
+ * sign-ins, see SessionLimits), then the least recently active, then the oldest.
+ */
+const evictionOrder = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
+  everRefreshed(a) - everRefreshed(b) || a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
 
 /**
  * The embedded development store: per process, gone on restart, so not for production behind
@@ -108,8 +116,8 @@ export class MemoryStore implements SessionStore {
     const evicted: DeviceSessionRecord[] = [];
     const cap = options.maxSessionsPerUser;
     if (cap !== undefined) {
-      // Same order as the Redis script: the least recently active go first.
-      const live = this.liveUserSessions(record.userId, options.now ?? this.clock.now()).sort(leastRecentlyActiveFirst);
+      // Same order as the Redis script.
+      const live = this.liveUserSessions(record.userId, options.now ?? this.clock.now()).sort(evictionOrder);
       for (const victim of live.slice(0, Math.max(0, live.length - cap + 1))) {
         this.end(victim, 'session_revoked', options.markerTtlMs ?? 0);
         evicted.push(structuredClone(victim));

@@ -176,8 +176,8 @@ end
  * Atomic so the session, its sid index and its user index entry appear together: a concurrent
  * endAllUserSessions either sees all three or none; and so is its `session` event in the user's shard's log (event
  * streams tell the user's other devices). The event trims like sid events (it lives as long as they do). With a cap,
- * the user's least recently active sessions are ended (revoked, with their events) in the same script, so the cap
- * holds however many logins race. Returns the evicted records.
+ * the user's never-refreshed sessions, then the least recently active, are ended (revoked, with their events) in the
+ * same script, so the cap holds however many logins race. Returns the evicted records.
  * Every key expires at the session's absolute end; the user index at the latest absolute end
  * among its members (members are scored by absoluteExpiresAt).
  */
@@ -193,7 +193,10 @@ if cap > 0 then
   -- Only at the cap does it look at the sessions: O(cap), once per login beyond it.
   if redis.call('ZCARD', user_index) >= cap then
     local live = live_sessions(prefix, user_index, tonumber(now_str), key)
+    -- Never-refreshed sessions (generation 0) first, then the least recently active, then the oldest (memory.ts too).
     table.sort(live, function(a, b)
+      local ra, rb = a.rec.generation ~= '0', b.rec.generation ~= '0'
+      if ra ~= rb then return rb end
       local la, lb = tonumber(a.rec.lastActiveAt), tonumber(b.rec.lastActiveAt)
       if la ~= lb then return la < lb end
       local ca, cb = tonumber(a.rec.createdAt), tonumber(b.rec.createdAt)

@@ -110,8 +110,10 @@ export type RotateResult =
 /** The per-user cap `createSession` enforces. */
 export interface SessionLimits {
   /**
-   * At most this many live sessions per user. Creating one more ends the least recently active others (reason
-   * `session_revoked`, sid marked revoked, its event in the log) in the same atomic operation.
+   * At most this many live sessions per user. Creating one more ends others (reason `session_revoked`, sid marked
+   * revoked, its event in the log) in the same atomic operation: first those never refreshed since their login
+   * (generation 0: a sign-in nobody came back to, such as one forced on the user by another site), then the least
+   * recently active, so a flood of new sign-ins cannot push out the devices in use.
    */
   maxSessionsPerUser: number;
   now: number;
@@ -124,7 +126,8 @@ export interface SessionStore {
    * Stores a new device session (and indexes it under its user). With `logTtlMs` (> 0; pass the sid markers'
    * lifetime), the same atomic operation appends a `session` event to the log, so event streams can tell the user's
    * other devices (see revocation-feed.ts). With `maxSessionsPerUser` (and `now`, `markerTtlMs`), it first ends the
-   * user's least recently active sessions (by `lastActiveAt`, then `createdAt`) so that at most that many stay live.
+   * user's never-refreshed sessions (generation 0), then the least recently active (by `lastActiveAt`, then
+   * `createdAt`), so that at most that many stay live.
    * Returns the sessions it ended that way.
    */
   createSession(session: DeviceSessionRecord, options?: CreateSessionOptions): Promise<DeviceSessionRecord[]>;

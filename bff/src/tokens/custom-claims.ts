@@ -16,6 +16,8 @@ export interface LatchkeyClaims {}
 /**
  * Claims Latchkey sets itself (and JWT header/registered names): an application claim may never replace them, or a
  * login could mint a token for another subject, session or audience. `scope` is set from `authenticate`'s `scope`.
+ * `act` and `may_act` (RFC 8693 token exchange) say who acts for the subject: a resource server that honours them
+ * would take an application claim for a delegation Latchkey never made.
  */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'iss',
@@ -38,6 +40,8 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'azp',
   'nonce',
   'at_hash',
+  'act',
+  'may_act',
 ]);
 
 /** RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -63,12 +67,22 @@ export const scopeListSchema = z
 
 const claimName = z.string().min(1).max(64);
 
-/** A tenant name: what `admin.revokeTenant` addresses. Bounded text without control characters. */
+/**
+ * A tenant name: what `admin.revokeTenant` addresses and a tenant-bound admin token is limited to. Normalised to NFC
+ * (one spelling per name: a decomposed `é` is the composed one), then bounded text without control or format
+ * characters (Unicode Cc and Cf: an invisible `acme\u200b` would be another tenant that survives the revocation of
+ * `acme`). Every way a tenant enters goes through it: the grant, the admin routes, `admin.revokeTenant`.
+ */
 export const tenantSchema = z
   .string()
-  .min(1)
-  .max(256)
-  .regex(/^\P{Cc}+$/u, 'a tenant is text without control characters');
+  .transform((name) => name.normalize('NFC'))
+  .pipe(
+    z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^\p{Cc}\p{Cf}]+$/u, 'a tenant is text without control or format characters'),
+  );
 
 const grantSchema = z.object({ claims: z.record(claimName, z.json()), scope: scopeListSchema, tenant: tenantSchema.optional() });
 
@@ -96,7 +110,9 @@ export function resolveGrantedClaims(granted: GrantedClaims, maxBytes: number): 
     throw new TypeError(`authenticate returned registered claims Latchkey sets itself (${reserved.join(', ')}); use other names`);
   }
   const claimedTenant = (granted.claims as Record<string, unknown> | undefined)?.tenant;
-  if (claimedTenant !== undefined && granted.tenant !== undefined && claimedTenant !== granted.tenant) {
+  // Compared as normalised: two spellings of one name agree.
+  const spelling = (name: unknown) => (typeof name === 'string' ? name.normalize('NFC') : name);
+  if (claimedTenant !== undefined && granted.tenant !== undefined && spelling(claimedTenant) !== spelling(granted.tenant)) {
     throw new TypeError('authenticate returned a tenant and a different claims.tenant; return one of them');
   }
   const parsed = grantSchema.safeParse({ claims: granted.claims ?? {}, scope: granted.scope ?? [], tenant: granted.tenant ?? claimedTenant });

@@ -6,9 +6,15 @@ import type { SessionStore } from '../../src/store/types.js';
 import type { AuthenticatedUser, BffOptions } from '../../src/index.js';
 import { startTestBff, USERS, type TestBff } from '../helpers/harness.js';
 
-/** Alice holds the admin scope; bob does not. carol (tenant acme, like bob) and dave (tenant globex) sign in too. */
+/**
+ * Alice holds the admin and keys scopes (a deployment-wide administrator); bob does not. carol (tenant acme, like bob)
+ * and dave (tenant globex) sign in too. erin administers tenant acme (admin and keys scopes, bound by her tenant);
+ * frank is a deployment-wide administrator without the keys scope.
+ */
 export const ADMIN_USERS: Record<string, { id: string; name: string; password: string; grant: Partial<AuthenticatedUser> }> = {
-  alice: { ...USERS.alice!, grant: { scope: 'latchkey:admin read:feed' } },
+  alice: { ...USERS.alice!, grant: { scope: 'latchkey:admin latchkey:keys read:feed' } },
+  erin: { id: 'user-erin', name: 'Erin', password: 'erinpass', grant: { tenant: 'acme', scope: 'latchkey:admin latchkey:keys' } },
+  frank: { id: 'user-frank', name: 'Frank', password: 'frankpass', grant: { scope: 'latchkey:admin' } },
   bob: { ...USERS.bob!, grant: { tenant: 'acme' } },
   carol: { id: 'user-carol', name: 'Carol', password: 'carolpass', grant: { tenant: 'acme' } },
   dave: { id: 'user-dave', name: 'Dave', password: 'davepass', grant: { tenant: 'globex' } },

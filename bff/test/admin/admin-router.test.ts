@@ -193,6 +193,86 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     ]);
   });
 
+  it('the key routes need the keys scope besides the admin scope: 403 without it, and the key ring is untouched', async () => {
+    t = await startAdminBff(await makeStore());
+    const frank = await adminLogin(t, 'frank');
+    const before = (await request(t.app).get('/auth/jwks.json')).body;
+    for (const path of ['/admin/keys/stage', '/admin/keys/rotate', '/admin/keys/emergency-rotate']) {
+      const res = await adminPost(path, frank.token);
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ error: 'insufficient_scope', message: 'The signing keys need the latchkey:keys scope.' });
+      expect(res.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="latchkey:admin latchkey:keys"');
+    }
+    expect((await request(t.app).get('/auth/jwks.json')).body).toEqual(before);
+    expect(await meStatus(frank.token)).toBe(200);
+    // The admin scope alone still reaches the user routes.
+    expect((await adminGet('/admin/users/user-bob/sessions', frank.token)).status).toBe(200);
+    expect(
+      auditLines()
+        .filter((l) => l.outcome === 'insufficient_scope')
+        .map((l) => l.action),
+    ).toEqual(['stage_key', 'rotate_key', 'emergency_rotate_keys']);
+    const metrics = await t.bff.metrics.registry.getSingleMetricAsString('latchkey_admin_actions_total');
+    expect(metrics).toContain('latchkey_admin_actions_total{action="emergency_rotate_keys",outcome="insufficient_scope"} 1');
+  });
+
+  it('an admin token with a tenant acts on that tenant only: other tenants’ users, sessions, tokens and revocation are refused', async () => {
+    t = await startAdminBff(await makeStore());
+    const erin = await adminLogin(t, 'erin'); // admin of acme
+    const alice = await adminLogin(t, 'alice'); // no tenant
+    const bob = await adminLogin(t, 'bob'); // acme
+    const carol = await adminLogin(t, 'carol'); // acme
+    const dave = await adminLogin(t, 'dave'); // globex
+    const refused = (res: request.Response) => {
+      expect(res.status).toBe(403);
+      expect(res.body.error).toBe('insufficient_scope');
+    };
+
+    // Listing: a user of the tenant, yes; of another tenant or of none, no. A user without sessions lists as empty.
+    expect((await adminGet('/admin/users/user-bob/sessions', erin.token)).body.sessions).toEqual([expect.objectContaining({ id: bob.sid })]);
+    refused(await adminGet('/admin/users/user-dave/sessions', erin.token));
+    refused(await adminGet('/admin/users/user-alice/sessions', erin.token));
+    expect((await adminGet('/admin/users/nobody/sessions', erin.token)).body).toEqual({ sessions: [] });
+
+    // Ending a device, revoking a user: only in the tenant.
+    refused(await adminDelete(`/admin/users/user-dave/sessions/${dave.sid}`, erin.token));
+    refused(await adminDelete('/admin/users/user-dave/sessions', erin.token));
+    refused(await adminDelete('/admin/users/user-alice/sessions', erin.token));
+    // A user with no live session: nothing says it is the tenant's.
+    expect((await adminDelete('/admin/users/nobody/sessions', erin.token)).status).toBe(404);
+    expect((await adminDelete(`/admin/users/user-bob/sessions/${dave.sid}`, erin.token)).status).toBe(404);
+    expect((await adminDelete(`/admin/users/user-carol/sessions/${carol.sid}`, erin.token)).status).toBe(204);
+    expect((await adminDelete('/admin/users/user-bob/sessions', erin.token)).body).toEqual({ sessionsEnded: 1 });
+
+    // Tokens: presented, and of the tenant; a bare jti says nothing about whose it is.
+    refused(await adminPost('/admin/tokens/revoke', erin.token, { token: dave.token }));
+    refused(await adminPost('/admin/tokens/revoke', erin.token, { token: alice.token }));
+    refused(await adminPost('/admin/tokens/revoke', erin.token, { jti: decodeJwt(dave.token).jti as string }));
+    const carolAgain = await adminLogin(t, 'carol');
+    expect((await adminPost('/admin/tokens/revoke', erin.token, { token: carolAgain.token })).body).toEqual({ result: 'revoked' });
+
+    // Tenant revocation: its own tenant only (and no invisible look-alike of it).
+    refused(await adminDelete('/admin/tenants/globex/sessions', erin.token));
+    expect((await adminDelete(`/admin/tenants/${encodeURIComponent('acme\u200b')}/sessions`, erin.token)).status).toBe(400);
+
+    // Keys serve every tenant: a tenant-bound token may not rotate them, even with the keys scope.
+    const jwks = (await request(t.app).get('/auth/jwks.json')).body;
+    for (const path of ['/admin/keys/stage', '/admin/keys/rotate', '/admin/keys/emergency-rotate']) refused(await adminPost(path, erin.token));
+    expect((await request(t.app).get('/auth/jwks.json')).body).toEqual(jwks);
+
+    // Nothing outside acme happened.
+    for (const token of [dave.token, alice.token]) expect(await meStatus(token)).toBe(200);
+    expect((await t.store.listUserSessions('user-dave', Date.now())).map((s) => s.sid)).toEqual([dave.sid]);
+    expect((await t.store.listUserSessions('user-alice', Date.now())).map((s) => s.sid)).toEqual([alice.sid]);
+
+    expect((await adminDelete('/admin/tenants/acme/sessions', erin.token)).body).toEqual({ sessionsEnded: 2 });
+    expect(await meStatus(dave.token)).toBe(200);
+    expect(auditLines().find((l) => l.action === 'revoke_tenant' && l.outcome === 'insufficient_scope')).toMatchObject({
+      actor: { sub: 'user-erin', sid: erin.sid },
+      target: { tenant: 'globex' },
+    });
+  });
+
   it('revokes a tenant: its old tokens are rejected and its sessions end; other tenants and a new login work', async () => {
     t = await startAdminBff(await makeStore());
     const admin = await adminLogin(t, 'alice');
@@ -230,6 +310,31 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     });
     const log = t.logLines.join('\n');
     for (const token of [admin.token, bob.token, carol.token, dave.token, again.token]) expect(log).not.toContain(token);
+  });
+
+  it('takes a tenant name normalised (NFC) and refuses format characters, on the route and in admin.revokeTenant', async () => {
+    t = await startAdminBff(await makeStore(), {
+      authenticate: async (username) => ({
+        id: `user-${username}`,
+        name: username,
+        tenant: 'caf\u00e9',
+        ...(username === 'alice' ? { scope: 'latchkey:admin' } : {}),
+      }),
+    });
+    const admin = await adminLogin(t, 'alice');
+    const erin = await adminLogin(t, 'bob');
+    // Invisible look-alikes of a tenant are refused (400), and change nothing.
+    for (const name of ['acme\u200b', 'caf\u00e9\u200b', '\u202ecaf\u00e9', 'caf\u00e9\ufeff']) {
+      const res = await adminDelete(`/admin/tenants/${encodeURIComponent(name)}/sessions`, admin.token);
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid_request', message: 'Invalid tenant (tenant).' });
+      await expect(t.bff.admin.revokeTenant(name)).rejects.toThrow(/format characters/);
+    }
+    expect(await meStatus(erin.token)).toBe(200);
+    // The decomposed spelling names the same tenant as the composed one the grant was normalised to.
+    const res = await adminDelete(`/admin/tenants/${encodeURIComponent('cafe\u0301')}/sessions`, admin.token);
+    expect(res.body).toEqual({ sessionsEnded: 2 });
+    await expect.poll(() => meStatus(erin.token), POLL).toBe(401);
   });
 
   it('a tenant revocation reaches another instance on the same store (through the revocation log)', async () => {
@@ -337,6 +442,12 @@ describe('admin router input and failure handling', () => {
     expect((await adminGet('/admin/users/user-bob/sessions', bob.token)).status).toBe(403);
     expect(() => t!.bff.adminRouter({ scope: 'two words' })).toThrow(/Invalid Latchkey admin router options: scope/);
     expect(() => t!.bff.adminRouter({ scop: 'x' } as never)).toThrow(/unknown option scop/);
+    expect(() => t!.bff.adminRouter({ scope: 'ops', keysScope: 'ops' })).toThrow(/keysScope must differ from scope/);
+    // A keys scope of the application's own.
+    t.app.use('/ops', t.bff.adminRouter({ scope: 'ops', keysScope: 'ops:keys' }));
+    expect((await request(t.app).post('/ops/keys/stage').set(as(alice.token))).headers['www-authenticate']).toBe(
+      'Bearer error="insufficient_scope", scope="ops ops:keys"',
+    );
   });
 
   it.each([

@@ -62,6 +62,10 @@ describe('custom claims and scope from authenticate', () => {
   it.each([
     ['a registered claim', { claims: { sub: 'user-bob' } }, /registered claims.*sub/],
     ['typ', { claims: { typ: 'id' } }, /registered claims.*typ/],
+    // RFC 8693: a resource server honouring `act` would take it for a delegation Latchkey never made.
+    ['act (RFC 8693)', { claims: { act: { sub: 'user-bob' } } }, /registered claims.*act/],
+    ['may_act (RFC 8693)', { claims: { may_act: { sub: 'user-mallory' } } }, /registered claims.*may_act/],
+    ['a tenant with a format character', { tenant: 'acme\u200b' }, /tenant.*format characters/],
     ['a value that is not JSON', { claims: { when: new Date() } }, /claims\.when/],
     ['a scope with a space inside an array entry', { scope: ['read feed'] }, /scope\.0/],
     ['a scope with a quote', { scope: 'admin"' }, /scope\.0/],

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { TestClock } from '../helpers/test-clock.js';
 import { call, login, refresh, startTestBff, type Device, type TestBff } from '../helpers/harness.js';
 import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 import { listen, openEvents, type SseConnection } from '../helpers/sse.js';
@@ -144,6 +146,27 @@ describe('GET /auth/events', () => {
     expect((await events(alice)).status).toBe(200);
   });
 
+  it('caps streams per device too: one device cannot take the user’s whole cap (429, counted as device)', async () => {
+    await t.close();
+    await server.stop();
+    await start({ eventStreams: { heartbeatSeconds: 0.05, maxPerUser: 4, maxPerDevice: 2, maxPerProcess: 10, retryMs: 1500 } });
+    const phone = await login(t.app, 'alice', 'phone');
+    const laptop = await login(t.app, 'alice', 'laptop');
+    const tablet = await login(t.app, 'alice', 'tablet');
+    for (let i = 0; i < 2; i++) expect((await events(phone)).status).toBe(200);
+    const third = await events(phone);
+    expect(third.status).toBe(429);
+    expect(third.headers['retry-after']).toBe('5');
+    await third.until((c) => c.ended);
+    expect(third.body()).toEqual({ error: 'too_many_connections', message: 'Too many open event streams for this device. Try again later.' });
+    // The user's other devices still have room, up to the user's cap.
+    for (let i = 0; i < 2; i++) expect((await events(laptop)).status).toBe(200);
+    expect((await events(tablet)).status).toBe(429);
+    const refused = await t.bff.metrics.registry.getSingleMetricAsString('latchkey_event_streams_refused_total');
+    expect(refused).toContain('latchkey_event_streams_refused_total{reason="device"} 1');
+    expect(refused).toContain('latchkey_event_streams_refused_total{reason="user"} 1');
+  });
+
   it('a client that leaves while its session is being checked is never registered (no leak)', async () => {
     const device = await login(t.app);
     let release!: () => void;
@@ -176,6 +199,81 @@ describe('GET /auth/events', () => {
     expect(t.bff.eventStreams.size).toBe(0);
     const later = await events(device);
     expect(later.status).toBe(503);
+  });
+});
+
+/**
+ * A stream ends with its session: at the idle or absolute end, on the BFF's clock (a TestClock moved by hand, never a
+ * sleep), checked before every event and on every heartbeat; activity that moves the idle end keeps it open.
+ */
+describe('GET /auth/events at the session’s end', () => {
+  let t: TestBff;
+  let clock: TestClock;
+  let server: { url: string; stop(): Promise<void> };
+  const open: SseConnection[] = [];
+  const events = async (device: Device) => {
+    const c = await openEvents(server.url, { Cookie: device.cookie });
+    open.push(c);
+    return c;
+  };
+
+  async function start(heartbeatSeconds: number) {
+    clock = new TestClock();
+    t = await startTestBff(
+      { clock, idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 150, eventStreams: { heartbeatSeconds, maxPerUser: 5, maxPerProcess: 10, retryMs: 1500 } },
+      new MemoryStore({ clock, warnInProduction: false }),
+    );
+    server = await listen(t.app);
+  }
+
+  afterEach(async () => {
+    for (const c of open.splice(0)) c.close();
+    await server.stop();
+    await t.close();
+  });
+
+  it('ends the stream at the idle end with session_expired (the heartbeat’s check)', async () => {
+    await start(0.05);
+    const device = await login(t.app);
+    const c = await events(device);
+    await c.until((s) => s.comments >= 1);
+    clock.advance(60_000);
+    await c.until((s) => s.ended);
+    expect(ended(c)).toEqual([{ sid: device.sid, reason: 'session_expired' }]);
+    expect(t.bff.eventStreams.size).toBe(0);
+  });
+
+  it('activity moves the idle end: a refreshed session’s stream stays open past the old end, and ends at the new one', async () => {
+    await start(0.05);
+    const device = await login(t.app);
+    const c = await events(device);
+    clock.advance(50_000);
+    expect((await refresh(t.app, device)).status).toBe(200); // idle end: 50 s + 60 s
+    clock.advance(20_000); // 70 s: past the first idle end
+    // Heartbeats keep coming after the store said the session lives on (each beat checks the end first).
+    const beats = c.comments;
+    await c.until((s) => s.comments >= beats + 3);
+    expect(c.ended).toBe(false);
+    expect(c.events).toEqual([]);
+    clock.advance(40_000); // 110 s: the new idle end
+    await c.until((s) => s.ended);
+    expect(ended(c)).toEqual([{ sid: device.sid, reason: 'session_expired' }]);
+  });
+
+  it('checks before every event: past the session’s end a stream gets session_ended, never devices_changed', async () => {
+    await start(300); // no heartbeat within the test: only the event can notice
+    const laptop = await login(t.app, 'alice', 'laptop');
+    const onLaptop = await events(laptop);
+    clock.advance(150_000); // the absolute end (the idle one too)
+    const phone = await login(t.app, 'alice', 'phone'); // a devices_changed event for alice
+    await onLaptop.until((s) => s.ended);
+    expect(onLaptop.events.map((e) => e.event)).toEqual(['session_ended']);
+    expect(ended(onLaptop)).toEqual([{ sid: laptop.sid, reason: 'session_expired' }]);
+    // The live device's stream hears of the next sign-in.
+    const onPhone = await events(phone);
+    await login(t.app, 'alice', 'tablet');
+    await onPhone.until((s) => changes(s).length > 0);
+    expect(onPhone.ended).toBe(false);
   });
 });
 

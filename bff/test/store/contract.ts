@@ -514,6 +514,30 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect((await store.listUserSessions(alice, now)).map((s) => s.sid)).toEqual(expect.arrayContaining([oldest!.sid, newest!.sid]));
       });
 
+      it('evicts never-refreshed sessions before refreshed ones, however recently they signed in (a forced sign-in flood)', async () => {
+        const now = clock.now();
+        const [phone, laptop] = [10_000, 8000].map((ago) => newSessionNow(alice, { createdAt: now - ago, lastActiveAt: now - ago }));
+        for (const s of [phone!, laptop!]) await store.createSession(s, limits(now));
+        // Both devices came back once (a refresh): the least recently active sessions, but in use.
+        for (const s of [phone!, laptop!]) expect((await store.rotate(refreshNow(s, current(s), { now: s.createdAt + 1000 }))).outcome).toBe('rotated');
+        const forced = newSessionNow(alice, { createdAt: now - 1000, lastActiveAt: now - 1000 });
+        await store.createSession(forced, limits(now));
+
+        expect(await store.createSession(newSessionNow(alice, { createdAt: now - 500, lastActiveAt: now - 500 }), limits(now))).toEqual([forced]);
+        // A flood of sign-ins nobody comes back to: each evicts the previous one, never a device in use.
+        let previous: DeviceSessionRecord | undefined;
+        for (let i = 0; i < 5; i++) {
+          const next = newSessionNow(alice, { createdAt: now + i, lastActiveAt: now + i });
+          const evicted = await store.createSession(next, limits(now + i));
+          expect(evicted.map((s) => s.generation)).toEqual([0]);
+          if (previous) expect(evicted).toEqual([previous]);
+          previous = next;
+        }
+        const listed = await store.listUserSessions(alice, now + 5);
+        expect(listed.map((s) => s.sid)).toEqual([phone!.sid, laptop!.sid, previous!.sid]);
+        expect(listed.map((s) => s.generation)).toEqual([1, 1, 0]);
+      });
+
       it('expired sessions make room without anyone being evicted', async () => {
         const now = clock.now();
         const idle = newSessionNow(alice, { createdAt: now - 3000, idleExpiresAt: now - 1 });

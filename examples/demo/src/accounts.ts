@@ -12,9 +12,13 @@ interface Account {
   hash: Buffer;
 }
 
-/** The demo accounts (SPEC section 3). Their scopes go into their access tokens: only alice may call /api/admin. */
+/**
+ * The demo accounts (SPEC section 3). Their scopes go into their access tokens: only alice may call /api/admin (the
+ * application's `admin` scope) and the admin router at /admin (its own `latchkey:admin`, plus `latchkey:keys` for
+ * the signing keys): an application's admins are not thereby the deployment's operators.
+ */
 export const DEMO_ACCOUNTS = Object.freeze([
-  { username: 'alice', password: 'wonderland', id: 'user-alice', name: 'Alice Liddell', scope: 'profile:read admin' },
+  { username: 'alice', password: 'wonderland', id: 'user-alice', name: 'Alice Liddell', scope: 'profile:read admin latchkey:admin latchkey:keys' },
   { username: 'bob', password: 'builder', id: 'user-bob', name: 'Bob the Builder', scope: 'profile:read' },
 ]);
 

@@ -3,21 +3,12 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import {
-  createBff,
-  defaultMapUser,
-  MemoryStore,
-  RedisStore,
-  type Bff,
-  type BffOptions,
-  type MapUser,
-  type OidcOptions,
-  type SessionStore,
-} from '@latchkey/bff';
+import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type OidcOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import { demoAllowedOrigins, type DemoConfig } from './config.js';
 import type { DevIdp } from './dev-idp.js';
 import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
+import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
 
@@ -38,8 +29,8 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 
 /**
  * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
- * (scope `admin`), a public /api/public,
- * /metrics (behind LATCHKEY_METRICS_TOKEN when set), and the page at /, every answer with the security headers of
+ * (scope `latchkey:admin`; keys `latchkey:keys`), a public /api/public,
+ * /metrics (behind a bearer token: LATCHKEY_METRICS_TOKEN, or one made for the run), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
  */
@@ -64,7 +55,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     accessTokenTtlSeconds: config.accessTtlSeconds,
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
-    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerProcess: config.eventStreamsMax },
+    eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
     allowedOrigins: demoAllowedOrigins(config),
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
     resourceClients: config.introspectionClients,
@@ -98,8 +89,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
   });
-  // The admin HTTP API (docs/admin.md) for tokens with the demo's `admin` scope: alice may revoke users and rotate keys.
-  app.use('/admin', bff.adminRouter({ scope: 'admin' }));
+  // The admin HTTP API (docs/admin.md) for tokens with its dedicated scope `latchkey:admin` (the keys also need
+  // `latchkey:keys`), never the application's `admin`: alice holds both and may revoke users and rotate keys.
+  app.use('/admin', bff.adminRouter());
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
@@ -122,15 +114,6 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   };
 }
 
-/**
- * The demo maps an IdP user whose `sub` is one of the demo account ids (the bundled IdP's subjects are) to that
- * account, so alice is one user whichever way she signs in; anyone else gets the default `${iss}|${sub}`.
- */
-const demoMapUser: MapUser = (claims) => {
-  const account = DEMO_ACCOUNTS.find((a) => a.id === claims.sub);
-  return account ? { id: account.id, name: account.name } : defaultMapUser(claims);
-};
-
 function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefined {
   const upstream = config.demoIdp
     ? { issuer: `http://localhost:${config.port}${DEV_IDP_PATH}`, clientId: DEV_IDP_CLIENT_ID, clientSecret: DEV_IDP_CLIENT_SECRET }
@@ -142,7 +125,8 @@ function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefine
     // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
     redirectUri: `${issuer}/auth/oidc/callback`,
     postLogoutRedirectUri: `${issuer}/`,
-    mapUser: demoMapUser,
+    // The bundled IdP's users are the demo accounts; an external issuer's are its own (`${iss}|${sub}`).
+    mapUser: createDemoMapUser(config.demoIdp ? upstream.issuer : undefined),
     // The bundled IdP and local development run on plain http.
     dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
   };

@@ -16,16 +16,19 @@ const envSchema = z.object({
   LATCHKEY_SECRET: z.string().min(32, 'LATCHKEY_SECRET must be at least 32 characters').optional(),
   LATCHKEY_ACCESS_TTL: z.coerce.number().int().positive().max(3600).default(300),
   LATCHKEY_ISSUER: z.string().url().optional(),
-  /** Open `GET /auth/events` streams allowed per user, and in this process (the BFF's `eventStreams` caps). */
+  /** Open `GET /auth/events` streams allowed per user, per device session, and in this process (the BFF's `eventStreams` caps). */
   LATCHKEY_EVENT_STREAMS_PER_USER: z.coerce.number().int().positive().default(10),
+  LATCHKEY_EVENT_STREAMS_PER_DEVICE: z.coerce.number().int().positive().default(3),
   LATCHKEY_EVENT_STREAMS_MAX: z.coerce.number().int().positive().default(10_000),
   /** Extra origins allowed to call /auth, comma-separated (for a page served from another port in development). */
   LATCHKEY_ALLOWED_ORIGINS: z
     .string()
     .refine((v) => v.split(',').every((o) => !o.trim() || URL.canParse(o.trim())), 'LATCHKEY_ALLOWED_ORIGINS must be comma-separated URLs')
     .optional(),
-  /** When set, GET /metrics wants `Authorization: Bearer <this>`. */
+  /** GET /metrics wants `Authorization: Bearer <this>`; unset: the demo makes one and prints it. */
   LATCHKEY_METRICS_TOKEN: z.string().min(16, 'LATCHKEY_METRICS_TOKEN must be at least 16 characters').optional(),
+  /** `true`: serve /metrics to anyone, without a token (it shows the Node version and the security counters). */
+  LATCHKEY_DANGEROUSLY_OPEN_METRICS: z.enum(['true', 'false', '1', '0']).default('false'),
   /** Sign-in through an upstream OpenID Connect provider: its issuer URL, and this demo's client at it. */
   LATCHKEY_OIDC_ISSUER: z.string().url().optional(),
   LATCHKEY_OIDC_CLIENT_ID: z.string().min(1).optional(),
@@ -84,9 +87,14 @@ export interface DemoConfig {
   issuer: string | undefined;
   /** LATCHKEY_ALLOWED_ORIGINS: origins allowed besides the ones the demo derives (see demoAllowedOrigins). */
   allowedOrigins: string[] | undefined;
-  /** LATCHKEY_METRICS_TOKEN: the bearer token /metrics asks for; unset: /metrics is open. */
-  metricsToken: string | undefined;
+  /**
+   * The bearer token /metrics asks for: LATCHKEY_METRICS_TOKEN, or one made for this run (`metricsTokenIsGenerated`);
+   * null only with LATCHKEY_DANGEROUSLY_OPEN_METRICS=true (/metrics open to anyone).
+   */
+  metricsToken: string | null;
+  metricsTokenIsGenerated: boolean;
   eventStreamsPerUser: number;
+  eventStreamsPerDevice: number;
   eventStreamsMax: number;
   /** OIDC sign-in through an external IdP (LATCHKEY_OIDC_*). */
   oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
@@ -125,6 +133,10 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
   if (oidcVars.some((v) => v !== undefined) && oidcVars.some((v) => v === undefined)) {
     throw new Error('Invalid environment: set all of LATCHKEY_OIDC_ISSUER, LATCHKEY_OIDC_CLIENT_ID and LATCHKEY_OIDC_CLIENT_SECRET, or none');
   }
+  const metricsOpen = e.LATCHKEY_DANGEROUSLY_OPEN_METRICS === 'true' || e.LATCHKEY_DANGEROUSLY_OPEN_METRICS === '1';
+  if (metricsOpen && e.LATCHKEY_METRICS_TOKEN !== undefined) {
+    throw new Error('Invalid environment: LATCHKEY_DANGEROUSLY_OPEN_METRICS serves /metrics without a token; do not also set LATCHKEY_METRICS_TOKEN');
+  }
   if (demoIdp && e.LATCHKEY_OIDC_ISSUER !== undefined) {
     throw new Error('Invalid environment: LATCHKEY_DEMO_IDP runs its own IdP; do not also set LATCHKEY_OIDC_ISSUER');
   }
@@ -144,8 +156,11 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     allowedOrigins: e.LATCHKEY_ALLOWED_ORIGINS?.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    metricsToken: e.LATCHKEY_METRICS_TOKEN,
+    // Closed by default: /metrics shows the Node version and the login, rate-limit and admin counters.
+    metricsToken: metricsOpen ? null : (e.LATCHKEY_METRICS_TOKEN ?? randomBytes(24).toString('base64url')),
+    metricsTokenIsGenerated: !metricsOpen && e.LATCHKEY_METRICS_TOKEN === undefined,
     eventStreamsPerUser: e.LATCHKEY_EVENT_STREAMS_PER_USER,
+    eventStreamsPerDevice: e.LATCHKEY_EVENT_STREAMS_PER_DEVICE,
     eventStreamsMax: e.LATCHKEY_EVENT_STREAMS_MAX,
     rateLimits: e.LATCHKEY_RATE_LIMITS,
     introspectionClients: e.LATCHKEY_INTROSPECTION_CLIENTS ?? [],

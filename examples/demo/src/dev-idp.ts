@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
 
@@ -57,6 +57,49 @@ const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ({ '&': '
 
 const isLoopback = (url: URL) => url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1');
 
+/** The one stylesheet of the IdP's pages, inline and allowed by its hash: no other style, and no script at all. */
+const PAGE_STYLE = 'body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto}label{display:block;margin:.5rem 0}input{width:100%}';
+const PAGE_STYLE_HASH = `'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`;
+
+/**
+ * The headers of every answer of the IdP (its pages, and oidc-provider's own: the logout prompt, errors). Its sign-in
+ * form takes a password: no framing by any page (`frame-ancestors 'none'`, X-Frame-Options for old browsers, against
+ * clickjacking), nothing loaded from anywhere (`default-src 'none'`), the pages' one stylesheet by hash. `form-action`
+ * also covers the redirects that follow a submit (Chromium checks them): the sign-in form ends at a client's redirect
+ * URI and the logout prompt at its post-logout URI, so their origins are listed (with `allowLoopbackPorts`, every
+ * loopback port). `script-src 'none'`: the pages have no script; oidc-provider adds the hash of its one auto-submit
+ * script to a `script-src` it finds (a logout without an IdP session posts its confirmation that way), and a browser
+ * then ignores the `'none'` beside it.
+ */
+function pageHeaders(options: DevIdpOptions): RequestHandler {
+  const registered = options.clients.flatMap((c) => [...c.redirectUris, ...c.postLogoutRedirectUris]).map((u) => new URL(u).origin);
+  const loopback = (options.allowLoopbackPorts ?? true) ? ['http://localhost:*', 'http://127.0.0.1:*'] : [];
+  const formTargets = [...new Set(["'self'", ...registered, ...loopback])];
+  const policy = [
+    "default-src 'none'",
+    "script-src 'none'",
+    `style-src ${PAGE_STYLE_HASH}`,
+    `form-action ${formTargets.join(' ')}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+  return (_req, res, next) => {
+    res.set({ 'Content-Security-Policy': policy, 'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' });
+    next();
+  };
+}
+
+/** An IdP page: the one stylesheet, a heading, the body. */
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>${PAGE_STYLE}</style></head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</body></html>`;
+}
+
 export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const mountPath = new URL(options.issuer).pathname.replace(/\/$/, '');
   const accounts = new Map(options.accounts.map((a) => [a.sub, a]));
@@ -83,7 +126,24 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     features: {
       devInteractions: { enabled: false },
       backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Its own pages instead of oidc-provider's defaults, whose inline styles import a web font (the CSP allows neither).
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = page(
+            'Sign out',
+            `<p>Do you want to sign out of the development identity provider?</p>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>`,
+          );
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.type = 'html';
+          ctx.body = page('Signed out', '<p>You are signed out of the development identity provider.</p>');
+        },
+      },
       revocation: { enabled: true },
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -111,7 +171,10 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = `<!doctype html><title>Identity provider error</title><h1>${escapeHtml(String(out.error))}</h1><p>${escapeHtml(String(out.error_description ?? ''))}</p>`;
+      ctx.body = page(
+        'Identity provider error',
+        `<p><strong>${escapeHtml(String(out.error))}</strong></p><p>${escapeHtml(String(out.error_description ?? ''))}</p>`,
+      );
     },
   };
   const provider = new Provider(options.issuer, configuration);
@@ -120,6 +183,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(pageHeaders(options));
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   app.get('/interaction/:uid', async (req, res, next) => {
@@ -239,18 +303,15 @@ function allowLoopbackPorts(provider: Provider): void {
 }
 
 function loginPage(mountPath: string, uid: string, clientId: string, error: string | null): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Development identity provider</title>
-<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto}label{display:block;margin:.5rem 0}input{width:100%}</style></head>
-<body>
-<h1>Development identity provider</h1>
-<p>Sign in to continue to <strong>${escapeHtml(clientId)}</strong>.</p>
+  return page(
+    'Development identity provider',
+    `<p>Sign in to continue to <strong>${escapeHtml(clientId)}</strong>.</p>
 ${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(mountPath)}/interaction/${escapeHtml(uid)}/login">
 <label>Username <input name="username" autocomplete="username" autofocus required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button>
 </form>
-<p><a href="${escapeHtml(mountPath)}/interaction/${escapeHtml(uid)}/abort">Cancel</a></p>
-</body></html>`;
+<p><a href="${escapeHtml(mountPath)}/interaction/${escapeHtml(uid)}/abort">Cancel</a></p>`,
+  );
 }

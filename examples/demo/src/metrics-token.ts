@@ -8,11 +8,12 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 const BEARER = /^bearer +(\S+)$/i;
 
 /**
- * /metrics behind a bearer token when one is configured (it shows session counts, error rates and process details).
- * Both sides are hashed first, so the comparison takes the same time whatever the length or content of the guess.
+ * /metrics behind a bearer token (it shows session counts, error rates and process details); null only for the
+ * explicit LATCHKEY_DANGEROUSLY_OPEN_METRICS. Both sides are hashed first, so the comparison takes the same time
+ * whatever the length or content of the guess.
  */
-export function requireMetricsToken(token: string | undefined): RequestHandler {
-  if (token === undefined) return (_req, _res, next) => next();
+export function requireMetricsToken(token: string | null): RequestHandler {
+  if (token === null) return (_req, _res, next) => next();
   const expected = digest(token);
   return (req, _res, next) => {
     const presented = BEARER.exec(req.get('authorization') ?? '')?.[1];

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     if (config.introspectionClients.length > 0) {
       lines.push(`  introspection and revocation (POST /auth/introspect, /auth/revoke) for: ${config.introspectionClients.map((c) => c.id).join(', ')}`);
     }
+    lines.push(...describeMetrics(config, port));
     if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
     process.stdout.write(`${lines.join('\n')}\n`);
   });
@@ -29,6 +30,21 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** How to read /metrics; the token itself only when this run made it (the operator knows one they set). */
+function describeMetrics(config: DemoConfig, port: number): string[] {
+  const url = `http://localhost:${port}/metrics`;
+  if (config.metricsToken === null) {
+    return [
+      `  WARNING: LATCHKEY_DANGEROUSLY_OPEN_METRICS is on: ${url} is open to anyone who reaches this port (Node version, login, rate-limit and admin counters).`,
+    ];
+  }
+  if (!config.metricsTokenIsGenerated) return [`  metrics: curl -H "Authorization: Bearer $LATCHKEY_METRICS_TOKEN" ${url}`];
+  return [
+    `  metrics: curl -H 'Authorization: Bearer ${config.metricsToken}' ${url}`,
+    '    (LATCHKEY_METRICS_TOKEN is not set: this token was made for this run; set it to keep one across restarts.)',
+  ];
 }
 
 function describeStore(config: DemoConfig): string {

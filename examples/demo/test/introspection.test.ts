@@ -30,7 +30,7 @@ describe('demo: LATCHKEY_INTROSPECTION_CLIENTS', () => {
   it('enables introspection and revocation for the listed client', async () => {
     const token = await tokenOf(demo);
     const introspect = () => request(demo.app).post('/auth/introspect').set('Authorization', basic('orders-api', SECRET)).type('form').send(`token=${token}`);
-    expect((await introspect()).body).toMatchObject({ active: true, sub: 'user-alice', scope: 'profile:read admin' });
+    expect((await introspect()).body).toMatchObject({ active: true, sub: 'user-alice', scope: 'profile:read admin latchkey:admin latchkey:keys' });
     const revoked = await request(demo.app).post('/auth/revoke').set('Authorization', basic('orders-api', SECRET)).type('form').send(`token=${token}`);
     expect(revoked.status).toBe(200);
     expect((await introspect()).body).toEqual({ active: false });

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startDemoProcess, startRedisServer, startRoundRobinProxy, type DemoProcess, type RedisServer, type RoundRobinProxy } from '@latchkey/testkit';
+import {
+  fetchMetrics,
+  sleep,
+  startDemoProcess,
+  startRedisServer,
+  startRoundRobinProxy,
+  type DemoProcess,
+  type RedisServer,
+  type RoundRobinProxy,
+} from '@latchkey/testkit';
 import { Load, LoadDevice, loadTestEnv, Recorder, type RequestRecord } from './support/load.js';
 
 /**
@@ -413,7 +422,7 @@ describe('resilience under load', () => {
       const list = await devices[0]!.call(proxy.url, 'sessions', 'GET', '/auth/sessions');
       expect(list.outcome).toBe(200);
       expect((list.json as { sessions: { id: string }[] }).sessions.map((s) => s.id).sort()).toEqual(devices.map((dev) => dev.sid).sort());
-      const metrics = await (await fetch(`${b.url}/metrics`)).text();
+      const metrics = await fetchMetrics(b.url);
       expect(metrics).toMatch(/^latchkey_theft_detections_total 0$/m);
       // For the record: refreshes B answered with a successor A had already committed (a lost answer, replayed).
       console.info('instance failure: B', metrics.match(/^latchkey_refreshes_total\{outcome="replayed"\} \d+$/m)?.[0] ?? 'no replays');

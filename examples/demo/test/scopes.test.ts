@@ -21,7 +21,7 @@ describe('demo scopes', () => {
     const token = await tokenOf('alice', 'wonderland');
     const me = await request(demo.app).get('/api/me').set('Authorization', `Bearer ${token}`);
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ sub: 'user-alice', name: 'Alice Liddell', scope: 'profile:read admin' });
+    expect(me.body).toMatchObject({ sub: 'user-alice', name: 'Alice Liddell', scope: 'profile:read admin latchkey:admin latchkey:keys' });
     expect(typeof me.body.sid).toBe('string');
     expect((await request(demo.app).get('/api/admin').set('Authorization', `Bearer ${token}`)).status).toBe(200);
   });

@@ -53,8 +53,25 @@ describe('demo security headers', () => {
 });
 
 describe('demo /metrics', () => {
-  it('is open without LATCHKEY_METRICS_TOKEN', async () => {
+  it('is closed by default: without LATCHKEY_METRICS_TOKEN the demo makes a token of its own (401 without it)', async () => {
+    const config = readDemoConfig({ PORT: '0' });
+    expect(config.metricsTokenIsGenerated).toBe(true);
+    expect(config.metricsToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(readDemoConfig({ PORT: '0' }).metricsToken).not.toBe(config.metricsToken);
     const { app } = await startDemo();
+    const res = await request(app).get('/metrics');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="metrics"');
+    expect(res.text).not.toContain('latchkey_');
+  });
+
+  it('opens only with LATCHKEY_DANGEROUSLY_OPEN_METRICS=true, which refuses a token beside it', async () => {
+    expect(readDemoConfig({ PORT: '0', LATCHKEY_DANGEROUSLY_OPEN_METRICS: 'true' })).toMatchObject({ metricsToken: null, metricsTokenIsGenerated: false });
+    expect(() => readDemoConfig({ LATCHKEY_DANGEROUSLY_OPEN_METRICS: 'true', LATCHKEY_METRICS_TOKEN: 'metrics-token-0123456789abcdef' })).toThrow(
+      /do not also set LATCHKEY_METRICS_TOKEN/,
+    );
+    expect(() => readDemoConfig({ LATCHKEY_DANGEROUSLY_OPEN_METRICS: 'yes' })).toThrow(/LATCHKEY_DANGEROUSLY_OPEN_METRICS/);
+    const { app } = await startDemo({ LATCHKEY_DANGEROUSLY_OPEN_METRICS: 'true' });
     const res = await request(app).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.text).toContain('latchkey_');

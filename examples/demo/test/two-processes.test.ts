@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpDevice, SESSION_COOKIE, startDemoProcess, startRedisCluster, startRedisServer, type DemoProcess } from '@latchkey/testkit';
+import { fetchMetrics, HttpDevice, SESSION_COOKIE, startDemoProcess, startRedisCluster, startRedisServer, type DemoProcess } from '@latchkey/testkit';
 import { loadTestEnv } from './support/load.js';
 
 /** Revocations travel through Redis to the other process's local view: give them a moment, not a fixed sleep. */
@@ -131,8 +131,9 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
     expect((await device.refresh(a.url)).status).toBe(200);
   });
 
-  it('serve metrics', async () => {
-    const text = await (await fetch(`${a.url}/metrics`)).text();
+  it('serve metrics (behind the metrics token)', async () => {
+    expect((await fetch(`${a.url}/metrics`)).status).toBe(401);
+    const text = await fetchMetrics(a.url);
     expect(text).toMatch(/latchkey_refreshes_total\{outcome="rotated"\} \d+/);
   });
 });

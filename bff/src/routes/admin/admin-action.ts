@@ -40,7 +40,8 @@ export function adminAction(ctx: BffContext, action: AdminActionName, run: (req:
       result = await run(req);
     } catch (error) {
       const outcome = toLatchkeyError(error).code;
-      ctx.metrics.adminActions.inc({ action, outcome: outcome === 'not_found' || outcome === 'invalid_request' ? outcome : 'error' });
+      const counted = outcome === 'not_found' || outcome === 'invalid_request' || outcome === 'insufficient_scope';
+      ctx.metrics.adminActions.inc({ action, outcome: counted ? outcome : 'error' });
       ctx.logger.warn({ ...entry, outcome }, 'admin action failed');
       throw error;
     }

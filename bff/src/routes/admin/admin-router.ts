@@ -27,11 +27,19 @@ export const ADMIN_ROUTES = Object.freeze({
 } as const);
 
 export const DEFAULT_ADMIN_SCOPE = 'latchkey:admin';
+export const DEFAULT_KEYS_SCOPE = 'latchkey:keys';
 
-const adminRouterOptionsSchema = z.strictObject({
-  /** The scope an access token must carry to use the admin routes. */
-  scope: z.string().max(128).regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes').default(DEFAULT_ADMIN_SCOPE),
-});
+const scopeOption = (fallback: string) =>
+  z.string().max(128).regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes').default(fallback);
+
+const adminRouterOptionsSchema = z
+  .strictObject({
+    /** The scope an access token must carry to use the admin routes. */
+    scope: scopeOption(DEFAULT_ADMIN_SCOPE),
+    /** The scope the key routes (stage, rotate, emergency-rotate) need besides `scope`: they act on every tenant and token. */
+    keysScope: scopeOption(DEFAULT_KEYS_SCOPE),
+  })
+  .refine((o) => o.keysScope !== o.scope, { message: 'keysScope must differ from scope (key rotation needs a scope of its own)', path: ['keysScope'] });
 
 export type AdminRouterOptions = z.input<typeof adminRouterOptionsSchema>;
 
@@ -59,7 +67,7 @@ function verifiedActor(req: Request): { sub: string; sid: string } | undefined {
 
 /**
  * The admin HTTP API over `bff.admin`: Bearer access tokens carrying the admin scope (403 `insufficient_scope`
- * without it), failing closed while the store is unreachable (every action reads or writes the store anyway).
+ * without it; the key routes also need the keys scope; a token with a `tenant` claim acts on that tenant only), failing closed while the store is unreachable (every action reads or writes the store anyway).
  * Nothing here is rate limited: a limit an attacker can fill would lock the administrators out during an incident;
  * bodies are capped and strictly parsed like the BFF's. Every action, and every refused token, is audit-logged.
  */
@@ -78,6 +86,7 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
     });
   // Room for the largest token the guard accepts, plus the JSON around it.
   const bodyLimit = `${ctx.options.maxTokenBytes + 1024}b`;
+  const keyScopes = { admin: options.scope, keys: options.keysScope };
 
   const router = Router();
   router.use(noStore, audited, jsonBody(bodyLimit));
@@ -85,9 +94,9 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
   router.delete(ADMIN_ROUTES.userSessions, adminAction(ctx, 'revoke_user', revokeUser(admin)));
   router.delete(ADMIN_ROUTES.userSession, adminAction(ctx, 'end_session', endUserSession(admin)));
   router.post(ADMIN_ROUTES.revokeToken, adminAction(ctx, 'revoke_token', revokeToken(admin, guard, ctx.options.maxTokenBytes)));
-  router.post(ADMIN_ROUTES.stageKey, adminAction(ctx, 'stage_key', keyOperation(admin, 'stageSigningKey')));
-  router.post(ADMIN_ROUTES.rotateKey, adminAction(ctx, 'rotate_key', keyOperation(admin, 'rotateSigningKey')));
-  router.post(ADMIN_ROUTES.emergencyRotateKeys, adminAction(ctx, 'emergency_rotate_keys', keyOperation(admin, 'emergencyRotateKeys')));
+  router.post(ADMIN_ROUTES.stageKey, adminAction(ctx, 'stage_key', keyOperation(admin, 'stageSigningKey', keyScopes)));
+  router.post(ADMIN_ROUTES.rotateKey, adminAction(ctx, 'rotate_key', keyOperation(admin, 'rotateSigningKey', keyScopes)));
+  router.post(ADMIN_ROUTES.emergencyRotateKeys, adminAction(ctx, 'emergency_rotate_keys', keyOperation(admin, 'emergencyRotateKeys', keyScopes)));
   router.delete(ADMIN_ROUTES.tenantSessions, adminAction(ctx, 'revoke_tenant', revokeTenant(admin)));
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
   router.use(createErrorHandler(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }));

@@ -5,12 +5,14 @@ import { LatchkeyError } from '../../errors/latchkey-error.js';
 import { sessionListEntry } from '../../session/session-list-entry.js';
 import type { AdminActionResult } from './admin-action.js';
 import { emptyBody, paramsOf, parseInput, userIdParam, userSessionParams } from './admin-input.js';
+import { sessionsInTenant } from './tenant-bound.js';
 
 /** GET /users/:userId/sessions: the user's devices, with the same public fields as GET /sessions (bounded by maxSessionsPerUser). */
 export function listUserSessions(admin: BffAdmin) {
   return async (req: Request): Promise<AdminActionResult> => {
     const { userId } = parseInput(userIdParam, paramsOf(req), 'user id');
-    const sessions = await admin.listUserSessions(userId);
+    // A tenant-bound admin: 403 unless every session is of its tenant (a user without sessions lists as empty).
+    const sessions = (await sessionsInTenant(admin, req, userId)) ?? (await admin.listUserSessions(userId));
     const body: SessionListResponse = {
       sessions: sessions.map((s) => sessionListEntry(s, req.auth?.sid)),
     };
@@ -23,6 +25,8 @@ export function endUserSession(admin: BffAdmin) {
   return async (req: Request): Promise<AdminActionResult> => {
     const { userId, sid } = parseInput(userSessionParams, paramsOf(req), 'session');
     parseInput(emptyBody, req.body, 'request body');
+    const inTenant = await sessionsInTenant(admin, req, userId);
+    if (inTenant !== undefined && !inTenant.some((s) => s.sid === sid)) throw new LatchkeyError('not_found', 'No such session.');
     if (!(await admin.endUserSession(userId, sid))) throw new LatchkeyError('not_found', 'No such session.');
     return { status: 204 };
   };
@@ -33,6 +37,9 @@ export function revokeUser(admin: BffAdmin) {
   return async (req: Request): Promise<AdminActionResult> => {
     const { userId } = parseInput(userIdParam, paramsOf(req), 'user id');
     parseInput(emptyBody, req.body, 'request body');
+    // A tenant-bound admin revokes users it can see in its tenant: with no live session, nothing says whose the user is.
+    const inTenant = await sessionsInTenant(admin, req, userId);
+    if (inTenant?.length === 0) throw new LatchkeyError('not_found', 'No live session of this user in your tenant.');
     const { sessionsEnded } = await admin.revokeUser(userId);
     return { status: 200, body: { sessionsEnded }, audit: { sessionsEnded } };
   };
