@@ -57,8 +57,8 @@ export class Reply {
     return this;
   }
 
-  setCookie(line: string): this {
-    this.cookieLines.push(line);
+  setCookie(...lines: readonly string[]): this {
+    this.cookieLines.push(...lines);
     return this;
   }
 

@@ -69,7 +69,10 @@ export function createLoginRoute(ctx: BffContext, ipLimit: LoginIpLimit, account
     // A known device from now on (a fresh nonce: failures counted on an older cookie stay with it). After the session
     // cookie, so that stays the first Set-Cookie line.
     const deviceCookie = deviceCookieHeader(ctx.options, ctx.options.secrets, body.username);
-    return reply.setCookie(issued.setCookie).setCookie(deviceCookie).send(200, issued.body);
+    return reply
+      .setCookie(...issued.setCookies)
+      .setCookie(deviceCookie)
+      .send(200, issued.body);
   });
   // The per-IP count and the body check come before the span, as their middleware did.
   return async (req, reply) => {

@@ -2,7 +2,7 @@ import type { BffContext } from '../context.js';
 import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
 import { ATTR } from '../observability/tracing.js';
 import { tracedRoute } from '../observability/tracing-route.js';
-import { clearedSessionCookieHeader } from '../session/cookie.js';
+import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
 import { requireSession } from '../session/resolve.js';
 
@@ -29,6 +29,6 @@ export function createLogoutAllRoute(ctx: BffContext): AuthRoute {
     trace.session(session);
     trace.attribute(ATTR.sessionsEnded, ended.length);
     trace.outcome('ok');
-    return reply.setCookie(clearedSessionCookieHeader(ctx)).send(204);
+    return reply.setCookie(...clearedSessionCookieHeaders(ctx)).send(204);
   });
 }

@@ -4,7 +4,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
 import { beginRpLogout } from '../oidc/end-session-url.js';
 import { tracedRoute } from '../observability/tracing-route.js';
-import { clearedSessionCookieHeader } from '../session/cookie.js';
+import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
 import { requireSession } from '../session/resolve.js';
 
@@ -30,7 +30,7 @@ export function createLogoutRoute(ctx: BffContext): AuthRoute {
         redirectTo = await beginRpLogout(ctx, req.baseUrl, (line) => reply.setCookie(line), ended);
       }
     }
-    reply.setCookie(clearedSessionCookieHeader(ctx));
+    reply.setCookie(...clearedSessionCookieHeaders(ctx));
     // Idempotent: answering 204 without a live session is an outcome, not an error.
     trace.outcome(redirectTo !== null ? 'redirect' : current === null ? 'no_session' : 'ok');
     if (redirectTo === null) return reply.send(204);

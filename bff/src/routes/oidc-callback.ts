@@ -8,7 +8,7 @@ import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import { takeLoginTransaction } from '../oidc/login-transaction.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
-import { sessionCookieHeader } from '../session/cookie.js';
+import { sessionCookieHeaders } from '../session/cookie.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 import type { IdpLink } from '../store/types.js';
 
@@ -78,7 +78,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip }, user, {
       idp: idpLink,
     });
-    res.append('Set-Cookie', sessionCookieHeader(ctx, session, cookie));
+    for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
     res.redirect(303, transaction.returnTo);
   };
 }

@@ -4,7 +4,7 @@ import type { AuthRequest, AuthResult, AuthRoute, Reply } from '../http/exchange
 import { ipKey, RequestLimit } from '../http/rate-limit.js';
 import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
 import { tracedRoute } from '../observability/tracing-route.js';
-import { clearedSessionCookieHeader, readSessionCookie, sessionCookieHeader } from '../session/cookie.js';
+import { clearedSessionCookieHeaders, readSessionCookie, sessionCookieHeaders } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
 import { replayedSuccessor, reportTheft, rotateCookie } from '../session/rotate.js';
 import { issueSessionTokens } from '../session/token-response.js';
@@ -42,7 +42,7 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
     if (cookie === null) {
       await ipTaken;
       ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-      reply.setCookie(clearedSessionCookieHeader(ctx));
+      reply.setCookie(...clearedSessionCookieHeaders(ctx));
       throw new LatchkeyError('no_session');
     }
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
@@ -71,26 +71,26 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
       case 'reuse_detected':
         ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
         reportTheft(ctx, req.ip, result.session, cookie, 'refresh');
-        reply.setCookie(clearedSessionCookieHeader(ctx));
+        reply.setCookie(...clearedSessionCookieHeaders(ctx));
         throw new LatchkeyError('reuse_detected');
       case 'ended': {
         const code = result.reason === null ? 'no_session' : END_REASON_CODE[result.reason];
         ctx.metrics.refreshes.inc({ outcome: code });
-        reply.setCookie(clearedSessionCookieHeader(ctx));
+        reply.setCookie(...clearedSessionCookieHeaders(ctx));
         throw new LatchkeyError(code);
       }
       case 'mismatch':
         break;
     }
     ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-    reply.setCookie(clearedSessionCookieHeader(ctx));
+    reply.setCookie(...clearedSessionCookieHeaders(ctx));
     throw new LatchkeyError('no_session');
   });
 }
 
 async function sendTokens(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<AuthResult> {
   const issued = await issueSessionTokens(ctx, session, cookie);
-  return reply.setCookie(issued.setCookie).send(200, issued.body);
+  return reply.setCookie(...issued.setCookies).send(200, issued.body);
 }
 
 /** Whether the guard's view knows the session's tenant was revoked after the session started. */
@@ -109,7 +109,7 @@ async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: D
     { event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh', fields: { tenant: session.tenant } },
   );
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  reply.setCookie(clearedSessionCookieHeader(ctx));
+  reply.setCookie(...clearedSessionCookieHeaders(ctx));
   throw new LatchkeyError('session_revoked');
 }
 
@@ -123,7 +123,7 @@ async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSes
     if ((await renewAtIdpIfDue(ctx, ctx.idp!, session)) !== 'revoked_at_idp') return;
   } catch (error) {
     ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
-    reply.setCookie(sessionCookieHeader(ctx, session, cookie));
+    reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
     throw error;
   }
   await endSessions(
@@ -132,6 +132,6 @@ async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSes
     { event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended' },
   );
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  reply.setCookie(clearedSessionCookieHeader(ctx));
+  reply.setCookie(...clearedSessionCookieHeaders(ctx));
   throw new LatchkeyError('session_revoked');
 }

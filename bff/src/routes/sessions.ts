@@ -2,7 +2,7 @@ import type { SessionListResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AuthRoute } from '../http/exchange.js';
-import { clearedSessionCookieHeader } from '../session/cookie.js';
+import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
 import { requireSession } from '../session/resolve.js';
 import { sessionListEntry } from '../session/session-list-entry.js';
@@ -33,7 +33,7 @@ export function createRevokeSessionRoute(ctx: BffContext): AuthRoute {
       { scope: 'revoke_device', event: 'session_revoked', message: 'device signed out', fields: { by: session.sid } },
     );
     if (ended === undefined) throw new LatchkeyError('not_found', 'No such session.');
-    if (ended.sid === session.sid) reply.setCookie(clearedSessionCookieHeader(ctx));
+    if (ended.sid === session.sid) reply.setCookie(...clearedSessionCookieHeaders(ctx));
     return reply.send(204);
   };
 }

@@ -24,21 +24,32 @@ export function readSessionCookie(ctx: BffContext, cookieHeader: string | undefi
 }
 
 /**
- * The `Set-Cookie` line for a session's credential, living until the session's absolute end on the BFF's clock (the
- * one `absoluteExpiresAt` was computed with).
+ * `<session cookie name>-hint=1`, set and cleared with the session cookie: readable by the page (not HttpOnly) and
+ * holding no secret, it only says that a session cookie may exist. Without it the client skips its start-up refresh,
+ * which could only answer 401 (a failed request browsers log as a console error on every anonymous visit).
  */
-export function sessionCookieHeader(
+export const hintCookieName = (cookieName: string): string => `${cookieName}-hint`;
+
+/**
+ * The `Set-Cookie` lines for a session's credential (the session cookie first, then its hint cookie), living until
+ * the session's absolute end on the BFF's clock (the one `absoluteExpiresAt` was computed with).
+ */
+export function sessionCookieHeaders(
   ctx: BffContext,
   session: { key: string; absoluteExpiresAt: number },
   cookie: { generation: number; secret: string },
-): string {
+): string[] {
   const { options } = ctx;
   const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, options.secrets);
   const maxAge = Math.max(0, Math.floor((session.absoluteExpiresAt - ctx.now()) / 1000));
-  return serialize(options.cookieName, value, { ...options.cookie, maxAge });
+  return [
+    serialize(options.cookieName, value, { ...options.cookie, maxAge }),
+    serialize(hintCookieName(options.cookieName), '1', { ...options.cookie, httpOnly: false, maxAge }),
+  ];
 }
 
-/** The `Set-Cookie` line that removes the session cookie. */
-export function clearedSessionCookieHeader(ctx: BffContext): string {
-  return serialize(ctx.options.cookieName, '', { ...ctx.options.cookie, maxAge: 0, expires: new Date(0) });
+/** The `Set-Cookie` lines that remove the session cookie and its hint cookie. */
+export function clearedSessionCookieHeaders(ctx: BffContext): string[] {
+  const cleared = { ...ctx.options.cookie, maxAge: 0, expires: new Date(0) };
+  return [serialize(ctx.options.cookieName, '', cleared), serialize(hintCookieName(ctx.options.cookieName), '', { ...cleared, httpOnly: false })];
 }

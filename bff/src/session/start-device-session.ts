@@ -31,7 +31,7 @@ export interface StartedDeviceSession {
  * Starts a device session for a user the caller has authenticated (password login, OIDC callback): a new session
  * and a new credential every time (no fixation); the session this browser already had is ended when its cookie is that
  * session's current credential, so signing in again on one device does not pile up sessions (a superseded cookie is
- * theft, as on refresh). The caller sets the cookie (`issueSessionTokens` or `sessionCookieHeader`).
+ * theft, as on refresh). The caller sets the cookie (`issueSessionTokens` or `sessionCookieHeaders`).
  */
 export async function startDeviceSession(
   ctx: BffContext,

@@ -2,13 +2,13 @@ import type { TokenResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 import { issueAccessToken } from '../tokens/issue-access-token.js';
-import { sessionCookieHeader } from './cookie.js';
+import { sessionCookieHeaders } from './cookie.js';
 
 /** What a login or refresh answers: a fresh access token for the session, and the cookie carrying its credential. */
 export interface IssuedSession {
   body: TokenResponse;
-  /** The `Set-Cookie` line of the (new or rotated) credential. */
-  setCookie: string;
+  /** The `Set-Cookie` lines of the (new or rotated) credential: the session cookie first, then its hint. */
+  setCookies: string[];
 }
 
 export async function issueSessionTokens(
@@ -30,7 +30,7 @@ export async function issueSessionTokens(
     maxTokenBytes: options.maxTokenBytes,
     ...(session.claims ? { claims: session.claims } : {}),
   });
-  const setCookie = sessionCookieHeader(ctx, session, cookie);
+  const setCookies = sessionCookieHeaders(ctx, session, cookie);
   const body: TokenResponse = {
     accessToken: issued.token,
     tokenType: 'Bearer',
@@ -38,5 +38,5 @@ export async function issueSessionTokens(
     user: { id: session.userId, name: session.userName },
     session: { id: session.sid, deviceName: session.deviceName, createdAt: session.createdAt },
   };
-  return { body, setCookie };
+  return { body, setCookies };
 }
