@@ -8,6 +8,7 @@ import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
+import { cookieHeaderOf, type CookieSource } from './http/cookie-header.js';
 import { noStore } from './http/no-store.js';
 import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
 import { requireSignInNavigation } from './http/sign-in-navigation.js';
@@ -27,9 +28,14 @@ import { createOidcLoginHandler } from './routes/oidc-login.js';
 import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
+import { ServerSessionReader, type ServerSession } from './session/server-session.js';
+import type { DeviceSessionRecord } from './store/types.js';
 
 /** The back-channel logout's form body is one signed token; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
+
+/** A cached read-only session answer is trusted only while the revocation view is this current (the guard's own bound). */
+const VIEW_CURRENT_MS = 500;
 
 export interface Bff {
   /** Mount it where the BFF lives, for example `app.use('/auth', bff.router)`. */
@@ -42,6 +48,15 @@ export interface Bff {
   fetch(request: Request, info?: FetchRequestInfo): Promise<Response>;
   /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
+  /**
+   * The device session of a request's cookie, for server rendering (docs/ssr.md): `{ user, session, claims }`, or
+   * null when there is none (no cookie, forged, expired, ended, revoked, superseded). Read-only: never rotates the
+   * credential, never sets a cookie. Honours every revocation this process's view knows of; at most one store read,
+   * none while a recent answer for the same cookie is cached (`sessionReadCacheSeconds`). Takes an Express or Node
+   * request, a Fetch `Request`, a `Headers` object or a `Cookie` header string. Rejects with LatchkeyError
+   * `temporarily_unavailable` when the store cannot answer.
+   */
+  getSession(req: CookieSource): Promise<ServerSession | null>;
   readonly guard: Guard;
   /**
    * Writes Latchkey's errors (the guard's 401 and 503, a store outage in an admin call) as `{ error, message }`;
@@ -101,6 +116,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   }
   const metrics = new BffMetrics();
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
+  let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
     options,
     store,
@@ -109,6 +126,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     metrics,
     now,
     markerTtlMs,
+    sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
     ...(idp ? { idp } : {}),
     ...(tracing ? { tracing } : {}),
   });
@@ -133,6 +151,12 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     ...(tracing ? { tracing } : {}),
   });
   await guard.start();
+
+  const sessionReader = new ServerSessionReader(ctx, {
+    isSessionRevoked: guard.isSessionRevoked,
+    isCurrent: () => guard.stats().stalenessMs <= VIEW_CURRENT_MS,
+  });
+  sessionsEnded = (sessions) => sessionReader.forget(sessions);
 
   const eventStreams = new EventStreams({
     maxPerUser: options.eventStreams.maxPerUser,
@@ -192,6 +216,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     router,
     fetch: fetchAdapter(dispatch, corsPolicy),
     requireAuth: guard.requireAuth,
+    getSession: async (req: CookieSource) => sessionReader.read(cookieHeaderOf(req)),
     guard,
     errorHandler,
     admin,

@@ -257,6 +257,15 @@ export const optionsSchema = z.strictObject({
     .describe(
       'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
     ),
+  sessionReadCacheSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(60)
+    .default(5)
+    .describe(
+      'how long `bff.getSession` and `bff.getAccessToken` may answer a cookie from memory without a store read (never longer than `rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
+    ),
   cookieName: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
