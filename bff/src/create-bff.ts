@@ -14,6 +14,7 @@ import { noStore } from './http/no-store.js';
 import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
 import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
+import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
@@ -102,12 +103,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
 
   const metrics = new BffMetrics();
+  const activity = new ActivityLog(now);
   const ctx: BffContext = Object.freeze({
     options,
     store,
     keyRing,
     logger,
     metrics,
+    activity,
     now,
     markerTtlMs,
     ...(idp ? { idp } : {}),
@@ -146,7 +149,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     lookup: (key) => store.getSession(key, now()),
   });
-  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+  const stopFollowing = guard.onLogEvent((event) => {
+    eventStreams.dispatch(event);
+    activity.recordLogEvent(event);
+  });
 
   const router = Router();
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.

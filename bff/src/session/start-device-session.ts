@@ -67,6 +67,7 @@ export async function startDeviceSession(
   });
   for (const ended of evicted) {
     ctx.metrics.logouts.inc({ scope: 'evicted' });
+    ctx.activity.record({ kind: 'session_evicted', userId: user.id, sid: ended.sid });
     ctx.logger.info(
       { event: 'session_evicted', userId: user.id, sid: ended.sid, by: session.sid },
       'least recently active device signed out: session cap reached',
