@@ -1,14 +1,14 @@
-import { useState } from 'react';
+import { useRef } from 'react';
 import type { AdminApi, Operator } from './admin-api.js';
 import { FeedCard } from './FeedCard.js';
 import { KeysCard } from './KeysCard.js';
 import { TenantCard } from './TenantCard.js';
 import { TokenCard } from './TokenCard.js';
-import { UsersCard } from './UsersCard.js';
+import { UsersCard, type UsersCardHandle } from './UsersCard.js';
 
 export function Console({ api, operator, feedIntervalMs }: { api: AdminApi; operator: Operator; feedIntervalMs: number }) {
   // A user id clicked in the feed opens that user in the users card.
-  const [lookup, setLookup] = useState<{ userId: string; nonce: number } | null>(null);
+  const users = useRef<UsersCardHandle>(null);
   return (
     <>
       {operator.tenant !== null && (
@@ -17,13 +17,8 @@ export function Console({ api, operator, feedIntervalMs }: { api: AdminApi; oper
         </p>
       )}
       <div className="grid">
-        <UsersCard key={lookup?.nonce ?? 0} api={api} {...(lookup ? { initialUserId: lookup.userId } : {})} />
-        <FeedCard
-          api={api}
-          operator={operator}
-          intervalMs={feedIntervalMs}
-          onUser={(userId) => setLookup((previous) => ({ userId, nonce: (previous?.nonce ?? 0) + 1 }))}
-        />
+        <UsersCard ref={users} api={api} />
+        <FeedCard api={api} operator={operator} intervalMs={feedIntervalMs} onUser={(userId) => users.current?.open(userId)} />
         <TenantCard api={api} operator={operator} />
         <TokenCard api={api} operator={operator} />
         <KeysCard api={api} operator={operator} />

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useImperativeHandle, useRef, useState, type FormEvent, type Ref } from 'react';
 import type { AdminApi, SessionRow } from './admin-api.js';
 import { Outcome } from './Outcome.js';
 import { clock } from './time.js';
@@ -10,8 +10,14 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
  * Find a user by id (Latchkey keeps no user directory: the id is the `sub` of their tokens, as the application or the
  * feed names it), see their device sessions, end one or all of them.
  */
-export function UsersCard({ api, initialUserId }: { api: AdminApi; initialUserId?: string }) {
-  const [query, setQuery] = useState(initialUserId ?? '');
+export interface UsersCardHandle {
+  /** Shows this user's devices (a user id clicked in the feed). */
+  open(userId: string): void;
+}
+
+export function UsersCard({ api, ref }: { api: AdminApi; ref?: Ref<UsersCardHandle> }) {
+  const [query, setQuery] = useState('');
+  const section = useRef<HTMLElement>(null);
   const [shown, setShown] = useState<{ userId: string; sessions: SessionRow[] } | null>(null);
   const [confirmAll, setConfirmAll] = useState(false);
   const find = useAction();
@@ -30,10 +36,17 @@ export function UsersCard({ api, initialUserId }: { api: AdminApi; initialUserId
     [api],
   );
 
-  // Opened from the feed (the card is mounted anew for each user clicked there).
-  useEffect(() => {
-    if (initialUserId) void load(initialUserId);
-  }, [initialUserId, load]);
+  useImperativeHandle(
+    ref,
+    () => ({
+      open: (userId: string) => {
+        setQuery(userId);
+        section.current?.scrollIntoView({ block: 'start', behavior: 'smooth' });
+        void load(userId);
+      },
+    }),
+    [load],
+  );
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -67,7 +80,7 @@ export function UsersCard({ api, initialUserId }: { api: AdminApi; initialUserId
   }
 
   return (
-    <section className="card wide" data-testid="users-card">
+    <section className="card wide" data-testid="users-card" ref={section}>
       <h2>Users and devices</h2>
       <form className="row" onSubmit={submit}>
         <label className="grow">
