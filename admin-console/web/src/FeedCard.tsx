@@ -54,7 +54,8 @@ function Sentence({ entry, onUser }: { entry: ActivityEntry; onUser: (userId: st
       const detail = entry.detail ?? {};
       return (
         <>
-          {entry.actor ? user(entry.actor.sub) : 'An administrator'} {ACTION[entry.action ?? ''] ?? entry.action} {user(target.userId)}
+          {entry.actor ? user(entry.actor.sub) : 'An administrator'} {ACTION[entry.action ?? ''] ?? entry.action}
+          {target.userId !== undefined && <> {user(target.userId)}</>}
           {target.tenant !== undefined && <strong> {target.tenant}</strong>}
           {typeof detail.sessionsEnded === 'number' && `: ${detail.sessionsEnded} session(s) ended`}
           {typeof detail.kid === 'string' && (
