@@ -12,6 +12,7 @@ const alias = {
   '@latchkey/client/live': src('./client/src/live/index.ts'),
   '@latchkey/client': src('./client/src/index.ts'),
   '@latchkey/testkit': src('./testkit/src/index.ts'),
+  '@latchkey/admin-console': src('./admin-console/src/index.ts'),
 };
 
 export default defineConfig({
@@ -23,7 +24,14 @@ export default defineConfig({
         test: {
           name: 'server',
           environment: 'node',
-          include: ['shared/test/**/*.test.ts', 'bff/test/**/*.test.ts', 'examples/demo/test/**/*.test.ts', 'testkit/test/**/*.test.ts', 'docs/test/**/*.test.ts'],
+          include: [
+            'shared/test/**/*.test.ts',
+            'bff/test/**/*.test.ts',
+            'examples/demo/test/**/*.test.ts',
+            'testkit/test/**/*.test.ts',
+            'docs/test/**/*.test.ts',
+            'admin-console/test/**/*.test.ts',
+          ],
           testTimeout: 20_000,
           hookTimeout: 30_000,
         },
