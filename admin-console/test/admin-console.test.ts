@@ -18,7 +18,11 @@ describe('adminConsole()', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ bffUrl: '/auth', adminUrl: '/internal/admin', feedIntervalMs: 5000 });
     expect(res.headers['cache-control']).toBe('no-store');
-    expect((await request(appWith(adminConsole())).get('/ops/console/config.json')).body).toEqual({ bffUrl: '/auth', adminUrl: '/admin', feedIntervalMs: 3000 });
+    expect((await request(appWith(adminConsole())).get('/ops/console/config.json')).body).toEqual({
+      bffUrl: '/auth',
+      adminUrl: '/admin',
+      feedIntervalMs: 3000,
+    });
   });
 
   it('redirects the mount path to its trailing slash (the page uses relative URLs), keeping the query', async () => {
@@ -43,7 +47,9 @@ describe('adminConsole()', () => {
 
   it('refuses options that would send the token elsewhere, and unknown ones', () => {
     for (const adminPath of ['https://evil.example/admin', '//evil.example/admin', 'admin', '/admin?x=1', '/a/../b', '/a/..']) {
-      expect(() => adminConsole({ adminPath })).toThrow(new TypeError('adminConsole: adminPath must be a path on this origin such as "/admin" (no scheme, host, query or "..")'));
+      expect(() => adminConsole({ adminPath })).toThrow(
+        new TypeError('adminConsole: adminPath must be a path on this origin such as "/admin" (no scheme, host, query or "..")'),
+      );
     }
     expect(() => adminConsole({ bffPath: 'http://x/auth' })).toThrow(/bffPath must be a path on this origin/);
     expect(() => adminConsole({ feedIntervalMs: 10 })).toThrow('adminConsole: feedIntervalMs must be a whole number of milliseconds from 1000 to 60000');
