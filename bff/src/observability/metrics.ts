@@ -31,7 +31,7 @@ export class BffMetrics {
   });
   readonly adminActions = new Counter({
     name: 'latchkey_admin_actions_total',
-    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant) and outcome (ok, not_found, invalid_request, insufficient_scope: the keys scope missing or outside the token’s tenant, error).',
+    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant, and the console’s reads read_operator, read_keys, read_activity) and outcome (ok, not_found, invalid_request, insufficient_scope: the keys scope missing or outside the token’s tenant, error).',
     labelNames: ['action', 'outcome'] as const,
     registers: [this.registry],
   });

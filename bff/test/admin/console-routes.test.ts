@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityLog } from '../../src/observability/activity-log.js';
+import { newSessionKey } from '../../src/store/session-key.js';
 import type { TestBff } from '../helpers/harness.js';
 import { startRedisServer, type RedisServer } from '@latchkey/testkit';
 import { adminLogin, startAdminBff, storeFactories } from './admin-harness.js';
@@ -90,6 +91,10 @@ describe.each(storeFactories(() => redis.url))('admin console reads on the %s st
     const seqs = entries.map((e) => e.seq as number);
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
     expect(entries.some((e) => typeof e.action === 'string' && e.action.startsWith('read_'))).toBe(false);
+    // Still audited, at debug (a console polls them); the actions at info.
+    const audit = t.logLines.map((l) => JSON.parse(l) as Entry).filter((l) => l.event === 'admin_audit' && l.outcome === 'ok');
+    expect(audit.find((l) => l.action === 'read_keys')).toMatchObject({ level: 20, actor: { sub: 'user-alice' } });
+    expect(audit.find((l) => l.action === 'end_session')).toMatchObject({ level: 30 });
     const body = JSON.stringify(entries);
     expect(body).not.toContain(bob.token);
     expect(body).not.toContain(bob.cookie.split('=')[1]);
@@ -111,13 +116,31 @@ describe.each(storeFactories(() => redis.url))('admin console reads on the %s st
     expect((await activity(alice.token)).find((e) => e.kind === 'session_evicted')).toMatchObject({ userId: 'user-bob', sid: first.sid });
   });
 
-  it("lists a user's sessions with their tenant", async () => {
+  it("lists a user's sessions with their tenant and IdP link (issuer and subject only, never the IdP's tokens)", async () => {
     t = await startAdminBff(await makeStore());
     const alice = await adminLogin(t, 'alice');
     await adminLogin(t, 'bob');
     const listed = await get('/admin/users/user-bob/sessions', alice.token);
     expect(listed.body.sessions).toEqual([expect.objectContaining({ tenant: 'acme' })]);
+    expect(listed.body.sessions[0]).not.toHaveProperty('idp');
     expect((await get('/admin/users/user-alice/sessions', alice.token)).body.sessions[0]).not.toHaveProperty('tenant');
+
+    // A session an OpenID Connect sign-in started: its record carries the sealed IdP tokens beside iss and sub.
+    const [record] = await t.store.listUserSessions('user-bob', Date.now());
+    const idp = {
+      iss: 'https://idp.example',
+      sub: 'bob@idp',
+      sid: 'idp-session-1',
+      refreshTokenSealed: 'sealed-refresh',
+      idTokenSealed: 'sealed-id',
+      accessExpiresAt: Date.now() + 60_000,
+    };
+    await t.store.createSession({ ...record!, key: newSessionKey('user-bob'), sid: 'oidc-session-sid', idp });
+    const withIdp = (await get('/admin/users/user-bob/sessions', alice.token)).body.sessions as Entry[];
+    const oidc = withIdp.find((s) => s.id === 'oidc-session-sid');
+    expect(oidc).toMatchObject({ idp: { iss: 'https://idp.example', sub: 'bob@idp' }, tenant: 'acme' });
+    expect(Object.keys(oidc!.idp as object).sort()).toEqual(['iss', 'sub']);
+    expect(JSON.stringify(withIdp)).not.toMatch(/sealed|idp-session-1/);
   });
 });
 
