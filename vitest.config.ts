@@ -31,6 +31,7 @@ export default defineConfig({
             'testkit/test/**/*.test.ts',
             'docs/test/**/*.test.ts',
             'admin-console/test/**/*.test.ts',
+            'deploy/test/**/*.test.ts',
           ],
           testTimeout: 20_000,
           hookTimeout: 30_000,

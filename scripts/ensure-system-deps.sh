@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the tests need from Debian's packages when it is missing: redis-server (integration tests)
-# and chromium (Playwright; it cannot download its own browser here). Stops with one clear line otherwise.
+# Installs what the tests need from Debian's packages when it is missing: redis-server (integration tests),
+# prometheus (promtool and the server, for the alert rules' tests in deploy/test) and chromium (Playwright; it cannot
+# download its own browser here). Stops with one clear line otherwise.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || missing+=(prometheus)
 if [ "${LATCHKEY_SKIP_BROWSER:-0}" != "1" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi

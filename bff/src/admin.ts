@@ -20,7 +20,32 @@ function checkExpSeconds(exp: unknown): number {
  * Server-side operations for administrators and account flows (password change, account disabled).
  * Each takes effect everywhere at once: the guard checks the same store.
  */
-export function createAdmin(ctx: BffContext) {
+export interface BffAdmin {
+  /** Ends every device session of the user and rejects every access token issued before now. */
+  revokeUser(userId: string): Promise<{ sessionsEnded: number }>;
+  /**
+   * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+   * session's private key: never send them to a client as they are (the admin router sends public fields only).
+   */
+  listUserSessions(userId: string): Promise<DeviceSessionRecord[]>;
+  /** Ends one device session of the user (by its public id). False when there is no such live session. */
+  endUserSession(userId: string, sid: string): Promise<boolean>;
+  /**
+   * Puts one access token on the deny list until it would have expired anyway: the verified claims (or anything with
+   * `jti` and `exp`), or the `jti` and the token's `exp` claim in seconds since the epoch.
+   */
+  revokeAccessToken(token: string | { readonly jti: string; readonly exp: number }, exp?: number): Promise<void>;
+  /** Rejects every access token carrying `tenant` issued before now and ends every live device session of the tenant. */
+  revokeTenant(tenant: string): Promise<{ sessionsEnded: number }>;
+  /** Publishes the next signing key in the JWKS without using it yet; resolves to its kid. */
+  stageSigningKey(): Promise<string>;
+  /** Signs with the staged (or a new) key from now on; resolves to its kid. */
+  rotateSigningKey(): Promise<string>;
+  /** Drops every key and starts a new one (key compromise); resolves to the new kid. */
+  emergencyRotateKeys(): Promise<string>;
+}
+
+export function createAdmin(ctx: BffContext): BffAdmin {
   return Object.freeze({
     /** Ends every device session of the user and rejects every access token issued before now. */
     async revokeUser(userId: string): Promise<{ sessionsEnded: number }> {
@@ -93,5 +118,3 @@ export function createAdmin(ctx: BffContext) {
     },
   });
 }
-
-export type BffAdmin = ReturnType<typeof createAdmin>;

@@ -32,6 +32,7 @@ import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
 import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
+import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
@@ -100,10 +101,9 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger.warn({ event: 'insecure_idp' }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
-  const idp = options.oidc ? createIdpClient(options.oidc) : undefined;
-
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
+  const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
     store,
@@ -174,6 +174,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
       createOidcLoginHandler(ctx, idp),
     );
     router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
+    // RP-initiated logout's redirect: its single-use handle is in a SameSite=Strict cookie set by POST /logout.
+    router.get(ROUTES.oidcLogout, noStore, createOidcLogoutHandler(ctx, idp));
     router.post(
       ROUTES.oidcBackchannelLogout,
       noStore,

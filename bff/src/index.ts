@@ -18,7 +18,17 @@ export { resolveBffOptions } from './options.js';
 export type { BffAdmin } from './admin.js';
 export { ADMIN_ROUTES, DEFAULT_ADMIN_SCOPE, DEFAULT_KEYS_SCOPE, type AdminRouterOptions } from './routes/admin/admin-router.js';
 export { LatchkeyError, type LatchkeyErrorOptions } from './errors/latchkey-error.js';
-export { createGuard, type Guard, type GuardOptions, type GuardDecision, type RequireAuthOptions, type AuthClaims, type FailPolicy } from './guard/guard.js';
+export {
+  createGuard,
+  type Guard,
+  type GuardOptions,
+  type GuardDecision,
+  type GuardRoute,
+  type AuthResult,
+  type RequireAuthOptions,
+  type AuthClaims,
+  type FailPolicy,
+} from './guard/guard.js';
 export { RevocationView, type RevocationViewOptions } from './guard/revocation-view.js';
 export type { RevocationEvent, RevocationBatch, ReadRevocationsOptions } from './store/revocation-feed.js';
 export { KeyRing, type KeyRingOptions } from './keys/key-ring.js';

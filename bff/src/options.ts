@@ -20,16 +20,23 @@ export type AuthenticatedUser = {
   name: string;
 } & GrantedClaims;
 
-/** What the guard does while the store is unreachable (see `requireAuth`). */
+/**
+ * What the guard does while the store is unreachable (see `requireAuth`). Every option's `.describe()` / `.meta()` is
+ * the README's options table (`npm run docs:generate`): `typeName` names a type zod cannot show, `defaultText` a default
+ * resolveBffOptions computes.
+ */
 const failPolicySchema = z.strictObject({
-  onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
-  /** Bound on the revocation view's age for `open`. */
+  onStoreUnavailable: z
+    .enum(['closed', 'open'])
+    .default('closed')
+    .describe('`closed`: 503 while the revocation view is stale; `open`: keep deciding from the view while it is at most `maxStalenessMs` old'),
   maxStalenessMs: z
     .number()
     .int()
     .min(0)
     .max(10 * 60_000)
-    .default(30_000),
+    .default(30_000)
+    .describe("bound on the revocation view's age for `open`"),
 });
 
 export type Authenticate = (username: string, password: string, req: Request) => Promise<AuthenticatedUser | null>;
@@ -59,32 +66,51 @@ export type MapUser = (claims: IdpClaims) => AuthenticatedUser | null | Promise<
 
 const oidcSchema = z
   .strictObject({
-    /** The provider's issuer URL; its discovery document is read from `<issuer>/.well-known/openid-configuration`. */
-    issuer: z.url(),
-    clientId: z.string().min(1),
-    /** client_secret_basic. Exactly one of clientSecret and privateKeyJwk. */
-    clientSecret: z.string().min(1).optional(),
-    /** private_key_jwt: the private JWK (with `alg`, or ES256/RS256 is inferred from `kty`). */
-    privateKeyJwk: z.record(z.string(), z.unknown()).optional(),
+    issuer: z
+      .url()
+      .describe(
+        "the provider's issuer; its discovery document is read from `<issuer>/.well-known/openid-configuration` on first use (the BFF starts while the IdP is down; the OIDC routes answer 503 until it is back)",
+      ),
+    clientId: z.string().min(1).describe("this BFF's client id at the provider"),
+    clientSecret: z.string().min(1).optional().describe('`client_secret_basic`; exactly one of `clientSecret` and `privateKeyJwk`'),
+    privateKeyJwk: z.record(z.string(), z.unknown()).optional().meta({
+      typeName: 'private JWK',
+      description: '`private_key_jwt`: the private JWK (with `alg`, or ES256/RS256 inferred from `kty`); exactly one of the two',
+    }),
     scopes: z
       .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
       .min(1)
-      .default(['openid', 'profile', 'email']),
-    /** This BFF's callback as registered at the IdP, e.g. `https://app.example.com/auth/oidc/callback`. */
-    redirectUri: z.url(),
-    /** Where the IdP sends the browser after an RP-initiated logout; unset: logout stays local (204). */
-    postLogoutRedirectUri: z.url().optional(),
-    mapUser: z.custom<MapUser>((v) => typeof v === 'function', { message: 'mapUser must be a function' }).optional(),
-    /** Lifetime of the login transaction (state, nonce, PKCE verifier) and its cookie. */
-    transactionTtlSeconds: positiveSeconds.max(3600).default(600),
-    /** Renew at the IdP when its access token expires within this margin. */
-    refreshMarginSeconds: z.number().int().min(0).max(3600).default(30),
-    /** Deadline of each request to the IdP; past it the BFF answers 503. */
-    requestTimeoutMs: z.number().int().positive().max(60_000).default(5000),
-    /** How long a back-channel logout token's jti is remembered against replay (at least the token's lifetime). */
-    logoutTokenReplayWindowSeconds: positiveSeconds.max(24 * 3600).default(600),
-    /** Allows an http:// IdP (development IdP, tests). Never in production. Warns at startup. */
-    dangerouslyAllowInsecureIdpRequests: z.boolean().default(false),
+      .default(['openid', 'profile', 'email'])
+      .describe('scopes asked of the provider; must include `openid` (Auth0 and others issue a refresh token only with `offline_access`)'),
+    redirectUri: z
+      .url()
+      .describe(
+        "this BFF's callback as registered at the IdP, e.g. `https://app.example.com/auth/oidc/callback` (RP-initiated logout sends the browser to the `/oidc/logout` next to it)",
+      ),
+    postLogoutRedirectUri: z.url().optional().meta({
+      defaultText: 'unset: logout stays local (204)',
+      description: 'where the IdP sends the browser after an RP-initiated logout; turns that logout on (docs/oidc.md)',
+    }),
+    mapUser: z
+      .custom<MapUser>((v) => typeof v === 'function', { message: 'mapUser must be a function' })
+      .optional()
+      .meta({
+        typeName: '`(claims) => { id, name, claims?, scope?, tenant? } | null`',
+        defaultText: 'id `${iss}|${sub}`, name from `name`, `preferred_username`, `email`, then `sub`',
+        description:
+          "maps the IdP's user to the application's (the id and name reach the page and the id the logs); null refuses the sign-in; a back-channel logout without `sid` calls it with `{ iss, sub }` only",
+      }),
+    transactionTtlSeconds: positiveSeconds.max(3600).default(600).describe('lifetime of the login transaction (state, nonce, PKCE verifier) and its cookie'),
+    refreshMarginSeconds: z.number().int().min(0).max(3600).default(30).describe('renew at the IdP when its access token expires within this margin'),
+    requestTimeoutMs: z.number().int().positive().max(60_000).default(5000).describe('deadline of each request to the IdP; past it the BFF answers 503'),
+    logoutTokenReplayWindowSeconds: positiveSeconds
+      .max(24 * 3600)
+      .default(600)
+      .describe('how old (by its `iat`) a back-channel logout token may be; its `jti` is remembered until then plus `clockSkewSeconds`'),
+    dangerouslyAllowInsecureIdpRequests: z
+      .boolean()
+      .default(false)
+      .describe('allows an `http://` IdP (the development IdP, tests); never in production; warns at startup'),
   })
   .refine((o) => (o.clientSecret === undefined) !== (o.privateKeyJwk === undefined), 'pass exactly one of clientSecret and privateKeyJwk')
   .refine((o) => o.scopes.includes('openid'), 'scopes must include openid');
@@ -97,23 +123,36 @@ const oidcSchema = z
  */
 const resourceClientSchema = z
   .strictObject({
-    /** Printable ASCII (RFC 6749 VSCHAR). */
     id: z
       .string()
       .min(1)
       .max(255)
-      .regex(/^[\x20-\x7E]+$/, 'id must be printable ASCII'),
-    secret: z.string().min(32, 'a resource client secret must be at least 32 characters').max(1024).optional(),
+      .regex(/^[\x20-\x7E]+$/, 'id must be printable ASCII')
+      .describe('printable ASCII (RFC 6749 VSCHAR), unique'),
+    secret: z
+      .string()
+      .min(32, 'a resource client secret must be at least 32 characters')
+      .max(1024)
+      .optional()
+      .describe("the client's secret (random); exactly one of `secret` and `secretHash`; compared in constant time, never logged"),
     secretHash: z
       .string()
       .regex(/^[A-Za-z0-9_-]{43}$/, 'secretHash must be SHA-256 of the secret, base64url (43 characters)')
-      .optional(),
-    /** Only tokens whose `aud` names one of these exist for this client (others introspect as inactive). Default: any. */
-    audiences: z.array(z.string().min(1)).min(1).max(100).optional(),
-    /** Only tokens whose `tenant` is one of these exist for this client (a token without one does not). Default: any. */
-    tenants: z.array(tenantSchema).min(1).max(1000).optional(),
-    /** Introspection answers carry the token's `tenant` claim (when it has one). Default: false. */
-    includeTenant: z.boolean().default(false),
+      .optional()
+      .describe('SHA-256 of the secret, base64url (43 characters), for configurations that should not hold the secret'),
+    audiences: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ defaultText: 'unset: any', description: 'only tokens whose `aud` names one of these exist for this client (others introspect as inactive)' }),
+    tenants: z
+      .array(tenantSchema)
+      .min(1)
+      .max(1000)
+      .optional()
+      .meta({ defaultText: 'unset: any', description: 'only tokens whose `tenant` is one of these exist for this client (a token without one does not)' }),
+    includeTenant: z.boolean().default(false).describe("introspection answers carry the token's `tenant` claim (when it has one)"),
   })
   .refine((c) => (c.secret === undefined) !== (c.secretHash === undefined), 'pass exactly one of secret and secretHash');
 
@@ -133,10 +172,12 @@ export type OidcOptions = z.input<typeof oidcSchema>;
 export type ResolvedOidcOptions = Readonly<z.output<typeof oidcSchema>>;
 
 /** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
-const limitSchema = z.strictObject({
-  limit: z.number().int().positive(),
-  windowMs: z.number().int().min(1000, 'windowMs must be at least 1000 (rate limits count whole seconds)'),
-});
+const limitSchema = z
+  .strictObject({
+    limit: z.number().int().positive(),
+    windowMs: z.number().int().min(1000, 'windowMs must be at least 1000 (rate limits count whole seconds)'),
+  })
+  .meta({ typeName: '`{ limit, windowMs }` (`windowMs` >= 1000)' });
 
 const RATE_LIMIT_DEFAULTS = {
   perIp: { limit: 30, windowMs: 60_000 },
@@ -151,145 +192,208 @@ const RATE_LIMIT_DEFAULTS = {
 } as const;
 
 // Strict everywhere: a misspelt option (`accessTokenTTLSeconds`) must fail loudly, not silently keep a default.
-const optionsSchema = z.strictObject({
-  store: z.custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
-    message: 'store must implement SessionStore',
+export const optionsSchema = z.strictObject({
+  store: z
+    .custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
+      message: 'store must implement SessionStore',
+    })
+    .meta({
+      typeName: '`SessionStore`',
+      description:
+        '`new MemoryStore()` (one process, development) or `await RedisStore.connect({ url })` / `{ clusterNodes }`; the application owns it and closes it',
+    }),
+  secrets: z
+    .array(secret)
+    .min(1)
+    .describe('newest first: the first signs cookies and seals the shared key ring, the others are still accepted (secret rotation)'),
+  authenticate: z
+    .custom<Authenticate>((v) => typeof v === 'function', { message: 'authenticate must be a function' })
+    .meta({
+      typeName: '`(username, password, req) => Promise<{ id, name, claims?, scope?, tenant? } | null>`',
+      description: 'checks credentials; `null` for any failure (README "Claims and scopes"; `tenant`: docs/admin.md#tenant-wide-revocation)',
+    }),
+  oidc: oidcSchema.optional().meta({
+    defaultText: 'unset: password login only',
+    description: 'sign-in through an upstream OpenID Connect provider (routes under `/oidc`; README "Identity provider", docs/oidc.md)',
   }),
-  /** Newest first. The first signs cookies and seals the key ring; the others are still accepted (secret rotation). */
-  secrets: z.array(secret).min(1),
-  authenticate: z.custom<Authenticate>((v) => typeof v === 'function', { message: 'authenticate must be a function' }),
-  /** Sign-in through an upstream OpenID Connect provider (routes under `/oidc`); see the README's "Identity provider". */
-  oidc: oidcSchema.optional(),
-  issuer: z.url(),
-  /** Defaults to the issuer. */
-  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-  clientId: z.string().min(1).default('latchkey'),
-  algorithm: z.enum(['ES256', 'EdDSA']).default('ES256'),
-  accessTokenTtlSeconds: positiveSeconds.max(3600).default(300),
-  /** Tolerance for exp, nbf and iat. Bounded: a large skew is a long-lived token in disguise. */
-  clockSkewSeconds: z.number().int().min(0).max(120).default(5),
-  idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600),
-  absoluteTimeoutSeconds: positiveSeconds.default(30 * 24 * 3600),
-  /**
-   * Live device sessions per user. A login beyond it ends the user's least recently active session (like a
-   * revocation: its tokens stop working at once), so one account cannot grow the session list (and the scripts that
-   * read it) without bound.
-   */
-  maxSessionsPerUser: z.number().int().min(1).max(1000).default(50),
-  /** How long a refresh with the just-superseded credential is answered (concurrent tabs, lost responses). */
-  rotationGraceSeconds: z.number().int().min(0).max(120).default(15),
+  issuer: z.url().describe('`iss` of access tokens'),
+  audience: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
+    .meta({ defaultText: 'the issuer', description: '`aud` of access tokens, and what the guard requires' }),
+  clientId: z.string().min(1).default('latchkey').describe('the `client_id` claim'),
+  algorithm: z.enum(['ES256', 'EdDSA']).default('ES256').describe('signing algorithm; the guard accepts only it'),
+  accessTokenTtlSeconds: positiveSeconds.max(3600).default(300).describe("access-token lifetime (never past the session's absolute end)"),
+  clockSkewSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(120)
+    .default(5)
+    .describe('tolerance for `exp`, `nbf` and `iat`; bounded: a large skew is a long-lived token in disguise'),
+  idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600).describe('a device session ends after this long without a refresh'),
+  absoluteTimeoutSeconds: positiveSeconds
+    .default(30 * 24 * 3600)
+    .describe('a device session ends this long after login, whatever its activity; at least `idleTimeoutSeconds`'),
+  maxSessionsPerUser: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(50)
+    .describe(
+      "live device sessions per user; a login beyond it ends (like a revocation) a session never refreshed since its login, else the user's least recently active one, so one account cannot grow the session list without bound (docs/architecture.md#sessions-rotation-and-theft)",
+    ),
+  rotationGraceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(120)
+    .default(15)
+    .describe(
+      'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
+    ),
   cookieName: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
-    .optional(),
-  /**
-   * Origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them).
-   * Default outside production: the BFF's own origin, as the request's protocol and Host show it. Required when
-   * NODE_ENV=production: the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin.
-   */
-  allowedOrigins: z.array(z.url()).optional(),
-  /**
-   * Answer CORS (credentials, preflight for X-CSRF) for exactly the allowedOrigins, for pages on another origin of the
-   * same site (app.example.com calling auth.example.com). Off by default: being allowed to send is not being allowed
-   * to read token responses, so reading is granted explicitly. Requires allowedOrigins. See docs/deployment.md.
-   */
-  cors: z.boolean().default(false),
-  /** Plain-http development only: drops `Secure` and the `__Host-` prefix. Warns at startup. */
-  dangerouslyAllowInsecureHttp: z.boolean().default(false),
-  maxTokenBytes: z.number().int().min(512).max(16384).default(4096),
-  /**
-   * Counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with
-   * Retry-After when over. When a login counter cannot answer, login answers 503 before any password check (never a
-   * pass); see docs/security.md, "Rate limits", for refresh.
-   */
+    .optional()
+    .meta({
+      typeName: 'cookie name (RFC 6265 token)',
+      defaultText: "`'__Host-latchkey'` (`'latchkey'` with `dangerouslyAllowInsecureHttp`)",
+      description: 'the session cookie; must start with `__Host-` unless `dangerouslyAllowInsecureHttp`',
+    }),
+  allowedOrigins: z.array(z.url()).optional().meta({
+    defaultText: "outside production: the BFF's own origin (request protocol + Host); **required** when `NODE_ENV=production`",
+    description:
+      "origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them); required in production because the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin",
+  }),
+  cors: z
+    .boolean()
+    .default(false)
+    .describe(
+      'answer CORS (credentials, preflight for `X-CSRF`) for exactly `allowedOrigins`, for pages on another origin of the same site (`app.example.com` calling `auth.example.com`); requires `allowedOrigins`; cross-site is not supported (docs/deployment.md)',
+    ),
+  dangerouslyAllowInsecureHttp: z.boolean().default(false).describe('plain-http development only: drops `Secure` and the `__Host-` prefix; warns at startup'),
+  maxTokenBytes: z.number().int().min(512).max(16384).default(4096).describe('the guard refuses longer tokens before parsing; issuing never produces one'),
   rateLimit: z
     .strictObject({
-      /** Login attempts per client IP. */
-      perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perIp),
-      /** Failed login attempts on one account from one client IP: what stops a guesser without locking the owner out. */
-      perAccountAndIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccountAndIp),
-      /** Failed login attempts on one account from all IPs together: the ceiling against guessing from many addresses. */
-      perAccount: limitSchema.default(RATE_LIMIT_DEFAULTS.perAccount),
-      /**
-       * Failed logins from one known device of the account (a browser holding the device cookie a successful login of
-       * that account set), counted instead of perAccountAndIp and perAccount: the owner's devices are never locked out
-       * by guesses from elsewhere.
-       */
-      perKnownDevice: limitSchema.default(RATE_LIMIT_DEFAULTS.perKnownDevice),
-      /**
-       * Refreshes per client IP. Generous: a browser refreshes once per access-token lifetime and page load, and many
-       * users can share one address (NAT). A 429 never signs anyone out: the client retries it like a 503.
-       */
-      refreshPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerIp),
-      /** Refreshes per device session (counted for well-signed cookies only). */
-      refreshPerSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refreshPerSession),
-      /** Sign-in starts at the identity provider (`GET /oidc/login`) per client IP; each writes a login transaction. */
-      oidcLoginPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.oidcLoginPerIp),
-      /** Failed resource-client authentications (`/introspect`, `/revoke`) from one client IP. */
-      clientAuthPerIp: limitSchema.default(RATE_LIMIT_DEFAULTS.clientAuthPerIp),
-      /**
-       * Failed authentications as one resource client, from all IPs; addresses this instance saw the client
-       * authenticate from are exempt (its own servers are not locked out by guesses from elsewhere).
-       */
-      clientAuthPerClient: limitSchema.default(RATE_LIMIT_DEFAULTS.clientAuthPerClient),
+      perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perIp).describe('login attempts per client IP'),
+      perAccountAndIp: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.perAccountAndIp)
+        .describe('failed login attempts on one account from one client IP: what stops a guesser without locking the owner out'),
+      perAccount: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.perAccount)
+        .describe(
+          "failed login attempts on one account from all IPs together (not from the account's known devices): the ceiling against guessing from many addresses",
+        ),
+      perKnownDevice: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.perKnownDevice)
+        .describe(
+          "failed logins from one known device of the account (a browser holding the device cookie a successful login of that account set), counted instead of `perAccountAndIp` and `perAccount`: the owner's devices are never locked out by guesses from elsewhere (docs/security.md)",
+        ),
+      refreshPerIp: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.refreshPerIp)
+        .describe('refreshes per client IP; generous: many users can share one address (NAT); a 429 never signs anyone out (the client retries it like a 503)'),
+      refreshPerSession: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.refreshPerSession)
+        .describe('refreshes per device session (counted for well-signed cookies only)'),
+      oidcLoginPerIp: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.oidcLoginPerIp)
+        .describe('sign-in starts at the identity provider (`GET /oidc/login`) per client IP, apart from password logins; each writes a login transaction'),
+      clientAuthPerIp: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.clientAuthPerIp)
+        .describe('failed resource-client authentications (`/introspect`, `/revoke`) from one client IP (docs/introspection.md)'),
+      clientAuthPerClient: limitSchema
+        .default(RATE_LIMIT_DEFAULTS.clientAuthPerClient)
+        .describe(
+          'failed authentications as one resource client, from all IPs; addresses this instance saw the client authenticate from are exempt (its own servers are not locked out by guesses from elsewhere)',
+        ),
     })
-    .default(RATE_LIMIT_DEFAULTS),
-  /**
-   * Fail policy per scope: a route that requires scopes uses the strictest policy among its scopes that have one
-   * (closed beats open; the smaller staleness bound wins), instead of its own default.
-   */
-  scopePolicies: z.record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema).default({}),
-  /** Bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token). */
-  /** Default: 1024, or less when maxTokenBytes leaves less room. */
-  maxClaimsBytes: z.number().int().min(0).max(8192).optional(),
-  /** `GET /events` (server-sent events): connection caps and timing. */
+    .default(RATE_LIMIT_DEFAULTS)
+    .describe(
+      "fixed windows counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with Retry-After when over; a login counter that cannot answer makes login answer 503 before any password check (docs/security.md)",
+    ),
+  scopePolicies: z
+    .record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema)
+    .default({})
+    .meta({
+      keyName: 'scope',
+      description:
+        'fail policy per scope: a route that requires scopes uses the strictest policy among its scopes that have one and its own explicit policy (closed beats open; the smaller staleness bound wins) (README "Claims and scopes")',
+    }),
+  maxClaimsBytes: z.number().int().min(0).max(8192).optional().meta({
+    defaultText: '`1024`, or less when `maxTokenBytes` leaves less room',
+    description: 'bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token)',
+  }),
   eventStreams: z
     .strictObject({
-      /** Open streams per user (one per browser is the client's norm; several devices each hold one). */
-      maxPerUser: z.number().int().positive().default(10),
-      /**
-       * Open streams per device session (one, plus a reconnect that overlaps the old stream's close): one device
-       * cannot take the user's whole maxPerUser and leave the other devices without pushes.
-       */
-      maxPerDevice: z.number().int().positive().default(3),
-      /** Open streams in this process; beyond it, 503 with Retry-After (another instance may have room). */
-      maxPerProcess: z.number().int().positive().default(10_000),
-      /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
-      heartbeatSeconds: z.number().positive().max(300).default(15),
-      /** The `retry:` the browser waits before reconnecting a dropped stream, ms. */
-      retryMs: z.number().int().min(100).max(60_000).default(2000),
+      maxPerUser: z
+        .number()
+        .int()
+        .positive()
+        .default(10)
+        .describe("open streams per user in this process (one per browser is the client's norm; several devices each hold one)"),
+      maxPerDevice: z
+        .number()
+        .int()
+        .positive()
+        .default(3)
+        .describe(
+          "open streams per device session (one, plus a reconnect that overlaps the old stream's close): one device cannot take the user's whole `maxPerUser`",
+        ),
+      maxPerProcess: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('open streams in this process; beyond it, 503 with Retry-After (another instance may have room)'),
+      heartbeatSeconds: z
+        .number()
+        .positive()
+        .max(300)
+        .default(15)
+        .describe('a comment line this often keeps proxies and load balancers from closing an idle stream'),
+      retryMs: z.number().int().min(100).max(60_000).default(2000).describe('the `retry:` the browser waits before reconnecting a dropped stream'),
     })
-    .default({ maxPerUser: 10, maxPerDevice: 3, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 }),
-  /**
-   * Servers allowed to call `POST /introspect` and `POST /revoke` (docs/introspection.md). Unset or empty: both
-   * routes answer 404.
-   */
+    .default({ maxPerUser: 10, maxPerDevice: 3, maxPerProcess: 10_000, heartbeatSeconds: 15, retryMs: 2000 })
+    .describe('`GET /events` (server-sent events): connection caps and timing (docs/live.md)'),
   resourceClients: z
     .array(resourceClientSchema)
     .max(100)
     .refine((clients) => new Set(clients.map((c) => c.id)).size === clients.length, 'resource client ids must be unique')
-    .default([]),
-  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function').optional(),
-  /**
-   * The time of day every expiry decision uses (sessions, tokens, markers, keys). For tests only (a TestClock they
-   * move instead of sleeping; give the MemoryStore the same one): production code never sets it. See docs/time.md.
-   */
-  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).optional(),
-  /** OpenTelemetry spans through `@opentelemetry/api` when it is installed (docs/tracing.md). */
+    .default([])
+    .meta({
+      defaultText: '`[]`: both routes answer 404',
+      description:
+        'servers allowed to call `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009) with `client_secret_basic` or `client_secret_post` (docs/introspection.md)',
+    }),
+  logger: z
+    .custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function')
+    .optional()
+    .meta({
+      typeName: 'pino `Logger`',
+      defaultText: 'pino (`name: latchkey`) to stdout at `LATCHKEY_LOG_LEVEL` or `info`, credential paths and headers redacted',
+      description: 'where the BFF logs (never tokens, cookies, passwords or secrets; user ids and session ids, yes: docs/security.md)',
+    }),
+  clock: z.custom<Clock>(isClock, { message: 'clock must have a now() method' }).optional().meta({
+    typeName: '`{ now(): number }`',
+    defaultText: 'the system clock',
+    description:
+      'tests only, never set in production: the time every expiry decision uses (sessions, tokens, markers, keys); give the MemoryStore the same one (docs/time.md)',
+  }),
   tracing: z
     .strictObject({
-      /** false: never loads `@opentelemetry/api`, no spans whatever the application registered. */
-      enabled: z.boolean().default(true),
-      /** Spans carry `user.id` (the application's user id: personal data, so off unless asked for). */
-      recordUserId: z.boolean().default(false),
-      /** Default: the global provider the application registered (`trace.getTracer`). */
+      enabled: z.boolean().default(true).describe('false: never loads `@opentelemetry/api`, no spans whatever the application registered'),
+      recordUserId: z.boolean().default(false).describe("spans carry `user.id` (the application's user id: personal data, so off unless asked for)"),
       tracerProvider: z
         .custom<TracerProviderLike>((v) => typeof v === 'object' && v !== null && typeof (v as TracerProviderLike).getTracer === 'function', {
           message: 'tracerProvider must have getTracer()',
         })
-        .optional(),
+        .optional()
+        .meta({ typeName: 'OpenTelemetry `TracerProvider`', defaultText: 'the global provider (`trace.getTracer`)', description: 'where the spans go' }),
     })
-    .default({ enabled: true, recordUserId: false }),
+    .default({ enabled: true, recordUserId: false })
+    .describe('OpenTelemetry spans through `@opentelemetry/api` when it is installed and a provider is registered (docs/tracing.md)'),
 });
 
 export type BffOptions = z.input<typeof optionsSchema>;

@@ -114,7 +114,7 @@ describe('attachAxios: which requests get the token', () => {
     attachAxios(instance, client);
     await expect(instance.get(API + '/me')).rejects.toBeInstanceOf(AxiosError);
     expect(requests).toEqual([{ url: API + '/me', auth: undefined }]);
-    expect(bff.count('/refresh')).toBe(1); // the start-up one
+    expect(bff.count('/refresh')).toBe(0); // no hint cookie: no start-up refresh either
   });
 
   it('detach() ejects both interceptors', async () => {

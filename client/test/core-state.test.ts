@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { SESSION_ENDING_CODES, type SignOutReason } from '@latchkey/shared';
 import { SessionError, createSessionClient, type SessionClient } from '@latchkey/client';
 import { describe, expect, it, vi } from 'vitest';
-import { createFakeBff, errorResponse, json, makeClient, useSingleTabClients } from './support/fake-bff.js';
+import { HINT_COOKIE, createFakeBff, errorResponse, json, makeClient, useSingleTabClients } from './support/fake-bff.js';
 
 // Single-tab behaviour: no other tab to ask, so start() refreshes at once.
 const clients = useSingleTabClients();
@@ -75,7 +75,41 @@ describe('state machine', () => {
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: null, user: null });
     expect(signedOut).not.toHaveBeenCalled();
     expect(await client.getAccessToken()).toBeNull();
+    // No hint cookie: nothing to restore, so no request (a 401 a browser would log as a console error).
+    expect(bff.count('/refresh')).toBe(0);
+  });
+
+  it('with a hint cookie whose session is gone asks the BFF, and a 401 no_session is just "signed out"', async () => {
+    const bff = createFakeBff({ signedIn: false });
+    document.cookie = `${HINT_COOKIE}=1; path=/`;
+    const client = makeClient(bff, {}, clients);
+    const signedOut = vi.fn();
+    client.on('signed_out', signedOut);
+    client.start();
+    expect(client.getSnapshot().status).toBe('loading');
+    await settle(client);
+    expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: null });
+    expect(signedOut).not.toHaveBeenCalled();
     expect(bff.count('/refresh')).toBe(1);
+  });
+
+  it("reads any app's hint (`<cookieName>-hint`), and always asks a BFF on another origin, whose cookies it cannot read", async () => {
+    const custom = createFakeBff();
+    document.cookie = `${HINT_COOKIE}=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+    document.cookie = 'orders-hint=1; path=/';
+    const a = makeClient(custom, {}, clients);
+    a.start();
+    await settle(a);
+    expect(a.getSnapshot().status).toBe('authenticated');
+    document.cookie = 'orders-hint=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT';
+
+    const crossOrigin = createFakeBff();
+    document.cookie = `${HINT_COOKIE}=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+    const b = makeClient(crossOrigin, { bffUrl: 'https://bff.example.test/auth' }, clients);
+    b.start();
+    await settle(b);
+    expect(b.getSnapshot().status).toBe('authenticated');
+    expect(crossOrigin.count('/refresh')).toBe(1);
   });
 
   it('keeps the same snapshot object until something changes', async () => {
@@ -202,6 +236,7 @@ describe('state machine', () => {
   });
 
   it.each(SESSION_ENDING_CODES)('a 401 %s from refresh ends the session', async (code) => {
+    vi.useFakeTimers();
     const bff = createFakeBff();
     const client = makeClient(bff, {}, clients);
     const signedOut = vi.fn();
@@ -213,8 +248,8 @@ describe('state machine', () => {
     await client.refresh();
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: code });
     expect(signedOut).toHaveBeenCalledWith({ reason: code as SignOutReason });
-    // Nothing is retried after a definitive answer.
-    await new Promise((r) => setTimeout(r, 30));
+    // Nothing is retried after a definitive answer: not even past the longest backoff (backoffMaxMs, 60 s; fake time).
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(bff.count('/refresh')).toBe(2);
   });
 
@@ -309,8 +344,9 @@ describe('lifecycle', () => {
   });
 
   it('two clients share nothing', async () => {
-    const one = createFakeBff();
+    // Made in this order so that both see one's hint cookie (happy-dom has one cookie jar): b asks its BFF too.
     const two = createFakeBff({ signedIn: false });
+    const one = createFakeBff();
     const a = makeClient(one, {}, clients);
     const b = makeClient(two, {}, clients);
     a.start();
@@ -392,7 +428,7 @@ describe('token lifetime', () => {
 });
 
 describe('storage', () => {
-  it('no client source mentions browser storage', () => {
+  it('no client source mentions browser storage or writes a cookie', () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '../src');
     const files: string[] = [];
     const walk = (dir: string) =>
@@ -404,7 +440,8 @@ describe('storage', () => {
     walk(root);
     expect(files.length).toBeGreaterThan(5);
     // Spelled in pieces so that this test does not trip the repository's own grep for these words.
-    const forbidden = new RegExp(['local' + 'Storage', 'session' + 'Storage', 'indexed' + 'DB', 'document\\.' + 'cookie'].join('|'), 'i');
+    // Reading document.cookie is allowed (the BFF's hint cookie); writing one is not.
+    const forbidden = new RegExp(['local' + 'Storage', 'session' + 'Storage', 'indexed' + 'DB', 'document\\.' + 'cookie\\s*=[^=]'].join('|'), 'i');
     for (const file of files) expect(readFileSync(file, 'utf8'), file).not.toMatch(forbidden);
   });
 });

@@ -6,7 +6,8 @@ import { FakeEventSource } from './support/fake-event-source.js';
 import { createFakeLocks } from './support/fake-locks.js';
 
 // Tabs of one browser: session clients and live handles on one channel name, one fake LockManager, one fake BFF
-// (one cookie jar), Node's real BroadcastChannel (asynchronous delivery, hence waitFor).
+// (one cookie jar), Node's real BroadcastChannel (asynchronous delivery, hence waitFor). What must NOT happen is
+// checked on fake timers, never after a real-time sleep (which a busy machine can stretch).
 
 const clients: SessionClient[] = [];
 const lives: Live[] = [];
@@ -21,6 +22,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  vi.useRealTimers();
   lives.splice(0).forEach((l) => l.close());
   clients.splice(0).forEach((c) => c.destroy());
   delete (navigator as { locks?: unknown }).locks;
@@ -122,6 +124,7 @@ describe('@latchkey/client/live', () => {
   });
 
   it('a refused stream of a session that ended signs out through the refresh, and stops reconnecting', async () => {
+    vi.useFakeTimers();
     const bff = createFakeBff();
     const { tabs } = tabsOf(1, bff);
     await signedIn(tabs);
@@ -129,18 +132,21 @@ describe('@latchkey/client/live', () => {
     bff.state.signedIn = false;
     FakeEventSource.opened[0]!.refuse();
     await vi.waitFor(() => expect(tabs[0]!.session.getSnapshot().status).toBe('unauthenticated'));
-    await new Promise((r) => setTimeout(r, 1200));
+    // Past the longest reconnect backoff (backoffMaxMs, 60 s): no stream came back.
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(FakeEventSource.live()).toHaveLength(0);
   });
 
   it('a dropped connection is left to the browser’s own reconnect (no refresh, no second stream)', async () => {
+    vi.useFakeTimers();
     const bff = createFakeBff();
     const { tabs } = tabsOf(1, bff);
     await signedIn(tabs);
     await vi.waitFor(() => expect(FakeEventSource.opened).toHaveLength(1));
     const refreshes = bff.count('/refresh');
     FakeEventSource.opened[0]!.drop();
-    await new Promise((r) => setTimeout(r, 300));
+    // Past the longest reconnect backoff (60 s), well before the proactive refresh (the token lives 5 minutes).
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(bff.count('/refresh')).toBe(refreshes);
     expect(FakeEventSource.opened).toHaveLength(1);
     expect(tabs[0]!.session.getSnapshot().status).toBe('authenticated');

@@ -3,7 +3,7 @@ import type { SessionClient } from '@latchkey/client';
 import { RequireSession, SessionProvider, useDevices, useSession } from '@latchkey/client/react';
 import { StrictMode, useState } from 'react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createFakeBff, makeClient } from './support/fake-bff.js';
+import { HINT_COOKIE, createFakeBff, makeClient } from './support/fake-bff.js';
 
 const clients: SessionClient[] = [];
 
@@ -108,6 +108,8 @@ describe('SessionProvider and useSession', () => {
 describe('RequireSession', () => {
   it('shows loading, then the fallback when signed out, then the children when signed in', async () => {
     const bff = createFakeBff({ signedIn: false });
+    // A hint cookie left behind (its session is gone): the client asks the BFF, and shows `loading` meanwhile.
+    document.cookie = `${HINT_COOKIE}=1; path=/`;
     const client = makeClient(bff, {}, clients);
     render(
       <SessionProvider client={client}>

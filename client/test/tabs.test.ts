@@ -4,12 +4,14 @@ import { createFakeBff, deferred, json, makeClient } from './support/fake-bff.js
 import { createFakeLocks } from './support/fake-locks.js';
 
 // Two clients on one BroadcastChannel name and one fake BFF (one cookie jar) are two tabs of one browser.
-// These tests use Node's real BroadcastChannel and real timers: message delivery is asynchronous.
+// These tests use Node's real BroadcastChannel: message delivery is asynchronous. What must NOT happen is checked on
+// fake timers or against an explicit signal, never after a real-time sleep (which a busy machine can stretch).
 
 const clients: SessionClient[] = [];
 let channel = 0;
 
 afterEach(() => {
+  vi.useRealTimers();
   clients.splice(0).forEach((c) => c.destroy());
   if ('locks' in navigator && Object.getOwnPropertyDescriptor(navigator, 'locks')) delete (navigator as { locks?: unknown }).locks;
   vi.restoreAllMocks();
@@ -18,10 +20,11 @@ afterEach(() => {
 function twoTabs(options: { locks?: boolean; bff?: ReturnType<typeof createFakeBff> } = {}) {
   const bff = options.bff ?? createFakeBff();
   const channelName = `tabs-${process.pid}-${++channel}`;
-  if (options.locks) Object.defineProperty(navigator, 'locks', { value: createFakeLocks(), configurable: true });
+  const locks = options.locks ? createFakeLocks() : undefined;
+  if (locks) Object.defineProperty(navigator, 'locks', { value: locks, configurable: true });
   const a = makeClient(bff, { channelName, handoverWaitMs: 150 }, clients);
   const b = makeClient(bff, { channelName, handoverWaitMs: 150 }, clients);
-  return { bff, a, b };
+  return { bff, a, b, locks, channelName };
 }
 
 async function startBoth(a: SessionClient, b: SessionClient) {
@@ -43,6 +46,7 @@ describe('tabs of one browser: presence (Web Locks)', () => {
   });
 
   it('a starting tab waits well past handoverWaitMs when another tab holds a token', async () => {
+    vi.useFakeTimers();
     const locks = createFakeLocks();
     Object.defineProperty(navigator, 'locks', { value: locks, configurable: true });
     const channelName = `presence-${process.pid}-${++channel}`;
@@ -51,9 +55,11 @@ describe('tabs of one browser: presence (Web Locks)', () => {
     const bff = createFakeBff();
     const tab = makeClient(bff, { channelName, handoverWaitMs: 200 }, clients);
     tab.start();
-    await new Promise((r) => setTimeout(r, 400));
+    // Fake time: however busy the machine, no refresh until 10 × handoverWaitMs have passed.
+    await vi.advanceTimersByTimeAsync(10 * 200 - 1);
     expect(bff.count('/refresh')).toBe(0);
     // Nobody answered within 10 × handoverWaitMs: it refreshes itself.
+    await vi.advanceTimersByTimeAsync(1);
     await vi.waitFor(() => expect(tab.getSnapshot().status).toBe('authenticated'), { timeout: 4000 });
     expect(bff.count('/refresh')).toBe(1);
   });
@@ -111,7 +117,7 @@ describe('tabs of one browser', () => {
     await vi.waitFor(() => expect(b.getSnapshot()).toMatchObject({ status: 'authenticated', user: { name: 'alice' } }));
     expect(signedIn).toHaveBeenCalledTimes(1);
     expect(await b.getAccessToken()).toBe('t1');
-    expect(bff.count('/refresh')).toBe(2); // the two start-ups, nothing after the login
+    expect(bff.count('/refresh')).toBe(0); // no hint cookie: neither start-up asks, and nothing after the login
   });
 
   it('theft detected in one tab is reported in both', async () => {
@@ -126,13 +132,14 @@ describe('tabs of one browser', () => {
   });
 
   it('with Web Locks, two tabs refreshing at once make one request', async () => {
-    const { bff, a, b } = twoTabs({ locks: true });
+    const { bff, a, b, locks, channelName } = twoTabs({ locks: true });
     await startBoth(a, b);
     const held = deferred<Response>();
     bff.once('/refresh', () => held.promise);
     const fromA = a.refresh();
     const fromB = b.refresh();
-    await new Promise((r) => setTimeout(r, 20));
+    // The signal that B waits for the lock (and so has sent nothing): it is queued behind A.
+    await vi.waitFor(() => expect(locks!.waiting(`${channelName}:refresh`)).toBe(1));
     expect(bff.count('/refresh')).toBe(2); // start-up + A's refresh; B waits for the lock
     held.resolve(
       json(200, {

@@ -94,7 +94,19 @@ test('logout of an IdP session signs out at the IdP too (RP-initiated logout) an
   test.setTimeout(120_000);
   const device = await newDevice();
   const page = await signInAtIdp(device, 'bob', 'builder');
+  // What the page is given: read on its way through, passed on unchanged.
+  const logoutBodies: string[] = [];
+  await page.route('**/auth/logout', async (route) => {
+    const response = await route.fetch();
+    logoutBodies.push(await response.text());
+    await route.fulfill({ response });
+  });
+  const viaBff = page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/oidc/logout');
   await page.getByTestId('logout').click();
+  // Only the BFF's route; that route's 303 carries the ID token hint to the IdP.
+  expect((await viaBff).status()).toBe(303);
+  expect(new URL((await viaBff).headers().location!).searchParams.get('id_token_hint')).toMatch(/^eyJ/);
+  expect(logoutBodies.map((body) => JSON.parse(body) as unknown)).toEqual([{ redirectTo: new URL('/auth/oidc/logout', page.url()).href }]);
   // The IdP's end-session page asks to confirm, then returns to the demo.
   await page.waitForURL((url) => url.pathname.startsWith('/idp/session/end'), FLOW);
   await page

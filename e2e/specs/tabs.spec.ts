@@ -8,7 +8,7 @@
  * clock, installed in the whole context). Every refresh request is recorded with the tab that sent it, for the
  * failure message.
  */
-import type { BrowserContext, Page } from '@playwright/test';
+import type { BrowserContext, Page, Request } from '@playwright/test';
 import { callMeSucceeds, expectSignedIn, expectSignedOut, isRefresh, login, newSignedInPage, openDemo, status } from '../support/demo-page.js';
 import { expect, test, useStack } from '../support/fixtures.js';
 import { countDelta, refreshCounts } from '@latchkey/testkit';
@@ -19,16 +19,22 @@ const TABS = 4;
 /** Refresh requests as the browser sent them: which tab, and when (ms since the first one), for failure messages. */
 const sentRefreshes: string[] = [];
 let firstRefreshAt = 0;
+/** Refresh requests sent and not answered yet. */
+const unanswered = new Set<Request>();
 function recordRefreshes(page: Page, name: string): void {
   page.on('request', (request) => {
     if (!isRefresh(request)) return;
+    unanswered.add(request);
     firstRefreshAt ||= Date.now();
     sentRefreshes.push(`${name} +${Date.now() - firstRefreshAt} ms`);
   });
+  page.on('requestfinished', (request) => unanswered.delete(request));
+  page.on('requestfailed', (request) => unanswered.delete(request));
 }
 test.beforeEach(() => {
   sentRefreshes.length = 0;
   firstRefreshAt = 0;
+  unanswered.clear();
 });
 const refreshesSent = () => `refreshes sent: ${sentRefreshes.join(', ') || 'none'}`;
 
@@ -39,8 +45,13 @@ async function openTabs(context: BrowserContext, n: number): Promise<Page[]> {
   return pages;
 }
 
-/** Lets late requests land before the count is read; the next scheduled refresh is far away (120 s lifetime). */
-const settle = (page: Page) => page.waitForTimeout(1_500);
+/**
+ * Before the count is read: every refresh a tab sent has its answer, so the BFF has counted it (an explicit signal,
+ * not a sleep a busy machine can outlast). Called once every tab shows signed in (or has used its token): a tab
+ * whose handover failed would refresh before it shows signed in, and a signed-in tab sends no refresh until its
+ * scheduled one, far away (120 s lifetime).
+ */
+const settle = () => expect.poll(() => unanswered.size, { message: refreshesSent() }).toBe(0);
 
 test(`${TABS} tabs opened at once on a device with only its cookie make one refresh`, async ({ newDevice }) => {
   const device = await newDevice();
@@ -51,14 +62,14 @@ test(`${TABS} tabs opened at once on a device with only its cookie make one refr
   const before = await refreshCounts(stack().demo.url);
   const tabs = await openTabs(device, TABS);
   for (const tab of tabs) await expectSignedIn(tab);
-  await settle(tabs[0]!);
+  await settle();
   // A second rotation here means a starting tab asked the others for the token (BroadcastChannel), got no answer
   // within the client's handover wait, found the refresh lock free and refreshed once more.
   expect(countDelta(before, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ rotated: 1, total: 1 });
 
   // Every tab has a working token, and using it costs no further refresh.
   for (const tab of tabs) await callMeSucceeds(tab);
-  await settle(tabs[0]!);
+  await settle();
   expect(countDelta(before, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ rotated: 1, total: 1 });
 });
 
@@ -72,7 +83,7 @@ test(`${TABS} tabs whose token has expired make one refresh between them`, async
   const beforeOpen = await refreshCounts(stack().demo.url);
   const tabs = [first, ...(await openTabs(device, TABS - 1))];
   for (const tab of tabs) await expectSignedIn(tab);
-  await settle(first);
+  await settle();
   expect(countDelta(beforeOpen, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ total: 0 });
 
   // Every tab's clock jumps past the token's expiry at once: their refresh timers fire together,
@@ -81,7 +92,7 @@ test(`${TABS} tabs whose token has expired make one refresh between them`, async
   await device.clock.fastForward(stack().accessTtlSeconds * 1000 + 5_000);
   await Promise.all(tabs.map((tab) => callMeSucceeds(tab)));
   for (const tab of tabs) await expectSignedIn(tab);
-  await settle(first);
+  await settle();
   expect(countDelta(before, await refreshCounts(stack().demo.url)), refreshesSent()).toEqual({ rotated: 1, total: 1 });
 });
 

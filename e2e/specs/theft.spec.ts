@@ -63,7 +63,10 @@ test('a copied cookie used after the victim refreshed signs out both the attacke
   await victimTokens.settle();
   expect(victimTokens.refreshes.at(-1)).toMatchObject({ status: 401, error: 'reuse_detected' });
 
-  // Nobody holds a working cookie for that session any more.
+  // Nobody holds a working cookie for that session any more: not the attacker, whose cookies the 401 cleared, nor the
+  // copy itself, presented once more.
+  expect((await attacker.cookies()).map((c) => c.name)).not.toContain(SESSION_COOKIE);
+  await attacker.addCookies(copied);
   const again = await attacker.newPage();
   const second = again.waitForResponse((r) => new URL(r.url()).pathname === '/auth/refresh');
   await again.goto('/');

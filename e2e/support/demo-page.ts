@@ -32,14 +32,21 @@ export async function expectSignedIn(page: Page, timeout?: number): Promise<void
   await expect(status(page)).toHaveText(AUTHENTICATED, timeout ? { timeout } : {});
 }
 
-/** Signed out; with `reason`, the page must show that sign-out reason (the client's code, e.g. session_revoked). */
-export async function expectSignedOut(page: Page, reason?: string, timeout?: number): Promise<void> {
+/** A protocol code as the page must never show it to a user: `logout_all`, `session_revoked`, `csrf_rejected`. */
+export const RAW_CODE = /\b[a-z]+_[a-z_]+\b/;
+
+/**
+ * Signed out; with `reason`, the page must show that sign-out reason: the client's code (e.g. session_revoked) in
+ * `data-reason`, and a sentence (never the code) as its text; with `sentence`, that one.
+ */
+export async function expectSignedOut(page: Page, reason?: string, timeout?: number, sentence?: string | RegExp): Promise<void> {
   await expect(status(page)).toHaveText(UNAUTHENTICATED, timeout ? { timeout } : {});
   if (reason) {
     const shown = page.getByTestId('signout-reason');
     await expect(shown).toBeVisible();
     await expect(shown).toHaveAttribute('data-reason', reason);
-    await expect(shown).toContainText(reason);
+    await expect(shown).toHaveText(sentence ?? /\w+ \w+/);
+    await expect(shown).not.toHaveText(RAW_CODE);
   }
 }
 

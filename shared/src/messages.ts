@@ -45,7 +45,8 @@ export interface JwksResponse {
 
 /**
  * POST /logout answers 204 for a password session. For a session from an identity provider with RP-initiated logout
- * configured it answers 200 with the provider's end-session URL, which the browser should navigate to.
+ * configured it answers 200 with the URL the browser should navigate to: the BFF's GET /oidc/logout, which redirects
+ * to the provider's end-session endpoint (the ID token hint is added there, never given to the page).
  */
 export interface LogoutRedirectResponse {
   redirectTo: string;

@@ -32,6 +32,8 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   /** The IdP's redirect back, and its server-to-server back-channel logout POST. */
   oidcCallback: '/oidc/callback',
   oidcBackchannelLogout: '/oidc/backchannel-logout',
+  /** RP-initiated logout: the `redirectTo` of POST /logout, a 303 to the IdP's end-session endpoint (the page never builds it). */
+  oidcLogout: '/oidc/logout',
   /** RFC 7662 introspection and RFC 7009 revocation for resource servers (client-authenticated, form-encoded). */
   introspect: '/introspect',
   revoke: '/revoke',

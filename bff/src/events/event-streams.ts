@@ -53,7 +53,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_QUEUED_BYTES = 64 * 1024;
 
 /** Seconds a refused client should wait before it tries again. */
-const RETRY_AFTER_SECONDS = '5';
+export const RETRY_AFTER_SECONDS = '5';
 
 /**
  * This process's open `GET /events` streams, indexed by session and by user, fed by the one revocation-log follower

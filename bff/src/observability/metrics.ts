@@ -1,46 +1,77 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
+ * Every value each label of the BFF's labelled metrics takes. The counters are typed by it (a call site cannot write a
+ * value missing here), and the metrics table in docs/operations.md is generated from it (`npm run docs:generate`).
+ */
+export const METRIC_LABELS = Object.freeze({
+  latchkey_logins_total: { outcome: ['success', 'invalid_credentials', 'rate_limited', 'oidc_login_failed', 'oidc_login_rate_limited'] },
+  latchkey_refreshes_total: {
+    outcome: ['rotated', 'replayed', 'reuse_detected', 'no_session', 'session_expired', 'session_revoked', 'rate_limited', 'idp_unavailable'],
+  },
+  latchkey_logouts_total: { scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'idp_backchannel', 'evicted'] },
+  latchkey_admin_actions_total: {
+    action: [
+      'revoke_user',
+      'revoke_token',
+      'list_sessions',
+      'end_session',
+      'stage_key',
+      'rotate_key',
+      'emergency_rotate_keys',
+      'revoke_tenant',
+      // The reads of the operators' console (@latchkey/admin-console).
+      'read_operator',
+      'read_keys',
+      'read_activity',
+    ],
+    outcome: ['ok', 'not_found', 'invalid_request', 'insufficient_scope', 'error'],
+  },
+  latchkey_auth_decisions_total: { outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'store_unavailable'] },
+  latchkey_event_streams_refused_total: { reason: ['device', 'user', 'process', 'closing'] },
+  latchkey_stream_events_total: { event: ['session_ended', 'devices_changed'] },
+} as const);
+
+type LabelledName = keyof typeof METRIC_LABELS;
+type LabelValues<N extends LabelledName> = { [L in keyof (typeof METRIC_LABELS)[N]]: (typeof METRIC_LABELS)[N][L] extends readonly (infer V)[] ? V : never };
+
+/** A prom-client counter whose `inc` takes only the label values METRIC_LABELS lists for it. */
+export type LabelledCounter<N extends LabelledName> = Omit<Counter<Extract<keyof (typeof METRIC_LABELS)[N], string>>, 'inc'> & {
+  inc(labels: LabelValues<N>, value?: number): void;
+};
+
+function labelledCounter<N extends LabelledName>(registry: Registry, name: N, help: string): LabelledCounter<N> {
+  return new Counter({ name, help, labelNames: Object.keys(METRIC_LABELS[name]), registers: [registry] }) as LabelledCounter<N>;
+}
+
+/**
  * The BFF's counters, on a registry of its own (never prom-client's global one), so two BFFs in one process
  * (tests, multi-tenant hosts) do not collide. Applications merge it with theirs via `Registry.merge`.
  */
 export class BffMetrics {
   readonly registry = new Registry();
-  readonly logins = new Counter({
-    name: 'latchkey_logins_total',
-    help: 'Login attempts by outcome.',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly refreshes = new Counter({
-    name: 'latchkey_refreshes_total',
-    help: 'Refresh attempts by outcome (rotated, replayed, or the error code).',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly logins = labelledCounter(this.registry, 'latchkey_logins_total', 'Login attempts by outcome.');
+  readonly refreshes = labelledCounter(
+    this.registry,
+    'latchkey_refreshes_total',
+    'Refresh attempts by outcome (replayed: the just-superseded cookie within the grace window; otherwise the error code).',
+  );
   readonly theftDetections = new Counter({
     name: 'latchkey_theft_detections_total',
     help: 'Device sessions revoked because a superseded refresh credential was presented.',
     registers: [this.registry],
   });
-  readonly logouts = new Counter({
-    name: 'latchkey_logouts_total',
-    help: 'Logouts by scope (device, all, revoke_device, admin_user, admin_device, admin_tenant, idp_backchannel, evicted: ended by the per-user session cap).',
-    labelNames: ['scope'] as const,
-    registers: [this.registry],
-  });
-  readonly adminActions = new Counter({
-    name: 'latchkey_admin_actions_total',
-    help: 'Requests to the admin router by action (revoke_user, revoke_token, list_sessions, end_session, stage_key, rotate_key, emergency_rotate_keys, revoke_tenant, and the console’s reads read_operator, read_keys, read_activity) and outcome (ok, not_found, invalid_request, insufficient_scope: the keys scope missing or outside the token’s tenant, error).',
-    labelNames: ['action', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly authDecisions = new Counter({
-    name: 'latchkey_auth_decisions_total',
-    help: 'Guard decisions by outcome (valid, expired, revoked, invalid, insufficient_scope, store_unavailable).',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly logouts = labelledCounter(this.registry, 'latchkey_logouts_total', 'Logouts by scope (evicted: ended by the per-user session cap).');
+  readonly adminActions = labelledCounter(
+    this.registry,
+    'latchkey_admin_actions_total',
+    'Requests to the admin router by action and outcome (insufficient_scope: the keys scope missing or outside the token’s tenant; error: any other failure).',
+  );
+  readonly authDecisions = labelledCounter(
+    this.registry,
+    'latchkey_auth_decisions_total',
+    'Guard decisions by outcome (missing: no Authorization header; store_unavailable: a 503 from a fail-closed route).',
+  );
   readonly storeErrors = new Counter({
     name: 'latchkey_store_errors_total',
     help: 'Store calls that failed because the backend was unreachable.',
@@ -73,6 +104,19 @@ export class BffMetrics {
     help: 'Revocation events a Redis Cluster guard found on its periodic full read with no Pub/Sub message announcing them (lost bells; each cost up to one heartbeat of lag).',
     registers: [this.registry],
   });
+  /** Set by the guard: seconds since the store last answered its revocation feed (0 while it answers). */
+  viewStaleness: () => number = () => 0;
+  readonly viewStalenessSeconds: Gauge = new Gauge({
+    name: 'latchkey_revocation_view_staleness_seconds',
+    help: "Age of this process's revocation view: seconds since the store last answered the feed (0 while it answers; +Inf before the first replay). Past 0.5 s fail-closed routes answer 503, past a route's maxStalenessMs (default 30 s) fail-open routes too.",
+    registers: [this.registry],
+    collect: (): void => this.viewStalenessSeconds.set(this.viewStaleness()),
+  });
+  readonly idpUnreachable = new Counter({
+    name: 'latchkey_idp_unreachable_total',
+    help: 'Requests to the upstream identity provider that got no usable answer (network error, timeout, or a 5xx).',
+    registers: [this.registry],
+  });
   readonly feedErrors = new Counter({
     name: 'latchkey_revocation_feed_errors_total',
     help: 'Failed reads of the revocation feed (store unreachable or timing out).',
@@ -86,18 +130,12 @@ export class BffMetrics {
     registers: [this.registry],
     collect: (): void => this.eventStreams.set(this.openEventStreams()),
   });
-  readonly eventStreamsRefused = new Counter({
-    name: 'latchkey_event_streams_refused_total',
-    help: 'Event streams refused by cap (device, user, process) or because the BFF is closing.',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly streamEvents = new Counter({
-    name: 'latchkey_stream_events_total',
-    help: 'Events written to event streams, by name (session_ended, devices_changed).',
-    labelNames: ['event'] as const,
-    registers: [this.registry],
-  });
+  readonly eventStreamsRefused = labelledCounter(
+    this.registry,
+    'latchkey_event_streams_refused_total',
+    'Event streams refused by cap (device, user, process) or because the BFF is closing.',
+  );
+  readonly streamEvents = labelledCounter(this.registry, 'latchkey_stream_events_total', 'Events written to event streams, by name.');
   /** Set by the guard: the number of live entries in its local revocation view. */
   viewSize: () => number = () => 0;
   readonly viewEntries: Gauge = new Gauge({

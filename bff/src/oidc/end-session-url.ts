@@ -1,30 +1,53 @@
+import type { Request, Response } from 'express';
 import * as client from 'openid-client';
+import { ROUTES } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import type { DeviceSessionRecord } from '../store/types.js';
+import type { IdpClient } from './idp-client.js';
 import { unsealIdpToken } from './idp-token-seal.js';
+import { issueLogoutHandle } from './logout-handle.js';
 
 /**
- * RP-initiated logout: the IdP's end_session URL for an ended session the IdP started (id_token_hint,
- * post_logout_redirect_uri, client_id), or null when not configured, not offered by the IdP, or the IdP's metadata
- * cannot be had right now (the local logout has happened either way; the browser then just stays here).
+ * RP-initiated logout, first half (POST /logout, after the local logout): for an ended session the IdP started, when
+ * `postLogoutRedirectUri` is set and the IdP offers an end_session_endpoint, leaves a logout handle for this browser
+ * (logout-handle.ts) and returns the URL of GET /oidc/logout for the page to navigate to. The ID token is not in it:
+ * that route adds it server-side. Null when RP-initiated logout does not apply or cannot be prepared right now (IdP
+ * metadata or the store unavailable): the local logout has happened either way; the browser then just stays here.
  */
-export async function endSessionUrlFor(ctx: BffContext, session: DeviceSessionRecord): Promise<string | null> {
+export async function beginRpLogout(ctx: BffContext, req: Request, res: Response, session: DeviceSessionRecord): Promise<string | null> {
   const idp = ctx.idp;
-  const postLogoutRedirectUri = idp?.options.postLogoutRedirectUri;
-  if (!idp || !session.idp || postLogoutRedirectUri === undefined) return null;
-  let config: client.Configuration;
+  if (!idp || !session.idp || idp.options.postLogoutRedirectUri === undefined) return null;
   try {
-    config = await idp.config();
+    if (!(await idp.config()).serverMetadata().end_session_endpoint) return null;
+    await issueLogoutHandle(ctx, res, { idTokenSealed: session.idp.idTokenSealed });
   } catch (error) {
     ctx.logger.warn(
       { event: 'oidc_end_session_unavailable', err: { message: (error as Error).message } },
-      'identity provider metadata unavailable; local logout only',
+      'RP-initiated logout unavailable; local logout only',
     );
     return null;
   }
-  if (!config.serverMetadata().end_session_endpoint) return null;
-  const idTokenHint = session.idp.idTokenSealed === null ? null : unsealIdpToken(ctx, 'id_token', session.idp.idTokenSealed);
-  const parameters: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: idp.options.clientId };
+  return logoutRouteUrl(idp, req);
+}
+
+/** The IdP's end-session URL: post_logout_redirect_uri, client_id and, when the session had one, id_token_hint. */
+export async function endSessionUrl(ctx: BffContext, idp: IdpClient, idTokenSealed: string | null): Promise<string> {
+  const config = await idp.config();
+  const parameters: Record<string, string> = { post_logout_redirect_uri: idp.options.postLogoutRedirectUri!, client_id: idp.options.clientId };
+  const idTokenHint = idTokenSealed === null ? null : unsealIdpToken(ctx, 'id_token', idTokenSealed);
   if (idTokenHint !== null) parameters.id_token_hint = idTokenHint;
   return client.buildEndSessionUrl(config, parameters).href;
+}
+
+/**
+ * GET /oidc/logout, absolute: next to the callback the IdP knows (`redirectUri`), which is the BFF's public URL even
+ * when the page is on another origin. Relative to this router's mount when the callback path is not the usual one.
+ */
+function logoutRouteUrl(idp: IdpClient, req: Request): string {
+  const url = new URL(idp.options.redirectUri);
+  if (!url.pathname.endsWith(ROUTES.oidcCallback)) return `${req.baseUrl}${ROUTES.oidcLogout}`;
+  url.pathname = url.pathname.slice(0, -ROUTES.oidcCallback.length) + ROUTES.oidcLogout;
+  url.search = '';
+  url.hash = '';
+  return url.href;
 }

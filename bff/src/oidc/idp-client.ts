@@ -1,26 +1,53 @@
-import { createRemoteJWKSet, importJWK, type JWTVerifyGetKey } from 'jose';
+import { importJWK } from 'jose';
 import * as client from 'openid-client';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { ResolvedOidcOptions } from '../options.js';
+import { createIdpKeySet, type IdpKeySet } from './idp-keys.js';
 
 /** How long a client should wait before retrying when the IdP could not be reached. */
 export const IDP_RETRY_AFTER_SECONDS = 5;
 
+/** ID tokens and logout tokens are signed by the IdP's own keys: never with a shared secret (HS*) or none. */
+const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^ES256K$/;
+
 /**
  * The BFF's view of the upstream OpenID Connect provider: its discovered configuration (openid-client) and its JWKS
- * for back-channel logout tokens (jose). Discovery runs on first use and again after a failure, so the BFF starts
- * (and password login works) while the IdP is down; OIDC routes answer 503 until it is back.
+ * for ID tokens and back-channel logout tokens. Discovery runs on first use and again after a failure, so the BFF
+ * starts (and password login works) while the IdP is down; OIDC routes answer 503 until it is back.
  */
 export interface IdpClient {
   readonly options: ResolvedOidcOptions;
   config(): Promise<client.Configuration>;
-  /** The IdP's signing keys (discovery `jwks_uri`), fetched and cached by jose. */
-  signingKeys(): Promise<JWTVerifyGetKey>;
+  /** The IdP's signing keys (discovery `jwks_uri`), cached (see idp-keys.ts). */
+  signingKeys(): Promise<IdpKeySet>;
+  /** The asymmetric algorithms the IdP announces for ID tokens (RS256 when it announces none). */
+  signingAlgorithms(): Promise<string[]>;
 }
 
-export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
+export interface IdpClientHooks {
+  /** The BFF's clock, on which the JWKS cache ages. */
+  now?: () => number;
+  /** Called for each request to the IdP that got no usable answer (network error, timeout, 5xx): the metrics count it. */
+  onUnreachable?: () => void;
+}
+
+export function createIdpClient(options: ResolvedOidcOptions, hooks: IdpClientHooks = {}): IdpClient {
+  const now = hooks.now ?? Date.now;
+  // Every request to the IdP (discovery, token, refresh, JWKS) goes through this fetch, so "the IdP is down" is counted
+  // in one place whichever route noticed it.
+  const watchedFetch = async (url: string, init: object): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(url, init as RequestInit);
+    } catch (error) {
+      hooks.onUnreachable?.();
+      throw error;
+    }
+    if (response.status >= 500) hooks.onUnreachable?.();
+    return response;
+  };
   let discovered: Promise<client.Configuration> | undefined;
-  let keys: JWTVerifyGetKey | undefined;
+  let keys: IdpKeySet | undefined;
 
   const discover = async (): Promise<client.Configuration> => {
     const auth =
@@ -33,6 +60,7 @@ export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
     const config = await client.discovery(new URL(options.issuer), options.clientId, undefined, auth, {
       execute: options.dangerouslyAllowInsecureIdpRequests ? [client.allowInsecureRequests] : [],
       timeout: options.requestTimeoutMs / 1000,
+      [client.customFetch]: watchedFetch,
     });
     // openid-client counts its request deadline in seconds.
     config.timeout = options.requestTimeoutMs / 1000;
@@ -54,8 +82,16 @@ export function createIdpClient(options: ResolvedOidcOptions): IdpClient {
       if (keys) return keys;
       const jwksUri = (await config()).serverMetadata().jwks_uri;
       if (!jwksUri) throw new LatchkeyError('internal_error', 'The identity provider publishes no jwks_uri.');
-      keys = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: options.requestTimeoutMs });
+      const url = new URL(jwksUri);
+      if (url.protocol !== 'https:' && !options.dangerouslyAllowInsecureIdpRequests) {
+        throw new LatchkeyError('internal_error', 'The identity provider’s jwks_uri is not https.');
+      }
+      keys = createIdpKeySet(url, { timeoutMs: options.requestTimeoutMs, now, fetch: watchedFetch, unavailable: (cause) => idpUnavailable('jwks', cause) });
       return keys;
+    },
+    async signingAlgorithms() {
+      const announced = (await config()).serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
+      return announced.filter((alg) => ASYMMETRIC.test(alg));
     },
   });
 }

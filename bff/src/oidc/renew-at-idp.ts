@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
 import type { DeviceSessionRecord } from '../store/types.js';
+import { idTokenSignatureValid } from './id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
 import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
 
@@ -33,14 +34,35 @@ export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: 
     throw idpUnavailable('refresh', error);
   }
   const expiresIn = tokens.expiresIn();
+  const idToken = tokens.id_token !== undefined && (await verifiedIdToken(ctx, idp, tokens.id_token));
   await ctx.store.updateIdpTokens(
     session.key,
     {
       refreshTokenSealed: tokens.refresh_token ? sealIdpToken(ctx, 'refresh_token', tokens.refresh_token) : link.refreshTokenSealed,
-      idTokenSealed: tokens.id_token ? sealIdpToken(ctx, 'id_token', tokens.id_token) : link.idTokenSealed,
+      idTokenSealed: idToken ? sealIdpToken(ctx, 'id_token', idToken) : link.idTokenSealed,
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : ctx.now() + expiresIn * 1000,
     },
     now,
   );
   return 'renewed';
+}
+
+/**
+ * A renewed ID token is only the next logout hint, and the rest of the answer (a rotated refresh token) must be kept
+ * whatever: one that does not verify, or cannot be checked right now, is dropped and the previous one stays.
+ */
+async function verifiedIdToken(ctx: BffContext, idp: IdpClient, idToken: string): Promise<string | null> {
+  try {
+    if (await idTokenSignatureValid(idp, idToken)) return idToken;
+    ctx.logger.error(
+      { event: 'oidc_refresh_id_token_refused', reason: 'signature' },
+      'the renewed ID token is not signed by a key the identity provider publishes',
+    );
+  } catch (error) {
+    ctx.logger.warn(
+      { event: 'oidc_refresh_id_token_refused', reason: (error as Error).message },
+      'the renewed ID token could not be checked; keeping the previous one',
+    );
+  }
+  return null;
 }

@@ -3,7 +3,7 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { requireSession } from '../http/session-auth.js';
 import { clearSessionCookie } from '../http/session-cookie.js';
-import { endSessionUrlFor } from '../oidc/end-session-url.js';
+import { beginRpLogout } from '../oidc/end-session-url.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import type { LogoutRedirectResponse } from '@latchkey/shared';
 
@@ -12,8 +12,8 @@ import type { LogoutRedirectResponse } from '@latchkey/shared';
  * Only the session's current credential (or the previous one, within grace) ends it: a superseded cookie, a copy
  * that an attacker kept, is not the device signing out.
  * A session started by the identity provider, with `oidc.postLogoutRedirectUri` set and an IdP that offers
- * `end_session_endpoint`, answers 200 `{ redirectTo }` instead: the IdP's end-session URL for the browser to follow
- * (RP-initiated logout), so the user is signed out there too.
+ * `end_session_endpoint`, answers 200 `{ redirectTo }` instead (RP-initiated logout, so the user is signed out there
+ * too): GET /oidc/logout, which sends the browser on to the IdP with the ID token hint added server-side.
  */
 export function createLogoutHandler(ctx: BffContext): RequestHandler {
   return tracedRoute(ctx, 'latchkey.logout', async (req, res, trace) => {
@@ -28,7 +28,7 @@ export function createLogoutHandler(ctx: BffContext): RequestHandler {
         trace.session(ended);
         ctx.metrics.logouts.inc({ scope: 'device' });
         ctx.logger.info({ event: 'logout', userId: ended.userId, sid: ended.sid }, 'logout');
-        redirectTo = await endSessionUrlFor(ctx, ended);
+        redirectTo = await beginRpLogout(ctx, req, res, ended);
       }
     }
     clearSessionCookie(res, ctx.options);

@@ -1,13 +1,11 @@
 import type { RequestHandler } from 'express';
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { jwtVerify, type JWTPayload } from 'jose';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { idpUnavailable, type IdpClient } from '../oidc/idp-client.js';
+import type { IdpClient } from '../oidc/idp-client.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-/** Logout tokens are signed like ID tokens; never with a shared secret or none. */
-const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^ES256K$/;
 const MAX_LOGOUT_TOKEN = 8192;
 
 /**
@@ -26,10 +24,12 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
     if (typeof logoutToken !== 'string' || logoutToken === '' || logoutToken.length > MAX_LOGOUT_TOKEN) {
       throw badToken('logout_token is required (application/x-www-form-urlencoded).');
     }
-    const config = await idp.config();
-    const metadata = config.serverMetadata();
-    const algorithms = (metadata.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => ASYMMETRIC.test(alg));
-    const keys = await idp.signingKeys();
+    const metadata = (await idp.config()).serverMetadata();
+    // Logout tokens are signed like ID tokens. Anyone can POST one: an unknown kid refetches the JWKS at most once per cooldown.
+    const algorithms = await idp.signingAlgorithms();
+    const keys = (await idp.signingKeys()).getKey('cooldown');
+    const windowSeconds = idp.options.logoutTokenReplayWindowSeconds;
+    const skewSeconds = ctx.options.clockSkewSeconds;
 
     let payload: JWTPayload;
     let typ: string | undefined;
@@ -42,12 +42,14 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
         audience: idp.options.clientId,
         algorithms,
         requiredClaims: ['iat', 'jti', 'events'],
-        // Bounds the replay window: a token older than this is refused, so remembering jtis that long is enough.
-        maxTokenAge: `${idp.options.logoutTokenReplayWindowSeconds}s`,
-        clockTolerance: ctx.options.clockSkewSeconds,
+        // Bounds the replay window: a token is accepted until iat + window + skew, and its jti remembered as long.
+        maxTokenAge: `${windowSeconds}s`,
+        clockTolerance: skewSeconds,
+        currentDate: new Date(ctx.now()),
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JWKSTimeout || error instanceof TypeError) throw idpUnavailable('jwks', error);
+      // The JWKS could not be fetched: 503 (the IdP retries), not a verdict on the token.
+      if (error instanceof LatchkeyError) throw error;
       throw badToken('The logout token is invalid.', error);
     }
     if (typ !== undefined && !/^(application\/)?logout\+jwt$/i.test(typ)) throw badToken('The logout token has the wrong typ.');
@@ -61,7 +63,9 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
     if (typeof payload.jti !== 'string' || payload.jti === '') throw badToken('The logout token has no jti.');
 
     const iss = metadata.issuer;
-    if (!(await ctx.store.useOnce(`bcl\n${iss}\n${payload.jti}`, idp.options.logoutTokenReplayWindowSeconds * 1000))) {
+    // jose accepts it while floor(now / 1 s) <= iat + window + skew: the jti is remembered until that second has passed.
+    const acceptedUntil = (payload.iat! + windowSeconds + skewSeconds + 1) * 1000;
+    if (!(await ctx.store.useOnce(`bcl\n${iss}\n${payload.jti}`, acceptedUntil - ctx.now()))) {
       throw badToken('The logout token was already used.');
     }
     const now = ctx.now();

@@ -4,6 +4,7 @@ import type { BffContext } from '../context.js';
 import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { setSessionCookie } from '../http/session-cookie.js';
+import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import { takeLoginTransaction } from '../oidc/login-transaction.js';
@@ -15,9 +16,10 @@ import type { IdpLink } from '../store/types.js';
 /**
  * GET /oidc/callback: the IdP sends the browser back here (a cross-site top-level navigation). The login transaction
  * is taken and destroyed first, so it serves exactly one callback whatever the outcome. openid-client checks `state`,
- * the RFC 9207 `iss` parameter, exchanges the code with the PKCE verifier and validates the ID token (signature, iss,
- * aud, exp, nonce). Then a normal device session starts (startDeviceSession, as for password login) holding the IdP
- * tokens sealed, and the browser goes to `returnTo` (303); the page gets its access token from POST /refresh.
+ * the RFC 9207 `iss` parameter, exchanges the code with the PKCE verifier and validates the ID token's claims (iss,
+ * aud, exp, nonce); its signature is checked here against the IdP's JWKS (openid-client does not by default). Then a
+ * normal device session starts (startDeviceSession, as for password login) holding the IdP tokens sealed, and the
+ * browser goes to `returnTo` (303); the page gets its access token from POST /refresh.
  * Every failure is a 400 `oidc_login_failed` (503 when the IdP cannot be reached) and stores nothing.
  */
 export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, transactionCookie: string): RequestHandler {
@@ -49,7 +51,12 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
       throw failed(code ? `The identity provider answered ${code}.` : 'The identity provider’s answer did not match this sign-in.', error);
     }
     const idTokenClaims = tokens.claims() as IdpClaims | undefined;
-    if (!idTokenClaims) throw failed('The identity provider sent no ID token.');
+    if (!idTokenClaims || tokens.id_token === undefined) throw failed('The identity provider sent no ID token.');
+    if (!(await idTokenSignatureValid(idp, tokens.id_token))) {
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
+      ctx.logger.warn({ event: 'oidc_login_failed', reason: 'id_token signature' }, 'the ID token is not signed by a key the identity provider publishes');
+      throw failed('The identity provider’s ID token is not signed by one of its keys.');
+    }
     const claims = await withUserInfo(ctx, config, tokens.access_token, idTokenClaims);
     const user = await mapUser(claims);
     if (user === null) {

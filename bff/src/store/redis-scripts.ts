@@ -1,23 +1,36 @@
+import { luaScript } from './redis-lua-script.js';
+
 /**
- * Lua sources for the Redis session store (`redis.ts`), registered with ioredis `defineCommand`.
+ * The Lua scripts of the Redis session store (`redis.ts`), registered with ioredis `defineCommand`
+ * (redis-script-commands.ts).
  *
  * Every script that reads a session and then writes depending on what it read runs in Redis
  * as one script, because Redis runs a script to completion before serving any other client:
  * two BFF instances can never interleave between the read and the write.
  *
  * Conventions shared by all scripts:
- * - `ARGV[1]` is the shard's key prefix `P{<tag>}` (see redis-keys.ts). Keys derived from a record's
- *   contents (sid, userId, the user's other sessions) are built inside the script from it, so they share
- *   the declared keys' hash tag: every script touches one Cluster slot.
+ * - KEYS and ARGV are named (redis-lua-script.ts): each script's Lua opens with generated `local` bindings
+ *   (`marker_ttl = tonumber(ARGV[n])`), and `redis.ts` passes them by name. The declaration is the only place a
+ *   position is decided.
+ * - The scripts that touch sessions take their shard's key prefix `P{<tag>}` as the `prefix` argument (see
+ *   redis-keys.ts). Keys derived from a record's contents (sid, userId, IdP sid, tenant, the user's other sessions)
+ *   are built inside the script from it, so they share the declared keys' hash tag: every script touches one
+ *   Cluster slot (`useOnce` touches its one untagged key).
  * - A session is a hash under `<shard>s:<key>` whose fields are the `DeviceSessionRecord`
  *   fields as strings; `previousHash` and `successorSealed` are absent while null.
  * - Numbers that get written are passed in from JavaScript as decimal strings and written
  *   verbatim, so Lua's number formatting never touches epoch milliseconds.
  * - A record goes back to JavaScript as the flat `HGETALL` array.
+ * - A Lua error is a bug (of a script, or of data it did not expect), never an outage: the store reports it as
+ *   such, not as StoreUnavailableError (redis.ts).
  *
- * Key layout within a shard `S` = `P{<tag>}`: `S s:<key>`, `S sid:<sid>`, `S ts:<key>`, `S u:<userId>` (the user's
- * sessions), `S ru:<userId>` (the user's `revoked_after`, kept so it never moves backwards), `S rv` (the shard's
- * revocation log: jti, sid, user and key-ring events); shard 0 also holds `S kr:sealed` and `S kr:version`.
+ * Key layout within a shard `S` = `P{<tag>}`: `S s:<key>`, `S sid:<sid>`, `S ts:<key>` (why a session ended),
+ * `S u:<userId>` (the user's sessions), `S ip:<sha1(iss \n idpSid)>` (sessions an IdP session started),
+ * `S tn:<sha1(tenant)>` (a tenant's sessions in this shard), `S ru:<userId>` (the user's `revoked_after`, kept so it
+ * never moves backwards), `S rt:<sha1(tenant)>` (a tenant's `revoked_after`, in the tenant's own shard), `S rv` (the
+ * shard's revocation log: jti, sid, user, tenant, session and key-ring events); shard 0 also holds `S kr:sealed` and
+ * `S kr:version`. Outside the shards: `P once:<sha256(id)>` (useOnce), `P tx:<name>:<id>` (login transactions) and
+ * `P rl:<name>:...` (rate limits).
  */
 
 /** Stand for the bell in LOG_REVOCATION until `withBell` fills them in: the log's last id before the append, the announcement. */
@@ -83,12 +96,33 @@ local function tenant_index(prefix, tenant)
 end
 `;
 
-/** Helpers prepended to the scripts that end sessions. */
+/** Raises a `revoked_after` marker (never lowers it) and keeps it alive at least marker_ttl; answers its value. */
+const RAISE_MARKER = `
+local function raise_marker(marker, revoked_after, marker_ttl)
+  local current = redis.call('GET', marker)
+  if (not current) or tonumber(current) < tonumber(revoked_after) then
+    redis.call('SET', marker, revoked_after, 'PX', marker_ttl)
+  elseif redis.call('PTTL', marker) < marker_ttl then
+    redis.call('PEXPIRE', marker, marker_ttl)
+  end
+  return redis.call('GET', marker)
+end
+`;
+
+/** Helpers prepended to the scripts that touch sessions. */
 const HELPERS =
   LOG_REVOCATION +
   IDP_SID_INDEX +
   TENANT_INDEX +
+  RAISE_MARKER +
   `
+-- Adds a session to an index scored by its absolute end; the index expires with its latest member.
+local function add_to_index(index, absolute, key)
+  redis.call('ZADD', index, absolute, key)
+  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', index, last[2])
+end
+
 local function to_map(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
@@ -170,9 +204,8 @@ end
 `;
 
 /**
- * createSession. KEYS: session, sid index, user index, tombstone.
- * ARGV: prefix, key, absoluteExpiresAt, log TTL ms ('0': no event), sid, userId, maxSessionsPerUser (0: no cap),
- * now, markerTtlMs, then the record's field/value pairs.
+ * createSession: writes the record (`fields`: its field/value pairs); `logTtl` is the event's TTL ('0': no event),
+ * `cap` maxSessionsPerUser ('0': no cap).
  * Atomic so the session, its sid index and its user index entry appear together: a concurrent
  * endAllUserSessions either sees all three or none; and so is its `session` event in the user's shard's log (event
  * streams tell the user's other devices). The event trims like sid events (it lives as long as they do). With a cap,
@@ -181,12 +214,23 @@ end
  * Every key expires at the session's absolute end; the user index at the latest absolute end
  * among its members (members are scored by absoluteExpiresAt).
  */
-export const CREATE_SESSION =
-  HELPERS +
-  `
-local session, sid_index, user_index, tombstone = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local prefix, key, absolute, log_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local cap, now_str, marker_ttl = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+export const CREATE_SESSION = luaScript({
+  name: 'latchkeyCreateSession',
+  keys: ['session', 'sidIndex', 'userIndex', 'tombstone'],
+  argv: {
+    prefix: 'string',
+    key: 'string',
+    absolute: 'string',
+    logTtl: 'number',
+    sid: 'string',
+    userId: 'string',
+    cap: 'number',
+    nowStr: 'string',
+    markerTtl: 'number',
+  },
+  rest: 'fields',
+  helpers: HELPERS,
+  body: `
 local evicted = {}
 if cap > 0 then
   prune_index(user_index, now_str)
@@ -210,52 +254,47 @@ if cap > 0 then
   end
 end
 redis.call('DEL', session, tombstone)
-redis.call('HSET', session, unpack(ARGV, 10))
+redis.call('HSET', session, unpack(fields))
 redis.call('PEXPIREAT', session, absolute)
 redis.call('SET', sid_index, key)
 redis.call('PEXPIREAT', sid_index, absolute)
-redis.call('ZADD', user_index, absolute, key)
-local latest = redis.call('ZRANGE', user_index, -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', user_index, latest[2])
+add_to_index(user_index, absolute, key)
 local idp = redis.call('HMGET', session, 'idpIss', 'idpSid')
-if idp[1] and idp[2] then
-  local idp_index = idp_sid_index(prefix, idp[1], idp[2])
-  redis.call('ZADD', idp_index, absolute, key)
-  local last = redis.call('ZRANGE', idp_index, -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', idp_index, last[2])
-end
+if idp[1] and idp[2] then add_to_index(idp_sid_index(prefix, idp[1], idp[2]), absolute, key) end
 local tenant = redis.call('HGET', session, 'tenant')
-if tenant then
-  local index = tenant_index(prefix, tenant)
-  redis.call('ZADD', index, absolute, key)
-  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', index, last[2])
-end
+if tenant then add_to_index(tenant_index(prefix, tenant), absolute, key) end
 if log_ttl > 0 then
-  log_revocation(prefix, 'session', ARGV[5], log_ttl, '0', true, {'u', ARGV[6]})
+  log_revocation(prefix, 'session', sid, log_ttl, '0', true, {'u', user_id})
 end
 return evicted
-`;
+`,
+});
 
 /**
- * rotate. KEYS: session, tombstone.
- * ARGV: prefix, presented generation, presented hash, next hash, next sealed, now,
- *       graceMs, now + idleTimeoutMs, markerTtlMs.
+ * rotate: the presented generation and hash, the successor's hash and sealed value, `idleCandidate` now + idleTimeoutMs.
  * Returns {'rotated', record} | {'replayed', record, sealed} | {'reuse_detected', record}
  *       | {'ended', reason or false} | {'mismatch'}.
  * Must be atomic: concurrent refreshes with the same credential must see exactly one rotation
  * (the others then see the previous generation and get the same successor), and a reuse must
  * end the session before any other refresh can act on it.
  */
-export const ROTATE =
-  HELPERS +
-  `
-local session, tombstone = KEYS[1], KEYS[2]
-local prefix = ARGV[1]
-local presented_gen, presented_hash = tonumber(ARGV[2]), ARGV[3]
-local next_hash, next_sealed = ARGV[4], ARGV[5]
-local now_str, grace_ms, idle_candidate = ARGV[6], tonumber(ARGV[7]), ARGV[8]
-local now, marker_ttl = tonumber(now_str), tonumber(ARGV[9])
+export const ROTATE = luaScript({
+  name: 'latchkeyRotate',
+  keys: ['session', 'tombstone'],
+  argv: {
+    prefix: 'string',
+    presentedGen: 'number',
+    presentedHash: 'string',
+    nextHash: 'string',
+    nextSealed: 'string',
+    nowStr: 'string',
+    graceMs: 'number',
+    idleCandidate: 'string',
+    markerTtl: 'number',
+  },
+  helpers: HELPERS,
+  body: `
+local now = tonumber(now_str)
 
 local flat = redis.call('HGETALL', session)
 if #flat == 0 then
@@ -311,18 +350,21 @@ end
 -- A superseded credential whose successor is already in use (or out of grace): theft.
 end_session(prefix, rec, 'reuse_detected', marker_ttl)
 return {'reuse_detected', flat}
-`;
+`,
+});
 
 /**
- * endSession. KEYS: session. ARGV: prefix, reason, now, markerTtlMs.
+ * endSession.
  * Returns the ended record, or false when it was not live (an expired one is pruned as
  * `session_expired`). Atomic so a concurrent rotate cannot resurrect or re-end the session.
  */
-export const END_SESSION =
-  HELPERS +
-  `
-local prefix, reason, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local flat = redis.call('HGETALL', KEYS[1])
+export const END_SESSION = luaScript({
+  name: 'latchkeyEndSession',
+  keys: ['session'],
+  argv: { prefix: 'string', reason: 'string', now: 'number', markerTtl: 'number' },
+  helpers: HELPERS,
+  body: `
+local flat = redis.call('HGETALL', session)
 if #flat == 0 then return false end
 local rec = to_map(flat)
 if is_expired(rec, now) then
@@ -331,19 +373,21 @@ if is_expired(rec, now) then
 end
 end_session(prefix, rec, reason, marker_ttl)
 return flat
-`;
+`,
+});
 
 /**
- * endUserSessionBySid. KEYS: sid index. ARGV: prefix, userId, reason, now, markerTtlMs.
+ * endUserSessionBySid.
  * Like END_SESSION, addressed by sid; another user's session is left untouched (false).
  * Atomic so the ownership check and the delete see the same session.
  */
-export const END_USER_SESSION_BY_SID =
-  HELPERS +
-  `
-local prefix, user_id, reason = ARGV[1], ARGV[2], ARGV[3]
-local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local key = redis.call('GET', KEYS[1])
+export const END_USER_SESSION_BY_SID = luaScript({
+  name: 'latchkeyEndUserSessionBySid',
+  keys: ['sidIndex'],
+  argv: { prefix: 'string', userId: 'string', reason: 'string', now: 'number', markerTtl: 'number' },
+  helpers: HELPERS,
+  body: `
+local key = redis.call('GET', sid_index)
 if not key then return false end
 local flat = redis.call('HGETALL', prefix .. 's:' .. key)
 if #flat == 0 then return false end
@@ -355,22 +399,25 @@ if is_expired(rec, now) then
 end
 end_session(prefix, rec, reason, marker_ttl)
 return flat
-`;
+`,
+});
 
 /**
- * listUserSessions. KEYS: user index. ARGV: prefix, userId, now, limit (0: all).
+ * listUserSessions. `limit` '0': all.
  * Returns the live records among the `limit` newest index entries (unordered; the caller sorts) and prunes the
  * rest: index entries whose session is gone are removed, expired sessions are ended as `session_expired`.
  * Bounded: the index holds at most the cap (createSession evicts), and `limit` bounds it even for a user indexed
  * with more from before the cap applied.
  * Atomic so pruning never removes a session that a concurrent rotate just kept alive.
  */
-export const LIST_USER_SESSIONS =
-  HELPERS +
-  `
-local user_index = KEYS[1]
-local prefix, user_id, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-prune_index(user_index, ARGV[3])
+export const LIST_USER_SESSIONS = luaScript({
+  name: 'latchkeyListUserSessions',
+  keys: ['userIndex'],
+  argv: { prefix: 'string', userId: 'string', nowStr: 'string', limit: 'number' },
+  helpers: HELPERS,
+  body: `
+local now = tonumber(now_str)
+prune_index(user_index, now_str)
 local live = {}
 for _, key in ipairs(redis.call('ZRANGE', user_index, limit > 0 and -limit or 0, -1)) do
   local flat = redis.call('HGETALL', prefix .. 's:' .. key)
@@ -388,138 +435,163 @@ for _, key in ipairs(redis.call('ZRANGE', user_index, limit > 0 and -limit or 0,
   end
 end
 return live
-`;
+`,
+});
 
 /**
- * endAllUserSessions. KEYS: user index, user revocation marker.
- * ARGV: prefix, userId, revokedAfter, now, markerTtlMs.
+ * endAllUserSessions.
  * Ends every live session of the user as `session_revoked` (marking each sid), prunes the rest,
  * and raises `revoked_after` (never lowers it). Returns the ended records.
  * Must be atomic: a session created concurrently is either ended with the rest or untouched,
  * and no token can be issued between ending the sessions and setting `revoked_after`.
  */
-export const END_ALL_USER_SESSIONS =
-  HELPERS +
-  `
-local user_index, user_marker = KEYS[1], KEYS[2]
-local prefix, user_id, revoked_after = ARGV[1], ARGV[2], ARGV[3]
-local now, marker_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+export const END_ALL_USER_SESSIONS = luaScript({
+  name: 'latchkeyEndAllUserSessions',
+  keys: ['userIndex', 'userMarker'],
+  argv: { prefix: 'string', userId: 'string', revokedAfter: 'string', nowStr: 'string', markerTtl: 'number' },
+  helpers: HELPERS,
+  body: `
+local now = tonumber(now_str)
 -- O(cap): createSession keeps the index at the cap. Every session in it is ended, however many there are.
-prune_index(user_index, ARGV[4])
+prune_index(user_index, now_str)
 local ended = end_indexed_sessions(prefix, user_index, function(rec) return rec.userId == user_id end, now, 'session_revoked', marker_ttl, 'logout_all')
 if marker_ttl > 0 then
-  local current = redis.call('GET', user_marker)
-  if (not current) or tonumber(current) < tonumber(revoked_after) then
-    redis.call('SET', user_marker, revoked_after, 'PX', marker_ttl)
-  elseif redis.call('PTTL', user_marker) < marker_ttl then
-    redis.call('PEXPIRE', user_marker, marker_ttl)
-  end
-  log_revocation(prefix, 'user', user_id, marker_ttl, redis.call('GET', user_marker), true)
+  log_revocation(prefix, 'user', user_id, marker_ttl, raise_marker(user_marker, revoked_after, marker_ttl), true)
 end
 return ended
-`;
+`,
+});
 
 /**
- * putKeyRing. KEYS: key ring version, key ring blob.
- * ARGV: '1' when a version is expected ('0': only if none exists), expected version, next version, next sealed,
- * shard 0's prefix (whose log gets the event), the event's TTL.
+ * putKeyRing. `expects` '1' when `expectedVersion` is expected ('0': only if none exists); `logPrefix` is shard
+ * 0's prefix (whose log gets the event).
  * Returns 1 when written, 0 when the current version differs.
  * Atomic compare-and-set, so two instances rotating keys at once cannot both win.
  */
-export const PUT_KEY_RING =
-  LOG_REVOCATION +
-  `
-local version_key, sealed_key = KEYS[1], KEYS[2]
+export const PUT_KEY_RING = luaScript({
+  name: 'latchkeyPutKeyRing',
+  keys: ['versionKey', 'sealedKey'],
+  argv: { expects: 'string', expectedVersion: 'string', nextVersion: 'string', nextSealed: 'string', logPrefix: 'string', eventTtl: 'number' },
+  helpers: LOG_REVOCATION,
+  body: `
 local current = redis.call('GET', version_key)
-if ARGV[1] == '0' then
+if expects == '0' then
   if current then return 0 end
-elseif current ~= ARGV[2] then
+elseif current ~= expected_version then
   return 0
 end
-redis.call('SET', version_key, ARGV[3])
-redis.call('SET', sealed_key, ARGV[4])
+redis.call('SET', version_key, next_version)
+redis.call('SET', sealed_key, next_sealed)
 -- Wakes every guard so it reloads the ring at once (an emergency rotation must reach them all).
-log_revocation(ARGV[5], 'keyring', ARGV[3], tonumber(ARGV[6]), '0', false)
+log_revocation(log_prefix, 'keyring', next_version, event_ttl, '0', false)
 return 1
-`;
+`,
+});
 
 /**
- * revokeJti. KEYS: the shard's revocation log. ARGV: shard prefix, jti, ttlMs.
+ * revokeJti. `log` is the shard's revocation log (declared for the Cluster slot; written through `prefix`).
  * The jti deny list lives in the log alone (no key per jti): one stream entry costs about a third of a key with
  * its own TTL, and guards read the log anyway.
  */
-export const REVOKE_JTI =
-  LOG_REVOCATION +
-  `
-log_revocation(ARGV[1], 'jti', ARGV[2], tonumber(ARGV[3]), '0', false)
+export const REVOKE_JTI = luaScript({
+  name: 'latchkeyRevokeJti',
+  keys: ['log'],
+  argv: { prefix: 'string', jti: 'string', ttl: 'number' },
+  helpers: LOG_REVOCATION,
+  body: `
+log_revocation(prefix, 'jti', jti, ttl, '0', false)
 return 1
-`;
+`,
+});
 
 /**
- * endSessionsByIdpSid. KEYS: the shard's index for (iss, idpSid). ARGV: prefix, iss, idpSid, reason, now, markerTtlMs.
+ * endSessionsByIdpSid. `index`: the shard's index for (iss, idpSid).
  * Ends every live session of this shard that the IdP session started (each like END_SESSION) and prunes the rest.
  * Returns the ended records. Runs once per shard (the IdP sid does not say which user, hence which shard).
  */
-export const END_SESSIONS_BY_IDP_SID =
-  HELPERS +
-  `
-local index = KEYS[1]
-local prefix, iss, idp_sid, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now, marker_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+export const END_SESSIONS_BY_IDP_SID = luaScript({
+  name: 'latchkeyEndSessionsByIdpSid',
+  keys: ['index'],
+  argv: { prefix: 'string', iss: 'string', idpSid: 'string', reason: 'string', now: 'number', markerTtl: 'number' },
+  helpers: HELPERS,
+  body: `
 return end_indexed_sessions(prefix, index, function(rec) return rec.idpIss == iss and rec.idpSid == idp_sid end, now, reason, marker_ttl)
-`;
+`,
+});
 
 /**
- * revokeTenant, step 1. KEYS: the tenant's marker. ARGV: the tenant's shard prefix, tenant, revokedAfter, markerTtlMs.
+ * revokeTenant, step 1. `marker` and `prefix` are the tenant's own shard's.
  * Raises the tenant's `revoked_after` (never lowers it) and appends its `tenant` event to the shard's log.
  */
-export const MARK_TENANT_REVOKED =
-  LOG_REVOCATION +
-  `
-local marker = KEYS[1]
-local prefix, tenant, revoked_after, marker_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local current = redis.call('GET', marker)
-if (not current) or tonumber(current) < tonumber(revoked_after) then
-  redis.call('SET', marker, revoked_after, 'PX', marker_ttl)
-elseif redis.call('PTTL', marker) < marker_ttl then
-  redis.call('PEXPIRE', marker, marker_ttl)
-end
-log_revocation(prefix, 'tenant', tenant, marker_ttl, redis.call('GET', marker), true)
+export const MARK_TENANT_REVOKED = luaScript({
+  name: 'latchkeyMarkTenantRevoked',
+  keys: ['marker'],
+  argv: { prefix: 'string', tenant: 'string', revokedAfter: 'string', markerTtl: 'number' },
+  helpers: LOG_REVOCATION + RAISE_MARKER,
+  body: `
+log_revocation(prefix, 'tenant', tenant, marker_ttl, raise_marker(marker, revoked_after, marker_ttl), true)
 return 1
-`;
+`,
+});
 
 /**
- * revokeTenant, step 2. KEYS: the shard's index of the tenant. ARGV: prefix, tenant, now, markerTtlMs.
+ * revokeTenant, step 2. `index`: the shard's index of the tenant.
  * Ends every live session of this shard whose tenant it is (each like END_SESSION, reason `session_revoked`) and
  * prunes the rest. Returns the ended records. Runs once per shard (a tenant spans users, hence shards).
  */
-export const END_TENANT_SESSIONS =
-  HELPERS +
-  `
-local index = KEYS[1]
-local prefix, tenant, now, marker_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+export const END_TENANT_SESSIONS = luaScript({
+  name: 'latchkeyEndTenantSessions',
+  keys: ['index'],
+  argv: { prefix: 'string', tenant: 'string', now: 'number', markerTtl: 'number' },
+  helpers: HELPERS,
+  body: `
 return end_indexed_sessions(prefix, index, function(rec) return rec.tenant == tenant end, now, 'session_revoked', marker_ttl)
-`;
+`,
+});
 
 /**
- * updateIdpTokens. KEYS: session. ARGV: now, refresh token sealed, ID token sealed, IdP access expiry ('' deletes a field).
+ * updateIdpTokens. An empty value ('') deletes its field.
  * Returns 1 when a live OIDC session was updated, 0 otherwise (never recreates a session that ended meanwhile).
  */
-export const UPDATE_IDP_TOKENS = `
-local session = KEYS[1]
-local now = tonumber(ARGV[1])
+export const UPDATE_IDP_TOKENS = luaScript({
+  name: 'latchkeyUpdateIdpTokens',
+  keys: ['session'],
+  argv: { now: 'number', refreshTokenSealed: 'string', idTokenSealed: 'string', accessExpiresAt: 'string' },
+  body: `
 local rec = redis.call('HMGET', session, 'idpIss', 'idleExpiresAt', 'absoluteExpiresAt')
 if not rec[1] or now >= tonumber(rec[2]) or now >= tonumber(rec[3]) then return 0 end
-local names = {'idpRefreshTokenSealed', 'idpIdTokenSealed', 'idpAccessExpiresAt'}
-for i, name in ipairs(names) do
-  local value = ARGV[i + 1]
+local fields = {idpRefreshTokenSealed = refresh_token_sealed, idpIdTokenSealed = id_token_sealed, idpAccessExpiresAt = access_expires_at}
+for name, value in pairs(fields) do
   if value == '' then redis.call('HDEL', session, name) else redis.call('HSET', session, name, value) end
 end
 return 1
-`;
+`,
+});
 
-/** useOnce. KEYS: the id's key. ARGV: ttlMs. 1 the first time, 0 while the key lives. */
-export const USE_ONCE = `
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+/** useOnce. 1 the first time, 0 while the key lives. */
+export const USE_ONCE = luaScript({
+  name: 'latchkeyUseOnce',
+  keys: ['once'],
+  argv: { ttlMs: 'string' },
+  body: `
+if redis.call('SET', once, '1', 'NX', 'PX', ttl_ms) then return 1 end
 return 0
-`;
+`,
+});
+
+/** Every script, as a store registers them. */
+export const SCRIPTS = [
+  CREATE_SESSION,
+  ROTATE,
+  END_SESSION,
+  END_USER_SESSION_BY_SID,
+  LIST_USER_SESSIONS,
+  END_ALL_USER_SESSIONS,
+  PUT_KEY_RING,
+  REVOKE_JTI,
+  END_SESSIONS_BY_IDP_SID,
+  MARK_TENANT_REVOKED,
+  END_TENANT_SESSIONS,
+  UPDATE_IDP_TOKENS,
+  USE_ONCE,
+] as const;

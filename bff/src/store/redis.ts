@@ -6,7 +6,23 @@ import { counterFromLimiter, windowSeconds, type RateLimitCounter, type RateLimi
 import { createOwnedClient, waitUntilReady } from './redis-connection.js';
 import { createRedisKeyLayout, type RedisKeyLayout } from './redis-keys.js';
 import { RedisRevocationLog } from './redis-revocation-log.js';
-import { defineScripts, ttlArg, type ScriptArg, type ScriptCommands, type ScriptName, type ScriptPipeline } from './redis-script-commands.js';
+import type { LuaScript, ScriptCall } from './redis-lua-script.js';
+import { defineScripts, ttlArg, type ScriptPipeline, type ScriptRunner } from './redis-script-commands.js';
+import {
+  CREATE_SESSION,
+  END_ALL_USER_SESSIONS,
+  END_SESSION,
+  END_SESSIONS_BY_IDP_SID,
+  END_TENANT_SESSIONS,
+  END_USER_SESSION_BY_SID,
+  LIST_USER_SESSIONS,
+  MARK_TENANT_REVOKED,
+  PUT_KEY_RING,
+  REVOKE_JTI,
+  ROTATE,
+  UPDATE_IDP_TOKENS,
+  USE_ONCE,
+} from './redis-scripts.js';
 import {
   isExpired,
   limitsSchema,
@@ -17,6 +33,7 @@ import {
   recordToFields,
   rotateResultFromReply,
 } from './redis-session-codec.js';
+import { isScriptFailure, RedisScriptError } from './redis-script-error.js';
 import { resolveRedisStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedRedisStoreOptions } from './redis-store-options.js';
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 import { assertSessionKeyOf } from './session-key.js';
@@ -59,7 +76,7 @@ export class RedisStore implements SessionStore {
   private readonly isCluster: boolean;
   private readonly keys: RedisKeyLayout;
   private readonly log: RedisRevocationLog;
-  private readonly scripts: ScriptCommands;
+  private readonly scripts: ScriptRunner;
   private lastConnectionError: unknown = undefined;
   private closed = false;
 
@@ -98,22 +115,26 @@ export class RedisStore implements SessionStore {
     const cap = options.maxSessionsPerUser === undefined ? 0 : limitsSchema.parse(options).maxSessionsPerUser;
     const shard = this.keys.shardOfUser(record.userId);
     const fields = recordToFields(record);
-    const evicted = await this.write('createSession', 'latchkeyCreateSession', [
-      this.keys.session(shard, record.key),
-      this.keys.sidIndex(shard, record.sid),
-      this.keys.userIndex(shard, record.userId),
-      this.keys.tombstone(shard, record.key),
-      this.keys.shardPrefixes[shard]!,
-      record.key,
-      String(record.absoluteExpiresAt),
-      String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
-      record.sid,
-      record.userId,
-      String(cap),
-      String(options.now ?? 0),
-      ttlArg(options.markerTtlMs ?? 0),
-      ...fields,
-    ]);
+    const evicted = await this.write('createSession', CREATE_SESSION, {
+      keys: {
+        session: this.keys.session(shard, record.key),
+        sidIndex: this.keys.sidIndex(shard, record.sid),
+        userIndex: this.keys.userIndex(shard, record.userId),
+        tombstone: this.keys.tombstone(shard, record.key),
+      },
+      argv: {
+        prefix: this.keys.shardPrefixes[shard]!,
+        key: record.key,
+        absolute: String(record.absoluteExpiresAt),
+        logTtl: String(Math.max(0, Math.floor(options.logTtlMs ?? 0))),
+        sid: record.sid,
+        userId: record.userId,
+        cap: String(cap),
+        nowStr: String(options.now ?? 0),
+        markerTtl: ttlArg(options.markerTtlMs ?? 0),
+      },
+      rest: fields,
+    });
     return recordsFromReply(evicted).sort(oldestFirst);
   }
 
@@ -129,19 +150,20 @@ export class RedisStore implements SessionStore {
   async rotate(input: RotateInput): Promise<RotateResult> {
     const shard = this.keys.shardOfSessionKey(input.key);
     if (shard === null) return { outcome: 'ended', reason: null };
-    const reply = await this.write('rotate', 'latchkeyRotate', [
-      this.keys.session(shard, input.key),
-      this.keys.tombstone(shard, input.key),
-      this.keys.shardPrefixes[shard]!,
-      String(input.generation),
-      input.credentialHash,
-      input.nextCredentialHash,
-      input.nextSealed,
-      String(input.now),
-      String(Math.max(0, Math.ceil(input.graceMs))),
-      String(input.now + input.idleTimeoutMs),
-      ttlArg(input.markerTtlMs),
-    ]);
+    const reply = await this.write('rotate', ROTATE, {
+      keys: { session: this.keys.session(shard, input.key), tombstone: this.keys.tombstone(shard, input.key) },
+      argv: {
+        prefix: this.keys.shardPrefixes[shard]!,
+        presentedGen: String(input.generation),
+        presentedHash: input.credentialHash,
+        nextHash: input.nextCredentialHash,
+        nextSealed: input.nextSealed,
+        nowStr: String(input.now),
+        graceMs: String(Math.max(0, Math.ceil(input.graceMs))),
+        idleCandidate: String(input.now + input.idleTimeoutMs),
+        markerTtl: ttlArg(input.markerTtlMs),
+      },
+    });
     return rotateResultFromReply(reply);
   }
 
@@ -149,7 +171,10 @@ export class RedisStore implements SessionStore {
     const shard = this.keys.shardOfUser(userId);
     const bound = limit === undefined ? 0 : z.number().int().positive().parse(limit);
     const reply = await this.run('listUserSessions', () =>
-      this.scripts.latchkeyListUserSessions(this.keys.userIndex(shard, userId), this.keys.shardPrefixes[shard]!, userId, String(now), String(bound)),
+      this.scripts.run(LIST_USER_SESSIONS, {
+        keys: { userIndex: this.keys.userIndex(shard, userId) },
+        argv: { prefix: this.keys.shardPrefixes[shard]!, userId, nowStr: String(now), limit: String(bound) },
+      }),
     );
     return recordsFromReply(reply).sort(oldestFirst);
   }
@@ -157,40 +182,28 @@ export class RedisStore implements SessionStore {
   async endSession(key: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
     const shard = this.keys.shardOfSessionKey(key);
     if (shard === null) return null;
-    const reply = await this.write('endSession', 'latchkeyEndSession', [
-      this.keys.session(shard, key),
-      this.keys.shardPrefixes[shard]!,
-      reason,
-      String(now),
-      ttlArg(markerTtlMs),
-    ]);
+    const reply = await this.write('endSession', END_SESSION, {
+      keys: { session: this.keys.session(shard, key) },
+      argv: { prefix: this.keys.shardPrefixes[shard]!, reason, now: String(now), markerTtl: ttlArg(markerTtlMs) },
+    });
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
   async endUserSessionBySid(userId: string, sid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null> {
     const shard = this.keys.shardOfUser(userId);
-    const reply = await this.write('endUserSessionBySid', 'latchkeyEndUserSessionBySid', [
-      this.keys.sidIndex(shard, sid),
-      this.keys.shardPrefixes[shard]!,
-      userId,
-      reason,
-      String(now),
-      ttlArg(markerTtlMs),
-    ]);
+    const reply = await this.write('endUserSessionBySid', END_USER_SESSION_BY_SID, {
+      keys: { sidIndex: this.keys.sidIndex(shard, sid) },
+      argv: { prefix: this.keys.shardPrefixes[shard]!, userId, reason, now: String(now), markerTtl: ttlArg(markerTtlMs) },
+    });
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
   async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
     const shard = this.keys.shardOfUser(userId);
-    const reply = await this.write('endAllUserSessions', 'latchkeyEndAllUserSessions', [
-      this.keys.userIndex(shard, userId),
-      this.keys.userMarker(shard, userId),
-      this.keys.shardPrefixes[shard]!,
-      userId,
-      String(revokedAfter),
-      String(now),
-      ttlArg(markerTtlMs),
-    ]);
+    const reply = await this.write('endAllUserSessions', END_ALL_USER_SESSIONS, {
+      keys: { userIndex: this.keys.userIndex(shard, userId), userMarker: this.keys.userMarker(shard, userId) },
+      argv: { prefix: this.keys.shardPrefixes[shard]!, userId, revokedAfter: String(revokedAfter), nowStr: String(now), markerTtl: ttlArg(markerTtlMs) },
+    });
     return recordsFromReply(reply).sort(oldestFirst);
   }
 
@@ -198,18 +211,18 @@ export class RedisStore implements SessionStore {
     // The marker first: from then on no older token of the tenant passes a guard, whatever the sweep below meets.
     if (markerTtlMs > 0) {
       const shard = this.keys.shardOfTenant(tenant);
-      await this.write('revokeTenant', 'latchkeyMarkTenantRevoked', [
-        this.keys.tenantMarker(shard, tenant),
-        this.keys.shardPrefixes[shard]!,
-        tenant,
-        String(revokedAfter),
-        ttlArg(markerTtlMs),
-      ]);
+      await this.write('revokeTenant', MARK_TENANT_REVOKED, {
+        keys: { marker: this.keys.tenantMarker(shard, tenant) },
+        argv: { prefix: this.keys.shardPrefixes[shard]!, tenant, revokedAfter: String(revokedAfter), markerTtl: ttlArg(markerTtlMs) },
+      });
     }
     // A tenant spans users, hence shards: each ends its share in a script of its own slot.
     const replies = await Promise.all(
       this.keys.shardPrefixes.map((prefix, shard) =>
-        this.write('revokeTenant', 'latchkeyEndTenantSessions', [this.keys.tenantIndex(shard, tenant), prefix, tenant, String(now), ttlArg(markerTtlMs)]),
+        this.write('revokeTenant', END_TENANT_SESSIONS, {
+          keys: { index: this.keys.tenantIndex(shard, tenant) },
+          argv: { prefix, tenant, now: String(now), markerTtl: ttlArg(markerTtlMs) },
+        }),
       ),
     );
     return replies.flatMap(recordsFromReply).sort(oldestFirst);
@@ -219,15 +232,10 @@ export class RedisStore implements SessionStore {
     // The IdP sid does not name the user, so every shard is asked, each in a script of its own slot.
     const replies = await Promise.all(
       this.keys.shardPrefixes.map((prefix, shard) =>
-        this.write('endSessionsByIdpSid', 'latchkeyEndSessionsByIdpSid', [
-          this.keys.idpSidIndex(shard, iss, idpSid),
-          prefix,
-          iss,
-          idpSid,
-          reason,
-          String(now),
-          ttlArg(markerTtlMs),
-        ]),
+        this.write('endSessionsByIdpSid', END_SESSIONS_BY_IDP_SID, {
+          keys: { index: this.keys.idpSidIndex(shard, iss, idpSid) },
+          argv: { prefix, iss, idpSid, reason, now: String(now), markerTtl: ttlArg(markerTtlMs) },
+        }),
       ),
     );
     return replies.flatMap(recordsFromReply).sort(oldestFirst);
@@ -236,18 +244,20 @@ export class RedisStore implements SessionStore {
   async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {
     const shard = this.keys.shardOfSessionKey(key);
     if (shard === null) return false;
-    const reply = await this.write('updateIdpTokens', 'latchkeyUpdateIdpTokens', [
-      this.keys.session(shard, key),
-      String(now),
-      update.refreshTokenSealed ?? '',
-      update.idTokenSealed ?? '',
-      String(Math.trunc(update.accessExpiresAt)),
-    ]);
+    const reply = await this.write('updateIdpTokens', UPDATE_IDP_TOKENS, {
+      keys: { session: this.keys.session(shard, key) },
+      argv: {
+        now: String(now),
+        refreshTokenSealed: update.refreshTokenSealed ?? '',
+        idTokenSealed: update.idTokenSealed ?? '',
+        accessExpiresAt: String(Math.trunc(update.accessExpiresAt)),
+      },
+    });
     return reply === 1;
   }
 
   async useOnce(id: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.write('useOnce', 'latchkeyUseOnce', [this.keys.usedOnce(id), String(Math.max(1, Math.ceil(ttlMs)))]);
+    const reply = await this.write('useOnce', USE_ONCE, { keys: { once: this.keys.usedOnce(id) }, argv: { ttlMs: String(Math.max(1, Math.ceil(ttlMs))) } });
     return reply === 1;
   }
 
@@ -265,7 +275,7 @@ export class RedisStore implements SessionStore {
     const ttl = ttlArg(ttlMs);
     if (ttl === '0') return; // Already expired: nothing left to deny.
     const shard = this.keys.shardOfJti(jti);
-    await this.write('revokeJti', 'latchkeyRevokeJti', [this.keys.logKeys[shard]!, this.keys.shardPrefixes[shard]!, jti, ttl]);
+    await this.write('revokeJti', REVOKE_JTI, { keys: { log: this.keys.logKeys[shard]! }, argv: { prefix: this.keys.shardPrefixes[shard]!, jti, ttl } });
   }
 
   async getKeyRing(): Promise<{ version: string; sealed: string } | null> {
@@ -274,16 +284,17 @@ export class RedisStore implements SessionStore {
   }
 
   async putKeyRing(expectedVersion: string | null, next: { version: string; sealed: string }): Promise<boolean> {
-    const written = await this.write('putKeyRing', 'latchkeyPutKeyRing', [
-      this.keys.keyRingVersion(),
-      this.keys.keyRingSealed(),
-      expectedVersion === null ? '0' : '1',
-      expectedVersion ?? '',
-      next.version,
-      next.sealed,
-      this.keys.shardPrefixes[0]!,
-      String(KEY_RING_EVENT_TTL_MS),
-    ]);
+    const written = await this.write('putKeyRing', PUT_KEY_RING, {
+      keys: { versionKey: this.keys.keyRingVersion(), sealedKey: this.keys.keyRingSealed() },
+      argv: {
+        expects: expectedVersion === null ? '0' : '1',
+        expectedVersion: expectedVersion ?? '',
+        nextVersion: next.version,
+        nextSealed: next.sealed,
+        logPrefix: this.keys.shardPrefixes[0]!,
+        eventTtl: String(KEY_RING_EVENT_TTL_MS),
+      },
+    });
     return written === 1;
   }
 
@@ -344,14 +355,14 @@ export class RedisStore implements SessionStore {
    * asynchronous, so without that, a master that dies right after a write can take the write (a rotation, a logout)
    * with it while the client already holds the answer.
    */
-  private async write(operation: string, script: ScriptName, args: ScriptArg[]): Promise<unknown> {
+  private async write<K extends string, A extends string>(operation: string, script: LuaScript<K, A>, call: ScriptCall<K, A>): Promise<unknown> {
     const acks = this.options.waitForReplicas;
-    if (acks === undefined) return this.run(operation, () => this.scripts[script](...args));
+    if (acks === undefined) return this.run(operation, () => this.scripts.run(script, call));
     return this.run(
       operation,
       async () => {
         const pipeline = this.client.pipeline() as unknown as ScriptPipeline;
-        pipeline[script](...args);
+        this.scripts.queue(pipeline, script, call);
         pipeline.call('WAIT', acks.replicas, acks.timeoutMs);
         const [written, waited] = (await pipeline.exec()) ?? [];
         if (!written || !waited) throw new Error('no reply');
@@ -366,7 +377,7 @@ export class RedisStore implements SessionStore {
     );
   }
 
-  /** Runs one client call under the store's deadline; every failure becomes StoreUnavailableError. */
+  /** Runs one client call under the store's deadline; every failure becomes StoreUnavailableError, but a script's own error (RedisScriptError). */
   private async run<T>(operation: string, call: () => Promise<T>, timeoutMs = this.options.commandTimeoutMs): Promise<T> {
     this.assertOpen();
     let timer: NodeJS.Timeout | undefined;
@@ -377,6 +388,8 @@ export class RedisStore implements SessionStore {
       return await Promise.race([call(), deadline]);
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
+      // A script that fails while Redis answers is a bug, not an outage (a 500, never a 503).
+      if (isScriptFailure(error)) throw new RedisScriptError(`Redis ${operation} script failed: ${detail}`, { cause: error });
       throw new StoreUnavailableError(`Redis ${operation} failed: ${detail}`, { cause: error });
     } finally {
       clearTimeout(timer);

@@ -19,8 +19,9 @@ export const IDP_ACCOUNTS: readonly DevIdpAccount[] = [
 
 export type RunningIdp = DevIdp & { issuer: string; port: number; stop(): Promise<void>; start(): Promise<void> };
 
-export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlSeconds?: number } = {}): Promise<RunningIdp> {
-  const port = await freePort();
+/** `port`: a port of a stopped IdP, to start a new one in its place (same issuer, a new signing key: a key rotation). */
+export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlSeconds?: number; port?: number } = {}): Promise<RunningIdp> {
+  const port = options.port ?? (await freePort());
   const issuer = `http://127.0.0.1:${port}`;
   const idp = await startDevIdp({
     issuer,

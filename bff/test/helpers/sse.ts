@@ -25,13 +25,14 @@ export interface SseConnection {
 }
 
 /** Listens on a free loopback port; stop() closes every connection. */
-export async function listen(app: Express): Promise<{ url: string; stop(): Promise<void> }> {
+export async function listen(app: Express): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    server,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -11,7 +12,7 @@ const changes = (c: SseConnection) => c.events.filter((e) => e.event === 'device
 
 describe('GET /auth/events', () => {
   let t: TestBff;
-  let server: { url: string; stop(): Promise<void> };
+  let server: Awaited<ReturnType<typeof listen>>;
   const open: SseConnection[] = [];
   const events = async (device: Device | null, headers: Record<string, string> = {}) => {
     const c = await openEvents(server.url, { ...(device ? { Cookie: device.cookie } : {}), ...headers });
@@ -179,15 +180,29 @@ describe('GET /auth/events', () => {
         return getSession(key, now);
       };
     });
+    // Explicit signals, no sleeps: the server's side of the connection closed; the handler reached its decision.
+    const serverSide = new Promise<Socket>((resolve) => server.server.once('connection', resolve));
+    const open = t.bff.eventStreams.open.bind(t.bff.eventStreams);
+    const decided = new Promise<void>((resolve) => {
+      t.bff.eventStreams.open = (...args) => {
+        try {
+          open(...args);
+        } finally {
+          resolve();
+        }
+      };
+    });
     const { request } = await import('node:http');
     const req = request(`${server.url}/auth/events`, { headers: { Cookie: device.cookie } });
     req.on('error', () => undefined);
     req.end();
+    const socket = await serverSide;
     await checking;
+    const closed = new Promise((resolve) => socket.once('close', resolve));
     req.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    await closed;
     release();
-    await new Promise((r) => setTimeout(r, 50));
+    await decided;
     expect(t.bff.eventStreams.size).toBe(0);
   });
 

@@ -36,7 +36,7 @@ describe('POST /auth/login', () => {
     expect(setCookie).not.toContain(res.body.session.id);
     expect(setCookie).not.toContain(res.body.accessToken);
     // Then the device cookie (docs/security.md, "Known devices"): as locked down, naming no account.
-    const device = (res.headers['set-cookie'] as unknown as string[])[1]!;
+    const device = (res.headers['set-cookie'] as unknown as string[]).find((l) => l.startsWith('__Host-latchkey-device='))!;
     expect(device).toMatch(/^__Host-latchkey-device=d1\.[\w-]{22}\.[\w-]{43}; Max-Age=15552000; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
     expect(device).not.toMatch(/alice/i);
   });

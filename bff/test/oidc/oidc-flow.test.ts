@@ -1,8 +1,8 @@
 /**
  * Sign-in through an upstream OpenID Provider, against a real node-oidc-provider on a free port (never a mock), on the
  * memory store and on a real redis-server: the flow, every bad input (each a clear error and nothing stored), the
- * back-channel logout (IdP-signed, forged, replayed), RP-initiated logout, and refresh at the IdP (renewal,
- * invalid_grant, IdP down).
+ * back-channel logout (IdP-signed, forged, replayed), and refresh at the IdP (renewal, invalid_grant, IdP down).
+ * RP-initiated logout: oidc-rp-logout.test.ts; the ID token's signature: oidc-id-token.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { generateKeyPair, importJWK, SignJWT, exportJWK } from 'jose';
@@ -354,36 +354,6 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
         });
         expect(json.status).toBe(400);
       });
-    });
-  });
-
-  describe('RP-initiated logout', () => {
-    it('an OIDC session answers 200 { redirectTo } with the IdP end-session URL; a password session keeps 204', async () => {
-      const browser = new HttpDevice();
-      await signIn(browser, stack.origin);
-      const [session] = await sessionsOf(aliceId);
-      const idToken = unsealWithAny(session!.idp!.idTokenSealed!, [SECRET], 'latchkey idp id_token v1');
-      const res = await browser.request(`${stack.origin}/auth/logout`, { method: 'POST', headers: CSRF });
-      expect(res.status).toBe(200);
-      const { redirectTo } = (await res.json()) as { redirectTo: string };
-      const url = new URL(redirectTo);
-      expect(url.origin + url.pathname).toBe(`${stack.idp.issuer}/session/end`);
-      expect(Object.fromEntries(url.searchParams)).toEqual({
-        id_token_hint: idToken,
-        post_logout_redirect_uri: `${stack.origin}/signed-out`,
-        client_id: IDP_CLIENT_ID,
-      });
-      expect(await sessionsOf(aliceId)).toEqual([]);
-      expect(browser.cookieAt(stack.origin, 'latchkey')).toBeUndefined();
-      // The IdP accepts it: its logout confirmation page, not an error.
-      const confirm = await browser.request(redirectTo);
-      expect(confirm.status).toBe(200);
-      expect(await confirm.text()).toMatch(/logout/i);
-
-      const password = await request(stack.bff.app).post('/auth/login').set('X-CSRF', '1').send({ username: 'alice', password: 'wonderland' });
-      const cookie = (password.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
-      const local = await request(stack.bff.app).post('/auth/logout').set('X-CSRF', '1').set('Cookie', cookie).send({});
-      expect(local.status).toBe(204);
     });
   });
 

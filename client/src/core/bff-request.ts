@@ -27,7 +27,7 @@ export function createBffRequest(options: ResolvedSessionClientOptions): BffRequ
         signal: AbortSignal.timeout?.(options.requestTimeoutMs),
       });
     } catch (cause) {
-      throw new SessionError('network_error', 0, 'The BFF could not be reached', { cause });
+      throw new SessionError('network_error', 0, '', { cause });
     }
     const data = await response.json().catch(() => undefined);
     if (!response.ok || (response.status != 204 && data === undefined)) {
@@ -37,6 +37,6 @@ export function createBffRequest(options: ResolvedSessionClientOptions): BffRequ
       const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
       throw new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
     }
-    return { data, serverNow: Date.parse(response.headers.get('date') || '') || Date.now() };
+    return { data, serverNow: Date.parse(response.headers.get('date')!) || Date.now() };
   };
 }

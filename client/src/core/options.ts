@@ -34,12 +34,12 @@ export function resolveOptions(input: SessionClientOptions): ResolvedSessionClie
   for (const key in o) {
     const value = o[key];
     if (!(key in DEFAULTS)) invalid(key);
-    else if (typeof value != typeof DEFAULTS[key as keyof SessionClientOptions] && key != 'fetch') invalid(key);
+    // `fetch` defaults to undefined: a function is its other valid type.
+    else if (typeof value != typeof DEFAULTS[key as keyof SessionClientOptions] && (key != 'fetch' || typeof value != 'function')) invalid(key);
     else if (typeof value == 'number' && !(value >= 0 && value < Infinity)) invalid(key);
   }
   const bffUrl = o.bffUrl.replace(/\/+$/, '');
   if (!/^(https?:\/\/[^/]+)?(\/|$)/.test(bffUrl)) invalid('bffUrl');
-  if (o.fetch !== undefined && typeof o.fetch != 'function') invalid('fetch');
   if (!o.channelName) invalid('channelName');
   if (!Array.isArray(o.apiOrigins)) invalid('apiOrigins');
   if (!o.backoffMinMs || o.backoffMaxMs < o.backoffMinMs) invalid('backoffMaxMs');

@@ -12,6 +12,8 @@ import { openTabChannel, type TabChannel, type TabMessage } from './tab-channel.
 import type { SessionClient, SessionClientOptions, SessionEventMap } from './types.js';
 
 const ignore = () => {};
+// Read once: the client lives in one page, or on a server that never starts it.
+const dom = typeof document == 'object';
 
 /**
  * The session state machine of one page. Everything lives in this closure (no module state), tokens
@@ -223,12 +225,17 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       if (running) return;
       running = true;
       tabs = openTabChannel(options.channelName, onTabMessage);
-      if (typeof document == 'object') {
+      if (dom) {
         addEventListener('online', retryNow);
         document.addEventListener('visibilitychange', onVisibilityChange);
       }
       if (token) schedule(token.refreshAt - Date.now());
-      else if (store.get().status == 'loading') fly(null).catch(ignore);
+      // A BFF on this origin sets a readable `<cookie>-hint` cookie with its session cookie: without one there is no
+      // session to restore, and no refresh (its 401 is a console error in browsers). Another origin's cannot be read.
+      else if (store.get().status == 'loading') {
+        if (!dom || options.bffUrl.includes('//') || /-hint=1/.test(document.cookie)) fly(null).catch(ignore);
+        else store.set({ status: 'unauthenticated' });
+      }
     },
     destroy() {
       running = false;
@@ -236,7 +243,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       dropPresence();
       tabs?.close();
       tabs = undefined;
-      if (typeof document == 'object') {
+      if (dom) {
         removeEventListener('online', retryNow);
         document.removeEventListener('visibilitychange', onVisibilityChange);
       }

@@ -20,6 +20,9 @@ export const errorResponse = (status: number, error: ErrorCode) => json(status, 
 
 export const noContent = () => new Response(null, { status: 204 });
 
+/** The hint cookie of the default session cookie name over plain http (`<cookieName>-hint`). */
+export const HINT_COOKIE = 'latchkey-hint';
+
 /** A promise with its resolve exposed, to hold a fake answer until the test lets it go. */
 export function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -47,6 +50,12 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
     sessions: [] as SessionListEntry[],
   };
 
+  // The BFF's readable hint cookie, set and cleared with its session cookie (happy-dom keeps one jar per test file).
+  const hint = (present: boolean) => {
+    if (typeof document == 'object') document.cookie = present ? `${HINT_COOKIE}=1; path=/` : `${HINT_COOKIE}=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+  };
+  hint(state.signedIn);
+
   const issue = (): TokenResponse => ({
     accessToken: 't' + ++issued,
     tokenType: 'Bearer',
@@ -58,16 +67,19 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
   function route(call: RecordedCall): Response {
     const { method, path } = call;
     if (method == 'POST' && path == '/refresh') {
+      hint(state.signedIn);
       return state.signedIn ? json(200, issue()) : errorResponse(401, 'no_session');
     }
     if (method == 'POST' && path == '/login') {
       const { username, password } = call.body as { username: string; password: string };
       if (username != 'alice' || password != 'wonderland') return errorResponse(401, 'invalid_credentials');
       state.signedIn = true;
+      hint(true);
       return json(200, issue());
     }
     if (method == 'POST' && (path == '/logout' || path == '/logout-all')) {
       state.signedIn = false;
+      hint(false);
       return noContent();
     }
     if (method == 'GET' && path == '/sessions') {
@@ -139,6 +151,7 @@ export function useSingleTabClients(): SessionClient[] {
   });
   afterEach(() => {
     clients.splice(0).forEach((c) => c.destroy());
+    document.cookie = `${HINT_COOKIE}=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
     vi.unstubAllGlobals();
     vi.useRealTimers();
     vi.restoreAllMocks();

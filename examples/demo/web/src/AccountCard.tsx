@@ -1,9 +1,10 @@
 import { useState } from 'react';
 import { useSession } from '@latchkey/client/react';
 import { describeError } from './describe-error.js';
+import { logoutAllFromHere } from './session.js';
 
 export function AccountCard() {
-  const { user, session, logout, logoutAll } = useSession();
+  const { user, session, logout } = useSession();
   const [error, setError] = useState('');
 
   // Both sign out locally (and in every tab) even when the server cannot be reached; then we say so.
@@ -29,7 +30,7 @@ export function AccountCard() {
         <button onClick={run(logout)} data-testid="logout">
           Sign out this device
         </button>
-        <button className="danger" onClick={run(logoutAll)} data-testid="logout-all">
+        <button className="danger" onClick={run(logoutAllFromHere)} data-testid="logout-all">
           Sign out everywhere
         </button>
       </div>

@@ -2,12 +2,15 @@ import { useState } from 'react';
 import type { SessionListEntry } from '@latchkey/client';
 import { useDevices } from '@latchkey/client/react';
 import { describeError } from './describe-error.js';
+import { describeUserAgent } from './device-name.js';
 import { live } from './session.js';
 
 const time = (epochMs: number) => new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 // This device first, then the most recently active.
 const byRelevance = (a: SessionListEntry, b: SessionListEntry) => Number(b.current) - Number(a.current) || b.lastActiveAt - a.lastActiveAt;
+
+const nameOf = (device: SessionListEntry) => device.deviceName || 'Unnamed device';
 
 export function DevicesCard() {
   const { devices, loading, error, refresh, revoke } = useDevices(live);
@@ -17,6 +20,10 @@ export function DevicesCard() {
     setActionError('');
     revoke(id).catch((failure: unknown) => setActionError(describeError(failure)));
   };
+
+  // Two devices of the same name (both "Chrome on Linux", say) are told apart by their browser's User-Agent.
+  const names = new Map<string, number>();
+  for (const device of devices) names.set(nameOf(device), (names.get(nameOf(device)) ?? 0) + 1);
 
   return (
     <section className="card">
@@ -29,8 +36,13 @@ export function DevicesCard() {
       <ul className="devices" data-testid="device-list" aria-busy={loading}>
         {[...devices].sort(byRelevance).map((device) => (
           <li key={device.id} className={device.current ? 'current' : ''} data-testid="device-row" data-session-id={device.id} data-current={device.current}>
-            <div>
-              <strong data-testid="device-name">{device.deviceName || 'Unnamed device'}</strong>
+            <div className="device-text">
+              <strong data-testid="device-name">{nameOf(device)}</strong>
+              {(names.get(nameOf(device)) ?? 0) > 1 && describeUserAgent(device.userAgent) && (
+                <span className="device-agent muted" data-testid="device-agent">
+                  {describeUserAgent(device.userAgent)}
+                </span>
+              )}
               {device.current && (
                 <span className="badge" data-testid="device-current">
                   this device
@@ -48,6 +60,10 @@ export function DevicesCard() {
           </li>
         ))}
       </ul>
+      <p className="hint" data-testid="second-device-hint">
+        Each browser is one device; its tabs share one session. To add a second device, sign in from another browser, a private window or another browser
+        profile.
+      </p>
       {(error || actionError) && (
         <p className="form-error" role="alert" data-testid="devices-error">
           {actionError || describeError(error)}

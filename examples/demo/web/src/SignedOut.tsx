@@ -1,18 +1,11 @@
-import type { SignOutReason } from '@latchkey/client';
 import { useSession } from '@latchkey/client/react';
+import { SIGNED_OUT_ELSEWHERE, SIGN_OUT_SENTENCES } from './messages.js';
+import { loggedOutAllFromHere } from './session.js';
 import { SignInForm } from './SignInForm.js';
-
-const REASONS: Record<SignOutReason, string> = {
-  logout: 'You signed out on this device.',
-  logout_all: 'You signed out everywhere.',
-  session_expired: 'Your session expired. Please sign in again.',
-  session_revoked: 'This device was signed out from another device.',
-  reuse_detected: 'Signed out for your safety: an old copy of this session was used somewhere else.',
-  no_session: 'Your session is no longer valid. Please sign in again.',
-};
 
 export function SignedOut() {
   const { signOutReason } = useSession();
+  const sentence = signOutReason == 'logout_all' && !loggedOutAllFromHere() ? SIGNED_OUT_ELSEWHERE : signOutReason && SIGN_OUT_SENTENCES[signOutReason];
   return (
     <>
       {signOutReason && (
@@ -22,7 +15,7 @@ export function SignedOut() {
           data-testid="signout-reason"
           data-reason={signOutReason}
         >
-          {REASONS[signOutReason]} <code>{signOutReason}</code>
+          {sentence}
         </p>
       )}
       <SignInForm />

@@ -1,22 +1,17 @@
 import { isAxiosError } from 'axios';
 import { SessionError } from '@latchkey/client';
+import { sentenceFor } from './messages.js';
 
-const MESSAGES: Record<string, string> = {
-  invalid_credentials: 'Wrong username or password.',
-  rate_limited: 'Too many attempts. Wait a moment and try again.',
-  network_error: 'The server could not be reached.',
-  temporarily_unavailable: 'The server is temporarily unavailable.',
-  not_found: 'That device session no longer exists.',
-  oidc_login_failed: 'Sign-in with the identity provider failed. Start again.',
-};
-
-/** One line for the user, with the code in brackets for whoever debugs. */
+/** One sentence for the user: never a raw code (the console and the network panel keep those for whoever debugs). */
 export function describeError(error: unknown): string {
-  if (error instanceof SessionError) return `${MESSAGES[error.code] ?? error.message} (${error.code})`;
+  // A SessionError without a server message carries its code as the message: not for the user.
+  if (error instanceof SessionError) return sentenceFor(error.code, error.message == error.code ? undefined : error.message);
   if (isAxiosError(error)) {
-    if (!error.response) return `Network error: ${error.message}`;
-    const code = (error.response.data as { error?: unknown } | undefined)?.error;
-    return `HTTP ${error.response.status} ${error.response.statusText}${typeof code === 'string' ? ` (${code})` : ''}`.replace(/\s+/g, ' ').trim();
+    if (!error.response) return sentenceFor('network_error');
+    const body = error.response.data as { error?: unknown; message?: unknown } | undefined;
+    const message = typeof body?.message === 'string' ? body.message : undefined;
+    if (typeof body?.error === 'string') return sentenceFor(body.error, message);
+    return error.response.status >= 500 ? sentenceFor('internal_error') : `The request was refused (HTTP ${error.response.status}).`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return 'Something went wrong. Try again.';
 }

@@ -1,0 +1,28 @@
+import type { RequestHandler } from 'express';
+import type { BffContext } from '../context.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { endSessionUrl } from '../oidc/end-session-url.js';
+import type { IdpClient } from '../oidc/idp-client.js';
+import { takeLogoutHandle } from '../oidc/logout-handle.js';
+
+/**
+ * GET /oidc/logout: RP-initiated logout, second half. The page navigates here (the `redirectTo` of POST /logout);
+ * the browser's single-use logout handle (HttpOnly, SameSite=Strict cookie) names the ended session's sealed ID token,
+ * which goes into a 303 to the IdP's end-session endpoint as `id_token_hint`. So the page's script never sees the ID
+ * token (it is only in the Location header the browser follows), and a third party cannot use this route: its links
+ * arrive without the Strict cookie (and are refused on `Sec-Fetch-Site: cross-site` before anything is read), a used
+ * or expired handle is refused, and a refusal is a 400 with no Location, which leaks nothing and changes nothing.
+ * Mounted before the X-CSRF check: a navigation cannot send the header.
+ */
+export function createOidcLogoutHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
+  return async (req, res) => {
+    const handle = req.get('sec-fetch-site') === 'cross-site' ? null : await takeLogoutHandle(ctx, req, res);
+    if (handle === null) {
+      throw new LatchkeyError('invalid_request', 'No sign-out is in progress in this browser (it expired, was already used, or was not started here).');
+    }
+    const location = await endSessionUrl(ctx, idp, handle.idTokenSealed);
+    // The end-session URL carries the ID token: no Referer beyond this hop.
+    res.set('Referrer-Policy', 'no-referrer');
+    res.redirect(303, location);
+  };
+}
