@@ -124,6 +124,36 @@ test('a tenant revoke signs every open page of the tenant out by push and leaves
   await expect(console.getByTestId('feed-entry').filter({ hasText: 'Tenant revoked' }).first()).toContainText('builders');
 });
 
+test("one access token by its jti, then every session of a user: each refused at once, bob's page signed out by push", async ({ newDevice, request }) => {
+  const bob = await demoDevice(newDevice, 'bob', 'bob-revoke-all');
+  const contacts = contactsFrom(bob.context);
+  // Another token of bob's (an API client's, say), named by its jti.
+  const other = await request.post('/auth/login', { headers: { 'X-CSRF': '1' }, data: { username: 'bob', password: 'builder', deviceName: 'bob-cli' } });
+  const token = ((await other.json()) as { accessToken: string }).accessToken;
+  const { jti } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string };
+  expect(await replayTokens(request, [token])).toEqual([200]);
+
+  const { page: console } = await openConsole(newDevice, 'alice');
+  await console.getByTestId('token-input').fill(jti);
+  await console.getByTestId('token-revoke').click();
+  await expect(console.getByTestId('token-result')).toHaveText('Revoked: the token is refused everywhere until it would have expired.');
+  await expect.poll(() => replayTokens(request, [token])).toEqual([401]);
+  await expectSignedIn(bob.page);
+
+  await findUser(console, 'user-bob');
+  await console.getByTestId('revoke-all').click();
+  await expect(console.getByTestId('revoke-all-confirm')).toContainText('Sign user-bob out of every device');
+  await console.getByTestId('revoke-all-yes').click();
+  await expect(console.getByTestId('user-action-result')).toHaveText(
+    /^Revoked user-bob: [2-9]\d* device sessions ended, and every token issued before now is refused\.$/,
+  );
+  await expect(console.getByTestId('session-row')).toHaveCount(0);
+  // Revoking a user ends their sessions as a logout-all does, and the push says so.
+  await expectSignedOut(bob.page, 'logout_all');
+  expect(contacts).toEqual([]);
+  await expect(console.getByTestId('feed-entry').filter({ hasText: 'User revoked' }).first()).toContainText('user-bob');
+});
+
 test('emergency rotation needs the typed confirmation, then every outstanding token is refused and the console carries on', async ({ newDevice, request }) => {
   const bob = await demoDevice(newDevice, 'bob', 'bob-rotation');
   const bobTokens = new TokenRecorder(bob.context, true);
