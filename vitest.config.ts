@@ -40,6 +40,21 @@ export default defineConfig({
       {
         resolve: { alias },
         test: {
+          // The HTTP contract suites again, with /auth served by bff.fetch instead of bff.router (bff/test/helpers/harness.ts).
+          name: 'server-fetch',
+          environment: 'node',
+          env: { LATCHKEY_TEST_ADAPTER: 'fetch' },
+          include: [
+            'bff/test/http/{login,refresh,logout,sessions,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie}.test.ts',
+            'bff/test/fuzz/http-fuzz.test.ts',
+          ],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
           name: 'client',
           environment: 'happy-dom',
           include: ['client/test/**/*.test.ts', 'client/test/**/*.test.tsx'],

@@ -1,15 +1,14 @@
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
-import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { setSessionCookie } from '../http/session-cookie.js';
 import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import { takeLoginTransaction } from '../oidc/login-transaction.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
+import { sessionCookieHeaders } from '../session/cookie.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 import type { IdpLink } from '../store/types.js';
 
@@ -76,9 +75,10 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
     };
-    const { session, cookie } = await startDeviceSession(ctx, req, user, { idp: idpLink });
-    const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, ctx.options.secrets);
-    setSessionCookie(res, ctx.options, value, session.absoluteExpiresAt, ctx.now());
+    const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip }, user, {
+      idp: idpLink,
+    });
+    for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
     res.redirect(303, transaction.returnTo);
   };
 }
