@@ -13,6 +13,7 @@ import { noStore } from './http/no-store.js';
 import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
 import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
+import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
@@ -115,6 +116,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
+  const activity = new ActivityLog(now);
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
   let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
@@ -124,6 +126,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     keyRing,
     logger,
     metrics,
+    activity,
     now,
     markerTtlMs,
     sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
@@ -169,7 +172,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     lookup: (key) => store.getSession(key, now()),
   });
-  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+  const stopFollowing = guard.onLogEvent((event) => {
+    eventStreams.dispatch(event);
+    activity.recordLogEvent(event);
+  });
 
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
   const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
