@@ -20,6 +20,7 @@ import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
+import { createServerAccessTokens } from './session/server-access-token.js';
 import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
@@ -58,6 +59,14 @@ export interface Bff {
    * `temporarily_unavailable` when the store cannot answer.
    */
   getSession(req: CookieSource): Promise<ServerSession | null>;
+  /**
+   * An access token for the device session of a request's cookie, for the server's own calls while rendering
+   * (`Authorization: Bearer ...` to your APIs), or null when `getSession` would answer null. Never sent to the
+   * browser, never rotates the cookie: the session is found as `getSession` finds it, and the token is signed once per
+   * session and reused until near its expiry (a quarter of its lifetime, at most 30 s, before it), dropped as soon as
+   * the revocation log ends the session. Rejects with LatchkeyError `temporarily_unavailable` when the store cannot answer.
+   */
+  getAccessToken(req: CookieSource): Promise<string | null>;
   readonly guard: Guard;
   /**
    * Writes Latchkey's errors (the guard's 401 and 503, a store outage in an admin call) as `{ error, message }`;
@@ -178,7 +187,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
 
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
+  const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
+  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s));
+  // The server's own access tokens per device session (bff.getAccessToken); entries die with their session through the log.
+  const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
+  const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -223,6 +236,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     fetch: fetchAdapter(dispatch, corsPolicy),
     requireAuth: guard.requireAuth,
     getSession: async (req: CookieSource) => sessionReader.read(cookieHeaderOf(req)),
+    getAccessToken: async (req: CookieSource) => {
+      const found = await sessionReader.readRecord(cookieHeaderOf(req));
+      return found === null ? null : (await serverTokens.get(found.record)).token;
+    },
     guard,
     errorHandler,
     admin,
@@ -232,6 +249,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     eventStreams,
     close: () => {
       stopFollowing();
+      stopForgetting();
       eventStreams.close();
       guard.stop();
     },

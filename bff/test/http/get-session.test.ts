@@ -223,3 +223,43 @@ describe('bff.getSession cache', () => {
     await expect(s.t.bff.getSession(42 as never)).rejects.toThrow(TypeError);
   });
 });
+
+describe('bff.getAccessToken', () => {
+  it('an access token for the cookie session that the guard accepts, reused until near its expiry, without touching the cookie', async () => {
+    const s = await setup({ accessTokenTtlSeconds: 60 });
+    const device = await login(s.t.app);
+    const token = await s.t.bff.getAccessToken(device.cookie);
+    expect(token).toEqual(expect.any(String));
+    const me = await request(s.t.app).get('/api/me').set('Authorization', `Bearer ${token}`);
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ sub: 'user-alice', sid: device.sid });
+    // Cached per session: every form of the request gets the same token.
+    expect(await s.t.bff.getAccessToken(new Request('https://app.example.test/', { headers: { cookie: device.cookie } }))).toBe(token);
+    // A quarter of the lifetime (15 s) before expiry it is replaced.
+    s.clock.advance(44_000);
+    expect(await s.t.bff.getAccessToken(device.cookie)).toBe(token);
+    s.clock.advance(2_000);
+    const next = await s.t.bff.getAccessToken(device.cookie);
+    expect(next).not.toBe(token);
+    // The cookie was never rotated: it is still the current credential.
+    expect((await refresh(s.t.app, device)).status).toBe(200);
+    expect(await theftCount(s)).toBe(0);
+  });
+
+  it('null where getSession is null: missing, forged, and a session ended at once', async () => {
+    const s = await setup();
+    const device = await login(s.t.app);
+    expect(await s.t.bff.getAccessToken(undefined)).toBeNull();
+    expect(await s.t.bff.getAccessToken(`${device.cookie.split('=')[0]}=forged`)).toBeNull();
+    const token = await s.t.bff.getAccessToken(device.cookie);
+    s.store.feedDelayMs = 1000;
+    expect((await call(s.t.app, 'post', '/auth/logout-all', { cookie: device.cookie })).status).toBe(204);
+    expect(await s.t.bff.getAccessToken(device.cookie)).toBeNull();
+    s.store.feedDelayMs = 0;
+    // The token handed out before is refused by the guard once the revocation reaches its view.
+    await vi.waitFor(async () => expect((await request(s.t.app).get('/api/me').set('Authorization', `Bearer ${token}`)).status).toBe(401), {
+      timeout: 3000,
+      interval: 10,
+    });
+  });
+});
