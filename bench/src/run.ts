@@ -12,6 +12,7 @@ import { fetchMetrics, metricByLabel, type NodeProcess, type RedisServer } from 
 import { pinSelf, startCluster, startNode, startRedis } from './launch.js';
 import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
+import { sessionReadCost } from './session-read.js';
 import { tracingCost } from './tracing-cost.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -20,8 +21,8 @@ const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 400);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
-/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, tracing, size. Default: all. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,size').split(',').map((p) => p.trim()));
+/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, tracing, ssr, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,ssr,size').split(',').map((p) => p.trim()));
 /** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
 const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
@@ -452,6 +453,11 @@ async function main(): Promise<void> {
           ]),
         ),
       );
+    }
+    if (PARTS.has('ssr')) {
+      console.log('\nServer rendering: getSession per call beside the guard per request (one process, sequential awaited calls)');
+      results.sessionRead = await sessionReadCost(redis.url, { rounds: ROUNDS, msPerRound: DURATION * 200 });
+      console.table(results.sessionRead);
     }
     if (PARTS.has('size')) results.clientSize = clientSizes();
   } finally {
