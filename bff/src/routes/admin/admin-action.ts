@@ -11,7 +11,15 @@ export interface AdminActionResult {
 }
 
 export type AdminActionName =
-  'revoke_user' | 'revoke_token' | 'list_sessions' | 'end_session' | 'stage_key' | 'rotate_key' | 'emergency_rotate_keys' | 'revoke_tenant';
+  | 'revoke_user'
+  | 'revoke_token'
+  | 'list_sessions'
+  | 'end_session'
+  | 'stage_key'
+  | 'rotate_key'
+  | 'emergency_rotate_keys'
+  | 'revoke_tenant'
+  | 'revoke_all_sessions';
 
 /** The target named by the path (user, session, tenant), as Express decoded it. */
 function targetOf(req: Request): Record<string, string> {
