@@ -8,10 +8,10 @@ import { boundTenant, outsideTenant } from './tenant-bound.js';
 
 type KeyOperation = 'stageSigningKey' | 'rotateSigningKey' | 'emergencyRotateKeys';
 
-/** 403 unless the token carries the keys scope; a tenant-bound token never passes (`why`: what is deployment-wide). */
-function requireDeploymentWide(req: Request, scopes: { admin: string; keys: string }, what: string, why: string): void {
+/** 403 unless the token carries the keys scope (`needs`: what needs it); a tenant-bound token never passes (`why`). */
+function requireDeploymentWide(req: Request, scopes: { admin: string; keys: string }, needs: string, why: string): void {
   if (!scopesOf(req.auth?.scope).has(scopes.keys)) {
-    throw new LatchkeyError('insufficient_scope', `${what} need the ${scopes.keys} scope.`, {
+    throw new LatchkeyError('insufficient_scope', `${needs} the ${scopes.keys} scope.`, {
       headers: { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scopes.admin} ${scopes.keys}"` },
     });
   }
@@ -26,7 +26,7 @@ function requireDeploymentWide(req: Request, scopes: { admin: string; keys: stri
  */
 export function keyOperation(admin: BffAdmin, operation: KeyOperation, scopes: { admin: string; keys: string }) {
   return async (req: Request): Promise<AdminActionResult> => {
-    requireDeploymentWide(req, scopes, 'The signing keys', 'The signing keys serve every tenant: a tenant-bound admin token cannot rotate them.');
+    requireDeploymentWide(req, scopes, 'The signing keys need', 'The signing keys serve every tenant: a tenant-bound admin token cannot rotate them.');
     parseInput(emptyBody, req.body, 'request body');
     const kid = await admin[operation]();
     return { status: 200, body: { kid }, audit: { kid } };
@@ -41,7 +41,7 @@ export function keyOperation(admin: BffAdmin, operation: KeyOperation, scopes: {
  */
 export function revokeAllSessions(admin: BffAdmin, scopes: { admin: string; keys: string }) {
   return async (req: Request): Promise<AdminActionResult> => {
-    requireDeploymentWide(req, scopes, 'Revoking every session', 'Every session of every tenant: a tenant-bound admin token cannot revoke them all.');
+    requireDeploymentWide(req, scopes, 'Revoking every session needs', 'Every session of every tenant: a tenant-bound admin token cannot revoke them all.');
     parseInput(emptyBody, req.body, 'request body');
     const { sessionsEnded } = await admin.revokeAllSessions();
     return { status: 200, body: { sessionsEnded }, audit: { sessionsEnded } };
