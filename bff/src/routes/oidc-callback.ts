@@ -8,6 +8,7 @@ import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import { takeLoginTransaction } from '../oidc/login-transaction.js';
+import { endReplacedSession } from '../oidc/replaced-session.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
 import { startDeviceSession } from '../session/start-device-session.js';
@@ -76,6 +77,8 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
     };
+    // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
+    if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
     const { session, cookie } = await startDeviceSession(ctx, req, user, { idp: idpLink });
     const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, ctx.options.secrets);
     setSessionCookie(res, ctx.options, value, session.absoluteExpiresAt, ctx.now());
