@@ -8,6 +8,14 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/** One `no-restricted-imports` rule per layer. A file in several groups gets the last group's rule only (flat config replaces a rule's options). */
+function bffLayers(layers) {
+  return layers.map(({ files, regex, message }) => ({
+    files,
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex, message }] }] },
+  }));
+}
+
 export default defineConfig(
   globalIgnores(['**/dist/', '**/*.tsbuildinfo', 'bench/results/', 'test-results/', 'playwright-report/', '.redis-tmp/']),
   js.configs.recommended,
@@ -30,12 +38,43 @@ export default defineConfig(
       ],
     },
   },
+  // The BFF's layers (docs/architecture.md): each folder imports only from the layers below it.
+  ...bffLayers([
+    {
+      // The stores sit under the session layer; they share its credential rule, a file with no imports.
+      files: ['bff/src/store/**'],
+      regex: '(^|/)(http|routes|adapters|guard|events|oidc)/|(^|/)session/(?!credential-rule\\.js$)|^express$',
+      message: 'The store layer imports no layer above it (only session/credential-rule.js).',
+    },
+    {
+      files: ['bff/src/session/**'],
+      regex: '(^|/)(http|routes|adapters|guard|events|oidc)/|^express$',
+      message: 'The session layer is framework-neutral: no Express, and no HTTP, route, adapter, guard, event or OIDC code.',
+    },
+    {
+      files: ['bff/src/http/**'],
+      regex: '(^|/)(routes|adapters)/',
+      message: 'The HTTP building blocks import no route and no adapter.',
+    },
+    {
+      files: ['bff/src/routes/**'],
+      regex: '(^|/)adapters/',
+      message: 'Routes import no adapter: the adapters import the routes.',
+    },
+    {
+      // After the rule for every route (the later rule replaces it for these files, so it repeats its pattern): the
+      // framework-neutral routes, one request shape in, one answer out, for bff.router and bff.fetch alike.
+      files: ['bff/src/routes/{auth-routes,jwks,login,logout,logout-all,refresh,sessions}.ts'],
+      regex: '^express$|(^|/)adapters/',
+      message: 'A framework-neutral route imports neither Express nor an adapter.',
+    },
+  ]),
   {
-    files: ['client/src/**', 'client/test/**', 'examples/demo/web/**', 'e2e/**'],
+    files: ['client/src/**', 'client/test/**', 'examples/demo/web/**', 'admin-console/web/**', 'e2e/**'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
-    files: ['client/src/react/**/*.{ts,tsx}', 'examples/demo/web/src/**/*.{ts,tsx}'],
+    files: ['client/src/react/**/*.{ts,tsx}', 'examples/demo/web/src/**/*.{ts,tsx}', 'admin-console/web/src/**/*.{ts,tsx}'],
     extends: [reactHooks.configs.flat.recommended],
   },
   {

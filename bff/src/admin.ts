@@ -1,4 +1,5 @@
 import type { BffContext } from './context.js';
+import { endSessions } from './session/end.js';
 import type { DeviceSessionRecord } from './store/types.js';
 import { tenantSchema } from './tokens/custom-claims.js';
 
@@ -54,10 +55,18 @@ export function createAdmin(ctx: BffContext): BffAdmin {
   return Object.freeze({
     /** Ends every device session of the user and rejects every access token issued before now. */
     async revokeUser(userId: string): Promise<{ sessionsEnded: number }> {
-      const now = ctx.now();
-      const ended = await ctx.store.endAllUserSessions(userId, now, now, ctx.markerTtlMs);
-      ctx.metrics.logouts.inc({ scope: 'admin_user' });
-      ctx.logger.info({ event: 'admin_revoke_user', userId, sessions: ended.length }, 'user revoked');
+      const ended = await endSessions(
+        ctx,
+        { allOfUser: userId },
+        {
+          scope: 'admin_user',
+          count: 'action',
+          event: 'admin_revoke_user',
+          message: 'user revoked',
+          log: 'summary',
+          fields: (e) => ({ userId, sessions: e.length }),
+        },
+      );
       return { sessionsEnded: ended.length };
     },
 
@@ -69,11 +78,12 @@ export function createAdmin(ctx: BffContext): BffAdmin {
 
     /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
     async endUserSession(userId: string, sid: string): Promise<boolean> {
-      const ended = await ctx.store.endUserSessionBySid(userId, sid, 'session_revoked', ctx.now(), ctx.markerTtlMs);
-      if (ended === null) return false;
-      ctx.metrics.logouts.inc({ scope: 'admin_device' });
-      ctx.logger.info({ event: 'admin_end_session', userId, sid }, 'device session ended');
-      return true;
+      const ended = await endSessions(
+        ctx,
+        { userId, sid, reason: 'session_revoked' },
+        { scope: 'admin_device', event: 'admin_end_session', message: 'device session ended' },
+      );
+      return ended.length > 0;
     },
 
     /**
@@ -102,10 +112,17 @@ export function createAdmin(ctx: BffContext): BffAdmin {
       const parsed = tenantSchema.safeParse(tenant);
       if (!parsed.success)
         throw new TypeError('revokeTenant: tenant must be 1 to 256 characters of text without control or format characters (Unicode Cc, Cf)');
-      const now = ctx.now();
-      const ended = await ctx.store.revokeTenant(parsed.data, now, now, ctx.markerTtlMs);
-      ctx.metrics.logouts.inc({ scope: 'admin_tenant' }, ended.length);
-      ctx.logger.info({ event: 'admin_revoke_tenant', tenant: parsed.data, sessions: ended.length }, 'tenant revoked');
+      const ended = await endSessions(
+        ctx,
+        { tenant: parsed.data },
+        {
+          scope: 'admin_tenant',
+          event: 'admin_revoke_tenant',
+          message: 'tenant revoked',
+          log: 'summary',
+          fields: (e) => ({ tenant: parsed.data, sessions: e.length }),
+        },
+      );
       return { sessionsEnded: ended.length };
     },
 

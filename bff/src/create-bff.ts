@@ -2,30 +2,24 @@ import express, { Router, type ErrorRequestHandler } from 'express';
 import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
-import { LatchkeyError } from './errors/latchkey-error.js';
 import { createGuard, type Guard } from './guard/guard.js';
-import { createCors } from './http/cors.js';
-import { requireCsrf } from './http/csrf.js';
+import { createCors, createCorsPolicy } from './http/cors.js';
 import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
-import { jsonBody } from './http/json-body.js';
-import { createAccountFailureLimit, createLoginIpLimit } from './http/login-rate-limit.js';
+import { expressAdapter } from './adapters/express.js';
+import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
 import { noStore } from './http/no-store.js';
 import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
 import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
+import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
+import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createEventsHandler } from './routes/events.js';
-import { createJwksHandler } from './routes/jwks.js';
-import { createLoginHandler, validateLoginBody } from './routes/login.js';
-import { createLogoutAllHandler } from './routes/logout-all.js';
-import { createLogoutHandler } from './routes/logout.js';
-import { createRefreshHandler } from './routes/refresh.js';
-import { createListSessionsHandler, createRevokeSessionHandler } from './routes/sessions.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
@@ -35,12 +29,18 @@ import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
-/** Login bodies are tiny; anything bigger is refused before parsing. */
+/** The back-channel logout's form body is one signed token; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
 
 export interface Bff {
   /** Mount it where the BFF lives, for example `app.use('/auth', bff.router)`. */
   readonly router: Router;
+  /**
+   * The same `/auth` routes for Fetch-standard servers (Next.js route handlers, Hono, Deno, Bun): hand it every
+   * request under `/auth`. `info.clientAddress` feeds the per-IP rate limits (see docs/architecture.md). Not served
+   * here yet (404 saying so; mount `router` for them): the OIDC routes, `GET /events`, `/introspect` and `/revoke`.
+   */
+  fetch(request: Request, info?: FetchRequestInfo): Promise<Response>;
   /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
   readonly guard: Guard;
@@ -101,6 +101,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
+  const activity = new ActivityLog(now);
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
@@ -108,6 +109,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     keyRing,
     logger,
     metrics,
+    activity,
     now,
     markerTtlMs,
     ...(idp ? { idp } : {}),
@@ -146,12 +148,18 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     lookup: (key) => store.getSession(key, now()),
   });
-  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+  const stopFollowing = guard.onLogEvent((event) => {
+    eventStreams.dispatch(event);
+    activity.recordLogEvent(event);
+  });
+
+  // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
+  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
+  const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
   if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
-  router.get(ROUTES.jwks, createJwksHandler(ctx));
   if (idp) {
     // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;
     // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
@@ -180,23 +188,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
   router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
   mountOAuthEndpoints(router, ctx, guard);
-  router.use(noStore, requireCsrf(options.allowedOrigins, logger), jsonBody(BODY_LIMIT));
-  router.post(ROUTES.login, createLoginIpLimit(ctx), validateLoginBody, createLoginHandler(ctx, createAccountFailureLimit(ctx)));
-  // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-  router.post(
-    ROUTES.refresh,
-    createRefreshHandler(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant)),
-  );
-  router.post(ROUTES.logout, createLogoutHandler(ctx));
-  router.post(ROUTES.logoutAll, createLogoutAllHandler(ctx));
-  router.get(ROUTES.sessions, createListSessionsHandler(ctx));
-  router.delete(ROUTES.session, createRevokeSessionHandler(ctx));
-  router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
+  // The framework-neutral routes: JWKS, then X-CSRF and the JSON body for login, refresh, logout, logout-all and the
+  // session list, and 404 for anything else (routes/auth-routes.ts).
+  router.use(expressAdapter(dispatch));
   router.use(routerErrorHandler);
 
   const admin = createAdmin(ctx);
   return Object.freeze({
     router,
+    fetch: fetchAdapter(dispatch, corsPolicy),
     requireAuth: guard.requireAuth,
     guard,
     errorHandler,

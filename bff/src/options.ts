@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Request } from 'express';
+import type { Request as ExpressRequest } from 'express';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import { isClock, systemClock, type Clock } from './clock.js';
@@ -39,7 +39,11 @@ const failPolicySchema = z.strictObject({
     .describe("bound on the revocation view's age for `open`"),
 });
 
-export type Authenticate = (username: string, password: string, req: Request) => Promise<AuthenticatedUser | null>;
+/**
+ * Checks a username and password (POST /login). `req` is the request it came in on: Express's request under
+ * `bff.router`, the Fetch `Request` under `bff.fetch`.
+ */
+export type Authenticate = (username: string, password: string, req: ExpressRequest | Request) => Promise<AuthenticatedUser | null>;
 
 const secret = z.string().min(32, 'each secret must be at least 32 characters');
 const positiveSeconds = z.number().int().positive();

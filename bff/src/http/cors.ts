@@ -1,4 +1,3 @@
-import cors from 'cors';
 import type { RequestHandler } from 'express';
 import { CSRF_HEADER } from '@latchkey/shared';
 
@@ -8,29 +7,56 @@ import { CSRF_HEADER } from '@latchkey/shared';
  */
 export const CORS_MAX_AGE_SECONDS = 600;
 
+const ALLOW_METHODS = 'GET,POST,DELETE';
+/** No route a page calls reads `Authorization`; /introspect and /revoke, which do, refuse browsers. */
+const ALLOW_HEADERS = `${CSRF_HEADER},Content-Type`;
+/** Date: the client reads the BFF's clock from it (token expiries are in that clock). Retry-After: 429 and 503. */
+const EXPOSE_HEADERS = 'Date,Retry-After';
+
+/** The CORS answer to one request: headers to add, and whether it is a preflight answered here (204, nothing else runs). */
+export interface CorsDecision {
+  headers: Array<[string, string]>;
+  preflight: boolean;
+}
+
 /**
  * CORS for pages on another origin than the BFF (app.example.com calling auth.example.com), answered for exactly the
  * configured allowedOrigins: the request's Origin is echoed only when it is listed (never `*`, never an unlisted
- * one), with credentials (the session cookie) and a preflight allowing `X-CSRF` and `Content-Type` (no route a page
- * calls reads `Authorization`; /introspect and /revoke, which do, refuse browsers). An unlisted Origin gets no CORS header and goes on to the CSRF check, which refuses it
- * with 403 `csrf_rejected` naming the expected origins. The `cors` package does the header work; the origin
- * function is the whole policy.
+ * one), with credentials (the session cookie) and a preflight allowing `X-CSRF` and `Content-Type`. An unlisted Origin
+ * gets no CORS header and goes on to the CSRF check, which refuses it with 403 `csrf_rejected` naming the expected
+ * origins. Every answer, listed Origin or not, says `Vary: Origin`: a shared cache must never hand one origin's answer
+ * to another. The headers are those the `cors` package wrote when it did this job.
  */
-export function createCors(allowedOrigins: readonly string[]): RequestHandler {
+export function createCorsPolicy(allowedOrigins: readonly string[]): (method: string, origin: string | undefined) => CorsDecision {
   const listed = new Set(allowedOrigins);
-  const policy = cors({
-    origin: (origin, callback) => callback(null, origin !== undefined && listed.has(origin) ? origin : false),
-    credentials: true,
-    methods: ['GET', 'POST', 'DELETE'],
-    allowedHeaders: [CSRF_HEADER, 'Content-Type'],
-    // Date: the client reads the BFF's clock from it (token expiries are in that clock). Retry-After: 429 and 503.
-    exposedHeaders: ['Date', 'Retry-After'],
-    maxAge: CORS_MAX_AGE_SECONDS,
-  });
+  return (method, origin) => {
+    const headers: Array<[string, string]> = [['Vary', 'Origin']];
+    if (origin === undefined || !listed.has(origin)) return { headers, preflight: false };
+    headers.push(['Access-Control-Allow-Origin', origin], ['Access-Control-Allow-Credentials', 'true']);
+    const preflight = method.toUpperCase() === 'OPTIONS';
+    if (preflight) {
+      headers.push(
+        ['Access-Control-Allow-Methods', ALLOW_METHODS],
+        ['Access-Control-Allow-Headers', ALLOW_HEADERS],
+        ['Access-Control-Max-Age', String(CORS_MAX_AGE_SECONDS)],
+      );
+    }
+    headers.push(['Access-Control-Expose-Headers', EXPOSE_HEADERS]);
+    return { headers, preflight };
+  };
+}
+
+/** The policy as Express middleware, first on `bff.router`, so every route's answers (errors included) carry it. */
+export function createCors(allowedOrigins: readonly string[]): RequestHandler {
+  const policy = createCorsPolicy(allowedOrigins);
   return (req, res, next) => {
-    // On every answer, listed Origin or not: a shared cache must never hand one origin's answer to another
-    // (the cors package adds Vary only when it echoes an origin).
-    res.vary('Origin');
-    policy(req, res, next);
+    const { headers, preflight } = policy(req.method, req.get('origin'));
+    for (const [name, value] of headers) {
+      if (name === 'Vary') res.vary(value);
+      else res.set(name, value);
+    }
+    if (!preflight) return next();
+    // Safari needs Content-Length: 0 on a 204 preflight or it waits for a body.
+    res.status(204).set('Content-Length', '0').end();
   };
 }

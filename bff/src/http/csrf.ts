@@ -1,21 +1,21 @@
-import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { CSRF_HEADER, CSRF_HEADER_VALUE } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { stripControls } from './display-text.js';
+import { stripControls } from '../session/display-text.js';
+import type { RequestView } from './exchange.js';
 
 /** The request's own origin as the server sees it (honours Express's `trust proxy`: see docs/deployment.md). */
-function ownOrigin(req: Request): string {
+function ownOrigin(req: RequestView): string {
   return `${req.protocol}://${req.get('host') ?? ''}`;
 }
 
 /** The origins a request may come from: the allow-list, or (unset) the request's own origin. */
-function expectedOrigins(req: Request, allowedOrigins: readonly string[] | undefined): readonly string[] {
+function expectedOrigins(req: RequestView, allowedOrigins: readonly string[] | undefined): readonly string[] {
   return allowedOrigins ?? [ownOrigin(req)];
 }
 
 /** An `Origin` header, when the browser sends one, must be on the allow-list (default: the request's own origin). */
-export function isAllowedOrigin(req: Request, allowedOrigins: readonly string[] | undefined): boolean {
+export function isAllowedOrigin(req: RequestView, allowedOrigins: readonly string[] | undefined): boolean {
   const origin = req.get('origin');
   return origin === undefined || expectedOrigins(req, allowedOrigins).includes(origin);
 }
@@ -24,7 +24,7 @@ export function isAllowedOrigin(req: Request, allowedOrigins: readonly string[] 
  * Why the request's Origin is refused, naming what was expected (the operator's first question behind a proxy or on
  * a new hostname), or undefined when it is allowed. Origins are public: saying which are allowed reveals nothing.
  */
-export function originRefusal(req: Request, allowedOrigins: readonly string[] | undefined): string | undefined {
+export function originRefusal(req: RequestView, allowedOrigins: readonly string[] | undefined): string | undefined {
   if (isAllowedOrigin(req, allowedOrigins)) return undefined;
   // Echoed in a message a page may show: bounded, and without control or invisible characters.
   const origin = stripControls(req.get('origin') ?? '').slice(0, 200);
@@ -34,7 +34,7 @@ export function originRefusal(req: Request, allowedOrigins: readonly string[] | 
 }
 
 /** Logged as a security event: the client IP, the route and which check failed (the Origin, never cookies). */
-export function logCsrfRejection(logger: Logger, req: Request, reason: 'missing_header' | 'origin'): void {
+export function logCsrfRejection(logger: Logger, req: RequestView, reason: 'missing_header' | 'origin'): void {
   logger.warn(
     { event: 'csrf_rejected', reason, ip: req.ip, method: req.method, path: req.path, origin: req.get('origin')?.slice(0, 200) },
     'CSRF check failed',
@@ -46,22 +46,19 @@ export function logCsrfRejection(logger: Logger, req: Request, reason: 'missing_
  * header (a cross-site form or simple request cannot send one without a CORS preflight). SameSite=Strict is the
  * third layer. The Origin is checked first, so a refused page learns which origins were expected.
  */
-export function requireCsrf(allowedOrigins: readonly string[] | undefined, logger: Logger): RequestHandler {
-  const reject = (req: Request, reason: 'missing_header' | 'origin', message: string) => {
+export function checkCsrf(req: RequestView, allowedOrigins: readonly string[] | undefined, logger: Logger): void {
+  const reject = (reason: 'missing_header' | 'origin', message: string) => {
     logCsrfRejection(logger, req, reason);
     return new LatchkeyError('csrf_rejected', message);
   };
-  return (req, _res, next) => {
-    const refusal = originRefusal(req, allowedOrigins);
-    if (refusal) return next(reject(req, 'origin', refusal));
-    if (req.get(CSRF_HEADER) !== CSRF_HEADER_VALUE) {
-      // A preflight from a listed origin reaches this only when CORS is off (with it on, the cors middleware answers).
-      const preflight = req.method === 'OPTIONS' && req.get('origin') !== undefined;
-      const message = preflight
-        ? `A CORS preflight from ${stripControls(req.get('origin')!).slice(0, 200)}: pages on another origin need the BFF's cors option.`
-        : `The ${CSRF_HEADER}: ${CSRF_HEADER_VALUE} header is missing.`;
-      return next(reject(req, 'missing_header', message));
-    }
-    next();
-  };
+  const refusal = originRefusal(req, allowedOrigins);
+  if (refusal) throw reject('origin', refusal);
+  if (req.get(CSRF_HEADER) !== CSRF_HEADER_VALUE) {
+    // A preflight from a listed origin reaches this only when CORS is off (with it on, the CORS check answers).
+    const preflight = req.method === 'OPTIONS' && req.get('origin') !== undefined;
+    const message = preflight
+      ? `A CORS preflight from ${stripControls(req.get('origin')!).slice(0, 200)}: pages on another origin need the BFF's cors option.`
+      : `The ${CSRF_HEADER}: ${CSRF_HEADER_VALUE} header is missing.`;
+    throw reject('missing_header', message);
+  }
 }

@@ -45,23 +45,41 @@ export interface ErrorHandlerOptions {
   handles: 'all' | 'own';
 }
 
-/** The one place that writes Latchkey's error responses: `{ error, message }`, no stack, the code's status and headers. */
+/** An error as Latchkey answers it: the code's status and headers, `{ error, message }` (and `error_description` for OAuth bodies). */
+export interface ErrorAnswer {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Record<string, string>;
+}
+
+/**
+ * The one place that turns an error into Latchkey's answer (and logs it: a store outage as a warning, anything else
+ * at 500 as an error), for the Express error handlers and the framework-neutral routes alike. Undefined for an error
+ * that is not Latchkey's to answer (`handles: 'own'`).
+ */
+export function answerError(logger: Logger, options: ErrorHandlerOptions, error: unknown, path: string): ErrorAnswer | undefined {
+  const converted = options.handles === 'all' ? toLatchkeyError(error) : ownError(error);
+  if (!converted) return undefined;
+  if (converted.code === 'temporarily_unavailable') {
+    options.onStoreUnavailable?.();
+    logger.warn({ event: 'store_unavailable', path, err: describe(converted.cause) }, 'store unavailable');
+  } else if (converted.status >= 500) {
+    logger.error({ event: 'internal_error', path, err: describe(error) }, 'unhandled error');
+  }
+  const headers: Array<[string, string]> = [...Object.entries(converted.headers), ['Cache-Control', 'no-store']];
+  const body: Record<string, string> = { error: converted.code, message: converted.publicMessage };
+  if (converted.oauthBody) body.error_description = converted.publicMessage;
+  return { status: converted.status, headers, body };
+}
+
+/** The Express error handler writing answerError's answer: `{ error, message }`, no stack, the code's status and headers. */
 export function createErrorHandler(logger: Logger, options: ErrorHandlerOptions): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
-    const converted = options.handles === 'all' ? toLatchkeyError(error) : ownError(error);
-    if (!converted) return next(error);
-    if (converted.code === 'temporarily_unavailable') {
-      options.onStoreUnavailable?.();
-      logger.warn({ event: 'store_unavailable', path: req.path, err: describe(converted.cause) }, 'store unavailable');
-    } else if (converted.status >= 500) {
-      logger.error({ event: 'internal_error', path: req.path, err: describe(error) }, 'unhandled error');
-    }
-    res.status(converted.status);
-    for (const [name, value] of Object.entries(converted.headers)) res.set(name, value);
-    res.set('Cache-Control', 'no-store');
-    const body: Record<string, string> = { error: converted.code, message: converted.publicMessage };
-    if (converted.oauthBody) body.error_description = converted.publicMessage;
-    res.json(body);
+    const answer = answerError(logger, options, error, req.path);
+    if (!answer) return next(error);
+    res.status(answer.status);
+    for (const [name, value] of answer.headers) res.set(name, value);
+    res.json(answer.body);
   };
 }

@@ -1,4 +1,6 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
@@ -12,7 +14,7 @@ function convertBodyParserError(error: unknown): LatchkeyError {
   return new LatchkeyError('invalid_request', 'The request body is not valid JSON.', { cause: error });
 }
 
-function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+function hasBody(headers: IncomingHttpHeaders): boolean {
   return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 }
 
@@ -41,17 +43,33 @@ function hasKnownCoding(header: string | undefined): boolean {
 }
 
 /**
- * JSON bodies only, capped at `limit` before parsing. A request without a body gets `{}`; a body of any other
- * type or charset is refused with 415 (a form post is the classic CSRF vehicle).
+ * Reads a JSON body from `source` (a Node stream carrying the request's headers: Express's request itself, or a
+ * Fetch request's body stream), capped at `limit` before parsing, with body-parser doing the reading, decoding and
+ * parsing whichever server carried the request. A request without a body gets `{}`; a body of any other type,
+ * charset or content coding is refused with 415 (a form post is the classic CSRF vehicle).
  */
-export function jsonBody(limit: string): RequestHandler {
+export function createJsonBodyParser(limit: string): (source: Readable & { headers: IncomingHttpHeaders }) => Promise<unknown> {
   const parse = express.json({ limit, strict: true, type: () => true });
-  return (req, res, next) => {
-    if (!hasBody(req.headers)) {
-      req.body = {};
-      return next();
+  return (source) => {
+    if (!hasBody(source.headers)) return Promise.resolve({});
+    if (!isUtf8Json(source.headers['content-type']) || !hasKnownCoding(source.headers['content-encoding'])) {
+      return Promise.reject(new LatchkeyError('unsupported_media_type'));
     }
-    if (!isUtf8Json(req.headers['content-type']) || !hasKnownCoding(req.headers['content-encoding'])) return next(new LatchkeyError('unsupported_media_type'));
-    parse(req, res, (error?: unknown) => next(error === undefined ? undefined : convertBodyParserError(error)));
+    const carrier = source as unknown as Request;
+    return new Promise((resolve, reject) => {
+      // body-parser reads the stream and leaves the result on it; it touches nothing of the response.
+      parse(carrier, undefined as never, (error?: unknown) => (error === undefined ? resolve(carrier.body) : reject(convertBodyParserError(error))));
+    });
+  };
+}
+
+/** The parser as Express middleware (the admin router): `req.body`, or the error for the router's error handler. */
+export function jsonBody(limit: string): RequestHandler {
+  const parse = createJsonBodyParser(limit);
+  return (req, _res, next) => {
+    parse(req).then((body) => {
+      req.body = body;
+      next();
+    }, next);
   };
 }

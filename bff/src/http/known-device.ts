@@ -1,8 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { serialize } from 'cookie';
-import type { Request, Response } from 'express';
 import { randomToken } from '../crypto/random.js';
-import { readCookie, type CookieSettings } from './session-cookie.js';
+import { readCookie, type CookieSettings } from '../session/cookie.js';
 
 /**
  * The device cookie of OWASP's "Slow Down Online Guessing Attacks with Device Cookies": set by a successful password
@@ -30,8 +29,8 @@ const mac = (secret: string, nonce: string, username: string): Buffer =>
  * The nonce of the request's device cookie when it was issued for `username` (in any letter case), else null: no
  * cookie, a malformed or forged one, or one of another account.
  */
-export function knownDevice(req: Request, settings: CookieSettings, secrets: readonly string[], username: string): string | null {
-  const raw = readCookie(req, deviceCookieName(settings.cookieName));
+export function knownDevice(cookieHeader: string | undefined, settings: CookieSettings, secrets: readonly string[], username: string): string | null {
+  const raw = readCookie(cookieHeader, deviceCookieName(settings.cookieName));
   if (raw === undefined || raw.length > MAX_VALUE_LENGTH) return null;
   const match = FORMAT.exec(raw);
   if (!match) return null;
@@ -43,9 +42,9 @@ export function knownDevice(req: Request, settings: CookieSettings, secrets: rea
   return null;
 }
 
-/** A new device cookie for `username` (a new nonce: a device whose old cookie had its failures counted starts afresh). */
-export function setDeviceCookie(res: Response, settings: CookieSettings, secrets: readonly string[], username: string): void {
+/** The `Set-Cookie` line of a new device cookie for `username` (a new nonce: a device whose old cookie had its failures counted starts afresh). */
+export function deviceCookieHeader(settings: CookieSettings, secrets: readonly string[], username: string): string {
   const nonce = randomToken(16);
   const value = `d1.${nonce}.${mac(secrets[0]!, nonce, username).toString('base64url')}`;
-  res.append('Set-Cookie', serialize(deviceCookieName(settings.cookieName), value, { ...settings.cookie, maxAge: KNOWN_DEVICE_TTL_SECONDS }));
+  return serialize(deviceCookieName(settings.cookieName), value, { ...settings.cookie, maxAge: KNOWN_DEVICE_TTL_SECONDS });
 }

@@ -1,15 +1,14 @@
-import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import type { RateLimitCount } from '../store/rate-limit-counter.js';
 import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.js';
 
-/** Every login attempt per client IP, counted before anything else reads the request. */
-export function createLoginIpLimit(ctx: BffContext): RequestHandler {
+/** Every login attempt per client IP, counted before anything else reads the request: refuses with 429 (or 503). */
+export type LoginIpLimit = (ip: string | undefined) => Promise<void>;
+
+export function createLoginIpLimit(ctx: BffContext): LoginIpLimit {
   const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.perIp, { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) });
-  return async (req, _res, next) => {
-    const ip = req.ip ?? '';
+  return async (ip = '') => {
     await limit.take(ipKey(ip), { ip });
-    next();
   };
 }
 

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { stripControls } from './display-text.js';
+import { stripControls } from '../session/display-text.js';
 
 /** `Sec-Fetch-Site` values of a request a page of this site (or the user: `none`) made. */
 const OWN_SITE = new Set(['same-origin', 'same-site', 'none']);

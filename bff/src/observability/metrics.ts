@@ -10,7 +10,7 @@ export const METRIC_LABELS = Object.freeze({
     outcome: ['rotated', 'replayed', 'reuse_detected', 'no_session', 'session_expired', 'session_revoked', 'rate_limited', 'idp_unavailable'],
   },
   latchkey_logouts_total: {
-    scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'admin_all', 'idp_backchannel', 'evicted'],
+    scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'admin_all', 'others', 'idp_backchannel', 'evicted'],
   },
   latchkey_admin_actions_total: {
     action: [
@@ -23,6 +23,10 @@ export const METRIC_LABELS = Object.freeze({
       'emergency_rotate_keys',
       'revoke_tenant',
       'revoke_all_sessions',
+      // The reads of the operators' console (@latchkey/admin-console).
+      'read_operator',
+      'read_keys',
+      'read_activity',
     ],
     outcome: ['ok', 'not_found', 'invalid_request', 'insufficient_scope', 'error'],
   },

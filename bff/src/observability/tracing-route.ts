@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { BffContext } from '../context.js';
 import { ATTR, recordSession, type TraceSpan, type Tracing } from './tracing.js';
 
@@ -29,13 +29,16 @@ class SpanTrace implements RouteTrace {
   }
 }
 
-type TracedHandler = (req: Request, res: Response, trace: RouteTrace) => Promise<void>;
-
 /**
  * A route handler inside a span named `name` (`latchkey.login`, ...), active while it runs so the store calls it
- * makes are its children. Without tracing the handler runs as it is, with a trace that records nothing.
+ * makes are its children. For Express handlers (req, res) and the framework-neutral routes (request, reply) alike.
+ * Without tracing the handler runs as it is, with a trace that records nothing.
  */
-export function tracedRoute(ctx: BffContext, name: string, handler: TracedHandler): RequestHandler {
+export function tracedRoute<Req = Request, Res = Response, Out = void>(
+  ctx: BffContext,
+  name: string,
+  handler: (req: Req, res: Res, trace: RouteTrace) => Promise<Out>,
+): (req: Req, res: Res) => Promise<Out> {
   const tracing = ctx.tracing;
   if (!tracing) return (req, res) => handler(req, res, OFF);
   return (req, res) => tracing.run(name, (span) => handler(req, res, span.isRecording() ? new SpanTrace(tracing, span) : OFF));

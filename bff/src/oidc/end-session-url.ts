@@ -1,4 +1,3 @@
-import type { Request, Response } from 'express';
 import * as client from 'openid-client';
 import { ROUTES } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
@@ -14,12 +13,12 @@ import { issueLogoutHandle } from './logout-handle.js';
  * that route adds it server-side. Null when RP-initiated logout does not apply or cannot be prepared right now (IdP
  * metadata or the store unavailable): the local logout has happened either way; the browser then just stays here.
  */
-export async function beginRpLogout(ctx: BffContext, req: Request, res: Response, session: DeviceSessionRecord): Promise<string | null> {
+export async function beginRpLogout(ctx: BffContext, baseUrl: string, setCookie: (line: string) => void, session: DeviceSessionRecord): Promise<string | null> {
   const idp = ctx.idp;
   if (!idp || !session.idp || idp.options.postLogoutRedirectUri === undefined) return null;
   try {
     if (!(await idp.config()).serverMetadata().end_session_endpoint) return null;
-    await issueLogoutHandle(ctx, res, { idTokenSealed: session.idp.idTokenSealed });
+    await issueLogoutHandle(ctx, setCookie, { idTokenSealed: session.idp.idTokenSealed });
   } catch (error) {
     ctx.logger.warn(
       { event: 'oidc_end_session_unavailable', err: { message: (error as Error).message } },
@@ -27,7 +26,7 @@ export async function beginRpLogout(ctx: BffContext, req: Request, res: Response
     );
     return null;
   }
-  return logoutRouteUrl(idp, req);
+  return logoutRouteUrl(idp, baseUrl);
 }
 
 /** The IdP's end-session URL: post_logout_redirect_uri, client_id and, when the session had one, id_token_hint. */
@@ -43,9 +42,9 @@ export async function endSessionUrl(ctx: BffContext, idp: IdpClient, idTokenSeal
  * GET /oidc/logout, absolute: next to the callback the IdP knows (`redirectUri`), which is the BFF's public URL even
  * when the page is on another origin. Relative to this router's mount when the callback path is not the usual one.
  */
-function logoutRouteUrl(idp: IdpClient, req: Request): string {
+function logoutRouteUrl(idp: IdpClient, baseUrl: string): string {
   const url = new URL(idp.options.redirectUri);
-  if (!url.pathname.endsWith(ROUTES.oidcCallback)) return `${req.baseUrl}${ROUTES.oidcLogout}`;
+  if (!url.pathname.endsWith(ROUTES.oidcCallback)) return `${baseUrl}${ROUTES.oidcLogout}`;
   url.pathname = url.pathname.slice(0, -ROUTES.oidcCallback.length) + ROUTES.oidcLogout;
   url.search = '';
   url.hash = '';

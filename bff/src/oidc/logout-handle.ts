@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { MemoryStore as ExpressSessionMemoryStore } from 'express-session';
 import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
-import { readCookie } from '../http/session-cookie.js';
+import { readCookie } from '../session/cookie.js';
 import type { SessionStore, TransactionSessionStore } from '../store/types.js';
 
 /** What GET /oidc/logout needs once the session is gone: the ended session's ID token, still sealed. */
@@ -52,16 +52,16 @@ const promisify = (run: (done: (error?: unknown, value?: unknown) => void) => vo
  * (single use, LOGOUT_HANDLE_TTL_SECONDS) and gives the handle to this browser only, in an HttpOnly SameSite=Strict
  * cookie. Neither the ID token nor the handle appears in the answer's body or in any URL.
  */
-export async function issueLogoutHandle(ctx: BffContext, res: Response, handle: LogoutHandle): Promise<void> {
+export async function issueLogoutHandle(ctx: BffContext, setCookie: (line: string) => void, handle: LogoutHandle): Promise<void> {
   const value = randomToken(32);
   const entry: HandleEntry = { cookie: { expires: new Date(Date.now() + LOGOUT_HANDLE_TTL_SECONDS * 1000) }, oidcLogout: handle };
   await promisify((done) => handleStore(ctx).set(entryId(value), entry as never, done));
-  res.append('Set-Cookie', serialize(cookieName(ctx), value, { ...cookieOptions(ctx), maxAge: LOGOUT_HANDLE_TTL_SECONDS }));
+  setCookie(serialize(cookieName(ctx), value, { ...cookieOptions(ctx), maxAge: LOGOUT_HANDLE_TTL_SECONDS }));
 }
 
 /** Takes this browser's handle out (at most once, whatever happens next) and clears its cookie; null when there is none. */
 export async function takeLogoutHandle(ctx: BffContext, req: Request, res: Response): Promise<LogoutHandle | null> {
-  const value = readCookie(req, cookieName(ctx));
+  const value = readCookie(req.headers.cookie, cookieName(ctx));
   res.append('Set-Cookie', serialize(cookieName(ctx), '', { ...cookieOptions(ctx), maxAge: 0, expires: new Date(0) }));
   if (value === undefined || !HANDLE.test(value)) return null;
   const id = entryId(value);

@@ -3,7 +3,7 @@ import type { BffContext } from '../context.js';
 import type { EventStreams } from '../events/event-streams.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { logCsrfRejection, originRefusal } from '../http/csrf.js';
-import { requireSession } from '../http/session-auth.js';
+import { requireSession } from '../session/resolve.js';
 
 /**
  * GET /events: this device's server-sent event stream. Authenticated by the session cookie alone (EventSource cannot
@@ -25,7 +25,7 @@ export function createEventsHandler(
       throw new LatchkeyError('csrf_rejected', refusal);
     }
     streams.assertProcessRoom();
-    const { session } = await requireSession(ctx, req);
+    const { session } = await requireSession(ctx, req.headers.cookie);
     streams.open(req, res, session);
     // Ended between the store's answer and now? The view has it (same tick: no event can slip between).
     if (isSessionRevoked(session.sid, session.userId, session.createdAt, session.tenant)) streams.endSession(session.sid, 'session_revoked');

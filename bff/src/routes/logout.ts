@@ -1,11 +1,12 @@
-import type { RequestHandler } from 'express';
+import type { LogoutRedirectResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { requireSession } from '../http/session-auth.js';
-import { clearSessionCookie } from '../http/session-cookie.js';
+import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
 import { beginRpLogout } from '../oidc/end-session-url.js';
 import { tracedRoute } from '../observability/tracing-route.js';
-import type { LogoutRedirectResponse } from '@latchkey/shared';
+import { clearedSessionCookieHeaders } from '../session/cookie.js';
+import { endSessions } from '../session/end.js';
+import { requireSession } from '../session/resolve.js';
 
 /**
  * POST /logout: ends this device's session (its access tokens stop working at once). Idempotent: always 204.
@@ -15,30 +16,25 @@ import type { LogoutRedirectResponse } from '@latchkey/shared';
  * `end_session_endpoint`, answers 200 `{ redirectTo }` instead (RP-initiated logout, so the user is signed out there
  * too): GET /oidc/logout, which sends the browser on to the IdP with the ID token hint added server-side.
  */
-export function createLogoutHandler(ctx: BffContext): RequestHandler {
-  return tracedRoute(ctx, 'latchkey.logout', async (req, res, trace) => {
-    const current = await requireSession(ctx, req).catch((error: unknown) => {
+export function createLogoutRoute(ctx: BffContext): AuthRoute {
+  return tracedRoute(ctx, 'latchkey.logout', async (req: AuthRequest, reply: Reply, trace) => {
+    const current = await requireSession(ctx, req.get('cookie')).catch((error: unknown) => {
       if (error instanceof LatchkeyError && error.code === 'no_session') return null;
       throw error;
     });
     let redirectTo: string | null = null;
     if (current !== null) {
-      const ended = await ctx.store.endSession(current.session.key, 'logout', ctx.now(), ctx.markerTtlMs);
-      if (ended !== null) {
+      const [ended] = await endSessions(ctx, { key: current.session.key, reason: 'logout' }, { scope: 'device', event: 'logout', message: 'logout' });
+      if (ended !== undefined) {
         trace.session(ended);
-        ctx.metrics.logouts.inc({ scope: 'device' });
-        ctx.logger.info({ event: 'logout', userId: ended.userId, sid: ended.sid }, 'logout');
-        redirectTo = await beginRpLogout(ctx, req, res, ended);
+        redirectTo = await beginRpLogout(ctx, req.baseUrl, (line) => reply.setCookie(line), ended);
       }
     }
-    clearSessionCookie(res, ctx.options);
+    reply.setCookie(...clearedSessionCookieHeaders(ctx));
     // Idempotent: answering 204 without a live session is an outcome, not an error.
     trace.outcome(redirectTo !== null ? 'redirect' : current === null ? 'no_session' : 'ok');
-    if (redirectTo === null) {
-      res.status(204).end();
-      return;
-    }
+    if (redirectTo === null) return reply.send(204);
     const body: LogoutRedirectResponse = { redirectTo };
-    res.status(200).json(body);
+    return reply.send(200, body);
   });
 }

@@ -4,6 +4,7 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { defaultMapUser } from '../oidc/map-user.js';
+import { endSessions } from '../session/end.js';
 
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const MAX_LOGOUT_TOKEN = 8192;
@@ -68,16 +69,15 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
     if (!(await ctx.store.useOnce(`bcl\n${iss}\n${payload.jti}`, acceptedUntil - ctx.now()))) {
       throw badToken('The logout token was already used.');
     }
-    const now = ctx.now();
+    const notice = { scope: 'idp_backchannel', event: 'oidc_backchannel_logout', message: 'back-channel logout', log: 'summary' } as const;
     if (sid !== undefined) {
-      const ended = await ctx.store.endSessionsByIdpSid(iss, sid, 'session_revoked', now, ctx.markerTtlMs);
-      if (ended.length > 0) ctx.metrics.logouts.inc({ scope: 'idp_backchannel' }, ended.length);
-      ctx.logger.info({ event: 'oidc_backchannel_logout', by: 'sid', ended: ended.map((s) => s.sid) }, 'back-channel logout');
+      await endSessions(ctx, { idpIss: iss, idpSid: sid }, { ...notice, fields: (ended) => ({ by: 'sid', ended: ended.map((s) => s.sid) }) });
     } else {
       const user = await mapUser({ iss, sub: sub! });
-      const ended = user === null ? [] : await ctx.store.endAllUserSessions(user.id, now, now, ctx.markerTtlMs);
-      ctx.metrics.logouts.inc({ scope: 'idp_backchannel' }, ended.length);
-      ctx.logger.info({ event: 'oidc_backchannel_logout', by: 'sub', userId: user?.id, ended: ended.map((s) => s.sid) }, 'back-channel logout');
+      await endSessions(ctx, user === null ? { alreadyEnded: [] } : { allOfUser: user.id }, {
+        ...notice,
+        fields: (ended) => ({ by: 'sub', userId: user?.id, ended: ended.map((s) => s.sid) }),
+      });
     }
     res.status(200).end();
   };

@@ -1,9 +1,7 @@
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
-import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { setSessionCookie } from '../http/session-cookie.js';
 import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
@@ -11,6 +9,7 @@ import { takeLoginTransaction } from '../oidc/login-transaction.js';
 import { endReplacedSession } from '../oidc/replaced-session.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
+import { sessionCookieHeaders } from '../session/cookie.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 import type { IdpLink } from '../store/types.js';
 
@@ -79,9 +78,10 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     };
     // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
     if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
-    const { session, cookie } = await startDeviceSession(ctx, req, user, { idp: idpLink });
-    const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, ctx.options.secrets);
-    setSessionCookie(res, ctx.options, value, session.absoluteExpiresAt, ctx.now());
+    const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip }, user, {
+      idp: idpLink,
+    });
+    for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
     res.redirect(303, transaction.returnTo);
   };
 }

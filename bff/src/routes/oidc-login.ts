@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
-import { readSessionCookie } from '../http/session-auth.js';
 import { beginLoginTransaction } from '../oidc/login-transaction.js';
 import { sessionToReplace } from '../oidc/replaced-session.js';
 import type { IdpClient } from '../oidc/idp-client.js';
@@ -22,7 +21,7 @@ export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): Request
     const returnTo = resolveReturnTo(req, req.query.returnTo, ctx.options.allowedOrigins);
     const config = await idp.config();
     const codeVerifier = client.randomPKCECodeVerifier();
-    const replaces = await sessionToReplace(ctx, readSessionCookie(ctx, req));
+    const replaces = await sessionToReplace(ctx, req.headers.cookie);
     const transaction = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier, returnTo, ...(replaces ? { replaces } : {}) };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: idp.options.redirectUri,

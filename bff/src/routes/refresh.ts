@@ -1,15 +1,13 @@
-import type { RequestHandler, Response } from 'express';
 import type { BffContext } from '../context.js';
-import { unseal } from '../crypto/seal.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthRequest, AuthResult, AuthRoute, Reply } from '../http/exchange.js';
 import { ipKey, RequestLimit } from '../http/rate-limit.js';
-import { rotateCookie, reportTheft, SUCCESSOR_SEAL_INFO } from '../http/rotate-cookie.js';
-import { readSessionCookie } from '../http/session-auth.js';
-import { clearSessionCookie, setSessionCookie } from '../http/session-cookie.js';
-import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
-import { sendTokenResponse } from '../http/token-response.js';
 import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
 import { tracedRoute } from '../observability/tracing-route.js';
+import { clearedSessionCookieHeaders, readSessionCookie, sessionCookieHeaders } from '../session/cookie.js';
+import { endSessions } from '../session/end.js';
+import { replayedSuccessor, reportTheft, rotateCookie } from '../session/rotate.js';
+import { issueSessionTokens } from '../session/token-response.js';
 import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
 
 const END_REASON_CODE = {
@@ -29,65 +27,70 @@ const END_REASON_CODE = {
  * Rate limited per client IP and per device session (429 with Retry-After, which the client retries and never
  * treats as a sign-out); the cookie and the session are left as they are.
  */
-export function createRefreshHandler(ctx: BffContext, isTenantRevoked: TenantRevocationCheck = () => false): RequestHandler {
+export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevocationCheck = () => false): AuthRoute {
   const countRefusal = () => ctx.metrics.refreshes.inc({ outcome: 'rate_limited' });
   // Per IP passes when its counter is unreachable: on a Cluster that counter may live on another master than the
   // session, and a refresh must not fail for a master it does not need. The per-session counter lives with the
   // session (same slot), so it is unreachable only when the refresh would fail anyway.
   const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, { countRefusal, whenStoreUnavailable: 'pass' });
   const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
-  return tracedRoute(ctx, 'latchkey.refresh', async (req, res, trace) => {
+  return tracedRoute(ctx, 'latchkey.refresh', async (req: AuthRequest, reply: Reply, trace): Promise<AuthResult> => {
     const ip = req.ip ?? '';
-    const cookie = readSessionCookie(ctx, req);
+    const cookie = readSessionCookie(ctx, req.get('cookie'));
     // Both counted at once, so an outage costs one store deadline, not two.
     const ipTaken = perIp.take(ipKey(ip), { ip });
     if (cookie === null) {
       await ipTaken;
       ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-      clearSessionCookie(res, ctx.options);
+      reply.setCookie(...clearedSessionCookieHeaders(ctx));
       throw new LatchkeyError('no_session');
     }
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
     const { result, nextSecret } = await rotateCookie(ctx, cookie);
     if ('session' in result) trace.session(result.session);
     if ((result.outcome === 'rotated' || result.outcome === 'replayed') && isTenantRevoked(result.session)) {
-      await endRevokedTenantSession(ctx, res, result.session);
+      await endRevokedTenantSession(ctx, reply, result.session);
     }
 
     switch (result.outcome) {
       case 'rotated': {
         const cookie = { generation: result.session.generation, secret: nextSecret };
         // Only the rotating refresh renews at the IdP (one per generation): replays never spend the IdP refresh token twice.
-        if (result.session.idp && ctx.idp) await renewAtIdpOrEnd(ctx, res, result.session, cookie);
+        if (result.session.idp && ctx.idp) await renewAtIdpOrEnd(ctx, reply, result.session, cookie);
         ctx.metrics.refreshes.inc({ outcome: 'rotated' });
         trace.outcome('rotated');
-        return sendTokenResponse(ctx, res, result.session, cookie);
+        return sendTokens(ctx, reply, result.session, cookie);
       }
       case 'replayed': {
-        const successor = unseal(result.sealed, cookie.secret, SUCCESSOR_SEAL_INFO);
+        const successor = replayedSuccessor(result.sealed, cookie);
         if (successor === null) break;
         ctx.metrics.refreshes.inc({ outcome: 'replayed' });
         trace.outcome('replayed');
-        return sendTokenResponse(ctx, res, result.session, { generation: result.session.generation, secret: successor });
+        return sendTokens(ctx, reply, result.session, { generation: result.session.generation, secret: successor });
       }
       case 'reuse_detected':
         ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
-        reportTheft(ctx, req, result.session, cookie, 'refresh');
-        clearSessionCookie(res, ctx.options);
+        reportTheft(ctx, req.ip, result.session, cookie, 'refresh');
+        reply.setCookie(...clearedSessionCookieHeaders(ctx));
         throw new LatchkeyError('reuse_detected');
       case 'ended': {
         const code = result.reason === null ? 'no_session' : END_REASON_CODE[result.reason];
         ctx.metrics.refreshes.inc({ outcome: code });
-        clearSessionCookie(res, ctx.options);
+        reply.setCookie(...clearedSessionCookieHeaders(ctx));
         throw new LatchkeyError(code);
       }
       case 'mismatch':
         break;
     }
     ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-    clearSessionCookie(res, ctx.options);
+    reply.setCookie(...clearedSessionCookieHeaders(ctx));
     throw new LatchkeyError('no_session');
   });
+}
+
+async function sendTokens(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<AuthResult> {
+  const issued = await issueSessionTokens(ctx, session, cookie);
+  return reply.setCookie(...issued.setCookies).send(200, issued.body);
 }
 
 /** Whether the guard's view knows the session's tenant was revoked after the session started. */
@@ -99,14 +102,14 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
  * is later than the session's start), so it cannot outlive the revocation by more than the one access token its login
  * got.
  */
-async function endRevokedTenantSession(ctx: BffContext, res: Response, session: DeviceSessionRecord): Promise<never> {
-  await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  ctx.logger.info(
-    { event: 'tenant_session_ended', userId: session.userId, sid: session.sid, tenant: session.tenant },
-    'device session of a revoked tenant ended on refresh',
+async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: DeviceSessionRecord): Promise<never> {
+  await endSessions(
+    ctx,
+    { key: session.key, reason: 'session_revoked' },
+    { event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh', fields: { tenant: session.tenant } },
   );
-  clearSessionCookie(res, ctx.options);
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  reply.setCookie(...clearedSessionCookieHeaders(ctx));
   throw new LatchkeyError('session_revoked');
 }
 
@@ -115,20 +118,20 @@ async function endRevokedTenantSession(ctx: BffContext, res: Response, session: 
  * reached the rotated cookie still goes out with the 503 (the session is kept, and the client's retry presents the
  * current credential). When the IdP refused the grant the device session ends: 401 `session_revoked`.
  */
-async function renewAtIdpOrEnd(ctx: BffContext, res: Response, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
+async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
   try {
     if ((await renewAtIdpIfDue(ctx, ctx.idp!, session)) !== 'revoked_at_idp') return;
   } catch (error) {
     ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
-    setSessionCookie(res, ctx.options, encodeSessionCookie({ key: session.key, ...cookie }, ctx.options.secrets), session.absoluteExpiresAt, ctx.now());
+    reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
     throw error;
   }
-  await ctx.store.endSession(session.key, 'session_revoked', ctx.now(), ctx.markerTtlMs);
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  ctx.logger.info(
-    { event: 'oidc_grant_revoked', userId: session.userId, sid: session.sid },
-    'the identity provider refused the refresh token; device session ended',
+  await endSessions(
+    ctx,
+    { key: session.key, reason: 'session_revoked' },
+    { event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended' },
   );
-  clearSessionCookie(res, ctx.options);
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  reply.setCookie(...clearedSessionCookieHeaders(ctx));
   throw new LatchkeyError('session_revoked');
 }

@@ -1,16 +1,25 @@
-import type { Request } from 'express';
 import type { BffContext } from '../context.js';
 import { sha256 } from '../crypto/hash.js';
 import { randomToken } from '../crypto/random.js';
 import type { SessionCookieValue } from '../crypto/session-cookie-value.js';
-import { stripControls } from '../http/display-text.js';
-import { reportTheft, rotateCookie } from '../http/rotate-cookie.js';
-import { readSessionCookie } from '../http/session-auth.js';
+import { stripControls } from './display-text.js';
 import type { AuthenticatedUser } from '../options.js';
-import { describeUserAgent } from '../routes/user-agent.js';
+import { describeUserAgent } from './user-agent.js';
 import { newSessionKey } from '../store/session-key.js';
 import { resolveGrantedClaims } from '../tokens/custom-claims.js';
 import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
+import { readSessionCookie } from './cookie.js';
+import { endSessions } from './end.js';
+import { reportTheft, rotateCookie } from './rotate.js';
+
+/** What starting a session reads of the request it came in on, whichever server carried it. */
+export interface SignInRequest {
+  /** The `Cookie` header: the session this browser already had. */
+  cookieHeader: string | undefined | null;
+  userAgent: string | undefined | null;
+  /** The client address, for the log. */
+  ip: string | undefined;
+}
 
 export interface StartedDeviceSession {
   session: DeviceSessionRecord;
@@ -22,21 +31,21 @@ export interface StartedDeviceSession {
  * Starts a device session for a user the caller has authenticated (password login, OIDC callback): a new session
  * and a new credential every time (no fixation); the session this browser already had is ended when its cookie is that
  * session's current credential, so signing in again on one device does not pile up sessions (a superseded cookie is
- * theft, as on refresh). The caller sets the cookie (`sendTokenResponse` or `setSessionCookie`).
+ * theft, as on refresh). The caller sets the cookie (`issueSessionTokens` or `sessionCookieHeaders`).
  */
 export async function startDeviceSession(
   ctx: BffContext,
-  req: Request,
+  req: SignInRequest,
   user: AuthenticatedUser,
   extra: { deviceName?: string; idp?: IdpLink } = {},
 ): Promise<StartedDeviceSession> {
   // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
   const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
   const now = ctx.now();
-  const previous = readSessionCookie(ctx, req);
+  const previous = readSessionCookie(ctx, req.cookieHeader);
   if (previous !== null) await endPresentedSession(ctx, req, previous, user.id);
 
-  const userAgent = stripControls(req.get('user-agent') ?? '').slice(0, 256);
+  const userAgent = stripControls(req.userAgent ?? '').slice(0, 256);
   const secret = randomToken(32);
   const session: DeviceSessionRecord = {
     key: newSessionKey(user.id),
@@ -65,13 +74,13 @@ export async function startDeviceSession(
     now,
     markerTtlMs: ctx.markerTtlMs,
   });
-  for (const ended of evicted) {
-    ctx.metrics.logouts.inc({ scope: 'evicted' });
-    ctx.logger.info(
-      { event: 'session_evicted', userId: user.id, sid: ended.sid, by: session.sid },
-      'least recently active device signed out: session cap reached',
-    );
-  }
+  await endSessions(
+    ctx,
+    { alreadyEnded: evicted },
+    { scope: 'evicted', event: 'session_evicted', message: 'least recently active device signed out: session cap reached', fields: { by: session.sid } },
+  );
+  // The operators' feed (GET /activity of the admin router): the log shows these only as ended sessions.
+  for (const ended of evicted) ctx.activity.record({ kind: 'session_evicted', userId: user.id, sid: ended.sid });
   ctx.metrics.logins.inc({ outcome: 'success' });
   ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.idp ? 'oidc' : 'password' }, 'login');
   return { session, cookie: { generation: 0, secret } };
@@ -84,15 +93,15 @@ export async function startDeviceSession(
  * counted); anything else is left alone. Whose session it was does not matter: a browser switching accounts ends its
  * old session, and nobody can end another device's session with a cookie that device has moved past.
  */
-async function endPresentedSession(ctx: BffContext, req: Request, cookie: SessionCookieValue, userId: string): Promise<void> {
+async function endPresentedSession(ctx: BffContext, req: SignInRequest, cookie: SessionCookieValue, userId: string): Promise<void> {
   const { result } = await rotateCookie(ctx, cookie);
   if (result.outcome === 'rotated' || result.outcome === 'replayed') {
-    const ended = await ctx.store.endSession(cookie.key, 'logout', ctx.now(), ctx.markerTtlMs);
-    if (ended !== null) {
-      ctx.metrics.logouts.inc({ scope: 'device' });
-      ctx.logger.info({ event: 'session_replaced', ip: req.ip, userId: ended.userId, sid: ended.sid, by: userId }, 'login ended the session this browser had');
-    }
+    await endSessions(
+      ctx,
+      { key: cookie.key, reason: 'logout' },
+      { scope: 'device', event: 'session_replaced', message: 'login ended the session this browser had', fields: { ip: req.ip, by: userId } },
+    );
   } else if (result.outcome === 'reuse_detected') {
-    reportTheft(ctx, req, result.session, cookie, 'login');
+    reportTheft(ctx, req.ip, result.session, cookie, 'login');
   }
 }

@@ -4,6 +4,7 @@ import { StoreUnavailableError } from './types.js';
 import { MemoryRevocationLog } from './memory-revocation-log.js';
 import { assertSessionKeyOf } from './session-key.js';
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
+import { credentialStanding } from '../session/credential-rule.js';
 
 import type { SessionEndedReason } from '@latchkey/shared';
 import type {
@@ -163,10 +164,9 @@ export class MemoryStore implements SessionStore {
       return { outcome: 'ended', reason: 'session_expired' };
     }
 
-    if (input.generation > record.generation) return { outcome: 'mismatch' };
-
-    if (input.generation === record.generation) {
-      if (input.credentialHash !== record.credentialHash) return { outcome: 'mismatch' };
+    const standing = credentialStanding(record, input, input.now);
+    if (standing === 'mismatch') return { outcome: 'mismatch' };
+    if (standing === 'current') {
       record.previousHash = record.credentialHash;
       record.credentialHash = input.nextCredentialHash;
       record.generation += 1;
@@ -176,14 +176,7 @@ export class MemoryStore implements SessionStore {
       record.idleExpiresAt = Math.min(input.now + input.idleTimeoutMs, record.absoluteExpiresAt);
       return { outcome: 'rotated', session: structuredClone(record) };
     }
-
-    if (input.generation === record.generation - 1) {
-      // Not the credential this session issued for that generation: not ours.
-      if (input.credentialHash !== record.previousHash) return { outcome: 'mismatch' };
-      if (input.now < record.graceUntil && record.successorSealed !== null) {
-        return { outcome: 'replayed', session: structuredClone(record), sealed: record.successorSealed };
-      }
-    }
+    if (standing === 'previous') return { outcome: 'replayed', session: structuredClone(record), sealed: record.successorSealed! };
 
     // A superseded credential whose successor is already in use (or out of grace): theft.
     this.end(record, 'reuse_detected', input.markerTtlMs);

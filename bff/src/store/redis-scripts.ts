@@ -278,7 +278,7 @@ return evicted
 });
 
 /**
- * rotate: the presented generation and hash, the successor's hash and sealed value, `idleCandidate` now + idleTimeoutMs.
+ * rotate (the credential rule of session/credential-rule.ts, line by line): the presented generation and hash, the successor's hash and sealed value, `idleCandidate` now + idleTimeoutMs.
  * Returns {'rotated', record} | {'replayed', record, sealed} | {'reuse_detected', record}
  *       | {'ended', reason or false} | {'mismatch'}.
  * Must be atomic: concurrent refreshes with the same credential must see exactly one rotation

@@ -17,7 +17,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
-import { ISSUER, login, me, SECRET, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
+import { ADAPTER, ISSUER, login, me, SECRET, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
 import { startRedisCluster, startRedisServer } from '@latchkey/testkit';
 import {
   authorizationHeader,
@@ -302,6 +302,8 @@ describe('HTTP fuzz, memory store', () => {
       // (a) Any cookie route, even a valid login of the cookie's own user, with one defect: rejected with that defect's code.
       const defective = fc
         .record({ d: deviceIndex, target: deviceIndex, route: fc.constantFrom('login', 'refresh', 'logout', 'logout-all', 'sessions', 'delete'), defect })
+        // A Fetch Request cannot carry a body on GET: under bff.fetch a body defect needs a route that takes one.
+        .filter(({ route, defect }) => !(ADAPTER === 'fetch' && route === 'sessions' && defect.body !== undefined))
         .map<Case>(({ d, target, route, defect }) => {
           const device = devices[d]!;
           const [method, path]: [Method, string] =

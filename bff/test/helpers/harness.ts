@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import { Readable } from 'node:stream';
+import express, { type Express, type RequestHandler } from 'express';
 import { pino } from 'pino';
 import request, { type Response } from 'supertest';
 import { createBff, type Bff, type BffOptions } from '../../src/index.js';
@@ -11,6 +12,48 @@ export const USERS: Record<string, { id: string; name: string; password: string 
   alice: { id: 'user-alice', name: 'Alice', password: 'wonderland' },
   bob: { id: 'user-bob', name: 'Bob', password: 'builder' },
 };
+
+/**
+ * Which adapter serves `/auth` in this run: `express` (`bff.router`, the default) or `fetch` (`bff.fetch`, behind a
+ * bridge that turns the request into a Fetch `Request` as a Fetch server would). The contract suites run under both
+ * (vitest.config.ts: the `server-fetch` project sets LATCHKEY_TEST_ADAPTER=fetch).
+ */
+export const ADAPTER: 'express' | 'fetch' = process.env.LATCHKEY_TEST_ADAPTER === 'fetch' ? 'fetch' : 'express';
+
+/** Routes bff.fetch does not serve yet (it answers them 404, see fetch-adapter.test.ts): the bridge leaves them to bff.router. */
+const EXPRESS_ONLY = /^\/(oidc\/|events(\/|$)|introspect\/?$|revoke\/?$)/i;
+
+/**
+ * `bff.fetch` on an Express app, as a Fetch server hosts it: the request's URL (protocol and host as Express sees them,
+ * so `trust proxy` applies as it does to bff.router), headers and streamed body in a `Request` (none on GET and HEAD:
+ * a Fetch `Request` cannot carry one); the `Response` written back as it is. The client address is Express's
+ * `req.ip`, what a host passes as `clientAddress`.
+ */
+export function fetchBridge(bff: Bff): RequestHandler {
+  return async (req, res, next) => {
+    if (EXPRESS_ONLY.test(req.path)) return bff.router(req, res, next);
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+    }
+    const hasBody =
+      req.method !== 'GET' && req.method !== 'HEAD' && (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0');
+    const request = new Request(`${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`, {
+      method: req.method,
+      headers,
+      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+    } as RequestInit);
+    const response = await bff.fetch(request, req.ip === undefined ? {} : { clientAddress: req.ip });
+    res.status(response.status);
+    response.headers.forEach((value, name) => {
+      if (name !== 'set-cookie') res.setHeader(name, value);
+    });
+    const cookies = response.headers.getSetCookie();
+    if (cookies.length > 0) res.setHeader('Set-Cookie', cookies);
+    res.end(Buffer.from(await response.arrayBuffer()));
+  };
+}
 
 export interface TestBff {
   app: Express;
@@ -37,7 +80,7 @@ export async function startTestBff(overrides: Partial<BffOptions> = {}, store: S
     ...overrides,
   });
   const app = express();
-  app.use('/auth', bff.router);
+  app.use('/auth', ADAPTER === 'fetch' ? fetchBridge(bff) : bff.router);
   app.get('/api/me', bff.requireAuth(), (req, res) => void res.json({ sub: req.auth!.sub, sid: req.auth!.sid }));
   app.get('/api/open', bff.requireAuth({ onStoreUnavailable: 'open', maxStalenessMs: 2500 }), (req, res) => void res.json({ sub: req.auth!.sub }));
   app.use(bff.errorHandler);

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { credentialStanding } from '../../src/session/credential-rule.js';
 import type { RevocationEvent } from '../../src/store/revocation-feed.js';
 import { newSessionKey } from '../../src/store/session-key.js';
 import type { DeviceSessionRecord, IdpLink, RotateInput, SessionStore } from '../../src/store/types.js';
@@ -370,6 +371,28 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
           credentialHash: winner.nextCredentialHash,
           successorSealed: winner.nextSealed,
         });
+      });
+
+      it('applies the one credential rule (session/credential-rule.ts) to every presented credential', async () => {
+        const expected = { current: 'rotated', previous: 'replayed', superseded: 'reuse_detected', mismatch: 'mismatch' } as const;
+        const cases = [0, 1, 2, 3].flatMap((generation) =>
+          [true, false].flatMap((issuedHash) => [false, true].map((afterGrace) => ({ generation, issuedHash, afterGrace }))),
+        );
+        for (const { generation, issuedHash, afterGrace } of cases) {
+          // A session at generation 2: generation 1 is its previous credential, generation 0 one before.
+          const { original, input, rotated } = await rotatedOnce();
+          const second = await store.rotate(refreshNow(rotated, current(rotated), { now: input.now + 1 }));
+          if (second.outcome !== 'rotated') throw new Error(`setup rotation answered ${second.outcome}`);
+          const latest = second.session;
+          const hashes = [original.credentialHash, rotated.credentialHash, latest.credentialHash];
+          const presented = { generation, credentialHash: issuedHash && generation < 3 ? hashes[generation]! : token('forged') };
+          const now = afterGrace ? latest.graceUntil : input.now + 2;
+
+          const result = await store.rotate(refreshNow(original, presented, { now }));
+
+          const standing = credentialStanding(latest, presented, now);
+          expect({ generation, issuedHash, afterGrace, outcome: result.outcome }).toEqual({ generation, issuedHash, afterGrace, outcome: expected[standing] });
+        }
       });
 
       it('property: a legitimate client is never told reuse_detected, and a superseded credential never rotates or replays', async () => {

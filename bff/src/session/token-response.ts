@@ -1,22 +1,21 @@
-import type { Response } from 'express';
 import type { TokenResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
-import { encodeSessionCookie } from '../crypto/session-cookie-value.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 import { issueAccessToken } from '../tokens/issue-access-token.js';
-import { setSessionCookie } from './session-cookie.js';
+import { sessionCookieHeaders } from './cookie.js';
 
-/**
- * Sets the rotated cookie and answers with a fresh access token for the session. `afterCookie` may set more cookies:
- * after the session cookie's, so it stays the first Set-Cookie line.
- */
-export async function sendTokenResponse(
+/** What a login or refresh answers: a fresh access token for the session, and the cookie carrying its credential. */
+export interface IssuedSession {
+  body: TokenResponse;
+  /** The `Set-Cookie` lines of the (new or rotated) credential: the session cookie first, then its hint. */
+  setCookies: string[];
+}
+
+export async function issueSessionTokens(
   ctx: BffContext,
-  res: Response,
   session: DeviceSessionRecord,
   cookie: { generation: number; secret: string },
-  afterCookie?: () => void,
-): Promise<void> {
+): Promise<IssuedSession> {
   const { options } = ctx;
   const issued = await issueAccessToken({
     keyRing: ctx.keyRing,
@@ -31,9 +30,7 @@ export async function sendTokenResponse(
     maxTokenBytes: options.maxTokenBytes,
     ...(session.claims ? { claims: session.claims } : {}),
   });
-  const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, options.secrets);
-  setSessionCookie(res, options, value, session.absoluteExpiresAt, ctx.now());
-  afterCookie?.();
+  const setCookies = sessionCookieHeaders(ctx, session, cookie);
   const body: TokenResponse = {
     accessToken: issued.token,
     tokenType: 'Bearer',
@@ -41,5 +38,5 @@ export async function sendTokenResponse(
     user: { id: session.userId, name: session.userName },
     session: { id: session.sid, deviceName: session.deviceName, createdAt: session.createdAt },
   };
-  res.status(200).json(body);
+  return { body, setCookies };
 }

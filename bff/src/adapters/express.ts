@@ -1,0 +1,35 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { AuthDispatcher } from '../routes/auth-routes.js';
+import type { AuthRequest, AuthResult } from '../http/exchange.js';
+
+/** Express's request as the framework-neutral routes read it (Express's own `ip`, `protocol` and `trust proxy`). */
+export function fromExpress(req: Request): AuthRequest {
+  return {
+    method: req.method,
+    path: req.path,
+    baseUrl: req.baseUrl,
+    protocol: req.protocol,
+    ip: req.ip,
+    get: (name) => req.get(name) as string | undefined,
+    bodySource: req,
+    body: {},
+    params: {},
+    native: req,
+  };
+}
+
+/** Writes a framework-neutral answer on Express's response (JSON through `res.json`, as the routes always did). */
+export function writeExpress(res: Response, result: AuthResult): void {
+  res.status(result.status);
+  for (const [name, value] of result.headers) res.set(name, value);
+  for (const line of result.cookies) res.append('Set-Cookie', line);
+  if (result.body === undefined) res.end();
+  else res.json(result.body);
+}
+
+/** The `/auth` routes on `bff.router`. */
+export function expressAdapter(dispatch: AuthDispatcher): RequestHandler {
+  return async (req, res) => {
+    writeExpress(res, await dispatch(fromExpress(req), { adapter: 'express' }));
+  };
+}
