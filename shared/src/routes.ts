@@ -7,6 +7,8 @@ export const BROWSER_ROUTES = Object.freeze({
   refresh: '/refresh',
   logout: '/logout',
   logoutAll: '/logout-all',
+  /** Every device of the user but this one. */
+  logoutOthers: '/logout-others',
   sessions: '/sessions',
   session: '/sessions/:id',
   /** Server-sent events: `session_ended` for this device, `devices_changed` for the user's device list. */
@@ -24,6 +26,7 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   refresh: '/refresh',
   logout: '/logout',
   logoutAll: '/logout-all',
+  logoutOthers: '/logout-others',
   sessions: '/sessions',
   session: '/sessions/:id',
   events: '/events',

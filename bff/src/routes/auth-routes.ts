@@ -10,6 +10,7 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
+import { createLogoutOthersRoute } from './logout-others.js';
 import { createLogoutRoute } from './logout.js';
 import { createRefreshRoute, type TenantRevocationCheck } from './refresh.js';
 import { createListSessionsRoute, createRevokeSessionRoute } from './sessions.js';
@@ -87,6 +88,7 @@ export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRev
     entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
+    entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),
     entry('GET', ROUTES.sessions, createListSessionsRoute(ctx)),
     entry('DELETE', ROUTES.session, createRevokeSessionRoute(ctx)),
   ];

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { authorizeAtIdp, freePort, startLogin, type HttpDevice } from '@latchkey/testkit';
+import { authorizeAtIdp, freePort, returnFromIdp, startLogin, type HttpDevice } from '@latchkey/testkit';
 import { startDevIdp, type DevIdp, type DevIdpAccount } from '../../../examples/demo/src/dev-idp.js';
 import type { BffOptions, OidcOptions } from '../../src/index.js';
 import type { SessionStore } from '../../src/store/types.js';
@@ -23,7 +23,9 @@ export type RunningIdp = DevIdp & { issuer: string; port: number; stop(): Promis
 /** `port`: a port of a stopped IdP, to start a new one in its place (same issuer, a new signing key: a key rotation). */
 export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlSeconds?: number; port?: number } = {}): Promise<RunningIdp> {
   const port = options.port ?? (await freePort());
-  const issuer = `http://127.0.0.1:${port}`;
+  // Another site than the BFF (http://127.0.0.1:<port>), as an IdP is in production: the browser's jar then keeps the
+  // BFF's SameSite=Strict cookies home on the way back from the IdP, as a browser does (ports do not make sites).
+  const issuer = `http://localhost:${port}`;
   const idp = await startDevIdp({
     issuer,
     port,
@@ -101,5 +103,5 @@ export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOpti
 export async function signIn(browser: HttpDevice, origin: string, username = 'alice', returnTo = '/app'): Promise<Response> {
   const authorization = await startLogin(browser, origin, returnTo);
   const callback = await authorizeAtIdp(browser, authorization.href, username, IDP_ACCOUNTS.find((a) => a.username === username)!.password);
-  return browser.request(callback.href);
+  return returnFromIdp(browser, callback);
 }
