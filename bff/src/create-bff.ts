@@ -18,6 +18,8 @@ import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
+import { createServerAccessTokens } from './session/server-access-token.js';
+import type { DeviceSessionRecord } from './store/types.js';
 import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
@@ -148,7 +150,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
+  const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
+  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s), isSessionRevoked);
+  // The server's own access tokens per device session (bff.proxy); entries die with their session through the log.
+  const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
+  const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -201,6 +207,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     eventStreams,
     close: () => {
       stopFollowing();
+      stopForgetting();
       eventStreams.close();
       guard.stop();
     },

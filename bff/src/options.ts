@@ -257,6 +257,12 @@ export const optionsSchema = z.strictObject({
     .describe(
       'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
     ),
+  proxyRotationSeconds: positiveSeconds
+    .max(24 * 3600)
+    .default(300)
+    .describe(
+      "proxy mode's sliding rotation: a cookie-authenticated call (`bff.proxy`, `GET /session`) whose credential is this old rotates it and sets the new cookie on its answer, since such clients never call `/refresh`; more than `rotationGraceSeconds` (docs/proxy.md)",
+    ),
   cookieName: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
@@ -436,6 +442,10 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   const o = parsed.data;
   if (o.absoluteTimeoutSeconds < o.idleTimeoutSeconds) {
     throw new TypeError('Invalid Latchkey BFF options: absoluteTimeoutSeconds must be >= idleTimeoutSeconds');
+  }
+  if (o.proxyRotationSeconds <= o.rotationGraceSeconds) {
+    // A credential rotated again before the grace of the previous rotation ran out would strand calls still in flight.
+    throw new TypeError('Invalid Latchkey BFF options: proxyRotationSeconds must be greater than rotationGraceSeconds');
   }
   if (o.allowedOrigins === undefined && process.env.NODE_ENV === 'production') {
     throw new TypeError(
