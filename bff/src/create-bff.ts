@@ -16,7 +16,8 @@ import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
-import { resolveBffOptions, type BffOptions } from './options.js';
+import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
+import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createServerAccessTokens } from './session/server-access-token.js';
 import type { DeviceSessionRecord } from './store/types.js';
@@ -56,6 +57,13 @@ export interface Bff {
    * `latchkey:admin`): mount it where administrators reach it, for example `app.use('/admin', bff.adminRouter())`.
    */
   adminRouter(options?: AdminRouterOptions): Router;
+  /**
+   * Proxy mode (docs/proxy.md): a router that forwards cookie-authenticated calls (`X-CSRF: 1`) to `target`'s path
+   * prefix with the token attached server-side, so no token reaches the browser:
+   * `app.use('/api/orders', bff.proxy({ target: 'https://orders.internal/v1', token: 'latchkey' }))`.
+   * Throws TypeError for invalid options.
+   */
+  proxy(options: ProxyOptions): Router;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
@@ -202,6 +210,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
+    proxy: (proxyOptions: ProxyOptions) => createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked }, resolveProxyOptions(proxyOptions)),
     metrics,
     keyRing,
     eventStreams,
