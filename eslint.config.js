@@ -70,11 +70,11 @@ export default defineConfig(
     },
   ]),
   {
-    files: ['client/src/**', 'client/test/**', 'examples/demo/web/**', 'e2e/**'],
+    files: ['client/src/**', 'client/test/**', 'examples/demo/web/**', 'admin-console/web/**', 'e2e/**'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
-    files: ['client/src/react/**/*.{ts,tsx}', 'examples/demo/web/src/**/*.{ts,tsx}'],
+    files: ['client/src/react/**/*.{ts,tsx}', 'examples/demo/web/src/**/*.{ts,tsx}', 'admin-console/web/src/**/*.{ts,tsx}'],
     extends: [reactHooks.configs.flat.recommended],
   },
   {

@@ -12,6 +12,7 @@ import { noStore } from './http/no-store.js';
 import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
 import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
+import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
@@ -110,6 +111,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
+  const activity = new ActivityLog(now);
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
@@ -117,6 +119,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     keyRing,
     logger,
     metrics,
+    activity,
     now,
     markerTtlMs,
     ...(idp ? { idp } : {}),
@@ -155,7 +158,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     lookup: (key) => store.getSession(key, now()),
   });
-  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+  const stopFollowing = guard.onLogEvent((event) => {
+    eventStreams.dispatch(event);
+    activity.recordLogEvent(event);
+  });
 
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
   const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);

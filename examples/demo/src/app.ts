@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { adminConsole } from '@latchkey/admin-console';
 import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type OidcOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import { demoAllowedOrigins, type DemoConfig } from './config.js';
@@ -30,7 +31,7 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 
 /**
  * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
- * (scope `latchkey:admin`; keys `latchkey:keys`), a public /api/public,
+ * (scope `latchkey:admin`; keys `latchkey:keys`) and its operators' console at /admin-console, a public /api/public,
  * /metrics (behind a bearer token: LATCHKEY_METRICS_TOKEN, or one made for the run), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
@@ -100,6 +101,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   // The admin HTTP API (docs/admin.md) for tokens with its dedicated scope `latchkey:admin` (the keys also need
   // `latchkey:keys`), never the application's `admin`: alice holds both and may revoke users and rotate keys.
   app.use('/admin', bff.adminRouter());
+  // The operators' console (docs/admin.md): a page like / (same security headers, set above), over the admin router.
+  app.use('/admin-console', adminConsole({ bffPath: '/auth', adminPath: '/admin' }));
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });

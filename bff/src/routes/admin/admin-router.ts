@@ -11,6 +11,7 @@ import { noStore } from '../../http/no-store.js';
 import { SCOPE_TOKEN } from '../../tokens/custom-claims.js';
 import { adminAction } from './admin-action.js';
 import { keyOperation } from './key-routes.js';
+import { readActivity, readKeys, readOperator } from './read-routes.js';
 import { revokeTenant } from './tenant-route.js';
 import { revokeToken } from './token-route.js';
 import { endUserSession, listUserSessions, revokeUser } from './user-routes.js';
@@ -24,6 +25,9 @@ export const ADMIN_ROUTES = Object.freeze({
   rotateKey: '/keys/rotate',
   emergencyRotateKeys: '/keys/emergency-rotate',
   tenantSessions: '/tenants/:tenant/sessions',
+  operator: '/operator',
+  keys: '/keys',
+  activity: '/activity',
 } as const);
 
 export const DEFAULT_ADMIN_SCOPE = 'latchkey:admin';
@@ -81,6 +85,7 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
         const outcome = toLatchkeyError(error).code;
         const actor = outcome === 'insufficient_scope' ? verifiedActor(req) : undefined;
         ctx.logger.warn({ event: 'admin_audit', action: 'authenticate', path: req.path, ...(actor ? { actor } : {}), outcome }, 'admin request refused');
+        ctx.activity.record({ kind: 'admin_refused', action: 'authenticate', outcome, target: { path: req.path }, ...(actor ? { actor } : {}) });
       }
       next(error);
     });
@@ -98,6 +103,10 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
   router.post(ADMIN_ROUTES.rotateKey, adminAction(ctx, 'rotate_key', keyOperation(admin, 'rotateSigningKey', keyScopes)));
   router.post(ADMIN_ROUTES.emergencyRotateKeys, adminAction(ctx, 'emergency_rotate_keys', keyOperation(admin, 'emergencyRotateKeys', keyScopes)));
   router.delete(ADMIN_ROUTES.tenantSessions, adminAction(ctx, 'revoke_tenant', revokeTenant(admin)));
+  // Reads an operators' console polls: logged at debug (see AdminActionOptions.quiet).
+  router.get(ADMIN_ROUTES.operator, adminAction(ctx, 'read_operator', readOperator(options.keysScope), { quiet: true }));
+  router.get(ADMIN_ROUTES.keys, adminAction(ctx, 'read_keys', readKeys(ctx), { quiet: true }));
+  router.get(ADMIN_ROUTES.activity, adminAction(ctx, 'read_activity', readActivity(ctx), { quiet: true }));
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
   router.use(createErrorHandler(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }));
   return router;
