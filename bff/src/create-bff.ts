@@ -17,8 +17,11 @@ import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
-import { resolveBffOptions, type BffOptions } from './options.js';
+import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
+import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
+import { createServerAccessTokens } from './session/server-access-token.js';
+import type { DeviceSessionRecord } from './store/types.js';
 import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
@@ -55,6 +58,13 @@ export interface Bff {
    * `latchkey:admin`): mount it where administrators reach it, for example `app.use('/admin', bff.adminRouter())`.
    */
   adminRouter(options?: AdminRouterOptions): Router;
+  /**
+   * Proxy mode (docs/proxy.md): a router that forwards cookie-authenticated calls (`X-CSRF: 1`) to `target`'s path
+   * prefix with the token attached server-side, so no token reaches the browser:
+   * `app.use('/api/orders', bff.proxy({ target: 'https://orders.internal/v1', token: 'latchkey' }))`.
+   * Throws TypeError for invalid options.
+   */
+  proxy(options: ProxyOptions): Router;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
@@ -154,7 +164,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
 
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
+  const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
+  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s), isSessionRevoked);
+  // The server's own access tokens per device session (bff.proxy); entries die with their session through the log.
+  const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
+  const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -202,11 +216,13 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
+    proxy: (proxyOptions: ProxyOptions) => createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked }, resolveProxyOptions(proxyOptions)),
     metrics,
     keyRing,
     eventStreams,
     close: () => {
       stopFollowing();
+      stopForgetting();
       eventStreams.close();
       guard.stop();
     },

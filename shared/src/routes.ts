@@ -29,6 +29,8 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   logoutOthers: '/logout-others',
   sessions: '/sessions',
   session: '/sessions/:id',
+  /** The signed-in user and device session, no token: proxy mode's source of truth. */
+  currentSession: '/session',
   events: '/events',
   oidcLogin: '/oidc/login',
   jwks: '/jwks.json',

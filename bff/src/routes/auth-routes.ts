@@ -7,6 +7,7 @@ import { Reply, type AuthRequest, type AuthResult, type AuthRoute } from '../htt
 import { createJsonBodyParser } from '../http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from '../http/login-rate-limit.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
+import { createCurrentSessionRoute, type SessionRevocationCheck } from './current-session.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
@@ -79,7 +80,7 @@ function matchPath(segments: readonly string[], path: string): Record<string, st
  * body (capped), the route (each applies its own rate limits), and 404 for anything unmatched. Every error, from any
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
-export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRevocationCheck): AuthDispatcher {
+export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRevocationCheck, isSessionRevoked: SessionRevocationCheck): AuthDispatcher {
   const jwks = createJwksRoute(ctx);
   const parseJson = createJsonBodyParser(BODY_LIMIT);
   const routes: RouteEntry[] = [
@@ -89,6 +90,7 @@ export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRev
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
     entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),
+    entry('GET', ROUTES.currentSession, createCurrentSessionRoute(ctx, isSessionRevoked)),
     entry('GET', ROUTES.sessions, createListSessionsRoute(ctx)),
     entry('DELETE', ROUTES.session, createRevokeSessionRoute(ctx)),
   ];
