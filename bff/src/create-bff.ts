@@ -8,6 +8,7 @@ import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
+import { cookieHeaderOf, type CookieSource } from './http/cookie-header.js';
 import { noStore } from './http/no-store.js';
 import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
 import { requireSignInNavigation } from './http/sign-in-navigation.js';
@@ -21,7 +22,6 @@ import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOpti
 import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createServerAccessTokens } from './session/server-access-token.js';
-import type { DeviceSessionRecord } from './store/types.js';
 import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
@@ -31,9 +31,14 @@ import { createOidcLoginHandler } from './routes/oidc-login.js';
 import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
+import { ServerSessionReader, type ServerSession } from './session/server-session.js';
+import type { DeviceSessionRecord } from './store/types.js';
 
 /** The back-channel logout's form body is one signed token; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
+
+/** A cached read-only session answer is trusted only while the revocation view is this current (the guard's own bound). */
+const VIEW_CURRENT_MS = 500;
 
 export interface Bff {
   /** Mount it where the BFF lives, for example `app.use('/auth', bff.router)`. */
@@ -46,6 +51,23 @@ export interface Bff {
   fetch(request: Request, info?: FetchRequestInfo): Promise<Response>;
   /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
+  /**
+   * The device session of a request's cookie, for server rendering (docs/ssr.md): `{ user, session, claims }`, or
+   * null when there is none (no cookie, forged, expired, ended, revoked, superseded). Read-only: never rotates the
+   * credential, never sets a cookie. Honours every revocation this process's view knows of; at most one store read,
+   * none while a recent answer for the same cookie is cached (`sessionReadCacheSeconds`). Takes an Express or Node
+   * request, a Fetch `Request`, a `Headers` object or a `Cookie` header string. Rejects with LatchkeyError
+   * `temporarily_unavailable` when the store cannot answer.
+   */
+  getSession(req: CookieSource): Promise<ServerSession | null>;
+  /**
+   * An access token for the device session of a request's cookie, for the server's own calls while rendering
+   * (`Authorization: Bearer ...` to your APIs), or null when `getSession` would answer null. Never sent to the
+   * browser, never rotates the cookie: the session is found as `getSession` finds it, and the token is signed once per
+   * session and reused until near its expiry (a quarter of its lifetime, at most 30 s, before it), dropped as soon as
+   * the revocation log ends the session. Rejects with LatchkeyError `temporarily_unavailable` when the store cannot answer.
+   */
+  getAccessToken(req: CookieSource): Promise<string | null>;
   readonly guard: Guard;
   /**
    * Writes Latchkey's errors (the guard's 401 and 503, a store outage in an admin call) as `{ error, message }`;
@@ -113,6 +135,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
+  let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
     options,
     store,
@@ -122,6 +146,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     activity,
     now,
     markerTtlMs,
+    sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
     ...(idp ? { idp } : {}),
     ...(tracing ? { tracing } : {}),
   });
@@ -147,6 +172,12 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await guard.start();
 
+  const sessionReader = new ServerSessionReader(ctx, {
+    isSessionRevoked: guard.isSessionRevoked,
+    isCurrent: () => guard.stats().stalenessMs <= VIEW_CURRENT_MS,
+  });
+  sessionsEnded = (sessions) => sessionReader.forget(sessions);
+
   const eventStreams = new EventStreams({
     maxPerUser: options.eventStreams.maxPerUser,
     maxPerDevice: options.eventStreams.maxPerDevice,
@@ -166,7 +197,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
   const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
   const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s), isSessionRevoked);
-  // The server's own access tokens per device session (bff.proxy); entries die with their session through the log.
+  // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
@@ -212,6 +243,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     router,
     fetch: fetchAdapter(dispatch, corsPolicy),
     requireAuth: guard.requireAuth,
+    getSession: async (req: CookieSource) => sessionReader.read(cookieHeaderOf(req)),
+    getAccessToken: async (req: CookieSource) => {
+      const found = await sessionReader.readRecord(cookieHeaderOf(req));
+      return found === null ? null : (await serverTokens.get(found.record)).token;
+    },
     guard,
     errorHandler,
     admin,
