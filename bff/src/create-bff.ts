@@ -18,6 +18,9 @@ import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
+import { createHealthRoutes } from './routes/health.js';
+import { InFlight } from './http/in-flight.js';
+import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
 import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
@@ -58,8 +61,14 @@ export interface Bff {
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
   readonly eventStreams: EventStreams;
-  /** Ends every event stream and stops following the store's revocation log. Does not close the store (the application owns it). */
-  close(): void;
+  /**
+   * Graceful shutdown (docs/operations.md): from the first call `GET /readyz` answers 503, new event streams are
+   * refused and open ones end with a reconnect hint; with `server`, it stops accepting connections. Requests in
+   * flight (the BFF's, or with `server` every request of the app) get until `timeoutMs` to finish, then are cut;
+   * then the guard stops following the store's revocation log, and the store is closed only with `closeStore: true`
+   * (the application made it, and may still use it). Every call returns the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /**
@@ -147,11 +156,19 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 
+  let closing: Promise<void> | undefined;
+  const inFlight = new InFlight();
+  const health = createHealthRoutes(ctx, { feedCurrent: () => guard.feedCurrent(), closing: () => closing !== undefined });
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
+  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant), health);
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
+  // Counted until the answer is written (or the client goes): what close() lets finish. An event stream counts too, until close() ends it.
+  router.use((_req, res, next) => {
+    res.once('close', inFlight.enter());
+    next();
+  });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
   if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
   if (idp) {
@@ -188,9 +205,21 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   router.use(routerErrorHandler);
 
   const admin = createAdmin(ctx);
+  const fetchHandler = fetchAdapter(dispatch, corsPolicy);
+  const stopFollowingLog = () => {
+    stopFollowing();
+    guard.stop();
+  };
   return Object.freeze({
     router,
-    fetch: fetchAdapter(dispatch, corsPolicy),
+    fetch: async (request: Request, info?: FetchRequestInfo) => {
+      const leave = inFlight.enter();
+      try {
+        return await fetchHandler(request, info);
+      } finally {
+        leave();
+      }
+    },
     requireAuth: guard.requireAuth,
     guard,
     errorHandler,
@@ -199,10 +228,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     metrics,
     keyRing,
     eventStreams,
-    close: () => {
-      stopFollowing();
-      eventStreams.close();
-      guard.stop();
+    close: (closeOptions?: CloseOptions) => {
+      if (closing) return closing;
+      const resolved = resolveCloseOptions(closeOptions);
+      closing = shutdown({ ...resolved, logger, store, inFlight, eventStreams, stopFollowingLog });
+      return closing;
     },
   });
 }
