@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { BffContext } from '../../context.js';
+import { catchRejection } from '../../http/async-handler.js';
 import { toLatchkeyError } from '../../http/error-handler.js';
 import { tracedRoute } from '../../observability/tracing-route.js';
 
@@ -33,7 +34,7 @@ export function actorOf(req: Request): { sub: string; sid: string } | undefined 
  * failed; the error itself goes on to the router's error handler.
  */
 export function adminAction(ctx: BffContext, action: AdminActionName, run: (req: Request) => Promise<AdminActionResult>): RequestHandler {
-  return tracedRoute(ctx, `latchkey.admin.${action}`, async (req, res, trace) => {
+  const handler = tracedRoute(ctx, `latchkey.admin.${action}`, async (req, res, trace) => {
     const entry = { event: 'admin_audit', action, actor: actorOf(req), target: targetOf(req) };
     let result: AdminActionResult;
     try {
@@ -51,4 +52,5 @@ export function adminAction(ctx: BffContext, action: AdminActionName, run: (req:
     if (result.body === undefined) res.status(result.status).end();
     else res.status(result.status).json(result.body);
   });
+  return catchRejection(handler);
 }
