@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -19,7 +20,11 @@ export interface DemoApp {
   app: Express;
   bff: Bff;
   store: SessionStore;
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown: with the listening `server`, it stops accepting connections and lets the requests in flight
+   * finish (up to `timeoutMs`); event streams end with a reconnect hint; then the store the demo made is closed.
+   */
+  close(options?: { server?: Server; timeoutMs?: number }): Promise<void>;
 }
 
 const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
@@ -107,10 +112,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     app,
     bff,
     store,
-    close: async () => {
-      bff.close();
-      await store.close();
-    },
+    // The demo made the store, so it closes it too, once the requests are done.
+    close: (options = {}) => bff.close({ ...options, closeStore: true }),
   };
 }
 
