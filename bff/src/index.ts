@@ -1,4 +1,6 @@
 export { createBff, type Bff } from './create-bff.js';
+export type { ServerSession } from './session/server-session.js';
+export type { CookieSource } from './http/cookie-header.js';
 export { systemClock, type Clock } from './clock.js';
 export type {
   BffOptions,
@@ -11,6 +13,9 @@ export type {
   MapUser,
   IdpClaims,
   ResourceClientOptions,
+  ProxyOptions,
+  ProxyToken,
+  ProxyTokenContext,
 } from './options.js';
 export { RESERVED_CLAIMS, type LatchkeyClaims, type GrantedClaims } from './tokens/custom-claims.js';
 export { defaultMapUser } from './oidc/map-user.js';
@@ -50,3 +55,4 @@ export {
   type SessionLimits,
 } from './store/types.js';
 export type { RateLimitCounter, RateLimitCounterOptions, RateLimitCount } from './store/rate-limit-counter.js';
+export { SESSION_ENDED_HEADER } from './routes/proxy.js';

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -12,6 +12,8 @@ import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
 import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
+import { startUpstreamApi, type UpstreamApi } from './upstream-api.js';
+import { ssrPages } from './ssr/ssr-routes.js';
 
 /** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
 export const DEV_IDP_PATH = '/idp';
@@ -54,6 +56,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     authenticate: await createDemoAuthenticate(),
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
+    ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
@@ -77,15 +80,30 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   app.use(securityHeaders());
   app.use('/auth', bff.router);
   // The page asks whether to offer "Sign in with the identity provider".
-  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined }));
+  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined, proxy: config.proxy !== undefined }));
   app.get('/api/public', (_req, res) => {
     res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
   });
+  // Proxy mode: /api/me and /api/admin live on the upstream API server; the page reaches them only through the proxy.
+  const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy) : undefined;
+  if (upstream) {
+    app.use('/api/me', bff.proxy({ target: `${upstream.url}/api/me`, token: 'latchkey', methods: ['GET'] }));
+    app.use('/api/admin', bff.proxy({ target: `${upstream.url}/api/admin`, token: 'latchkey', methods: ['GET'] }));
+  }
   app.get('/api/me', bff.requireAuth(), (req, res) => {
     const auth = req.auth!;
     res.set('Cache-Control', 'no-store');
     res.json({ sub: auth.sub, sid: auth.sid, name: names.get(auth.sub) ?? auth.sub, scope: auth.scope ?? '' });
   });
+  // The server-rendered page (docs/ssr.md): its server-side data is /api/me, called with the session's own access token.
+  app.use(
+    ssrPages(bff, async (req) => {
+      const token = await bff.getAccessToken(req);
+      if (token === null) return null;
+      const res = await fetch(`http://127.0.0.1:${req.socket.localPort}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+      return res.ok ? ((await res.json()) as { sub: string; sid: string; name: string }) : null;
+    }),
+  );
   app.get('/api/admin', bff.requireAuth({ scopes: ['admin'] }), (req, res) => {
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
@@ -99,6 +117,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.type(registry.contentType).send(await registry.metrics());
   });
   if (existsSync(WEB_DIST)) {
+    // Proxy mode: the page learns it from its own HTML, before its session client starts.
+    if (config.proxy) app.get(['/', '/index.html'], (_req, res) => void res.type('html').send(proxyModePage()));
     app.use(express.static(WEB_DIST, { index: 'index.html' }));
   } else {
     app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
@@ -111,10 +131,24 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     bff,
     store,
     close: async () => {
+      await upstream?.close();
       bff.close();
       await store.close();
     },
   };
+}
+
+/** The demo's own upstream API (or LATCHKEY_DEMO_UPSTREAM_URL's, which the demo does not run). */
+async function startProxyUpstream(bff: Bff, names: ReadonlyMap<string, string>, proxy: NonNullable<DemoConfig['proxy']>): Promise<UpstreamApi | undefined> {
+  if (proxy.upstreamUrl !== undefined) return { url: proxy.upstreamUrl.replace(/\/$/, ''), close: async () => undefined };
+  return startUpstreamApi(bff.guard, names, proxy.upstreamPort);
+}
+
+let proxyPage: string | undefined;
+/** The built page with `<meta name="latchkey-mode" content="proxy">`: its session client starts in proxy mode. */
+function proxyModePage(): string {
+  proxyPage ??= readFileSync(`${WEB_DIST}/index.html`, 'utf8').replace('<head>', '<head><meta name="latchkey-mode" content="proxy">');
+  return proxyPage;
 }
 
 function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefined {
