@@ -82,6 +82,7 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
       hint(false);
       return noContent();
     }
+    if (method == 'POST' && path == '/logout-others') return state.signedIn ? noContent() : errorResponse(401, 'no_session');
     if (method == 'GET' && path == '/sessions') {
       return state.signedIn ? json(200, { sessions: state.sessions }) : errorResponse(401, 'no_session');
     }
