@@ -10,7 +10,6 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { upstreamUrl } from '../http/proxy-path.js';
 import type { ResolvedProxyOptions } from '../options.js';
 import { authenticateSession } from '../session/authenticate.js';
-import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import type { ServerAccessTokens } from '../session/server-access-token.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 
@@ -76,10 +75,9 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     const answer = answerError(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }, error, req.originalUrl.split('?')[0]!)!;
     for (const [name, value] of NO_STORE_HEADERS) res.set(name, value);
     for (const [name, value] of answer.headers) res.set(name, value);
-    if (answer.status === 401 && error instanceof LatchkeyError) {
-      res.set(SESSION_ENDED_HEADER, error.code);
-      for (const line of clearedSessionCookieHeaders(ctx)) res.append('Set-Cookie', line);
-    }
+    // The cookie stays: the client's GET /session then learns why the session ended (and clears it), where a cleared
+    // cookie would only ever say `no_session`.
+    if (answer.status === 401 && error instanceof LatchkeyError) res.set(SESSION_ENDED_HEADER, error.code);
     res.status(answer.status).json(answer.body);
   }
 
