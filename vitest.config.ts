@@ -46,7 +46,7 @@ export default defineConfig({
           environment: 'node',
           env: { LATCHKEY_TEST_ADAPTER: 'fetch' },
           include: [
-            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie}.test.ts',
+            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,health}.test.ts',
             'bff/test/fuzz/http-fuzz.test.ts',
           ],
           testTimeout: 20_000,

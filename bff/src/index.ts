@@ -1,4 +1,6 @@
 export { createBff, type Bff } from './create-bff.js';
+export type { ServerSession } from './session/server-session.js';
+export type { CookieSource } from './http/cookie-header.js';
 export { systemClock, type Clock } from './clock.js';
 export type {
   BffOptions,

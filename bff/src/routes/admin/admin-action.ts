@@ -19,6 +19,7 @@ export type AdminActionName =
   | 'rotate_key'
   | 'emergency_rotate_keys'
   | 'revoke_tenant'
+  | 'revoke_all_sessions'
   | 'read_operator'
   | 'read_keys'
   | 'read_activity';
