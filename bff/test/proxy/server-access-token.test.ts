@@ -40,7 +40,6 @@ async function context(clock = new TestClock()): Promise<{ ctx: BffContext; cloc
     activity: new ActivityLog(() => clock.now()),
     now: () => clock.now(),
     markerTtlMs: 400_000,
-    activity: new ActivityLog(() => clock.now()),
   });
   return { ctx, clock };
 }

@@ -57,7 +57,7 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
     failures = 0;
     if (!same) epoch++;
     store.set({ status: 'authenticated', user: same ? user : view.user, session: same ? session : view.session, unreachable: false, signOutReason: null });
-    if (share) tabs?.post({ type: 'in', view } as never);
+    if (share) tabs?.postMessage({ type: 'in', view } as never);
     if (!same) events.emit('signed_in', view);
   }
 
@@ -67,7 +67,7 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
     clearTimeout(timer);
     store.set({ status: 'unauthenticated', user: null, session: null, unreachable: false, signOutReason: reason });
     if (!reason) return;
-    if (share) tabs?.post({ type: 'out', reason });
+    if (share) tabs?.postMessage({ type: 'out', reason });
     if (reason == 'reuse_detected') events.emit('theft_detected', { reason });
     events.emit('signed_out', { reason });
   }
@@ -130,7 +130,7 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
     if (document.visibilityState == 'visible') retryNow();
   }
 
-  return {
+  const client: SessionClient = {
     options,
     subscribe: store.subscribe,
     getSnapshot: store.get,
@@ -143,6 +143,13 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
       signedIn({ user: data.user, session: data.session }, true);
     },
     end: (reason) => endSession(reason, true),
+    hydrate(initial) {
+      // As in token mode: on the server one client may serve every request, so a render gets a snapshot of its own.
+      const own = dom ? store : createSnapshotStore();
+      if (own.get().status == 'loading')
+        own.set(initial ? { status: 'authenticated', user: initial.user, session: initial.session } : { status: 'unauthenticated' });
+      return dom ? client : { ...client, getSnapshot: own.get };
+    },
     signIn({ returnTo }: { returnTo?: string } = {}) {
       location.assign(options.bffUrl + ROUTES.oidcLogin + '?returnTo=' + encodeURIComponent(returnTo || location.href));
     },
@@ -178,4 +185,5 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
       }
     },
   };
+  return client;
 }
