@@ -306,6 +306,11 @@ describe('bff.proxy: errors', () => {
     expect(res.body).toEqual({ error: 'upstream_unavailable', message: expect.any(String) });
     expect(rawSetCookie(res)).toBe('');
     expect((await get('/p/me', device.cookie)).status).toBe(200);
+    expect((await get('/p/me', null)).status).toBe(401);
+    const metrics = await t.bff.metrics.registry.getSingleMetricAsString('latchkey_proxy_requests_total');
+    expect(metrics).toContain('latchkey_proxy_requests_total{outcome="upstream_unavailable"} 1');
+    expect(metrics).toContain('latchkey_proxy_requests_total{outcome="forwarded"} 1');
+    expect(metrics).toContain('latchkey_proxy_requests_total{outcome="session_ended"} 1');
   });
 
   it('answers 504 upstream_timeout when the upstream is too slow', async () => {
