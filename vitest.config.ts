@@ -10,6 +10,7 @@ const alias = {
   '@latchkey/client/react': src('./client/src/react/index.ts'),
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
   '@latchkey/client/live': src('./client/src/live/index.ts'),
+  '@latchkey/client/proxy': src('./client/src/proxy/index.ts'),
   '@latchkey/client': src('./client/src/index.ts'),
   '@latchkey/testkit': src('./testkit/src/index.ts'),
   '@latchkey/admin-console': src('./admin-console/src/index.ts'),

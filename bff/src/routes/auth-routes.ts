@@ -92,7 +92,8 @@ export function createAuthDispatcher(
   const routes: RouteEntry[] = [
     entry('POST', ROUTES.login, createLoginRoute(ctx, createLoginIpLimit(ctx), createAccountFailureLimit(ctx))),
     // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-    entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
+    // Proxy mode without browser tokens: nothing hands a token to the page (the refresh route exists to do just that).
+    ...(ctx.options.browserTokens ? [entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked))] : []),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
     entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),

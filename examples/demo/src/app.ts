@@ -62,6 +62,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
     ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
+    ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
+    // Proxy mode: no token ever reaches the page, not even from login or refresh.
+    ...(config.proxy ? { browserTokens: false } : {}),
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
