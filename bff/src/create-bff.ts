@@ -1,4 +1,5 @@
-import express, { Router, type ErrorRequestHandler } from 'express';
+import bodyParser from 'body-parser';
+import { Router, type ErrorRequestHandler } from 'express';
 import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
@@ -18,9 +19,13 @@ import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
-import { resolveBffOptions, type BffOptions } from './options.js';
+import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
+import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createServerAccessTokens } from './session/server-access-token.js';
+import { createHealthRoutes } from './routes/health.js';
+import { InFlight } from './http/in-flight.js';
+import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
 import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
@@ -79,12 +84,25 @@ export interface Bff {
    * `latchkey:admin`): mount it where administrators reach it, for example `app.use('/admin', bff.adminRouter())`.
    */
   adminRouter(options?: AdminRouterOptions): Router;
+  /**
+   * Proxy mode (docs/proxy.md): a router that forwards cookie-authenticated calls (`X-CSRF: 1`) to `target`'s path
+   * prefix with the token attached server-side, so no token reaches the browser:
+   * `app.use('/api/orders', bff.proxy({ target: 'https://orders.internal/v1', token: 'latchkey' }))`.
+   * Throws TypeError for invalid options.
+   */
+  proxy(options: ProxyOptions): Router;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
   readonly eventStreams: EventStreams;
-  /** Ends every event stream and stops following the store's revocation log. Does not close the store (the application owns it). */
-  close(): void;
+  /**
+   * Graceful shutdown (docs/operations.md): from the first call `GET /readyz` answers 503, new event streams are
+   * refused and open ones end with a reconnect hint; with `server`, it stops accepting connections. Requests in
+   * flight (the BFF's, or with `server` every request of the app) get until `timeoutMs` to finish, then are cut;
+   * then the guard stops following the store's revocation log, and the store is closed only with `closeStore: true`
+   * (the application made it, and may still use it). Every call returns the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /**
@@ -186,15 +204,23 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     activity.recordLogEvent(event);
   });
 
+  let closing: Promise<void> | undefined;
+  const inFlight = new InFlight();
+  const health = createHealthRoutes(ctx, { feedCurrent: () => guard.feedCurrent(), closing: () => closing !== undefined });
   // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
   const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s));
-  // The server's own access tokens per device session (bff.getAccessToken); entries die with their session through the log.
+  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s), isSessionRevoked, health);
+  // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
+  // Counted until the answer is written (or the client goes): what close() lets finish. An event stream counts too, until close() ends it.
+  router.use((_req, res, next) => {
+    res.once('close', inFlight.enter());
+    next();
+  });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
   if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
   if (idp) {
@@ -218,7 +244,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     router.post(
       ROUTES.oidcBackchannelLogout,
       noStore,
-      express.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
+      bodyParser.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
       createBackchannelLogoutHandler(ctx, idp),
     );
   }
@@ -231,9 +257,21 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   router.use(routerErrorHandler);
 
   const admin = createAdmin(ctx);
+  const fetchHandler = fetchAdapter(dispatch, corsPolicy);
+  const stopFollowingLog = () => {
+    stopFollowing();
+    guard.stop();
+  };
   return Object.freeze({
     router,
-    fetch: fetchAdapter(dispatch, corsPolicy),
+    fetch: async (request: Request, info?: FetchRequestInfo) => {
+      const leave = inFlight.enter();
+      try {
+        return await fetchHandler(request, info);
+      } finally {
+        leave();
+      }
+    },
     requireAuth: guard.requireAuth,
     getSession: async (req: CookieSource) => sessionReader.read(cookieHeaderOf(req)),
     getAccessToken: async (req: CookieSource) => {
@@ -244,14 +282,16 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
+    proxy: (proxyOptions: ProxyOptions) => createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked }, resolveProxyOptions(proxyOptions)),
     metrics,
     keyRing,
     eventStreams,
-    close: () => {
-      stopFollowing();
+    close: (closeOptions?: CloseOptions) => {
+      if (closing) return closing;
+      const resolved = resolveCloseOptions(closeOptions);
       stopForgetting();
-      eventStreams.close();
-      guard.stop();
+      closing = shutdown({ ...resolved, logger, store, inFlight, eventStreams, stopFollowingLog });
+      return closing;
     },
   });
 }

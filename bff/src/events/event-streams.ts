@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { DevicesChangedData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
+import type { DevicesChangedData, ReconnectData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { BffMetrics } from '../observability/metrics.js';
 import type { RevocationEvent } from '../store/revocation-feed.js';
@@ -147,16 +147,29 @@ export class EventStreams {
       for (const stream of [...(this.byUser.get(event.id) ?? [])]) {
         if (stream.createdAt < event.revokedAfter) this.sendEnded(stream, 'logout_all');
       }
+    } else if (event.kind === 'all') {
+      // Every session that started before it is over (revokeAllSessions; its sid events normally got there first).
+      for (const streams of [...this.bySid.values()]) {
+        for (const stream of [...streams]) if (stream.createdAt < event.revokedAfter) this.sendEnded(stream, 'session_revoked');
+      }
     }
   }
 
-  /** Ends every stream (the BFF is closing); later connections are refused. */
+  /**
+   * Ends every stream (the BFF is closing) with a reconnect hint: a new `retry:`, the configured delay plus up to as
+   * much again (so the browsers of a closing instance do not all reconnect in the same instant), and a last
+   * `reconnect` event. Later connections are refused (503): a load balancer sends the browser's retry elsewhere.
+   */
   close(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
     for (const streams of [...this.bySid.values()]) {
       for (const stream of [...streams]) {
-        clearTimeout(stream.timer);
+        const retryMs = this.options.retryMs + Math.floor(Math.random() * this.options.retryMs);
+        const data: ReconnectData = { retryMs };
+        this.send(stream, `retry: ${retryMs}\n`);
+        this.write(stream, 'reconnect', data);
+        this.remove(stream);
         stream.res.end();
       }
     }

@@ -9,7 +9,9 @@ export const METRIC_LABELS = Object.freeze({
   latchkey_refreshes_total: {
     outcome: ['rotated', 'replayed', 'reuse_detected', 'no_session', 'session_expired', 'session_revoked', 'rate_limited', 'idp_unavailable'],
   },
-  latchkey_logouts_total: { scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'idp_backchannel', 'evicted'] },
+  latchkey_logouts_total: {
+    scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'admin_all', 'others', 'idp_backchannel', 'evicted'],
+  },
   latchkey_admin_actions_total: {
     action: [
       'revoke_user',
@@ -20,6 +22,7 @@ export const METRIC_LABELS = Object.freeze({
       'rotate_key',
       'emergency_rotate_keys',
       'revoke_tenant',
+      'revoke_all_sessions',
       // The reads of the operators' console (@latchkey/admin-console).
       'read_operator',
       'read_keys',
@@ -29,7 +32,10 @@ export const METRIC_LABELS = Object.freeze({
   },
   latchkey_auth_decisions_total: { outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'store_unavailable'] },
   latchkey_event_streams_refused_total: { reason: ['device', 'user', 'process', 'closing'] },
-  latchkey_stream_events_total: { event: ['session_ended', 'devices_changed'] },
+  latchkey_proxy_requests_total: {
+    outcome: ['forwarded', 'session_ended', 'refused', 'upstream_unavailable', 'upstream_timeout', 'store_unavailable', 'error'],
+  },
+  latchkey_stream_events_total: { event: ['session_ended', 'devices_changed', 'reconnect'] },
 } as const);
 
 type LabelledName = keyof typeof METRIC_LABELS;
@@ -71,6 +77,11 @@ export class BffMetrics {
     this.registry,
     'latchkey_auth_decisions_total',
     'Guard decisions by outcome (missing: no Authorization header; store_unavailable: a 503 from a fail-closed route).',
+  );
+  readonly proxyRequests = labelledCounter(
+    this.registry,
+    'latchkey_proxy_requests_total',
+    "Calls to bff.proxy by outcome (forwarded: whatever the upstream answered; session_ended: the BFF's own 401; refused: CSRF, path, method, size or scope).",
   );
   readonly storeErrors = new Counter({
     name: 'latchkey_store_errors_total',
@@ -135,7 +146,11 @@ export class BffMetrics {
     'latchkey_event_streams_refused_total',
     'Event streams refused by cap (device, user, process) or because the BFF is closing.',
   );
-  readonly streamEvents = labelledCounter(this.registry, 'latchkey_stream_events_total', 'Events written to event streams, by name.');
+  readonly streamEvents = labelledCounter(
+    this.registry,
+    'latchkey_stream_events_total',
+    'Events written to event streams, by name (reconnect: the last event of a stream ended by a shutdown).',
+  );
   /** Set by the guard: the number of live entries in its local revocation view. */
   viewSize: () => number = () => 0;
   readonly viewEntries: Gauge = new Gauge({

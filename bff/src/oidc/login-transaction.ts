@@ -3,6 +3,7 @@ import session, { MemoryStore as ExpressSessionMemoryStore } from 'express-sessi
 import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
 import type { ResolvedOidcOptions } from '../options.js';
+import type { ReplacedSession } from './replaced-session.js';
 
 /** What one sign-in at the IdP needs to remember between the redirect and the callback. */
 export interface LoginTransaction {
@@ -10,6 +11,8 @@ export interface LoginTransaction {
   nonce: string;
   codeVerifier: string;
   returnTo: string;
+  /** The session this browser held at `/oidc/login` (its cookie was current): the callback ends it. */
+  replaces?: ReplacedSession;
 }
 
 declare module 'express-session' {

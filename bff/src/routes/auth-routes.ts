@@ -7,9 +7,12 @@ import { Reply, type AuthRequest, type AuthResult, type AuthRoute } from '../htt
 import { createJsonBodyParser } from '../http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from '../http/login-rate-limit.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
+import { createCurrentSessionRoute, type SessionRevocationCheck } from './current-session.js';
+import type { HealthRoutes } from './health.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
+import { createLogoutOthersRoute } from './logout-others.js';
 import { createLogoutRoute } from './logout.js';
 import { createRefreshRoute, type TenantRevocationCheck } from './refresh.js';
 import { createListSessionsRoute, createRevokeSessionRoute } from './sessions.js';
@@ -74,23 +77,35 @@ function matchPath(segments: readonly string[], path: string): Record<string, st
 
 /**
  * Builds the `/auth` routes and the steps every one of them takes, in the order `bff.router` always took them:
- * GET /jwks.json (public, cacheable); then for everything else `no-store`, the Origin and `X-CSRF` check, the JSON
+ * GET /jwks.json (public, cacheable), GET /healthz and /readyz (public, never cached); then for everything else `no-store`, the Origin and `X-CSRF` check, the JSON
  * body (capped), the route (each applies its own rate limits), and 404 for anything unmatched. Every error, from any
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
-export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRevocationCheck): AuthDispatcher {
+export function createAuthDispatcher(
+  ctx: BffContext,
+  isTenantRevoked: TenantRevocationCheck,
+  isSessionRevoked: SessionRevocationCheck,
+  health: HealthRoutes,
+): AuthDispatcher {
   const jwks = createJwksRoute(ctx);
   const parseJson = createJsonBodyParser(BODY_LIMIT);
   const routes: RouteEntry[] = [
     entry('POST', ROUTES.login, createLoginRoute(ctx, createLoginIpLimit(ctx), createAccountFailureLimit(ctx))),
     // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-    entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
+    // Proxy mode without browser tokens: nothing hands a token to the page (the refresh route exists to do just that).
+    ...(ctx.options.browserTokens ? [entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked))] : []),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
+    entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),
+    entry('GET', ROUTES.currentSession, createCurrentSessionRoute(ctx, isSessionRevoked)),
     entry('GET', ROUTES.sessions, createListSessionsRoute(ctx)),
     entry('DELETE', ROUTES.session, createRevokeSessionRoute(ctx)),
   ];
   const jwksSegments = ROUTES.jwks.split('/').slice(1);
+  const probes = [
+    { segments: ROUTES.healthz.split('/').slice(1), route: health.healthz },
+    { segments: ROUTES.readyz.split('/').slice(1), route: health.readyz },
+  ];
   const expressOnly = EXPRESS_ONLY.map((path) => path.split('/').slice(1));
   const errorOptions = { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() } as const;
   // HEAD is answered as GET (without the body), as Express does.
@@ -99,6 +114,12 @@ export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRev
   async function run(req: AuthRequest, reply: Reply, options: DispatchOptions): Promise<AuthResult> {
     if (options.outsideMount) throw new LatchkeyError('not_found');
     if (methodOf(req) === 'GET' && matchPath(jwksSegments, req.path)) return jwks(req, reply);
+    // The probes: before the X-CSRF check (a load balancer sends no such header; they reveal nothing, see health.ts).
+    const probe = methodOf(req) === 'GET' ? probes.find(({ segments }) => matchPath(segments, req.path)) : undefined;
+    if (probe) {
+      for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+      return probe.route(req, reply);
+    }
     // Where bff.router mounts them: before the X-CSRF check (navigations, EventSource and servers cannot send it).
     if (options.adapter === 'fetch' && expressOnly.some((segments) => matchPath(segments, req.path) !== null)) {
       throw new LatchkeyError('not_found', 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.');

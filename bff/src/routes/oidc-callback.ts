@@ -6,11 +6,13 @@ import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import { takeLoginTransaction } from '../oidc/login-transaction.js';
+import { endReplacedSession } from '../oidc/replaced-session.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
 import { sessionCookieHeaders } from '../session/cookie.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 import type { IdpLink } from '../store/types.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/callback: the IdP sends the browser back here (a cross-site top-level navigation). The login transaction
@@ -23,7 +25,7 @@ import type { IdpLink } from '../store/types.js';
  */
 export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, transactionCookie: string): RequestHandler {
   const mapUser = idp.options.mapUser ?? defaultMapUser;
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     const transaction = await takeLoginTransaction(req, res, transactionCookie, !ctx.options.dangerouslyAllowInsecureHttp);
     if (transaction === null) {
       ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
@@ -75,12 +77,14 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
     };
+    // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
+    if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
     const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip }, user, {
       idp: idpLink,
     });
     for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
     res.redirect(303, transaction.returnTo);
-  };
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -12,6 +13,7 @@ import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
 import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
+import { startUpstreamApi, type UpstreamApi } from './upstream-api.js';
 import { ssrPages } from './ssr/ssr-routes.js';
 
 /** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
@@ -21,7 +23,11 @@ export interface DemoApp {
   app: Express;
   bff: Bff;
   store: SessionStore;
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown: with the listening `server`, it stops accepting connections and lets the requests in flight
+   * finish (up to `timeoutMs`); event streams end with a reconnect hint; then the store the demo made is closed.
+   */
+  close(options?: { server?: Server; timeoutMs?: number }): Promise<void>;
 }
 
 const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
@@ -55,6 +61,10 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     authenticate: await createDemoAuthenticate(),
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
+    ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
+    ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
+    // Proxy mode: no token ever reaches the page, not even from login or refresh.
+    ...(config.proxy ? { browserTokens: false } : {}),
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
@@ -78,10 +88,16 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   app.use(securityHeaders());
   app.use('/auth', bff.router);
   // The page asks whether to offer "Sign in with the identity provider".
-  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined }));
+  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined, proxy: config.proxy !== undefined }));
   app.get('/api/public', (_req, res) => {
     res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
   });
+  // Proxy mode: /api/me and /api/admin live on the upstream API server; the page reaches them only through the proxy.
+  const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy) : undefined;
+  if (upstream) {
+    app.use('/api/me', bff.proxy({ target: `${upstream.url}/api/me`, token: 'latchkey', methods: ['GET'] }));
+    app.use('/api/admin', bff.proxy({ target: `${upstream.url}/api/admin`, token: 'latchkey', methods: ['GET'] }));
+  }
   app.get('/api/me', bff.requireAuth(), (req, res) => {
     const auth = req.auth!;
     res.set('Cache-Control', 'no-store');
@@ -109,6 +125,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.type(registry.contentType).send(await registry.metrics());
   });
   if (existsSync(WEB_DIST)) {
+    // Proxy mode: the page learns it from its own HTML, before its session client starts.
+    if (config.proxy) app.get(['/', '/index.html'], (_req, res) => void res.type('html').send(proxyModePage()));
     app.use(express.static(WEB_DIST, { index: 'index.html' }));
   } else {
     app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
@@ -120,11 +138,25 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     app,
     bff,
     store,
-    close: async () => {
-      bff.close();
-      await store.close();
+    // The demo made the store (and the upstream API of proxy mode), so it closes them too, once the requests are done.
+    close: async (options = {}) => {
+      await bff.close({ ...options, closeStore: true });
+      await upstream?.close();
     },
   };
+}
+
+/** The demo's own upstream API (or LATCHKEY_DEMO_UPSTREAM_URL's, which the demo does not run). */
+async function startProxyUpstream(bff: Bff, names: ReadonlyMap<string, string>, proxy: NonNullable<DemoConfig['proxy']>): Promise<UpstreamApi | undefined> {
+  if (proxy.upstreamUrl !== undefined) return { url: proxy.upstreamUrl.replace(/\/$/, ''), close: async () => undefined };
+  return startUpstreamApi(bff.guard, names, proxy.upstreamPort);
+}
+
+let proxyPage: string | undefined;
+/** The built page with `<meta name="latchkey-mode" content="proxy">`: its session client starts in proxy mode. */
+function proxyModePage(): string {
+  proxyPage ??= readFileSync(`${WEB_DIST}/index.html`, 'utf8').replace('<head>', '<head><meta name="latchkey-mode" content="proxy">');
+  return proxyPage;
 }
 
 function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefined {
