@@ -1,4 +1,5 @@
-import express, { Router, type ErrorRequestHandler } from 'express';
+import bodyParser from 'body-parser';
+import { Router, type ErrorRequestHandler } from 'express';
 import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
@@ -243,7 +244,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     router.post(
       ROUTES.oidcBackchannelLogout,
       noStore,
-      express.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
+      bodyParser.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
       createBackchannelLogoutHandler(ctx, idp),
     );
   }

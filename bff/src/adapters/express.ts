@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { AuthDispatcher } from '../routes/auth-routes.js';
 import type { AuthRequest, AuthResult } from '../http/exchange.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /** Express's request as the framework-neutral routes read it (Express's own `ip`, `protocol` and `trust proxy`). */
 export function fromExpress(req: Request): AuthRequest {
@@ -29,7 +30,7 @@ export function writeExpress(res: Response, result: AuthResult): void {
 
 /** The `/auth` routes on `bff.router`. */
 export function expressAdapter(dispatch: AuthDispatcher): RequestHandler {
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     writeExpress(res, await dispatch(fromExpress(req), { adapter: 'express' }));
-  };
+  });
 }

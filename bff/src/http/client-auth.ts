@@ -5,6 +5,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { ResolvedResourceClient } from '../options.js';
 import type { ClientAuthLimit } from './client-auth-limit.js';
 import type { FormParameters } from './form-body.js';
+import { catchRejection } from './async-handler.js';
 
 /** A configured client: its id, the SHA-256 of its secret (base64url), and which tokens it may see. */
 export type ResourceClient = ResolvedResourceClient;
@@ -59,7 +60,7 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 export function requireClient(clients: readonly ResourceClient[], logger: Logger, limit: ClientAuthLimit): RequestHandler {
   const byId = new Map(clients.map((c) => [c.id, { client: c, hash: Buffer.from(c.secretHash, 'base64url') }]));
   const unknownClient = digest('latchkey: no such client');
-  return async (req, res, next) => {
+  return catchRejection(async (req, res, next) => {
     const body = (req.body ?? {}) as FormParameters;
     const header = req.headers.authorization;
     const posted = body.client_id !== undefined || body.client_secret !== undefined;
@@ -98,5 +99,5 @@ export function requireClient(clients: readonly ResourceClient[], logger: Logger
     }
     res.locals.resourceClient = expected.client;
     next();
-  };
+  });
 }

@@ -1,4 +1,5 @@
-import express, { type RequestHandler } from 'express';
+import bodyParser from 'body-parser';
+import type { RequestHandler } from 'express';
 import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
@@ -40,7 +41,7 @@ function isUtf8Form(header: string | undefined): boolean {
  * media type, and each parameter at most once (RFC 6749 §3.2), so `req.body` is a FormParameters.
  */
 export function formBody(limitBytes: number): RequestHandler {
-  const parse = express.urlencoded({ extended: false, limit: limitBytes, parameterLimit: MAX_PARAMETERS, inflate: false, type: () => true });
+  const parse = bodyParser.urlencoded({ extended: false, limit: limitBytes, parameterLimit: MAX_PARAMETERS, inflate: false, type: () => true });
   return (req, res, next) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
     if (!hasBody) {

@@ -1,4 +1,5 @@
-import express, { type Request, type RequestHandler } from 'express';
+import bodyParser from 'body-parser';
+import type { Request, RequestHandler } from 'express';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { parse as parseContentType } from 'content-type';
@@ -49,7 +50,7 @@ function hasKnownCoding(header: string | undefined): boolean {
  * charset or content coding is refused with 415 (a form post is the classic CSRF vehicle).
  */
 export function createJsonBodyParser(limit: string): (source: Readable & { headers: IncomingHttpHeaders }) => Promise<unknown> {
-  const parse = express.json({ limit, strict: true, type: () => true });
+  const parse = bodyParser.json({ limit, strict: true, type: () => true });
   return (source) => {
     if (!hasBody(source.headers)) return Promise.resolve({});
     if (!isUtf8Json(source.headers['content-type']) || !hasKnownCoding(source.headers['content-encoding'])) {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import { ipKey, RequestLimit } from './rate-limit.js';
+import { catchRejection } from './async-handler.js';
 
 /**
  * Sign-in starts (`GET /oidc/login`) per client IP, counted apart from password logins: each start writes a login
@@ -12,9 +13,9 @@ export function createOidcLoginIpLimit(ctx: BffContext): RequestHandler {
   const limit = new RequestLimit(ctx, 'oidc-login-ip', ctx.options.rateLimit.oidcLoginPerIp, {
     countRefusal: () => ctx.metrics.logins.inc({ outcome: 'oidc_login_rate_limited' }),
   });
-  return async (req, _res, next) => {
+  return catchRejection(async (req, _res, next) => {
     const ip = req.ip ?? '';
     await limit.take(ipKey(ip), { ip });
     next();
-  };
+  });
 }

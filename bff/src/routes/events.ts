@@ -4,6 +4,7 @@ import type { EventStreams } from '../events/event-streams.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { logCsrfRejection, originRefusal } from '../http/csrf.js';
 import { requireSession } from '../session/resolve.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /events: this device's server-sent event stream. Authenticated by the session cookie alone (EventSource cannot
@@ -17,7 +18,7 @@ export function createEventsHandler(
   streams: EventStreams,
   isSessionRevoked: (sid: string, userId: string, createdAt: number, tenant?: string) => boolean,
 ): RequestHandler {
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     const refusal = originRefusal(req, ctx.options.allowedOrigins);
     if (refusal) {
       // The same security event as the other cookie routes' CSRF check (the Origin, never cookies).
@@ -29,5 +30,5 @@ export function createEventsHandler(
     streams.open(req, res, session);
     // Ended between the store's answer and now? The view has it (same tick: no event can slip between).
     if (isSessionRevoked(session.sid, session.userId, session.createdAt, session.tenant)) streams.endSession(session.sid, 'session_revoked');
-  };
+  });
 }

@@ -5,6 +5,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Guard } from '../guard/guard.js';
 import { requireClient } from '../http/client-auth.js';
 import { createClientAuthLimit } from '../http/client-auth-limit.js';
+import { catchRejection } from '../http/async-handler.js';
 import { formBody } from '../http/form-body.js';
 import { noStore } from '../http/no-store.js';
 import { serverOnly } from '../http/server-only.js';
@@ -31,8 +32,8 @@ export function mountOAuthEndpoints(router: Router, ctx: BffContext, guard: Guar
     formBody(ctx.options.maxTokenBytes + FORM_OVERHEAD_BYTES),
     requireClient(ctx.options.resourceClients, ctx.logger, createClientAuthLimit(ctx)),
   ];
-  router.post(ROUTES.introspect, ...authenticated, createIntrospectHandler(ctx, guard));
-  router.post(ROUTES.revoke, ...authenticated, createRevokeHandler(ctx, guard));
+  router.post(ROUTES.introspect, ...authenticated, catchRejection(createIntrospectHandler(ctx, guard)));
+  router.post(ROUTES.revoke, ...authenticated, catchRejection(createRevokeHandler(ctx, guard)));
   // Any other method: RFC 7662 and RFC 7009 define POST only (a GET would put the token in a URL).
   router.all(paths, (_req, _res, next) => next(new LatchkeyError('not_found')));
 }

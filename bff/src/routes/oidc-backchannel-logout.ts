@@ -5,6 +5,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import { endSessions } from '../session/end.js';
+import { catchRejection } from '../http/async-handler.js';
 
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const MAX_LOGOUT_TOKEN = 8192;
@@ -20,7 +21,7 @@ const MAX_LOGOUT_TOKEN = 8192;
  */
 export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
   const mapUser = idp.options.mapUser ?? defaultMapUser;
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     const logoutToken = (req.body as Record<string, unknown> | undefined)?.logout_token;
     if (typeof logoutToken !== 'string' || logoutToken === '' || logoutToken.length > MAX_LOGOUT_TOKEN) {
       throw badToken('logout_token is required (application/x-www-form-urlencoded).');
@@ -80,7 +81,7 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
       });
     }
     res.status(200).end();
-  };
+  });
 }
 
 function badToken(message: string, cause?: unknown): LatchkeyError {

@@ -12,6 +12,7 @@ import type { IdpClaims } from '../options.js';
 import { sessionCookieHeaders } from '../session/cookie.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 import type { IdpLink } from '../store/types.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/callback: the IdP sends the browser back here (a cross-site top-level navigation). The login transaction
@@ -24,7 +25,7 @@ import type { IdpLink } from '../store/types.js';
  */
 export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, transactionCookie: string): RequestHandler {
   const mapUser = idp.options.mapUser ?? defaultMapUser;
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     const transaction = await takeLoginTransaction(req, res, transactionCookie, !ctx.options.dangerouslyAllowInsecureHttp);
     if (transaction === null) {
       ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
@@ -83,7 +84,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     });
     for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
     res.redirect(303, transaction.returnTo);
-  };
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import { beginLoginTransaction } from '../oidc/login-transaction.js';
 import { sessionToReplace } from '../oidc/replaced-session.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { resolveReturnTo } from '../oidc/return-to.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/login?returnTo=: a top-level navigation from the page's `signIn()`. Starts a login transaction (state,
@@ -17,7 +18,7 @@ import { resolveReturnTo } from '../oidc/return-to.js';
  * own per-IP limit.
  */
 export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     const returnTo = resolveReturnTo(req, req.query.returnTo, ctx.options.allowedOrigins);
     const config = await idp.config();
     const codeVerifier = client.randomPKCECodeVerifier();
@@ -34,5 +35,5 @@ export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): Request
     });
     await beginLoginTransaction(req, transaction);
     res.redirect(303, url.href);
-  };
+  });
 }

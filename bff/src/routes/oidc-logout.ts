@@ -4,6 +4,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import { endSessionUrl } from '../oidc/end-session-url.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { takeLogoutHandle } from '../oidc/logout-handle.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/logout: RP-initiated logout, second half. The page navigates here (the `redirectTo` of POST /logout);
@@ -15,7 +16,7 @@ import { takeLogoutHandle } from '../oidc/logout-handle.js';
  * Mounted before the X-CSRF check: a navigation cannot send the header.
  */
 export function createOidcLogoutHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     const handle = req.get('sec-fetch-site') === 'cross-site' ? null : await takeLogoutHandle(ctx, req, res);
     if (handle === null) {
       throw new LatchkeyError('invalid_request', 'No sign-out is in progress in this browser (it expired, was already used, or was not started here).');
@@ -24,5 +25,5 @@ export function createOidcLogoutHandler(ctx: BffContext, idp: IdpClient): Reques
     // The end-session URL carries the ID token: no Referer beyond this hop.
     res.set('Referrer-Policy', 'no-referrer');
     res.redirect(303, location);
-  };
+  });
 }

@@ -82,6 +82,7 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
       hint(false);
       return noContent();
     }
+    if (method == 'POST' && path == '/logout-others') return state.signedIn ? noContent() : errorResponse(401, 'no_session');
     // Proxy mode's source of truth: the session, never a token.
     if (method == 'GET' && path == '/session') {
       return state.signedIn

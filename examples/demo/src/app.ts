@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -22,7 +23,11 @@ export interface DemoApp {
   app: Express;
   bff: Bff;
   store: SessionStore;
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown: with the listening `server`, it stops accepting connections and lets the requests in flight
+   * finish (up to `timeoutMs`); event streams end with a reconnect hint; then the store the demo made is closed.
+   */
+  close(options?: { server?: Server; timeoutMs?: number }): Promise<void>;
 }
 
 const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
@@ -133,10 +138,10 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     app,
     bff,
     store,
-    close: async () => {
+    // The demo made the store (and the upstream API of proxy mode), so it closes them too, once the requests are done.
+    close: async (options = {}) => {
+      await bff.close({ ...options, closeStore: true });
       await upstream?.close();
-      bff.close();
-      await store.close();
     },
   };
 }
