@@ -96,7 +96,7 @@ export async function sessionReadCost(redisUrl: string, options: { rounds: numbe
   } finally {
     // The BFF leaves its store to the application: both closed here, or their connections keep the run alive.
     for (const { bff, store } of [withCache, withoutCache]) {
-      bff.close();
+      await bff.close();
       await store.close();
     }
   }
