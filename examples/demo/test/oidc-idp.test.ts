@@ -24,7 +24,7 @@ describe('the demo with LATCHKEY_DEMO_IDP=true (in-memory store)', () => {
   afterAll(async () => demo?.stop());
 
   it('offers the IdP and signs alice in through it as the same user as her password login', async () => {
-    expect(await (await fetch(`${demo.url}/api/config`)).json()).toEqual({ oidc: true });
+    expect(await (await fetch(`${demo.url}/api/config`)).json()).toEqual({ oidc: true, proxy: false });
     expect(demo.output()).toContain(`identity provider: the bundled development IdP at ${demo.url}/idp`);
     const browser = new HttpDevice();
     const callback = await authorizeAtIdp(browser, (await startLogin(browser, demo.url, '/')).href);
@@ -47,7 +47,7 @@ describe('the demo with LATCHKEY_DEMO_IDP=true (in-memory store)', () => {
 it('without OIDC configured the page offers no IdP and the routes do not exist', async () => {
   const demo = await startDemoProcess({ env: loadTestEnv({ LATCHKEY_SECRET: SECRET }) });
   try {
-    expect(await (await fetch(`${demo.url}/api/config`)).json()).toEqual({ oidc: false });
+    expect(await (await fetch(`${demo.url}/api/config`)).json()).toEqual({ oidc: false, proxy: false });
     expect((await fetch(`${demo.url}/auth/oidc/login`, { redirect: 'manual', headers: { 'X-CSRF': '1' } })).status).toBe(404);
   } finally {
     await demo.stop();
