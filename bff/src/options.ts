@@ -548,6 +548,8 @@ const proxyOptionsSchema = z
       .max(1024 ** 3)
       .default(1024 * 1024),
     timeoutMs: z.number().int().positive().max(600_000).default(30_000),
+    onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
+    maxStalenessMs: z.number().int().positive().max(3_600_000).default(30_000),
   })
   .strict();
 

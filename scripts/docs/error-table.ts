@@ -39,7 +39,7 @@ export const ERROR_WHEN: Readonly<Record<ErrorCode, string>> = {
   temporarily_unavailable: `the store or a login counter cannot answer (1 s deadline), a fail-closed guard's revocation view is stale, the IdP cannot be reached (\`Retry-After: ${IDP_RETRY_AFTER_SECONDS}\`), the process's event-stream cap or a closing BFF (\`Retry-After: ${STREAM_RETRY_AFTER}\`). Never signs anyone out`,
   upstream_unavailable:
     '`bff.proxy`: the upstream API refused the connection, reset it, answered something that is not HTTP, or a `token` function failed. Never signs anyone out (docs/proxy.md)',
-  upstream_timeout: '`bff.proxy`: the upstream API did not answer within the proxy\'s `timeoutMs`. Never signs anyone out (docs/proxy.md)',
+  upstream_timeout: "`bff.proxy`: the upstream API did not answer within the proxy's `timeoutMs`. Never signs anyone out (docs/proxy.md)",
   internal_error: 'anything unexpected (a bug, a grant `authenticate` returned that Latchkey refuses); the message is generic and the error is logged',
 };
 

@@ -12,7 +12,10 @@ import type { ResolvedProxyOptions } from '../options.js';
 import { authenticateSession } from '../session/authenticate.js';
 import type { ServerAccessTokens } from '../session/server-access-token.js';
 import { StoreUnavailableError, type DeviceSessionRecord } from '../store/types.js';
-import { tracedRoute } from '../observability/tracing-route.js';
+import { tracedRoute, type RouteTrace } from '../observability/tracing-route.js';
+import { LRUCache } from 'lru-cache';
+import { sha256 } from '../crypto/hash.js';
+import { readCookie } from '../session/cookie.js';
 
 /**
  * Marks the BFF's own session-ending 401 on a proxied path, so a client tells it from the upstream's 401 (passed
@@ -104,6 +107,33 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     res.status(answer.status).json(answer.body);
   }
 
+  // Fail-open proxies only: the sessions recently resolved per cookie value (its hash), for a store outage.
+  const recent = options.onStoreUnavailable === 'open' ? new LRUCache<string, { session: DeviceSessionRecord; at: number }>({ max: 10_000 }) : undefined;
+
+  /**
+   * The device session of the request's cookie. When the store cannot answer, a fail-closed proxy (the default)
+   * answers 503; a fail-open one uses this exact cookie's resolution if it is at most `maxStalenessMs` old (and the
+   * local revocation view, checked after, does not know it ended), rotating nothing: counted as `store_unavailable`
+   * in the store errors, and marked on the span.
+   */
+  async function authenticate(req: Request, trace: RouteTrace) {
+    const raw = recent && readCookie(req.get('cookie'), ctx.options.cookieName);
+    const key = raw ? sha256(raw) : undefined;
+    try {
+      const authenticated = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
+      if (key) recent!.set(key, { session: authenticated.session, at: ctx.now() });
+      return authenticated;
+    } catch (error) {
+      const hit = key === undefined ? undefined : recent!.get(key);
+      const now = ctx.now();
+      if (!(error instanceof StoreUnavailableError) || hit === undefined || now - hit.at > options.maxStalenessMs) throw error;
+      if (Math.min(hit.session.idleExpiresAt, hit.session.absoluteExpiresAt) <= now) throw error;
+      ctx.metrics.storeErrors.inc();
+      trace.attribute('latchkey.fail_open', true);
+      return { session: hit.session, setCookies: [] };
+    }
+  }
+
   async function tokenFor(req: Request, session: DeviceSessionRecord): Promise<string | null> {
     if (options.token === 'none') return null;
     if (options.token === 'latchkey') return (await deps.tokens.get(session)).token;
@@ -122,7 +152,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     const declared = Number(req.get('content-length') ?? '0');
     if (!(declared <= options.bodyLimitBytes)) throw new LatchkeyError('payload_too_large');
 
-    const { session, setCookies } = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
+    const { session, setCookies } = await authenticate(req, trace);
     trace.session(session);
     if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
     const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];

@@ -22,7 +22,8 @@ export type EndTarget =
   /** Sessions the store has already ended (the per-user cap, inside createSession): only counted and logged here. */
   | { alreadyEnded: readonly DeviceSessionRecord[] };
 
-export type LogoutScope = 'device' | 'all' | 'revoke_device' | 'admin_user' | 'admin_device' | 'admin_tenant' | 'admin_all' | 'others' | 'idp_backchannel' | 'evicted';
+export type LogoutScope =
+  'device' | 'all' | 'revoke_device' | 'admin_user' | 'admin_device' | 'admin_tenant' | 'admin_all' | 'others' | 'idp_backchannel' | 'evicted';
 
 export interface EndNotice {
   /**

@@ -337,6 +337,23 @@ describe('bff.proxy: errors', () => {
     expect(rawSetCookie(res)).toBe('');
   });
 
+  it('fails open when asked: a cookie resolved at most maxStalenessMs ago is still served while the store is down', async () => {
+    const clock = new TestClock();
+    await start({}, { onStoreUnavailable: 'open', maxStalenessMs: 60_000 }, clock);
+    const seenBefore = await login(t.app);
+    const neverSeen = await login(t.app, 'bob');
+    expect((await get('/p/me', seenBefore.cookie)).status).toBe(200);
+    await t.store.close();
+    const open = await get('/p/me', seenBefore.cookie);
+    expect(open.status).toBe(200);
+    expect(open.body.sub).toBe('user-alice');
+    const unknown = await get('/p/me', neverSeen.cookie);
+    expect(unknown.status).toBe(503);
+    expect(unknown.headers['retry-after']).toBe('1');
+    clock.advance(60_001);
+    expect((await get('/p/me', seenBefore.cookie)).status).toBe(503);
+  });
+
   it('sends what a token function answers, and nothing for token: none', async () => {
     await start({}, { token: ({ sid }) => `custom-${sid}` });
     const device = await login(t.app);
