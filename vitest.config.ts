@@ -67,6 +67,7 @@ export default defineConfig({
             'bff/test/http/!(fetch-adapter|rate-limits-cluster).test.ts',
             'bff/test/oidc/*.test.ts',
             'bff/test/admin/admin-router.test.ts',
+            'bff/test/proxy/proxy.test.ts',
             'bff/test/fuzz/*.test.ts',
           ],
           testTimeout: 20_000,

@@ -74,6 +74,18 @@ export interface ProxyDeps {
  * dropped upstream, `Set-Cookie` dropped downstream, `X-Forwarded-*` set by the BFF. The upstream's status passes
  * through as it is (its 401 and 403 never sign anyone out).
  */
+/**
+ * The request's URL below the mount point, as the client sent it. Express 4 drops the slash after the mount
+ * (`/p//evil.example/x` reaches the router as `/evil.example/x`), which would hide a path Express 5 shows and this
+ * router refuses; so it is cut from the original URL (an absolute-form target, which does not start with the mount,
+ * keeps `req.url`, as both versions give it).
+ */
+function urlBelowMount(req: Request): string {
+  if (!req.originalUrl.startsWith(req.baseUrl)) return req.url;
+  const below = req.originalUrl.slice(req.baseUrl.length);
+  return below.startsWith('/') ? below : `/${below}`;
+}
+
 export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: ResolvedProxyOptions): Router {
   // One connection pool per proxy: keep-alive to the upstream, and undici's own timeouts (headers, body, connect).
   const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connectTimeout: Math.min(options.timeoutMs, 10_000) });
@@ -136,7 +148,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
   const forward = tracedRoute(ctx, 'latchkey.proxy', async (req: Request, res: Response, trace) => {
     checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
     if (!methods.has(req.method)) throw new LatchkeyError('not_found');
-    const url = upstreamUrl(options.target, req.url);
+    const url = upstreamUrl(options.target, urlBelowMount(req));
     const declared = Number(req.get('content-length') ?? '0');
     if (!(declared <= options.bodyLimitBytes)) throw new LatchkeyError('payload_too_large');
 

@@ -44,7 +44,8 @@ async function startUpstream(bff: TestBff['bff']): Promise<void> {
     setTimeout(() => res.end('data: two\n\n'), 100);
   });
   app.use(bff.errorHandler);
-  app.all('/{*rest}', (req, res) => void res.status(404).json({ upstreamPath: req.path }));
+  // Any other path (app.use: the same on Express 4 and 5, whose wildcard syntaxes differ).
+  app.use((req, res) => void res.status(404).json({ upstreamPath: req.path }));
   upstream = createServer(app);
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
