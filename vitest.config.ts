@@ -43,8 +43,8 @@ export default defineConfig({
           environment: 'node',
           env: { LATCHKEY_TEST_ADAPTER: 'fetch' },
           include: [
-            'bff/test/http/{login,refresh,logout,sessions,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie}.test.ts',
-            'bff/test/fuzz/http-fuzz.test.ts',
+            'bff/test/http/{login,refresh,logout,sessions,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,introspection}.test.ts',
+            'bff/test/fuzz/{http-fuzz,oauth-endpoints-fuzz}.test.ts',
           ],
           testTimeout: 20_000,
           hookTimeout: 30_000,

@@ -26,7 +26,6 @@ import { createOidcCallbackHandler } from './routes/oidc-callback.js';
 import { createOidcLoginHandler } from './routes/oidc-login.js';
 import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
-import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 
 /** The back-channel logout's form body is one signed token; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
@@ -147,8 +146,10 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
 
-  // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant));
+  const dispatch = createAuthDispatcher(ctx, {
+    guard,
+    isTenantRevoked: (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant),
+  });
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -181,9 +182,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   }
   // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
   router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
-  mountOAuthEndpoints(router, ctx, guard);
-  // The framework-neutral routes: JWKS, then X-CSRF and the JSON body for login, refresh, logout, logout-all and the
-  // session list, and 404 for anything else (routes/auth-routes.ts).
+  // The framework-neutral routes: JWKS and the OAuth endpoints, then X-CSRF and the JSON body for login, refresh,
+  // logout, logout-all and the session list, and 404 for anything else (routes/auth-routes.ts).
   router.use(expressAdapter(dispatch));
   router.use(routerErrorHandler);
 

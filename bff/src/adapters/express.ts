@@ -14,9 +14,16 @@ export function fromExpress(req: Request): AuthRequest {
     bodySource: req,
     body: {},
     params: {},
+    search: searchOf(req.originalUrl),
+    connectionClosed: () => req.socket.destroyed,
     native: req,
   };
 }
+
+const searchOf = (url: string) => {
+  const at = url.indexOf('?');
+  return at < 0 ? '' : url.slice(at);
+};
 
 /** Writes a framework-neutral answer on Express's response (JSON through `res.json`, as the routes always did). */
 export function writeExpress(res: Response, result: AuthResult): void {

@@ -54,6 +54,8 @@ function fromFetch(request: Request, url: URL, info: FetchRequestInfo | undefine
     bodySource: Object.assign(stream, { headers }),
     body: {},
     params: {},
+    search: url.search,
+    connectionClosed: () => request.signal.aborted,
     native: request,
   };
   return { req, outsideMount: !underMount };

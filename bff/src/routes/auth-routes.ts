@@ -3,33 +3,28 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { checkCsrf } from '../http/csrf.js';
 import { answerError } from '../http/error-handler.js';
-import { Reply, type AuthRequest, type AuthResult, type AuthRoute } from '../http/exchange.js';
+import { Reply, type AuthRequest, type AuthResult } from '../http/exchange.js';
 import { createJsonBodyParser } from '../http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from '../http/login-rate-limit.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
+import type { Guard } from '../guard/guard.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
 import { createLogoutRoute } from './logout.js';
 import { createRefreshRoute, type TenantRevocationCheck } from './refresh.js';
+import { oauthEndpoints } from './oauth-endpoints.js';
+import { entry, findRoute, matchPath, type RouteEntry } from './route-table.js';
 import { createListSessionsRoute, createRevokeSessionRoute } from './sessions.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
 
 /**
- * Routes `bff.router` still serves as Express handlers (they stream, redirect or take form bodies; see
- * docs/architecture.md): `bff.fetch` answers them 404 with a message that says so.
+ * Routes `bff.router` still serves as Express handlers (they stream or redirect; see docs/architecture.md):
+ * `bff.fetch` answers them 404 with a message that says so.
  */
-const EXPRESS_ONLY: readonly string[] = [
-  ROUTES.oidcLogin,
-  ROUTES.oidcCallback,
-  ROUTES.oidcLogout,
-  ROUTES.oidcBackchannelLogout,
-  ROUTES.events,
-  ROUTES.introspect,
-  ROUTES.revoke,
-];
+const EXPRESS_ONLY: readonly string[] = [ROUTES.oidcLogin, ROUTES.oidcCallback, ROUTES.oidcLogout, ROUTES.oidcBackchannelLogout, ROUTES.events];
 
 export interface DispatchOptions {
   /** Which adapter carries the request: only `fetch` names the Express-only routes in its 404. */
@@ -38,39 +33,15 @@ export interface DispatchOptions {
   outsideMount?: boolean;
 }
 
+/** What the routes need beyond the context. */
+export interface DispatcherParts {
+  guard: Guard;
+  /** A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it. */
+  isTenantRevoked: TenantRevocationCheck;
+}
+
 /** The framework-neutral `/auth` routes: one request in, one answer out, errors included. */
 export type AuthDispatcher = (req: AuthRequest, options: DispatchOptions) => Promise<AuthResult>;
-
-interface RouteEntry {
-  method: 'GET' | 'POST' | 'DELETE';
-  /** `/sessions/:id`: literal segments match case-insensitively (as Express does), `:name` one segment. */
-  segments: readonly string[];
-  route: AuthRoute;
-}
-
-const entry = (method: RouteEntry['method'], path: string, route: AuthRoute): RouteEntry => ({ method, segments: path.split('/').slice(1), route });
-
-/** Express's matching: case-insensitive literals, one optional trailing slash, parameters URL-decoded (400 when they cannot be). */
-function matchPath(segments: readonly string[], path: string): Record<string, string> | null {
-  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-  const parts = trimmed.split('/').slice(1);
-  if (parts.length !== segments.length) return null;
-  const params: Record<string, string> = {};
-  for (const [i, segment] of segments.entries()) {
-    const part = parts[i]!;
-    if (segment.startsWith(':')) {
-      if (part === '') return null;
-      try {
-        params[segment.slice(1)] = decodeURIComponent(part);
-      } catch {
-        throw new LatchkeyError('invalid_request');
-      }
-    } else if (segment.toLowerCase() !== part.toLowerCase()) {
-      return null;
-    }
-  }
-  return params;
-}
 
 /**
  * Builds the `/auth` routes and the steps every one of them takes, in the order `bff.router` always took them:
@@ -78,27 +49,26 @@ function matchPath(segments: readonly string[], path: string): Record<string, st
  * body (capped), the route (each applies its own rate limits), and 404 for anything unmatched. Every error, from any
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
-export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRevocationCheck): AuthDispatcher {
-  const jwks = createJwksRoute(ctx);
+export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): AuthDispatcher {
+  const { guard, isTenantRevoked } = parts;
   const parseJson = createJsonBodyParser(BODY_LIMIT);
+  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), and the OAuth
+  // endpoints (servers with client credentials and form bodies).
+  const early: RouteEntry[] = [entry('GET', ROUTES.jwks, createJwksRoute(ctx)), ...oauthEndpoints(ctx, guard)];
   const routes: RouteEntry[] = [
     entry('POST', ROUTES.login, createLoginRoute(ctx, createLoginIpLimit(ctx), createAccountFailureLimit(ctx))),
-    // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
     entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
     entry('GET', ROUTES.sessions, createListSessionsRoute(ctx)),
     entry('DELETE', ROUTES.session, createRevokeSessionRoute(ctx)),
   ];
-  const jwksSegments = ROUTES.jwks.split('/').slice(1);
   const expressOnly = EXPRESS_ONLY.map((path) => path.split('/').slice(1));
   const errorOptions = { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() } as const;
-  // HEAD is answered as GET (without the body), as Express does.
-  const methodOf = (req: AuthRequest) => (req.method === 'HEAD' ? 'GET' : req.method);
-
   async function run(req: AuthRequest, reply: Reply, options: DispatchOptions): Promise<AuthResult> {
     if (options.outsideMount) throw new LatchkeyError('not_found');
-    if (methodOf(req) === 'GET' && matchPath(jwksSegments, req.path)) return jwks(req, reply);
+    const earlyRoute = findRoute(early, req);
+    if (earlyRoute) return earlyRoute(req, reply);
     // Where bff.router mounts them: before the X-CSRF check (navigations, EventSource and servers cannot send it).
     if (options.adapter === 'fetch' && expressOnly.some((segments) => matchPath(segments, req.path) !== null)) {
       throw new LatchkeyError('not_found', 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.');
@@ -106,14 +76,9 @@ export function createAuthDispatcher(ctx: BffContext, isTenantRevoked: TenantRev
     for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
     checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
     req.body = await parseJson(req.bodySource);
-    for (const { method, segments, route } of routes) {
-      if (method !== methodOf(req)) continue;
-      const params = matchPath(segments, req.path);
-      if (params === null) continue;
-      req.params = params;
-      return await route(req, reply);
-    }
-    throw new LatchkeyError('not_found');
+    const route = findRoute(routes, req);
+    if (!route) throw new LatchkeyError('not_found');
+    return await route(req, reply);
   }
 
   return async (req, options) => {

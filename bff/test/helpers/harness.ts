@@ -21,7 +21,7 @@ export const USERS: Record<string, { id: string; name: string; password: string 
 export const ADAPTER: 'express' | 'fetch' = process.env.LATCHKEY_TEST_ADAPTER === 'fetch' ? 'fetch' : 'express';
 
 /** Routes bff.fetch does not serve yet (it answers them 404, see fetch-adapter.test.ts): the bridge leaves them to bff.router. */
-const EXPRESS_ONLY = /^\/(oidc\/|events(\/|$)|introspect\/?$|revoke\/?$)/i;
+const EXPRESS_ONLY = /^\/(oidc\/|events(\/|$))/i;
 
 /**
  * `bff.fetch` on an Express app, as a Fetch server hosts it: the request's URL (protocol and host as Express sees them,
