@@ -18,7 +18,6 @@ import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
-import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
 import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
@@ -148,6 +147,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
 
   const dispatch = createAuthDispatcher(ctx, {
     guard,
+    eventStreams,
     isTenantRevoked: (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant),
   });
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
@@ -180,9 +180,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
       createBackchannelLogoutHandler(ctx, idp),
     );
   }
-  // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
-  router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
-  // The framework-neutral routes: JWKS and the OAuth endpoints, then X-CSRF and the JSON body for login, refresh,
+  // The framework-neutral routes: JWKS, the event stream and the OAuth endpoints, then X-CSRF and the JSON body for login, refresh,
   // logout, logout-all and the session list, and 404 for anything else (routes/auth-routes.ts).
   router.use(expressAdapter(dispatch));
   router.use(routerErrorHandler);

@@ -7,7 +7,9 @@ import { Reply, type AuthRequest, type AuthResult } from '../http/exchange.js';
 import { createJsonBodyParser } from '../http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from '../http/login-rate-limit.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
+import type { EventStreams } from '../events/event-streams.js';
 import type { Guard } from '../guard/guard.js';
+import { createEventsRoute } from './events.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
@@ -24,7 +26,7 @@ const BODY_LIMIT = '8kb';
  * Routes `bff.router` still serves as Express handlers (they stream or redirect; see docs/architecture.md):
  * `bff.fetch` answers them 404 with a message that says so.
  */
-const EXPRESS_ONLY: readonly string[] = [ROUTES.oidcLogin, ROUTES.oidcCallback, ROUTES.oidcLogout, ROUTES.oidcBackchannelLogout, ROUTES.events];
+const EXPRESS_ONLY: readonly string[] = [ROUTES.oidcLogin, ROUTES.oidcCallback, ROUTES.oidcLogout, ROUTES.oidcBackchannelLogout];
 
 export interface DispatchOptions {
   /** Which adapter carries the request: only `fetch` names the Express-only routes in its 404. */
@@ -36,6 +38,7 @@ export interface DispatchOptions {
 /** What the routes need beyond the context. */
 export interface DispatcherParts {
   guard: Guard;
+  eventStreams: EventStreams;
   /** A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it. */
   isTenantRevoked: TenantRevocationCheck;
 }
@@ -50,11 +53,16 @@ export type AuthDispatcher = (req: AuthRequest, options: DispatchOptions) => Pro
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
 export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): AuthDispatcher {
-  const { guard, isTenantRevoked } = parts;
+  const { guard, eventStreams, isTenantRevoked } = parts;
   const parseJson = createJsonBodyParser(BODY_LIMIT);
-  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), and the OAuth
-  // endpoints (servers with client credentials and form bodies).
-  const early: RouteEntry[] = [entry('GET', ROUTES.jwks, createJwksRoute(ctx)), ...oauthEndpoints(ctx, guard)];
+  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the event stream
+  // (EventSource cannot send headers; it checks Origin itself) and the OAuth endpoints (servers with client
+  // credentials and form bodies).
+  const early: RouteEntry[] = [
+    entry('GET', ROUTES.jwks, createJwksRoute(ctx)),
+    entry('GET', ROUTES.events, createEventsRoute(ctx, eventStreams, guard.isSessionRevoked)),
+    ...oauthEndpoints(ctx, guard),
+  ];
   const routes: RouteEntry[] = [
     entry('POST', ROUTES.login, createLoginRoute(ctx, createLoginIpLimit(ctx), createAccountFailureLimit(ctx))),
     entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
