@@ -45,6 +45,7 @@ export default defineConfig({
           include: [
             'bff/test/http/{login,refresh,logout,sessions,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,introspection,events}.test.ts',
             'bff/test/fuzz/{http-fuzz,oauth-endpoints-fuzz}.test.ts',
+            'bff/test/oidc/*.test.ts',
           ],
           testTimeout: 20_000,
           hookTimeout: 30_000,

@@ -1,5 +1,4 @@
-import express, { Router, type ErrorRequestHandler } from 'express';
-import { ROUTES } from '@latchkey/shared';
+import { Router, type ErrorRequestHandler } from 'express';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
 import { createGuard, type Guard } from './guard/guard.js';
@@ -8,9 +7,6 @@ import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
-import { noStore } from './http/no-store.js';
-import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
-import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
@@ -19,23 +15,14 @@ import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, type BffOptions } from './options.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createIdpClient } from './oidc/idp-client.js';
-import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
-import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
-import { createOidcCallbackHandler } from './routes/oidc-callback.js';
-import { createOidcLoginHandler } from './routes/oidc-login.js';
-import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
-
-/** The back-channel logout's form body is one signed token; anything bigger is refused before parsing. */
-const BODY_LIMIT = '8kb';
 
 export interface Bff {
   /** Mount it where the BFF lives, for example `app.use('/auth', bff.router)`. */
   readonly router: Router;
   /**
    * The same `/auth` routes for Fetch-standard servers (Next.js route handlers, Hono, Deno, Bun): hand it every
-   * request under `/auth`. `info.clientAddress` feeds the per-IP rate limits (see docs/architecture.md). Not served
-   * here yet (404 saying so; mount `router` for them): the OIDC routes, `GET /events`, `/introspect` and `/revoke`.
+   * request under `/auth`. `info.clientAddress` feeds the per-IP rate limits (see docs/architecture.md).
    */
   fetch(request: Request, info?: FetchRequestInfo): Promise<Response>;
   /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
@@ -148,6 +135,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const dispatch = createAuthDispatcher(ctx, {
     guard,
     eventStreams,
+    idp,
     isTenantRevoked: (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant),
   });
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
@@ -155,32 +143,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const router = Router();
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
   if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
-  if (idp) {
-    // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;
-    // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
-    // server-to-server POST authenticated by its signed logout token. Nothing here reads the session cookie to act.
-    const transaction = createLoginTransactionMiddleware(ctx, idp.options);
-    // Only a same-site top-level navigation starts a sign-in, checked before anything is counted or written; each
-    // start writes a transaction to the store, which its own per-IP limit bounds (apart from password logins').
-    router.get(
-      ROUTES.oidcLogin,
-      noStore,
-      requireSignInNavigation(logger),
-      createOidcLoginIpLimit(ctx),
-      transaction.middleware,
-      createOidcLoginHandler(ctx, idp),
-    );
-    router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
-    // RP-initiated logout's redirect: its single-use handle is in a SameSite=Strict cookie set by POST /logout.
-    router.get(ROUTES.oidcLogout, noStore, createOidcLogoutHandler(ctx, idp));
-    router.post(
-      ROUTES.oidcBackchannelLogout,
-      noStore,
-      express.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
-      createBackchannelLogoutHandler(ctx, idp),
-    );
-  }
-  // The framework-neutral routes: JWKS, the event stream and the OAuth endpoints, then X-CSRF and the JSON body for login, refresh,
+  // The framework-neutral routes: JWKS, the OIDC routes, the event stream and the OAuth endpoints, then X-CSRF and the JSON body for login, refresh,
   // logout, logout-all and the session list, and 404 for anything else (routes/auth-routes.ts).
   router.use(expressAdapter(dispatch));
   router.use(routerErrorHandler);

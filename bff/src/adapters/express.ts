@@ -57,6 +57,6 @@ function writeStream(res: Response, body: StreamedBody): void {
 /** The `/auth` routes on `bff.router`. */
 export function expressAdapter(dispatch: AuthDispatcher): RequestHandler {
   return async (req, res) => {
-    writeExpress(res, await dispatch(fromExpress(req), { adapter: 'express' }));
+    writeExpress(res, await dispatch(fromExpress(req), {}));
   };
 }

@@ -118,7 +118,7 @@ export function fetchAdapter(
     const { req, outsideMount } = fromFetch(request, url, info);
     const decision = cors?.(req.method, req.get('origin'));
     if (decision?.preflight) return new Response(null, { status: 204, headers: [...decision.headers, ['Content-Length', '0']] });
-    const result = await dispatch(req, { adapter: 'fetch', outsideMount });
+    const result = await dispatch(req, { outsideMount });
     return toResponse(result, req.method, decision?.headers ?? [], request.signal);
   };
 }

@@ -52,3 +52,12 @@ export function createFormBodyParser(limitBytes: number): (source: BodySource) =
     return body as FormParameters;
   };
 }
+
+/**
+ * A plain form body (the back-channel logout's `logout_token`), capped at `limit`: the parameters as body-parser reads
+ * them, or undefined for a body of another type (left unread).
+ */
+export function createPlainFormParser(limit: string): (source: BodySource) => Promise<Record<string, unknown> | undefined> {
+  const parse = express.urlencoded({ extended: false, limit, type: 'application/x-www-form-urlencoded' });
+  return (source) => readBody(parse, source) as Promise<Record<string, unknown> | undefined>;
+}

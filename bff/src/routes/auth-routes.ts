@@ -10,27 +10,25 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import type { EventStreams } from '../events/event-streams.js';
 import type { Guard } from '../guard/guard.js';
 import { createEventsRoute } from './events.js';
+import type { IdpClient } from '../oidc/idp-client.js';
+import { createLoginTransactions } from '../oidc/login-transaction.js';
+import { createBackchannelLogoutRoute } from './oidc-backchannel-logout.js';
+import { createOidcCallbackRoute } from './oidc-callback.js';
+import { createOidcLoginRoute } from './oidc-login.js';
+import { createOidcLogoutRoute } from './oidc-logout.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
 import { createLogoutRoute } from './logout.js';
 import { createRefreshRoute, type TenantRevocationCheck } from './refresh.js';
 import { oauthEndpoints } from './oauth-endpoints.js';
-import { entry, findRoute, matchPath, type RouteEntry } from './route-table.js';
+import { entry, findRoute, type RouteEntry } from './route-table.js';
 import { createListSessionsRoute, createRevokeSessionRoute } from './sessions.js';
 
 /** Login bodies are tiny; anything bigger is refused before parsing. */
 const BODY_LIMIT = '8kb';
 
-/**
- * Routes `bff.router` still serves as Express handlers (they stream or redirect; see docs/architecture.md):
- * `bff.fetch` answers them 404 with a message that says so.
- */
-const EXPRESS_ONLY: readonly string[] = [ROUTES.oidcLogin, ROUTES.oidcCallback, ROUTES.oidcLogout, ROUTES.oidcBackchannelLogout];
-
 export interface DispatchOptions {
-  /** Which adapter carries the request: only `fetch` names the Express-only routes in its 404. */
-  adapter: 'express' | 'fetch';
   /** The request's path is not under the BFF's mount point at all (Fetch servers hand every request over). */
   outsideMount?: boolean;
 }
@@ -39,6 +37,8 @@ export interface DispatchOptions {
 export interface DispatcherParts {
   guard: Guard;
   eventStreams: EventStreams;
+  /** The identity provider, when the `oidc` option is on. */
+  idp?: IdpClient | undefined;
   /** A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it. */
   isTenantRevoked: TenantRevocationCheck;
 }
@@ -53,13 +53,14 @@ export type AuthDispatcher = (req: AuthRequest, options: DispatchOptions) => Pro
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
 export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): AuthDispatcher {
-  const { guard, eventStreams, isTenantRevoked } = parts;
+  const { guard, eventStreams, idp, isTenantRevoked } = parts;
   const parseJson = createJsonBodyParser(BODY_LIMIT);
-  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the event stream
-  // (EventSource cannot send headers; it checks Origin itself) and the OAuth endpoints (servers with client
-  // credentials and form bodies).
+  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the OIDC routes,
+  // the event stream (EventSource cannot send headers; it checks Origin itself) and the OAuth endpoints (servers with
+  // client credentials and form bodies).
   const early: RouteEntry[] = [
     entry('GET', ROUTES.jwks, createJwksRoute(ctx)),
+    ...(idp ? oidcRoutes(ctx, idp) : []),
     entry('GET', ROUTES.events, createEventsRoute(ctx, eventStreams, guard.isSessionRevoked)),
     ...oauthEndpoints(ctx, guard),
   ];
@@ -71,16 +72,11 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
     entry('GET', ROUTES.sessions, createListSessionsRoute(ctx)),
     entry('DELETE', ROUTES.session, createRevokeSessionRoute(ctx)),
   ];
-  const expressOnly = EXPRESS_ONLY.map((path) => path.split('/').slice(1));
   const errorOptions = { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() } as const;
   async function run(req: AuthRequest, reply: Reply, options: DispatchOptions): Promise<AuthResult> {
     if (options.outsideMount) throw new LatchkeyError('not_found');
     const earlyRoute = findRoute(early, req);
     if (earlyRoute) return earlyRoute(req, reply);
-    // Where bff.router mounts them: before the X-CSRF check (navigations, EventSource and servers cannot send it).
-    if (options.adapter === 'fetch' && expressOnly.some((segments) => matchPath(segments, req.path) !== null)) {
-      throw new LatchkeyError('not_found', 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.');
-    }
     for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
     checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
     req.body = await parseJson(req.bodySource);
@@ -99,4 +95,20 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
       return reply.send(answer.status, answer.body);
     }
   };
+}
+
+/**
+ * The OIDC routes, ahead of the X-CSRF check: login and callback are top-level navigations (no custom header possible;
+ * state, PKCE S256 and the SameSite=Lax transaction cookie protect them), the logout redirect a navigation carrying
+ * its SameSite=Strict handle cookie (set by POST /logout), and the back-channel logout a server-to-server POST
+ * authenticated by its signed logout token. Nothing here reads the session cookie to act.
+ */
+function oidcRoutes(ctx: BffContext, idp: IdpClient): RouteEntry[] {
+  const transactions = createLoginTransactions(ctx, idp.options);
+  return [
+    entry('GET', ROUTES.oidcLogin, createOidcLoginRoute(ctx, idp, transactions)),
+    entry('GET', ROUTES.oidcCallback, createOidcCallbackRoute(ctx, idp, transactions)),
+    entry('GET', ROUTES.oidcLogout, createOidcLogoutRoute(ctx, idp)),
+    entry('POST', ROUTES.oidcBackchannelLogout, createBackchannelLogoutRoute(ctx, idp)),
+  ];
 }

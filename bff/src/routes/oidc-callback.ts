@@ -1,11 +1,12 @@
-import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthRoute } from '../http/exchange.js';
+import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
-import { takeLoginTransaction } from '../oidc/login-transaction.js';
+import type { LoginTransactions } from '../oidc/login-transaction.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
 import { sessionCookieHeaders } from '../session/cookie.js';
@@ -21,10 +22,12 @@ import type { IdpLink } from '../store/types.js';
  * browser goes to `returnTo` (303); the page gets its access token from POST /refresh.
  * Every failure is a 400 `oidc_login_failed` (503 when the IdP cannot be reached) and stores nothing.
  */
-export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, transactionCookie: string): RequestHandler {
+export function createOidcCallbackRoute(ctx: BffContext, idp: IdpClient, transactions: LoginTransactions): AuthRoute {
   const mapUser = idp.options.mapUser ?? defaultMapUser;
-  return async (req, res) => {
-    const transaction = await takeLoginTransaction(req, res, transactionCookie, !ctx.options.dangerouslyAllowInsecureHttp);
+  return async (req, reply) => {
+    for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+    const { transaction, clearCookie } = await transactions.take(req.get('cookie'));
+    reply.setCookie(clearCookie);
     if (transaction === null) {
       ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
       throw failed('No sign-in is in progress in this browser (it expired, was already completed, or was not started here).');
@@ -32,7 +35,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     const config = await idp.config();
     // The URL the IdP redirected to: the registered redirect URI with the query the browser brought.
     const currentUrl = new URL(idp.options.redirectUri);
-    currentUrl.search = new URL(req.originalUrl, currentUrl).search;
+    currentUrl.search = req.search;
 
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
     try {
@@ -75,11 +78,10 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
     };
-    const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip }, user, {
+    const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip }, user, {
       idp: idpLink,
     });
-    for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
-    res.redirect(303, transaction.returnTo);
+    return reply.setCookie(...sessionCookieHeaders(ctx, session, cookie)).redirect(transaction.returnTo);
   };
 }
 

@@ -20,9 +20,6 @@ export const USERS: Record<string, { id: string; name: string; password: string 
  */
 export const ADAPTER: 'express' | 'fetch' = process.env.LATCHKEY_TEST_ADAPTER === 'fetch' ? 'fetch' : 'express';
 
-/** Routes bff.fetch does not serve yet (it answers them 404, see fetch-adapter.test.ts): the bridge leaves them to bff.router. */
-const EXPRESS_ONLY = /^\/oidc\//i;
-
 /**
  * `bff.fetch` on an Express app, as a Fetch server hosts it: the request's URL (protocol and host as Express sees them,
  * so `trust proxy` applies as it does to bff.router), headers and streamed body in a `Request` (none on GET and HEAD:
@@ -30,8 +27,7 @@ const EXPRESS_ONLY = /^\/oidc\//i;
  * `req.ip`, what a host passes as `clientAddress`.
  */
 export function fetchBridge(bff: Bff): RequestHandler {
-  return async (req, res, next) => {
-    if (EXPRESS_ONLY.test(req.path)) return bff.router(req, res, next);
+  return async (req, res) => {
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;

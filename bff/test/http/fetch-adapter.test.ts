@@ -68,17 +68,6 @@ describe('bff.fetch', () => {
     expect(setCookies(logout)[0]).toMatch(/^__Host-latchkey=;.*Max-Age=0/);
   });
 
-  it('answers the routes it does not serve yet 404 with a message saying so, before any CSRF check', async () => {
-    for (const path of ['/auth/oidc/login', '/auth/oidc/callback']) {
-      const res = await bff.fetch(new Request(`${ORIGIN}${path}`));
-      expect({ path, status: res.status, body: await res.json() }).toEqual({
-        path,
-        status: 404,
-        body: { error: 'not_found', message: 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.' },
-      });
-    }
-  });
-
   it('streams GET /events as a ReadableStream, and forgets the stream when the client cancels the body or aborts the request', async () => {
     const login = await bff.fetch(post('/auth/login', { username: 'alice', password: USERS.alice!.password }), { clientAddress: '192.0.2.30' });
     const cookie = setCookies(login)[0]!.split(';')[0]!;
@@ -109,7 +98,7 @@ describe('bff.fetch', () => {
       issuer: ISSUER,
       logger: (await import('pino')).pino({ level: 'silent' }),
       resourceClients: [{ id: 'orders', secret: 'orders-secret-0123456789-abcdefghijklmn' }],
-      authenticate: async () => ({ id: 'user-carol' }),
+      authenticate: async () => ({ id: 'user-carol', name: 'Carol' }),
     });
     try {
       const login = await clients.fetch(post('/auth/login', { username: 'carol', password: 'any' }), { clientAddress: '192.0.2.31' });
