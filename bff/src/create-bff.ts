@@ -2,6 +2,7 @@ import { Router, type ErrorRequestHandler } from 'express';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
 import { createGuard, type Guard } from './guard/guard.js';
+import { createVerifyRequest, type VerifyRequest } from './guard/verify-request.js';
 import { createCors, createCorsPolicy } from './http/cors.js';
 import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
@@ -25,7 +26,13 @@ export interface Bff {
    * request under `/auth`. `info.clientAddress` feeds the per-IP rate limits (see docs/architecture.md).
    */
   fetch(request: Request, info?: FetchRequestInfo): Promise<Response>;
-  /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
+  /**
+   * The guard for any server: decides one request from its `Authorization` header (a Fetch `Request`, a `Headers`,
+   * or a plain headers object) on a route (`requireAuth`'s options, or `guard.route(options)` resolved once). Answers
+   * `{ ok: true, claims }` or `{ ok: false, error }` (a LatchkeyError: 401, 403, 503 per the fail policy); never rejects.
+   */
+  verify: VerifyRequest;
+  /** Guard middleware for resource routes (Express): `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
   readonly guard: Guard;
   /**
@@ -152,6 +159,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   return Object.freeze({
     router,
     fetch: fetchAdapter(dispatch, corsPolicy),
+    verify: createVerifyRequest(guard),
     requireAuth: guard.requireAuth,
     guard,
     errorHandler,

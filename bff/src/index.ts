@@ -29,6 +29,7 @@ export {
   type AuthClaims,
   type FailPolicy,
 } from './guard/guard.js';
+export type { VerifiableRequest, VerifyRequest, RequestLike, HeaderGetter } from './guard/verify-request.js';
 export { RevocationView, type RevocationViewOptions } from './guard/revocation-view.js';
 export type { RevocationEvent, RevocationBatch, ReadRevocationsOptions } from './store/revocation-feed.js';
 export { KeyRing, type KeyRingOptions } from './keys/key-ring.js';
