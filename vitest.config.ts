@@ -12,6 +12,7 @@ const alias = {
   '@latchkey/client/live': src('./client/src/live/index.ts'),
   '@latchkey/client': src('./client/src/index.ts'),
   '@latchkey/testkit': src('./testkit/src/index.ts'),
+  '@latchkey/admin-console': src('./admin-console/src/index.ts'),
 };
 
 export default defineConfig({
@@ -29,6 +30,7 @@ export default defineConfig({
             'examples/demo/test/**/*.test.ts',
             'testkit/test/**/*.test.ts',
             'docs/test/**/*.test.ts',
+            'admin-console/test/**/*.test.ts',
             'deploy/test/**/*.test.ts',
           ],
           testTimeout: 20_000,
@@ -43,7 +45,7 @@ export default defineConfig({
           environment: 'node',
           env: { LATCHKEY_TEST_ADAPTER: 'fetch' },
           include: [
-            'bff/test/http/{login,refresh,logout,sessions,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,introspection,events}.test.ts',
+            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,introspection,events}.test.ts',
             'bff/test/fuzz/{http-fuzz,oauth-endpoints-fuzz}.test.ts',
             'bff/test/oidc/*.test.ts',
           ],

@@ -38,6 +38,11 @@ export interface BffAdmin {
   revokeAccessToken(token: string | { readonly jti: string; readonly exp: number }, exp?: number): Promise<void>;
   /** Rejects every access token carrying `tenant` issued before now and ends every live device session of the tenant. */
   revokeTenant(tenant: string): Promise<{ sessionsEnded: number }>;
+  /**
+   * Incident response: rejects every access token issued before now, whoever's (a global `revoked_after`), and ends
+   * every device session of every user. Nobody stays signed in; a login after it works.
+   */
+  revokeAllSessions(): Promise<{ sessionsEnded: number }>;
   /** Publishes the next signing key in the JWKS without using it yet; resolves to its kid. */
   stageSigningKey(): Promise<string>;
   /** Signs with the staged (or a new) key from now on; resolves to its kid. */
@@ -119,6 +124,19 @@ export function createAdmin(ctx: BffContext): BffAdmin {
         },
       );
       return { sessionsEnded: ended.length };
+    },
+
+    /**
+     * Incident response: a global `revoked_after` (whole seconds, like iat: a token issued in the same second on a new
+     * login still works) rejects every older access token on every instance, and every device session ends (refresh
+     * answers 401 session_revoked). Pair it with emergencyRotateKeys when a key may have leaked. See docs/admin.md.
+     */
+    async revokeAllSessions(): Promise<{ sessionsEnded: number }> {
+      const now = ctx.now();
+      const sessionsEnded = await ctx.store.revokeAllSessions(now, now, ctx.markerTtlMs);
+      ctx.metrics.logouts.inc({ scope: 'admin_all' }, sessionsEnded);
+      ctx.logger.warn({ event: 'admin_revoke_all_sessions', sessions: sessionsEnded }, 'every session revoked');
+      return { sessionsEnded };
     },
 
     /** Publishes the next signing key in the JWKS without using it yet (lets JWKS caches learn it first). */

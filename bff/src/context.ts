@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { KeyRing } from './keys/key-ring.js';
+import type { ActivityLog } from './observability/activity-log.js';
 import type { IdpClient } from './oidc/idp-client.js';
 import type { BffMetrics } from './observability/metrics.js';
 import type { Tracing } from './observability/tracing.js';
@@ -13,6 +14,8 @@ export interface BffContext {
   readonly keyRing: KeyRing;
   readonly logger: Logger;
   readonly metrics: BffMetrics;
+  /** Recent revocations, thefts, evictions and admin actions, for the admin router's `GET /activity`. */
+  readonly activity: ActivityLog;
   /** Epoch ms from the `clock` option (the system clock unless a test set one). */
   readonly now: () => number;
   /** Lifetime of sid and revoked_after markers: an access token issued just before the revocation must stay covered. */

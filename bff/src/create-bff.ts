@@ -9,12 +9,16 @@ import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
 import { KeyRing } from './keys/key-ring.js';
+import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
-import { resolveBffOptions, type BffOptions } from './options.js';
+import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
+import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
+import { createServerAccessTokens } from './session/server-access-token.js';
+import type { DeviceSessionRecord } from './store/types.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 
@@ -46,6 +50,13 @@ export interface Bff {
    * `latchkey:admin`): mount it where administrators reach it, for example `app.use('/admin', bff.adminRouter())`.
    */
   adminRouter(options?: AdminRouterOptions): Router;
+  /**
+   * Proxy mode (docs/proxy.md): a router that forwards cookie-authenticated calls (`X-CSRF: 1`) to `target`'s path
+   * prefix with the token attached server-side, so no token reaches the browser:
+   * `app.use('/api/orders', bff.proxy({ target: 'https://orders.internal/v1', token: 'latchkey' }))`.
+   * Throws TypeError for invalid options.
+   */
+  proxy(options: ProxyOptions): Router;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
@@ -92,6 +103,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
+  const activity = new ActivityLog(now);
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const ctx: BffContext = Object.freeze({
     options,
@@ -99,6 +111,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     keyRing,
     logger,
     metrics,
+    activity,
     now,
     markerTtlMs,
     ...(idp ? { idp } : {}),
@@ -137,14 +150,22 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     lookup: (key) => store.getSession(key, now()),
   });
-  const stopFollowing = guard.onLogEvent((event) => eventStreams.dispatch(event));
+  const stopFollowing = guard.onLogEvent((event) => {
+    eventStreams.dispatch(event);
+    activity.recordLogEvent(event);
+  });
 
+  const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
   const dispatch = createAuthDispatcher(ctx, {
     guard,
     eventStreams,
     idp,
-    isTenantRevoked: (s) => s.tenant !== undefined && guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant),
+    isTenantRevoked: (s) => s.tenant !== undefined && isSessionRevoked(s),
+    isSessionRevoked,
   });
+  // The server's own access tokens per device session (bff.proxy); entries die with their session through the log.
+  const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
+  const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -165,11 +186,13 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
+    proxy: (proxyOptions: ProxyOptions) => createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked }, resolveProxyOptions(proxyOptions)),
     metrics,
     keyRing,
     eventStreams,
     close: () => {
       stopFollowing();
+      stopForgetting();
       eventStreams.close();
       guard.stop();
     },

@@ -11,6 +11,9 @@ export type {
   MapUser,
   IdpClaims,
   ResourceClientOptions,
+  ProxyOptions,
+  ProxyToken,
+  ProxyTokenContext,
 } from './options.js';
 export { RESERVED_CLAIMS, type LatchkeyClaims, type GrantedClaims } from './tokens/custom-claims.js';
 export { defaultMapUser } from './oidc/map-user.js';
@@ -51,3 +54,4 @@ export {
   type SessionLimits,
 } from './store/types.js';
 export type { RateLimitCounter, RateLimitCounterOptions, RateLimitCount } from './store/rate-limit-counter.js';
+export { SESSION_ENDED_HEADER } from './routes/proxy.js';

@@ -257,6 +257,12 @@ export const optionsSchema = z.strictObject({
     .describe(
       'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
     ),
+  proxyRotationSeconds: positiveSeconds
+    .max(24 * 3600)
+    .default(300)
+    .describe(
+      "proxy mode's sliding rotation: a cookie-authenticated call (`bff.proxy`, `GET /session`) whose credential is this old rotates it and sets the new cookie on its answer, since such clients never call `/refresh`; more than `rotationGraceSeconds` (docs/proxy.md)",
+    ),
   cookieName: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
@@ -437,6 +443,10 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   if (o.absoluteTimeoutSeconds < o.idleTimeoutSeconds) {
     throw new TypeError('Invalid Latchkey BFF options: absoluteTimeoutSeconds must be >= idleTimeoutSeconds');
   }
+  if (o.proxyRotationSeconds <= o.rotationGraceSeconds) {
+    // A credential rotated again before the grace of the previous rotation ran out would strand calls still in flight.
+    throw new TypeError('Invalid Latchkey BFF options: proxyRotationSeconds must be greater than rotationGraceSeconds');
+  }
   if (o.allowedOrigins === undefined && process.env.NODE_ENV === 'production') {
     throw new TypeError(
       'Invalid Latchkey BFF options: allowedOrigins is required when NODE_ENV=production. Without it the Origin check ' +
@@ -483,5 +493,62 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     tracing: Object.freeze({ ...o.tracing }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
+  });
+}
+
+/** What a `token` function of `bff.proxy` gets: the device session (public handles and granted claims) and the request. */
+export interface ProxyTokenContext {
+  userId: string;
+  /** The device session's public id (the `sid` claim). */
+  sid: string;
+  /** The claims and `scope` granted at login. */
+  claims: Readonly<Record<string, unknown>>;
+  /** The application's Express request. */
+  req: ExpressRequest;
+}
+
+/**
+ * The token a proxy attaches: `'latchkey'` (a Latchkey access token for the device session, minted and cached
+ * server-side), `'none'`, or a function answering the token to send as `Bearer` (RFC 8693 token exchange, a per-API
+ * audience, client credentials), or null for none. A function that throws answers 502 `upstream_unavailable`.
+ */
+export type ProxyToken = 'latchkey' | 'none' | ((context: ProxyTokenContext) => Promise<string | null> | string | null);
+
+const METHOD = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+const proxyOptionsSchema = z
+  .object({
+    target: z
+      .string()
+      .url()
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), 'target must be an http: or https: URL')
+      .refine((u) => new URL(u).search === '' && new URL(u).hash === '' && new URL(u).username === '', 'target takes no query, fragment or credentials'),
+    token: z.union([z.literal('latchkey'), z.literal('none'), z.custom<(context: ProxyTokenContext) => unknown>((v) => typeof v === 'function')]),
+    methods: z.array(METHOD).min(1).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    scopes: z.array(z.string().regex(SCOPE_TOKEN)).default([]),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(1024 ** 3)
+      .default(1024 * 1024),
+    timeoutMs: z.number().int().positive().max(600_000).default(30_000),
+  })
+  .strict();
+
+export type ProxyOptions = z.input<typeof proxyOptionsSchema> & { token: ProxyToken };
+export type ResolvedProxyOptions = Readonly<Omit<z.output<typeof proxyOptionsSchema>, 'token' | 'target'>> & { token: ProxyToken; target: URL };
+
+/** Validates `bff.proxy`'s options once; throws a readable TypeError on bad input. */
+export function resolveProxyOptions(input: ProxyOptions): ResolvedProxyOptions {
+  const parsed = proxyOptionsSchema.safeParse(input);
+  if (!parsed.success) throw new TypeError(`Invalid bff.proxy options: ${parsed.error.issues.map(describeIssue).join('; ')}`);
+  const o = parsed.data;
+  return Object.freeze({
+    ...o,
+    target: new URL(o.target),
+    token: o.token as ProxyToken,
+    methods: Object.freeze([...o.methods]) as unknown as (typeof o)['methods'],
+    scopes: Object.freeze([...o.scopes]) as unknown as string[],
   });
 }

@@ -23,7 +23,7 @@ export const ERROR_WHEN: Readonly<Record<ErrorCode, string>> = {
   csrf_rejected:
     'a cookie route without `X-CSRF: 1` or with an `Origin` not allowed (checked before the route is looked up: an unknown path under the router is 403 without the header), a sign-in start that is no same-site top-level navigation, a browser request to `/introspect` or `/revoke`',
   no_session:
-    'refresh, logout-all, the session list or a stream without a session cookie, or with one that names no live session (this device logged out, a bad signature)',
+    'refresh, `GET /session`, a `bff.proxy` call, logout-all, the session list or a stream without a session cookie, or with one that names no live session (this device logged out, a bad signature)',
   session_expired: 'the device session reached its idle or absolute end',
   session_revoked:
     'the device session was ended by something other than this device\'s own logout: logout-all, "revoke device", the admin API, the per-user session cap, a back-channel logout, the IdP refusing a renewal',
@@ -37,6 +37,9 @@ export const ERROR_WHEN: Readonly<Record<ErrorCode, string>> = {
   oidc_login_failed:
     "the IdP's callback did not complete a sign-in (state, nonce, code or `iss` mismatch, an ID token not signed by the IdP, an error from the IdP, no login transaction, `mapUser` refused); nothing is stored",
   temporarily_unavailable: `the store or a login counter cannot answer (1 s deadline), a fail-closed guard's revocation view is stale, the IdP cannot be reached (\`Retry-After: ${IDP_RETRY_AFTER_SECONDS}\`), the process's event-stream cap or a closing BFF (\`Retry-After: ${STREAM_RETRY_AFTER}\`). Never signs anyone out`,
+  upstream_unavailable:
+    '`bff.proxy`: the upstream API refused the connection, reset it, answered something that is not HTTP, or a `token` function failed. Never signs anyone out (docs/proxy.md)',
+  upstream_timeout: "`bff.proxy`: the upstream API did not answer within the proxy's `timeoutMs`. Never signs anyone out (docs/proxy.md)",
   internal_error: 'anything unexpected (a bug, a grant `authenticate` returned that Latchkey refuses); the message is generic and the error is logged',
 };
 

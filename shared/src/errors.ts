@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'not_found',
   'oidc_login_failed',
   'temporarily_unavailable',
+  'upstream_unavailable',
+  'upstream_timeout',
   'internal_error',
 ] as const;
 

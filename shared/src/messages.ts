@@ -26,6 +26,12 @@ export interface TokenResponse {
   session: PublicSession;
 }
 
+/** GET /session: the signed-in user and device session, no token (proxy mode's source of truth). */
+export interface CurrentSessionResponse {
+  user: PublicUser;
+  session: PublicSession;
+}
+
 export interface SessionListEntry {
   id: string;
   deviceName: string;

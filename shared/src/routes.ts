@@ -7,6 +7,8 @@ export const BROWSER_ROUTES = Object.freeze({
   refresh: '/refresh',
   logout: '/logout',
   logoutAll: '/logout-all',
+  /** Every device of the user but this one. */
+  logoutOthers: '/logout-others',
   sessions: '/sessions',
   session: '/sessions/:id',
   /** Server-sent events: `session_ended` for this device, `devices_changed` for the user's device list. */
@@ -24,8 +26,11 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   refresh: '/refresh',
   logout: '/logout',
   logoutAll: '/logout-all',
+  logoutOthers: '/logout-others',
   sessions: '/sessions',
   session: '/sessions/:id',
+  /** The signed-in user and device session, no token: proxy mode's source of truth. */
+  currentSession: '/session',
   events: '/events',
   oidcLogin: '/oidc/login',
   jwks: '/jwks.json',

@@ -1,7 +1,8 @@
 /**
- * A device talking to a Latchkey BFF over real HTTP, no browser: a cookie jar like a browser's, the CSRF header on
- * every /auth call, and the protocol's calls (login, refresh, me, logout, logout-all, sessions). request() and
- * follow() are the raw, browser-like layer the OIDC redirect flow uses.
+ * A device talking to a Latchkey BFF over real HTTP, no browser: a cookie jar like a browser's (SameSite included),
+ * the CSRF header on every /auth call, and the protocol's calls (login, refresh, me, logout, logout-all,
+ * logout-others, sessions). request() and follow() are the raw, browser-like layer the OIDC redirect flow uses: say
+ * where a request comes from (`from`) and the jar sends what a browser would.
  */
 import { CookieJar } from './cookie-jar.js';
 
@@ -30,6 +31,14 @@ export interface DeviceRequestInit {
   /** Sent as application/json. */
   json?: unknown;
   headers?: Record<string, string>;
+  /**
+   * The page the request comes from (its URL), then the URLs of the redirects that led here; cookies follow SameSite
+   * against them (cross-site: no Strict cookie; Lax only on a top-level GET navigation). Absent: a request the user
+   * started (typed URL, bookmark), same-site.
+   */
+  from?: string | URL | readonly (string | URL)[];
+  /** A top-level navigation (default) or, false, a fetch made by the page (`from`). */
+  navigation?: boolean;
 }
 
 export interface CallOptions {
@@ -47,6 +56,8 @@ export class HttpDevice {
   sid: string | null = null;
   /** Every Set-Cookie line of the last answer. */
   setCookieHeaders: string[] = [];
+  /** The URL of the last request: where a redirect it answered comes from (pass it as the next request's `from`). */
+  lastUrl: string | null = null;
   private readonly timeoutMs: number;
   private readonly sessionCookieName: string;
 
@@ -73,11 +84,9 @@ export class HttpDevice {
     return this.jar.get(url, name);
   }
 
-  /** One request with the jar's cookies; stores what it sets; follows no redirect. */
+  /** One request with the cookies a browser would send (SameSite, see `from`); stores what it sets; follows no redirect. */
   async request(url: string, init: DeviceRequestInit = {}): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
-    const cookie = this.jar.header(url);
-    if (cookie) headers.Cookie = cookie;
     let body: string | undefined;
     if (init.form) {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
@@ -86,8 +95,13 @@ export class HttpDevice {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(init.json);
     }
+    const method = init.method ?? (body ? 'POST' : 'GET');
+    const initiators = init.from === undefined ? [] : [init.from].flat().map(String);
+    const cookie = this.jar.header(url, { initiators, navigation: init.navigation ?? true, method });
+    if (cookie) headers.Cookie = cookie;
+    this.lastUrl = url;
     const res = await fetch(url, {
-      method: init.method ?? (body ? 'POST' : 'GET'),
+      method,
       headers,
       body,
       redirect: 'manual',
@@ -98,24 +112,37 @@ export class HttpDevice {
     return res;
   }
 
-  /** Follows redirects from `url` until one points where `stop` says (not requested), or a non-redirect answer. */
-  async follow(url: string, stop: (next: URL) => boolean): Promise<{ stoppedAt: URL | null; last: Response }> {
+  /**
+   * A top-level navigation to `url` (from the page `from`, when given) following its redirects until one points where
+   * `stop` says (not requested), or a non-redirect answer. Each hop's cookies follow SameSite against the page and the
+   * hops before it, as a browser's; `chain` is every URL requested, for the next request's `from`.
+   */
+  async follow(
+    url: string,
+    stop: (next: URL) => boolean,
+    init: { from?: DeviceRequestInit['from'] } = {},
+  ): Promise<{ stoppedAt: URL | null; last: Response; chain: string[] }> {
+    const chain: string[] = init.from === undefined ? [] : [init.from].flat().map(String);
     let current = url;
     for (let hops = 0; hops < 20; hops++) {
-      const res = await this.request(current);
+      const res = await this.request(current, { from: [...chain] });
+      chain.push(current);
       const location = res.headers.get('location');
-      if (res.status < 300 || res.status >= 400 || !location) return { stoppedAt: null, last: res };
+      if (res.status < 300 || res.status >= 400 || !location) return { stoppedAt: null, last: res, chain };
       const next = new URL(location, current);
-      if (stop(next)) return { stoppedAt: next, last: res };
+      if (stop(next)) return { stoppedAt: next, last: res, chain };
       current = next.href;
     }
     throw new Error('too many redirects');
   }
 
-  /** A call to the BFF: X-CSRF on, the jar's cookies, an optional JSON body. */
+  /** A call to the BFF, made by a page of the BFF's origin (a same-site fetch): X-CSRF on, the jar's cookies, an optional JSON body. */
   call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
-    return this.request(`${options.base ?? this.origin()}${path}`, {
+    const url = `${options.base ?? this.origin()}${path}`;
+    return this.request(url, {
       method,
+      from: url,
+      navigation: false,
       headers: { 'X-CSRF': '1', ...options.headers },
       ...(options.body !== undefined ? { json: options.body } : {}),
     });
@@ -154,6 +181,11 @@ export class HttpDevice {
 
   logoutAll(base?: string): Promise<Response> {
     return this.call('POST', '/auth/logout-all', base ? { base } : {});
+  }
+
+  /** POST /auth/logout-others: every other device of this user signs out. */
+  logoutOthers(base?: string): Promise<Response> {
+    return this.call('POST', '/auth/logout-others', base ? { base } : {});
   }
 
   sessions(base?: string): Promise<Response> {

@@ -13,9 +13,9 @@ export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { startRoundRobinProxy, type RoundRobinProxy, type RoundRobinProxyOptions } from './round-robin-proxy.js';
 export { startNodeProcess, type NodeProcess, type NodeProcessOptions } from './node-process.js';
 export { startDemoProcess, DEMO_SERVER, DEMO_PAGE_INDEX, REPO_ROOT, type DemoProcess, type DemoProcessOptions } from './demo-process.js';
-export { CookieJar } from './cookie-jar.js';
+export { CookieJar, isSameSite, siteOf, type CookieRequestContext, type SameSite } from './cookie-jar.js';
 export { HttpDevice, SESSION_COOKIE, type TokenBody, type HttpDeviceOptions, type DeviceRequestInit, type CallOptions } from './http-device.js';
-export { startLogin, authorizeAtIdp } from './oidc-sign-in.js';
+export { startLogin, authorizeAtIdp, returnFromIdp } from './oidc-sign-in.js';
 export {
   parseMetrics,
   metricSeries,

@@ -28,6 +28,9 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string; header
     message: 'The service is temporarily unavailable. Try again shortly.',
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
   },
+  // A proxied call the upstream API did not answer (refused, reset, bad answer) or answered too late (bff.proxy).
+  upstream_unavailable: { status: 502, message: 'The upstream service could not be reached.' },
+  upstream_timeout: { status: 504, message: 'The upstream service did not answer in time.' },
   internal_error: { status: 500, message: 'Something went wrong.' },
 });
 

@@ -146,6 +146,11 @@ export class EventStreams {
       for (const stream of [...(this.byUser.get(event.id) ?? [])]) {
         if (stream.createdAt < event.revokedAfter) this.sendEnded(stream, 'logout_all');
       }
+    } else if (event.kind === 'all') {
+      // Every session that started before it is over (revokeAllSessions; its sid events normally got there first).
+      for (const streams of [...this.bySid.values()]) {
+        for (const stream of [...streams]) if (stream.createdAt < event.revokedAfter) this.sendEnded(stream, 'session_revoked');
+      }
     }
   }
 

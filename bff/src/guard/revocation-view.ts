@@ -28,7 +28,8 @@ export interface RevocationViewOptions {
 }
 
 /**
- * This process's copy of every live revocation (jti deny list, revoked sessions, per-user and per-tenant `revoked_after`),
+ * This process's copy of every live revocation (jti deny list, revoked sessions, per-user, per-tenant and global
+ * `revoked_after`),
  * so the guard's check costs no network round trip. Built by replaying the store's revocation log, then kept
  * current by following it: a blocking read returns as soon as another instance writes. After a lost
  * connection it resumes from its last position, so no revocation is missed. Entries are dropped when they
@@ -40,6 +41,8 @@ export class RevocationView {
   private readonly users = new Map<string, { revokedAfter: number; expiresAt: number }>();
   /** Per-tenant `revoked_after` (admin.revokeTenant), checked against the token's `tenant` claim. */
   private readonly tenants = new Map<string, { revokedAfter: number; expiresAt: number }>();
+  /** The global `revoked_after` (admin.revokeAllSessions), checked against every token. */
+  private global: { revokedAfter: number; expiresAt: number } | undefined;
   private position: string | null = null;
   private complete = false;
   /** performance.now() of the store's last answer: staleness is a liveness measure, it must not jump with a clock. */
@@ -114,12 +117,13 @@ export class RevocationView {
     if (jti !== undefined && jti > now) return true;
     const sid = this.sids.get(claims.sid);
     if (sid !== undefined && sid > now) return true;
+    if (issuedBefore(this.global, claims.iat, now)) return true;
     if (issuedBefore(this.users.get(claims.sub), claims.iat, now)) return true;
     return typeof claims.tenant === 'string' && issuedBefore(this.tenants.get(claims.tenant), claims.iat, now);
   }
 
   get size(): number {
-    return this.jtis.size + this.sids.size + this.users.size + this.tenants.size;
+    return this.jtis.size + this.sids.size + this.users.size + this.tenants.size + (this.global ? 1 : 0);
   }
 
   private async follow(onComplete: () => void): Promise<void> {
@@ -175,13 +179,14 @@ export class RevocationView {
   }
 
   /**
-   * Whether this view already knows the session ended: its sid is revoked, or its user's (or its tenant's)
-   * `revoked_after` is past its start.
+   * Whether this view already knows the session ended: its sid is revoked, or its user's (or its tenant's, or the
+   * global) `revoked_after` is past its start.
    */
   isSessionRevoked(sid: string, userId: string, createdAt: number, tenant?: string): boolean {
     const now = this.clock.now();
     const sidExpiry = this.sids.get(sid);
     if (sidExpiry !== undefined && sidExpiry > now) return true;
+    if (this.global !== undefined && this.global.expiresAt > now && createdAt < this.global.revokedAfter) return true;
     const user = this.users.get(userId);
     if (user !== undefined && user.expiresAt > now && createdAt < user.revokedAfter) return true;
     const marker = tenant === undefined ? undefined : this.tenants.get(tenant);
@@ -210,7 +215,11 @@ export class RevocationView {
     if (event.expiresAt <= now) return;
     if (event.kind === 'jti') this.jtis.set(event.id, event.expiresAt);
     else if (event.kind === 'sid') this.sids.set(event.id, event.expiresAt);
-    else {
+    else if (event.kind === 'all') {
+      if (!this.global || this.global.expiresAt <= now || this.global.revokedAfter <= event.revokedAfter) {
+        this.global = { revokedAfter: event.revokedAfter, expiresAt: event.expiresAt };
+      }
+    } else {
       const markers = event.kind === 'user' ? this.users : this.tenants;
       const current = markers.get(event.id);
       if (!current || current.revokedAfter <= event.revokedAfter) {
@@ -228,6 +237,7 @@ export class RevocationView {
     for (const [id, expiresAt] of this.sids) if (expiresAt <= now) this.sids.delete(id);
     for (const [id, user] of this.users) if (user.expiresAt <= now) this.users.delete(id);
     for (const [id, tenant] of this.tenants) if (tenant.expiresAt <= now) this.tenants.delete(id);
+    if (this.global && this.global.expiresAt <= now) this.global = undefined;
   }
 }
 

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { randomToken } from '../crypto/random.js';
 import { seal, unsealWithAny } from '../crypto/seal.js';
 import type { SessionStore } from '../store/types.js';
-import { generateSigningKey, loadSigningKey, type LoadedSigningKey, type SigningAlgorithm, type StoredSigningKey } from './signing-key.js';
+import { generateSigningKey, loadSigningKey, type KeyState, type LoadedSigningKey, type SigningAlgorithm, type StoredSigningKey } from './signing-key.js';
 
 const SEAL_INFO = 'latchkey key ring v1';
 const MAX_CAS_ATTEMPTS = 5;
@@ -106,6 +106,11 @@ export class KeyRing {
   /** Public JWKs of every key that is published: staged, active and retired. */
   publicJwks(): JWK[] {
     return this.#keys.map((k) => k.publicJwk);
+  }
+
+  /** The ring as operators see it: kid, algorithm, state, when made and (retired keys) until when it verifies. No key material. */
+  describe(): Array<{ kid: string; alg: string; state: KeyState; createdAt: number; retireAfter: number | null }> {
+    return this.#keys.map(({ kid, alg, state, createdAt, retireAfter }) => ({ kid, alg, state, createdAt, retireAfter }));
   }
 
   /** Publishes a new key without signing with it yet. Replaces an earlier staged key. */

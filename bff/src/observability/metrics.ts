@@ -9,9 +9,25 @@ export const METRIC_LABELS = Object.freeze({
   latchkey_refreshes_total: {
     outcome: ['rotated', 'replayed', 'reuse_detected', 'no_session', 'session_expired', 'session_revoked', 'rate_limited', 'idp_unavailable'],
   },
-  latchkey_logouts_total: { scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'idp_backchannel', 'evicted'] },
+  latchkey_logouts_total: {
+    scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'admin_all', 'others', 'idp_backchannel', 'evicted'],
+  },
   latchkey_admin_actions_total: {
-    action: ['revoke_user', 'revoke_token', 'list_sessions', 'end_session', 'stage_key', 'rotate_key', 'emergency_rotate_keys', 'revoke_tenant'],
+    action: [
+      'revoke_user',
+      'revoke_token',
+      'list_sessions',
+      'end_session',
+      'stage_key',
+      'rotate_key',
+      'emergency_rotate_keys',
+      'revoke_tenant',
+      'revoke_all_sessions',
+      // The reads of the operators' console (@latchkey/admin-console).
+      'read_operator',
+      'read_keys',
+      'read_activity',
+    ],
     outcome: ['ok', 'not_found', 'invalid_request', 'insufficient_scope', 'error'],
   },
   latchkey_auth_decisions_total: { outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'store_unavailable'] },

@@ -14,6 +14,8 @@ const TRACED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<keyof SessionStore>(
   'endSession',
   'endUserSessionBySid',
   'endAllUserSessions',
+  'endOtherUserSessions',
+  'revokeAllSessions',
   'revokeTenant',
   'endSessionsByIdpSid',
   'updateIdpTokens',

@@ -4,6 +4,7 @@ import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
 import type { ResolvedOidcOptions } from '../options.js';
 import { readCookie } from '../session/cookie.js';
+import type { ReplacedSession } from './replaced-session.js';
 import { TransactionEntries } from './transaction-entries.js';
 
 /** What one sign-in at the IdP needs to remember between the redirect and the callback. */
@@ -12,6 +13,8 @@ export interface LoginTransaction {
   nonce: string;
   codeVerifier: string;
   returnTo: string;
+  /** The session this browser held at `/oidc/login` (its cookie was current): the callback ends it. */
+  replaces?: ReplacedSession;
 }
 
 export const TRANSACTION_COOKIE = '__Host-latchkey-oidc';

@@ -9,6 +9,7 @@ import { createAccountFailureLimit, createLoginIpLimit } from '../http/login-rat
 import { NO_STORE_HEADERS } from '../http/no-store.js';
 import type { EventStreams } from '../events/event-streams.js';
 import type { Guard } from '../guard/guard.js';
+import { createCurrentSessionRoute, type SessionRevocationCheck } from './current-session.js';
 import { createEventsRoute } from './events.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { createLoginTransactions } from '../oidc/login-transaction.js';
@@ -19,6 +20,7 @@ import { createOidcLogoutRoute } from './oidc-logout.js';
 import { createJwksRoute } from './jwks.js';
 import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
+import { createLogoutOthersRoute } from './logout-others.js';
 import { createLogoutRoute } from './logout.js';
 import { createRefreshRoute, type TenantRevocationCheck } from './refresh.js';
 import { oauthEndpoints } from './oauth-endpoints.js';
@@ -41,6 +43,8 @@ export interface DispatcherParts {
   idp?: IdpClient | undefined;
   /** A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it. */
   isTenantRevoked: TenantRevocationCheck;
+  /** Whether the guard's view already knows a session ended (GET /session). */
+  isSessionRevoked: SessionRevocationCheck;
 }
 
 /** The framework-neutral `/auth` routes: one request in, one answer out, errors included. */
@@ -53,7 +57,7 @@ export type AuthDispatcher = (req: AuthRequest, options: DispatchOptions) => Pro
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
 export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): AuthDispatcher {
-  const { guard, eventStreams, idp, isTenantRevoked } = parts;
+  const { guard, eventStreams, idp, isTenantRevoked, isSessionRevoked } = parts;
   const parseJson = createJsonBodyParser(BODY_LIMIT);
   // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the OIDC routes,
   // the event stream (EventSource cannot send headers; it checks Origin itself) and the OAuth endpoints (servers with
@@ -69,6 +73,8 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
     entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
+    entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),
+    entry('GET', ROUTES.currentSession, createCurrentSessionRoute(ctx, isSessionRevoked)),
     entry('GET', ROUTES.sessions, createListSessionsRoute(ctx)),
     entry('DELETE', ROUTES.session, createRevokeSessionRoute(ctx)),
   ];

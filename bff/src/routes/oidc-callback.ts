@@ -7,6 +7,7 @@ import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import type { LoginTransactions } from '../oidc/login-transaction.js';
+import { endReplacedSession } from '../oidc/replaced-session.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
 import { sessionCookieHeaders } from '../session/cookie.js';
@@ -78,6 +79,8 @@ export function createOidcCallbackRoute(ctx: BffContext, idp: IdpClient, transac
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
     };
+    // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
+    if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
     const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip }, user, {
       idp: idpLink,
     });

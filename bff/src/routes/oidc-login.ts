@@ -6,12 +6,15 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { createOidcLoginIpLimit } from '../http/oidc-login-rate-limit.js';
 import { checkSignInNavigation } from '../http/sign-in-navigation.js';
 import type { LoginTransactions } from '../oidc/login-transaction.js';
+import { sessionToReplace } from '../oidc/replaced-session.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { resolveReturnTo } from '../oidc/return-to.js';
 
 /**
  * GET /oidc/login?returnTo=: a top-level navigation from the page's `signIn()`. Starts a login transaction (state,
- * nonce, PKCE S256 verifier, returnTo) and sends the browser to the IdP's authorization endpoint (303).
+ * nonce, PKCE S256 verifier, returnTo, and the device session this browser holds: its Strict cookie comes with this
+ * same-site navigation but not with the callback, which ends it) and sends the browser to the IdP's authorization
+ * endpoint (303).
  * No X-CSRF header can come with a navigation: state, PKCE and the SameSite=Lax transaction cookie protect the
  * callback. Starting a sign-in is not harmless (with an SSO session at the IdP it completes silently and adds a
  * device session), so only a same-site top-level navigation starts one (checkSignInNavigation, before anything is
@@ -27,7 +30,8 @@ export function createOidcLoginRoute(ctx: BffContext, idp: IdpClient, transactio
     const returnTo = resolveReturnTo(req, parseQuery(req.search.slice(1)).returnTo, ctx.options.allowedOrigins);
     const config = await idp.config();
     const codeVerifier = client.randomPKCECodeVerifier();
-    const transaction = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier, returnTo };
+    const replaces = await sessionToReplace(ctx, req.get('cookie'));
+    const transaction = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier, returnTo, ...(replaces ? { replaces } : {}) };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: idp.options.redirectUri,
       scope: idp.options.scopes.join(' '),

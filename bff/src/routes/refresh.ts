@@ -8,14 +8,8 @@ import { clearedSessionCookieHeaders, readSessionCookie, sessionCookieHeaders } 
 import { endSessions } from '../session/end.js';
 import { replayedSuccessor, reportTheft, rotateCookie } from '../session/rotate.js';
 import { issueSessionTokens } from '../session/token-response.js';
-import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
-
-const END_REASON_CODE = {
-  logout: 'no_session',
-  session_revoked: 'session_revoked',
-  reuse_detected: 'reuse_detected',
-  session_expired: 'session_expired',
-} as const satisfies Record<SessionEndReason, string>;
+import type { DeviceSessionRecord } from '../store/types.js';
+import { END_REASON_CODE } from '../session/authenticate.js';
 
 /**
  * POST /refresh. Rotates the device session's credential (atomic in the store) and answers with a new access token.

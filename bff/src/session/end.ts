@@ -1,4 +1,5 @@
 import type { BffContext } from '../context.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { DeviceSessionRecord, SessionEndReason } from '../store/types.js';
 
 /** Which sessions to end. Every store call here ends them the same way: sid marked revoked, reason kept, event in the log. */
@@ -9,6 +10,11 @@ export type EndTarget =
   | { userId: string; sid: string; reason: SessionEndReason }
   /** Every session of the user, and the user's `revoked_after` raised to now (logout-all, admin, back-channel by sub). */
   | { allOfUser: string }
+  /**
+   * Every session of the user but the caller's, in one atomic store operation, no `revoked_after` (logout-others).
+   * `no_session` when the kept session is no longer live: nothing ends then.
+   */
+  | { othersOfUser: string; keepKey: string }
   /** Every session the identity provider's session started (back-channel logout by sid). */
   | { idpIss: string; idpSid: string }
   /** Every session of the tenant, and the tenant's `revoked_after` raised to now. */
@@ -16,7 +22,8 @@ export type EndTarget =
   /** Sessions the store has already ended (the per-user cap, inside createSession): only counted and logged here. */
   | { alreadyEnded: readonly DeviceSessionRecord[] };
 
-export type LogoutScope = 'device' | 'all' | 'revoke_device' | 'admin_user' | 'admin_device' | 'admin_tenant' | 'idp_backchannel' | 'evicted';
+export type LogoutScope =
+  'device' | 'all' | 'revoke_device' | 'admin_user' | 'admin_device' | 'admin_tenant' | 'admin_all' | 'others' | 'idp_backchannel' | 'evicted';
 
 export interface EndNotice {
   /**
@@ -43,6 +50,11 @@ async function endInStore(ctx: BffContext, target: EndTarget): Promise<readonly 
   if ('key' in target) return present(await store.endSession(target.key, target.reason, now, markerTtlMs));
   if ('sid' in target) return present(await store.endUserSessionBySid(target.userId, target.sid, target.reason, now, markerTtlMs));
   if ('allOfUser' in target) return store.endAllUserSessions(target.allOfUser, now, now, markerTtlMs);
+  if ('othersOfUser' in target) {
+    const ended = await store.endOtherUserSessions(target.othersOfUser, target.keepKey, now, markerTtlMs);
+    if (ended === null) throw new LatchkeyError('no_session');
+    return ended;
+  }
   if ('idpSid' in target) return store.endSessionsByIdpSid(target.idpIss, target.idpSid, 'session_revoked', now, markerTtlMs);
   return store.revokeTenant(target.tenant, now, now, markerTtlMs);
 }
@@ -51,7 +63,7 @@ const present = (ended: DeviceSessionRecord | null): DeviceSessionRecord[] => (e
 
 /**
  * Ends device sessions: the store call, the count and the log line, in one place for every way a session ends
- * (logout, device revoke, logout-all, the admin operations, a refresh that must end its session, the per-user cap and
+ * (logout, device revoke, logout-all, logout-others, the admin operations, a refresh that must end its session, the per-user cap and
  * the back-channel logout). Returns the sessions that ended (none when they were not live).
  */
 export async function endSessions(ctx: BffContext, target: EndTarget, notice: EndNotice): Promise<readonly DeviceSessionRecord[]> {

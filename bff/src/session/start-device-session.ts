@@ -79,6 +79,8 @@ export async function startDeviceSession(
     { alreadyEnded: evicted },
     { scope: 'evicted', event: 'session_evicted', message: 'least recently active device signed out: session cap reached', fields: { by: session.sid } },
   );
+  // The operators' feed (GET /activity of the admin router): the log shows these only as ended sessions.
+  for (const ended of evicted) ctx.activity.record({ kind: 'session_evicted', userId: user.id, sid: ended.sid });
   ctx.metrics.logins.inc({ outcome: 'success' });
   ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.idp ? 'oidc' : 'password' }, 'login');
   return { session, cookie: { generation: 0, secret } };

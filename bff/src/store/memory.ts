@@ -79,6 +79,8 @@ export class MemoryStore implements SessionStore {
   /** Tenant → keys of its sessions, and its `revoked_after` (admin.revokeTenant). */
   private readonly keysByTenant = new Map<string, Set<string>>();
   private readonly tenantMarkers = new Map<string, UserMarker>();
+  /** The global `revoked_after` (admin.revokeAllSessions), kept so it never moves backwards. */
+  private globalMarker: UserMarker | undefined;
   /** `iss \n idpSid` → keys of the sessions that IdP session started (back-channel logout). */
   private readonly keysByIdpSid = new Map<string, Set<string>>();
   /** useOnce ids → when they expire. */
@@ -227,6 +229,32 @@ export class MemoryStore implements SessionStore {
       this.revocationLog.append({ kind: 'user', id: userId, ...marker });
     }
     return ended.sort(oldestFirst);
+  }
+
+  async endOtherUserSessions(userId: string, keepKey: string, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[] | null> {
+    this.assertOpen();
+    const live = this.liveUserSessions(userId, now);
+    if (!live.some((record) => record.key === keepKey)) return null;
+    const ended: DeviceSessionRecord[] = [];
+    for (const record of live) {
+      if (record.key === keepKey) continue;
+      this.end(record, 'session_revoked', markerTtlMs);
+      ended.push(structuredClone(record));
+    }
+    return ended.sort(oldestFirst);
+  }
+
+  async revokeAllSessions(revokedAfter: number, now: number, markerTtlMs: number): Promise<number> {
+    this.assertOpen();
+    if (markerTtlMs > 0) {
+      this.globalMarker = raisedMarker(this.liveGlobalMarker(), revokedAfter, this.clock.now() + markerTtlMs);
+      this.revocationLog.append({ kind: 'all', id: '*', ...this.globalMarker });
+    }
+    let ended = 0;
+    for (const record of [...this.sessions.values()]) {
+      if (this.storedSession(record.key) && this.endIfLive(record, 'session_revoked', now, markerTtlMs)) ended++;
+    }
+    return ended;
   }
 
   async revokeTenant(tenant: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
@@ -413,6 +441,11 @@ export class MemoryStore implements SessionStore {
     return marker;
   }
 
+  private liveGlobalMarker(): UserMarker | undefined {
+    if (this.globalMarker && this.clock.now() >= this.globalMarker.expiresAt) this.globalMarker = undefined;
+    return this.globalMarker;
+  }
+
   /** Drops everything past its end as of `now` (the store's clock); idle-expired sessions become `session_expired` tombstones. */
   private sweep(now: number): void {
     for (const record of [...this.sessions.values()]) {
@@ -422,6 +455,7 @@ export class MemoryStore implements SessionStore {
     for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);
     for (const [tenant, marker] of this.tenantMarkers) if (now >= marker.expiresAt) this.tenantMarkers.delete(tenant);
+    if (this.globalMarker && now >= this.globalMarker.expiresAt) this.globalMarker = undefined;
     for (const [id, expiresAt] of this.usedOnce) if (now >= expiresAt) this.usedOnce.delete(id);
     for (const [key, entry] of this.loginTransactions) if (now >= entry.expiresAt) this.loginTransactions.delete(key);
     this.revocationLog.prune(now);

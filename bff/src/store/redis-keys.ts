@@ -47,6 +47,12 @@ export interface RedisKeyLayout {
   /** A tenant's `revoked_after`, `P{<tag>}rt:<sha1(tenant)>`, in the tenant's own shard (`shardOfTenant`). */
   tenantMarker(shard: number, tenant: string): string;
   shardOfTenant(tenant: string): number;
+  /** Every session of one shard, `P{<tag>}al`, scored by absolute end (revokeAllSessions walks it). */
+  allSessions(shard: number): string;
+  /** What a revokeAllSessions still has to end in one shard, `P{<tag>}as`. */
+  allSessionsSweep(shard: number): string;
+  /** The global `revoked_after` (revokeAllSessions), `P{<tag 0>}ra`, in shard 0 with the log that gets its event. */
+  globalMarker(): string;
   /** One-time ids (useOnce), one key each, no hash tag: each command touches that one key. */
   usedOnce(id: string): string;
   /** express-session entries of the OIDC login transaction, one key each. */
@@ -78,6 +84,9 @@ export function createRedisKeyLayout(prefix: string, shardCount: number): RedisK
     tenantIndex: (shard: number, tenant: string) => `${at(shard)}tn:${sha1Hex(tenant)}`,
     tenantMarker: (shard: number, tenant: string) => `${at(shard)}rt:${sha1Hex(tenant)}`,
     shardOfTenant: (tenant: string) => shardOfTag(userTag(`tenant\n${tenant}`)),
+    allSessions: (shard: number) => `${at(shard)}al`,
+    allSessionsSweep: (shard: number) => `${at(shard)}as`,
+    globalMarker: () => `${at(0)}ra`,
     usedOnce: (id: string) => `${prefix}once:${createHash('sha256').update(id).digest('base64url')}`,
     loginTransaction: (name: string, id: string) => `${prefix}tx:${name}:${id}`,
     // The key ring lives in shard 0, so its compare-and-set can append its event to shard 0's log.

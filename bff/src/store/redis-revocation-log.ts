@@ -184,7 +184,7 @@ function eventFromEntry(id: string, flat: string[]): RevocationEvent | null {
   for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i]!, flat[i + 1]!);
   const kind = f.get('k');
   const base = { id: f.get('i') ?? '', expiresAt: Number(f.get('x')), at: streamIdTime(id) };
-  if (kind === 'user' || kind === 'tenant') return { kind, ...base, revokedAfter: Number(f.get('r')) };
+  if (kind === 'user' || kind === 'tenant' || kind === 'all') return { kind, ...base, revokedAfter: Number(f.get('r')) };
   if (kind === 'sid') {
     const userId = f.get('u');
     const reason = f.get('w');

@@ -27,9 +27,10 @@ import { luaScript } from './redis-lua-script.js';
  * Key layout within a shard `S` = `P{<tag>}`: `S s:<key>`, `S sid:<sid>`, `S ts:<key>` (why a session ended),
  * `S u:<userId>` (the user's sessions), `S ip:<sha1(iss \n idpSid)>` (sessions an IdP session started),
  * `S tn:<sha1(tenant)>` (a tenant's sessions in this shard), `S ru:<userId>` (the user's `revoked_after`, kept so it
- * never moves backwards), `S rt:<sha1(tenant)>` (a tenant's `revoked_after`, in the tenant's own shard), `S rv` (the
- * shard's revocation log: jti, sid, user, tenant, session and key-ring events); shard 0 also holds `S kr:sealed` and
- * `S kr:version`. Outside the shards: `P once:<sha256(id)>` (useOnce), `P tx:<name>:<id>` (login transactions) and
+ * never moves backwards), `S rt:<sha1(tenant)>` (a tenant's `revoked_after`, in the tenant's own shard), `S al` (every session of the shard,
+ * scored by absolute end), `S as` (what a revokeAllSessions still has to end), `S rv` (the shard's revocation log: jti,
+ * sid, user, tenant, all, session and key-ring events); shard 0 also holds `S kr:sealed`, `S kr:version` and `S ra` (the
+ * global `revoked_after`). Outside the shards: `P once:<sha256(id)>` (useOnce), `P tx:<name>:<id>` (login transactions) and
  * `P rl:<name>:...` (rate limits).
  */
 
@@ -143,6 +144,7 @@ local function end_session(prefix, rec, reason, marker_ttl, why)
   redis.call('ZREM', prefix .. 'u:' .. rec.userId, rec.key)
   if rec.idpSid then redis.call('ZREM', idp_sid_index(prefix, rec.idpIss, rec.idpSid), rec.key) end
   if rec.tenant then redis.call('ZREM', tenant_index(prefix, rec.tenant), rec.key) end
+  redis.call('ZREM', prefix .. 'al', rec.key)
   local tombstone = prefix .. 'ts:' .. rec.key
   redis.call('SET', tombstone, reason)
   -- Until the session would have idled out anyway: past that, "why it ended" no longer matters, and ended
@@ -263,6 +265,11 @@ local idp = redis.call('HMGET', session, 'idpIss', 'idpSid')
 if idp[1] and idp[2] then add_to_index(idp_sid_index(prefix, idp[1], idp[2]), absolute, key) end
 local tenant = redis.call('HGET', session, 'tenant')
 if tenant then add_to_index(tenant_index(prefix, tenant), absolute, key) end
+-- The shard's index of every session (revokeAllSessions), pruned of entries past their absolute end on Redis's clock
+-- (their keys have expired) so that steady logins do not grow it.
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', prefix .. 'al', '-inf', string.format('(%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+add_to_index(prefix .. 'al', absolute, key)
 if log_ttl > 0 then
   log_revocation(prefix, 'session', sid, log_ttl, '0', true, {'u', user_id})
 end
@@ -463,6 +470,94 @@ return ended
 });
 
 /**
+ * endOtherUserSessions (logout-others). `keep`: the caller's session, in the user's shard like `userIndex`.
+ * Returns false, changing nothing, when `keep` is not a live session of the user; otherwise ends every other live
+ * session of the user (each like END_SESSION, reason `session_revoked`) and prunes the rest. Returns the ended records.
+ * Atomic: a device cannot refresh between the check and the end, and a session created concurrently is either ended
+ * with the rest or untouched.
+ */
+export const END_OTHER_USER_SESSIONS = luaScript({
+  name: 'latchkeyEndOtherUserSessions',
+  keys: ['userIndex', 'keep'],
+  argv: { prefix: 'string', userId: 'string', keepKey: 'string', nowStr: 'string', markerTtl: 'number' },
+  helpers: HELPERS,
+  body: `
+local now = tonumber(now_str)
+local kept = redis.call('HGETALL', keep)
+if #kept == 0 then return false end
+local rec = to_map(kept)
+if rec.userId ~= user_id or rec.key ~= keep_key then return false end
+if is_expired(rec, now) then
+  end_session(prefix, rec, 'session_expired', 0)
+  return false
+end
+prune_index(user_index, now_str)
+local ended = {}
+for _, other in ipairs(live_sessions(prefix, user_index, now, keep_key)) do
+  if other.rec.userId == user_id then
+    end_session(prefix, other.rec, 'session_revoked', marker_ttl)
+    table.insert(ended, other.flat)
+  else
+    redis.call('ZREM', user_index, other.rec.key)
+  end
+end
+return ended
+`,
+});
+
+/**
+ * revokeAllSessions, step 1. `marker`: the global `revoked_after`, in shard 0 (whose log gets the event).
+ * Raises it (never lowers it) and appends its `all` event.
+ */
+export const MARK_ALL_REVOKED = luaScript({
+  name: 'latchkeyMarkAllRevoked',
+  keys: ['marker'],
+  argv: { prefix: 'string', revokedAfter: 'string', markerTtl: 'number' },
+  helpers: LOG_REVOCATION + RAISE_MARKER,
+  body: `
+log_revocation(prefix, 'all', '*', marker_ttl, raise_marker(marker, revoked_after, marker_ttl), true)
+return 1
+`,
+});
+
+/**
+ * revokeAllSessions, step 2, once per shard and repeated until done. `index`: the shard's index of every session
+ * (`S al`); `sweep`: what is left to end (`S as`). With `begin` '1' the index moves into the sweep set first, so
+ * sessions created from then on (a new login right after the revocation) are not in it and survive. Each call ends at
+ * most `limit` sessions of the sweep set (each like END_SESSION, reason `session_revoked`), removing every entry it
+ * looks at, so Redis is never blocked for long and the loop ends. Returns {ended, left in the sweep set}.
+ */
+export const END_ALL_SESSIONS_BATCH = luaScript({
+  name: 'latchkeyEndAllSessionsBatch',
+  keys: ['index', 'sweep'],
+  argv: { prefix: 'string', begin: 'string', now: 'number', markerTtl: 'number', limit: 'number' },
+  helpers: HELPERS,
+  body: `
+if begin == '1' and redis.call('EXISTS', index) == 1 then
+  redis.call('ZUNIONSTORE', sweep, 2, sweep, index, 'AGGREGATE', 'MAX')
+  redis.call('DEL', index)
+  local last = redis.call('ZRANGE', sweep, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', sweep, last[2])
+end
+local ended = 0
+for _, key in ipairs(redis.call('ZRANGE', sweep, 0, limit - 1)) do
+  redis.call('ZREM', sweep, key)
+  local flat = redis.call('HGETALL', prefix .. 's:' .. key)
+  if #flat > 0 then
+    local rec = to_map(flat)
+    if is_expired(rec, now) then
+      end_session(prefix, rec, 'session_expired', 0)
+    else
+      end_session(prefix, rec, 'session_revoked', marker_ttl)
+      ended = ended + 1
+    end
+  end
+end
+return {ended, redis.call('ZCARD', sweep)}
+`,
+});
+
+/**
  * putKeyRing. `expects` '1' when `expectedVersion` is expected ('0': only if none exists); `logPrefix` is shard
  * 0's prefix (whose log gets the event).
  * Returns 1 when written, 0 when the current version differs.
@@ -587,6 +682,9 @@ export const SCRIPTS = [
   END_USER_SESSION_BY_SID,
   LIST_USER_SESSIONS,
   END_ALL_USER_SESSIONS,
+  END_OTHER_USER_SESSIONS,
+  MARK_ALL_REVOKED,
+  END_ALL_SESSIONS_BATCH,
   PUT_KEY_RING,
   REVOKE_JTI,
   END_SESSIONS_BY_IDP_SID,

@@ -10,12 +10,15 @@ import type { LuaScript, ScriptCall } from './redis-lua-script.js';
 import { defineScripts, ttlArg, type ScriptPipeline, type ScriptRunner } from './redis-script-commands.js';
 import {
   CREATE_SESSION,
+  END_ALL_SESSIONS_BATCH,
   END_ALL_USER_SESSIONS,
+  END_OTHER_USER_SESSIONS,
   END_SESSION,
   END_SESSIONS_BY_IDP_SID,
   END_TENANT_SESSIONS,
   END_USER_SESSION_BY_SID,
   LIST_USER_SESSIONS,
+  MARK_ALL_REVOKED,
   MARK_TENANT_REVOKED,
   PUT_KEY_RING,
   REVOKE_JTI,
@@ -50,6 +53,9 @@ import type {
 } from './types.js';
 
 export type { RedisClient, RedisStoreOptions } from './redis-store-options.js';
+
+/** Sessions one revokeAllSessions script ends at most: a few milliseconds of Redis time, so other clients keep being served. */
+const REVOKE_ALL_BATCH = 500;
 
 /**
  * Session store on Redis (ioredis): a single node, a Sentinel-managed one, or a Cluster. Atomic operations run as
@@ -205,6 +211,43 @@ export class RedisStore implements SessionStore {
       argv: { prefix: this.keys.shardPrefixes[shard]!, userId, revokedAfter: String(revokedAfter), nowStr: String(now), markerTtl: ttlArg(markerTtlMs) },
     });
     return recordsFromReply(reply).sort(oldestFirst);
+  }
+
+  async endOtherUserSessions(userId: string, keepKey: string, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[] | null> {
+    const shard = this.keys.shardOfSessionKey(keepKey);
+    // A session key carries its user's tag: one of another shard is not this user's.
+    if (shard === null || shard !== this.keys.shardOfUser(userId)) return null;
+    const reply = await this.write('endOtherUserSessions', END_OTHER_USER_SESSIONS, {
+      keys: { userIndex: this.keys.userIndex(shard, userId), keep: this.keys.session(shard, keepKey) },
+      argv: { prefix: this.keys.shardPrefixes[shard]!, userId, keepKey, nowStr: String(now), markerTtl: ttlArg(markerTtlMs) },
+    });
+    return Array.isArray(reply) ? recordsFromReply(reply).sort(oldestFirst) : null;
+  }
+
+  async revokeAllSessions(revokedAfter: number, now: number, markerTtlMs: number): Promise<number> {
+    // The marker first: from then on no older token passes a guard, whatever the sweep below meets.
+    if (markerTtlMs > 0) {
+      await this.write('revokeAllSessions', MARK_ALL_REVOKED, {
+        keys: { marker: this.keys.globalMarker() },
+        argv: { prefix: this.keys.shardPrefixes[0]!, revokedAfter: String(revokedAfter), markerTtl: ttlArg(markerTtlMs) },
+      });
+    }
+    // Every shard, in parallel, each in bounded batches (one script each) until its sweep set is empty.
+    const counts = await Promise.all(
+      this.keys.shardPrefixes.map(async (prefix, shard) => {
+        let ended = 0;
+        for (let begin = true; ; begin = false) {
+          const reply = await this.write('revokeAllSessions', END_ALL_SESSIONS_BATCH, {
+            keys: { index: this.keys.allSessions(shard), sweep: this.keys.allSessionsSweep(shard) },
+            argv: { prefix, begin: begin ? '1' : '0', now: String(now), markerTtl: ttlArg(markerTtlMs), limit: String(REVOKE_ALL_BATCH) },
+          });
+          const [batch, left] = z.tuple([z.number(), z.number()]).parse(reply);
+          ended += batch;
+          if (left === 0) return ended;
+        }
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async revokeTenant(tenant: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {

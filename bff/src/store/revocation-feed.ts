@@ -16,6 +16,11 @@ export type RevocationEvent =
   | { kind: 'user'; id: string; revokedAfter: number; expiresAt: number; at: number }
   /** A tenant's `revoked_after` (`id`: the tenant): tokens with that `tenant` claim issued before it are revoked. */
   | { kind: 'tenant'; id: string; revokedAfter: number; expiresAt: number; at: number }
+  /**
+   * The global `revoked_after` (admin.revokeAllSessions; `id` is `*`): every access token issued before it is revoked,
+   * whatever its user or tenant. Every session that existed also gets its sid event.
+   */
+  | { kind: 'all'; id: string; revokedAfter: number; expiresAt: number; at: number }
   /** The key ring changed (rotation, emergency rotation): `id` is its new version. */
   | { kind: 'keyring'; id: string; expiresAt: number; at: number }
   /**

@@ -160,6 +160,24 @@ export interface SessionStore {
   endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
 
   /**
+   * Atomically ends every live session of the user except the one keyed `keepKey` (the caller's device: logout-others),
+   * each like endSession (reason `session_revoked`, sid marked revoked for `markerTtlMs`, its event in the log). No
+   * `revoked_after` is set: the kept session's tokens stay valid. Answers null, and changes nothing, when `keepKey` is not
+   * a live session of `userId` (it ended meanwhile); otherwise the ended sessions, oldest first.
+   */
+  endOtherUserSessions(userId: string, keepKey: string, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[] | null>;
+
+  /**
+   * Incident response (admin.revokeAllSessions): raises the global `revoked_after` to `revokedAfter` (never lowering it;
+   * for `markerTtlMs`, with its `all` event in the log; every access token issued before it, whoever's, is then refused),
+   * then ends every live session of every user (reason `session_revoked`, sid marked revoked, like endSession). Returns how
+   * many it ended. Atomic in one process; on Redis the marker is written first, then each shard ends its sessions in
+   * bounded batches (each atomic), so Redis is never blocked for long: a session that refreshes between the marker and
+   * its batch still ends, its new tokens with it (sid marker). Sessions created after the call began are left alone.
+   */
+  revokeAllSessions(revokedAfter: number, now: number, markerTtlMs: number): Promise<number>;
+
+  /**
    * Revokes a tenant: raises the tenant's `revoked_after` to `revokedAfter` (never lowering it; for `markerTtlMs`, with
    * its `tenant` event in the log, when markerTtlMs > 0), then ends every live session whose `tenant` it is (reason
    * `session_revoked`, sid marked revoked, like endSession). Returns the ended sessions. Atomic in one process; on

@@ -69,7 +69,7 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
     expect(listed.headers['cache-control']).toBe('no-store');
     expect(listed.body.sessions.map((s: { id: string }) => s.id).sort()).toEqual([laptop.sid, phone.sid].sort());
     for (const s of listed.body.sessions) {
-      expect(Object.keys(s).sort()).toEqual(['createdAt', 'current', 'deviceName', 'id', 'lastActiveAt', 'userAgent']);
+      expect(Object.keys(s).sort()).toEqual(['createdAt', 'current', 'deviceName', 'id', 'lastActiveAt', 'tenant', 'userAgent']);
       expect(s.current).toBe(false);
     }
     // The admin's own device is `current` in their own list.

@@ -86,6 +86,24 @@ describe('RevocationView and the events it passes on', () => {
     expect(view.isSessionRevoked('sid-2', 'u2', before.createdAt)).toBe(true);
   });
 
+  it('the global revoked_after (revokeAllSessions): refuses every older token whoever’s, in whole seconds; a later login passes; it expires', async () => {
+    const { store, view } = await started();
+    const at = Date.now();
+    const second = Math.floor(at / 1000);
+    await store.revokeAllSessions(at, at, 1500);
+    const token = (sub: string, iat: number, tenant?: string) => ({ ...claims(sub, `sid-${sub}`), jti: `j-${sub}-${iat}`, iat, ...(tenant ? { tenant } : {}) });
+    await vi.waitFor(() => expect(view.isRevoked(token('anyone', second - 1))).toBe(true));
+    expect(view.isRevoked(token('someone-else', second - 30, 'acme'))).toBe(true);
+    // Issued in the revocation's own second (a new login right after): passes, as with the per-user marker.
+    expect(view.isRevoked(token('anyone', second))).toBe(false);
+    expect(view.isRevoked(token('anyone', second + 1))).toBe(false);
+    expect(view.isSessionRevoked('sid-new', 'anyone', at - 1)).toBe(true);
+    expect(view.isSessionRevoked('sid-new', 'anyone', at)).toBe(false);
+    // It expires like every marker.
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    expect(view.isRevoked(token('anyone', second - 1))).toBe(false);
+  });
+
   it('a throwing listener is logged and does not stop the view', async () => {
     const { store, view, seen } = await started();
     view.onEvent(() => {

@@ -3,8 +3,9 @@
  * free port, and a BFF with the `oidc` option on a real HTTP server (the IdP calls its back-channel logout endpoint).
  * The browser's side is the test kit's HttpDevice (its cookie jar follows the redirects the way a browser would).
  */
-import type { Server } from 'node:http';
-import { authorizeAtIdp, freePort, startLogin, type HttpDevice } from '@latchkey/testkit';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { authorizeAtIdp, freePort, returnFromIdp, startLogin, type HttpDevice } from '@latchkey/testkit';
 import { startDevIdp, type DevIdp, type DevIdpAccount } from '../../../examples/demo/src/dev-idp.js';
 import type { BffOptions, OidcOptions } from '../../src/index.js';
 import type { SessionStore } from '../../src/store/types.js';
@@ -22,7 +23,9 @@ export type RunningIdp = DevIdp & { issuer: string; port: number; stop(): Promis
 /** `port`: a port of a stopped IdP, to start a new one in its place (same issuer, a new signing key: a key rotation). */
 export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlSeconds?: number; port?: number } = {}): Promise<RunningIdp> {
   const port = options.port ?? (await freePort());
-  const issuer = `http://127.0.0.1:${port}`;
+  // Another site than the BFF (http://127.0.0.1:<port>), as an IdP is in production: the browser's jar then keeps the
+  // BFF's SameSite=Strict cookies home on the way back from the IdP, as a browser does (ports do not make sites).
+  const issuer = `http://localhost:${port}`;
   const idp = await startDevIdp({
     issuer,
     port,
@@ -52,7 +55,15 @@ export interface OidcStack {
 
 /** A BFF (with `oidc` on) on a free port and the IdP it trusts. */
 export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOptions> = {}, overrides: Partial<BffOptions> = {}): Promise<OidcStack> {
-  const port = await freePort();
+  // The BFF's server is bound first (its origin goes into the IdP's client registration and the BFF's options): a port
+  // only chosen here and bound after the IdP had started was, on a busy machine, sometimes bound meanwhile by another
+  // test file's server, whose 404s then answered the sign-in.
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   const idp = await startTestIdp(origin);
   const bff = await startTestBff(
@@ -72,9 +83,7 @@ export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOpti
     },
     store,
   );
-  const server: Server = await new Promise((resolve) => {
-    const s = bff.app.listen(port, '127.0.0.1', () => resolve(s));
-  });
+  server.on('request', bff.app);
   return {
     bff,
     idp,
@@ -94,5 +103,5 @@ export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOpti
 export async function signIn(browser: HttpDevice, origin: string, username = 'alice', returnTo = '/app'): Promise<Response> {
   const authorization = await startLogin(browser, origin, returnTo);
   const callback = await authorizeAtIdp(browser, authorization.href, username, IDP_ACCOUNTS.find((a) => a.username === username)!.password);
-  return browser.request(callback.href);
+  return returnFromIdp(browser, callback);
 }

@@ -12,6 +12,7 @@ const COOKIE_ROUTES = [
   ['post', '/auth/refresh'],
   ['post', '/auth/logout'],
   ['post', '/auth/logout-all'],
+  ['post', '/auth/logout-others'],
   ['get', '/auth/sessions'],
   ['delete', '/auth/sessions/abc'],
 ] as const;

@@ -98,3 +98,45 @@ describe('POST /auth/logout-all', () => {
     }
   });
 });
+
+describe('POST /auth/logout-others', () => {
+  it('ends every other device of the user in one operation, keeps this one (token, cookie, refresh) and other users', async () => {
+    const laptop = await login(t.app, 'alice', 'Laptop');
+    const phone = await login(t.app, 'alice', 'Phone');
+    const tablet = await login(t.app, 'alice', 'Tablet');
+    const bob = await login(t.app, 'bob');
+    const res = await call(t.app, 'post', '/auth/logout-others', { cookie: laptop.cookie });
+    expect(res.status).toBe(204);
+    // This device keeps its cookie: nothing is set or cleared.
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect((await t.store.listUserSessions('user-alice', Date.now())).map((s) => s.sid)).toEqual([laptop.sid]);
+    for (const device of [phone, tablet]) {
+      expect((await me(t.app, device.token)).status).toBe(401);
+      const r = await call(t.app, 'post', '/auth/refresh', { cookie: device.cookie });
+      expect({ status: r.status, error: r.body.error }).toEqual({ status: 401, error: 'session_revoked' });
+    }
+    expect((await me(t.app, laptop.token)).status).toBe(200);
+    expect((await refresh(t.app, laptop)).status).toBe(200);
+    expect((await me(t.app, bob.token)).status).toBe(200);
+    expect(t.logLines.find((l) => l.includes('"logout_others"'))).toMatch(/"sessions":2/);
+    expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toContain('latchkey_logouts_total{scope="others"} 2');
+  });
+
+  it('answers 401 no_session without a live session, and for a superseded cookie, ending nothing', async () => {
+    const device = await login(t.app, 'alice', 'Laptop');
+    const other = await login(t.app, 'alice', 'Phone');
+    const none = await call(t.app, 'post', '/auth/logout-others');
+    expect({ status: none.status, body: none.body }).toEqual({ status: 401, body: { error: 'no_session', message: expect.any(String) } });
+    const old = device.cookie;
+    await refresh(t.app, device);
+    await refresh(t.app, device);
+    expect((await call(t.app, 'post', '/auth/logout-others', { cookie: old })).status).toBe(401);
+    expect((await t.store.listUserSessions('user-alice', Date.now())).map((s) => s.sid).sort()).toEqual([device.sid, other.sid].sort());
+  });
+
+  it('with no other device: 204, nothing ends', async () => {
+    const device = await login(t.app);
+    expect((await call(t.app, 'post', '/auth/logout-others', { cookie: device.cookie })).status).toBe(204);
+    expect((await me(t.app, device.token)).status).toBe(200);
+  });
+});

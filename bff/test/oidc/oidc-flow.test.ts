@@ -13,7 +13,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { DeviceSessionRecord, SessionStore } from '../../src/store/types.js';
 import { SECRET } from '../helpers/harness.js';
-import { authorizeAtIdp, HttpDevice, type RedisServer, startLogin, startRedisServer } from '@latchkey/testkit';
+import { authorizeAtIdp, HttpDevice, type RedisServer, returnFromIdp, startLogin, startRedisServer } from '@latchkey/testkit';
 import { IDP_CLIENT_ID, IDP_CLIENT_SECRET, signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
 import { TestClock } from '../helpers/test-clock.js';
 
@@ -81,7 +81,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
 
       const callback = await authorizeAtIdp(browser, authorization.href);
       expect(callback.searchParams.get('iss')).toBe(stack.idp.issuer);
-      const res = await browser.request(callback.href);
+      const res = await returnFromIdp(browser, callback.href);
       expect(res.status).toBe(303);
       expect(res.headers.get('location')).toBe('/app?tab=1#top');
       expect(res.headers.get('cache-control')).toBe('no-store');
@@ -125,21 +125,44 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       const first = new HttpDevice();
       const auth = await first.request(`${stack.origin}/auth/oidc/login`);
       const callback = await authorizeAtIdp(first, auth.headers.get('location')!);
-      expect((await first.request(callback.href)).headers.get('location')).toBe('/');
+      expect((await returnFromIdp(first, callback.href)).headers.get('location')).toBe('/');
       const second = new HttpDevice();
       const res = await signIn(second, stack.origin, 'bob', `${stack.origin}/deep/link?x=1`);
       expect(res.headers.get('location')).toBe(`${stack.origin}/deep/link?x=1`);
       expect(await sessionsOf(bobId)).toHaveLength(1);
     });
 
-    it('a second sign-in in the same browser replaces its session (no pile-up)', async () => {
+    it('a second sign-in in the same browser replaces its session (no pile-up), though the callback never sees its Strict cookie', async () => {
       const browser = new HttpDevice();
       await signIn(browser, stack.origin);
       const [first] = await sessionsOf(aliceId);
-      await signIn(browser, stack.origin);
+      const firstToken = ((await (await refresh(browser)).json()) as { accessToken: string }).accessToken;
+      const firstCookie = browser.cookieAt(stack.origin, 'latchkey')!;
+      // The IdP is another site: the callback, a navigation from it, carries the Lax transaction cookie only.
+      const authorization = await startLogin(browser, stack.origin);
+      const callback = await authorizeAtIdp(browser, authorization.href);
+      expect(browser.jar.header(callback.href, { initiators: [browser.lastUrl!], navigation: true, method: 'GET' })).toMatch(/^latchkey-oidc=[^;]+$/);
+      expect((await returnFromIdp(browser, callback)).status).toBe(303);
+
       const sessions = await sessionsOf(aliceId);
       expect(sessions).toHaveLength(1);
       expect(sessions[0]!.sid).not.toBe(first!.sid);
+      // The previous session is over: its cookie refreshes no more, its access token is refused.
+      const old = new HttpDevice(stack.origin, { sessionCookieName: 'latchkey' });
+      old.cookie = firstCookie;
+      expect((await old.request(`${stack.origin}/auth/refresh`, { method: 'POST', headers: CSRF })).status).toBe(401);
+      await vi.waitFor(async () => expect((await apiMe(firstToken)).status).toBe(401));
+      expect(stack.bff.logLines.some((l) => l.includes('"session_replaced"'))).toBe(true);
+    });
+
+    it('a sign-in from a browser with a forged copy of another device’s cookie ends nothing', async () => {
+      const device = new HttpDevice(stack.origin, { sessionCookieName: 'latchkey' });
+      await signIn(device, stack.origin);
+      const [first] = await sessionsOf(aliceId);
+      const other = new HttpDevice(stack.origin, { sessionCookieName: 'latchkey' });
+      other.cookie = `${device.cookie!.slice(0, -2)}xx`; // not a cookie this BFF signed
+      await signIn(other, stack.origin, 'bob');
+      expect((await sessionsOf(aliceId)).map((s) => s.sid)).toEqual([first!.sid]);
     });
   });
 
@@ -169,14 +192,14 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       callback.searchParams.set('state', `${callback.searchParams.get('state')}x`);
-      await expectLoginFailed(await browser.request(callback.href), /did not match/, browser);
+      await expectLoginFailed(await returnFromIdp(browser, callback.href), /did not match/, browser);
     });
 
     it('replayed state: the callback URL works once; a replay (even with its transaction cookie) is refused', async () => {
       const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       const transactionCookie = browser.cookieAt(stack.origin, 'latchkey-oidc')!;
-      expect((await browser.request(callback.href)).status).toBe(303);
+      expect((await returnFromIdp(browser, callback.href)).status).toBe(303);
       const before = await sessionsOf(aliceId);
       const replay = await fetch(callback.href, { redirect: 'manual', headers: { Cookie: `latchkey-oidc=${transactionCookie}` } });
       expect(replay.status).toBe(400);
@@ -187,7 +210,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
     it('replayed code: an authorization code used once is refused by the IdP the second time', async () => {
       const browser = new HttpDevice();
       const first = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
-      expect((await browser.request(first.href)).status).toBe(303);
+      expect((await returnFromIdp(browser, first.href)).status).toBe(303);
       const before = await sessionsOf(aliceId);
       // A new transaction in the same browser, then the old code delivered with the new state.
       const attacker = new HttpDevice();
@@ -205,7 +228,7 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       const authorization = await startLogin(browser, stack.origin);
       authorization.searchParams.set('nonce', 'a-nonce-this-transaction-never-made');
       const callback = await authorizeAtIdp(browser, authorization.href);
-      await expectLoginFailed(await browser.request(callback.href), /did not match/, browser);
+      await expectLoginFailed(await returnFromIdp(browser, callback.href), /did not match/, browser);
     });
 
     it('error=access_denied: the user cancels at the IdP', async () => {
@@ -214,14 +237,14 @@ describe.each(stores)('OIDC sign-in on the %s store', (_name, openStore) => {
       const toInteraction = await browser.follow(authorization.href, (next) => next.pathname.includes('/interaction/'));
       const back = await browser.follow(`${toInteraction.stoppedAt!.href}/abort`, (next) => next.pathname === '/auth/oidc/callback');
       expect(back.stoppedAt!.searchParams.get('error')).toBe('access_denied');
-      await expectLoginFailed(await browser.request(back.stoppedAt!.href), /access_denied/, browser);
+      await expectLoginFailed(await returnFromIdp(browser, back.stoppedAt!.href), /access_denied/, browser);
     });
 
     it('foreign iss in the authorization response (RFC 9207 mix-up defence)', async () => {
       const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
       callback.searchParams.set('iss', 'https://evil.example');
-      await expectLoginFailed(await browser.request(callback.href), /did not match/, browser);
+      await expectLoginFailed(await returnFromIdp(browser, callback.href), /did not match/, browser);
     });
 
     it('a callback in a browser that did not start the sign-in (login CSRF) is refused', async () => {

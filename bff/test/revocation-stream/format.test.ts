@@ -170,6 +170,28 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     const ended = logs[documentedShard('user-dan', 16)]!.filter((e) => e.fields.k === 'sid');
     expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[session.sid, 'session_revoked']]);
   });
+  it('revoking every session: one `all` entry in shard 0 (fields, units) and one `sid` entry per session, in its user’s shard', async () => {
+    const prefix = `fmt-${randomUUID()}:`;
+    const store = await open(prefix, 16);
+    const users = ['user-erin', 'user-frank', 'user-grace'];
+    const sessions = users.map((user) => newSession(user));
+    for (const session of sessions) await store.createSession(session);
+    const revokedAfter = Date.now();
+    await store.revokeAllSessions(revokedAfter, Date.now(), MARKER_TTL);
+
+    const keys = documentedSixteen().map((key) => key.replace(/^lk:/, prefix));
+    const logs = await Promise.all(keys.map((key) => entries(raw, key)));
+    const all = logs.flatMap((log, shard) => log.filter((e) => e.fields.k === 'all').map((e) => ({ shard, e })));
+    expect(all.map(({ shard, e }) => ({ shard, fields: described(e), order: e.order }))).toEqual([
+      { shard: 0, fields: { k: 'all', i: '*', x: MARKER_TTL, r: String(revokedAfter) }, order: ['k', 'i', 'x', 'r'] },
+    ]);
+    users.forEach((user, i) => {
+      const ended = logs[documentedShard(user, 16)]!.filter((e) => e.fields.k === 'sid' && e.fields.u === user);
+      expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[sessions[i]!.sid, 'session_revoked']]);
+    });
+    // The documented rule: `r` in milliseconds, compared with iat in whole seconds.
+    expect(DOC).toMatch(/\| `all` \| `admin\.revokeAllSessions`/);
+  });
 });
 
 describe('the bell on a Redis Cluster (docs/revocation-stream.md)', () => {

@@ -12,6 +12,7 @@ import type { RevocationEvent } from '../../src/store/revocation-feed.js';
 import { newSessionKey } from '../../src/store/session-key.js';
 import type { DeviceSessionRecord, IdpLink, RotateInput, SessionStore } from '../../src/store/types.js';
 import type { TestClock } from '../helpers/test-clock.js';
+import { runEndingContract } from './ending-contract.js';
 import { runTenantContract } from './tenant-contract.js';
 
 /** What the log says about one token right now: the facts a guard's local view derives from it. */
@@ -103,6 +104,7 @@ const current = (session: DeviceSessionRecord) => ({ generation: session.generat
 
 export function runStoreContract(name: string, setup: () => Promise<StoreFixture>): void {
   runTenantContract(name, setup);
+  runEndingContract(name, setup);
   describe(`SessionStore contract: ${name}`, () => {
     let store: SessionStore;
     let clock: TestClock;

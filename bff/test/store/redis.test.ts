@@ -215,6 +215,8 @@ describe('RedisStore', () => {
       markerTtlMs: 60_000,
     }); // reuse after grace: theft
     await store.endAllUserSessions(user, now, now, 60_000); // logout everywhere
+    await store.createSession(newSession('user-other', { createdAt: now, lastActiveAt: now }));
+    await store.revokeAllSessions(now, now, 60_000); // incident: every session, the global marker
     await store.createSession(newSession(user, { createdAt: now, lastActiveAt: now })); // a fresh login afterwards
     await store.endSession(c.key, 'logout', now, 60_000);
     await store.revokeJti('jti-1', 60_000);
@@ -229,9 +231,9 @@ describe('RedisStore', () => {
       .sort();
 
     expect(persistent).toEqual(['{0}kr:sealed', '{0}kr:version']);
-    // Every kind of key was written (sessions, indexes, tombstones, user marker, log, key ring, rate limit).
+    // Every kind of key was written (sessions, indexes, tombstones, user and global markers, log, key ring, rate limit).
     expect(new Set(Object.keys(ttls).map((k) => k.replace(/^\{0\}/, '').replace(/:.*$/, '')))).toEqual(
-      new Set(['s', 'sid', 'u', 'ts', 'ru', 'rv', 'kr', 'rl']),
+      new Set(['s', 'sid', 'u', 'al', 'ts', 'ru', 'ra', 'rv', 'kr', 'rl']),
     );
   });
 

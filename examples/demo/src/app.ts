@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { adminConsole } from '@latchkey/admin-console';
 import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type OidcOptions, type SessionStore } from '@latchkey/bff';
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import { demoAllowedOrigins, type DemoConfig } from './config.js';
@@ -11,6 +12,7 @@ import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
 import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
+import { startUpstreamApi, type UpstreamApi } from './upstream-api.js';
 
 /** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
 export const DEV_IDP_PATH = '/idp';
@@ -29,7 +31,7 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Latchkey demo</
 
 /**
  * The demo application: the BFF at /auth, a protected /api/me, /api/admin (scope `admin`), the admin API at /admin
- * (scope `latchkey:admin`; keys `latchkey:keys`), a public /api/public,
+ * (scope `latchkey:admin`; keys `latchkey:keys`) and its operators' console at /admin-console, a public /api/public,
  * /metrics (behind a bearer token: LATCHKEY_METRICS_TOKEN, or one made for the run), and the page at /, every answer with the security headers of
  * securityHeaders().
  * `port` is the port the server will listen on; the issuer defaults to http://localhost:<port>.
@@ -53,6 +55,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     authenticate: await createDemoAuthenticate(),
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
+    ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
@@ -76,10 +79,16 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   app.use(securityHeaders());
   app.use('/auth', bff.router);
   // The page asks whether to offer "Sign in with the identity provider".
-  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined }));
+  app.get('/api/config', (_req, res) => void res.json({ oidc: oidc !== undefined, proxy: config.proxy !== undefined }));
   app.get('/api/public', (_req, res) => {
     res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
   });
+  // Proxy mode: /api/me and /api/admin live on the upstream API server; the page reaches them only through the proxy.
+  const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy) : undefined;
+  if (upstream) {
+    app.use('/api/me', bff.proxy({ target: `${upstream.url}/api/me`, token: 'latchkey', methods: ['GET'] }));
+    app.use('/api/admin', bff.proxy({ target: `${upstream.url}/api/admin`, token: 'latchkey', methods: ['GET'] }));
+  }
   app.get('/api/me', bff.requireAuth(), (req, res) => {
     const auth = req.auth!;
     res.set('Cache-Control', 'no-store');
@@ -92,10 +101,14 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   // The admin HTTP API (docs/admin.md) for tokens with its dedicated scope `latchkey:admin` (the keys also need
   // `latchkey:keys`), never the application's `admin`: alice holds both and may revoke users and rotate keys.
   app.use('/admin', bff.adminRouter());
+  // The operators' console (docs/admin.md): a page like / (same security headers, set above), over the admin router.
+  app.use('/admin-console', adminConsole({ bffPath: '/auth', adminPath: '/admin' }));
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
   if (existsSync(WEB_DIST)) {
+    // Proxy mode: the page learns it from its own HTML, before its session client starts.
+    if (config.proxy) app.get(['/', '/index.html'], (_req, res) => void res.type('html').send(proxyModePage()));
     app.use(express.static(WEB_DIST, { index: 'index.html' }));
   } else {
     app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
@@ -108,10 +121,24 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     bff,
     store,
     close: async () => {
+      await upstream?.close();
       bff.close();
       await store.close();
     },
   };
+}
+
+/** The demo's own upstream API (or LATCHKEY_DEMO_UPSTREAM_URL's, which the demo does not run). */
+async function startProxyUpstream(bff: Bff, names: ReadonlyMap<string, string>, proxy: NonNullable<DemoConfig['proxy']>): Promise<UpstreamApi | undefined> {
+  if (proxy.upstreamUrl !== undefined) return { url: proxy.upstreamUrl.replace(/\/$/, ''), close: async () => undefined };
+  return startUpstreamApi(bff.guard, names, proxy.upstreamPort);
+}
+
+let proxyPage: string | undefined;
+/** The built page with `<meta name="latchkey-mode" content="proxy">`: its session client starts in proxy mode. */
+function proxyModePage(): string {
+  proxyPage ??= readFileSync(`${WEB_DIST}/index.html`, 'utf8').replace('<head>', '<head><meta name="latchkey-mode" content="proxy">');
+  return proxyPage;
 }
 
 function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefined {

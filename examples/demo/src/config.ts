@@ -36,6 +36,17 @@ const envSchema = z.object({
   /** `true`: run the bundled development IdP (oidc-provider) in this process, at /idp, and sign in through it. */
   LATCHKEY_DEMO_IDP: z.enum(['true', 'false', '1', '0']).default('false'),
   /**
+   * `true`: proxy mode (docs/proxy.md). /api/me and /api/admin are served by a separate upstream API server on its own
+   * port, which the page reaches only through the BFF's proxy at the same paths; the page holds no token.
+   */
+  LATCHKEY_DEMO_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** With LATCHKEY_DEMO_PROXY: the upstream API's port (default: any free one). */
+  LATCHKEY_DEMO_UPSTREAM_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** With LATCHKEY_DEMO_PROXY: proxy to this URL instead of starting the demo's own upstream (tests: an upstream that is down). */
+  LATCHKEY_DEMO_UPSTREAM_URL: z.string().url().optional(),
+  /** The BFF's `proxyRotationSeconds`: how old a credential gets before a proxied call rotates it (default 300). */
+  LATCHKEY_PROXY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
+  /**
    * Resource servers allowed to call POST /auth/introspect and /auth/revoke: `id:secret`, comma-separated (the secret
    * is everything after the first colon; at least 32 characters). Unset: both routes answer 404.
    */
@@ -100,6 +111,10 @@ export interface DemoConfig {
   oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
   /** LATCHKEY_DEMO_IDP: run the development IdP in process and sign in through it. */
   demoIdp: boolean;
+  /** LATCHKEY_DEMO_PROXY and its upstream (LATCHKEY_DEMO_UPSTREAM_PORT, LATCHKEY_DEMO_UPSTREAM_URL); undefined: token mode. */
+  proxy: { upstreamPort: number; upstreamUrl: string | undefined } | undefined;
+  /** LATCHKEY_PROXY_ROTATION_SECONDS. */
+  proxyRotationSeconds: number | undefined;
   /** Passed to the BFF as `rateLimit`, which validates it. */
   rateLimits: unknown;
   /** LATCHKEY_INTROSPECTION_CLIENTS: the BFF's `resourceClients`; empty: introspection and revocation are off. */
@@ -146,6 +161,11 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
       ? { issuer: e.LATCHKEY_OIDC_ISSUER, clientId: e.LATCHKEY_OIDC_CLIENT_ID!, clientSecret: e.LATCHKEY_OIDC_CLIENT_SECRET! }
       : undefined,
     demoIdp,
+    proxy:
+      e.LATCHKEY_DEMO_PROXY === 'true' || e.LATCHKEY_DEMO_PROXY === '1'
+        ? { upstreamPort: e.LATCHKEY_DEMO_UPSTREAM_PORT, upstreamUrl: e.LATCHKEY_DEMO_UPSTREAM_URL }
+        : undefined,
+    proxyRotationSeconds: e.LATCHKEY_PROXY_ROTATION_SECONDS,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
     redisWaitReplicas: e.LATCHKEY_REDIS_WAIT_REPLICAS,

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     ];
     if (config.demoIdp) lines.push(`  identity provider: the bundled development IdP at http://localhost:${port}/idp (same accounts)`);
     else if (config.oidc) lines.push(`  identity provider: ${config.oidc.issuer}`);
+    if (config.proxy) lines.push('  proxy mode: /api/me and /api/admin go through bff.proxy to a separate upstream API; the page holds no token');
     if (config.introspectionClients.length > 0) {
       lines.push(`  introspection and revocation (POST /auth/introspect, /auth/revoke) for: ${config.introspectionClients.map((c) => c.id).join(', ')}`);
     }

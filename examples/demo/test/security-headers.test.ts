@@ -52,6 +52,19 @@ describe('demo security headers', () => {
   });
 });
 
+describe("the operators' console", () => {
+  it('is served at /admin-console with exactly the CSP of the page at /, and knows where the BFF and the admin router are', async () => {
+    const { app } = await startDemo();
+    const page = await request(app).get('/');
+    const config = await request(app).get('/admin-console/config.json');
+    expect(config.body).toEqual({ bffUrl: '/auth', adminUrl: '/admin', feedIntervalMs: 3000 });
+    for (const res of [config, await request(app).get('/admin-console')]) {
+      expect(res.headers['content-security-policy']).toBe(page.headers['content-security-policy']);
+      expect(res.headers['x-frame-options']).toBe('DENY');
+    }
+  });
+});
+
 describe('demo /metrics', () => {
   it('is closed by default: without LATCHKEY_METRICS_TOKEN the demo makes a token of its own (401 without it)', async () => {
     const config = readDemoConfig({ PORT: '0' });

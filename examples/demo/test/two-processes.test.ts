@@ -93,6 +93,25 @@ describe.each(BACKENDS)('two demo processes on $name', ({ start }) => {
     expect(await r.json()).toEqual({ error: 'session_revoked', message: 'The session was signed out.' });
   });
 
+  it('enforce a logout-others made on the other process: every other device signed out at once, this one goes on', async () => {
+    const [laptop, phone, tablet] = [new HttpDevice(a.url), new HttpDevice(b.url), new HttpDevice(a.url)];
+    for (const device of [laptop, phone, tablet]) await device.login('alice', 'wonderland');
+    for (const device of [phone, tablet]) expect((await device.me({ base: b.url })).status).toBe(200);
+
+    // Asked on process B by the laptop (whose session process A started): one atomic store operation.
+    expect((await laptop.logoutOthers(b.url)).status).toBe(204);
+    for (const device of [phone, tablet]) {
+      for (const base of [a.url, b.url]) await expect.poll(async () => (await device.me({ base })).status, POLL).toBe(401);
+      const r = await device.refresh(a.url);
+      expect({ status: r.status, body: await r.json() }).toEqual({ status: 401, body: { error: 'session_revoked', message: 'The session was signed out.' } });
+    }
+    for (const base of [a.url, b.url]) expect((await laptop.me({ base })).status).toBe(200);
+    expect((await laptop.refresh(a.url)).status).toBe(200);
+    expect((await laptop.refresh(b.url)).status).toBe(200);
+    const listed = (await (await laptop.sessions(a.url)).json()) as { sessions: Array<{ id: string; current: boolean }> };
+    expect(listed.sessions.map((s) => s.id)).toEqual([laptop.sid]);
+  });
+
   it('detect theft across processes', async () => {
     const victim = new HttpDevice(a.url);
     await victim.login('alice', 'wonderland');

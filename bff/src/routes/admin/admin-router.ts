@@ -10,7 +10,8 @@ import { jsonBody } from '../../http/json-body.js';
 import { noStore } from '../../http/no-store.js';
 import { SCOPE_TOKEN } from '../../tokens/custom-claims.js';
 import { adminAction } from './admin-action.js';
-import { keyOperation } from './key-routes.js';
+import { keyOperation, revokeAllSessions } from './key-routes.js';
+import { readActivity, readKeys, readOperator } from './read-routes.js';
 import { revokeTenant } from './tenant-route.js';
 import { revokeToken } from './token-route.js';
 import { endUserSession, listUserSessions, revokeUser } from './user-routes.js';
@@ -24,6 +25,10 @@ export const ADMIN_ROUTES = Object.freeze({
   rotateKey: '/keys/rotate',
   emergencyRotateKeys: '/keys/emergency-rotate',
   tenantSessions: '/tenants/:tenant/sessions',
+  revokeAllSessions: '/sessions/revoke-all',
+  operator: '/operator',
+  keys: '/keys',
+  activity: '/activity',
 } as const);
 
 export const DEFAULT_ADMIN_SCOPE = 'latchkey:admin';
@@ -36,7 +41,10 @@ const adminRouterOptionsSchema = z
   .strictObject({
     /** The scope an access token must carry to use the admin routes. */
     scope: scopeOption(DEFAULT_ADMIN_SCOPE),
-    /** The scope the key routes (stage, rotate, emergency-rotate) need besides `scope`: they act on every tenant and token. */
+    /**
+     * The scope the deployment-wide routes (keys: stage, rotate, emergency-rotate; sessions/revoke-all) need besides
+     * `scope`: they act on every tenant and token.
+     */
     keysScope: scopeOption(DEFAULT_KEYS_SCOPE),
   })
   .refine((o) => o.keysScope !== o.scope, { message: 'keysScope must differ from scope (key rotation needs a scope of its own)', path: ['keysScope'] });
@@ -81,6 +89,7 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
         const outcome = toLatchkeyError(error).code;
         const actor = outcome === 'insufficient_scope' ? verifiedActor(req) : undefined;
         ctx.logger.warn({ event: 'admin_audit', action: 'authenticate', path: req.path, ...(actor ? { actor } : {}), outcome }, 'admin request refused');
+        ctx.activity.record({ kind: 'admin_refused', action: 'authenticate', outcome, target: { path: req.path }, ...(actor ? { actor } : {}) });
       }
       next(error);
     });
@@ -98,6 +107,11 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
   router.post(ADMIN_ROUTES.rotateKey, adminAction(ctx, 'rotate_key', keyOperation(admin, 'rotateSigningKey', keyScopes)));
   router.post(ADMIN_ROUTES.emergencyRotateKeys, adminAction(ctx, 'emergency_rotate_keys', keyOperation(admin, 'emergencyRotateKeys', keyScopes)));
   router.delete(ADMIN_ROUTES.tenantSessions, adminAction(ctx, 'revoke_tenant', revokeTenant(admin)));
+  router.post(ADMIN_ROUTES.revokeAllSessions, adminAction(ctx, 'revoke_all_sessions', revokeAllSessions(admin, keyScopes)));
+  // Reads an operators' console polls: logged at debug (see AdminActionOptions.quiet).
+  router.get(ADMIN_ROUTES.operator, adminAction(ctx, 'read_operator', readOperator(options.keysScope), { quiet: true }));
+  router.get(ADMIN_ROUTES.keys, adminAction(ctx, 'read_keys', readKeys(ctx), { quiet: true }));
+  router.get(ADMIN_ROUTES.activity, adminAction(ctx, 'read_activity', readActivity(ctx), { quiet: true }));
   router.use((_req, _res, next) => next(new LatchkeyError('not_found')));
   router.use(createErrorHandler(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }));
   return router;

@@ -7,14 +7,27 @@ import type { AdminActionResult } from './admin-action.js';
 import { emptyBody, paramsOf, parseInput, userIdParam, userSessionParams } from './admin-input.js';
 import { sessionsInTenant } from './tenant-bound.js';
 
-/** GET /users/:userId/sessions: the user's devices, with the same public fields as GET /sessions (bounded by maxSessionsPerUser). */
+/** An admin's view of a device session: GET /sessions's fields, plus the tenant and the IdP link (issuer and subject) when there are. */
+export type AdminSessionListResponse = {
+  sessions: Array<SessionListResponse['sessions'][number] & { tenant?: string; idp?: { iss: string; sub: string } }>;
+};
+
+/**
+ * GET /users/:userId/sessions: the user's devices, with the public fields of GET /sessions and, where set, `tenant` and
+ * `idp` (bounded by maxSessionsPerUser).
+ */
 export function listUserSessions(admin: BffAdmin) {
   return async (req: Request): Promise<AdminActionResult> => {
     const { userId } = parseInput(userIdParam, paramsOf(req), 'user id');
     // A tenant-bound admin: 403 unless every session is of its tenant (a user without sessions lists as empty).
     const sessions = (await sessionsInTenant(admin, req, userId)) ?? (await admin.listUserSessions(userId));
-    const body: SessionListResponse = {
-      sessions: sessions.map((s) => sessionListEntry(s, req.auth?.sid)),
+    const body: AdminSessionListResponse = {
+      sessions: sessions.map((s) => ({
+        ...sessionListEntry(s, req.auth?.sid),
+        // What an operator needs besides the user's own view: the tenant and the IdP account, public parts only.
+        ...(s.tenant !== undefined ? { tenant: s.tenant } : {}),
+        ...(s.idp ? { idp: { iss: s.idp.iss, sub: s.idp.sub } } : {}),
+      })),
     };
     return { status: 200, body, audit: { sessions: sessions.length } };
   };

@@ -37,6 +37,8 @@ export const ERROR_SENTENCES: Record<ErrorCode | ClientErrorCode, string> = {
   not_found: 'That device session no longer exists.',
   oidc_login_failed: 'Sign-in with the identity provider failed. Start again.',
   temporarily_unavailable: 'The server is temporarily unavailable. Try again in a moment.',
+  upstream_unavailable: 'The service behind this page could not be reached. You are still signed in; try again in a moment.',
+  upstream_timeout: 'The service behind this page did not answer in time. You are still signed in; try again in a moment.',
   internal_error: 'Something went wrong on the server. Try again later.',
   network_error: 'The server could not be reached. Check your connection.',
   bad_response: 'The server sent an answer this page does not understand.',

@@ -1,0 +1,1 @@
+export { adminConsole, CONSOLE_CSP, type AdminConsoleOptions } from './admin-console.js';

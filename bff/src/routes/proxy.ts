@@ -1,0 +1,153 @@
+import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Router, type Request, type Response } from 'express';
+import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
+import type { BffContext } from '../context.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { checkCsrf } from '../http/csrf.js';
+import { answerError } from '../http/error-handler.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/hop-by-hop.js';
+import { NO_STORE_HEADERS } from '../http/no-store.js';
+import { upstreamUrl } from '../http/proxy-path.js';
+import type { ResolvedProxyOptions } from '../options.js';
+import { authenticateSession } from '../session/authenticate.js';
+import { clearedSessionCookieHeaders } from '../session/cookie.js';
+import type { ServerAccessTokens } from '../session/server-access-token.js';
+import type { DeviceSessionRecord } from '../store/types.js';
+
+/**
+ * Marks the BFF's own session-ending 401 on a proxied path, so a client tells it from the upstream's 401 (passed
+ * through, never a sign-out). An upstream cannot forge it: the header is dropped from every upstream answer.
+ */
+export const SESSION_ENDED_HEADER = 'X-Latchkey-Session';
+
+class BodyTooLarge extends Error {}
+
+/** Counts the streamed request body and fails it once it passes the limit (a body without Content-Length). */
+function bodyLimit(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      seen += chunk.length;
+      if (seen > limit) callback(new BodyTooLarge());
+      else callback(null, chunk);
+    },
+  });
+}
+
+/** What undici's failure means for the browser: the upstream too slow (504) or unreachable (502). */
+function upstreamError(error: unknown): LatchkeyError {
+  if (error instanceof BodyTooLarge || (error as { cause?: unknown }).cause instanceof BodyTooLarge) return new LatchkeyError('payload_too_large');
+  if (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new LatchkeyError('upstream_timeout', undefined, { cause: error });
+  }
+  return new LatchkeyError('upstream_unavailable', undefined, { cause: error });
+}
+
+export interface ProxyDeps {
+  tokens: ServerAccessTokens;
+  isRevoked(session: DeviceSessionRecord): boolean;
+}
+
+/**
+ * `bff.proxy(options)`: forwards cookie-authenticated calls to one upstream path prefix, attaching the token
+ * server-side (docs/proxy.md). Per request: the Origin and `X-CSRF` check, the method allow-list, the path (never
+ * outside the target's prefix), the device session from its cookie (sliding rotation on `proxyRotationSeconds`, the
+ * refresh route's session-ending 401s), the local revocation view, the required scopes, the token, then the call:
+ * bodies streamed both ways under the body limit and the timeout, hop-by-hop headers, `Cookie` and `Authorization`
+ * dropped upstream, `Set-Cookie` dropped downstream, `X-Forwarded-*` set by the BFF. The upstream's status passes
+ * through as it is (its 401 and 403 never sign anyone out).
+ */
+export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: ResolvedProxyOptions): Router {
+  // One connection pool per proxy: keep-alive to the upstream, and undici's own timeouts (headers, body, connect).
+  const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connectTimeout: Math.min(options.timeoutMs, 10_000) });
+  const router = Router();
+  const methods = new Set<string>(options.methods);
+  const rotateAfterMs = ctx.options.proxyRotationSeconds * 1000;
+
+  function fail(req: Request, res: Response, error: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const answer = answerError(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }, error, req.originalUrl.split('?')[0]!)!;
+    for (const [name, value] of NO_STORE_HEADERS) res.set(name, value);
+    for (const [name, value] of answer.headers) res.set(name, value);
+    if (answer.status === 401 && error instanceof LatchkeyError) {
+      res.set(SESSION_ENDED_HEADER, error.code);
+      for (const line of clearedSessionCookieHeaders(ctx)) res.append('Set-Cookie', line);
+    }
+    res.status(answer.status).json(answer.body);
+  }
+
+  async function tokenFor(req: Request, session: DeviceSessionRecord): Promise<string | null> {
+    if (options.token === 'none') return null;
+    if (options.token === 'latchkey') return (await deps.tokens.get(session)).token;
+    try {
+      return await options.token({ userId: session.userId, sid: session.sid, claims: session.claims ?? {}, req });
+    } catch (error) {
+      // Never the function's own message: it may carry an IdP token or an upstream answer.
+      throw new LatchkeyError('upstream_unavailable', 'The token for the upstream service could not be obtained.', { cause: error });
+    }
+  }
+
+  router.use(async (req, res) => {
+    try {
+      checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
+      if (!methods.has(req.method)) throw new LatchkeyError('not_found');
+      const url = upstreamUrl(options.target, req.url);
+      const declared = Number(req.get('content-length') ?? '0');
+      if (!(declared <= options.bodyLimitBytes)) throw new LatchkeyError('payload_too_large');
+
+      const { session, setCookies } = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
+      if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
+      const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
+      if (!options.scopes.every((scope) => granted.includes(scope))) {
+        throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');
+      }
+      const token = await tokenFor(req, session);
+
+      const headers = upstreamRequestHeaders(req.headers);
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      headers['x-forwarded-for'] = req.ip ?? '';
+      headers['x-forwarded-proto'] = req.protocol;
+      headers['x-forwarded-host'] = req.get('host') ?? '';
+      headers['x-forwarded-prefix'] = req.baseUrl;
+      const hasBody = req.headers['transfer-encoding'] !== undefined || declared > 0;
+      const abort = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort();
+      });
+      const upstream = await undiciRequest(url, {
+        dispatcher: agent,
+        method: req.method as 'GET',
+        headers,
+        body: hasBody ? req.pipe(bodyLimit(options.bodyLimitBytes)) : null,
+        signal: abort.signal,
+      }).catch((error: unknown) => {
+        throw upstreamError(error);
+      });
+
+      res.status(upstream.statusCode);
+      const passed = downstreamResponseHeaders(upstream.headers);
+      delete passed[SESSION_ENDED_HEADER.toLowerCase()];
+      for (const [name, value] of Object.entries(passed)) res.setHeader(name, value);
+      if (setCookies.length > 0) {
+        // This answer carries the rotated credential: no cache may keep it.
+        for (const [name, value] of NO_STORE_HEADERS) res.setHeader(name, value);
+        res.setHeader('Set-Cookie', setCookies);
+      }
+      // Server-sent events and other streams go out as they come.
+      res.flushHeaders();
+      pipeline(upstream.body, res, (error) => {
+        if (error && !res.writableFinished) res.destroy();
+      });
+    } catch (error) {
+      fail(req, res, error);
+    }
+  });
+  return router;
+}
