@@ -6,6 +6,8 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Tests run against the TypeScript sources, so `npm test` needs no build for unit and integration tests.
 const alias = {
   '@latchkey/shared': src('./shared/src/index.ts'),
+  '@latchkey/bff/store': src('./bff/src/store/index.ts'),
+  '@latchkey/bff/guard': src('./bff/src/guard/index.ts'),
   '@latchkey/bff': src('./bff/src/index.ts'),
   '@latchkey/client/react': src('./client/src/react/index.ts'),
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
