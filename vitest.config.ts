@@ -47,7 +47,7 @@ export default defineConfig({
           environment: 'node',
           env: { LATCHKEY_TEST_ADAPTER: 'fetch' },
           include: [
-            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,introspection,events}.test.ts',
+            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,health,introspection,events}.test.ts',
             'bff/test/fuzz/{http-fuzz,oauth-endpoints-fuzz}.test.ts',
             'bff/test/oidc/*.test.ts',
           ],

@@ -5,7 +5,7 @@ import type { IdpClient } from './oidc/idp-client.js';
 import type { BffMetrics } from './observability/metrics.js';
 import type { Tracing } from './observability/tracing.js';
 import type { ResolvedBffOptions } from './options.js';
-import type { SessionStore } from './store/types.js';
+import type { DeviceSessionRecord, SessionStore } from './store/types.js';
 
 /** What every route handler needs, built once by createBff. */
 export interface BffContext {
@@ -24,4 +24,9 @@ export interface BffContext {
   readonly idp?: IdpClient;
   /** OpenTelemetry tracing; absent when `@opentelemetry/api` is not installed or `tracing.enabled` is false. */
   readonly tracing?: Tracing;
+  /**
+   * Told of every session this process ends (logout, revoke, logout-all, admin, theft), right after the store did: the
+   * read-only session cache (`bff.getSession`) drops them before the revocation feed brings the news.
+   */
+  readonly sessionsEnded?: (sessions: readonly DeviceSessionRecord[]) => void;
 }

@@ -8,6 +8,7 @@ import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
+import { cookieHeaderOf, type CookieSource } from './http/cookie-header.js';
 import { KeyRing } from './keys/key-ring.js';
 import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
@@ -19,8 +20,15 @@ import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createServerAccessTokens } from './session/server-access-token.js';
 import type { DeviceSessionRecord } from './store/types.js';
+import { createHealthRoutes } from './routes/health.js';
+import { InFlight } from './http/in-flight.js';
+import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
 import { createIdpClient } from './oidc/idp-client.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
+import { ServerSessionReader, type ServerSession } from './session/server-session.js';
+
+/** A cached read-only session answer is trusted only while the revocation view is this current (the guard's own bound). */
+const VIEW_CURRENT_MS = 500;
 
 export interface Bff {
   /** Mount it where the BFF lives, for example `app.use('/auth', bff.router)`. */
@@ -38,6 +46,23 @@ export interface Bff {
   verify: VerifyRequest;
   /** Guard middleware for resource routes (Express): `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
+  /**
+   * The device session of a request's cookie, for server rendering (docs/ssr.md): `{ user, session, claims }`, or
+   * null when there is none (no cookie, forged, expired, ended, revoked, superseded). Read-only: never rotates the
+   * credential, never sets a cookie. Honours every revocation this process's view knows of; at most one store read,
+   * none while a recent answer for the same cookie is cached (`sessionReadCacheSeconds`). Takes an Express or Node
+   * request, a Fetch `Request`, a `Headers` object or a `Cookie` header string. Rejects with LatchkeyError
+   * `temporarily_unavailable` when the store cannot answer.
+   */
+  getSession(req: CookieSource): Promise<ServerSession | null>;
+  /**
+   * An access token for the device session of a request's cookie, for the server's own calls while rendering
+   * (`Authorization: Bearer ...` to your APIs), or null when `getSession` would answer null. Never sent to the
+   * browser, never rotates the cookie: the session is found as `getSession` finds it, and the token is signed once per
+   * session and reused until near its expiry (a quarter of its lifetime, at most 30 s, before it), dropped as soon as
+   * the revocation log ends the session. Rejects with LatchkeyError `temporarily_unavailable` when the store cannot answer.
+   */
+  getAccessToken(req: CookieSource): Promise<string | null>;
   readonly guard: Guard;
   /**
    * Writes Latchkey's errors (the guard's 401 and 503, a store outage in an admin call) as `{ error, message }`;
@@ -61,8 +86,14 @@ export interface Bff {
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
   readonly eventStreams: EventStreams;
-  /** Ends every event stream and stops following the store's revocation log. Does not close the store (the application owns it). */
-  close(): void;
+  /**
+   * Graceful shutdown (docs/operations.md): from the first call `GET /readyz` answers 503, new event streams are
+   * refused and open ones end with a reconnect hint; with `server`, it stops accepting connections. Requests in
+   * flight (the BFF's, or with `server` every request of the app) get until `timeoutMs` to finish, then are cut;
+   * then the guard stops following the store's revocation log, and the store is closed only with `closeStore: true`
+   * (the application made it, and may still use it). Every call returns the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /**
@@ -105,6 +136,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
   const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
+  let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
     options,
     store,
@@ -114,6 +147,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     activity,
     now,
     markerTtlMs,
+    sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
     ...(idp ? { idp } : {}),
     ...(tracing ? { tracing } : {}),
   });
@@ -139,6 +173,12 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await guard.start();
 
+  const sessionReader = new ServerSessionReader(ctx, {
+    isSessionRevoked: guard.isSessionRevoked,
+    isCurrent: () => guard.stats().stalenessMs <= VIEW_CURRENT_MS,
+  });
+  sessionsEnded = (sessions) => sessionReader.forget(sessions);
+
   const eventStreams = new EventStreams({
     maxPerUser: options.eventStreams.maxPerUser,
     maxPerDevice: options.eventStreams.maxPerDevice,
@@ -155,33 +195,60 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     activity.recordLogEvent(event);
   });
 
+  let closing: Promise<void> | undefined;
+  const inFlight = new InFlight();
+  const health = createHealthRoutes(ctx, { feedCurrent: () => guard.feedCurrent(), closing: () => closing !== undefined });
   const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
   const dispatch = createAuthDispatcher(ctx, {
     guard,
     eventStreams,
     idp,
+    health,
+    // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
     isTenantRevoked: (s) => s.tenant !== undefined && isSessionRevoked(s),
     isSessionRevoked,
   });
-  // The server's own access tokens per device session (bff.proxy); entries die with their session through the log.
+  // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
+  // Counted until the answer is written (or the client goes): what close() lets finish. An event stream counts too, until close() ends it.
+  router.use((_req, res, next) => {
+    res.once('close', inFlight.enter());
+    next();
+  });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
   if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
-  // The framework-neutral routes: JWKS, the OIDC routes, the event stream and the OAuth endpoints, then X-CSRF and the JSON body for login, refresh,
-  // logout, logout-all and the session list, and 404 for anything else (routes/auth-routes.ts).
+  // The framework-neutral routes (routes/auth-routes.ts): JWKS, the probes, the OIDC routes, the event stream and the
+  // OAuth endpoints, then X-CSRF and the JSON body for the cookie routes, and 404 for anything else.
   router.use(expressAdapter(dispatch));
   router.use(routerErrorHandler);
 
   const admin = createAdmin(ctx);
+  const fetchHandler = fetchAdapter(dispatch, corsPolicy);
+  const stopFollowingLog = () => {
+    stopFollowing();
+    guard.stop();
+  };
   return Object.freeze({
     router,
-    fetch: fetchAdapter(dispatch, corsPolicy),
+    fetch: async (request: Request, info?: FetchRequestInfo) => {
+      const leave = inFlight.enter();
+      try {
+        return await fetchHandler(request, info);
+      } finally {
+        leave();
+      }
+    },
     verify: createVerifyRequest(guard),
     requireAuth: guard.requireAuth,
+    getSession: async (req: CookieSource) => sessionReader.read(cookieHeaderOf(req)),
+    getAccessToken: async (req: CookieSource) => {
+      const found = await sessionReader.readRecord(cookieHeaderOf(req));
+      return found === null ? null : (await serverTokens.get(found.record)).token;
+    },
     guard,
     errorHandler,
     admin,
@@ -190,11 +257,12 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     metrics,
     keyRing,
     eventStreams,
-    close: () => {
-      stopFollowing();
+    close: (closeOptions?: CloseOptions) => {
+      if (closing) return closing;
+      const resolved = resolveCloseOptions(closeOptions);
       stopForgetting();
-      eventStreams.close();
-      guard.stop();
+      closing = shutdown({ ...resolved, logger, store, inFlight, eventStreams, stopFollowingLog });
+      return closing;
     },
   });
 }

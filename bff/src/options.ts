@@ -263,6 +263,15 @@ export const optionsSchema = z.strictObject({
     .describe(
       "proxy mode's sliding rotation: a cookie-authenticated call (`bff.proxy`, `GET /session`) whose credential is this old rotates it and sets the new cookie on its answer, since such clients never call `/refresh`; more than `rotationGraceSeconds` (docs/proxy.md)",
     ),
+  sessionReadCacheSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(60)
+    .default(5)
+    .describe(
+      'how long `bff.getSession` and `bff.getAccessToken` may answer a cookie from memory without a store read (never longer than `rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
+    ),
   cookieName: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)

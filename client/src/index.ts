@@ -1,4 +1,12 @@
 export { createSessionClient } from './core/session-client.js';
 export { SessionError, type ClientErrorCode } from './core/session-error.js';
-export type { ResolvedSessionClientOptions, SessionClient, SessionClientOptions, SessionEventMap, SessionSnapshot, SessionStatus } from './core/types.js';
+export type {
+  InitialSession,
+  ResolvedSessionClientOptions,
+  SessionClient,
+  SessionClientOptions,
+  SessionEventMap,
+  SessionSnapshot,
+  SessionStatus,
+} from './core/types.js';
 export type { LoginRequest, PublicSession, PublicUser, SessionListEntry, SignOutReason } from '@latchkey/shared';

@@ -31,4 +31,28 @@ describe('server rendering', () => {
     expect(html).not.toContain('secret');
     expect(fetch).not.toHaveBeenCalled();
   });
+
+  it('renders the initial session the server read: authenticated, with no request, and the shared client left untouched', () => {
+    const fetch = vi.fn();
+    // One module-level client serves every request on a server: one render's session must not leak into another's.
+    const client = createSessionClient({ fetch });
+    const page = (initialSession: Parameters<typeof SessionProvider>[0]['initialSession']) =>
+      renderToString(
+        <SessionProvider client={client} initialSession={initialSession}>
+          <Status />
+          <RequireSession fallback={<p>sign in</p>} loading={<p>restoring</p>}>
+            <p>secret</p>
+          </RequireSession>
+        </SessionProvider>,
+      );
+    const alice = page({ user: { id: 'u-alice', name: 'Alice' }, session: { id: 's1', deviceName: 'Laptop', createdAt: 1 } });
+    expect(alice).toContain('authenticated<!-- -->:<!-- -->Alice');
+    expect(alice).toContain('secret');
+    const signedOut = page(null);
+    expect(signedOut).toContain('unauthenticated<!-- -->:<!-- -->nobody');
+    expect(signedOut).toContain('sign in');
+    expect(signedOut).not.toContain('secret');
+    expect(client.getSnapshot().status).toBe('loading');
+    expect(fetch).not.toHaveBeenCalled();
+  });
 });

@@ -5,8 +5,11 @@ export type SessionEventName = (typeof SESSION_EVENTS)[number];
 /** Why a session ended, as the client reports it. */
 export type SignOutReason = 'logout' | 'logout_all' | 'session_expired' | 'session_revoked' | 'reuse_detected' | 'no_session';
 
-/** Events on the `GET /auth/events` stream (text/event-stream), by SSE event name. */
-export const STREAM_EVENTS = ['session_ended', 'devices_changed'] as const;
+/**
+ * Events on the `GET /auth/events` stream (text/event-stream), by SSE event name. `reconnect` is the last event of a
+ * stream the server ends because it is shutting down: reconnect (EventSource does, after the `retry:` sent with it).
+ */
+export const STREAM_EVENTS = ['session_ended', 'devices_changed', 'reconnect'] as const;
 export type StreamEventName = (typeof STREAM_EVENTS)[number];
 
 /**
@@ -19,6 +22,11 @@ export type SessionEndedReason = Extract<SignOutReason, 'logout' | 'logout_all' 
 export interface SessionEndedData {
   sid: string;
   reason: SessionEndedReason;
+}
+
+/** Data of `reconnect`: the delay before reconnecting the server asked for (the stream's new `retry:`). */
+export interface ReconnectData {
+  retryMs: number;
 }
 
 /** Data of `devices_changed`: a session of the user started (`started`) or ended; reload the device list. */

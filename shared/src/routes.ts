@@ -42,6 +42,9 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   /** RFC 7662 introspection and RFC 7009 revocation for resource servers (client-authenticated, form-encoded). */
   introspect: '/introspect',
   revoke: '/revoke',
+  /** Probes for load balancers and orchestrators: liveness, and readiness to decide guarded requests (docs/operations.md). */
+  healthz: '/healthz',
+  readyz: '/readyz',
 } as const);
 
 /** Compile-time check: every browser route is in ROUTES with the same path. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DevicesChangedData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
+import type { DevicesChangedData, ReconnectData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { StreamedBody } from '../http/exchange.js';
 import type { BffMetrics } from '../observability/metrics.js';
@@ -154,13 +154,21 @@ export class EventStreams {
     }
   }
 
-  /** Ends every stream (the BFF is closing); later connections are refused. */
+  /**
+   * Ends every stream (the BFF is closing) with a reconnect hint: a new `retry:`, the configured delay plus up to as
+   * much again (so the browsers of a closing instance do not all reconnect in the same instant), and a last
+   * `reconnect` event. Later connections are refused (503): a load balancer sends the browser's retry elsewhere.
+   */
   close(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
     for (const streams of [...this.bySid.values()]) {
       for (const stream of [...streams]) {
-        clearTimeout(stream.timer);
+        const retryMs = this.options.retryMs + Math.floor(Math.random() * this.options.retryMs);
+        const data: ReconnectData = { retryMs };
+        this.send(stream, `retry: ${retryMs}\n`);
+        this.write(stream, 'reconnect', data);
+        this.remove(stream);
         stream.body.end();
       }
     }

@@ -74,6 +74,11 @@ export interface Guard {
    * not. Needs no store (but for a token naming a key this process has not loaded yet).
    */
   verify(token: string): Promise<AccessTokenClaims | 'expired' | 'invalid'>;
+  /**
+   * Whether the revocation view is current enough for a fail-closed route to decide (within the bound past which it
+   * answers 503). A view that only looks stale gets one heartbeat's chance to catch up first, as a request does.
+   */
+  feedCurrent(): Promise<boolean>;
   /** Loads the revocation view; resolves once it is complete. */
   start(): Promise<void>;
   stop(): void;
@@ -295,6 +300,10 @@ export function createGuard(options: GuardOptions): Guard {
     verify: async (token) => {
       if (keys.syncing) await keys.syncing;
       return verified(token);
+    },
+    feedCurrent: async () => {
+      if (view.stalenessMs() > unavailableAfterMs) await view.nextSync(unavailableAfterMs);
+      return view.stalenessMs() <= unavailableAfterMs;
     },
     start: () => view.start(),
     stop: () => view.stop(),

@@ -32,7 +32,7 @@ export const METRIC_LABELS = Object.freeze({
   },
   latchkey_auth_decisions_total: { outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'store_unavailable'] },
   latchkey_event_streams_refused_total: { reason: ['device', 'user', 'process', 'closing'] },
-  latchkey_stream_events_total: { event: ['session_ended', 'devices_changed'] },
+  latchkey_stream_events_total: { event: ['session_ended', 'devices_changed', 'reconnect'] },
 } as const);
 
 type LabelledName = keyof typeof METRIC_LABELS;
@@ -138,7 +138,11 @@ export class BffMetrics {
     'latchkey_event_streams_refused_total',
     'Event streams refused by cap (device, user, process) or because the BFF is closing.',
   );
-  readonly streamEvents = labelledCounter(this.registry, 'latchkey_stream_events_total', 'Events written to event streams, by name.');
+  readonly streamEvents = labelledCounter(
+    this.registry,
+    'latchkey_stream_events_total',
+    'Events written to event streams, by name (reconnect: the last event of a stream ended by a shutdown).',
+  );
   /** Set by the guard: the number of live entries in its local revocation view. */
   viewSize: () => number = () => 0;
   readonly viewEntries: Gauge = new Gauge({

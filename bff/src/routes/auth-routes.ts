@@ -3,7 +3,7 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { checkCsrf } from '../http/csrf.js';
 import { answerError } from '../http/error-handler.js';
-import { Reply, type AuthRequest, type AuthResult } from '../http/exchange.js';
+import { Reply, type AuthRequest, type AuthResult, type AuthRoute } from '../http/exchange.js';
 import { createJsonBodyParser } from '../http/json-body.js';
 import { createAccountFailureLimit, createLoginIpLimit } from '../http/login-rate-limit.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
@@ -11,6 +11,7 @@ import type { EventStreams } from '../events/event-streams.js';
 import type { Guard } from '../guard/guard.js';
 import { createCurrentSessionRoute, type SessionRevocationCheck } from './current-session.js';
 import { createEventsRoute } from './events.js';
+import type { HealthRoutes } from './health.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { createLoginTransactions } from '../oidc/login-transaction.js';
 import { createBackchannelLogoutRoute } from './oidc-backchannel-logout.js';
@@ -35,10 +36,20 @@ export interface DispatchOptions {
   outsideMount?: boolean;
 }
 
+/** A route that answers `no-store` whatever it does. */
+const noStore =
+  (route: AuthRoute): AuthRoute =>
+  (req, reply) => {
+    for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+    return route(req, reply);
+  };
+
 /** What the routes need beyond the context. */
 export interface DispatcherParts {
   guard: Guard;
   eventStreams: EventStreams;
+  /** GET /healthz and GET /readyz. */
+  health: HealthRoutes;
   /** The identity provider, when the `oidc` option is on. */
   idp?: IdpClient | undefined;
   /** A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it. */
@@ -52,18 +63,21 @@ export type AuthDispatcher = (req: AuthRequest, options: DispatchOptions) => Pro
 
 /**
  * Builds the `/auth` routes and the steps every one of them takes, in the order `bff.router` always took them:
- * GET /jwks.json (public, cacheable); then for everything else `no-store`, the Origin and `X-CSRF` check, the JSON
+ * GET /jwks.json (public, cacheable), GET /healthz and /readyz (public, never cached); then for everything else `no-store`, the Origin and `X-CSRF` check, the JSON
  * body (capped), the route (each applies its own rate limits), and 404 for anything unmatched. Every error, from any
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
 export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): AuthDispatcher {
-  const { guard, eventStreams, idp, isTenantRevoked, isSessionRevoked } = parts;
+  const { guard, eventStreams, idp, health, isTenantRevoked, isSessionRevoked } = parts;
   const parseJson = createJsonBodyParser(BODY_LIMIT);
-  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the OIDC routes,
-  // the event stream (EventSource cannot send headers; it checks Origin itself) and the OAuth endpoints (servers with
-  // client credentials and form bodies).
+  // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the probes (a load
+  // balancer sends no such header; they reveal nothing, see health.ts), the OIDC routes, the event stream (EventSource
+  // cannot send headers; it checks Origin itself) and the OAuth endpoints (servers with client credentials and form
+  // bodies).
   const early: RouteEntry[] = [
     entry('GET', ROUTES.jwks, createJwksRoute(ctx)),
+    entry('GET', ROUTES.healthz, noStore(health.healthz)),
+    entry('GET', ROUTES.readyz, noStore(health.readyz)),
     ...(idp ? oidcRoutes(ctx, idp) : []),
     entry('GET', ROUTES.events, createEventsRoute(ctx, eventStreams, guard.isSessionRevoked)),
     ...oauthEndpoints(ctx, guard),

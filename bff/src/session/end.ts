@@ -68,6 +68,7 @@ const present = (ended: DeviceSessionRecord | null): DeviceSessionRecord[] => (e
  */
 export async function endSessions(ctx: BffContext, target: EndTarget, notice: EndNotice): Promise<readonly DeviceSessionRecord[]> {
   const ended = await endInStore(ctx, target);
+  if (ended.length > 0) ctx.sessionsEnded?.(ended);
   if (notice.scope !== undefined) {
     const by = notice.count === 'action' ? 1 : ended.length;
     if (by > 0) ctx.metrics.logouts.inc({ scope: notice.scope }, by);

@@ -38,6 +38,7 @@ export function replayedSuccessor(sealed: string, presented: SessionCookieValue)
 /** Logs and counts a theft detection (the store has revoked the session already). `ip`: the client address, for the log. */
 export function reportTheft(ctx: BffContext, ip: string | undefined, session: DeviceSessionRecord, cookie: SessionCookieValue, route: string): void {
   ctx.metrics.theftDetections.inc();
+  ctx.sessionsEnded?.([session]);
   ctx.logger.warn(
     {
       event: 'theft_detected',

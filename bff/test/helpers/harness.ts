@@ -98,7 +98,7 @@ export async function startTestBff(overrides: Partial<BffOptions> = {}, store: S
     store,
     logLines,
     close: async () => {
-      bff.close();
+      await bff.close();
       await store.close();
     },
   };

@@ -206,14 +206,30 @@ describe('GET /auth/events', () => {
     expect(t.bff.eventStreams.size).toBe(0);
   });
 
-  it('bff.close() ends every stream, and later connections are refused', async () => {
+  it('bff.close() ends every stream with a reconnect hint (a jittered retry:, then a last reconnect event), and later connections are refused', async () => {
     const device = await login(t.app);
     const c = await events(device);
-    t.bff.close();
+    const other = await events(await login(t.app, 'bob'));
+    await c.until((s) => s.text().startsWith('retry: 1500\n\n'));
+    const closed = t.bff.close();
     await c.until((s) => s.ended);
+    await other.until((s) => s.ended);
+    for (const stream of [c, other]) {
+      const last = stream.events.at(-1)!;
+      expect(last.event).toBe('reconnect');
+      const { retryMs } = JSON.parse(last.data) as { retryMs: number };
+      // The configured delay plus up to as much again, and the same value as the retry: field sent with it.
+      expect(retryMs).toBeGreaterThanOrEqual(1500);
+      expect(retryMs).toBeLessThan(3000);
+      expect(stream.text()).toContain(`retry: ${retryMs}\nevent: reconnect\n`);
+    }
     expect(t.bff.eventStreams.size).toBe(0);
+    await closed;
     const later = await events(device);
     expect(later.status).toBe(503);
+    expect(later.headers['retry-after']).toBe('5');
+    const written = await t.bff.metrics.registry.getSingleMetricAsString('latchkey_stream_events_total');
+    expect(written).toContain('latchkey_stream_events_total{event="reconnect"} 2');
   });
 });
 

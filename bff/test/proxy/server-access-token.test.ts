@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import type { BffContext } from '../../src/context.js';
 import { KeyRing } from '../../src/keys/key-ring.js';
+import { ActivityLog } from '../../src/observability/activity-log.js';
 import { BffMetrics } from '../../src/observability/metrics.js';
 import { resolveBffOptions } from '../../src/options.js';
 import { createServerAccessTokens } from '../../src/session/server-access-token.js';
@@ -38,6 +39,7 @@ async function context(clock = new TestClock()): Promise<{ ctx: BffContext; cloc
     metrics: new BffMetrics(),
     now: () => clock.now(),
     markerTtlMs: 400_000,
+    activity: new ActivityLog(() => clock.now()),
   });
   return { ctx, clock };
 }

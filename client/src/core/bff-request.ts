@@ -19,8 +19,8 @@ export function createBffRequest(options: ResolvedSessionClientOptions): BffRequ
       const fetchFn = options.fetch || fetch;
       response = await fetchFn(options.bffUrl + path, {
         method,
+        // No `cache` option: the BFF answers every cookie-authenticated route with `Cache-Control: no-store` already.
         credentials: 'include',
-        cache: 'no-store',
         headers: { [CSRF_HEADER]: CSRF_HEADER_VALUE, 'Content-Type': 'application/json' },
         // POSTs always carry a JSON body so a strict content-type check on the BFF never rejects them.
         body: method == 'POST' ? JSON.stringify(body || {}) : undefined,

@@ -23,8 +23,9 @@ function toOrigin(value: string): string {
   } catch {
     // not a URL: refused below
   }
-  // Only a bare origin: a path here would suggest a prefix match we do not do.
-  if (!url || url.origin == 'null' || url.href != url.origin + '/') invalid('apiOrigins: ' + value);
+  // Only a bare origin: a path here would suggest a prefix match we do not do. An opaque origin ('null': data:,
+  // file:) fails this too, its href never being 'null/'.
+  if (!url || url.href != url.origin + '/') invalid('apiOrigins: ' + value);
   return url.origin;
 }
 

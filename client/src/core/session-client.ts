@@ -54,7 +54,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     const own = releasePresence ? 1 : 0;
     const holders = await countPresence(presenceName);
     if (!tabs || holders === own) return;
-    tabs.post({ type: 'ask' });
+    tabs.postMessage({ type: 'ask' });
     await new Promise<void>((resolve) => {
       handedOver = resolve;
       setTimeout(resolve, options.handoverWaitMs * (holders! > own ? 10 : 1));
@@ -75,20 +75,22 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
 
   function accept(next: HeldToken, share: boolean) {
     const previous = token;
-    const sameSession = previous?.session.id == next.session.id;
+    // The snapshot's session, not the token's: a session the server rendered has no token until its first API call.
+    const shown = store.get();
+    const sameSession = shown.session?.id == next.session.id;
     // Several tabs may answer one 'ask': keep the newest token, and never revive a session that ended here.
-    if (next.session.id == endedSessionId || (!share && sameSession && next.expiresAt <= previous!.expiresAt)) return;
+    if (next.session.id == endedSessionId || (!share && previous && sameSession && next.expiresAt <= previous.expiresAt)) return;
     if (!sameSession) epoch++;
-    // Same session: keep the user and session objects, so a refresh does not change the snapshot.
-    token = sameSession ? { ...next, user: previous!.user, session: previous!.session } : next;
+    token = next;
     releasePresence ||= holdPresence(presenceName);
     failures = 0;
     endedSessionId = undefined;
-    const { user, session } = token;
+    // Same session: keep the snapshot's user and session objects, so a refresh does not change the snapshot.
+    const { user, session } = (sameSession ? shown : next) as HeldToken;
     store.set({ status: 'authenticated', user, session, unreachable: false, signOutReason: null });
     // Jitter spreads the tabs' timers: the first one refreshes, the others receive its token.
     schedule(token.refreshAt - Date.now() - (Math.random() * token.margin) / 2);
-    if (share) tabs?.post({ type: 'token', token });
+    if (share) tabs?.postMessage({ type: 'token', token });
     handedOver?.();
     events.emit(sameSession ? 'refreshed' : 'signed_in', { user, session });
   }
@@ -104,7 +106,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     store.set({ status: 'unauthenticated', user: null, session: null, unreachable: false, signOutReason: reason });
     handedOver?.();
     if (!reason) return;
-    if (share) tabs?.post({ type: 'out', reason });
+    if (share) tabs?.postMessage({ type: 'out', reason });
     if (reason == 'reuse_detected') events.emit('theft_detected', { reason });
     events.emit('signed_out', { reason });
   }
@@ -186,7 +188,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
 
   function onTabMessage(message: TabMessage) {
     if (message.type == 'ask') {
-      if (isFresh(token)) tabs?.post({ type: 'token', token: token! });
+      if (isFresh(token)) tabs?.postMessage({ type: 'token', token: token! });
     } else if (message.type == 'token') accept(message.token, false);
     else endSession(message.reason, false);
   }
@@ -199,7 +201,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     if (document.visibilityState == 'visible') retryNow();
   }
 
-  return {
+  const client: SessionClient = {
     options,
     subscribe: store.subscribe,
     getSnapshot: store.get,
@@ -211,6 +213,13 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       accept(holdToken(data, serverNow, options.refreshMarginMs), true);
     },
     end: (reason) => endSession(reason, true),
+    hydrate(initial) {
+      // On the server one client may serve every request: this render gets a snapshot of its own, the client stays untouched.
+      const own = dom ? store : createSnapshotStore();
+      if (own.get().status == 'loading')
+        own.set(initial ? { status: 'authenticated', user: initial.user, session: initial.session } : { status: 'unauthenticated' });
+      return dom ? client : { ...client, getSnapshot: own.get };
+    },
     signIn({ returnTo }: { returnTo?: string } = {}) {
       location.assign(options.bffUrl + ROUTES.oidcLogin + '?returnTo=' + encodeURIComponent(returnTo || location.href));
     },
@@ -249,4 +258,5 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       }
     },
   };
+  return client;
 }

@@ -10,8 +10,9 @@ export type TabMessage =
   /** The session ended in some tab. */
   | { type: 'out'; reason: SignOutReason };
 
+/** The BroadcastChannel itself: what the client calls of it. */
 export interface TabChannel {
-  post(message: TabMessage): void;
+  postMessage(message: TabMessage): void;
   close(): void;
 }
 
@@ -20,8 +21,5 @@ export function openTabChannel(name: string, onMessage: (message: TabMessage) =>
   if (typeof BroadcastChannel != 'function') return;
   const channel = new BroadcastChannel(name);
   channel.onmessage = (event: MessageEvent<TabMessage>) => onMessage(event.data);
-  return {
-    post: (message) => channel.postMessage(message),
-    close: () => channel.close(),
-  };
+  return channel;
 }

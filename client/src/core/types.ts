@@ -1,5 +1,11 @@
 import type { LoginRequest, PublicSession, PublicUser, SessionEventName, SessionListEntry, SignOutReason } from '@latchkey/shared';
 
+/** What the server rendered with: `bff.getSession(req)`'s answer (its `claims` are not used here), or null. */
+export interface InitialSession {
+  readonly user: PublicUser;
+  readonly session: PublicSession;
+}
+
 export type SessionStatus = 'loading' | 'authenticated' | 'unauthenticated';
 
 /** What the UI renders. Frozen, and the same object until something in it changes. */
@@ -77,6 +83,14 @@ export interface SessionClient {
   revokeSession(id: string): Promise<void>;
   /** Signs out here and in every tab without calling the BFF, which already ended the session (`@latchkey/client/live`). */
   end(reason: SignOutReason): void;
+  /**
+   * Starts from the session the server rendered with (`bff.getSession`: `{ user, session }`, or null when signed out),
+   * so the first render is already settled and `start()` sends no request: the access token is fetched on the first
+   * `getAccessToken()`. Applied only while the status is still `loading`. Returns the client to render with: in the
+   * browser this one; on the server (no `document`), where one client may serve every request, a view of it whose
+   * snapshot is this initial session, the client itself left untouched. `<SessionProvider initialSession>` calls it.
+   */
+  hydrate(initial: InitialSession | null): SessionClient;
   on<E extends keyof SessionEventMap>(event: E, listener: (detail: SessionEventMap[E]) => void): () => void;
   /** Restores the session and starts listening to other tabs and to the network. Idempotent. */
   start(): void;

@@ -3,8 +3,7 @@
 
 import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { SessionListEntry } from '@latchkey/shared';
-import { LOADING_SNAPSHOT } from '../core/snapshot-store.js';
-import type { SessionClient, SessionSnapshot } from '../core/types.js';
+import type { InitialSession, SessionClient, SessionSnapshot } from '../core/types.js';
 import type { Live } from '../live/index.js';
 
 const SessionContext = createContext<SessionClient | null>(null);
@@ -12,13 +11,21 @@ const SessionContext = createContext<SessionClient | null>(null);
 export interface SessionProviderProps {
   /** Created once by the application (outside render); the provider starts it and never destroys it. */
   client: SessionClient;
+  /**
+   * The session the server rendered with (`bff.getSession(req)`, or null when signed out): the first render, on the
+   * server and in the browser, is then already authenticated (or signed out), and no request is sent until the
+   * first `getAccessToken()`. Omit it for a page rendered without a session (it starts as `loading`).
+   */
+  initialSession?: InitialSession | null;
   children?: ReactNode;
 }
 
-export function SessionProvider({ client, children }: SessionProviderProps) {
+export function SessionProvider({ client, initialSession, children }: SessionProviderProps) {
+  // During render, before any useSession reads the client: the browser's first snapshot is then the server's.
+  const value = useMemo(() => (initialSession === undefined ? client : client.hydrate(initialSession)), [client]); // eslint-disable-line react-hooks/exhaustive-deps -- read once
   // In an effect, so rendering (also on the server) never touches the network or `window`.
   useEffect(() => client.start(), [client]);
-  return createElement(SessionContext.Provider, { value: client }, children);
+  return createElement(SessionContext.Provider, { value }, children);
 }
 
 export function useSessionClient(): SessionClient {
@@ -30,11 +37,10 @@ export function useSessionClient(): SessionClient {
 export type UseSessionResult = SessionSnapshot &
   Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
 
-const getServerSnapshot = () => LOADING_SNAPSHOT;
-
 export function useSession(): UseSessionResult {
   const client = useSessionClient();
-  const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, getServerSnapshot);
+  // The server snapshot is the client's own: loading, or the initial session the provider hydrated it with.
+  const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
   return useMemo(() => {
     const { login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
     return { ...snapshot, login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken };

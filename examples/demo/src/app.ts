@@ -13,6 +13,7 @@ import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
 import { startUpstreamApi, type UpstreamApi } from './upstream-api.js';
+import { ssrPages } from './ssr/ssr-routes.js';
 
 /** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
 export const DEV_IDP_PATH = '/idp';
@@ -94,6 +95,15 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.set('Cache-Control', 'no-store');
     res.json({ sub: auth.sub, sid: auth.sid, name: names.get(auth.sub) ?? auth.sub, scope: auth.scope ?? '' });
   });
+  // The server-rendered page (docs/ssr.md): its server-side data is /api/me, called with the session's own access token.
+  app.use(
+    ssrPages(bff, async (req) => {
+      const token = await bff.getAccessToken(req);
+      if (token === null) return null;
+      const res = await fetch(`http://127.0.0.1:${req.socket.localPort}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+      return res.ok ? ((await res.json()) as { sub: string; sid: string; name: string }) : null;
+    }),
+  );
   app.get('/api/admin', bff.requireAuth({ scopes: ['admin'] }), (req, res) => {
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });

@@ -19,7 +19,15 @@ export default defineConfig({
       { find: /^@latchkey\/shared$/, replacement: repo('shared/src/index.ts') },
     ],
   },
-  build: { outDir: 'dist', emptyOutDir: true },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    rollupOptions: {
+      // The demo page, and the browser entry of the server-rendered page (/ssr), under a fixed name the server links.
+      input: { main: fileURLToPath(new URL('index.html', import.meta.url)), ssr: fileURLToPath(new URL('src/ssr-main.tsx', import.meta.url)) },
+      output: { entryFileNames: (chunk) => (chunk.name === 'ssr' ? 'assets/ssr.js' : 'assets/[name]-[hash].js') },
+    },
+  },
   // `npx vite` in this folder: the page with hot reload, the BFF and API from a demo server on :3000.
   server: {
     proxy: { '/auth': 'http://localhost:3000', '/api': 'http://localhost:3000' },
