@@ -17,7 +17,7 @@ function bffLayers(layers) {
 }
 
 export default defineConfig(
-  globalIgnores(['**/dist/', '**/*.tsbuildinfo', 'bench/results/', 'test-results/', 'playwright-report/', '.redis-tmp/']),
+  globalIgnores(['**/dist/', '**/.next/', '**/next-env.d.ts', '**/*.tsbuildinfo', 'bench/results/', 'test-results/', 'playwright-report/', '.redis-tmp/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {
@@ -74,11 +74,11 @@ export default defineConfig(
     },
   ]),
   {
-    files: ['client/src/**', 'client/test/**', 'examples/demo/web/**', 'admin-console/web/**', 'e2e/**'],
+    files: ['client/src/**', 'client/test/**', 'examples/demo/web/**', 'examples/next/app/**', 'admin-console/web/**', 'e2e/**'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
-    files: ['client/src/react/**/*.{ts,tsx}', 'examples/demo/web/src/**/*.{ts,tsx}', 'admin-console/web/src/**/*.{ts,tsx}'],
+    files: ['client/src/react/**/*.{ts,tsx}', 'examples/demo/web/src/**/*.{ts,tsx}', 'examples/next/app/**/*.{ts,tsx}', 'admin-console/web/src/**/*.{ts,tsx}'],
     extends: [reactHooks.configs.flat.recommended],
   },
   {

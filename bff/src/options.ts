@@ -257,6 +257,12 @@ export const optionsSchema = z.strictObject({
     .describe(
       'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
     ),
+  browserTokens: z
+    .boolean()
+    .default(true)
+    .describe(
+      '`false` for proxy mode only (docs/proxy.md): login answers `{ user, session }` without a token and `POST /refresh` is not served (404), so no script in the page can obtain a token; APIs are reached through `bff.proxy`',
+    ),
   proxyRotationSeconds: positiveSeconds
     .max(24 * 3600)
     .default(300)

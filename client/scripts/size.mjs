@@ -14,11 +14,14 @@ const entries = {
   axios: here('../src/axios/index.ts'),
   react: here('../src/react/index.ts'),
   live: here('../src/live/index.ts'),
+  proxy: here('../src/proxy/index.ts'),
 };
 /** min+gzip budgets: the entries every application loads together, and the opt-in live entry alone. */
 const BUDGETS = [
   { name: 'core+axios+react', entries: ['core', 'axios', 'react'], gzipBytes: 4096 },
   { name: 'live', entries: ['live'], gzipBytes: 1024 },
+  // Proxy mode (`@latchkey/client/proxy`: its client and axios adapter) with the React binding.
+  { name: 'proxy+react', entries: ['proxy', 'react'], gzipBytes: 4096 },
 ];
 const PEERS = ['react', 'react-dom', 'react/jsx-runtime', 'axios'];
 

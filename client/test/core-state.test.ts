@@ -182,6 +182,33 @@ describe('state machine', () => {
     expect(await client.getAccessToken()).toBeNull();
   });
 
+  it('logoutOthers asks the BFF (X-CSRF) and stays signed in, in this tab and the others, with the same token', async () => {
+    const bff = createFakeBff();
+    const client = makeClient(bff, {}, clients);
+    const signedOut = vi.fn();
+    client.on('signed_out', signedOut);
+    client.start();
+    await settle(client);
+    const token = await client.getAccessToken();
+
+    await client.logoutOthers();
+    expect(bff.calls.at(-1)).toMatchObject({ method: 'POST', path: '/logout-others', headers: { 'x-csrf': '1' }, credentials: 'include' });
+    expect(client.getSnapshot()).toMatchObject({ status: 'authenticated', signOutReason: null });
+    expect(await client.getAccessToken()).toBe(token);
+    expect(signedOut).not.toHaveBeenCalled();
+  });
+
+  it('logoutOthers answered 401 (this session is gone too) rejects, and the refresh it triggers signs out', async () => {
+    const bff = createFakeBff();
+    const client = makeClient(bff, {}, clients);
+    client.start();
+    await settle(client);
+    bff.state.signedIn = false;
+    bff.once('/refresh', () => errorResponse(401, 'session_revoked'));
+    await expect(client.logoutOthers()).rejects.toMatchObject({ code: 'no_session', status: 401 });
+    await vi.waitFor(() => expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'session_revoked' }));
+  });
+
   it('logout signs out locally even when the BFF is unreachable, and reports the failure', async () => {
     const bff = createFakeBff();
     const client = makeClient(bff, {}, clients);

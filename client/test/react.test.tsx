@@ -32,6 +32,29 @@ function Status() {
 }
 
 describe('SessionProvider and useSession', () => {
+  it('exposes logoutOthers: the other devices sign out, this page stays signed in', async () => {
+    const bff = createFakeBff();
+    const client = makeClient(bff, {}, clients);
+    function Others() {
+      const session = useSession();
+      return (
+        <div>
+          <span data-testid="status">{session.status}</span>
+          <button onClick={() => void session.logoutOthers()}>others</button>
+        </div>
+      );
+    }
+    render(
+      <SessionProvider client={client}>
+        <Others />
+      </SessionProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId('status').textContent).toBe('authenticated'));
+    fireEvent.click(screen.getByText('others'));
+    await waitFor(() => expect(bff.count('/logout-others')).toBe(1));
+    expect(screen.getByTestId('status').textContent).toBe('authenticated');
+  });
+
   it('starts the client and follows it from loading to authenticated', async () => {
     const bff = createFakeBff();
     const client = makeClient(bff, {}, clients);

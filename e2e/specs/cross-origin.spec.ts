@@ -129,7 +129,7 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  bff?.close();
+  await bff?.close();
   for (const server of [pageServer, bffServer]) {
     server?.closeAllConnections();
     await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));

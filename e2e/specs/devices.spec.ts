@@ -2,7 +2,8 @@
  * Several devices of one user: each device is its own browser context (own cookie jar), so its own device session.
  * - logout on one device leaves the others working;
  * - logout-all signs every other device out at its next contact, and none of their tokens works any more;
- * - revoking a device from another device's list signs that device out.
+ * - revoking a device from another device's list signs that device out;
+ * - "sign out my other devices" on one device signs the others out at once (pushed), and leaves it signed in.
  */
 import {
   TokenRecorder,
@@ -131,4 +132,32 @@ test("revoking device B from device A's list signs B out", async ({ newDevice, r
 
   // A is unaffected.
   await callMeSucceeds(pageA, 'bob');
+});
+
+test('logout-others on A signs B and C out at once (pushed), none of their tokens works, and A stays signed in', async ({ newDevice, request }) => {
+  const [deviceA, deviceB, deviceC] = [await newDevice(), await newDevice(), await newDevice()];
+  const tokensB = new TokenRecorder(deviceB);
+  const tokensC = new TokenRecorder(deviceC);
+  const pageA = await newSignedInPage(deviceA, 'alice', 'laptop-others');
+  const pageB = await newSignedInPage(deviceB, 'alice', 'phone-others');
+  const pageC = await newSignedInPage(deviceC, 'alice', 'tablet-others');
+  for (const page of [pageA, pageB, pageC]) await callMeSucceeds(page);
+  const sessionA = await pageA.getByTestId('session-id').textContent();
+
+  await pageA.getByTestId('logout-others').click();
+
+  // B and C hear it from the BFF's push, without touching the API: their sessions were revoked from another device.
+  await expectSignedOut(pageB, 'session_revoked');
+  await expectSignedOut(pageC, 'session_revoked');
+  await tokensB.settle();
+  await tokensC.settle();
+  const ended = new Set([...tokensB.tokens, ...tokensC.tokens]);
+  expect(await replayTokens(request, ended)).toEqual([...ended].map(() => 401));
+
+  // A is untouched: same session, its token and the next ones work, and its device list is just itself.
+  await expectSignedIn(pageA);
+  await expect(pageA.getByTestId('session-id')).toHaveText(sessionA!);
+  await callMeSucceeds(pageA);
+  await expect(pageA.getByTestId('device-row')).toHaveCount(1);
+  await expect(pageA.getByTestId('device-row')).toHaveAttribute('data-session-id', sessionA!);
 });

@@ -34,6 +34,8 @@ export interface StackOptions {
    * (LATCHKEY_DEMO_IDP=true, at `<first>/idp`); later ones use it as their upstream (LATCHKEY_OIDC_*).
    */
   idp?: boolean;
+  /** More environment for every demo process of the stack (LATCHKEY_DEMO_PROXY, ...). */
+  env?: Record<string, string>;
 }
 
 export interface Stack {
@@ -47,8 +49,8 @@ export interface Stack {
   demos: DemoProcess[];
   secret: string;
   accessTtlSeconds: number;
-  /** Another demo process on the same Redis and secret: the same deployment. Stopped with the stack. */
-  addDemo(): Promise<DemoProcess>;
+  /** Another demo process on the same Redis and secret: the same deployment (`env` on top of the stack's). Stopped with the stack. */
+  addDemo(env?: Record<string, string>): Promise<DemoProcess>;
 }
 
 export const DEFAULT_ACCESS_TTL_SECONDS = 5;
@@ -63,7 +65,7 @@ async function startStack(options: StackOptions): Promise<Stack> {
   const secret = `e2e-${randomBytes(24).toString('base64url')}`;
   const accessTtlSeconds = options.accessTtlSeconds ?? DEFAULT_ACCESS_TTL_SECONDS;
   const demos: DemoProcess[] = [];
-  const addDemo = async () => {
+  const addDemo = async (env: Record<string, string> = {}) => {
     // The second and later processes take the first one's issuer: one deployment, one `iss` and `aud`.
     const issuer = demos[0]?.url;
     const idpEnv: Record<string, string> = !options.idp
@@ -82,6 +84,8 @@ async function startStack(options: StackOptions): Promise<Stack> {
         LATCHKEY_ACCESS_TTL: String(accessTtlSeconds),
         // Without it each process's issuer is its own http://localhost:<port>, as the first one's is.
         ...(issuer ? { LATCHKEY_ISSUER: issuer } : {}),
+        ...options.env,
+        ...env,
       },
     });
     demos.push(demo);

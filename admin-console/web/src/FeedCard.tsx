@@ -9,6 +9,7 @@ const KIND: Record<string, string> = {
   session_evicted: 'Session evicted',
   user_revoked: 'User revoked',
   tenant_revoked: 'Tenant revoked',
+  all_revoked: 'Every session revoked',
   token_revoked: 'Token revoked',
   keys_changed: 'Signing keys changed',
   admin_action: 'Admin action',
@@ -24,6 +25,7 @@ const ACTION: Record<string, string> = {
   stage_key: 'staged a signing key',
   rotate_key: 'rotated the signing key',
   emergency_rotate_keys: 'ran an emergency key rotation',
+  revoke_all_sessions: 'revoked every session of every user',
 };
 
 const REASON: Record<string, string> = {
@@ -84,6 +86,8 @@ function Sentence({ entry, onUser }: { entry: ActivityEntry; onUser: (userId: st
       return <>Every token of {user(entry.userId)} issued before this moment is refused</>;
     case 'tenant_revoked':
       return <>Every token of the tenant {entry.tenant} issued before this moment is refused</>;
+    case 'all_revoked':
+      return <>Every token issued before this moment is refused, whoever’s, and every device session ended</>;
     case 'token_revoked':
       return (
         <>

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { AuthDispatcher } from '../routes/auth-routes.js';
 import type { AuthRequest, AuthResult, StreamedBody } from '../http/exchange.js';
+import { catchRejection } from '../http/async-handler.js';
 
 /** Express's request as the framework-neutral routes read it (Express's own `ip`, `protocol` and `trust proxy`). */
 export function fromExpress(req: Request): AuthRequest {
@@ -56,7 +57,7 @@ function writeStream(res: Response, body: StreamedBody): void {
 
 /** The `/auth` routes on `bff.router`. */
 export function expressAdapter(dispatch: AuthDispatcher): RequestHandler {
-  return async (req, res) => {
+  return catchRejection(async (req, res) => {
     writeExpress(res, await dispatch(fromExpress(req), {}));
-  };
+  });
 }

@@ -1,4 +1,4 @@
-import express from 'express';
+import bodyParser from 'body-parser';
 import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { hasBody, readBody, type BodySource } from './read-body.js';
@@ -41,7 +41,7 @@ function isUtf8Form(header: string | undefined): boolean {
  * media type, and each parameter at most once (RFC 6749 §3.2), so the result is a FormParameters.
  */
 export function createFormBodyParser(limitBytes: number): (source: BodySource) => Promise<FormParameters> {
-  const parse = express.urlencoded({ extended: false, limit: limitBytes, parameterLimit: MAX_PARAMETERS, inflate: false, type: () => true });
+  const parse = bodyParser.urlencoded({ extended: false, limit: limitBytes, parameterLimit: MAX_PARAMETERS, inflate: false, type: () => true });
   return async (source) => {
     if (!hasBody(source.headers)) return {};
     if (!isUtf8Form(source.headers['content-type']))
@@ -58,6 +58,6 @@ export function createFormBodyParser(limitBytes: number): (source: BodySource) =
  * them, or undefined for a body of another type (left unread).
  */
 export function createPlainFormParser(limit: string): (source: BodySource) => Promise<Record<string, unknown> | undefined> {
-  const parse = express.urlencoded({ extended: false, limit, type: 'application/x-www-form-urlencoded' });
+  const parse = bodyParser.urlencoded({ extended: false, limit, type: 'application/x-www-form-urlencoded' });
   return (source) => readBody(parse, source) as Promise<Record<string, unknown> | undefined>;
 }

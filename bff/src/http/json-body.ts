@@ -1,4 +1,5 @@
-import express, { type RequestHandler } from 'express';
+import bodyParser from 'body-parser';
+import type { RequestHandler } from 'express';
 import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { hasBody, readBody, type BodySource } from './read-body.js';
@@ -44,7 +45,7 @@ function hasKnownCoding(header: string | undefined): boolean {
  * charset or content coding is refused with 415 (a form post is the classic CSRF vehicle).
  */
 export function createJsonBodyParser(limit: string): (source: BodySource) => Promise<unknown> {
-  const parse = express.json({ limit, strict: true, type: () => true });
+  const parse = bodyParser.json({ limit, strict: true, type: () => true });
   return (source) => {
     if (!hasBody(source.headers)) return Promise.resolve({});
     if (!isUtf8Json(source.headers['content-type']) || !hasKnownCoding(source.headers['content-encoding'])) {

@@ -2,7 +2,7 @@ import type { RevocationEvent } from '../store/revocation-feed.js';
 
 /**
  * One line of the operators' feed (`GET /activity` of the admin router). Ids and outcomes only, never a token:
- * - `session_ended`, `user_revoked`, `tenant_revoked`, `token_revoked`, `keys_changed`, `theft_detected`: from the
+ * - `session_ended`, `user_revoked`, `tenant_revoked`, `all_revoked`, `token_revoked`, `keys_changed`, `theft_detected`: from the
  *   store's revocation log, so every instance's revocations appear (`source: 'log'`);
  * - `session_evicted`, `admin_action`, `admin_refused`: seen by this process (`source: 'process'`).
  */
@@ -32,6 +32,8 @@ export type ActivityKind =
   | 'theft_detected'
   | 'user_revoked'
   | 'tenant_revoked'
+  /** admin.revokeAllSessions: every token issued before it is refused, every session ended. */
+  | 'all_revoked'
   | 'token_revoked'
   | 'keys_changed'
   | 'session_evicted'
@@ -81,6 +83,9 @@ export class ActivityLog {
         return;
       case 'tenant':
         this.#push({ kind: 'tenant_revoked', at, source: 'log', tenant: event.id });
+        return;
+      case 'all':
+        this.#push({ kind: 'all_revoked', at, source: 'log' });
         return;
       case 'jti':
         this.#push({ kind: 'token_revoked', at, source: 'log', jti: event.id });

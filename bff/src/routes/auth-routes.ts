@@ -84,7 +84,8 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
   ];
   const routes: RouteEntry[] = [
     entry('POST', ROUTES.login, createLoginRoute(ctx, createLoginIpLimit(ctx), createAccountFailureLimit(ctx))),
-    entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked)),
+    // Proxy mode without browser tokens: nothing hands a token to the page (the refresh route exists to do just that).
+    ...(ctx.options.browserTokens ? [entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked))] : []),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
     entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),

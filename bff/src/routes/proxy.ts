@@ -10,9 +10,9 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { upstreamUrl } from '../http/proxy-path.js';
 import type { ResolvedProxyOptions } from '../options.js';
 import { authenticateSession } from '../session/authenticate.js';
-import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import type { ServerAccessTokens } from '../session/server-access-token.js';
-import type { DeviceSessionRecord } from '../store/types.js';
+import { StoreUnavailableError, type DeviceSessionRecord } from '../store/types.js';
+import { tracedRoute } from '../observability/tracing-route.js';
 
 /**
  * Marks the BFF's own session-ending 401 on a proxied path, so a client tells it from the upstream's 401 (passed
@@ -47,6 +47,16 @@ function upstreamError(error: unknown): LatchkeyError {
   return new LatchkeyError('upstream_unavailable', undefined, { cause: error });
 }
 
+/** `latchkey_proxy_requests_total{outcome}` of a call that was not forwarded. */
+function outcomeOf(error: unknown): 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'store_unavailable' | 'error' {
+  if (error instanceof StoreUnavailableError) return 'store_unavailable';
+  if (!(error instanceof LatchkeyError)) return 'error';
+  if (error.code === 'upstream_unavailable' || error.code === 'upstream_timeout') return error.code;
+  if (error.code === 'temporarily_unavailable') return 'store_unavailable';
+  if (error.status === 401) return 'session_ended';
+  return error.status < 500 ? 'refused' : 'error';
+}
+
 export interface ProxyDeps {
   tokens: ServerAccessTokens;
   isRevoked(session: DeviceSessionRecord): boolean;
@@ -76,10 +86,9 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     const answer = answerError(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }, error, req.originalUrl.split('?')[0]!)!;
     for (const [name, value] of NO_STORE_HEADERS) res.set(name, value);
     for (const [name, value] of answer.headers) res.set(name, value);
-    if (answer.status === 401 && error instanceof LatchkeyError) {
-      res.set(SESSION_ENDED_HEADER, error.code);
-      for (const line of clearedSessionCookieHeaders(ctx)) res.append('Set-Cookie', line);
-    }
+    // The cookie stays: the client's GET /session then learns why the session ended (and clears it), where a cleared
+    // cookie would only ever say `no_session`.
+    if (answer.status === 401 && error instanceof LatchkeyError) res.set(SESSION_ENDED_HEADER, error.code);
     res.status(answer.status).json(answer.body);
   }
 
@@ -94,58 +103,66 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     }
   }
 
+  const forward = tracedRoute(ctx, 'latchkey.proxy', async (req: Request, res: Response, trace) => {
+    checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
+    if (!methods.has(req.method)) throw new LatchkeyError('not_found');
+    const url = upstreamUrl(options.target, req.url);
+    const declared = Number(req.get('content-length') ?? '0');
+    if (!(declared <= options.bodyLimitBytes)) throw new LatchkeyError('payload_too_large');
+
+    const { session, setCookies } = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
+    trace.session(session);
+    if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
+    const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
+    if (!options.scopes.every((scope) => granted.includes(scope))) {
+      throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');
+    }
+    const token = await tokenFor(req, session);
+
+    const headers = upstreamRequestHeaders(req.headers);
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    headers['x-forwarded-for'] = req.ip ?? '';
+    headers['x-forwarded-proto'] = req.protocol;
+    headers['x-forwarded-host'] = req.get('host') ?? '';
+    headers['x-forwarded-prefix'] = req.baseUrl;
+    const hasBody = req.headers['transfer-encoding'] !== undefined || declared > 0;
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const upstream = await undiciRequest(url, {
+      dispatcher: agent,
+      method: req.method as 'GET',
+      headers,
+      body: hasBody ? req.pipe(bodyLimit(options.bodyLimitBytes)) : null,
+      signal: abort.signal,
+    }).catch((error: unknown) => {
+      throw upstreamError(error);
+    });
+
+    res.status(upstream.statusCode);
+    const passed = downstreamResponseHeaders(upstream.headers);
+    delete passed[SESSION_ENDED_HEADER.toLowerCase()];
+    for (const [name, value] of Object.entries(passed)) res.setHeader(name, value);
+    if (setCookies.length > 0) {
+      // This answer carries the rotated credential: no cache may keep it.
+      for (const [name, value] of NO_STORE_HEADERS) res.setHeader(name, value);
+      res.setHeader('Set-Cookie', setCookies);
+    }
+    // Server-sent events and other streams go out as they come.
+    res.flushHeaders();
+    pipeline(upstream.body, res, (error) => {
+      if (error && !res.writableFinished) res.destroy();
+    });
+    ctx.metrics.proxyRequests.inc({ outcome: 'forwarded' });
+    trace.attribute('http.response.status_code', upstream.statusCode);
+    trace.outcome('forwarded');
+  });
   router.use(async (req, res) => {
     try {
-      checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
-      if (!methods.has(req.method)) throw new LatchkeyError('not_found');
-      const url = upstreamUrl(options.target, req.url);
-      const declared = Number(req.get('content-length') ?? '0');
-      if (!(declared <= options.bodyLimitBytes)) throw new LatchkeyError('payload_too_large');
-
-      const { session, setCookies } = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
-      if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
-      const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
-      if (!options.scopes.every((scope) => granted.includes(scope))) {
-        throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');
-      }
-      const token = await tokenFor(req, session);
-
-      const headers = upstreamRequestHeaders(req.headers);
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      headers['x-forwarded-for'] = req.ip ?? '';
-      headers['x-forwarded-proto'] = req.protocol;
-      headers['x-forwarded-host'] = req.get('host') ?? '';
-      headers['x-forwarded-prefix'] = req.baseUrl;
-      const hasBody = req.headers['transfer-encoding'] !== undefined || declared > 0;
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
-      const upstream = await undiciRequest(url, {
-        dispatcher: agent,
-        method: req.method as 'GET',
-        headers,
-        body: hasBody ? req.pipe(bodyLimit(options.bodyLimitBytes)) : null,
-        signal: abort.signal,
-      }).catch((error: unknown) => {
-        throw upstreamError(error);
-      });
-
-      res.status(upstream.statusCode);
-      const passed = downstreamResponseHeaders(upstream.headers);
-      delete passed[SESSION_ENDED_HEADER.toLowerCase()];
-      for (const [name, value] of Object.entries(passed)) res.setHeader(name, value);
-      if (setCookies.length > 0) {
-        // This answer carries the rotated credential: no cache may keep it.
-        for (const [name, value] of NO_STORE_HEADERS) res.setHeader(name, value);
-        res.setHeader('Set-Cookie', setCookies);
-      }
-      // Server-sent events and other streams go out as they come.
-      res.flushHeaders();
-      pipeline(upstream.body, res, (error) => {
-        if (error && !res.writableFinished) res.destroy();
-      });
+      await forward(req, res);
     } catch (error) {
+      ctx.metrics.proxyRequests.inc({ outcome: outcomeOf(error) });
       fail(req, res, error);
     }
   });

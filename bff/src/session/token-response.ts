@@ -1,4 +1,4 @@
-import type { TokenResponse } from '@latchkey/shared';
+import type { CurrentSessionResponse, TokenResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 import { issueAccessToken } from '../tokens/issue-access-token.js';
@@ -6,7 +6,8 @@ import { sessionCookieHeaders } from './cookie.js';
 
 /** What a login or refresh answers: a fresh access token for the session, and the cookie carrying its credential. */
 export interface IssuedSession {
-  body: TokenResponse;
+  /** Without a token when `browserTokens` is off (proxy mode: no token ever reaches the browser). */
+  body: TokenResponse | CurrentSessionResponse;
   /** The `Set-Cookie` lines of the (new or rotated) credential: the session cookie first, then its hint. */
   setCookies: string[];
 }
@@ -17,6 +18,12 @@ export async function issueSessionTokens(
   cookie: { generation: number; secret: string },
 ): Promise<IssuedSession> {
   const { options } = ctx;
+  const setCookies = sessionCookieHeaders(ctx, session, cookie);
+  const publicView: CurrentSessionResponse = {
+    user: { id: session.userId, name: session.userName },
+    session: { id: session.sid, deviceName: session.deviceName, createdAt: session.createdAt },
+  };
+  if (!options.browserTokens) return { body: publicView, setCookies };
   const issued = await issueAccessToken({
     keyRing: ctx.keyRing,
     issuer: options.issuer,
@@ -30,13 +37,6 @@ export async function issueSessionTokens(
     maxTokenBytes: options.maxTokenBytes,
     ...(session.claims ? { claims: session.claims } : {}),
   });
-  const setCookies = sessionCookieHeaders(ctx, session, cookie);
-  const body: TokenResponse = {
-    accessToken: issued.token,
-    tokenType: 'Bearer',
-    expiresAt: issued.expiresAt,
-    user: { id: session.userId, name: session.userName },
-    session: { id: session.sid, deviceName: session.deviceName, createdAt: session.createdAt },
-  };
+  const body: TokenResponse = { accessToken: issued.token, tokenType: 'Bearer', expiresAt: issued.expiresAt, ...publicView };
   return { body, setCookies };
 }

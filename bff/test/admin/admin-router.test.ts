@@ -348,7 +348,7 @@ describe.each(storeFactories(() => redis.url))('admin router on the %s store', (
       await adminDelete('/admin/tenants/acme/sessions', admin.token);
       await expect.poll(async () => (await me(other.app, carol.token)).status, POLL).toBe(401);
     } finally {
-      other.bff.close();
+      await other.bff.close();
       if (sameStore !== store) await sameStore.close();
     }
   });

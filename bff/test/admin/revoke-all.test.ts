@@ -65,6 +65,18 @@ describe.each(storeFactories(() => redis.url))('revoking every session on the %s
         actor: { sub: 'user-alice', sid: admin.sid },
         detail: { sessionsEnded: 5 },
       });
+      // The operators' feed shows it, on the other instance too (it comes through the revocation log).
+      const feed = await request(other.app)
+        .get('/admin/activity')
+        .set({ Authorization: `Bearer ${again.token}` });
+      expect(feed.status).toBe(403); // bob holds no admin scope
+      const alice = await adminLogin(t, 'alice');
+      const entries = (
+        await request(other.app)
+          .get('/admin/activity')
+          .set({ Authorization: `Bearer ${alice.token}` })
+      ).body.entries as Array<{ kind: string }>;
+      expect(entries.map((e) => e.kind)).toContain('all_revoked');
       const metrics = await t.bff.metrics.registry.metrics();
       expect(metrics).toContain('latchkey_admin_actions_total{action="revoke_all_sessions",outcome="ok"} 1');
       expect(metrics).toContain('latchkey_logouts_total{scope="admin_all"} 5');

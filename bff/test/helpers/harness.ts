@@ -21,6 +21,12 @@ export const USERS: Record<string, { id: string; name: string; password: string 
 export const ADAPTER: 'express' | 'fetch' = process.env.LATCHKEY_TEST_ADAPTER === 'fetch' ? 'fetch' : 'express';
 
 /**
+ * The major version of the Express this run loaded (the `server-express4` vitest project aliases `express` to Express
+ * 4): only Express 4 still has `express.query`.
+ */
+export const EXPRESS_MAJOR: 4 | 5 = typeof (express as unknown as Record<string, unknown>).query === 'function' ? 4 : 5;
+
+/**
  * `bff.fetch` on an Express app, as a Fetch server hosts it: the request's URL (protocol and host as Express sees them,
  * so `trust proxy` applies as it does to bff.router), headers and streamed body in a `Request` (none on GET and HEAD:
  * a Fetch `Request` cannot carry one); the `Response` written back as it is. The client address is Express's

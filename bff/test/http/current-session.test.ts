@@ -83,6 +83,19 @@ describe('GET /auth/session', () => {
     expect(rawSetCookie(fresh)).toBe('');
   });
 
+  it('with browserTokens: false, login answers no token and POST /refresh is not served', async () => {
+    await withClock({ browserTokens: false });
+    const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ user: { id: 'user-alice', name: 'Alice' }, session: expect.objectContaining({ id: expect.any(String) }) });
+    expect(res.text).not.toContain('eyJ');
+    const cookie = sessionCookie(res)!;
+    const refreshed = await call(t.app, 'post', '/auth/refresh', { cookie });
+    expect(refreshed.status).toBe(404);
+    expect(refreshed.text).not.toContain('eyJ');
+    expect((await call(t.app, 'get', '/auth/session', { cookie })).status).toBe(200);
+  });
+
   it('refuses a rotation schedule inside the grace window', async () => {
     await expect(startTestBff({ proxyRotationSeconds: 15 })).rejects.toThrow(/proxyRotationSeconds must be greater than rotationGraceSeconds/);
   });

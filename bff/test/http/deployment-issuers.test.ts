@@ -14,8 +14,8 @@ import { call, login, SECRET, USERS } from '../helpers/harness.js';
  */
 const store = () => new MemoryStore({ warnInProduction: false });
 let started: Bff[] = [];
-afterEach(() => {
-  for (const bff of started) bff.close();
+afterEach(async () => {
+  for (const bff of started) await bff.close();
   started = [];
 });
 
@@ -97,7 +97,7 @@ describe('issuers of one deployment (recorded in the shared key ring)', () => {
   it('a ring written in the old format (a bare key array) is read, and upgraded with this instance’s issuer', async () => {
     const shared = store();
     const first = await instance(shared, { issuer: 'http://localhost:4001' });
-    first.bff.close();
+    await first.bff.close();
     // Rewrite the ring as the older format would have: only the keys.
     const { unsealWithAny, seal } = await import('../../src/crypto/seal.js');
     const current = (await shared.getKeyRing())!;

@@ -142,7 +142,7 @@ describe('allowedOrigins in production', () => {
     const store = new MemoryStore({ warnInProduction: false });
     await expect(createBff({ ...base, store })).rejects.toThrow(/allowedOrigins is required when NODE_ENV=production.*DNS-rebinding/);
     const bff = await createBff({ ...base, store, allowedOrigins: ['https://app.example.test'] });
-    bff.close();
+    await bff.close();
     await store.close();
   });
 

@@ -36,7 +36,7 @@ describe('bff.fetch', () => {
     });
   });
   afterAll(async () => {
-    bff.close();
+    await bff.close();
     await store.close();
   });
 

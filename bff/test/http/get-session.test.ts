@@ -215,6 +215,15 @@ describe('bff.getSession cache', () => {
     expect(await s.t.bff.getSession(device.cookie)).toBeNull();
   });
 
+  it('takes a Headers object, anything with a header getter (Next.js read-only headers), and a plain Node request', async () => {
+    const s = await setup();
+    const device = await login(s.t.app);
+    const readOnlyHeaders = { get: (name: string) => (name === 'cookie' ? device.cookie : null) };
+    for (const source of [new Headers({ cookie: device.cookie }), readOnlyHeaders, { headers: { cookie: device.cookie } }]) {
+      expect((await s.t.bff.getSession(source))?.session.id).toBe(device.sid);
+    }
+  });
+
   it('a store that cannot answer rejects with temporarily_unavailable; bad input is a TypeError', async () => {
     const s = await setup();
     const device = await login(s.t.app);

@@ -237,7 +237,7 @@ describe('bff.proxy: never an open proxy', () => {
 });
 
 describe('bff.proxy: errors', () => {
-  it('answers 401 no_session without a cookie, marked as the BFF’s and clearing the cookie', async () => {
+  it('answers 401 no_session without a cookie, marked as the BFF’s', async () => {
     await start();
     const res = await get('/p/me', null);
     expect(res.status).toBe(401);
@@ -306,6 +306,11 @@ describe('bff.proxy: errors', () => {
     expect(res.body).toEqual({ error: 'upstream_unavailable', message: expect.any(String) });
     expect(rawSetCookie(res)).toBe('');
     expect((await get('/p/me', device.cookie)).status).toBe(200);
+    expect((await get('/p/me', null)).status).toBe(401);
+    const metrics = await t.bff.metrics.registry.getSingleMetricAsString('latchkey_proxy_requests_total');
+    expect(metrics).toContain('latchkey_proxy_requests_total{outcome="upstream_unavailable"} 1');
+    expect(metrics).toContain('latchkey_proxy_requests_total{outcome="forwarded"} 1');
+    expect(metrics).toContain('latchkey_proxy_requests_total{outcome="session_ended"} 1');
   });
 
   it('answers 504 upstream_timeout when the upstream is too slow', async () => {
@@ -360,7 +365,11 @@ describe('bff.proxy: revocation and rotation', () => {
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('session_revoked');
     expect(res.headers['x-latchkey-session']).toBe('session_revoked');
-    expect(rawSetCookie(res)).toMatch(/latchkey=;/);
+    // The cookie is left for GET /auth/session, which says why and clears it.
+    expect(rawSetCookie(res)).toBe('');
+    const session = await get('/auth/session', b.cookie);
+    expect(session.body.error).toBe('session_revoked');
+    expect(rawSetCookie(session)).toMatch(/latchkey=;/);
   });
 
   it('rotates the cookie on schedule in a proxied answer; 100 parallel calls across the rotation: no failure, no theft', async () => {

@@ -37,9 +37,9 @@ async function context(clock = new TestClock()): Promise<{ ctx: BffContext; cloc
     keyRing,
     logger: pino({ level: 'silent' }),
     metrics: new BffMetrics(),
+    activity: new ActivityLog(() => clock.now()),
     now: () => clock.now(),
     markerTtlMs: 400_000,
-    activity: new ActivityLog(() => clock.now()),
   });
   return { ctx, clock };
 }

@@ -206,7 +206,7 @@ describe('RedisStore on a Redis Cluster', () => {
       }
       await expect.poll(() => metric('latchkey_revocation_bell_misses_total'), { timeout: 5000, interval: 50 }).toMatch(/_total 1$/m);
     } finally {
-      t.bff.close();
+      await t.bff.close();
     }
   });
 

@@ -225,6 +225,8 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     },
     logout: () => signOut(ROUTES.logout, 'logout'),
     logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),
+    // This device stays signed in: no sign-out here or in the other tabs, which share its session.
+    logoutOthers: () => call('POST', ROUTES.logoutOthers),
     listSessions: async () => (await call<SessionListResponse>('GET', ROUTES.sessions)).sessions,
     async revokeSession(id: string) {
       if (id == token?.session.id) return signOut(ROUTES.logout, 'logout');

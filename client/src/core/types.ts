@@ -78,6 +78,8 @@ export interface SessionClient {
   logout(): Promise<void>;
   /** Ends every session of the user, on every device. */
   logoutAll(): Promise<void>;
+  /** Ends every other session of the user (each other device is signed out); this one stays signed in. */
+  logoutOthers(): Promise<void>;
   listSessions(): Promise<SessionListEntry[]>;
   /** Revokes one device session; revoking the current one is a logout. */
   revokeSession(id: string): Promise<void>;

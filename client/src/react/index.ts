@@ -35,16 +35,14 @@ export function useSessionClient(): SessionClient {
 }
 
 export type UseSessionResult = SessionSnapshot &
-  Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
+  Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'logoutOthers' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
 
 export function useSession(): UseSessionResult {
   const client = useSessionClient();
   // The server snapshot is the client's own: loading, or the initial session the provider hydrated it with.
   const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
-  return useMemo(() => {
-    const { login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken } = client;
-    return { ...snapshot, login, signIn, logout, logoutAll, listSessions, revokeSession, getAccessToken };
-  }, [client, snapshot]);
+  // The client's methods are plain closures (no `this`): spread whole, which costs the bundle less than picking them.
+  return useMemo(() => ({ ...client, ...snapshot }), [client, snapshot]);
 }
 
 export interface UseDevicesResult {

@@ -82,6 +82,13 @@ export function createFakeBff(init: { ttlMs?: number; signedIn?: boolean; sessio
       hint(false);
       return noContent();
     }
+    if (method == 'POST' && path == '/logout-others') return state.signedIn ? noContent() : errorResponse(401, 'no_session');
+    // Proxy mode's source of truth: the session, never a token.
+    if (method == 'GET' && path == '/session') {
+      return state.signedIn
+        ? json(200, { user: state.user, session: { id: state.sessionId, deviceName: 'Test device', createdAt: 1 } })
+        : errorResponse(401, 'no_session');
+    }
     if (method == 'GET' && path == '/sessions') {
       return state.signedIn ? json(200, { sessions: state.sessions }) : errorResponse(401, 'no_session');
     }

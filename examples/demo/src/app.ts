@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -22,7 +23,11 @@ export interface DemoApp {
   app: Express;
   bff: Bff;
   store: SessionStore;
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown: with the listening `server`, it stops accepting connections and lets the requests in flight
+   * finish (up to `timeoutMs`); event streams end with a reconnect hint; then the store the demo made is closed.
+   */
+  close(options?: { server?: Server; timeoutMs?: number }): Promise<void>;
 }
 
 const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
@@ -57,6 +62,9 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     issuer,
     accessTokenTtlSeconds: config.accessTtlSeconds,
     ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
+    ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
+    // Proxy mode: no token ever reaches the page, not even from login or refresh.
+    ...(config.proxy ? { browserTokens: false } : {}),
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
@@ -130,10 +138,10 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     app,
     bff,
     store,
-    close: async () => {
+    // The demo made the store (and the upstream API of proxy mode), so it closes them too, once the requests are done.
+    close: async (options = {}) => {
+      await bff.close({ ...options, closeStore: true });
       await upstream?.close();
-      bff.close();
-      await store.close();
     },
   };
 }

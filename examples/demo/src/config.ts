@@ -46,6 +46,8 @@ const envSchema = z.object({
   LATCHKEY_DEMO_UPSTREAM_URL: z.string().url().optional(),
   /** The BFF's `proxyRotationSeconds`: how old a credential gets before a proxied call rotates it (default 300). */
   LATCHKEY_PROXY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
+  /** The BFF's `rotationGraceSeconds` (default 15); tests shorten it with LATCHKEY_PROXY_ROTATION_SECONDS. */
+  LATCHKEY_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).optional(),
   /**
    * Resource servers allowed to call POST /auth/introspect and /auth/revoke: `id:secret`, comma-separated (the secret
    * is everything after the first colon; at least 32 characters). Unset: both routes answer 404.
@@ -115,6 +117,8 @@ export interface DemoConfig {
   proxy: { upstreamPort: number; upstreamUrl: string | undefined } | undefined;
   /** LATCHKEY_PROXY_ROTATION_SECONDS. */
   proxyRotationSeconds: number | undefined;
+  /** LATCHKEY_ROTATION_GRACE_SECONDS. */
+  rotationGraceSeconds: number | undefined;
   /** Passed to the BFF as `rateLimit`, which validates it. */
   rateLimits: unknown;
   /** LATCHKEY_INTROSPECTION_CLIENTS: the BFF's `resourceClients`; empty: introspection and revocation are off. */
@@ -166,6 +170,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
         ? { upstreamPort: e.LATCHKEY_DEMO_UPSTREAM_PORT, upstreamUrl: e.LATCHKEY_DEMO_UPSTREAM_URL }
         : undefined,
     proxyRotationSeconds: e.LATCHKEY_PROXY_ROTATION_SECONDS,
+    rotationGraceSeconds: e.LATCHKEY_ROTATION_GRACE_SECONDS,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
     redisWaitReplicas: e.LATCHKEY_REDIS_WAIT_REPLICAS,

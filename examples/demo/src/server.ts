@@ -3,6 +3,9 @@ import { DEMO_ACCOUNTS } from './accounts.js';
 import { createDemoApp } from './app.js';
 import { readDemoConfig, type DemoConfig } from './config.js';
 
+/** How long requests in flight get after SIGTERM; well within Kubernetes' default 30 s termination grace period. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
 /** `node examples/demo/dist/server.js`: starts the demo with the environment of SPEC section 3. */
 async function main(): Promise<void> {
   const config = readDemoConfig(process.env);
@@ -25,9 +28,17 @@ async function main(): Promise<void> {
     if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
     process.stdout.write(`${lines.join('\n')}\n`);
   });
-  const stop = () => {
-    server.close(() => void demo.close().finally(() => process.exit(0)));
-    server.closeAllConnections();
+  // Graceful shutdown (docs/operations.md): stop accepting connections, end event streams with a reconnect hint, let
+  // the requests in flight finish, then close the store. A second Ctrl-C ends the process at once.
+  const stop = (signal: NodeJS.Signals) => {
+    process.stdout.write(`${signal}: finishing the requests in flight (up to ${SHUTDOWN_TIMEOUT_MS / 1000} s), then exiting\n`);
+    demo.close({ server, timeoutMs: SHUTDOWN_TIMEOUT_MS }).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Latchkey demo: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -19,6 +19,7 @@ async function start(env: Record<string, string> = {}): Promise<DemoApp> {
 async function cookieOf(app: DemoApp['app'], username: string, password: string): Promise<string> {
   const res = await request(app).post('/auth/login').set('X-CSRF', '1').set('X-Forwarded-Proto', 'https').send({ username, password });
   expect(res.status).toBe(200);
+  expect(res.text).not.toContain('eyJ');
   const line = (res.headers['set-cookie'] as unknown as string[]).find((l) => l.startsWith('__Host-latchkey='))!;
   return line.split(';')[0]!;
 }

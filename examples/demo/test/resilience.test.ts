@@ -1,6 +1,8 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   fetchMetrics,
+  metricTotal,
   sleep,
   startDemoProcess,
   startRedisServer,
@@ -9,11 +11,13 @@ import {
   type RedisServer,
   type RoundRobinProxy,
 } from '@latchkey/testkit';
+import { ReconnectingEventStream } from './support/event-stream-client.js';
 import { Load, LoadDevice, loadTestEnv, Recorder, type CallResult, type RequestRecord } from './support/load.js';
 
 /**
  * Resilience of a two-process deployment under a bounded background load (docs/redis.md):
- * Redis paused, Redis killed and restarted with persistence, and one BFF instance killed behind a load balancer.
+ * Redis paused, Redis killed and restarted with persistence, one BFF instance killed behind a load balancer, and one
+ * stopped gracefully (SIGTERM) behind it.
  * The load is a handful of simulated devices, each logged in once, then looping refresh + GET /api/me; every answer
  * is recorded with its timing, and every request has a deadline, so a hang is a recorded failure, not a stuck test.
  */
@@ -476,4 +480,153 @@ describe('resilience under load', () => {
       expect(recorder.where((x) => x.error === 'reuse_detected')).toEqual([]);
     });
   });
+
+  describe('a BFF instance is stopped (SIGTERM) behind a round-robin load balancer: graceful shutdown', () => {
+    let d: Deployment;
+    let proxy: RoundRobinProxy;
+    const recorder = new Recorder();
+    const devices = Array.from({ length: DEVICES }, (_, i) => new LoadDevice(`device-${i}`, recorder));
+    /** Devices that only listen on an event stream (their cookies never rotate under the load). */
+    const listeners = Array.from({ length: 4 }, (_, i) => new LoadDevice(`listener-${i}`, recorder));
+    const streams: ReconnectingEventStream[] = [];
+    let stoppedAt = 0;
+    let records: RequestRecord[] = [];
+    let streamsOnA = 0;
+    let held: { status: number; setCookie: boolean } | { error: string } | undefined;
+    let exitedWithin = 0;
+
+    beforeAll(async () => {
+      d = await startDeployment();
+      proxy = await startRoundRobinProxy([d.a.url, d.b.url]);
+      for (const dev of devices) await dev.login(proxy.url, 'alice', 'wonderland');
+      for (const dev of listeners) await dev.login(proxy.url, 'bob', 'builder');
+      await stopUnderLoad();
+    }, 60_000);
+    afterAll(async () => {
+      for (const s of streams) s.stop();
+      await proxy?.close();
+      await stopDeployment(d);
+    });
+
+    /**
+     * Load and event streams through the proxy; a refresh is held open on A (its headers sent, its body not yet);
+     * A gets SIGTERM; the held refresh is completed; the load goes on until every device has been through B alone.
+     */
+    async function stopUnderLoad(): Promise<void> {
+      const { a } = d;
+      for (const dev of listeners) streams.push(new ReconnectingEventStream(proxy.url, dev.cookie!).start());
+      // Round robin: some streams are on A, the others on B.
+      await poll(() => streams.filter((s) => s.open).length, RECOVERY).toBe(listeners.length);
+      streamsOnA = await metricTotal(a.url, 'latchkey_event_streams');
+      const load = new Load(devices, { route: () => ({ refresh: proxy.url, me: proxy.url }) }).start();
+      try {
+        await poll(() => recorder.where((r) => r.kind === 'me' && r.outcome === 200).length, RECOVERY).toBeGreaterThan(2 * DEVICES);
+        const heldDevice = new LoadDevice('held', recorder);
+        await heldDevice.login(a.url, 'alice', 'wonderland');
+        const heldRefresh = startHeldRefresh(a.port, heldDevice.cookie!);
+        await heldRefresh.started;
+        const exited = a.exited();
+        stoppedAt = Date.now();
+        void a.stop();
+        // A is draining: the refresh it had started is still in flight. Now its body arrives.
+        await sleep(300);
+        held = await heldRefresh.finish();
+        await exited;
+        exitedWithin = Date.now() - stoppedAt;
+        await poll(
+          () => devices.every((dev) => recorder.where((r) => r.device === dev.name && r.kind === 'me' && r.outcome === 200 && r.start > stoppedAt).length >= 3),
+          RECOVERY,
+        ).toBe(true);
+        // Every stream client A had reconnects (after the retry: A sent it) to the instance left; B's stay as they were.
+        await poll(() => streams.filter((s) => s.open !== undefined && s.open.at > stoppedAt).length, RECOVERY).toBe(streamsOnA);
+      } finally {
+        await load.stop();
+      }
+      records = [...recorder.records];
+      console.info(
+        'graceful stop: outcomes',
+        JSON.stringify(recorder.summary()),
+        'failovers',
+        JSON.stringify([...proxy.failoverCauses]),
+        `streams on A before: ${streamsOnA}; A exited ${exitedWithin} ms after SIGTERM`,
+      );
+    }
+
+    it('the refresh A had started when SIGTERM came is answered by A (200, a new cookie), and A exits promptly', () => {
+      expect(held).toEqual({ status: 200, setCookie: true });
+      expect(exitedWithin).toBeLessThan(5000);
+    });
+
+    it('no request of the load is lost: every one answered 200, without a retry', () => {
+      const load = records.filter((r) => r.kind === 'refresh' || r.kind === 'me');
+      const failed = load.filter((r) => r.outcome !== 200);
+      expect(failed, describeRecords(failed).join('\n')).toEqual([]);
+      expect(proxy.failures).toBe(0);
+      expect(load.filter((r) => r.start > stoppedAt).length).toBeGreaterThan(0);
+      // The load balancer only saw A refuse new connections, never drop one it had accepted (ECONNRESET: a request cut
+      // mid-flight, which its failover would hide from the devices above).
+      expect([...proxy.failoverCauses.keys()]).toEqual(['ECONNREFUSED']);
+    });
+
+    it('every event-stream client on A got the reconnect hint and reconnected to B, where its stream is live', async () => {
+      expect(streamsOnA).toBeGreaterThan(0);
+      const hinted = streams.filter((s) => s.events.some((e) => e.event === 'reconnect'));
+      expect(hinted).toHaveLength(streamsOnA);
+      for (const s of hinted) {
+        const hint = s.events.find((e) => e.event === 'reconnect')!;
+        expect(hint.at).toBeGreaterThanOrEqual(stoppedAt);
+        expect(s.open!.at).toBeGreaterThan(hint.at);
+      }
+      expect(streams.every((s) => s.open !== undefined)).toBe(true);
+      expect(await metricTotal(d.b.url, 'latchkey_event_streams')).toBe(listeners.length);
+      // Live: a logout through the load balancer reaches that device's reconnected stream.
+      const moved = streams.indexOf(hinted[0]!);
+      expect((await listeners[moved]!.logout(proxy.url)).outcome).toBe(204);
+      await expect.poll(() => streams[moved]!.events.some((e) => e.event === 'session_ended'), PROPAGATION).toBe(true);
+    });
+  });
 });
+
+/**
+ * POST /auth/refresh straight to a demo process, sent in two parts: the headers at once (the server has started the
+ * request), the body only when `finish()` is called. Answers the status and whether a session cookie was set, or the
+ * socket error.
+ */
+function startHeldRefresh(port: number, cookie: string) {
+  const socket = connect(port, '127.0.0.1');
+  let response = '';
+  const answered = new Promise<{ status: number; setCookie: boolean } | { error: string }>((resolve) => {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (response += chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(response)?.[1];
+      resolve(status ? { status: Number(status), setCookie: /^set-cookie: __Host-latchkey=[^;]/im.test(response) } : { error: 'closed without an answer' });
+    });
+  });
+  const started = new Promise<void>((resolve) =>
+    socket.once('connect', () => {
+      socket.write(
+        [
+          'POST /auth/refresh HTTP/1.1',
+          'Host: localhost',
+          'X-CSRF: 1',
+          `Cookie: ${cookie}`,
+          'Content-Type: application/json',
+          'Content-Length: 2',
+          'Connection: close',
+          '',
+          '',
+        ].join('\r\n'),
+        () => setTimeout(resolve, 100),
+      );
+    }),
+  );
+  return {
+    started,
+    finish: () => {
+      socket.write('{}');
+      return answered;
+    },
+  };
+}

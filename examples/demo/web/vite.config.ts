@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@latchkey\/client\/react$/, replacement: repo('client/src/react/index.ts') },
       { find: /^@latchkey\/client\/axios$/, replacement: repo('client/src/axios/index.ts') },
       { find: /^@latchkey\/client\/live$/, replacement: repo('client/src/live/index.ts') },
+      { find: /^@latchkey\/client\/proxy$/, replacement: repo('client/src/proxy/index.ts') },
       { find: /^@latchkey\/client$/, replacement: repo('client/src/index.ts') },
       { find: /^@latchkey\/shared$/, replacement: repo('shared/src/index.ts') },
     ],

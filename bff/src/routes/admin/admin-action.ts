@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { BffContext } from '../../context.js';
+import { catchRejection } from '../../http/async-handler.js';
 import { toLatchkeyError } from '../../http/error-handler.js';
 import { tracedRoute } from '../../observability/tracing-route.js';
 
@@ -58,7 +59,7 @@ export function adminAction(
   run: (req: Request) => Promise<AdminActionResult>,
   options: AdminActionOptions = {},
 ): RequestHandler {
-  return tracedRoute(ctx, `latchkey.admin.${action}`, async (req, res, trace) => {
+  const handler = tracedRoute(ctx, `latchkey.admin.${action}`, async (req, res, trace) => {
     const entry = { event: 'admin_audit', action, actor: actorOf(req), target: targetOf(req) };
     // The operators' feed gets the same who/what/target/outcome as the audit line.
     const feed = (outcome: string, detail?: Record<string, unknown>) =>
@@ -92,4 +93,5 @@ export function adminAction(
     if (result.body === undefined) res.status(result.status).end();
     else res.status(result.status).json(result.body);
   });
+  return catchRejection(handler);
 }

@@ -4,10 +4,10 @@ import { describeError } from './describe-error.js';
 import { logoutAllFromHere } from './session.js';
 
 export function AccountCard() {
-  const { user, session, logout } = useSession();
+  const { user, session, logout, logoutOthers } = useSession();
   const [error, setError] = useState('');
 
-  // Both sign out locally (and in every tab) even when the server cannot be reached; then we say so.
+  // The sign-outs end this device locally (and in every tab) even when the server cannot be reached; then we say so.
   const run = (action: () => Promise<void>) => () => {
     setError('');
     action().catch((failure: unknown) => setError(describeError(failure)));
@@ -29,6 +29,9 @@ export function AccountCard() {
       <div className="actions">
         <button onClick={run(logout)} data-testid="logout">
           Sign out this device
+        </button>
+        <button onClick={run(logoutOthers)} data-testid="logout-others">
+          Sign out my other devices
         </button>
         <button className="danger" onClick={run(logoutAllFromHere)} data-testid="logout-all">
           Sign out everywhere

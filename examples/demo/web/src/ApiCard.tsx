@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api } from './session.js';
+import { api, isProxyMode } from './session.js';
 import { describeError } from './describe-error.js';
 
 interface Result {
@@ -41,7 +41,10 @@ export function ApiCard() {
     <section className="card">
       <h2>API</h2>
       <p className="muted">
-        Requests go through axios; the adapter adds the access token and refreshes it on a 401. /api/admin needs the admin scope (alice has it, bob gets 403).
+        {isProxyMode
+          ? 'Proxy mode: requests go through the BFF, which attaches the token on the server; this page never holds one.'
+          : 'Requests go through axios; the adapter adds the access token and refreshes it on a 401.'}{' '}
+        /api/admin needs the admin scope (alice has it, bob gets 403).
       </p>
       <div className="actions">
         <button className="primary" onClick={() => void me.call()} disabled={me.pending} data-testid="call-me">

@@ -2,17 +2,26 @@ import axios from 'axios';
 import { createSessionClient } from '@latchkey/client';
 import { attachAxios } from '@latchkey/client/axios';
 import { attachLive } from '@latchkey/client/live';
+import * as proxyMode from '@latchkey/client/proxy';
+
+/**
+ * Proxy mode (LATCHKEY_DEMO_PROXY=true): the server says so in the page's HTML. The page then holds no token at all:
+ * its API calls go through the BFF's proxy with the cookie and `X-CSRF: 1`.
+ */
+export const isProxyMode = document.querySelector('meta[name="latchkey-mode"]')?.getAttribute('content') === 'proxy';
 
 // One client per page, created outside React: the provider starts it, the app owns it.
-export const sessionClient = createSessionClient({
-  bffUrl: '/auth',
-  // The demo API lives on the page's own origin; no other host ever sees the token.
-  apiOrigins: [window.location.origin],
-});
+// The demo API lives on the page's own origin; no other host ever sees the token (or, in proxy mode, the CSRF header).
+const apiOrigins = [window.location.origin];
+export const sessionClient = isProxyMode
+  ? proxyMode.createSessionClient({ mode: 'proxy', bffUrl: '/auth', apiOrigins })
+  : createSessionClient({ bffUrl: '/auth', apiOrigins });
 
-// The axios instance the page uses for its API: bearer token attached, one refresh-and-retry on 401.
+// The axios instance the page uses for its API: bearer token attached, one refresh-and-retry on 401 (token mode);
+// cookie and X-CSRF, a BFF 401 ends the session (proxy mode).
 export const api = axios.create();
-attachAxios(api, sessionClient);
+if (isProxyMode) proxyMode.attachAxios(api, sessionClient);
+else attachAxios(api, sessionClient);
 
 // Pushes from the BFF: a device signed out elsewhere leaves this page at once, and the device list reloads when a
 // device signs in or out. One stream per browser, shared by the tabs.
