@@ -64,7 +64,11 @@ export default defineConfig(
     {
       // After the rule for every route (the later rule replaces it for these files, so it repeats its pattern): the
       // framework-neutral routes, one request shape in, one answer out, for bff.router and bff.fetch alike.
-      files: ['bff/src/routes/{auth-routes,jwks,login,logout,logout-all,refresh,sessions}.ts'],
+      // Every /auth route; not proxy.ts (bff.proxy is an Express router by contract) nor admin/ (the admin router).
+      files: [
+        'bff/src/routes/{auth-routes,route-table,jwks,login,refresh,logout,logout-all,logout-others,sessions,current-session,events}.ts',
+        'bff/src/routes/{introspect,revoke,oauth-endpoints,oidc-login,oidc-callback,oidc-logout,oidc-backchannel-logout}.ts',
+      ],
       regex: '^express$|(^|/)adapters/',
       message: 'A framework-neutral route imports neither Express nor an adapter.',
     },

@@ -6,6 +6,8 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Tests run against the TypeScript sources, so `npm test` needs no build for unit and integration tests.
 const alias = {
   '@latchkey/shared': src('./shared/src/index.ts'),
+  '@latchkey/bff/store': src('./bff/src/store/index.ts'),
+  '@latchkey/bff/guard': src('./bff/src/guard/index.ts'),
   '@latchkey/bff': src('./bff/src/index.ts'),
   '@latchkey/client/react': src('./client/src/react/index.ts'),
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
@@ -46,8 +48,9 @@ export default defineConfig({
           environment: 'node',
           env: { LATCHKEY_TEST_ADAPTER: 'fetch' },
           include: [
-            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,health}.test.ts',
-            'bff/test/fuzz/http-fuzz.test.ts',
+            'bff/test/http/{login,refresh,logout,sessions,current-session,csrf,cors,error-responses,rate-limits,security-log,claims-and-scopes,trust-proxy,session-hint-cookie,health,introspection,events}.test.ts',
+            'bff/test/fuzz/{http-fuzz,oauth-endpoints-fuzz}.test.ts',
+            'bff/test/oidc/*.test.ts',
           ],
           testTimeout: 20_000,
           hookTimeout: 30_000,

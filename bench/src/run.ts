@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff';
+import { newSessionKey, RedisStore, type DeviceSessionRecord } from '@latchkey/bff/store';
 import { fetchMetrics, metricByLabel, type NodeProcess, type RedisServer } from '@latchkey/testkit';
 import { pinSelf, startCluster, startNode, startRedis } from './launch.js';
 import { pushLatency, streamsUnderLoad } from './live.js';

@@ -1,18 +1,14 @@
-import bodyParser from 'body-parser';
 import { Router, type ErrorRequestHandler } from 'express';
-import { ROUTES } from '@latchkey/shared';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
 import { createGuard, type Guard } from './guard/guard.js';
+import { createVerifyRequest, type VerifyRequest } from './guard/verify-request.js';
 import { createCors, createCorsPolicy } from './http/cors.js';
 import { EventStreams } from './events/event-streams.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { expressAdapter } from './adapters/express.js';
 import { fetchAdapter, type FetchRequestInfo } from './adapters/fetch.js';
 import { cookieHeaderOf, type CookieSource } from './http/cookie-header.js';
-import { noStore } from './http/no-store.js';
-import { createOidcLoginIpLimit } from './http/oidc-login-rate-limit.js';
-import { requireSignInNavigation } from './http/sign-in-navigation.js';
 import { KeyRing } from './keys/key-ring.js';
 import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
@@ -23,23 +19,13 @@ import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOpti
 import { createProxyRouter } from './routes/proxy.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createServerAccessTokens } from './session/server-access-token.js';
+import type { DeviceSessionRecord } from './store/types.js';
 import { createHealthRoutes } from './routes/health.js';
 import { InFlight } from './http/in-flight.js';
 import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
-import { createEventsHandler } from './routes/events.js';
 import { createIdpClient } from './oidc/idp-client.js';
-import { createLoginTransactionMiddleware } from './oidc/login-transaction.js';
-import { createBackchannelLogoutHandler } from './routes/oidc-backchannel-logout.js';
-import { createOidcCallbackHandler } from './routes/oidc-callback.js';
-import { createOidcLoginHandler } from './routes/oidc-login.js';
-import { createOidcLogoutHandler } from './routes/oidc-logout.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
-import { mountOAuthEndpoints } from './routes/oauth-endpoints.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
-import type { DeviceSessionRecord } from './store/types.js';
-
-/** The back-channel logout's form body is one signed token; anything bigger is refused before parsing. */
-const BODY_LIMIT = '8kb';
 
 /** A cached read-only session answer is trusted only while the revocation view is this current (the guard's own bound). */
 const VIEW_CURRENT_MS = 500;
@@ -49,11 +35,16 @@ export interface Bff {
   readonly router: Router;
   /**
    * The same `/auth` routes for Fetch-standard servers (Next.js route handlers, Hono, Deno, Bun): hand it every
-   * request under `/auth`. `info.clientAddress` feeds the per-IP rate limits (see docs/architecture.md). Not served
-   * here yet (404 saying so; mount `router` for them): the OIDC routes, `GET /events`, `/introspect` and `/revoke`.
+   * request under `/auth`. `info.clientAddress` feeds the per-IP rate limits (see docs/architecture.md).
    */
   fetch(request: Request, info?: FetchRequestInfo): Promise<Response>;
-  /** Guard middleware for resource routes: `app.get('/api/me', bff.requireAuth(), handler)`. */
+  /**
+   * The guard for any server: decides one request from its `Authorization` header (a Fetch `Request`, a `Headers`,
+   * or a plain headers object) on a route (`requireAuth`'s options, or `guard.route(options)` resolved once). Answers
+   * `{ ok: true, claims }` or `{ ok: false, error }` (a LatchkeyError: 401, 403, 503 per the fail policy); never rejects.
+   */
+  verify: VerifyRequest;
+  /** Guard middleware for resource routes (Express): `app.get('/api/me', bff.requireAuth(), handler)`. */
   readonly requireAuth: Guard['requireAuth'];
   /**
    * The device session of a request's cookie, for server rendering (docs/ssr.md): `{ user, session, claims }`, or
@@ -207,9 +198,16 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   let closing: Promise<void> | undefined;
   const inFlight = new InFlight();
   const health = createHealthRoutes(ctx, { feedCurrent: () => guard.feedCurrent(), closing: () => closing !== undefined });
-  // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
   const isSessionRevoked = (s: DeviceSessionRecord) => guard.isSessionRevoked(s.sid, s.userId, s.createdAt, s.tenant);
-  const dispatch = createAuthDispatcher(ctx, (s) => s.tenant !== undefined && isSessionRevoked(s), isSessionRevoked, health);
+  const dispatch = createAuthDispatcher(ctx, {
+    guard,
+    eventStreams,
+    idp,
+    health,
+    // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
+    isTenantRevoked: (s) => s.tenant !== undefined && isSessionRevoked(s),
+    isSessionRevoked,
+  });
   // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
@@ -223,36 +221,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
   if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
-  if (idp) {
-    // Mounted before the X-CSRF check: login and callback are top-level navigations (no custom header possible;
-    // state, PKCE S256 and the SameSite=Lax transaction cookie protect them), and the back-channel logout is a
-    // server-to-server POST authenticated by its signed logout token. Nothing here reads the session cookie to act.
-    const transaction = createLoginTransactionMiddleware(ctx, idp.options);
-    // Only a same-site top-level navigation starts a sign-in, checked before anything is counted or written; each
-    // start writes a transaction to the store, which its own per-IP limit bounds (apart from password logins').
-    router.get(
-      ROUTES.oidcLogin,
-      noStore,
-      requireSignInNavigation(logger),
-      createOidcLoginIpLimit(ctx),
-      transaction.middleware,
-      createOidcLoginHandler(ctx, idp),
-    );
-    router.get(ROUTES.oidcCallback, noStore, transaction.middleware, createOidcCallbackHandler(ctx, idp, transaction.cookieName));
-    // RP-initiated logout's redirect: its single-use handle is in a SameSite=Strict cookie set by POST /logout.
-    router.get(ROUTES.oidcLogout, noStore, createOidcLogoutHandler(ctx, idp));
-    router.post(
-      ROUTES.oidcBackchannelLogout,
-      noStore,
-      bodyParser.urlencoded({ extended: false, limit: BODY_LIMIT, type: 'application/x-www-form-urlencoded' }),
-      createBackchannelLogoutHandler(ctx, idp),
-    );
-  }
-  // Before the CSRF header check: EventSource cannot send headers (the handler checks Origin itself).
-  router.get(ROUTES.events, noStore, createEventsHandler(ctx, eventStreams, guard.isSessionRevoked));
-  mountOAuthEndpoints(router, ctx, guard);
-  // The framework-neutral routes: JWKS, then X-CSRF and the JSON body for login, refresh, logout, logout-all and the
-  // session list, and 404 for anything else (routes/auth-routes.ts).
+  // The framework-neutral routes (routes/auth-routes.ts): JWKS, the probes, the OIDC routes, the event stream and the
+  // OAuth endpoints, then X-CSRF and the JSON body for the cookie routes, and 404 for anything else.
   router.use(expressAdapter(dispatch));
   router.use(routerErrorHandler);
 
@@ -272,6 +242,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
         leave();
       }
     },
+    verify: createVerifyRequest(guard),
     requireAuth: guard.requireAuth,
     getSession: async (req: CookieSource) => sessionReader.read(cookieHeaderOf(req)),
     getAccessToken: async (req: CookieSource) => {

@@ -30,7 +30,8 @@ const DOCS = [
 
 const FRAGMENT_IMPORTS = [
   "import express from 'express';",
-  "import { createBff, createGuard, MemoryStore, RedisStore, LatchkeyError, KeyRing, systemClock } from '@latchkey/bff';",
+  "import { createBff, MemoryStore, RedisStore, LatchkeyError, systemClock } from '@latchkey/bff';",
+  "import { createGuard, KeyRing } from '@latchkey/bff/guard';",
   "import { ROUTES } from '@latchkey/shared';",
   "import { createSessionClient, SessionError } from '@latchkey/client';",
   "import { attachAxios } from '@latchkey/client/axios';",

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { AuthDispatcher } from '../routes/auth-routes.js';
 import type { CorsDecision } from '../http/cors.js';
-import type { AuthRequest, AuthResult } from '../http/exchange.js';
+import type { AuthRequest, AuthResult, StreamedBody } from '../http/exchange.js';
 
 /** Where `bff.fetch` expects the BFF: the `/auth` routes (SPEC), whatever the host application's path layout. */
 export const FETCH_MOUNT = '/auth';
@@ -54,19 +54,54 @@ function fromFetch(request: Request, url: URL, info: FetchRequestInfo | undefine
     bodySource: Object.assign(stream, { headers }),
     body: {},
     params: {},
+    search: url.search,
+    connectionClosed: () => request.signal.aborted,
     native: request,
   };
   return { req, outsideMount: !underMount };
 }
 
-function toResponse(result: AuthResult, method: string, extraHeaders: ReadonlyArray<readonly [string, string]>): Response {
+function toResponse(result: AuthResult, method: string, extraHeaders: ReadonlyArray<readonly [string, string]>, signal: AbortSignal): Response {
   const headers = new Headers();
   for (const [name, value] of extraHeaders) headers.append(name, value);
   for (const [name, value] of result.headers) headers.set(name, value);
   for (const line of result.cookies) headers.append('Set-Cookie', line);
+  if (result.stream) {
+    // HEAD: nobody will read the stream.
+    if (method === 'HEAD') result.stream.clientGone();
+    return new Response(method === 'HEAD' ? null : readableOf(result.stream, signal), { status: result.status, headers });
+  }
   const hasBody = result.body !== undefined && method !== 'HEAD' && result.status !== 204;
   if (result.body !== undefined) headers.set('Content-Type', 'application/json; charset=utf-8');
   return new Response(hasBody ? JSON.stringify(result.body) : null, { status: result.status, headers });
+}
+
+/**
+ * A streamed body as a Fetch `ReadableStream`. The client's leaving is reported by whichever the server does: cancel
+ * the body (Node adapters, Deno, Bun) or abort the request's signal (Next.js, undici). Queued bytes are counted, so a
+ * client that reads nothing is dropped as on Express.
+ */
+function readableOf(body: StreamedBody, signal: AbortSignal): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  signal.addEventListener('abort', () => body.clientGone(), { once: true });
+  if (signal.aborted) body.clientGone();
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        body.attach({
+          write: (text) => controller.enqueue(encoder.encode(text)),
+          end: () => controller.close(),
+          destroy: () => controller.error(new Error('event stream dropped')),
+          get queuedBytes() {
+            return Math.max(0, -(controller.desiredSize ?? 0));
+          },
+        });
+      },
+      cancel: () => body.clientGone(),
+    },
+    // Nothing is buffered ahead of the reader: every byte written and not read counts as queued.
+    { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+  );
 }
 
 /**
@@ -83,7 +118,7 @@ export function fetchAdapter(
     const { req, outsideMount } = fromFetch(request, url, info);
     const decision = cors?.(req.method, req.get('origin'));
     if (decision?.preflight) return new Response(null, { status: 204, headers: [...decision.headers, ['Content-Length', '0']] });
-    const result = await dispatch(req, { adapter: 'fetch', outsideMount });
-    return toResponse(result, req.method, decision?.headers ?? []);
+    const result = await dispatch(req, { outsideMount });
+    return toResponse(result, req.method, decision?.headers ?? [], request.signal);
   };
 }

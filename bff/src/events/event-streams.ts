@@ -1,7 +1,7 @@
-import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { DevicesChangedData, ReconnectData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { StreamedBody } from '../http/exchange.js';
 import type { BffMetrics } from '../observability/metrics.js';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 
@@ -43,8 +43,16 @@ interface OpenStream {
   timer?: NodeJS.Timeout;
   /** A store read about the session's end is under way. */
   checking: boolean;
-  res: Response;
+  body: StreamedBody;
 }
+
+/** The stream's answer headers: kept from proxies' buffers and caches. */
+export const EVENT_STREAM_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['Content-Type', 'text/event-stream; charset=utf-8'],
+  // no-transform: a compressing proxy would hold events back until its buffer fills.
+  ['Cache-Control', 'no-store, no-transform'],
+  ['X-Accel-Buffering', 'no'],
+];
 
 /** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -90,12 +98,12 @@ export class EventStreams {
   }
 
   /**
-   * Starts the stream for an authenticated session: headers that keep proxies from buffering or caching it, the
-   * reconnect delay, then registration. Throws the refusal (before anything is written) when a cap is reached.
+   * Starts the stream for an authenticated session on `body` (the answer the route sends with EVENT_STREAM_HEADERS):
+   * the reconnect delay, then registration. Throws the refusal (before anything is written) when a cap is reached.
    */
-  open(req: Request, res: Response, session: StreamSession): void {
-    // The client may have gone while its session was being checked: its 'close' already fired, so never register it.
-    if (req.socket.destroyed) return;
+  open(body: StreamedBody, session: StreamSession): void {
+    // The client may have gone while its session was being checked: never register it.
+    if (body.closed) return;
     this.assertProcessRoom();
     if ((this.bySid.get(session.sid)?.size ?? 0) >= this.options.maxPerDevice) {
       throw this.refuse('device', 'too_many_connections', 'Too many open event streams for this device. Try again later.');
@@ -111,22 +119,13 @@ export class EventStreams {
       endsAt: Math.min(session.idleExpiresAt, session.absoluteExpiresAt),
       absoluteExpiresAt: session.absoluteExpiresAt,
       checking: false,
-      res,
+      body,
     };
-    res.status(200).set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      // no-transform: a compressing proxy would hold events back until its buffer fills.
-      'Cache-Control': 'no-store, no-transform',
-      'X-Accel-Buffering': 'no',
-    });
-    req.socket.setNoDelay(true);
-    req.socket.setKeepAlive(true);
-    res.flushHeaders();
-    res.write(`retry: ${this.options.retryMs}\n\n`);
+    body.write(`retry: ${this.options.retryMs}\n\n`);
     add(this.bySid, stream.sid, stream);
     add(this.byUser, stream.userId, stream);
     this.count++;
-    res.on('close', () => this.remove(stream));
+    body.onClientGone(() => this.remove(stream));
     this.arm(stream);
   }
 
@@ -170,7 +169,7 @@ export class EventStreams {
         this.send(stream, `retry: ${retryMs}\n`);
         this.write(stream, 'reconnect', data);
         this.remove(stream);
-        stream.res.end();
+        stream.body.end();
       }
     }
   }
@@ -217,7 +216,7 @@ export class EventStreams {
       () => {
         stream.checking = false;
         this.remove(stream);
-        stream.res.end();
+        stream.body.end();
       },
     );
   }
@@ -226,7 +225,7 @@ export class EventStreams {
     const data: SessionEndedData = { sid: stream.sid, reason };
     this.write(stream, 'session_ended', data);
     this.remove(stream);
-    stream.res.end();
+    stream.body.end();
   }
 
   private write(stream: OpenStream, event: StreamEventName, data: object): void {
@@ -235,13 +234,13 @@ export class EventStreams {
   }
 
   private send(stream: OpenStream, text: string): void {
-    if (stream.res.writableLength > MAX_QUEUED_BYTES) {
+    if (stream.body.queuedBytes > MAX_QUEUED_BYTES) {
       this.options.logger.warn({ event: 'event_stream_dropped', userId: stream.userId, sid: stream.sid }, 'event stream dropped: the client reads nothing');
       this.remove(stream);
-      stream.res.destroy();
+      stream.body.destroy();
       return;
     }
-    stream.res.write(text);
+    stream.body.write(text);
   }
 
   private beat(): void {

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { ResolvedResourceClient } from '../options.js';
 import type { ClientAuthLimit } from './client-auth-limit.js';
+import type { AuthRequest, AuthResult, Reply, RequestView } from './exchange.js';
 import type { FormParameters } from './form-body.js';
-import { catchRejection } from './async-handler.js';
 
 /** A configured client: its id, the SHA-256 of its secret (base64url), and which tokens it may see. */
 export type ResourceClient = ResolvedResourceClient;
@@ -16,11 +15,6 @@ export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
 const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
 /** Longest Authorization header considered: id and secret, form-encoded (x3), in base64 (x4/3), with room. */
 const MAX_AUTHORIZATION = 8192;
-
-/** The authenticated client, set by `requireClient` on `res.locals`. */
-export function authenticatedClient(res: Response): ResourceClient {
-  return res.locals.resourceClient as ResourceClient;
-}
 
 /**
  * The form-urlencoding of RFC 6749 §2.3.1 (Appendix B) undone: `+` is a space, then percent-decoding as UTF-8.
@@ -49,6 +43,12 @@ function parseBasic(header: string): { id: string; secret: string } | null {
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
+/** An OAuth endpoint once its caller is known: the parsed form and the authenticated client. */
+export type ClientRoute = (req: AuthRequest, reply: Reply, form: FormParameters, client: ResourceClient) => Promise<AuthResult>;
+
+/** Authenticates the resource client of one request (its form body already parsed): the client, or a thrown 401 or 429. */
+export type ClientAuthenticator = (req: RequestView, body: FormParameters) => Promise<ResourceClient>;
+
 /**
  * Authenticates a resource client (client_secret_basic or client_secret_post; exactly one per request, RFC 6749
  * §2.3) against the configured clients. Secrets are compared as SHA-256 digests with timingSafeEqual: equal
@@ -57,16 +57,13 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
  * Every attempt goes through `limit` (see client-auth-limit.ts): past a bound, 429 `rate_limited`, whatever the secret.
  * Runs after the form body parser (client_secret_post reads the body).
  */
-export function requireClient(clients: readonly ResourceClient[], logger: Logger, limit: ClientAuthLimit): RequestHandler {
+export function createClientAuthenticator(clients: readonly ResourceClient[], logger: Logger, limit: ClientAuthLimit): ClientAuthenticator {
   const byId = new Map(clients.map((c) => [c.id, { client: c, hash: Buffer.from(c.secretHash, 'base64url') }]));
   const unknownClient = digest('latchkey: no such client');
-  return catchRejection(async (req, res, next) => {
-    const body = (req.body ?? {}) as FormParameters;
-    const header = req.headers.authorization;
+  return async (req, body) => {
+    const header = req.get('authorization');
     const posted = body.client_id !== undefined || body.client_secret !== undefined;
-    if (header !== undefined && posted) {
-      return next(new LatchkeyError('invalid_request', 'Use one client authentication method, not several.', { oauthBody: true }));
-    }
+    if (header !== undefined && posted) throw new LatchkeyError('invalid_request', 'Use one client authentication method, not several.', { oauthBody: true });
     let method: ClientAuthMethod;
     let presented: { id: string; secret: string } | null;
     if (header !== undefined) {
@@ -80,14 +77,8 @@ export function requireClient(clients: readonly ResourceClient[], logger: Logger
     const equal = presented !== null && timingSafeEqual(digest(presented.secret), expected?.hash ?? unknownClient);
     const authenticated = expected !== undefined && equal;
     const attempted = header !== undefined || posted;
-    if (attempted) {
-      try {
-        // Per client id only for configured ids: an unknown id has no secret to find.
-        await limit.check(req.ip ?? '', expected?.client.id ?? null, authenticated);
-      } catch (error) {
-        return next(error);
-      }
-    }
+    // Per client id only for configured ids: an unknown id has no secret to find.
+    if (attempted) await limit.check(req.ip ?? '', expected?.client.id ?? null, authenticated);
     if (!authenticated) {
       if (attempted) {
         logger.warn(
@@ -95,9 +86,8 @@ export function requireClient(clients: readonly ResourceClient[], logger: Logger
           'resource client authentication failed',
         );
       }
-      return next(new LatchkeyError('invalid_client', undefined, { oauthBody: true }));
+      throw new LatchkeyError('invalid_client', undefined, { oauthBody: true });
     }
-    res.locals.resourceClient = expected.client;
-    next();
-  });
+    return expected.client;
+  };
 }

@@ -1,7 +1,7 @@
 import bodyParser from 'body-parser';
-import type { RequestHandler } from 'express';
 import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { hasBody, readBody, type BodySource } from './read-body.js';
 
 /** Parameters a form body may carry: enough for token, token_type_hint, client_id and client_secret, and a few more. */
 const MAX_PARAMETERS = 16;
@@ -36,27 +36,28 @@ function isUtf8Form(header: string | undefined): boolean {
 
 /**
  * The form body of the OAuth endpoints (RFC 7662 §2.1, RFC 7009 §2.1), capped at `limitBytes` before parsing.
- * The rest of the BFF takes JSON only; this parser is mounted on those two routes alone. body-parser does the
+ * The rest of the BFF takes JSON only; this parser reads those two routes' bodies alone. body-parser does the
  * decoding (no compressed bodies: the cap is on what arrives); this wrapper adds what OAuth asks beyond it: the exact
- * media type, and each parameter at most once (RFC 6749 §3.2), so `req.body` is a FormParameters.
+ * media type, and each parameter at most once (RFC 6749 §3.2), so the result is a FormParameters.
  */
-export function formBody(limitBytes: number): RequestHandler {
+export function createFormBodyParser(limitBytes: number): (source: BodySource) => Promise<FormParameters> {
   const parse = bodyParser.urlencoded({ extended: false, limit: limitBytes, parameterLimit: MAX_PARAMETERS, inflate: false, type: () => true });
-  return (req, res, next) => {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-    if (!hasBody) {
-      req.body = {};
-      return next();
-    }
-    if (!isUtf8Form(req.headers['content-type'])) {
-      return next(oauthError('unsupported_media_type', 'Request bodies must be application/x-www-form-urlencoded (UTF-8).'));
-    }
-    parse(req, res, (error?: unknown) => {
-      if (error !== undefined) return next(convertBodyParserError(error));
-      const body = req.body as Record<string, unknown>;
-      const repeated = Object.keys(body).find((name) => typeof body[name] !== 'string');
-      if (repeated !== undefined) return next(oauthError('invalid_request', 'A parameter appears more than once.'));
-      next();
-    });
+  return async (source) => {
+    if (!hasBody(source.headers)) return {};
+    if (!isUtf8Form(source.headers['content-type']))
+      throw oauthError('unsupported_media_type', 'Request bodies must be application/x-www-form-urlencoded (UTF-8).');
+    const body = (await readBody(parse, source).catch((error: unknown) => Promise.reject(convertBodyParserError(error)))) as Record<string, unknown>;
+    const repeated = Object.keys(body).find((name) => typeof body[name] !== 'string');
+    if (repeated !== undefined) throw oauthError('invalid_request', 'A parameter appears more than once.');
+    return body as FormParameters;
   };
+}
+
+/**
+ * A plain form body (the back-channel logout's `logout_token`), capped at `limit`: the parameters as body-parser reads
+ * them, or undefined for a body of another type (left unread).
+ */
+export function createPlainFormParser(limit: string): (source: BodySource) => Promise<Record<string, unknown> | undefined> {
+  const parse = bodyParser.urlencoded({ extended: false, limit, type: 'application/x-www-form-urlencoded' });
+  return (source) => readBody(parse, source) as Promise<Record<string, unknown> | undefined>;
 }

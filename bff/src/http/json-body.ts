@@ -1,9 +1,8 @@
 import bodyParser from 'body-parser';
-import type { Request, RequestHandler } from 'express';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { RequestHandler } from 'express';
 import { parse as parseContentType } from 'content-type';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { hasBody, readBody, type BodySource } from './read-body.js';
 
 /** body-parser's error types, converted at the edge to the wire codes. */
 function convertBodyParserError(error: unknown): LatchkeyError {
@@ -13,10 +12,6 @@ function convertBodyParserError(error: unknown): LatchkeyError {
     return new LatchkeyError('unsupported_media_type', undefined, { cause: error });
   }
   return new LatchkeyError('invalid_request', 'The request body is not valid JSON.', { cause: error });
-}
-
-function hasBody(headers: IncomingHttpHeaders): boolean {
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 }
 
 /**
@@ -49,18 +44,14 @@ function hasKnownCoding(header: string | undefined): boolean {
  * parsing whichever server carried the request. A request without a body gets `{}`; a body of any other type,
  * charset or content coding is refused with 415 (a form post is the classic CSRF vehicle).
  */
-export function createJsonBodyParser(limit: string): (source: Readable & { headers: IncomingHttpHeaders }) => Promise<unknown> {
+export function createJsonBodyParser(limit: string): (source: BodySource) => Promise<unknown> {
   const parse = bodyParser.json({ limit, strict: true, type: () => true });
   return (source) => {
     if (!hasBody(source.headers)) return Promise.resolve({});
     if (!isUtf8Json(source.headers['content-type']) || !hasKnownCoding(source.headers['content-encoding'])) {
       return Promise.reject(new LatchkeyError('unsupported_media_type'));
     }
-    const carrier = source as unknown as Request;
-    return new Promise((resolve, reject) => {
-      // body-parser reads the stream and leaves the result on it; it touches nothing of the response.
-      parse(carrier, undefined as never, (error?: unknown) => (error === undefined ? resolve(carrier.body) : reject(convertBodyParserError(error))));
-    });
+    return readBody(parse, source).catch((error: unknown) => Promise.reject(convertBodyParserError(error)));
   };
 }
 

@@ -1,7 +1,5 @@
-import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import { ipKey, RequestLimit } from './rate-limit.js';
-import { catchRejection } from './async-handler.js';
 
 /**
  * Sign-in starts (`GET /oidc/login`) per client IP, counted apart from password logins: each start writes a login
@@ -9,13 +7,12 @@ import { catchRejection } from './async-handler.js';
  * the password login limit of everyone behind that address. Mounted after the navigation check, so only real
  * top-level navigations count.
  */
-export function createOidcLoginIpLimit(ctx: BffContext): RequestHandler {
+export function createOidcLoginIpLimit(ctx: BffContext): (ip: string | undefined) => Promise<void> {
   const limit = new RequestLimit(ctx, 'oidc-login-ip', ctx.options.rateLimit.oidcLoginPerIp, {
     countRefusal: () => ctx.metrics.logins.inc({ outcome: 'oidc_login_rate_limited' }),
   });
-  return catchRejection(async (req, _res, next) => {
-    const ip = req.ip ?? '';
+  return async (address) => {
+    const ip = address ?? '';
     await limit.take(ipKey(ip), { ip });
-    next();
-  });
+  };
 }

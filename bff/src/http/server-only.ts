@@ -1,5 +1,5 @@
-import type { RequestHandler } from 'express';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { RequestView } from './exchange.js';
 
 /**
  * Refuses requests a browser sent (it adds `Origin` to every cross-origin request and to POSTs, and `Sec-Fetch-Site`
@@ -7,9 +7,8 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
  * preflight, and a browser may replay Basic credentials it once cached for this origin; refusing browsers outright
  * closes that CSRF path without the X-CSRF header the cookie routes use (server callers have no reason to send it).
  */
-export const serverOnly: RequestHandler = (req, _res, next) => {
-  if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined) {
-    return next(new LatchkeyError('csrf_rejected', 'This endpoint is for servers; browsers may not call it.', { oauthBody: true }));
+export function checkServerOnly(req: RequestView): void {
+  if (req.get('origin') !== undefined || req.get('sec-fetch-site') !== undefined) {
+    throw new LatchkeyError('csrf_rejected', 'This endpoint is for servers; browsers may not call it.', { oauthBody: true });
   }
-  next();
-};
+}

@@ -1,9 +1,11 @@
-import type { Request, RequestHandler, Response } from 'express';
-import session, { MemoryStore as ExpressSessionMemoryStore } from 'express-session';
+import { serialize } from 'cookie';
+import signature from 'cookie-signature';
 import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
 import type { ResolvedOidcOptions } from '../options.js';
+import { readCookie } from '../session/cookie.js';
 import type { ReplacedSession } from './replaced-session.js';
+import { TransactionEntries } from './transaction-entries.js';
 
 /** What one sign-in at the IdP needs to remember between the redirect and the callback. */
 export interface LoginTransaction {
@@ -15,63 +17,59 @@ export interface LoginTransaction {
   replaces?: ReplacedSession;
 }
 
-declare module 'express-session' {
-  interface SessionData {
-    oidc?: LoginTransaction;
-  }
-}
-
 export const TRANSACTION_COOKIE = '__Host-latchkey-oidc';
 
+/** The login transactions of `/oidc/login` and `/oidc/callback`: the store entry and this browser's cookie naming it. */
+export interface LoginTransactions {
+  readonly cookieName: string;
+  /**
+   * Starts a fresh transaction (a new id: an id planted in the browser beforehand is never reused; the browser's
+   * previous one is destroyed) and saves it. Returns the cookie's `Set-Cookie` line.
+   */
+  begin(cookieHeader: string | undefined, transaction: LoginTransaction): Promise<string>;
+  /** Takes the transaction out and destroys it, whatever happens next: it is single-use. `clearCookie` removes the cookie. */
+  take(cookieHeader: string | undefined): Promise<{ transaction: LoginTransaction | null; clearCookie: string }>;
+}
+
 /**
- * express-session for the login transaction only (mounted on `/oidc/login` and `/oidc/callback`, nowhere else), on the
- * same backend as the device sessions so the callback may land on any instance. Its own cookie:
- * `__Host-latchkey-oidc`, HttpOnly, Secure, SameSite=Lax (the callback is a cross-site top-level navigation from the
- * IdP: a Strict cookie would not be sent with it), living as long as the transaction.
+ * The login transaction, on the same backend as the device sessions so the callback may land on any instance. Its own
+ * cookie: `__Host-latchkey-oidc`, HttpOnly, Secure, SameSite=Lax (the callback is a cross-site top-level navigation
+ * from the IdP: a Strict cookie would not be sent with it), living as long as the transaction. The cookie's value is
+ * the one express-session wrote when it did this job, `s:<id>.<HMAC-SHA256 of the id>` (cookie-signature, the first
+ * secret signing, any verifying), and the entry is in its shape, so the store's entries and the browsers' cookies are
+ * the same as before.
  */
-export function createLoginTransactionMiddleware(ctx: BffContext, oidc: ResolvedOidcOptions): { middleware: RequestHandler; cookieName: string } {
+export function createLoginTransactions(ctx: BffContext, oidc: ResolvedOidcOptions): LoginTransactions {
   const insecure = ctx.options.dangerouslyAllowInsecureHttp;
   const cookieName = insecure ? TRANSACTION_COOKIE.replace(/^__Host-/, '') : TRANSACTION_COOKIE;
-  // The store's own implementations extend express-session's Store; the public type is structural (store/types.ts).
-  let store = ctx.store.createLoginTransactionStore?.('oidc') as session.Store | undefined;
-  if (!store) {
-    ctx.logger.warn({ event: 'oidc_transaction_memory_store' }, 'the session store offers no login transaction store; using a per-process one');
-    store = new ExpressSessionMemoryStore();
-  }
-  const sessionMiddleware = session({
-    name: cookieName,
-    secret: [...ctx.options.secrets],
-    store,
-    genid: () => randomToken(32),
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    unset: 'destroy',
-    cookie: { httpOnly: true, secure: !insecure, sameSite: 'lax', path: '/', maxAge: oidc.transactionTtlSeconds * 1000 },
-  });
-  const middleware: RequestHandler = (req, res, next) => {
-    // express-session silently drops a Secure cookie unless `req.secure`; the BFF sets its cookies Secure whatever the
-    // hop to it was (browsers take Secure cookies from http://localhost; TLS usually ends at a proxy), so here too.
-    if (!insecure && !req.secure) Object.defineProperty(req, 'secure', { value: true, configurable: true });
-    sessionMiddleware(req, res, next);
+  const attributes = { httpOnly: true, secure: !insecure, sameSite: 'lax', path: '/' } as const;
+  const entries = TransactionEntries.open<LoginTransaction>(ctx, 'oidc', 'oidc', () =>
+    ctx.logger.warn({ event: 'oidc_transaction_memory_store' }, 'the session store offers no login transaction store; using a per-process one'),
+  );
+  const idOf = (cookieHeader: string | undefined): string | null => {
+    const value = readCookie(cookieHeader, cookieName);
+    if (value === undefined || !value.startsWith('s:')) return null;
+    for (const secret of ctx.options.secrets) {
+      const id = signature.unsign(value.slice(2), secret);
+      if (id !== false) return id;
+    }
+    return null;
   };
-  return { middleware, cookieName };
-}
-
-const promisify = (run: (done: (error?: unknown) => void) => void) =>
-  new Promise<void>((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
-
-/** Starts a fresh transaction (a new id: an id planted in the browser beforehand is never reused) and saves it. */
-export async function beginLoginTransaction(req: Request, transaction: LoginTransaction): Promise<void> {
-  await promisify((done) => req.session.regenerate(done));
-  req.session.oidc = transaction;
-  await promisify((done) => req.session.save(done));
-}
-
-/** Takes the transaction out and destroys it (store entry and cookie), whatever happens next: it is single-use. */
-export async function takeLoginTransaction(req: Request, res: Response, cookieName: string, secure: boolean): Promise<LoginTransaction | null> {
-  const transaction = req.session?.oidc ?? null;
-  if (req.session) await promisify((done) => req.session.destroy(done));
-  res.clearCookie(cookieName, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
-  return transaction;
+  return {
+    cookieName,
+    async begin(cookieHeader, transaction) {
+      const previous = idOf(cookieHeader);
+      if (previous !== null) await entries.destroy(previous);
+      const id = randomToken(32);
+      const expires = new Date(Date.now() + oidc.transactionTtlSeconds * 1000);
+      await entries.put(id, transaction, expires);
+      return serialize(cookieName, `s:${signature.sign(id, ctx.options.secrets[0]!)}`, { ...attributes, expires });
+    },
+    async take(cookieHeader) {
+      const id = idOf(cookieHeader);
+      const transaction = id === null ? null : await entries.get(id);
+      if (id !== null) await entries.destroy(id);
+      return { transaction, clearCookie: serialize(cookieName, '', { ...attributes, expires: new Date(1) }) };
+    },
+  };
 }

@@ -1,21 +1,14 @@
 import { createHash } from 'node:crypto';
 import { serialize } from 'cookie';
-import type { Request, Response } from 'express';
-import { MemoryStore as ExpressSessionMemoryStore } from 'express-session';
 import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
 import { readCookie } from '../session/cookie.js';
-import type { SessionStore, TransactionSessionStore } from '../store/types.js';
+import type { SessionStore } from '../store/types.js';
+import { TransactionEntries } from './transaction-entries.js';
 
 /** What GET /oidc/logout needs once the session is gone: the ended session's ID token, still sealed. */
 export interface LogoutHandle {
   idTokenSealed: string | null;
-}
-
-/** The stored entry: express-session's shape (the expiry in `cookie.expires` sets the backend's TTL). */
-interface HandleEntry {
-  cookie: { expires: Date };
-  oidcLogout: LogoutHandle;
 }
 
 export const LOGOUT_COOKIE = '__Host-latchkey-logout';
@@ -23,16 +16,13 @@ export const LOGOUT_COOKIE = '__Host-latchkey-logout';
 export const LOGOUT_HANDLE_TTL_SECONDS = 120;
 const HANDLE = /^[\w-]{43}$/;
 
-const stores = new WeakMap<SessionStore, TransactionSessionStore>();
+const stores = new WeakMap<SessionStore, TransactionEntries<LogoutHandle>>();
 
-/**
- * Entries on the session store's backend (the login transaction's kind of store: one key with a TTL each), so the
- * page may land on any instance. A store without one gets a per-process map, as the login transaction does.
- */
-function handleStore(ctx: BffContext): TransactionSessionStore {
+/** Entries on the session store's backend (as the login transaction's), so the page may land on any instance. */
+function handleStore(ctx: BffContext): TransactionEntries<LogoutHandle> {
   let store = stores.get(ctx.store);
   if (!store) {
-    store = ctx.store.createLoginTransactionStore?.('oidc-logout') ?? new ExpressSessionMemoryStore();
+    store = TransactionEntries.open<LogoutHandle>(ctx, 'oidc-logout', 'oidcLogout');
     stores.set(ctx.store, store);
   }
   return store;
@@ -44,9 +34,6 @@ const cookieOptions = (ctx: BffContext) => ({ httpOnly: true, secure: !ctx.optio
 // The store holds a hash: an entry read from the store cannot be presented as a cookie.
 const entryId = (handle: string) => createHash('sha256').update(handle).digest('base64url');
 
-const promisify = (run: (done: (error?: unknown, value?: unknown) => void) => void) =>
-  new Promise<unknown>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value))));
-
 /**
  * After the local logout of a session from the IdP: stores the session's sealed ID token under a fresh random handle
  * (single use, LOGOUT_HANDLE_TTL_SECONDS) and gives the handle to this browser only, in an HttpOnly SameSite=Strict
@@ -54,22 +41,21 @@ const promisify = (run: (done: (error?: unknown, value?: unknown) => void) => vo
  */
 export async function issueLogoutHandle(ctx: BffContext, setCookie: (line: string) => void, handle: LogoutHandle): Promise<void> {
   const value = randomToken(32);
-  const entry: HandleEntry = { cookie: { expires: new Date(Date.now() + LOGOUT_HANDLE_TTL_SECONDS * 1000) }, oidcLogout: handle };
-  await promisify((done) => handleStore(ctx).set(entryId(value), entry as never, done));
+  await handleStore(ctx).put(entryId(value), handle, new Date(Date.now() + LOGOUT_HANDLE_TTL_SECONDS * 1000));
   setCookie(serialize(cookieName(ctx), value, { ...cookieOptions(ctx), maxAge: LOGOUT_HANDLE_TTL_SECONDS }));
 }
 
 /** Takes this browser's handle out (at most once, whatever happens next) and clears its cookie; null when there is none. */
-export async function takeLogoutHandle(ctx: BffContext, req: Request, res: Response): Promise<LogoutHandle | null> {
-  const value = readCookie(req.headers.cookie, cookieName(ctx));
-  res.append('Set-Cookie', serialize(cookieName(ctx), '', { ...cookieOptions(ctx), maxAge: 0, expires: new Date(0) }));
+export async function takeLogoutHandle(ctx: BffContext, cookieHeader: string | undefined, setCookie: (line: string) => void): Promise<LogoutHandle | null> {
+  const value = readCookie(cookieHeader, cookieName(ctx));
+  setCookie(serialize(cookieName(ctx), '', { ...cookieOptions(ctx), maxAge: 0, expires: new Date(0) }));
   if (value === undefined || !HANDLE.test(value)) return null;
   const id = entryId(value);
   const store = handleStore(ctx);
   // A read first: made-up cookies cost no write. Then the claim, atomic on every backend: of two requests with the
   // same cookie, even concurrent ones that both read the entry, only one has it.
-  const entry = (await promisify((done) => store.get(id, done))) as HandleEntry | null | undefined;
-  if (!entry || !(await ctx.store.useOnce(`oidc-logout\n${id}`, LOGOUT_HANDLE_TTL_SECONDS * 1000))) return null;
-  await promisify((done) => store.destroy(id, done));
-  return entry.oidcLogout ?? null;
+  const handle = await store.get(id);
+  if (!handle || !(await ctx.store.useOnce(`oidc-logout\n${id}`, LOGOUT_HANDLE_TTL_SECONDS * 1000))) return null;
+  await store.destroy(id);
+  return handle;
 }

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { RequestView } from '../http/exchange.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
 const MAX_RETURN_TO = 2048;
@@ -10,7 +10,7 @@ const refuse = () => new LatchkeyError('invalid_request', 'returnTo must be a pa
  * (default: the BFF's own). Anything else (another host, `//host`, `/\host`, `javascript:`) is refused before the
  * login starts, so the callback can never become an open redirect. Default: `/`.
  */
-export function resolveReturnTo(req: Request, value: unknown, allowedOrigins: readonly string[] | undefined): string {
+export function resolveReturnTo(req: RequestView, value: unknown, allowedOrigins: readonly string[] | undefined): string {
   return checkReturnTo(value, `${req.protocol}://${req.get('host') ?? ''}`, allowedOrigins);
 }
 

@@ -1,9 +1,9 @@
-import type { RequestHandler } from 'express';
 import type { AccessTokenClaims, IntrospectionResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Guard } from '../guard/guard.js';
-import { authenticatedClient, type ResourceClient } from '../http/client-auth.js';
+import type { ClientRoute, ResourceClient } from '../http/client-auth.js';
+import type { AuthRequest, Reply } from '../http/exchange.js';
 import type { FormParameters } from '../http/form-body.js';
 import { tokenWithinClient } from '../http/resource-client-scope.js';
 import { tracedRoute } from '../observability/tracing-route.js';
@@ -49,15 +49,15 @@ function activeResponse(claims: AccessTokenClaims, client: ResourceClient): Intr
  * cannot be trusted (store unreachable) the answer is 503, never a possibly stale `active: true`: the caller is
  * deciding whether to serve a request, and has no fail policy of its own to apply (see docs/introspection.md).
  */
-export function createIntrospectHandler(ctx: BffContext, guard: Guard): RequestHandler {
-  return tracedRoute(ctx, 'latchkey.introspect', async (req, res, trace) => {
-    const token = tokenParameter(req.body as FormParameters);
-    const client = authenticatedClient(res);
+export function createIntrospectRoute(ctx: BffContext, guard: Guard): ClientRoute {
+  const traced = tracedRoute(ctx, 'latchkey.introspect', async ({ form, client }: { form: FormParameters; client: ResourceClient }, reply: Reply, trace) => {
+    const token = tokenParameter(form);
     const decision = await guard.check(token).catch(rethrowStoreUnavailable);
     // A token outside the client's audiences or tenants is not one it may introspect: inactive (RFC 7662 §2.2).
     const active = decision.outcome === 'valid' && tokenWithinClient(client, decision.claims);
     const body: IntrospectionResponse = active ? activeResponse(decision.claims, client) : { active: false };
     trace.outcome(active ? 'active' : 'inactive');
-    res.status(200).json(body);
+    return reply.send(200, body);
   });
+  return (_req: AuthRequest, reply, form, client) => traced({ form, client }, reply);
 }

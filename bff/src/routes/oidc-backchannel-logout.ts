@@ -1,14 +1,17 @@
-import type { RequestHandler } from 'express';
 import { jwtVerify, type JWTPayload } from 'jose';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthRoute } from '../http/exchange.js';
+import { NO_STORE_HEADERS } from '../http/no-store.js';
+import { createPlainFormParser } from '../http/form-body.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import { endSessions } from '../session/end.js';
-import { catchRejection } from '../http/async-handler.js';
 
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const MAX_LOGOUT_TOKEN = 8192;
+/** The form body is one signed token; anything bigger is refused before parsing. */
+const BODY_LIMIT = '8kb';
 
 /**
  * POST /oidc/backchannel-logout (OpenID Connect Back-Channel Logout 1.0): a server-to-server call from the IdP, form
@@ -19,9 +22,13 @@ const MAX_LOGOUT_TOKEN = 8192;
  * (mapUser of `{ iss, sub }`, as logout-all). Both go through the store's revocation log like any other revocation.
  * 200 on success; 400 `{ error, error_description }` on a bad token, with nothing changed.
  */
-export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
+export function createBackchannelLogoutRoute(ctx: BffContext, idp: IdpClient): AuthRoute {
   const mapUser = idp.options.mapUser ?? defaultMapUser;
-  return catchRejection(async (req, res) => {
+  // A body of another type is left unread (and has no logout_token).
+  const parseForm = createPlainFormParser(BODY_LIMIT);
+  return async (req, reply) => {
+    for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+    req.body = await parseForm(req.bodySource);
     const logoutToken = (req.body as Record<string, unknown> | undefined)?.logout_token;
     if (typeof logoutToken !== 'string' || logoutToken === '' || logoutToken.length > MAX_LOGOUT_TOKEN) {
       throw badToken('logout_token is required (application/x-www-form-urlencoded).');
@@ -80,8 +87,8 @@ export function createBackchannelLogoutHandler(ctx: BffContext, idp: IdpClient):
         fields: (ended) => ({ by: 'sub', userId: user?.id, ended: ended.map((s) => s.sid) }),
       });
     }
-    res.status(200).end();
-  });
+    return reply.send(200);
+  };
 }
 
 function badToken(message: string, cause?: unknown): LatchkeyError {

@@ -1,18 +1,18 @@
-import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthRoute } from '../http/exchange.js';
+import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
-import { takeLoginTransaction } from '../oidc/login-transaction.js';
+import type { LoginTransactions } from '../oidc/login-transaction.js';
 import { endReplacedSession } from '../oidc/replaced-session.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
 import { sessionCookieHeaders } from '../session/cookie.js';
 import { startDeviceSession } from '../session/start-device-session.js';
 import type { IdpLink } from '../store/types.js';
-import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/callback: the IdP sends the browser back here (a cross-site top-level navigation). The login transaction
@@ -23,10 +23,12 @@ import { catchRejection } from '../http/async-handler.js';
  * browser goes to `returnTo` (303); the page gets its access token from POST /refresh.
  * Every failure is a 400 `oidc_login_failed` (503 when the IdP cannot be reached) and stores nothing.
  */
-export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, transactionCookie: string): RequestHandler {
+export function createOidcCallbackRoute(ctx: BffContext, idp: IdpClient, transactions: LoginTransactions): AuthRoute {
   const mapUser = idp.options.mapUser ?? defaultMapUser;
-  return catchRejection(async (req, res) => {
-    const transaction = await takeLoginTransaction(req, res, transactionCookie, !ctx.options.dangerouslyAllowInsecureHttp);
+  return async (req, reply) => {
+    for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+    const { transaction, clearCookie } = await transactions.take(req.get('cookie'));
+    reply.setCookie(clearCookie);
     if (transaction === null) {
       ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
       throw failed('No sign-in is in progress in this browser (it expired, was already completed, or was not started here).');
@@ -34,7 +36,7 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     const config = await idp.config();
     // The URL the IdP redirected to: the registered redirect URI with the query the browser brought.
     const currentUrl = new URL(idp.options.redirectUri);
-    currentUrl.search = new URL(req.originalUrl, currentUrl).search;
+    currentUrl.search = req.search;
 
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
     try {
@@ -79,12 +81,11 @@ export function createOidcCallbackHandler(ctx: BffContext, idp: IdpClient, trans
     };
     // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
     if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
-    const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.headers.cookie, userAgent: req.get('user-agent'), ip: req.ip }, user, {
+    const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip }, user, {
       idp: idpLink,
     });
-    for (const line of sessionCookieHeaders(ctx, session, cookie)) res.append('Set-Cookie', line);
-    res.redirect(303, transaction.returnTo);
-  });
+    return reply.setCookie(...sessionCookieHeaders(ctx, session, cookie)).redirect(transaction.returnTo);
+  };
 }
 
 /**

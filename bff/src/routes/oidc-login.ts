@@ -1,11 +1,14 @@
-import type { RequestHandler } from 'express';
+import { parse as parseQuery } from 'node:querystring';
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
-import { beginLoginTransaction } from '../oidc/login-transaction.js';
+import type { AuthRoute } from '../http/exchange.js';
+import { NO_STORE_HEADERS } from '../http/no-store.js';
+import { createOidcLoginIpLimit } from '../http/oidc-login-rate-limit.js';
+import { checkSignInNavigation } from '../http/sign-in-navigation.js';
+import type { LoginTransactions } from '../oidc/login-transaction.js';
 import { sessionToReplace } from '../oidc/replaced-session.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { resolveReturnTo } from '../oidc/return-to.js';
-import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/login?returnTo=: a top-level navigation from the page's `signIn()`. Starts a login transaction (state,
@@ -14,15 +17,20 @@ import { catchRejection } from '../http/async-handler.js';
  * endpoint (303).
  * No X-CSRF header can come with a navigation: state, PKCE and the SameSite=Lax transaction cookie protect the
  * callback. Starting a sign-in is not harmless (with an SSO session at the IdP it completes silently and adds a
- * device session), so it is mounted behind requireSignInNavigation (same-site top-level navigations only) and its
- * own per-IP limit.
+ * device session), so only a same-site top-level navigation starts one (checkSignInNavigation, before anything is
+ * counted or written), and each start, which writes a transaction to the store, counts against its own per-IP limit.
  */
-export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
-  return catchRejection(async (req, res) => {
-    const returnTo = resolveReturnTo(req, req.query.returnTo, ctx.options.allowedOrigins);
+export function createOidcLoginRoute(ctx: BffContext, idp: IdpClient, transactions: LoginTransactions): AuthRoute {
+  const ipLimit = createOidcLoginIpLimit(ctx);
+  return async (req, reply) => {
+    for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+    checkSignInNavigation(req, ctx.logger);
+    await ipLimit(req.ip);
+    // The query as Express's default ("simple") parser reads it: a repeated returnTo is an array, and refused.
+    const returnTo = resolveReturnTo(req, parseQuery(req.search.slice(1)).returnTo, ctx.options.allowedOrigins);
     const config = await idp.config();
     const codeVerifier = client.randomPKCECodeVerifier();
-    const replaces = await sessionToReplace(ctx, req.headers.cookie);
+    const replaces = await sessionToReplace(ctx, req.get('cookie'));
     const transaction = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier, returnTo, ...(replaces ? { replaces } : {}) };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: idp.options.redirectUri,
@@ -33,7 +41,6 @@ export function createOidcLoginHandler(ctx: BffContext, idp: IdpClient): Request
       state: transaction.state,
       nonce: transaction.nonce,
     });
-    await beginLoginTransaction(req, transaction);
-    res.redirect(303, url.href);
-  });
+    return reply.setCookie(await transactions.begin(req.get('cookie'), transaction)).redirect(url.href);
+  };
 }

@@ -1,10 +1,10 @@
-import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthRoute } from '../http/exchange.js';
+import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { endSessionUrl } from '../oidc/end-session-url.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { takeLogoutHandle } from '../oidc/logout-handle.js';
-import { catchRejection } from '../http/async-handler.js';
 
 /**
  * GET /oidc/logout: RP-initiated logout, second half. The page navigates here (the `redirectTo` of POST /logout);
@@ -15,15 +15,15 @@ import { catchRejection } from '../http/async-handler.js';
  * or expired handle is refused, and a refusal is a 400 with no Location, which leaks nothing and changes nothing.
  * Mounted before the X-CSRF check: a navigation cannot send the header.
  */
-export function createOidcLogoutHandler(ctx: BffContext, idp: IdpClient): RequestHandler {
-  return catchRejection(async (req, res) => {
-    const handle = req.get('sec-fetch-site') === 'cross-site' ? null : await takeLogoutHandle(ctx, req, res);
+export function createOidcLogoutRoute(ctx: BffContext, idp: IdpClient): AuthRoute {
+  return async (req, reply) => {
+    for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
+    const handle = req.get('sec-fetch-site') === 'cross-site' ? null : await takeLogoutHandle(ctx, req.get('cookie'), (line) => reply.setCookie(line));
     if (handle === null) {
       throw new LatchkeyError('invalid_request', 'No sign-out is in progress in this browser (it expired, was already used, or was not started here).');
     }
     const location = await endSessionUrl(ctx, idp, handle.idTokenSealed);
     // The end-session URL carries the ID token: no Referer beyond this hop.
-    res.set('Referrer-Policy', 'no-referrer');
-    res.redirect(303, location);
-  });
+    return reply.header('Referrer-Policy', 'no-referrer').redirect(location);
+  };
 }

@@ -1,7 +1,7 @@
-import type { RequestHandler } from 'express';
 import type { BffContext } from '../context.js';
 import type { Guard } from '../guard/guard.js';
-import { authenticatedClient } from '../http/client-auth.js';
+import type { ClientRoute, ResourceClient } from '../http/client-auth.js';
+import type { AuthRequest, Reply } from '../http/exchange.js';
 import { tokenWithinClient } from '../http/resource-client-scope.js';
 import type { FormParameters } from '../http/form-body.js';
 import { tracedRoute } from '../observability/tracing-route.js';
@@ -20,11 +20,10 @@ const APPLIED_WAIT_MS = 1000;
  * request on this instance that follows the 200 sees it; other instances see it when their view does (a few
  * milliseconds on Redis). 503 with Retry-After when the store cannot take the revocation.
  */
-export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandler {
+export function createRevokeRoute(ctx: BffContext, guard: Guard): ClientRoute {
   const skewMs = ctx.options.clockSkewSeconds * 1000;
-  return tracedRoute(ctx, 'latchkey.revoke', async (req, res, trace) => {
-    const token = tokenParameter(req.body as FormParameters);
-    const client = authenticatedClient(res);
+  const traced = tracedRoute(ctx, 'latchkey.revoke', async ({ form, client }: { form: FormParameters; client: ResourceClient }, reply: Reply, trace) => {
+    const token = tokenParameter(form);
     const claims = await guard.verify(token).catch(rethrowStoreUnavailable);
     // Outside the client's audiences or tenants: for this client no token of ours, so nothing changes (as introspection
     // answers it inactive); logged, since a restricted client has no reason to send one.
@@ -47,8 +46,9 @@ export function createRevokeHandler(ctx: BffContext, guard: Guard): RequestHandl
         ctx.logger.info({ event: 'token_revoked', by: client.id, jti: claims.jti, sid: claims.sid, userId: claims.sub }, 'access token revoked');
       }
     }
-    res.status(200).end();
+    return reply.send(200);
   });
+  return (_req: AuthRequest, reply, form, client) => traced({ form, client }, reply);
 }
 
 /** Resolves once the guard's view applies the jti's revocation, or after APPLIED_WAIT_MS. */

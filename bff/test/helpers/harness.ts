@@ -26,9 +26,6 @@ export const ADAPTER: 'express' | 'fetch' = process.env.LATCHKEY_TEST_ADAPTER ==
  */
 export const EXPRESS_MAJOR: 4 | 5 = typeof (express as unknown as Record<string, unknown>).query === 'function' ? 4 : 5;
 
-/** Routes bff.fetch does not serve yet (it answers them 404, see fetch-adapter.test.ts): the bridge leaves them to bff.router. */
-const EXPRESS_ONLY = /^\/(oidc\/|events(\/|$)|introspect\/?$|revoke\/?$)/i;
-
 /**
  * `bff.fetch` on an Express app, as a Fetch server hosts it: the request's URL (protocol and host as Express sees them,
  * so `trust proxy` applies as it does to bff.router), headers and streamed body in a `Request` (none on GET and HEAD:
@@ -36,8 +33,7 @@ const EXPRESS_ONLY = /^\/(oidc\/|events(\/|$)|introspect\/?$|revoke\/?$)/i;
  * `req.ip`, what a host passes as `clientAddress`.
  */
 export function fetchBridge(bff: Bff): RequestHandler {
-  return async (req, res, next) => {
-    if (EXPRESS_ONLY.test(req.path)) return bff.router(req, res, next);
+  return async (req, res) => {
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;
@@ -45,9 +41,13 @@ export function fetchBridge(bff: Bff): RequestHandler {
     }
     const hasBody =
       req.method !== 'GET' && req.method !== 'HEAD' && (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0');
+    // The client's leaving, as a Fetch server reports it: the request's signal aborts (and the body is cancelled below).
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
     const request = new Request(`${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`, {
       method: req.method,
       headers,
+      signal: gone.signal,
       ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
     } as RequestInit);
     const response = await bff.fetch(request, req.ip === undefined ? {} : { clientAddress: req.ip });
@@ -57,6 +57,14 @@ export function fetchBridge(bff: Bff): RequestHandler {
     });
     const cookies = response.headers.getSetCookie();
     if (cookies.length > 0) res.setHeader('Set-Cookie', cookies);
+    if (response.body !== null && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      // A stream: written as it comes, until it ends or the client leaves.
+      const reader = response.body.getReader();
+      res.on('close', () => void reader.cancel().catch(() => undefined));
+      res.flushHeaders();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) res.write(chunk.value);
+      return void res.end();
+    }
     res.end(Buffer.from(await response.arrayBuffer()));
   };
 }

@@ -68,14 +68,54 @@ describe('bff.fetch', () => {
     expect(setCookies(logout)[0]).toMatch(/^__Host-latchkey=;.*Max-Age=0/);
   });
 
-  it('answers the routes it does not serve yet 404 with a message saying so, before any CSRF check', async () => {
-    for (const path of ['/auth/events', '/auth/oidc/login', '/auth/oidc/callback', '/auth/introspect', '/auth/revoke']) {
-      const res = await bff.fetch(new Request(`${ORIGIN}${path}`));
-      expect({ path, status: res.status, body: await res.json() }).toEqual({
-        path,
-        status: 404,
-        body: { error: 'not_found', message: 'bff.fetch does not serve this route yet; mount bff.router on an Express app for it.' },
-      });
+  it('streams GET /events as a ReadableStream, and forgets the stream when the client cancels the body or aborts the request', async () => {
+    const login = await bff.fetch(post('/auth/login', { username: 'alice', password: USERS.alice!.password }), { clientAddress: '192.0.2.30' });
+    const cookie = setCookies(login)[0]!.split(';')[0]!;
+    const open = (signal?: AbortSignal) => bff.fetch(new Request(`${ORIGIN}/auth/events`, { headers: { Cookie: cookie }, ...(signal ? { signal } : {}) }));
+
+    const first = await open();
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(first.headers.get('cache-control')).toBe('no-store, no-transform');
+    const reader = first.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^retry: \d+\n\n$/);
+    expect(bff.eventStreams.size).toBe(1);
+    await reader.cancel();
+    expect(bff.eventStreams.size).toBe(0);
+
+    const aborted = new AbortController();
+    const second = await open(aborted.signal);
+    expect(second.status).toBe(200);
+    expect(bff.eventStreams.size).toBe(1);
+    aborted.abort();
+    expect(bff.eventStreams.size).toBe(0);
+  });
+
+  it('serves POST /introspect to a resource client, and refuses a browser', async () => {
+    const clients = await createBff({
+      store,
+      secrets: [SECRET],
+      issuer: ISSUER,
+      logger: (await import('pino')).pino({ level: 'silent' }),
+      resourceClients: [{ id: 'orders', secret: 'orders-secret-0123456789-abcdefghijklmn' }],
+      authenticate: async () => ({ id: 'user-carol', name: 'Carol' }),
+    });
+    try {
+      const login = await clients.fetch(post('/auth/login', { username: 'carol', password: 'any' }), { clientAddress: '192.0.2.31' });
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      const form = (headers: Record<string, string> = {}) =>
+        new Request(`${ORIGIN}/auth/introspect`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ token: accessToken, client_id: 'orders', client_secret: 'orders-secret-0123456789-abcdefghijklmn' }),
+        });
+      const res = await clients.fetch(form(), { clientAddress: '192.0.2.31' });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ active: true, sub: 'user-carol' });
+      const browser = await clients.fetch(form({ Origin: ORIGIN }));
+      expect({ status: browser.status, body: await browser.json() }).toMatchObject({ status: 403, body: { error: 'csrf_rejected' } });
+    } finally {
+      clients.close();
     }
   });
 

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { unsealWithAny } from '../../src/crypto/seal.js';
-import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import type { BffContext } from '../../src/context.js';
 import { LOGOUT_HANDLE_TTL_SECONDS, takeLogoutHandle } from '../../src/oidc/logout-handle.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -109,12 +108,7 @@ describe.each(stores)('RP-initiated logout on the %s store', (_name, openStore) 
   it('two takes of the same handle at once: exactly one gets it (atomic on the store, not get-then-delete)', async () => {
     const { logoutCookie, sealed } = await signInAndLogOut(stack);
     const ctx = { store: stack.bff.store, options: { dangerouslyAllowInsecureHttp: true } } as unknown as BffContext;
-    const take = () =>
-      takeLogoutHandle(
-        ctx,
-        { headers: { cookie: `latchkey-logout=${logoutCookie}` } } as ExpressRequest,
-        { append: () => undefined } as unknown as ExpressResponse,
-      );
+    const take = () => takeLogoutHandle(ctx, `latchkey-logout=${logoutCookie}`, () => undefined);
     const both = await Promise.all([take(), take()]);
     expect(both.filter((h) => h !== null)).toEqual([{ idTokenSealed: sealed }]);
   });

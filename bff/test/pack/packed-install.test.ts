@@ -17,8 +17,12 @@ import { createBff, MemoryStore } from '@latchkey/bff';
 import { ROUTES } from '@latchkey/shared';
 import { createSessionClient } from '@latchkey/client';
 import { attachAxios } from '@latchkey/client/axios';
+import { newSessionKey, RedisStore } from '@latchkey/bff/store';
+import { createGuard, KeyRing } from '@latchkey/bff/guard';
 
 if (typeof createSessionClient !== 'function' || typeof attachAxios !== 'function') throw new Error('client exports missing');
+if (typeof newSessionKey !== 'function' || typeof RedisStore !== 'function') throw new Error('@latchkey/bff/store exports missing');
+if (typeof createGuard !== 'function' || typeof KeyRing !== 'function') throw new Error('@latchkey/bff/guard exports missing');
 const bff = await createBff({
   store: new MemoryStore({ warnInProduction: false }),
   secrets: ['scratch-app-secret-0123456789-abcdefghijklmnop'],
@@ -154,11 +158,13 @@ describe('npm pack: the published packages work in a scratch app', () => {
       "const bff = require('@latchkey/bff');",
       "const client = require('@latchkey/client');",
       "const shared = require('@latchkey/shared');",
-      "process.stdout.write([typeof bff.createBff, typeof client.createSessionClient, typeof shared.ROUTES].join(' '));",
+      "const store = require('@latchkey/bff/store');",
+      "const guard = require('@latchkey/bff/guard');",
+      "process.stdout.write([typeof bff.createBff, typeof client.createSessionClient, typeof shared.ROUTES, typeof store.newSessionKey, typeof guard.createGuard].join(' '));",
     ].join('\n');
     writeFileSync(join(scratch, 'require.cjs'), script);
     const { stdout } = await run(process.execPath, ['require.cjs'], { cwd: scratch });
-    expect(stdout).toBe('function function object');
+    expect(stdout).toBe('function function object function function');
   });
 
   it("@latchkey/bff's public types never reach express-session, which is no dependency of it (it would type req.session in the app)", () => {
@@ -176,7 +182,7 @@ describe('npm pack: the published packages work in a scratch app', () => {
       for (const match of text.matchAll(/from '(\.[^']+)'|import\('(\.[^']+)'\)/g))
         walk(resolve(dirname(file), (match[1] ?? match[2])!.replace(/\.js$/, '.d.ts')));
     };
-    walk(join(dir, 'dist/index.d.ts'));
+    for (const entry of ['index', 'store/index', 'guard/index']) walk(join(dir, `dist/${entry}.d.ts`));
     expect(seen.size).toBeGreaterThan(10);
     expect(reaching).toEqual([]);
   });

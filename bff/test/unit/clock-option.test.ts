@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { resolveBffOptions, systemClock, type BffOptions } from '../../src/index.js';
+import { systemClock, type BffOptions } from '../../src/index.js';
+import { resolveBffOptions } from '../../src/options.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { ISSUER, login, me, SECRET, startTestBff } from '../helpers/harness.js';
 import { TestClock } from '../helpers/test-clock.js';

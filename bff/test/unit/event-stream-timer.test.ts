@@ -1,30 +1,22 @@
-import { EventEmitter } from 'node:events';
-import type { Request, Response } from 'express';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventStreams, type EventStreamsOptions, type StreamSession } from '../../src/events/event-streams.js';
+import { StreamedBody, type BodySink } from '../../src/http/exchange.js';
 import { BffMetrics } from '../../src/observability/metrics.js';
 
-/** Just what EventStreams uses of a response: what it wrote, and whether it ended. */
-class FakeResponse extends EventEmitter {
+/** The connection a stream's body is attached to: what was written, and whether it ended (ending closes it, as Node's does). */
+class FakeResponse implements BodySink {
   readonly chunks: string[] = [];
   ended = false;
-  writableLength = 0;
-  status() {
-    return this;
-  }
-  set() {
-    return this;
-  }
-  flushHeaders() {}
+  readonly queuedBytes = 0;
+  constructor(private readonly body: StreamedBody) {}
   write(text: string) {
     this.chunks.push(text);
-    return true;
   }
   end() {
     if (this.ended) return;
     this.ended = true;
-    this.emit('close');
+    this.body.clientGone();
   }
   destroy() {
     this.end();
@@ -34,7 +26,6 @@ class FakeResponse extends EventEmitter {
   }
 }
 
-const fakeRequest = () => ({ socket: { destroyed: false, setNoDelay() {}, setKeepAlive() {} } }) as unknown as Request;
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
@@ -76,8 +67,10 @@ describe('an event stream’s end timer', () => {
       idleExpiresAt: now + ends.idleInMs,
       absoluteExpiresAt: now + ends.absoluteInMs,
     };
-    const res = new FakeResponse();
-    streams.open(fakeRequest(), res as unknown as Response, session);
+    const body = new StreamedBody();
+    const res = new FakeResponse(body);
+    streams.open(body, session);
+    body.attach(res);
     return { res, session };
   }
 
