@@ -186,7 +186,9 @@ describe('on a real Redis', () => {
   const stores: RedisStore[] = [];
   const connect = async (options: { commandTimeoutMs?: number } = {}) => {
     n++;
-    const store = await RedisStore.connect({ url: redis.url, prefix: prefix(), ...options });
+    // A generous command timeout unless a test sets its own: the tests count answers under hundreds of parallel
+    // logins, and on a loaded host one Redis call past the default 1 s turned one 429 into a 503.
+    const store = await RedisStore.connect({ url: redis.url, prefix: prefix(), commandTimeoutMs: 10_000, ...options });
     stores.push(store);
     return store;
   };
