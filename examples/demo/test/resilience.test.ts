@@ -563,9 +563,13 @@ describe('resilience under load', () => {
       expect(failed, describeRecords(failed).join('\n')).toEqual([]);
       expect(proxy.failures).toBe(0);
       expect(load.filter((r) => r.start > stoppedAt).length).toBeGreaterThan(0);
-      // The load balancer only saw A refuse new connections, never drop one it had accepted (ECONNRESET: a request cut
-      // mid-flight, which its failover would hide from the devices above).
-      expect([...proxy.failoverCauses.keys()]).toEqual(['ECONNREFUSED']);
+      // The load balancer saw A refuse new connections. A reset is allowed only as the keep-alive race every HTTP/1.1
+      // server has (RFC 9112 §9.3.1): A closes a connection it saw idle just as the balancer writes the next request
+      // on it, so A never read that request (every one above got its 200 from B). Seen once in 269 failovers on a
+      // loaded CI host; a drain that cut requests mid-flight would show many, and failed requests above.
+      expect([...proxy.failoverCauses.keys()]).toContain('ECONNREFUSED');
+      expect([...proxy.failoverCauses.keys()].every((cause) => cause === 'ECONNREFUSED' || cause === 'ECONNRESET')).toBe(true);
+      expect(proxy.failoverCauses.get('ECONNRESET') ?? 0).toBeLessThanOrEqual(2);
     });
 
     it('every event-stream client on A got the reconnect hint and reconnected to B, where its stream is live', async () => {
