@@ -359,7 +359,13 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
     /** A BFF behind a loopback proxy (the client IP from X-Forwarded-For), with these limits. */
     async function limitedBff(rateLimit: Record<string, { limit: number; windowMs: number }>) {
       await t.close();
-      t = await startTestBff({ resourceClients: RESOURCE_CLIENTS, rateLimit }, await makeStore());
+      // These tests count limiter answers under 200 parallel requests; a limiter whose Redis call passes the default 1 s
+      // command timeout lets the request through by design, so on a loaded host the store gets a generous timeout.
+      const store =
+        backend === 'redis'
+          ? await RedisStore.connect({ url: redis.url, prefix: `introspect-limits-${Date.now()}-${Math.random()}:`, commandTimeoutMs: 10_000 })
+          : await makeStore();
+      t = await startTestBff({ resourceClients: RESOURCE_CLIENTS, rateLimit }, store);
       t.app.set('trust proxy', 'loopback');
     }
     const from = (ip: string, token: string, secret: string, id = ORDERS.id) =>
