@@ -115,7 +115,7 @@ describe('bff.fetch', () => {
       const browser = await clients.fetch(form({ Origin: ORIGIN }));
       expect({ status: browser.status, body: await browser.json() }).toMatchObject({ status: 403, body: { error: 'csrf_rejected' } });
     } finally {
-      clients.close();
+      await clients.close();
     }
   });
 
