@@ -25,7 +25,7 @@ export interface BffAdmin {
   /** Ends every device session of the user and rejects every access token issued before now. */
   revokeUser(userId: string): Promise<{ sessionsEnded: number }>;
   /**
-   * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+   * The user's live device sessions (at most `session.maxPerUser`, the newest), oldest first. Records hold the
    * session's private key: never send them to a client as they are (the admin router sends public fields only).
    */
   listUserSessions(userId: string): Promise<DeviceSessionRecord[]>;
@@ -71,10 +71,10 @@ export function createAdmin(ctx: BffContext): BffAdmin {
     },
 
     /**
-     * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+     * The user's live device sessions (at most `session.maxPerUser`, the newest), oldest first. Records hold the
      * session's private key: never send them to a client as they are (the admin router sends public fields only).
      */
-    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> => ctx.store.listUserSessions(userId, ctx.now(), ctx.options.maxSessionsPerUser),
+    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> => ctx.store.listUserSessions(userId, ctx.now(), ctx.options.session.maxPerUser),
 
     /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
     async endUserSession(userId: string, sid: string): Promise<boolean> {
@@ -96,7 +96,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
       const jti = typeof token === 'string' ? token : token?.jti;
       const expSeconds = typeof token === 'string' ? exp : token?.exp;
       if (typeof jti !== 'string' || jti.length === 0) throw new TypeError('revokeAccessToken: jti must be a non-empty string');
-      const skewMs = ctx.options.clockSkewSeconds * 1000;
+      const skewMs = ctx.options.tokens.clockSkewSeconds * 1000;
       // No token of ours outlives markerTtlMs from now, whatever exp a caller passes.
       const ttlMs =
         expSeconds === undefined ? ctx.markerTtlMs : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));

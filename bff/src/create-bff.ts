@@ -50,7 +50,7 @@ export interface Bff {
    * The device session of a request's cookie, for server rendering (docs/ssr.md): `{ user, session, claims }`, or
    * null when there is none (no cookie, forged, expired, ended, revoked, superseded). Read-only: never rotates the
    * credential, never sets a cookie. Honours every revocation this process's view knows of; at most one store read,
-   * none while a recent answer for the same cookie is cached (`sessionReadCacheSeconds`). Takes an Express or Node
+   * none while a recent answer for the same cookie is cached (`session.readCacheSeconds`). Takes an Express or Node
    * request, a Fetch `Request`, a `Headers` object or a `Cookie` header string. Rejects with LatchkeyError
    * `temporarily_unavailable` when the store cannot answer.
    */
@@ -111,19 +111,20 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger.warn({ event: 'insecure_cookie' }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_HTTP' });
   }
-  const markerTtlMs = (options.accessTokenTtlSeconds + options.clockSkewSeconds) * 1000 + 1000;
+  const { tokens } = options;
+  const markerTtlMs = (tokens.ttlSeconds + tokens.clockSkewSeconds) * 1000 + 1000;
   const tracing = await Tracing.load(options.tracing);
   // Every part of the BFF reaches the store through this one (traced when tracing is on; the store itself when off).
   const store = tracing ? traceStore(options.store, tracing) : options.store;
   const keyRing = new KeyRing({
     store,
     secrets: options.secrets,
-    algorithm: options.algorithm,
+    algorithm: tokens.algorithm,
     retireAfterMs: markerTtlMs,
     clock,
     self: {
-      issuer: options.issuer,
-      audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience],
+      issuer: tokens.issuer,
+      audiences: tokens.audienceIsDefault ? null : typeof tokens.audience === 'string' ? [tokens.audience] : [...tokens.audience],
     },
   });
   await keyRing.load();
@@ -158,14 +159,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const guard = createGuard({
     store,
     keyRing,
-    issuer: options.issuer,
-    audience: options.audience,
-    algorithms: [options.algorithm],
-    clockSkewSeconds: options.clockSkewSeconds,
-    maxTokenBytes: options.maxTokenBytes,
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    algorithms: [tokens.algorithm],
+    clockSkewSeconds: tokens.clockSkewSeconds,
+    maxTokenBytes: tokens.maxBytes,
     scopePolicies: options.scopePolicies,
     acceptDeploymentIssuers: true,
-    audienceIsDefault: input.audience === undefined,
+    audienceIsDefault: tokens.audienceIsDefault,
     metrics,
     logger,
     clock,
@@ -211,7 +212,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
-  const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
+  const corsPolicy = options.origins.cors && options.origins.allowed ? createCorsPolicy(options.origins.allowed) : undefined;
 
   const router = Router();
   // Counted until the answer is written (or the client goes): what close() lets finish. An event stream counts too, until close() ends it.
@@ -220,7 +221,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     next();
   });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
-  if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
+  if (options.origins.cors && options.origins.allowed) router.use(createCors(options.origins.allowed));
   // The framework-neutral routes (routes/auth-routes.ts): JWKS, the probes, the OIDC routes, the event stream and the
   // OAuth endpoints, then X-CSRF and the JSON body for the cookie routes, and 404 for anything else.
   router.use(expressAdapter(dispatch));

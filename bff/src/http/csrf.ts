@@ -29,7 +29,7 @@ export function originRefusal(req: RequestView, allowedOrigins: readonly string[
   // Echoed in a message a page may show: bounded, and without control or invisible characters.
   const origin = stripControls(req.get('origin') ?? '').slice(0, 200);
   const expected = expectedOrigins(req, allowedOrigins).join(', ');
-  const hint = allowedOrigins ? '' : " (this BFF's own origin as the request shows it; set allowedOrigins to allow others)";
+  const hint = allowedOrigins ? '' : " (this BFF's own origin as the request shows it; set origins.allowed to allow others)";
   return `Origin ${origin} is not allowed; expected one of: ${expected}${hint}.`;
 }
 

@@ -38,7 +38,7 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idp: IdpClient): A
     const algorithms = await idp.signingAlgorithms();
     const keys = (await idp.signingKeys()).getKey('cooldown');
     const windowSeconds = idp.options.logoutTokenReplayWindowSeconds;
-    const skewSeconds = ctx.options.clockSkewSeconds;
+    const skewSeconds = ctx.options.tokens.clockSkewSeconds;
 
     let payload: JWTPayload;
     let typ: string | undefined;

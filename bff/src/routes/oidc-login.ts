@@ -27,7 +27,7 @@ export function createOidcLoginRoute(ctx: BffContext, idp: IdpClient, transactio
     checkSignInNavigation(req, ctx.logger);
     await ipLimit(req.ip);
     // The query as Express's default ("simple") parser reads it: a repeated returnTo is an array, and refused.
-    const returnTo = resolveReturnTo(req, parseQuery(req.search.slice(1)).returnTo, ctx.options.allowedOrigins);
+    const returnTo = resolveReturnTo(req, parseQuery(req.search.slice(1)).returnTo, ctx.options.origins.allowed);
     const config = await idp.config();
     const codeVerifier = client.randomPKCECodeVerifier();
     const replaces = await sessionToReplace(ctx, req.get('cookie'));

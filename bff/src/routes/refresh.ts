@@ -26,8 +26,8 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
   // Per IP passes when its counter is unreachable: on a Cluster that counter may live on another master than the
   // session, and a refresh must not fail for a master it does not need. The per-session counter lives with the
   // session (same slot), so it is unreachable only when the refresh would fail anyway.
-  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, { countRefusal, whenStoreUnavailable: 'pass' });
-  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
+  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refresh.perIp, { countRefusal, whenStoreUnavailable: 'pass' });
+  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refresh.perSession, { countRefusal, placement: 'session' });
   return tracedRoute(ctx, 'latchkey.refresh', async (req: AuthRequest, reply: Reply, trace): Promise<AuthResult> => {
     const ip = req.ip ?? '';
     const cookie = readSessionCookie(ctx, req.get('cookie'));

@@ -11,7 +11,7 @@ import { sessionListEntry } from '../session/session-list-entry.js';
 export function createListSessionsRoute(ctx: BffContext): AuthRoute {
   return async (req, reply) => {
     const { session } = await requireSession(ctx, req.get('cookie'));
-    const sessions = await ctx.store.listUserSessions(session.userId, ctx.now(), ctx.options.maxSessionsPerUser);
+    const sessions = await ctx.store.listUserSessions(session.userId, ctx.now(), ctx.options.session.maxPerUser);
     const body: SessionListResponse = {
       sessions: sessions.map((s) => sessionListEntry(s, session.sid)),
     };

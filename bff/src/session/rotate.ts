@@ -23,8 +23,8 @@ export async function rotateCookie(ctx: BffContext, cookie: SessionCookieValue):
     nextCredentialHash: sha256(nextSecret),
     nextSealed: seal(nextSecret, cookie.secret, SUCCESSOR_SEAL_INFO),
     now: ctx.now(),
-    idleTimeoutMs: ctx.options.idleTimeoutSeconds * 1000,
-    graceMs: ctx.options.rotationGraceSeconds * 1000,
+    idleTimeoutMs: ctx.options.session.idleTimeoutSeconds * 1000,
+    graceMs: ctx.options.session.rotationGraceSeconds * 1000,
     markerTtlMs: ctx.markerTtlMs,
   });
   return { result, nextSecret };

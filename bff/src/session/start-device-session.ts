@@ -40,7 +40,7 @@ export async function startDeviceSession(
   extra: { deviceName?: string; idp?: IdpLink } = {},
 ): Promise<StartedDeviceSession> {
   // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
-  const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
+  const claims = resolveGrantedClaims(user, ctx.options.tokens.maxClaimsBytes);
   const now = ctx.now();
   const previous = readSessionCookie(ctx, req.cookieHeader);
   if (previous !== null) await endPresentedSession(ctx, req, previous, user.id);
@@ -56,8 +56,8 @@ export async function startDeviceSession(
     userAgent,
     createdAt: now,
     lastActiveAt: now,
-    idleExpiresAt: Math.min(now + ctx.options.idleTimeoutSeconds * 1000, now + ctx.options.absoluteTimeoutSeconds * 1000),
-    absoluteExpiresAt: now + ctx.options.absoluteTimeoutSeconds * 1000,
+    idleExpiresAt: Math.min(now + ctx.options.session.idleTimeoutSeconds * 1000, now + ctx.options.session.absoluteTimeoutSeconds * 1000),
+    absoluteExpiresAt: now + ctx.options.session.absoluteTimeoutSeconds * 1000,
     generation: 0,
     credentialHash: sha256(secret),
     previousHash: null,
@@ -70,7 +70,7 @@ export async function startDeviceSession(
   };
   const evicted = await ctx.store.createSession(session, {
     logTtlMs: ctx.markerTtlMs,
-    maxSessionsPerUser: ctx.options.maxSessionsPerUser,
+    maxSessionsPerUser: ctx.options.session.maxPerUser,
     now,
     markerTtlMs: ctx.markerTtlMs,
   });
