@@ -27,7 +27,7 @@ async function start(redisUrl: string, prefix: string, cacheSeconds?: number): P
   const bff = await createBff({
     store,
     secrets: [SECRET],
-    issuer: ISSUER,
+    tokens: { issuer: ISSUER },
     authenticate: async (username) => ({ id: `user-${username}`, name: username }),
     ...(cacheSeconds === undefined ? {} : { sessionReadCacheSeconds: cacheSeconds }),
   });

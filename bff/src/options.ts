@@ -336,10 +336,10 @@ const rateLimitSchema = z
       .strictObject({
         perIp: limitSchema
           .default(RATE_LIMIT_DEFAULTS.refresh.perIp)
-          .describe('refreshes per client IP; generous: many users can share one address (NAT); a 429 never signs anyone out (the client retries it like a 503)'),
-        perSession: limitSchema
-          .default(RATE_LIMIT_DEFAULTS.refresh.perSession)
-          .describe('refreshes per device session (counted for well-signed cookies only)'),
+          .describe(
+            'refreshes per client IP; generous: many users can share one address (NAT); a 429 never signs anyone out (the client retries it like a 503)',
+          ),
+        perSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refresh.perSession).describe('refreshes per device session (counted for well-signed cookies only)'),
       })
       .prefault({})
       .describe('`POST /refresh`'),

@@ -109,7 +109,7 @@ describe.each(storeFactories(() => redis.url))('admin console reads on the %s st
   });
 
   it('records an eviction by the per-user session cap', async () => {
-    t = await startAdminBff(await makeStore(), { maxSessionsPerUser: 1 });
+    t = await startAdminBff(await makeStore(), { session: { maxPerUser: 1 } });
     const alice = await adminLogin(t, 'alice');
     const first = await adminLogin(t, 'bob');
     await adminLogin(t, 'bob');

@@ -7,9 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authorizeAtIdp, freePort, returnFromIdp, startLogin, type HttpDevice } from '@latchkey/testkit';
 import { startDevIdp, type DevIdp, type DevIdpAccount } from '../../../examples/demo/src/dev-idp.js';
-import type { BffOptions, OidcOptions } from '../../src/index.js';
+import type { OidcOptions } from '../../src/index.js';
 import type { SessionStore } from '../../src/store/types.js';
-import { startTestBff, type TestBff } from './harness.js';
+import { startTestBff, type TestBff, type TestBffOverrides } from './harness.js';
 
 export const IDP_CLIENT_ID = 'latchkey-test';
 export const IDP_CLIENT_SECRET = 'test-client-secret-0123456789';
@@ -54,7 +54,7 @@ export interface OidcStack {
 }
 
 /** A BFF (with `oidc` on) on a free port and the IdP it trusts. */
-export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOptions> = {}, overrides: Partial<BffOptions> = {}): Promise<OidcStack> {
+export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOptions> = {}, overrides: TestBffOverrides = {}): Promise<OidcStack> {
   // The BFF's server is bound first (its origin goes into the IdP's client registration and the BFF's options): a port
   // only chosen here and bound after the IdP had started was, on a busy machine, sometimes bound meanwhile by another
   // test file's server, whose 404s then answered the sign-in.

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '@latchkey/testkit';
-import type { AuthenticatedUser, BffOptions, ProxyOptions } from '../../src/index.js';
+import type { AuthenticatedUser, ProxyOptions } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { call, login, rawSetCookie, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
+import { call, login, rawSetCookie, sessionCookie, startTestBff, USERS, type TestBff, type TestBffOverrides } from '../helpers/harness.js';
 import { TestClock } from '../helpers/test-clock.js';
 
 /** What the upstream saw of each request. */
@@ -51,7 +51,7 @@ async function startUpstream(bff: TestBff['bff']): Promise<void> {
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 }
 
-async function start(overrides: Partial<BffOptions> = {}, proxy: Partial<ProxyOptions> = {}, clock?: TestClock) {
+async function start(overrides: TestBffOverrides = {}, proxy: Partial<ProxyOptions> = {}, clock?: TestClock) {
   t = await startTestBff(
     {
       // alice holds the `orders` scope, bob does not.
@@ -392,7 +392,7 @@ describe('bff.proxy: revocation and rotation', () => {
 
   it('rotates the cookie on schedule in a proxied answer; 100 parallel calls across the rotation: no failure, no theft', async () => {
     const clock = new TestClock();
-    await start({ proxyRotationSeconds: 60 }, {}, clock);
+    await start({ session: { proxyRotationSeconds: 60 } }, {}, clock);
     const device = await login(t.app);
     clock.advance(60_000);
     const answers = await Promise.all(Array.from({ length: 100 }, () => get('/p/me', device.cookie)));
