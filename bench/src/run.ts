@@ -255,7 +255,7 @@ async function revocationMemory(redis: RedisServer) {
 
 /**
  * The session list and logout-all of one user, as the store calls them: a user with 10 000 sessions (what an
- * uncapped store let one account build up) against one at the cap (maxSessionsPerUser, default 50), side by side
+ * uncapped store let one account build up) against one at the cap (`session.maxPerUser`, default 50), side by side
  * on the same Redis. Times are whole store calls (script + reply over loopback), median of several.
  */
 async function sessionScripts(redis: RedisServer) {

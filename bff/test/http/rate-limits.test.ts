@@ -9,8 +9,7 @@ import type { SessionStore } from '../../src/store/types.js';
 import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 import { call, login, refresh, sessionCookie, sleep, startTestBff, SECRET, ISSUER, USERS, type TestBff } from '../helpers/harness.js';
 
-/** A BFF whose `authenticate` counts its calls (each one is a password check), on a listening server. */
-/** `loginLimits`: the `rateLimit.login` limits under test. */
+/** A BFF whose `authenticate` counts its calls (each one is a password check), with `loginLimits` as `rateLimit.login`. */
 async function countingBff(store: SessionStore, loginLimits: Record<string, { limit: number; windowMs: number }>) {
   const checks = { count: 0 };
   const t = await startTestBff(

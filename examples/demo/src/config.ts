@@ -73,7 +73,7 @@ const envSchema = z.object({
       return clients;
     })
     .optional(),
-  /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
+  /** The BFF's `rateLimit` option as JSON, e.g. `{"refresh":{"perSession":{"limit":600,"windowMs":60000}}}` (load tests). */
   LATCHKEY_RATE_LIMITS: z
     .string()
     .transform((text, ctx) => {
