@@ -6,7 +6,9 @@ import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.
 export type LoginIpLimit = (ip: string | undefined) => Promise<void>;
 
 export function createLoginIpLimit(ctx: BffContext): LoginIpLimit {
-  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.login.perIp, { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) });
+  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.login.perIp, {
+    countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }),
+  });
   return async (ip = '') => {
     await limit.take(ipKey(ip), { ip });
   };

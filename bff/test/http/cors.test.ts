@@ -106,7 +106,10 @@ describe('CORS off (the default)', () => {
     const preflight = await request(t.app).options('/auth/refresh').set('Origin', APP).set(PREFLIGHT);
     expect(preflight.status).toBe(403);
     expect(corsHeaders(preflight.headers)).toEqual([]);
-    expect(preflight.body).toEqual({ error: 'csrf_rejected', message: `A CORS preflight from ${APP}: pages on another origin need the BFF's origins.cors option.` });
+    expect(preflight.body).toEqual({
+      error: 'csrf_rejected',
+      message: `A CORS preflight from ${APP}: pages on another origin need the BFF's origins.cors option.`,
+    });
     const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' }, headers: { Origin: APP } });
     expect(res.status).toBe(200); // the Origin check passes: same-origin pages behind several hostnames work as before
     expect(corsHeaders(res.headers)).toEqual([]);

@@ -97,6 +97,8 @@ describe('GET /auth/session', () => {
   });
 
   it('refuses a rotation schedule inside the grace window', async () => {
-    await expect(startTestBff({ session: { proxyRotationSeconds: 15 } })).rejects.toThrow(/session\.proxyRotationSeconds must be greater than session\.rotationGraceSeconds/);
+    await expect(startTestBff({ session: { proxyRotationSeconds: 15 } })).rejects.toThrow(
+      /session\.proxyRotationSeconds must be greater than session\.rotationGraceSeconds/,
+    );
   });
 });

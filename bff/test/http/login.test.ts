@@ -300,7 +300,9 @@ describe('login rate limits', () => {
 
   it('stops a guesser at one IP without locking the owner out, and caps guessing from many IPs per account', async () => {
     const limited = await startTestBff({
-      rateLimit: { login: { perAccountAndIp: { limit: 3, windowMs: 60_000 }, perAccount: { limit: 6, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } },
+      rateLimit: {
+        login: { perAccountAndIp: { limit: 3, windowMs: 60_000 }, perAccount: { limit: 6, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } },
+      },
     });
     limited.app.set('trust proxy', 'loopback'); // the client IP comes from X-Forwarded-For
     const from = (ip: string, password: string) =>

@@ -267,7 +267,9 @@ describe('refresh limits', () => {
     const options = resolveBffOptions(base);
     expect(options.rateLimit.refresh.perIp).toEqual({ limit: 1200, windowMs: 60_000 });
     expect(options.rateLimit.refresh.perSession).toEqual({ limit: 60, windowMs: 60_000 });
-    expect(() => resolveBffOptions({ ...base, rateLimit: { refresh: { perSession: { limit: 5, windowMs: 10 } } } })).toThrow(/rateLimit\.refresh\.perSession\.windowMs/);
+    expect(() => resolveBffOptions({ ...base, rateLimit: { refresh: { perSession: { limit: 5, windowMs: 10 } } } })).toThrow(
+      /rateLimit\.refresh\.perSession\.windowMs/,
+    );
     expect(() => resolveBffOptions({ ...base, rateLimit: { refresh: { perIp: { limit: 0, windowMs: 60_000 } } } })).toThrow(/rateLimit\.refresh\.perIp\.limit/);
   });
 

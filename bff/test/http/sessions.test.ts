@@ -135,7 +135,12 @@ describe.each([
 describe('session.maxPerUser option', () => {
   it('defaults to 50 and rejects a non-positive or fractional cap', async () => {
     const { resolveBffOptions } = await import('../../src/options.js');
-    const base = { store: new MemoryStore({ warnInProduction: false }), secrets: ['x'.repeat(32)], tokens: { issuer: 'https://a.test' }, authenticate: async () => null };
+    const base = {
+      store: new MemoryStore({ warnInProduction: false }),
+      secrets: ['x'.repeat(32)],
+      tokens: { issuer: 'https://a.test' },
+      authenticate: async () => null,
+    };
     expect(resolveBffOptions(base).session.maxPerUser).toBe(50);
     expect(() => resolveBffOptions({ ...base, session: { maxPerUser: 0 } })).toThrow(/session\.maxPerUser/);
     expect(() => resolveBffOptions({ ...base, session: { maxPerUser: 2.5 } })).toThrow(/session\.maxPerUser/);

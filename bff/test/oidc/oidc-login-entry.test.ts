@@ -136,7 +136,10 @@ describe.each(stores)('the sign-in entry point on the %s store', (_name, openSto
   });
 
   it('sign-in starts have their own per-IP limit: they never use up the password login limit', async () => {
-    const { stack } = await start({}, { rateLimit: { login: { perIp: { limit: 2, windowMs: 60_000 } }, oidcLogin: { perIp: { limit: 3, windowMs: 60_000 } } } });
+    const { stack } = await start(
+      {},
+      { rateLimit: { login: { perIp: { limit: 2, windowMs: 60_000 } }, oidcLogin: { perIp: { limit: 3, windowMs: 60_000 } } } },
+    );
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await loginStart(stack, { ...SAME_ORIGIN_NAVIGATION })).status);
     expect(statuses).toEqual([303, 303, 303]);
