@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authorizeAtIdp, freePort, returnFromIdp, startLogin, type HttpDevice } from '@latchkey/testkit';
 import { startDevIdp, type DevIdp, type DevIdpAccount } from '../../../examples/demo/src/dev-idp.js';
-import type { BffOptions, OidcOptions } from '../../src/index.js';
+import type { BffOptions, OidcOptions, OidcProviderOptions } from '../../src/index.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { startTestBff, type TestBff } from './harness.js';
 
@@ -53,8 +53,19 @@ export interface OidcStack {
   close(): Promise<void>;
 }
 
-/** A BFF (with `oidc` on) on a free port and the IdP it trusts. */
-export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOptions> = {}, overrides: Partial<BffOptions> = {}): Promise<OidcStack> {
+/** The provider's name in the BFF's `oidc.providers` of startOidcStack. */
+export const TEST_PROVIDER = 'test';
+
+/**
+ * A BFF (with `oidc` on) on a free port and the IdP it trusts: `provider` overrides that provider's options, `oidc` the
+ * options beside `providers` (transactionTtlSeconds, errorRedirect).
+ */
+export async function startOidcStack(
+  store: SessionStore,
+  provider: Partial<OidcProviderOptions> = {},
+  overrides: Partial<BffOptions> = {},
+  oidc: Partial<Omit<OidcOptions, 'providers'>> = {},
+): Promise<OidcStack> {
   // The BFF's server is bound first (its origin goes into the IdP's client registration and the BFF's options): a port
   // only chosen here and bound after the IdP had started was, on a busy machine, sometimes bound meanwhile by another
   // test file's server, whose 404s then answered the sign-in.
@@ -70,13 +81,18 @@ export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOpti
     {
       dangerouslyAllowInsecureHttp: true,
       oidc: {
-        issuer: idp.issuer,
-        clientId: IDP_CLIENT_ID,
-        clientSecret: IDP_CLIENT_SECRET,
-        redirectUri: `${origin}/auth/oidc/callback`,
-        postLogoutRedirectUri: `${origin}/signed-out`,
-        scopes: ['openid', 'profile', 'email', 'offline_access'],
-        dangerouslyAllowInsecureIdpRequests: true,
+        providers: {
+          [TEST_PROVIDER]: {
+            issuer: idp.issuer,
+            clientId: IDP_CLIENT_ID,
+            clientAuth: { method: 'client_secret_basic', secret: IDP_CLIENT_SECRET },
+            redirectUri: `${origin}/auth/oidc/callback`,
+            postLogoutRedirectUri: `${origin}/signed-out`,
+            scopes: ['openid', 'profile', 'email', 'offline_access'],
+            dangerouslyAllowInsecureIdpRequests: true,
+            ...provider,
+          },
+        },
         ...oidc,
       },
       ...overrides,
