@@ -21,7 +21,11 @@ export const IDP_ACCOUNTS: readonly DevIdpAccount[] = [
 export type RunningIdp = DevIdp & { issuer: string; port: number; stop(): Promise<void>; start(): Promise<void> };
 
 /** `port`: a port of a stopped IdP, to start a new one in its place (same issuer, a new signing key: a key rotation). */
-export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlSeconds?: number; port?: number } = {}): Promise<RunningIdp> {
+/** `callbackPath`: the BFF's callback registered at this IdP (default `/auth/oidc/callback`; a provider's own with several). */
+export async function startTestIdp(
+  bffOrigin: string,
+  options: { accessTokenTtlSeconds?: number; port?: number; callbackPath?: string } = {},
+): Promise<RunningIdp> {
   const port = options.port ?? (await freePort());
   // Another site than the BFF (http://127.0.0.1:<port>), as an IdP is in production: the browser's jar then keeps the
   // BFF's SameSite=Strict cookies home on the way back from the IdP, as a browser does (ports do not make sites).
@@ -36,7 +40,7 @@ export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlS
       {
         clientId: IDP_CLIENT_ID,
         clientSecret: IDP_CLIENT_SECRET,
-        redirectUris: [`${bffOrigin}/auth/oidc/callback`],
+        redirectUris: [`${bffOrigin}${options.callbackPath ?? '/auth/oidc/callback'}`],
         postLogoutRedirectUris: [`${bffOrigin}/signed-out`],
         backchannelLogoutUri: `${bffOrigin}/auth/oidc/backchannel-logout`,
       },
