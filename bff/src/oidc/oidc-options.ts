@@ -141,8 +141,13 @@ const providerSchema = z
 
 export const oidcSchema = z.strictObject({
   providers: z
-    .record(z.string().regex(PROVIDER_NAME, 'a provider name is 1-32 of a-z, 0-9, _ and - (it goes into URLs)'), providerSchema)
-    .refine((providers) => Object.keys(providers).length >= 1, 'name at least one provider')
+    .record(z.string(), providerSchema)
+    .superRefine((providers, ctx) => {
+      if (Object.keys(providers).length === 0) ctx.addIssue({ code: 'custom', message: 'name at least one provider' });
+      for (const name of Object.keys(providers)) {
+        if (!PROVIDER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'a provider name is 1-32 of a-z, 0-9, _ and - (it goes into URLs)' });
+      }
+    })
     .meta({
       keyName: 'name',
       description:
