@@ -47,8 +47,7 @@ const clientAuthSchema = z
     z.strictObject({ method: z.literal('private_key_jwt'), privateJwk: z.record(z.string(), z.unknown()) }),
   ])
   .meta({
-    typeName:
-      "`{ method: 'client_secret_basic' \\| 'client_secret_post', secret }` \\| `{ method: 'private_key_jwt', privateJwk }`",
+    typeName: "`{ method: 'client_secret_basic' | 'client_secret_post', secret }` | `{ method: 'private_key_jwt', privateJwk }`",
     description:
       'client authentication at the token endpoint; `privateJwk`: the private JWK (with `alg`, or ES256/RS256 inferred from `kty`); the secret is never logged',
   });
@@ -63,30 +62,29 @@ const providerSchema = z
     type: z
       .enum(['oidc', 'oauth'])
       .default('oidc')
-      .describe('`oidc`: an OpenID Connect provider (discovery, ID token, back-channel and RP-initiated logout); `oauth`: plain OAuth 2.0 (GitHub-style: no ID token, a userinfo endpoint)'),
-    issuer: z
-      .url()
-      .optional()
-      .meta({
-        defaultText: 'required for `oidc`',
-        description:
-          "the provider's issuer; its discovery document is read from `<issuer>/.well-known/openid-configuration` on first use (the BFF starts while the IdP is down; its routes answer 503 until it is back); one provider per issuer",
-      }),
+      .describe(
+        '`oidc`: an OpenID Connect provider (discovery, ID token, back-channel and RP-initiated logout); `oauth`: plain OAuth 2.0 (GitHub-style: no ID token, a userinfo endpoint)',
+      ),
+    issuer: z.url().optional().meta({
+      defaultText: 'required for `oidc`',
+      description:
+        "the provider's issuer; its discovery document is read from `<issuer>/.well-known/openid-configuration` on first use (the BFF starts while the IdP is down; its routes answer 503 until it is back); one provider per issuer",
+    }),
     authorizationEndpoint: z.url().optional().meta({ defaultText: 'required for `oauth`', description: '`oauth`: the authorization endpoint' }),
     tokenEndpoint: z.url().optional().meta({ defaultText: 'required for `oauth`', description: '`oauth`: the token endpoint' }),
     userinfoEndpoint: z
       .url()
       .optional()
-      .meta({ defaultText: 'required for `oauth`', description: "`oauth`: the endpoint answering the user's profile as JSON for the access token (`Authorization: Bearer`)" }),
+      .meta({
+        defaultText: 'required for `oauth`',
+        description: "`oauth`: the endpoint answering the user's profile as JSON for the access token (`Authorization: Bearer`)",
+      }),
     clientId: z.string().min(1).describe("this BFF's client id at the provider"),
     clientAuth: clientAuthSchema,
-    scopes: z
-      .array(z.string().regex(SCOPE))
-      .optional()
-      .meta({
-        defaultText: "`['openid', 'profile', 'email']` (`oidc`), `[]` (`oauth`)",
-        description: 'scopes asked of the provider; `oidc`: must include `openid` (Auth0 and others issue a refresh token only with `offline_access`)',
-      }),
+    scopes: z.array(z.string().regex(SCOPE)).optional().meta({
+      defaultText: "`['openid', 'profile', 'email']` (`oidc`), `[]` (`oauth`)",
+      description: 'scopes asked of the provider; `oidc`: must include `openid` (Auth0 and others issue a refresh token only with `offline_access`)',
+    }),
     redirectUri: z
       .url()
       .describe(
@@ -136,7 +134,8 @@ const providerSchema = z
     };
     only('oidc', ['issuer', 'postLogoutRedirectUri', 'mapUser']);
     only('oauth', ['authorizationEndpoint', 'tokenEndpoint', 'userinfoEndpoint', 'userinfo']);
-    if (p.type === 'oidc' && p.scopes !== undefined && !p.scopes.includes('openid')) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'scopes must include openid' });
+    if (p.type === 'oidc' && p.scopes !== undefined && !p.scopes.includes('openid'))
+      ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'scopes must include openid' });
   });
 
 export const oidcSchema = z.strictObject({
@@ -145,7 +144,8 @@ export const oidcSchema = z.strictObject({
     .superRefine((providers, ctx) => {
       if (Object.keys(providers).length === 0) ctx.addIssue({ code: 'custom', message: 'name at least one provider' });
       for (const name of Object.keys(providers)) {
-        if (!PROVIDER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'a provider name is 1-32 of a-z, 0-9, _ and - (it goes into URLs)' });
+        if (!PROVIDER_NAME.test(name))
+          ctx.addIssue({ code: 'custom', path: [name], message: 'a provider name is 1-32 of a-z, 0-9, _ and - (it goes into URLs)' });
       }
     })
     .meta({
@@ -276,7 +276,8 @@ export function resolveOidcOptions(o: z.output<typeof oidcSchema>): ResolvedOidc
   const oidcProviders = providers.filter((p) => p.type === 'oidc');
   for (const [i, p] of oidcProviders.entries()) {
     const twin = oidcProviders.slice(i + 1).find((q) => sameIssuer(q.issuer, p.issuer));
-    if (twin) throw new Error(`oidc.providers.${p.name} and ${twin.name} have the same issuer: one provider per issuer (a logout token's iss picks its provider)`);
+    if (twin)
+      throw new Error(`oidc.providers.${p.name} and ${twin.name} have the same issuer: one provider per issuer (a logout token's iss picks its provider)`);
   }
   const callbackNames = providers.map((p) => p.callbackName);
   if (new Set(callbackNames).size !== callbackNames.length) {
