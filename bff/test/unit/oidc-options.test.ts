@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
-import { resolveBffOptions, type BffOptions, type OidcOptions } from '../../src/options.js';
+import { resolveBffOptions, type BffOptions } from '../../src/options.js';
 import { prefersPage, withAuthError } from '../../src/oidc/error-redirect.js';
 
 const APP = 'https://app.example';
@@ -41,7 +41,7 @@ describe('oidc options', () => {
   });
 
   it('several: OIDC and OAuth side by side, each its own callback path, no default unless named', () => {
-    const oidc = resolve({ providers: { corp, github } } satisfies OidcOptions);
+    const oidc = resolve({ providers: { corp, github } });
     expect(oidc.defaultProvider).toBeUndefined();
     expect(oidc.providers.map((p) => [p.name, p.type, p.callbackName, p.scopes])).toEqual([
       ['corp', 'oidc', null, ['openid', 'profile', 'email']],
