@@ -62,7 +62,6 @@ export type Authenticate = (username: string, password: string, req: ExpressRequ
 const secret = z.string().min(32, 'each secret must be at least 32 characters');
 const positiveSeconds = z.number().int().positive();
 
-
 /**
  * A server allowed to call `POST /introspect` and `POST /revoke` (RFC 7662, RFC 7009), authenticated with
  * client_secret_basic or client_secret_post. `secretHash` is SHA-256 of the secret, base64url (43 characters), for
@@ -115,7 +114,6 @@ export type ResolvedResourceClient = Readonly<{
   tenants?: readonly string[];
   includeTenant: boolean;
 }>;
-
 
 /** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
 const limitSchema = z
@@ -433,7 +431,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   try {
     oidc = o.oidc ? resolveOidcOptions(o.oidc) : undefined;
   } catch (error) {
-    throw new TypeError(`Invalid Latchkey BFF options: ${(error as Error).message}`);
+    throw new TypeError(`Invalid Latchkey BFF options: ${(error as Error).message}`, { cause: error });
   }
   return Object.freeze({
     ...o,

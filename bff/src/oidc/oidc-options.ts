@@ -72,13 +72,10 @@ const providerSchema = z
     }),
     authorizationEndpoint: z.url().optional().meta({ defaultText: 'required for `oauth`', description: '`oauth`: the authorization endpoint' }),
     tokenEndpoint: z.url().optional().meta({ defaultText: 'required for `oauth`', description: '`oauth`: the token endpoint' }),
-    userinfoEndpoint: z
-      .url()
-      .optional()
-      .meta({
-        defaultText: 'required for `oauth`',
-        description: "`oauth`: the endpoint answering the user's profile as JSON for the access token (`Authorization: Bearer`)",
-      }),
+    userinfoEndpoint: z.url().optional().meta({
+      defaultText: 'required for `oauth`',
+      description: "`oauth`: the endpoint answering the user's profile as JSON for the access token (`Authorization: Bearer`)",
+    }),
     clientId: z.string().min(1).describe("this BFF's client id at the provider"),
     clientAuth: clientAuthSchema,
     scopes: z.array(z.string().regex(SCOPE)).optional().meta({

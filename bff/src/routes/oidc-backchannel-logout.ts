@@ -84,7 +84,11 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idps: IdentityProv
     }
     const notice = { scope: 'idp_backchannel', event: 'oidc_backchannel_logout', message: 'back-channel logout', log: 'summary' } as const;
     if (sid !== undefined) {
-      await endSessions(ctx, { idpIss: iss, idpSid: sid }, { ...notice, fields: (ended) => ({ by: 'sid', provider: idp.options.name, ended: ended.map((s) => s.sid) }) });
+      await endSessions(
+        ctx,
+        { idpIss: iss, idpSid: sid },
+        { ...notice, fields: (ended) => ({ by: 'sid', provider: idp.options.name, ended: ended.map((s) => s.sid) }) },
+      );
     } else {
       const user = await mapUser({ iss, sub: sub! });
       await endSessions(ctx, user === null ? { alreadyEnded: [] } : { allOfUser: user.id }, {

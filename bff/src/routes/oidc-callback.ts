@@ -31,7 +31,12 @@ export function createOidcCallbackRoute(ctx: BffContext, idps: IdentityProviders
     reply.setCookie(clearCookie);
     return redirectOnFailure(ctx, req, reply, transaction?.returnTo, async () => {
       if (transaction === null) {
-        throw signInFailed(ctx, undefined, 'no transaction', 'No sign-in is in progress in this browser (it expired, was already completed, or was not started here).');
+        throw signInFailed(
+          ctx,
+          undefined,
+          'no transaction',
+          'No sign-in is in progress in this browser (it expired, was already completed, or was not started here).',
+        );
       }
       const idp = providerOf(ctx, idps, transaction, req.params.provider);
       const signedIn: ProviderSignIn =
@@ -40,11 +45,16 @@ export function createOidcCallbackRoute(ctx: BffContext, idps: IdentityProviders
           : await completeOAuthSignIn(ctx, idp as IdpClient<ResolvedOAuthProvider>, transaction, req.search);
       // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
       if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: signedIn.user.id, ip: req.ip });
-      const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip }, signedIn.user, {
-        ...(signedIn.idp ? { idp: signedIn.idp } : {}),
-        ...(transaction.deviceName !== undefined ? { deviceName: transaction.deviceName } : {}),
-        via: idp.options.type,
-      });
+      const { session, cookie } = await startDeviceSession(
+        ctx,
+        { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip },
+        signedIn.user,
+        {
+          ...(signedIn.idp ? { idp: signedIn.idp } : {}),
+          ...(transaction.deviceName !== undefined ? { deviceName: transaction.deviceName } : {}),
+          via: idp.options.type,
+        },
+      );
       return reply.setCookie(...sessionCookieHeaders(ctx, session, cookie)).redirect(transaction.returnTo);
     });
   };

@@ -93,11 +93,7 @@ beforeAll(async () => {
   server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  [idpA, idpB, gh] = await Promise.all([
-    startTestIdp(origin),
-    startTestIdp(origin, { callbackPath: '/auth/oidc/callback/b' }),
-    startOAuthProvider(),
-  ]);
+  [idpA, idpB, gh] = await Promise.all([startTestIdp(origin), startTestIdp(origin, { callbackPath: '/auth/oidc/callback/b' }), startOAuthProvider()]);
   const oidcProvider = (idp: RunningIdp, callback: string) => ({
     issuer: idp.issuer,
     clientId: IDP_CLIENT_ID,
@@ -285,8 +281,8 @@ describe('several identity providers', () => {
       const sidAtB = recordB!.idp!.sid!;
 
       // A's token (A's key, A's iss) naming B's IdP session and B's user: accepted (it is A's to send), ends nothing of B's.
-      expect((await post(await logoutToken(idpA, { sid: sidAtB })).then((r) => r.status))).toBe(200);
-      expect((await post(await logoutToken(idpA, { sub: 'idp-alice' })).then((r) => r.status))).toBe(200);
+      expect(await post(await logoutToken(idpA, { sid: sidAtB })).then((r) => r.status)).toBe(200);
+      expect(await post(await logoutToken(idpA, { sub: 'idp-alice' })).then((r) => r.status)).toBe(200);
       expect((await refresh(atB)).status).toBe(200);
       // ...though A's sub-only token did end A's own alice.
       expect((await refresh(atA)).status).toBe(401);

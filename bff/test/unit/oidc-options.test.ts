@@ -17,7 +17,12 @@ const base = (oidc: unknown): BffOptions =>
     authenticate: async () => null,
     oidc,
   }) as BffOptions;
-const corp = { issuer: 'https://login.corp.example', clientId: 'app', clientAuth: { method: 'client_secret_basic', secret: 'x' }, redirectUri: `${APP}/auth/oidc/callback` };
+const corp = {
+  issuer: 'https://login.corp.example',
+  clientId: 'app',
+  clientAuth: { method: 'client_secret_basic', secret: 'x' },
+  redirectUri: `${APP}/auth/oidc/callback`,
+};
 const github = {
   type: 'oauth',
   authorizationEndpoint: 'https://github.com/login/oauth/authorize',

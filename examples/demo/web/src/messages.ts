@@ -57,5 +57,7 @@ const AUTH_ERROR_SENTENCES: Record<string, string> = {
 };
 
 export function authErrorSentence(code: string): string {
-  return (Object.hasOwn(AUTH_ERROR_SENTENCES, code) ? AUTH_ERROR_SENTENCES[code] : undefined) ?? 'Sign-in with the identity provider did not complete. Start again.';
+  return (
+    (Object.hasOwn(AUTH_ERROR_SENTENCES, code) ? AUTH_ERROR_SENTENCES[code] : undefined) ?? 'Sign-in with the identity provider did not complete. Start again.'
+  );
 }
