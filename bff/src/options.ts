@@ -8,6 +8,7 @@ import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN, tenantSchema } from './tokens/custom-claims.js';
 import { sha256 } from './crypto/hash.js';
+import type { ValidateSession } from './session/validate.js';
 
 /**
  * What the application's `authenticate` callback returns for good credentials. `claims` and `scope` go into every
@@ -216,6 +217,15 @@ export const optionsSchema = z.strictObject({
       typeName: '`(username, password, req) => Promise<{ id, name, claims?, scope?, tenant? } | null>`',
       description: 'checks credentials; `null` for any failure (README "Claims and scopes"; `tenant`: docs/admin.md#tenant-wide-revocation)',
     }),
+  validateSession: z
+    .custom<ValidateSession>((v) => typeof v === 'function', { message: 'validateSession must be a function' })
+    .optional()
+    .meta({
+      typeName: '`(user, session) => boolean | { claims?, scope? } | Promise<…>`',
+      defaultText: 'unset: a session lives until it ends or is revoked',
+      description:
+        'checks a live session against the account on refresh and on proxy-mode calls, at most once per `session.validateCacheSeconds` per session: `false` ends it (401 `session_revoked`), `{ claims?, scope? }` goes into its next access tokens, a throw is 503 (never a sign-out) (docs/security.md#sessions-follow-the-account)',
+    }),
   oidc: oidcSchema.optional().meta({
     defaultText: 'unset: password login only',
     description: 'sign-in through an upstream OpenID Connect provider (routes under `/oidc`; README "Identity provider", docs/oidc.md)',
@@ -235,7 +245,11 @@ export const optionsSchema = z.strictObject({
     .max(120)
     .default(5)
     .describe('tolerance for `exp`, `nbf` and `iat`; bounded: a large skew is a long-lived token in disguise'),
-  idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600).describe('a device session ends after this long without a refresh'),
+  idleTimeoutSeconds: positiveSeconds
+    .default(30 * 60)
+    .describe(
+      'a device session ends after this long without real activity (input or API calls the client reports with its refresh, proxied calls; never timers); 30 minutes is NIST SP 800-63B AAL2, use 15 minutes for AAL3 (docs/security.md#session-lifetime)',
+    ),
   absoluteTimeoutSeconds: positiveSeconds
     .default(30 * 24 * 3600)
     .describe('a device session ends this long after login, whatever its activity; at least `idleTimeoutSeconds`'),
@@ -248,6 +262,20 @@ export const optionsSchema = z.strictObject({
     .describe(
       "live device sessions per user; a login beyond it ends (like a revocation) a session never refreshed since its login, else the user's least recently active one, so one account cannot grow the session list without bound (docs/architecture.md#sessions-rotation-and-theft)",
     ),
+  session: z
+    .strictObject({
+      validateCacheSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(3600)
+        .default(60)
+        .describe(
+          "how long `validateSession`'s verdict for one session is reused: a disabled account or a changed role takes effect within it (`0`: ask on every refresh)",
+        ),
+    })
+    .default({ validateCacheSeconds: 60 })
+    .describe('device session lifetime and checks'),
   rotationGraceSeconds: z
     .number()
     .int()
@@ -507,6 +535,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     ),
     oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
     tracing: Object.freeze({ ...o.tracing }),
+    session: Object.freeze({ ...o.session }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });
 }
