@@ -71,6 +71,9 @@ export function sessionEndedReasonOf(reason: SessionEndReason): SessionEndedReas
     case 'reuse_detected':
     case 'logout_all':
       return reason;
+    // The browser signed in again: to its old session's cookie, that is a sign-out it made itself.
+    case 'replaced':
+      return 'logout';
     case 'admin_user':
       return 'logout_all';
     case 'idle':

@@ -83,7 +83,8 @@ export async function endSessions(ctx: BffContext, target: EndTarget, notice: En
 
 /** The 401 code a refresh (or a cookie-authenticated call) answers for a session that ended for this reason. */
 export function endReasonCode(reason: SessionEndReason | null): 'no_session' | 'session_expired' | 'session_revoked' | 'reuse_detected' {
-  if (reason === null || reason === 'logout') return 'no_session';
-  const said = sessionEndedReasonOf(reason);
-  return said === 'logout' || said === 'logout_all' ? 'session_revoked' : said;
+  const said = reason === null ? 'logout' : sessionEndedReasonOf(reason);
+  // The browser's own sign-out (or a sign-in that replaced the session): nothing to report, just no session.
+  if (said === 'logout') return 'no_session';
+  return said === 'logout_all' ? 'session_revoked' : said;
 }

@@ -332,6 +332,39 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.rotate(refreshNow(session, current(session)))).toEqual({ outcome: 'ended', reason: null });
       });
 
+      it('the idle end follows the reported activity, not the rotations: a timer refreshing an unused page still idles out', async () => {
+        const session = newSessionNow(alice);
+        await store.createSession(session);
+        const t0 = session.createdAt;
+        // Refreshed every 20 minutes by a timer, the page unused since the login: the activity stays at t0.
+        let held = session;
+        for (const at of [t0 + 20 * MINUTE, t0 + 40 * MINUTE]) {
+          const result = await store.rotate(refreshNow(held, current(held), { now: at, activityAt: t0 }));
+          expect(result).toMatchObject({ outcome: 'rotated', session: { rotatedAt: at, lastActivityAt: t0, idleExpiresAt: t0 + HOUR } });
+          held = (result as { session: DeviceSessionRecord }).session;
+        }
+        expect(await store.getSession(session.key, t0 + HOUR - 1)).toEqual(held);
+        expect(await store.getSession(session.key, t0 + HOUR)).toBeNull();
+        expect(await store.rotate(refreshNow(held, current(held), { now: t0 + HOUR, activityAt: t0 }))).toEqual({ outcome: 'expired', reason: 'idle', session: held });
+        expect(await revocationState(store, token('jti'), session.sid, alice, clock.now())).toMatchObject({ sidRevoked: true });
+      });
+
+      it('activity never moves backwards nor past now, and reported use keeps the session alive', async () => {
+        const session = newSessionNow(alice);
+        await store.createSession(session);
+        const t0 = session.createdAt;
+        const used = await store.rotate(refreshNow(session, current(session), { now: t0 + 50 * MINUTE, activityAt: t0 + 45 * MINUTE }));
+        expect(used).toMatchObject({ outcome: 'rotated', session: { lastActivityAt: t0 + 45 * MINUTE, idleExpiresAt: t0 + 45 * MINUTE + HOUR } });
+        const afterUse = (used as { session: DeviceSessionRecord }).session;
+        // An older report (another tab that saw less) keeps the later activity.
+        const older = await store.rotate(refreshNow(afterUse, current(afterUse), { now: t0 + 60 * MINUTE, activityAt: t0 + 10 * MINUTE }));
+        expect(older).toMatchObject({ outcome: 'rotated', session: { lastActivityAt: t0 + 45 * MINUTE } });
+        const afterOlder = (older as { session: DeviceSessionRecord }).session;
+        // A report from the future is now.
+        const future = await store.rotate(refreshNow(afterOlder, current(afterOlder), { now: t0 + 61 * MINUTE, activityAt: t0 + 5 * HOUR }));
+        expect(future).toMatchObject({ outcome: 'rotated', session: { lastActivityAt: t0 + 61 * MINUTE, idleExpiresAt: t0 + 61 * MINUTE + HOUR } });
+      });
+
       it('expired: once idle the rotation ends the session (sid revoked, its event), and the reason is remembered', async () => {
         const session = newSessionNow(alice);
         await store.createSession(session);
