@@ -74,7 +74,8 @@ export class SessionValidator {
         { event: 'validate_session_failed', userId: session.userId, sid: session.sid, error: error instanceof Error ? error.name : typeof error },
         'validateSession failed; the session is kept and the request answered 503',
       );
-      throw new LatchkeyError('temporarily_unavailable', undefined, { cause: error });
+      // No cause: the error handler would log it, message and stack included.
+      throw new LatchkeyError('temporarily_unavailable');
     }
     if (validation.refused) this.cache.delete(session.sid);
     else if (this.cacheMs > 0) this.cache.set(session.sid, { validation, until: now + this.cacheMs });
