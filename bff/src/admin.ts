@@ -77,11 +77,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
 
     /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
     async endUserSession(userId: string, sid: string): Promise<boolean> {
-      const ended = await endSessions(
-        ctx,
-        { userId, sid },
-        { reason: 'admin_device', event: 'admin_end_session', message: 'device session ended' },
-      );
+      const ended = await endSessions(ctx, { userId, sid }, { reason: 'admin_device', event: 'admin_end_session', message: 'device session ended' });
       return ended.length > 0;
     },
 

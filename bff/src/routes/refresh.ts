@@ -132,7 +132,11 @@ async function validateOrEnd(
     throw error;
   }
   if (!validation.refused) return withValidatedClaims(session, validation);
-  await endSessions(ctx, { key: session.key }, { reason: 'validate_refused', event: 'session_validation_refused', message: 'validateSession refused the session; device session ended' });
+  await endSessions(
+    ctx,
+    { key: session.key },
+    { reason: 'validate_refused', event: 'session_validation_refused', message: 'validateSession refused the session; device session ended' },
+  );
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
   reply.setCookie(...clearedSessionCookieHeaders(ctx));
   throw new LatchkeyError('session_revoked');
@@ -156,7 +160,12 @@ async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: D
   await endSessions(
     ctx,
     { key: session.key },
-    { reason: 'tenant_revoked', event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh', fields: { tenant: session.tenant } },
+    {
+      reason: 'tenant_revoked',
+      event: 'tenant_session_ended',
+      message: 'device session of a revoked tenant ended on refresh',
+      fields: { tenant: session.tenant },
+    },
   );
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
   reply.setCookie(...clearedSessionCookieHeaders(ctx));

@@ -44,7 +44,13 @@ export function replayedSuccessor(sealed: string, presented: SessionCookieValue)
 }
 
 /** Logs and counts a theft detection (the store has revoked the session already). `ip`: the client address, for the log. */
-export async function reportTheft(ctx: BffContext, ip: string | undefined, session: DeviceSessionRecord, cookie: SessionCookieValue, route: string): Promise<void> {
+export async function reportTheft(
+  ctx: BffContext,
+  ip: string | undefined,
+  session: DeviceSessionRecord,
+  cookie: SessionCookieValue,
+  route: string,
+): Promise<void> {
   ctx.metrics.theftDetections.inc();
   await endSessions(
     ctx,

@@ -85,7 +85,8 @@ export class SessionValidator {
   private verdict(session: DeviceSessionRecord, answer: unknown): Validation {
     if (answer === false) return { refused: true };
     if (answer === true) return { refused: false, claims: session.claims };
-    if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) throw new TypeError('validateSession must answer a boolean or { claims?, scope? }');
+    if (typeof answer !== 'object' || answer === null || Array.isArray(answer))
+      throw new TypeError('validateSession must answer a boolean or { claims?, scope? }');
     const { claims, scope, ...rest } = answer as Pick<GrantedClaims, 'claims' | 'scope'>;
     if (Object.keys(rest).length > 0) throw new TypeError('validateSession may answer only claims and scope');
     const current = session.claims ?? {};

@@ -194,4 +194,3 @@ function eventFromEntry(id: string, flat: string[]): RevocationEvent | null {
   if (kind === 'jti' || kind === 'keyring') return { kind, ...base };
   return null;
 }
-

@@ -345,7 +345,11 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         }
         expect(await store.getSession(session.key, t0 + HOUR - 1)).toEqual(held);
         expect(await store.getSession(session.key, t0 + HOUR)).toBeNull();
-        expect(await store.rotate(refreshNow(held, current(held), { now: t0 + HOUR, activityAt: t0 }))).toEqual({ outcome: 'expired', reason: 'idle', session: held });
+        expect(await store.rotate(refreshNow(held, current(held), { now: t0 + HOUR, activityAt: t0 }))).toEqual({
+          outcome: 'expired',
+          reason: 'idle',
+          session: held,
+        });
         expect(await revocationState(store, token('jti'), session.sid, alice, clock.now())).toMatchObject({ sidRevoked: true });
       });
 

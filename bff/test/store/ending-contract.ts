@@ -38,7 +38,17 @@ const current = (s: DeviceSessionRecord) => ({ generation: s.generation, credent
 
 function refreshOf(s: DeviceSessionRecord, now: number) {
   const next = token('hash');
-  return { key: s.key, ...current(s), nextCredentialHash: next, nextSealed: `sealed:${next}`, now, activityAt: now, idleTimeoutMs: MINUTE, graceMs: 1000, markerTtlMs: MINUTE };
+  return {
+    key: s.key,
+    ...current(s),
+    nextCredentialHash: next,
+    nextSealed: `sealed:${next}`,
+    now,
+    activityAt: now,
+    idleTimeoutMs: MINUTE,
+    graceMs: 1000,
+    markerTtlMs: MINUTE,
+  };
 }
 
 export function runEndingContract(name: string, setup: () => Promise<StoreFixture>): void {
