@@ -37,8 +37,10 @@ describe('createBff options', () => {
       algorithm: 'ES256',
       accessTokenTtlSeconds: 300,
       clockSkewSeconds: 5,
-      idleTimeoutSeconds: 7 * 24 * 3600,
+      // NIST SP 800-63B AAL2's inactivity bound; the absolute one stays 30 days (docs/security.md#session-lifetime).
+      idleTimeoutSeconds: 30 * 60,
       absoluteTimeoutSeconds: 30 * 24 * 3600,
+      session: { validateCacheSeconds: 60 },
       rotationGraceSeconds: 15,
       cookieName: '__Host-latchkey',
       dangerouslyAllowInsecureHttp: false,
