@@ -161,7 +161,7 @@ describe('generated reference tables', () => {
       expect(() => z.parse(optionsSchema.shape.eventStreams, { heartbeatSeconds: 0 })).toThrow();
       expect(rows.get('rotationGraceSeconds')).toMatchObject({ type: 'integer 0..120', default: '`15`' });
       expect(rows.get('scopePolicies.<scope>.maxStalenessMs')).toMatchObject({ default: '`30000`' });
-      expect(rows.get('idleTimeoutSeconds')?.default).toBe('`604800` (7 days)');
+      expect(rows.get('idleTimeoutSeconds')?.default).toBe('`1800` (30 min)');
       expect(optionsTable(optionsSchema, 'README.md')).toContain('[docs/tracing.md](docs/tracing.md)');
       expect(optionsTable(optionsSchema, 'docs/security.md')).toContain('[docs/tracing.md](tracing.md)');
     });
