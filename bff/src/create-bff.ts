@@ -28,7 +28,7 @@ import type { DeviceSessionRecord } from './store/types.js';
 import { createHealthRoutes } from './routes/health.js';
 import { InFlight } from './http/in-flight.js';
 import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
-import { createIdpClient } from './oidc/idp-client.js';
+import { createIdentityProviders } from './oidc/providers.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
 
@@ -143,14 +143,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await keyRing.load();
 
-  if (options.oidc?.dangerouslyAllowInsecureIdpRequests) {
-    const message = 'Latchkey: oidc.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.';
-    logger.warn({ event: 'insecure_idp' }, message);
+  for (const provider of options.oidc?.providers ?? []) {
+    if (!provider.dangerouslyAllowInsecureIdpRequests) continue;
+    const message = `Latchkey: oidc.providers.${provider.name}.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.`;
+    logger.warn({ event: 'insecure_idp', provider: provider.name }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
-  const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  const idps = options.oidc ? createIdentityProviders(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   const validator = options.validateSession
     ? new SessionValidator({
         hook: options.validateSession,
@@ -172,7 +173,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     markerTtlMs,
     sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
-    ...(idp ? { idp } : {}),
+    ...(idps ? { idps } : {}),
     ...(validator ? { validator } : {}),
     ...(tracing ? { tracing } : {}),
   });
@@ -227,7 +228,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const dispatch = createAuthDispatcher(ctx, {
     guard,
     eventStreams,
-    idp,
+    idps,
     health,
     // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
     isTenantRevoked: (s) => s.tenant !== undefined && isSessionRevoked(s),
