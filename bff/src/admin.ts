@@ -59,8 +59,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
         ctx,
         { allOfUser: userId },
         {
-          scope: 'admin_user',
-          count: 'action',
+          reason: 'admin_user',
           event: 'admin_revoke_user',
           message: 'user revoked',
           log: 'summary',
@@ -78,11 +77,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
 
     /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
     async endUserSession(userId: string, sid: string): Promise<boolean> {
-      const ended = await endSessions(
-        ctx,
-        { userId, sid, reason: 'session_revoked' },
-        { scope: 'admin_device', event: 'admin_end_session', message: 'device session ended' },
-      );
+      const ended = await endSessions(ctx, { userId, sid }, { reason: 'admin_device', event: 'admin_end_session', message: 'device session ended' });
       return ended.length > 0;
     },
 
@@ -116,7 +111,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
         ctx,
         { tenant: parsed.data },
         {
-          scope: 'admin_tenant',
+          reason: 'tenant_revoked',
           event: 'admin_revoke_tenant',
           message: 'tenant revoked',
           log: 'summary',
@@ -134,7 +129,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
     async revokeAllSessions(): Promise<{ sessionsEnded: number }> {
       const now = ctx.now();
       const sessionsEnded = await ctx.store.revokeAllSessions(now, now, ctx.markerTtlMs);
-      ctx.metrics.logouts.inc({ scope: 'admin_all' }, sessionsEnded);
+      if (sessionsEnded > 0) ctx.metrics.logouts.inc({ reason: 'all_revoked' }, sessionsEnded);
       ctx.logger.warn({ event: 'admin_revoke_all_sessions', sessions: sessionsEnded }, 'every session revoked');
       return { sessionsEnded };
     },

@@ -16,6 +16,7 @@ import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
+import { SessionValidator } from './session/validate.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
 import { createProxyRouter, type ProxyRouter } from './routes/proxy.js';
@@ -152,6 +153,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
   const idps = options.oidc ? createIdentityProviders(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  const validator = options.validateSession
+    ? new SessionValidator({
+        hook: options.validateSession,
+        now,
+        logger,
+        cacheSeconds: options.session.validateCacheSeconds,
+        maxClaimsBytes: options.tokens.maxClaimsBytes,
+      })
+    : undefined;
   // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
   let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
@@ -165,6 +175,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     markerTtlMs,
     sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
     ...(idps ? { idps } : {}),
+    ...(validator ? { validator } : {}),
     ...(tracing ? { tracing } : {}),
   });
   const onStoreUnavailable = () => metrics.storeErrors.inc();

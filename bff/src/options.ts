@@ -9,6 +9,7 @@ import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN, tenantSchema } from './tokens/custom-claims.js';
 import { sha256 } from './crypto/hash.js';
+import type { ValidateSession } from './session/validate.js';
 import { oidcSchema, resolveOidcOptions, type ResolvedOidcOptions } from './oidc/oidc-options.js';
 
 export type {
@@ -179,7 +180,11 @@ const tokensSchema = z
 /** The device session's lifetime and rotation. */
 const sessionSchema = z
   .strictObject({
-    idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600).describe('a device session ends after this long without a refresh'),
+    idleTimeoutSeconds: positiveSeconds
+      .default(30 * 60)
+      .describe(
+        'a device session ends after this long without real activity (input or API calls the client reports with its refresh, proxied calls; never timers); 30 minutes is NIST SP 800-63B AAL2, use 15 minutes for AAL3 (docs/security.md#session-lifetime)',
+      ),
     absoluteTimeoutSeconds: positiveSeconds
       .default(30 * 24 * 3600)
       .describe('a device session ends this long after login, whatever its activity; at least `session.idleTimeoutSeconds`'),
@@ -215,6 +220,15 @@ const sessionSchema = z
       .default(5)
       .describe(
         'how long `bff.getSession` and `bff.getAccessToken` may answer a cookie from memory without a store read (never longer than `session.rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
+      ),
+    validateCacheSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(60)
+      .describe(
+        "how long `validateSession`'s verdict for one session is reused: a disabled account or a changed role takes effect within it (`0`: ask on every refresh)",
       ),
   })
   .prefault({})
@@ -332,6 +346,15 @@ export const optionsSchema = z.strictObject({
     .meta({
       typeName: '`(username, password, req) => Promise<{ id, name, claims?, scope?, tenant? } | null>`',
       description: 'checks credentials; `null` for any failure (README "Claims and scopes"; `tenant`: docs/admin.md#tenant-wide-revocation)',
+    }),
+  validateSession: z
+    .custom<ValidateSession>((v) => typeof v === 'function', { message: 'validateSession must be a function' })
+    .optional()
+    .meta({
+      typeName: '`(user, session) => boolean | { claims?, scope? } | Promise<…>`',
+      defaultText: 'unset: a session lives until it ends or is revoked',
+      description:
+        'checks a live session against the account on refresh and on proxy-mode calls, at most once per `session.validateCacheSeconds` per session: `false` ends it (401 `session_revoked`), `{ claims?, scope? }` goes into its next access tokens, a throw is 503 (never a sign-out) (docs/security.md#sessions-follow-the-account)',
     }),
   oidc: oidcSchema.optional().meta({
     defaultText: 'unset: password login only',

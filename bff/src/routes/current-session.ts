@@ -22,6 +22,8 @@ export function createCurrentSessionRoute(ctx: BffContext, isRevoked: SessionRev
         ip: req.ip,
         route: 'session',
         rotateAfterMs: ctx.options.session.proxyRotationSeconds * 1000,
+        // A page asks for its session on its own (start-up, a tab coming back): not the user's activity.
+        activity: false,
       });
       if (isRevoked(session)) throw new LatchkeyError('session_revoked');
       const body: CurrentSessionResponse = {

@@ -121,7 +121,7 @@ export function createUpgradeHandler(ctx: BffContext, deps: UpgradeDeps, options
     const below = urlBelow(url, mountPath);
     if (below === undefined) throw new LatchkeyError('not_found');
     const target = upstreamUrl(options.target, below);
-    const { session } = await authenticateSession(ctx, req.headers.cookie, { ip: view.ip, route: 'proxy', rotateAfterMs: null });
+    const { session } = await authenticateSession(ctx, req.headers.cookie, { ip: view.ip, route: 'proxy', rotateAfterMs: null, activity: true });
     if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
     const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
     if (!scopes.every((scope) => granted.includes(scope))) throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');

@@ -127,7 +127,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     const raw = recent && readCookie(req.get('cookie'), ctx.options.cookie.name);
     const key = raw ? sha256(raw) : undefined;
     try {
-      const authenticated = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
+      const authenticated = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs, activity: true });
       if (key) recent!.set(key, { session: authenticated.session, at: ctx.now() });
       return authenticated;
     } catch (error) {

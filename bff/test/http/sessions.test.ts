@@ -128,7 +128,7 @@ describe.each([
     }
     for (const device of kept) expect((await me(capped.app, device.token)).status).toBe(200);
     expect(capped.logLines.filter((l) => l.includes('"event":"session_evicted"'))).toHaveLength(2);
-    expect(await capped.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toMatch(/scope="evicted"} 2/);
+    expect(await capped.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toMatch(/reason="cap_evicted"} 2/);
   });
 });
 

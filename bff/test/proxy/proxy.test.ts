@@ -390,6 +390,29 @@ describe('bff.proxy: revocation and rotation', () => {
     expect(rawSetCookie(session)).toMatch(/latchkey=;/);
   });
 
+  it('a proxied call is activity, GET /auth/session is not: a page that only reads its session idles out, one that calls its API stays', async () => {
+    const clock = new TestClock();
+    await start({ session: { idleTimeoutSeconds: 600, proxyRotationSeconds: 60 } }, {}, clock);
+    const reader = await login(t.app, 'alice', 'reader');
+    const user = await login(t.app, 'alice', 'user');
+    for (let minute = 2; minute <= 8; minute += 2) {
+      clock.advance(2 * 60_000);
+      const read = await get('/auth/session', reader.cookie);
+      expect(read.status).toBe(200);
+      reader.cookie = sessionCookie(read) ?? reader.cookie;
+      const used = await get('/p/me', user.cookie);
+      expect(used.status).toBe(200);
+      user.cookie = sessionCookie(used) ?? user.cookie;
+    }
+    clock.advance(3 * 60_000);
+    // 11 minutes after the sign-in, with a rotation every other minute: only the proxied calls moved the activity.
+    const idle = await get('/auth/session', reader.cookie);
+    expect(idle.status).toBe(401);
+    expect(idle.body.error).toBe('session_expired');
+    expect((await get('/auth/session', user.cookie)).status).toBe(200);
+    expect((await get('/p/me', user.cookie)).status).toBe(200);
+  });
+
   it('rotates the cookie on schedule in a proxied answer; 100 parallel calls across the rotation: no failure, no theft', async () => {
     const clock = new TestClock();
     await start({ session: { proxyRotationSeconds: 60 } }, {}, clock);

@@ -116,12 +116,14 @@ describe('createBff options', () => {
         browser: true,
       },
       session: {
-        idleTimeoutSeconds: 7 * 24 * 3600,
+        // NIST SP 800-63B AAL2's inactivity bound; the absolute one stays 30 days (docs/security.md#session-lifetime).
+        idleTimeoutSeconds: 30 * 60,
         absoluteTimeoutSeconds: 30 * 24 * 3600,
         maxPerUser: 50,
         rotationGraceSeconds: 15,
         proxyRotationSeconds: 300,
         readCacheSeconds: 5,
+        validateCacheSeconds: 60,
       },
       cookie: { name: '__Host-latchkey', attributes: { secure: true, sameSite: 'strict', httpOnly: true, path: '/' } },
       origins: { cors: false },
@@ -152,7 +154,7 @@ describe('createBff options', () => {
       rateLimit: { refresh: { perSession: { limit: 2, windowMs: 1000 } } },
     });
     expect(options.tokens).toMatchObject({ audience: ['api-a', 'api-b'], audienceIsDefault: false, ttlSeconds: 60, clockSkewSeconds: 5, maxBytes: 4096 });
-    expect(options.session).toMatchObject({ maxPerUser: 3, idleTimeoutSeconds: 7 * 24 * 3600, rotationGraceSeconds: 15 });
+    expect(options.session).toMatchObject({ maxPerUser: 3, idleTimeoutSeconds: 30 * 60, rotationGraceSeconds: 15 });
     expect(options.cookie.name).toBe('__Host-app');
     // Origins, not URLs: what an Origin header is compared with.
     expect(options.origins).toEqual({ allowed: ['https://app.example.test'], cors: true });
