@@ -10,6 +10,8 @@ import type { SessionEndedReason } from '@latchkey/shared';
 import type {
   CreateSessionOptions,
   DeviceSessionRecord,
+  IdpRenewalClaim,
+  IdpRenewalClaimInput,
   IdpTokenUpdate,
   RotateInput,
   RotateResult,
@@ -83,6 +85,8 @@ export class MemoryStore implements SessionStore {
   private globalMarker: UserMarker | undefined;
   /** `iss \n idpSid` → keys of the sessions that IdP session started (back-channel logout). */
   private readonly keysByIdpSid = new Map<string, Set<string>>();
+  /** Session key → the live IdP renewal claim (claimIdpRenewal), dropped when written, released or past its lease. */
+  private readonly idpRenewals = new Map<string, { holder: string; until: number }>();
   /** useOnce ids → when they expire. */
   private readonly usedOnce = new Map<string, number>();
   /** OIDC login transactions (express-session entries) with their expiry; swept like everything else. */
@@ -291,7 +295,24 @@ export class MemoryStore implements SessionStore {
     const record = this.storedSession(key);
     if (!record?.idp || isExpired(record, now)) return false;
     record.idp = { ...record.idp, ...structuredClone(update) };
+    this.idpRenewals.delete(key);
     return true;
+  }
+
+  async claimIdpRenewal(key: string, claim: IdpRenewalClaimInput): Promise<IdpRenewalClaim> {
+    this.assertOpen();
+    const record = this.storedSession(key);
+    if (!record?.idp || isExpired(record, claim.now)) return 'gone';
+    if (record.idp.accessExpiresAt !== claim.seenAccessExpiresAt) return 'changed';
+    const held = this.idpRenewals.get(key);
+    if (held && held.until > claim.now) return 'busy';
+    this.idpRenewals.set(key, { holder: claim.holder, until: claim.now + claim.leaseMs });
+    return 'claimed';
+  }
+
+  async releaseIdpRenewal(key: string, holder: string): Promise<void> {
+    this.assertOpen();
+    if (this.idpRenewals.get(key)?.holder === holder) this.idpRenewals.delete(key);
   }
 
   async useOnce(id: string, ttlMs: number): Promise<boolean> {
@@ -457,6 +478,7 @@ export class MemoryStore implements SessionStore {
     for (const [tenant, marker] of this.tenantMarkers) if (now >= marker.expiresAt) this.tenantMarkers.delete(tenant);
     if (this.globalMarker && now >= this.globalMarker.expiresAt) this.globalMarker = undefined;
     for (const [id, expiresAt] of this.usedOnce) if (now >= expiresAt) this.usedOnce.delete(id);
+    for (const [key, claim] of this.idpRenewals) if (now >= claim.until) this.idpRenewals.delete(key);
     for (const [key, entry] of this.loginTransactions) if (now >= entry.expiresAt) this.loginTransactions.delete(key);
     this.revocationLog.prune(now);
   }
