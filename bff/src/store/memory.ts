@@ -294,7 +294,10 @@ export class MemoryStore implements SessionStore {
     this.assertOpen();
     const record = this.storedSession(key);
     if (!record?.idp || isExpired(record, now)) return false;
-    record.idp = { ...record.idp, ...structuredClone(update) };
+    const { accessTokenSealed, ...rest } = structuredClone(update);
+    // As in Redis: an update replaces every token field, and one it leaves out (no access token) is removed.
+    const { accessTokenSealed: _previous, ...kept } = record.idp;
+    record.idp = { ...kept, ...rest, ...(accessTokenSealed ? { accessTokenSealed } : {}) };
     this.idpRenewals.delete(key);
     return true;
   }

@@ -678,13 +678,13 @@ return 1
 export const CLAIM_IDP_RENEWAL = luaScript({
   name: 'latchkeyClaimIdpRenewal',
   keys: ['session'],
-  argv: { holder: 'string', seen: 'string', now: 'number', until: 'string' },
+  argv: { holder: 'string', seen: 'string', now: 'number', leaseUntil: 'string' },
   body: `
 local rec = redis.call('HMGET', session, 'idpIss', 'idleExpiresAt', 'absoluteExpiresAt', 'idpAccessExpiresAt', 'idpRenewUntil')
 if not rec[1] or now >= tonumber(rec[2]) or now >= tonumber(rec[3]) then return 'gone' end
 if rec[4] ~= seen then return 'changed' end
 if rec[5] and tonumber(rec[5]) > now then return 'busy' end
-redis.call('HSET', session, 'idpRenewHolder', holder, 'idpRenewUntil', until)
+redis.call('HSET', session, 'idpRenewHolder', holder, 'idpRenewUntil', lease_until)
 return 'claimed'
 `,
 });

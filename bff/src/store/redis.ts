@@ -313,7 +313,7 @@ export class RedisStore implements SessionStore {
         holder: claim.holder,
         seen: String(Math.trunc(claim.seenAccessExpiresAt)),
         now: String(claim.now),
-        until: String(Math.trunc(claim.now + claim.leaseMs)),
+        leaseUntil: String(Math.trunc(claim.now + claim.leaseMs)),
       },
     });
     if (reply === 'claimed' || reply === 'busy' || reply === 'changed' || reply === 'gone') return reply;
