@@ -24,6 +24,7 @@ import { createHealthRoutes } from './routes/health.js';
 import { InFlight } from './http/in-flight.js';
 import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
 import { createIdpClient } from './oidc/idp-client.js';
+import { createIdpAccessTokens } from './oidc/idp-access-token.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
 
@@ -211,6 +212,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
+  // The IdP access tokens of `bff.proxy({ token: 'idp' })`: one per BFF, so every proxy shares one renewal per session.
+  const idpTokens = idp ? createIdpAccessTokens(ctx, idp) : undefined;
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -253,7 +256,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
-    proxy: (proxyOptions: ProxyOptions) => createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked }, resolveProxyOptions(proxyOptions)),
+    proxy: (proxyOptions: ProxyOptions) => {
+      const resolved = resolveProxyOptions(proxyOptions);
+      if (resolved.token === 'idp' && idpTokens === undefined) throw new TypeError("Invalid bff.proxy options: token 'idp' needs the BFF's oidc option");
+      return createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked, ...(idpTokens ? { idpTokens } : {}) }, resolved);
+    },
     metrics,
     keyRing,
     eventStreams,

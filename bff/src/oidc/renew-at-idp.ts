@@ -1,33 +1,69 @@
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
-import type { DeviceSessionRecord } from '../store/types.js';
+import { randomToken } from '../crypto/random.js';
+import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
 import { idTokenSignatureValid } from './id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
 import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
 
 export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp';
 
+/** Whether the session's IdP access token is due for renewal (expires within the margin) and can be renewed. */
+export function idpRenewalDue(ctx: BffContext, idp: IdpClient, link: IdpLink): boolean {
+  return link.refreshTokenSealed !== null && link.accessExpiresAt - idp.options.refreshMarginSeconds * 1000 <= ctx.now();
+}
+
 /**
- * For a device session started by the IdP whose IdP access token is due: renews at the IdP with the sealed refresh
- * token and stores what comes back (a rotated refresh token replaces the old one). `revoked_at_idp` when the IdP
- * refuses the grant (invalid_grant: the user signed out there, or was disabled), or when the sealed token cannot be
- * opened any more (its secret was retired). Throws 503 `temporarily_unavailable` when the IdP cannot answer, so a
- * down IdP never signs anyone out.
+ * How long a renewal claim holds when its holder never writes or releases it (a crash mid-renewal): one IdP request
+ * with room to spare, so a live renewal is never overtaken and a dead one blocks its session only briefly.
+ */
+export const renewalLeaseMs = (idp: IdpClient): number => idp.options.requestTimeoutMs + 5000;
+
+/**
+ * For a device session started by the IdP whose IdP access token is due (the refresh route): renews at the IdP under
+ * the store's renewal claim, so one caller across every instance spends the refresh token. When another caller holds
+ * the claim, or renewed since this session was read, nothing is done here (`not_due`): that renewal stands for this
+ * one, and an IdP refusal it meets ends the session there.
  */
 export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord): Promise<RenewOutcome> {
   const link = session.idp;
-  if (!link || link.refreshTokenSealed === null) return 'not_due';
-  const now = ctx.now();
-  if (link.accessExpiresAt - idp.options.refreshMarginSeconds * 1000 > now) return 'not_due';
-  const refreshToken = unsealIdpToken(ctx, 'refresh_token', link.refreshTokenSealed);
-  if (refreshToken === null) return 'revoked_at_idp';
+  if (!link || !idpRenewalDue(ctx, idp, link)) return 'not_due';
+  const holder = randomToken(16);
+  const claim = await ctx.store.claimIdpRenewal(session.key, {
+    holder,
+    seenAccessExpiresAt: link.accessExpiresAt,
+    now: ctx.now(),
+    leaseMs: renewalLeaseMs(idp),
+  });
+  if (claim !== 'claimed') return 'not_due';
+  return (await renewClaimed(ctx, idp, session, holder)).outcome;
+}
 
-  const config = await idp.config();
+export type RenewResult = { outcome: 'renewed'; link: IdpLink; accessToken: string } | { outcome: 'revoked_at_idp' };
+
+/**
+ * The renewal itself, by the holder of the session's renewal claim: the IdP's refresh grant with the sealed refresh
+ * token, and what comes back stored (sealed; a rotated refresh token replaces the old one), which ends the claim.
+ * `revoked_at_idp` when the IdP refuses the grant (invalid_grant: the user signed out there, or was disabled), or when
+ * the sealed token cannot be opened any more (its secret was retired). Throws 503 `temporarily_unavailable` when the
+ * IdP cannot answer, so a down IdP never signs anyone out; the claim is released then, so the next call retries.
+ */
+export async function renewClaimed(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord, holder: string): Promise<RenewResult> {
+  const link = session.idp!;
+  const release = () => ctx.store.releaseIdpRenewal(session.key, holder).catch(() => undefined);
+  const refreshToken = link.refreshTokenSealed === null ? null : unsealIdpToken(ctx, 'refresh_token', link.refreshTokenSealed);
+  if (refreshToken === null) {
+    await release();
+    return { outcome: 'revoked_at_idp' };
+  }
+  const now = ctx.now();
   let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
   try {
+    const config = await idp.config();
     tokens = await client.refreshTokenGrant(config, refreshToken);
   } catch (error) {
-    if (oauthErrorCode(error) === 'invalid_grant') return 'revoked_at_idp';
+    await release();
+    if (oauthErrorCode(error) === 'invalid_grant') return { outcome: 'revoked_at_idp' };
     if (!isIdpUnreachable(error)) {
       ctx.logger.error({ event: 'oidc_refresh_failed', reason: oauthErrorCode(error) ?? (error as Error).message }, 'refresh at the identity provider failed');
     }
@@ -35,16 +71,14 @@ export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: 
   }
   const expiresIn = tokens.expiresIn();
   const idToken = tokens.id_token !== undefined && (await verifiedIdToken(ctx, idp, tokens.id_token));
-  await ctx.store.updateIdpTokens(
-    session.key,
-    {
-      refreshTokenSealed: tokens.refresh_token ? sealIdpToken(ctx, 'refresh_token', tokens.refresh_token) : link.refreshTokenSealed,
-      idTokenSealed: idToken ? sealIdpToken(ctx, 'id_token', idToken) : link.idTokenSealed,
-      accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : ctx.now() + expiresIn * 1000,
-    },
-    now,
-  );
-  return 'renewed';
+  const update = {
+    refreshTokenSealed: tokens.refresh_token ? sealIdpToken(ctx, 'refresh_token', tokens.refresh_token) : link.refreshTokenSealed,
+    idTokenSealed: idToken ? sealIdpToken(ctx, 'id_token', idToken) : link.idTokenSealed,
+    accessTokenSealed: sealIdpToken(ctx, 'access_token', tokens.access_token),
+    accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : ctx.now() + expiresIn * 1000,
+  };
+  await ctx.store.updateIdpTokens(session.key, update, now);
+  return { outcome: 'renewed', link: { ...link, ...update }, accessToken: tokens.access_token };
 }
 
 /**
