@@ -27,7 +27,7 @@ import type { DeviceSessionRecord } from './store/types.js';
 import { createHealthRoutes } from './routes/health.js';
 import { InFlight } from './http/in-flight.js';
 import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
-import { createIdpClient } from './oidc/idp-client.js';
+import { createIdentityProviders } from './oidc/providers.js';
 import { createIdpAccessTokens } from './oidc/idp-access-token.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
@@ -143,14 +143,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await keyRing.load();
 
-  if (options.oidc?.dangerouslyAllowInsecureIdpRequests) {
-    const message = 'Latchkey: oidc.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.';
-    logger.warn({ event: 'insecure_idp' }, message);
+  for (const provider of options.oidc?.providers ?? []) {
+    if (!provider.dangerouslyAllowInsecureIdpRequests) continue;
+    const message = `Latchkey: oidc.providers.${provider.name}.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.`;
+    logger.warn({ event: 'insecure_idp', provider: provider.name }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
-  const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  const idps = options.oidc ? createIdentityProviders(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
   let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
@@ -163,7 +164,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     markerTtlMs,
     sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
-    ...(idp ? { idp } : {}),
+    ...(idps ? { idps } : {}),
     ...(tracing ? { tracing } : {}),
   });
   const onStoreUnavailable = () => metrics.storeErrors.inc();
@@ -217,7 +218,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const dispatch = createAuthDispatcher(ctx, {
     guard,
     eventStreams,
-    idp,
+    idps,
     health,
     // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
     isTenantRevoked: (s) => s.tenant !== undefined && isSessionRevoked(s),
@@ -227,7 +228,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
   // The IdP access tokens of `bff.proxy({ token: 'idp' })`: one per BFF, so every proxy shares one renewal per session.
-  const idpTokens = idp ? createIdpAccessTokens(ctx, idp) : undefined;
+  const idpTokens = idps ? createIdpAccessTokens(ctx) : undefined;
   // WebSockets open through the proxies: closed on every instance when the log ends their session.
   const proxySockets = new ProxySockets(isSessionRevoked);
   const stopClosingSockets = guard.onLogEvent((event) => proxySockets.onRevocationEvent(event));

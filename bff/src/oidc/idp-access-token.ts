@@ -4,9 +4,9 @@ import { randomToken } from '../crypto/random.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { endSessions } from '../session/end.js';
 import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
-import { idpUnavailable, type IdpClient } from './idp-client.js';
+import { idpUnavailable } from './idp-client.js';
 import { unsealIdpToken } from './idp-token-seal.js';
-import { idpRenewalDue, renewalLeaseMs, renewClaimed } from './renew-at-idp.js';
+import { idpRenewalDue, providerOf, renewalLeaseMs, renewClaimed, type OidcProviderClient } from './renew-at-idp.js';
 
 /**
  * `bff.proxy({ token: 'idp' })`: the user's IdP access token for a device session the IdP started, opened from the
@@ -32,9 +32,8 @@ export interface IdpAccessTokenOptions {
 const unavailable = new WeakSet<object>();
 export const isIdpUnavailable = (error: unknown): boolean => typeof error === 'object' && error !== null && unavailable.has(error);
 
-export function createIdpAccessTokens(ctx: BffContext, idp: IdpClient, options: IdpAccessTokenOptions = {}): IdpAccessTokens {
+export function createIdpAccessTokens(ctx: BffContext, options: IdpAccessTokenOptions = {}): IdpAccessTokens {
   const pollMs = options.pollMs ?? 50;
-  const leaseMs = renewalLeaseMs(idp);
   const inFlight = new Map<string, Promise<string>>();
 
   /** The link's access token while it has not expired (renewal due or not), else null. */
@@ -57,7 +56,8 @@ export function createIdpAccessTokens(ctx: BffContext, idp: IdpClient, options: 
     throw new LatchkeyError('session_revoked');
   }
 
-  async function renew(session: DeviceSessionRecord): Promise<string> {
+  async function renew(session: DeviceSessionRecord, idp: OidcProviderClient): Promise<string> {
+    const leaseMs = renewalLeaseMs(idp);
     const holder = randomToken(16);
     let link = session.idp!;
     // Real time, not the BFF's clock: this bounds how long a call waits on another instance.
@@ -106,8 +106,10 @@ export function createIdpAccessTokens(ctx: BffContext, idp: IdpClient, options: 
         throw new LatchkeyError('insufficient_scope', 'This API takes the identity provider’s access token: sign in through the identity provider to use it.');
       }
       const current = usable(link);
-      if (current !== null && !idpRenewalDue(ctx, idp, link)) return current;
-      if (link.refreshTokenSealed === null) {
+      const idp = providerOf(ctx, link);
+      if (current !== null && (!idp || !idpRenewalDue(ctx, idp, link))) return current;
+      // No refresh token, or its provider is no longer configured: nothing can renew it.
+      if (link.refreshTokenSealed === null || !idp) {
         if (current !== null) return current;
         throw new LatchkeyError(
           'insufficient_scope',
@@ -116,7 +118,7 @@ export function createIdpAccessTokens(ctx: BffContext, idp: IdpClient, options: 
       }
       let pending = inFlight.get(session.key);
       if (pending === undefined) {
-        pending = renew(session).finally(() => inFlight.delete(session.key));
+        pending = renew(session, idp).finally(() => inFlight.delete(session.key));
         inFlight.set(session.key, pending);
       }
       return pending;

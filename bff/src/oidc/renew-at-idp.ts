@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
+import type { ResolvedOidcProvider } from '../options.js';
 import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
 import { idTokenSignatureValid } from './id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
@@ -8,8 +9,17 @@ import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
 
 export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp';
 
+/** An OpenID Connect provider's client: the kind that starts sessions with an IdP link. */
+export type OidcProviderClient = IdpClient<ResolvedOidcProvider>;
+
+/**
+ * The provider that started the session (its issuer). One no longer configured cannot be asked: the session runs on to
+ * its own timeouts, as a password session does.
+ */
+export const providerOf = (ctx: BffContext, link: IdpLink): OidcProviderClient | undefined => ctx.idps?.byIssuer(link.iss);
+
 /** Whether the session's IdP access token is due for renewal (expires within the margin) and can be renewed. */
-export function idpRenewalDue(ctx: BffContext, idp: IdpClient, link: IdpLink): boolean {
+export function idpRenewalDue(ctx: BffContext, idp: OidcProviderClient, link: IdpLink): boolean {
   return link.refreshTokenSealed !== null && link.accessExpiresAt - idp.options.refreshMarginSeconds * 1000 <= ctx.now();
 }
 
@@ -17,7 +27,7 @@ export function idpRenewalDue(ctx: BffContext, idp: IdpClient, link: IdpLink): b
  * How long a renewal claim holds when its holder never writes or releases it (a crash mid-renewal): one IdP request
  * with room to spare, so a live renewal is never overtaken and a dead one blocks its session only briefly.
  */
-export const renewalLeaseMs = (idp: IdpClient): number => idp.options.requestTimeoutMs + 5000;
+export const renewalLeaseMs = (idp: OidcProviderClient): number => idp.options.requestTimeoutMs + 5000;
 
 /**
  * For a device session started by the IdP whose IdP access token is due (the refresh route): renews at the IdP under
@@ -25,9 +35,10 @@ export const renewalLeaseMs = (idp: IdpClient): number => idp.options.requestTim
  * the claim, or renewed since this session was read, nothing is done here (`not_due`): that renewal stands for this
  * one, and an IdP refusal it meets ends the session there.
  */
-export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord): Promise<RenewOutcome> {
+export async function renewAtIdpIfDue(ctx: BffContext, session: DeviceSessionRecord): Promise<RenewOutcome> {
   const link = session.idp;
-  if (!link || !idpRenewalDue(ctx, idp, link)) return 'not_due';
+  const idp = link && providerOf(ctx, link);
+  if (!link || !idp || !idpRenewalDue(ctx, idp, link)) return 'not_due';
   const holder = randomToken(16);
   const claim = await ctx.store.claimIdpRenewal(session.key, {
     holder,
@@ -48,7 +59,7 @@ export type RenewResult = { outcome: 'renewed'; link: IdpLink; accessToken: stri
  * the sealed token cannot be opened any more (its secret was retired). Throws 503 `temporarily_unavailable` when the
  * IdP cannot answer, so a down IdP never signs anyone out; the claim is released then, so the next call retries.
  */
-export async function renewClaimed(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord, holder: string): Promise<RenewResult> {
+export async function renewClaimed(ctx: BffContext, idp: OidcProviderClient, session: DeviceSessionRecord, holder: string): Promise<RenewResult> {
   const link = session.idp!;
   const release = () => ctx.store.releaseIdpRenewal(session.key, holder).catch(() => undefined);
   const refreshToken = link.refreshTokenSealed === null ? null : unsealIdpToken(ctx, 'refresh_token', link.refreshTokenSealed);
@@ -85,7 +96,7 @@ export async function renewClaimed(ctx: BffContext, idp: IdpClient, session: Dev
  * A renewed ID token is only the next logout hint, and the rest of the answer (a rotated refresh token) must be kept
  * whatever: one that does not verify, or cannot be checked right now, is dropped and the previous one stays.
  */
-async function verifiedIdToken(ctx: BffContext, idp: IdpClient, idToken: string): Promise<string | null> {
+async function verifiedIdToken(ctx: BffContext, idp: OidcProviderClient, idToken: string): Promise<string | null> {
   try {
     if (await idTokenSignatureValid(idp, idToken)) return idToken;
     ctx.logger.error(

@@ -11,13 +11,13 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpDevice, startRedisServer, type RedisServer } from '@latchkey/testkit';
-import type { OidcOptions, ProxyOptions } from '../../src/index.js';
+import type { OidcProviderOptions, ProxyOptions } from '../../src/index.js';
 import { unsealWithAny } from '../../src/crypto/seal.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { DeviceSessionRecord, SessionStore } from '../../src/store/types.js';
 import { login, SECRET, startTestBff, type TestBff } from '../helpers/harness.js';
-import { IDP_CLIENT_ID, IDP_CLIENT_SECRET, signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
+import { IDP_CLIENT_ID, IDP_CLIENT_SECRET, signIn, startOidcStack, TEST_PROVIDER, type OidcStack } from '../helpers/oidc.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -100,7 +100,7 @@ describe.each(stores)("bff.proxy({ token: 'idp' }) on the %s store", (_name, ope
   let upstream: Upstream;
   const closers: Array<() => Promise<unknown>> = [];
 
-  async function start(oidc: Partial<OidcOptions> = {}, proxy: Partial<ProxyOptions> = {}): Promise<void> {
+  async function start(oidc: Partial<OidcProviderOptions> = {}, proxy: Partial<ProxyOptions> = {}): Promise<void> {
     stack = await startOidcStack(await openStore(`lkidp:${randomUUID()}:`), oidc);
     upstream = await startUpstream(stack.idp.issuer);
     stack.bff.app.use('/p', stack.bff.bff.proxy({ target: `${upstream.url}/v1`, token: 'idp', ...proxy } as ProxyOptions));
@@ -292,12 +292,16 @@ describe("bff.proxy({ token: 'idp' }): two BFF instances on one Redis", () => {
         {
           dangerouslyAllowInsecureHttp: true,
           oidc: {
-            issuer: stack.idp.issuer,
-            clientId: IDP_CLIENT_ID,
-            clientSecret: IDP_CLIENT_SECRET,
-            redirectUri: `${stack.origin}/auth/oidc/callback`,
-            scopes: ['openid', 'profile', 'email', 'offline_access'],
-            dangerouslyAllowInsecureIdpRequests: true,
+            providers: {
+              [TEST_PROVIDER]: {
+                issuer: stack.idp.issuer,
+                clientId: IDP_CLIENT_ID,
+                clientAuth: { method: 'client_secret_basic', secret: IDP_CLIENT_SECRET },
+                redirectUri: `${stack.origin}/auth/oidc/callback`,
+                scopes: ['openid', 'profile', 'email', 'offline_access'],
+                dangerouslyAllowInsecureIdpRequests: true,
+              },
+            },
           },
         },
         await RedisStore.connect({ url: redis.url, prefix }),

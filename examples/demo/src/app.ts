@@ -100,7 +100,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   // Proxy mode: /api/me and /api/admin live on the upstream API server; the page reaches them only through the proxy.
   // The bundled development IdP (this process's, or another demo process's it signs in through) lets the upstream
   // introspect its tokens: then the page gets an API that takes the IdP's own access tokens.
-  const devIdpIssuer = oidc && oidc.clientId === DEV_IDP_CLIENT_ID ? oidc.issuer : undefined;
+  const demoProvider = oidc?.providers.idp;
+  const devIdpIssuer = demoProvider && 'issuer' in demoProvider && demoProvider.clientId === DEV_IDP_CLIENT_ID ? demoProvider.issuer : undefined;
   const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy, devIdpIssuer) : undefined;
   let upgrades: DemoApp['upgrade'] | undefined;
   if (upstream) {
@@ -194,15 +195,21 @@ function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefine
     : config.oidc;
   if (!upstream) return undefined;
   return {
-    ...upstream,
-    scopes: ['openid', 'profile', 'email', 'offline_access'],
-    // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
-    redirectUri: `${issuer}/auth/oidc/callback`,
-    postLogoutRedirectUri: `${issuer}/`,
-    // The bundled IdP's users are the demo accounts; an external issuer's are its own (`${iss}|${sub}`).
-    mapUser: createDemoMapUser(config.demoIdp ? upstream.issuer : undefined),
-    // The bundled IdP and local development run on plain http.
-    dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
+    providers: {
+      idp: {
+        issuer: upstream.issuer,
+        clientId: upstream.clientId,
+        clientAuth: { method: 'client_secret_basic', secret: upstream.clientSecret },
+        scopes: ['openid', 'profile', 'email', 'offline_access'],
+        // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
+        redirectUri: `${issuer}/auth/oidc/callback`,
+        postLogoutRedirectUri: `${issuer}/`,
+        // The bundled IdP's users are the demo accounts; an external issuer's are its own (`${iss}|${sub}`).
+        mapUser: createDemoMapUser(config.demoIdp ? upstream.issuer : undefined),
+        // The bundled IdP and local development run on plain http.
+        dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
+      },
+    },
   };
 }
 
