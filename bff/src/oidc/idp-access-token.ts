@@ -50,8 +50,13 @@ export function createIdpAccessTokens(ctx: BffContext, options: IdpAccessTokenOp
   async function ended(session: DeviceSessionRecord): Promise<never> {
     await endSessions(
       ctx,
-      { key: session.key, reason: 'session_revoked' },
-      { event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended', fields: { route: 'proxy' } },
+      { key: session.key },
+      {
+        reason: 'idp_refused',
+        event: 'oidc_grant_revoked',
+        message: 'the identity provider refused the refresh token; device session ended',
+        fields: { route: 'proxy' },
+      },
     );
     throw new LatchkeyError('session_revoked');
   }

@@ -138,7 +138,7 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
     refresh,
     on: events.on,
     async login(credentials: LoginRequest) {
-      // A BFF with browserTokens: false answers no token; one that still does is never read here.
+      // A BFF with tokens.browser: false answers no token; one that still does is never read here.
       const { data } = await request<CurrentSessionResponse>('POST', ROUTES.login, credentials);
       signedIn({ user: data.user, session: data.session }, true);
     },
