@@ -29,6 +29,7 @@ import { createHealthRoutes } from './routes/health.js';
 import { InFlight } from './http/in-flight.js';
 import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
 import { createIdentityProviders } from './oidc/providers.js';
+import { createIdpAccessTokens } from './oidc/idp-access-token.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
 
@@ -238,6 +239,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
+  // The IdP access tokens of `bff.proxy({ token: 'idp' })`: one per BFF, so every proxy shares one renewal per session.
+  const idpTokens = idps ? createIdpAccessTokens(ctx) : undefined;
   // WebSockets open through the proxies: closed on every instance when the log ends their session.
   const proxySockets = new ProxySockets(isSessionRevoked);
   const stopClosingSockets = guard.onLogEvent((event) => proxySockets.onRevocationEvent(event));
@@ -283,8 +286,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
-    proxy: (proxyOptions: ProxyOptions) =>
-      createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked, sockets: proxySockets }, resolveProxyOptions(proxyOptions)),
+    proxy: (proxyOptions: ProxyOptions) => {
+      const resolved = resolveProxyOptions(proxyOptions);
+      if (resolved.token === 'idp' && idpTokens === undefined) throw new TypeError("Invalid bff.proxy options: token 'idp' needs the BFF's oidc option");
+      return createProxyRouter(
+        ctx,
+        { tokens: serverTokens, isRevoked: isSessionRevoked, sockets: proxySockets, ...(idpTokens ? { idpTokens } : {}) },
+        resolved,
+      );
+    },
     upgrades: createUpgradeDispatcher,
     metrics,
     keyRing,

@@ -602,10 +602,11 @@ export interface ProxyTokenContext {
 
 /**
  * The token a proxy attaches: `'latchkey'` (a Latchkey access token for the device session, minted and cached
- * server-side), `'none'`, or a function answering the token to send as `Bearer` (RFC 8693 token exchange, a per-API
+ * server-side), `'idp'` (the user's access token from the identity provider that started the session, renewed with its
+ * sealed refresh token when due; needs the `oidc` option), `'none'`, or a function answering the token to send as `Bearer` (RFC 8693 token exchange, a per-API
  * audience, client credentials), or null for none. A function that throws answers 502 `upstream_unavailable`.
  */
-export type ProxyToken = 'latchkey' | 'none' | ((context: ProxyTokenContext) => Promise<string | null> | string | null);
+export type ProxyToken = 'latchkey' | 'idp' | 'none' | ((context: ProxyTokenContext) => Promise<string | null> | string | null);
 
 const METHOD = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -616,7 +617,12 @@ const proxyOptionsSchema = z
       .url()
       .refine((u) => /^https?:$/.test(new URL(u).protocol), 'target must be an http: or https: URL')
       .refine((u) => new URL(u).search === '' && new URL(u).hash === '' && new URL(u).username === '', 'target takes no query, fragment or credentials'),
-    token: z.union([z.literal('latchkey'), z.literal('none'), z.custom<(context: ProxyTokenContext) => unknown>((v) => typeof v === 'function')]),
+    token: z.union([
+      z.literal('latchkey'),
+      z.literal('idp'),
+      z.literal('none'),
+      z.custom<(context: ProxyTokenContext) => unknown>((v) => typeof v === 'function'),
+    ]),
     methods: z.array(METHOD).min(1).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
     scopes: z.array(z.string().regex(SCOPE_TOKEN)).default([]),
     bodyLimitBytes: z

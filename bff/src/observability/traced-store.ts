@@ -19,6 +19,8 @@ const TRACED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<keyof SessionStore>(
   'revokeTenant',
   'endSessionsByIdpSid',
   'updateIdpTokens',
+  'claimIdpRenewal',
+  'releaseIdpRenewal',
   'useOnce',
   'revokeJti',
   'getKeyRing',

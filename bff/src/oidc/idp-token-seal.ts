@@ -2,7 +2,7 @@ import type { BffContext } from '../context.js';
 import { seal, unsealWithAny } from '../crypto/seal.js';
 
 /** Each kind of IdP token is sealed under its own derived key, so one cannot be opened as the other. */
-export type IdpTokenKind = 'refresh_token' | 'id_token';
+export type IdpTokenKind = 'refresh_token' | 'id_token' | 'access_token';
 
 const info = (kind: IdpTokenKind) => `latchkey idp ${kind} v1`;
 

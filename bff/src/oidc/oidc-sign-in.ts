@@ -49,6 +49,8 @@ export async function completeOidcSignIn(
       sid: typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : null,
       refreshTokenSealed: tokens.refresh_token ? sealIdpToken(ctx, 'refresh_token', tokens.refresh_token) : null,
       idTokenSealed: sealIdpToken(ctx, 'id_token', tokens.id_token),
+      // What `bff.proxy({ token: 'idp' })` attaches upstream; never sent to the browser.
+      accessTokenSealed: sealIdpToken(ctx, 'access_token', tokens.access_token),
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : ctx.now() + expiresIn * 1000,
     },

@@ -16,7 +16,8 @@ import type { DeviceSessionRecord } from '../store/types.js';
 import { closeFrame, endSoon, FrameBoundaries, SESSION_ENDED_CLOSE_CODE, type ProxySockets } from './proxy-sockets.js';
 
 /** `latchkey_proxy_requests_total`'s outcome label. */
-export type ProxyOutcome = 'forwarded' | 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'store_unavailable' | 'error';
+export type ProxyOutcome =
+  'forwarded' | 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'idp_unavailable' | 'store_unavailable' | 'error';
 
 /** The session-ending marker header of the proxy's own 401 (see proxy.ts). */
 const SESSION_ENDED_HEADER = 'X-Latchkey-Session';

@@ -11,13 +11,14 @@ import { upstreamUrl } from '../http/proxy-path.js';
 import type { ResolvedProxyOptions } from '../options.js';
 import { authenticateSession } from '../session/authenticate.js';
 import type { ServerAccessTokens } from '../session/server-access-token.js';
+import { isIdpUnavailable, type IdpAccessTokens } from '../oidc/idp-access-token.js';
 import { StoreUnavailableError, type DeviceSessionRecord } from '../store/types.js';
 import { tracedRoute, type RouteTrace } from '../observability/tracing-route.js';
 import { LRUCache } from 'lru-cache';
 import { sha256 } from '../crypto/hash.js';
 import { readCookie } from '../session/cookie.js';
 import type { ProxySockets } from './proxy-sockets.js';
-import { createUpgradeHandler, type UpgradeDeps, type UpgradeHandler } from './proxy-upgrade.js';
+import { createUpgradeHandler, type ProxyOutcome, type UpgradeDeps, type UpgradeHandler } from './proxy-upgrade.js';
 
 /**
  * Marks the BFF's own session-ending 401 on a proxied path, so a client tells it from the upstream's 401 (passed
@@ -53,10 +54,11 @@ function upstreamError(error: unknown): LatchkeyError {
 }
 
 /** `latchkey_proxy_requests_total{outcome}` of a call that was not forwarded. */
-export function outcomeOf(error: unknown): 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'store_unavailable' | 'error' {
+export function outcomeOf(error: unknown): Exclude<ProxyOutcome, 'forwarded'> {
   if (error instanceof StoreUnavailableError) return 'store_unavailable';
   if (!(error instanceof LatchkeyError)) return 'error';
   if (error.code === 'upstream_unavailable' || error.code === 'upstream_timeout') return error.code;
+  if (isIdpUnavailable(error)) return 'idp_unavailable';
   if (error.code === 'temporarily_unavailable') return 'store_unavailable';
   if (error.status === 401) return 'session_ended';
   return error.status < 500 ? 'refused' : 'error';
@@ -64,6 +66,8 @@ export function outcomeOf(error: unknown): 'session_ended' | 'refused' | 'upstre
 
 export interface ProxyDeps {
   tokens: ServerAccessTokens;
+  /** `token: 'idp'`: present when the BFF has the `oidc` option (bff.proxy refuses 'idp' otherwise). */
+  idpTokens?: IdpAccessTokens;
   isRevoked(session: DeviceSessionRecord): boolean;
   /** The WebSockets open through any proxy of this BFF, closed when their session ends (proxy-sockets.ts). */
   sockets: ProxySockets;
@@ -144,6 +148,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
   async function tokenFor(req: Request, session: DeviceSessionRecord): Promise<string | null> {
     if (options.token === 'none') return null;
     if (options.token === 'latchkey') return (await deps.tokens.get(session)).token;
+    if (options.token === 'idp') return deps.idpTokens!.get(session);
     try {
       return await options.token({ userId: session.userId, sid: session.sid, claims: session.claims ?? {}, req });
     } catch (error) {

@@ -12,6 +12,8 @@ export {
   type DeviceSessionRecord,
   type IdpLink,
   type IdpTokenUpdate,
+  type IdpRenewalClaim,
+  type IdpRenewalClaimInput,
   type RotateInput,
   type RotateResult,
   type SessionEndReason,

@@ -9,6 +9,8 @@ import { credentialStanding } from '../session/credential-rule.js';
 import type {
   CreateSessionOptions,
   DeviceSessionRecord,
+  IdpRenewalClaim,
+  IdpRenewalClaimInput,
   IdpTokenUpdate,
   RotateInput,
   RotateResult,
@@ -85,6 +87,8 @@ export class MemoryStore implements SessionStore {
   private globalMarker: UserMarker | undefined;
   /** `iss \n idpSid` → keys of the sessions that IdP session started (back-channel logout). */
   private readonly keysByIdpSid = new Map<string, Set<string>>();
+  /** Session key → the live IdP renewal claim (claimIdpRenewal), dropped when written, released or past its lease. */
+  private readonly idpRenewals = new Map<string, { holder: string; until: number }>();
   /** useOnce ids → when they expire. */
   private readonly usedOnce = new Map<string, number>();
   /** OIDC login transactions (express-session entries) with their expiry; swept like everything else. */
@@ -295,8 +299,28 @@ export class MemoryStore implements SessionStore {
     this.assertOpen();
     const record = this.storedSession(key);
     if (!record?.idp || isExpired(record, now)) return false;
-    record.idp = { ...record.idp, ...structuredClone(update) };
+    const { accessTokenSealed, ...rest } = structuredClone(update);
+    // As in Redis: an update replaces every token field, and one it leaves out (no access token) is removed.
+    const { accessTokenSealed: _previous, ...kept } = record.idp;
+    record.idp = { ...kept, ...rest, ...(accessTokenSealed ? { accessTokenSealed } : {}) };
+    this.idpRenewals.delete(key);
     return true;
+  }
+
+  async claimIdpRenewal(key: string, claim: IdpRenewalClaimInput): Promise<IdpRenewalClaim> {
+    this.assertOpen();
+    const record = this.storedSession(key);
+    if (!record?.idp || isExpired(record, claim.now)) return 'gone';
+    if (record.idp.accessExpiresAt !== claim.seenAccessExpiresAt) return 'changed';
+    const held = this.idpRenewals.get(key);
+    if (held && held.until > claim.now) return 'busy';
+    this.idpRenewals.set(key, { holder: claim.holder, until: claim.now + claim.leaseMs });
+    return 'claimed';
+  }
+
+  async releaseIdpRenewal(key: string, holder: string): Promise<void> {
+    this.assertOpen();
+    if (this.idpRenewals.get(key)?.holder === holder) this.idpRenewals.delete(key);
   }
 
   async useOnce(id: string, ttlMs: number): Promise<boolean> {
@@ -462,6 +486,7 @@ export class MemoryStore implements SessionStore {
     for (const [tenant, marker] of this.tenantMarkers) if (now >= marker.expiresAt) this.tenantMarkers.delete(tenant);
     if (this.globalMarker && now >= this.globalMarker.expiresAt) this.globalMarker = undefined;
     for (const [id, expiresAt] of this.usedOnce) if (now >= expiresAt) this.usedOnce.delete(id);
+    for (const [key, claim] of this.idpRenewals) if (now >= claim.until) this.idpRenewals.delete(key);
     for (const [key, entry] of this.loginTransactions) if (now >= entry.expiresAt) this.loginTransactions.delete(key);
     this.revocationLog.prune(now);
   }

@@ -656,20 +656,57 @@ return end_indexed_sessions(prefix, index, function(rec) return rec.tenant == te
 });
 
 /**
- * updateIdpTokens. An empty value ('') deletes its field.
+ * updateIdpTokens. An empty value ('') deletes its field. Ends any renewal claim (claimIdpRenewal): this is the
+ * renewal's write.
  * Returns 1 when a live OIDC session was updated, 0 otherwise (never recreates a session that ended meanwhile).
  */
 export const UPDATE_IDP_TOKENS = luaScript({
   name: 'latchkeyUpdateIdpTokens',
   keys: ['session'],
-  argv: { now: 'number', refreshTokenSealed: 'string', idTokenSealed: 'string', accessExpiresAt: 'string' },
+  argv: { now: 'number', refreshTokenSealed: 'string', idTokenSealed: 'string', accessTokenSealed: 'string', accessExpiresAt: 'string' },
   body: `
 local rec = redis.call('HMGET', session, 'idpIss', 'idleExpiresAt', 'absoluteExpiresAt')
 if not rec[1] or now >= tonumber(rec[2]) or now >= tonumber(rec[3]) then return 0 end
-local fields = {idpRefreshTokenSealed = refresh_token_sealed, idpIdTokenSealed = id_token_sealed, idpAccessExpiresAt = access_expires_at}
+local fields = {
+  idpRefreshTokenSealed = refresh_token_sealed,
+  idpIdTokenSealed = id_token_sealed,
+  idpAccessTokenSealed = access_token_sealed,
+  idpAccessExpiresAt = access_expires_at,
+}
 for name, value in pairs(fields) do
   if value == '' then redis.call('HDEL', session, name) else redis.call('HSET', session, name, value) end
 end
+redis.call('HDEL', session, 'idpRenewHolder', 'idpRenewUntil')
+return 1
+`,
+});
+
+/**
+ * claimIdpRenewal: a compare-and-set on the session's IdP link (`idpAccessExpiresAt` still the one the caller saw) and
+ * a lease in the session's own hash (`idpRenewHolder`, `idpRenewUntil`), so it lives and dies with the session and
+ * sits in its slot. `seen` is compared as the decimal string written by updateIdpTokens/createSession.
+ */
+export const CLAIM_IDP_RENEWAL = luaScript({
+  name: 'latchkeyClaimIdpRenewal',
+  keys: ['session'],
+  argv: { holder: 'string', seen: 'string', now: 'number', leaseUntil: 'string' },
+  body: `
+local rec = redis.call('HMGET', session, 'idpIss', 'idleExpiresAt', 'absoluteExpiresAt', 'idpAccessExpiresAt', 'idpRenewUntil')
+if not rec[1] or now >= tonumber(rec[2]) or now >= tonumber(rec[3]) then return 'gone' end
+if rec[4] ~= seen then return 'changed' end
+if rec[5] and tonumber(rec[5]) > now then return 'busy' end
+redis.call('HSET', session, 'idpRenewHolder', holder, 'idpRenewUntil', lease_until)
+return 'claimed'
+`,
+});
+
+/** releaseIdpRenewal: drops the claim only when `holder` still holds it. */
+export const RELEASE_IDP_RENEWAL = luaScript({
+  name: 'latchkeyReleaseIdpRenewal',
+  keys: ['session'],
+  argv: { holder: 'string' },
+  body: `
+if redis.call('HGET', session, 'idpRenewHolder') == holder then redis.call('HDEL', session, 'idpRenewHolder', 'idpRenewUntil') end
 return 1
 `,
 });
@@ -702,5 +739,7 @@ export const SCRIPTS = [
   MARK_TENANT_REVOKED,
   END_TENANT_SESSIONS,
   UPDATE_IDP_TOKENS,
+  CLAIM_IDP_RENEWAL,
+  RELEASE_IDP_RENEWAL,
   USE_ONCE,
 ] as const;

@@ -34,6 +34,7 @@ export const recordSchema = z.strictObject({
       sid: z.string().min(1).nullable(),
       refreshTokenSealed: z.string().min(1).nullable(),
       idTokenSealed: z.string().min(1).nullable(),
+      accessTokenSealed: z.string().min(1).nullable().optional(),
       accessExpiresAt: epochMs,
     })
     .optional(),
@@ -52,6 +53,7 @@ export const IDP_FIELDS = {
   sid: 'idpSid',
   refreshTokenSealed: 'idpRefreshTokenSealed',
   idTokenSealed: 'idpIdTokenSealed',
+  accessTokenSealed: 'idpAccessTokenSealed',
   accessExpiresAt: 'idpAccessExpiresAt',
 } as const satisfies Record<keyof IdpLink, string>;
 
@@ -67,7 +69,7 @@ export function recordToFields(record: z.output<typeof recordSchema>): string[] 
   if (idp) {
     for (const [name, field] of Object.entries(IDP_FIELDS)) {
       const value = idp[name as keyof IdpLink];
-      if (value !== null) fields.push(field, String(value));
+      if (value !== null && value !== undefined) fields.push(field, String(value));
     }
   }
   return fields;
@@ -116,6 +118,7 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
             sid: fields.get(IDP_FIELDS.sid) ?? null,
             refreshTokenSealed: fields.get(IDP_FIELDS.refreshTokenSealed) ?? null,
             idTokenSealed: fields.get(IDP_FIELDS.idTokenSealed) ?? null,
+            ...(fields.has(IDP_FIELDS.accessTokenSealed) ? { accessTokenSealed: fields.get(IDP_FIELDS.accessTokenSealed)! } : {}),
             accessExpiresAt: number(IDP_FIELDS.accessExpiresAt),
           },
         }

@@ -24,6 +24,8 @@ import {
   REVOKE_JTI,
   ROTATE,
   UPDATE_IDP_TOKENS,
+  CLAIM_IDP_RENEWAL,
+  RELEASE_IDP_RENEWAL,
   USE_ONCE,
 } from './redis-scripts.js';
 import {
@@ -44,6 +46,8 @@ import { StoreUnavailableError } from './types.js';
 import type {
   CreateSessionOptions,
   DeviceSessionRecord,
+  IdpRenewalClaim,
+  IdpRenewalClaimInput,
   IdpTokenUpdate,
   RotateInput,
   RotateResult,
@@ -301,10 +305,33 @@ export class RedisStore implements SessionStore {
         now: String(now),
         refreshTokenSealed: update.refreshTokenSealed ?? '',
         idTokenSealed: update.idTokenSealed ?? '',
+        accessTokenSealed: update.accessTokenSealed ?? '',
         accessExpiresAt: String(Math.trunc(update.accessExpiresAt)),
       },
     });
     return reply === 1;
+  }
+
+  async claimIdpRenewal(key: string, claim: IdpRenewalClaimInput): Promise<IdpRenewalClaim> {
+    const shard = this.keys.shardOfSessionKey(key);
+    if (shard === null) return 'gone';
+    const reply = await this.write('claimIdpRenewal', CLAIM_IDP_RENEWAL, {
+      keys: { session: this.keys.session(shard, key) },
+      argv: {
+        holder: claim.holder,
+        seen: String(Math.trunc(claim.seenAccessExpiresAt)),
+        now: String(claim.now),
+        leaseUntil: String(Math.trunc(claim.now + claim.leaseMs)),
+      },
+    });
+    if (reply === 'claimed' || reply === 'busy' || reply === 'changed' || reply === 'gone') return reply;
+    throw new TypeError('Unexpected claimIdpRenewal reply from Redis');
+  }
+
+  async releaseIdpRenewal(key: string, holder: string): Promise<void> {
+    const shard = this.keys.shardOfSessionKey(key);
+    if (shard === null) return;
+    await this.write('releaseIdpRenewal', RELEASE_IDP_RENEWAL, { keys: { session: this.keys.session(shard, key) }, argv: { holder } });
   }
 
   async useOnce(id: string, ttlMs: number): Promise<boolean> {

@@ -74,12 +74,35 @@ export interface IdpLink {
   refreshTokenSealed: string | null;
   /** The latest ID token, sealed: the `id_token_hint` of an RP-initiated logout. */
   idTokenSealed: string | null;
+  /**
+   * The IdP access token, sealed: what `bff.proxy({ token: 'idp' })` attaches upstream. Absent or null in sessions
+   * stored before it was kept (the proxy then renews first) or when the IdP sent none.
+   */
+  accessTokenSealed?: string | null;
   /** When the IdP access token expires (epoch ms): a Latchkey refresh past it renews at the IdP first. */
   accessExpiresAt: number;
 }
 
 /** What an IdP refresh changes in a session's IdpLink. */
-export type IdpTokenUpdate = Pick<IdpLink, 'refreshTokenSealed' | 'idTokenSealed' | 'accessExpiresAt'>;
+export type IdpTokenUpdate = Pick<IdpLink, 'refreshTokenSealed' | 'idTokenSealed' | 'accessTokenSealed' | 'accessExpiresAt'>;
+
+/** What `claimIdpRenewal` asks for: the right to renew a session's IdP tokens, for a short lease. */
+export interface IdpRenewalClaimInput {
+  /** A random id of this attempt: only its holder releases the claim. */
+  holder: string;
+  /** The link's `accessExpiresAt` the caller saw: the claim is refused as `changed` when it moved (someone renewed). */
+  seenAccessExpiresAt: number;
+  now: number;
+  /** How long the claim holds if its holder never writes or releases it (a crash): longer than one IdP request. */
+  leaseMs: number;
+}
+
+/**
+ * `claimed`: the caller renews now, and its `updateIdpTokens` or `releaseIdpRenewal` ends the claim; `busy`: another
+ * caller holds an unexpired claim; `changed`: the link's `accessExpiresAt` is not the one seen (renewed meanwhile:
+ * read the session again); `gone`: no live session with an IdP link under this key.
+ */
+export type IdpRenewalClaim = 'claimed' | 'busy' | 'changed' | 'gone';
 
 export interface RotateInput {
   key: string;
@@ -212,8 +235,21 @@ export interface SessionStore {
    */
   endSessionsByIdpSid(iss: string, idpSid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
 
-  /** Replaces the IdP token fields of a live OIDC session (after a refresh at the IdP). False when it is gone. */
+  /**
+   * Replaces the IdP token fields of a live OIDC session (after a refresh at the IdP) and ends any renewal claim on it.
+   * False when it is gone.
+   */
   updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean>;
+
+  /**
+   * Compare-and-set on the session's IdP link, so exactly one caller across every instance spends the IdP refresh
+   * token: claims the renewal only when the link's `accessExpiresAt` is still the one the caller saw and no other
+   * claim is live (see IdpRenewalClaim). Atomic.
+   */
+  claimIdpRenewal(key: string, claim: IdpRenewalClaimInput): Promise<IdpRenewalClaim>;
+
+  /** Ends the renewal claim of `holder` (a renewal that failed), so the next caller may try at once. No-op otherwise. */
+  releaseIdpRenewal(key: string, holder: string): Promise<void>;
 
   /**
    * Records `id` for `ttlMs` and answers true, or answers false when it is already recorded: one-time use

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { credentialStanding } from '../../src/session/credential-rule.js';
 import type { RevocationEvent } from '../../src/store/revocation-feed.js';
 import { newSessionKey } from '../../src/store/session-key.js';
-import type { DeviceSessionRecord, IdpLink, RotateInput, SessionStore } from '../../src/store/types.js';
+import type { DeviceSessionRecord, IdpLink, IdpRenewalClaimInput, RotateInput, SessionStore } from '../../src/store/types.js';
 import type { TestClock } from '../helpers/test-clock.js';
 import { runEndingContract } from './ending-contract.js';
 import { runTenantContract } from './tenant-contract.js';
@@ -721,6 +721,81 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.updateIdpTokens(session.key, update, clock.now())).toBe(false);
         expect(await store.getSession(session.key, clock.now())).toBeNull();
         expect(await store.updateIdpTokens(newSessionKey(alice), update, clock.now())).toBe(false);
+      });
+
+      it('updateIdpTokens keeps the sealed IdP access token, and an update without one removes it', async () => {
+        const session = newSessionNow(alice, { idp: link(token('idp-sid'), { accessTokenSealed: token('at') }) });
+        await store.createSession(session);
+        expect(await store.getSession(session.key, clock.now())).toEqual(session);
+        const update = { refreshTokenSealed: token('rt2'), idTokenSealed: token('idt2'), accessTokenSealed: token('at2'), accessExpiresAt: clock.now() + HOUR };
+        expect(await store.updateIdpTokens(session.key, update, clock.now())).toBe(true);
+        expect((await store.getSession(session.key, clock.now()))?.idp).toEqual({ ...session.idp, ...update });
+        const without = { refreshTokenSealed: token('rt3'), idTokenSealed: null, accessExpiresAt: clock.now() + 2 * HOUR };
+        expect(await store.updateIdpTokens(session.key, without, clock.now())).toBe(true);
+        expect((await store.getSession(session.key, clock.now()))?.idp?.accessTokenSealed ?? null).toBeNull();
+      });
+
+      describe('claimIdpRenewal (one renewal at the IdP across instances)', () => {
+        const claimOf = (session: DeviceSessionRecord, holder: string, overrides: Partial<IdpRenewalClaimInput> = {}): IdpRenewalClaimInput => ({
+          holder,
+          seenAccessExpiresAt: session.idp!.accessExpiresAt,
+          now: clock.now(),
+          leaseMs: MINUTE,
+          ...overrides,
+        });
+
+        it('grants exactly one of many concurrent claims; the others are busy', async () => {
+          const session = newSessionNow(alice, { idp: link(token('idp-sid')) });
+          await store.createSession(session);
+          const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claimIdpRenewal(session.key, claimOf(session, `holder-${i}`))));
+          expect(answers.filter((a) => a === 'claimed')).toHaveLength(1);
+          expect(answers.filter((a) => a === 'busy')).toHaveLength(19);
+        });
+
+        it('the renewal write ends the claim, and a caller that saw the old expiry gets changed (never a second renewal)', async () => {
+          const session = newSessionNow(alice, { idp: link(token('idp-sid')) });
+          await store.createSession(session);
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'a'))).toBe('claimed');
+          const update = { refreshTokenSealed: token('rt2'), idTokenSealed: null, accessTokenSealed: token('at2'), accessExpiresAt: clock.now() + HOUR };
+          expect(await store.updateIdpTokens(session.key, update, clock.now())).toBe(true);
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'b'))).toBe('changed');
+          // With the expiry it now holds, the next renewal may be claimed at once: the write ended the first claim.
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'c', { seenAccessExpiresAt: update.accessExpiresAt }))).toBe('claimed');
+        });
+
+        it('a released claim frees the renewal; only its holder releases it', async () => {
+          const session = newSessionNow(alice, { idp: link(token('idp-sid')) });
+          await store.createSession(session);
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'a'))).toBe('claimed');
+          await store.releaseIdpRenewal(session.key, 'b');
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'b'))).toBe('busy');
+          await store.releaseIdpRenewal(session.key, 'a');
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'b'))).toBe('claimed');
+          await store.releaseIdpRenewal(newSessionKey(alice), 'b');
+        });
+
+        it('a claim whose holder never came back lapses after its lease', async () => {
+          const session = newSessionNow(alice, { idp: link(token('idp-sid')) });
+          await store.createSession(session);
+          const at = clock.now();
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'a', { now: at, leaseMs: 5000 }))).toBe('claimed');
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'b', { now: at + 4999 }))).toBe('busy');
+          expect(await store.claimIdpRenewal(session.key, claimOf(session, 'b', { now: at + 5000 }))).toBe('claimed');
+        });
+
+        it('gone for a password session, an ended or expired one, and an unknown key; nothing is written', async () => {
+          const password = newSessionNow(alice);
+          const ended = newSessionNow(alice, { idp: link(token('idp-sid')) });
+          const idle = newSessionNow(alice, { idp: link(token('idp-sid')), idleExpiresAt: clock.now() + 1000 });
+          for (const s of [password, ended, idle]) await store.createSession(s);
+          await store.endSession(ended.key, 'logout', clock.now(), MINUTE);
+          expect(await store.claimIdpRenewal(password.key, { ...claimOf(ended, 'a') })).toBe('gone');
+          expect(await store.claimIdpRenewal(ended.key, claimOf(ended, 'a'))).toBe('gone');
+          expect(await store.claimIdpRenewal(idle.key, claimOf(idle, 'a', { now: idle.idleExpiresAt }))).toBe('gone');
+          expect(await store.claimIdpRenewal(newSessionKey(alice), claimOf(ended, 'a'))).toBe('gone');
+          expect(await store.getSession(password.key, clock.now())).toEqual(password);
+          expect(await store.getSession(ended.key, clock.now())).toBeNull();
+        });
       });
 
       it('useOnce answers true once per id while it lives, then again after its TTL', async () => {

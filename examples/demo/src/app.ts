@@ -10,7 +10,7 @@ import { createBff, MemoryStore, RedisStore, type Bff, type BffOptions, type Oid
 import { createDemoAuthenticate, DEMO_ACCOUNTS } from './accounts.js';
 import { demoAllowedOrigins, type DemoConfig } from './config.js';
 import type { DevIdp } from './dev-idp.js';
-import { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
+import { DEV_IDP_API_CLIENT_ID, DEV_IDP_API_CLIENT_SECRET, DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
 import { createDemoMapUser } from './map-user.js';
 import { requireMetricsToken } from './metrics-token.js';
 import { securityHeaders } from './security-headers.js';
@@ -19,6 +19,8 @@ import { ssrPages } from './ssr/ssr-routes.js';
 
 /** Where the bundled development IdP is mounted (LATCHKEY_DEMO_IDP=true). */
 export const DEV_IDP_PATH = '/idp';
+/** Proxy mode with the development IdP: the upstream API that takes the IdP's access tokens (`token: 'idp'`). */
+export const IDP_API_PATH = '/api/idp-profile';
 
 export interface DemoApp {
   app: Express;
@@ -96,7 +98,11 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     res.json({ message: 'Anyone can read this.', time: new Date().toISOString() });
   });
   // Proxy mode: /api/me and /api/admin live on the upstream API server; the page reaches them only through the proxy.
-  const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy) : undefined;
+  // The bundled development IdP (this process's, or another demo process's it signs in through) lets the upstream
+  // introspect its tokens: then the page gets an API that takes the IdP's own access tokens.
+  const demoProvider = oidc?.providers.idp;
+  const devIdpIssuer = demoProvider && 'issuer' in demoProvider && demoProvider.clientId === DEV_IDP_CLIENT_ID ? demoProvider.issuer : undefined;
+  const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy, devIdpIssuer) : undefined;
   let upgrades: DemoApp['upgrade'] | undefined;
   if (upstream) {
     app.use('/api/me', bff.proxy({ target: `${upstream.url}/api/me`, token: 'latchkey', methods: ['GET'] }));
@@ -105,6 +111,8 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     const ticks = bff.proxy({ target: `${upstream.url}/api/ticks`, token: 'latchkey', methods: ['GET'], webSocket: true });
     app.use('/api/ticks', ticks);
     upgrades = bff.upgrades({ '/api/ticks': ticks });
+    // With the development IdP: an API that takes the IdP's own access tokens, attached (and renewed) by the BFF.
+    if (devIdpIssuer) app.use(IDP_API_PATH, bff.proxy({ target: `${upstream.url}${IDP_API_PATH}`, token: 'idp', methods: ['GET'] }));
   }
   app.get('/api/me', bff.requireAuth(), (req, res) => {
     const auth = req.auth!;
@@ -134,7 +142,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   });
   if (existsSync(WEB_DIST)) {
     // Proxy mode: the page learns it from its own HTML, before its session client starts.
-    if (config.proxy) app.get(['/', '/index.html'], (_req, res) => void res.type('html').send(proxyModePage()));
+    if (config.proxy) app.get(['/', '/index.html'], (_req, res) => void res.type('html').send(proxyModePage(devIdpIssuer !== undefined)));
     app.use(express.static(WEB_DIST, { index: 'index.html' }));
   } else {
     app.get('/', (_req, res) => void res.type('html').send(PLACEHOLDER));
@@ -156,15 +164,28 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
 }
 
 /** The demo's own upstream API (or LATCHKEY_DEMO_UPSTREAM_URL's, which the demo does not run). */
-async function startProxyUpstream(bff: Bff, names: ReadonlyMap<string, string>, proxy: NonNullable<DemoConfig['proxy']>): Promise<UpstreamApi | undefined> {
+async function startProxyUpstream(
+  bff: Bff,
+  names: ReadonlyMap<string, string>,
+  proxy: NonNullable<DemoConfig['proxy']>,
+  devIdpIssuer: string | undefined,
+): Promise<UpstreamApi | undefined> {
   if (proxy.upstreamUrl !== undefined) return { url: proxy.upstreamUrl.replace(/\/$/, ''), close: async () => undefined };
-  return startUpstreamApi(bff.guard, names, proxy.upstreamPort);
+  const idp =
+    devIdpIssuer === undefined
+      ? undefined
+      : { url: `${devIdpIssuer}/token/introspection`, clientId: DEV_IDP_API_CLIENT_ID, clientSecret: DEV_IDP_API_CLIENT_SECRET };
+  return startUpstreamApi(bff.guard, names, proxy.upstreamPort, idp);
 }
 
 let proxyPage: string | undefined;
-/** The built page with `<meta name="latchkey-mode" content="proxy">`: its session client starts in proxy mode. */
-function proxyModePage(): string {
-  proxyPage ??= readFileSync(`${WEB_DIST}/index.html`, 'utf8').replace('<head>', '<head><meta name="latchkey-mode" content="proxy">');
+/**
+ * The built page with `<meta name="latchkey-mode" content="proxy">`: its session client starts in proxy mode. With the
+ * development IdP, `<meta name="latchkey-idp-api">` offers the IdP-token API as well.
+ */
+function proxyModePage(idpApi: boolean): string {
+  const metas = `<meta name="latchkey-mode" content="proxy">${idpApi ? `<meta name="latchkey-idp-api" content="${IDP_API_PATH}">` : ''}`;
+  proxyPage ??= readFileSync(`${WEB_DIST}/index.html`, 'utf8').replace('<head>', `<head>${metas}`);
   return proxyPage;
 }
 
@@ -207,5 +228,6 @@ async function createDemoIdp(port: number, issuer: string): Promise<DevIdp> {
         backchannelLogoutUri: `${issuer}/auth/oidc/backchannel-logout`,
       },
     ],
+    resourceServers: [{ clientId: DEV_IDP_API_CLIENT_ID, clientSecret: DEV_IDP_API_CLIENT_SECRET }],
   });
 }

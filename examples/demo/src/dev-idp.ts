@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type Configuration, type ResponseType } from 'oidc-provider';
 
 /**
  * A development identity provider: node-oidc-provider (the certified OpenID Provider for Node), in process, with a
@@ -41,6 +41,11 @@ export interface DevIdpOptions {
    * on any port: several demo processes on several ports share one IdP. Default true (development IdP).
    */
   allowLoopbackPorts?: boolean;
+  /**
+   * Resource servers (APIs) that check this IdP's access tokens by introspection (RFC 7662, `/token/introspection`
+   * with client_secret_basic). They get no grant of their own. None: introspection is off.
+   */
+  resourceServers?: ReadonlyArray<{ clientId: string; clientSecret: string }>;
 }
 
 export { DEV_IDP_CLIENT_ID, DEV_IDP_CLIENT_SECRET } from './dev-idp-client.js';
@@ -107,17 +112,28 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const signingKey = { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
 
   const configuration: Configuration = {
-    clients: options.clients.map((c) => ({
-      client_id: c.clientId,
-      client_secret: c.clientSecret,
-      redirect_uris: c.redirectUris,
-      post_logout_redirect_uris: c.postLogoutRedirectUris,
-      backchannel_logout_uri: c.backchannelLogoutUri,
-      backchannel_logout_session_required: true,
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    })),
+    clients: [
+      ...options.clients.map((c) => ({
+        client_id: c.clientId,
+        client_secret: c.clientSecret,
+        redirect_uris: c.redirectUris,
+        post_logout_redirect_uris: c.postLogoutRedirectUris,
+        backchannel_logout_uri: c.backchannelLogoutUri,
+        backchannel_logout_session_required: true,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'] as ResponseType[],
+        token_endpoint_auth_method: 'client_secret_basic' as const,
+      })),
+      // Resource servers only introspect: no grant, no redirect.
+      ...(options.resourceServers ?? []).map((r) => ({
+        client_id: r.clientId,
+        client_secret: r.clientSecret,
+        redirect_uris: [],
+        grant_types: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic' as const,
+      })),
+    ],
     jwks: { keys: [signingKey as never] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
@@ -145,6 +161,7 @@ ${form}
         },
       },
       revocation: { enabled: true },
+      introspection: { enabled: (options.resourceServers ?? []).length > 0 },
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: {

@@ -19,9 +19,18 @@ export interface UpstreamApi {
  * the guard (signature, claims, revocation), like any resource server. Listens on loopback only: the page reaches it
  * through the BFF's proxy, never directly.
  */
-export async function startUpstreamApi(guard: Guard, names: ReadonlyMap<string, string>, port: number): Promise<UpstreamApi> {
+/** How the upstream checks the IdP's access tokens: the IdP's introspection endpoint (RFC 7662) and its client there. */
+export interface IdpIntrospection {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export async function startUpstreamApi(guard: Guard, names: ReadonlyMap<string, string>, port: number, idp?: IdpIntrospection): Promise<UpstreamApi> {
   const app = express();
   app.disable('x-powered-by');
+  // With LATCHKEY_DEMO_IDP: an API that trusts the identity provider's tokens, not Latchkey's (bff.proxy token 'idp').
+  if (idp) app.get('/api/idp-profile', idpProfile(idp, names));
   app.get('/api/me', guard.requireAuth(), (req, res) => {
     const auth = req.auth!;
     res.set('Cache-Control', 'no-store');
@@ -82,5 +91,41 @@ export async function startUpstreamApi(guard: Guard, names: ReadonlyMap<string, 
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+/**
+ * `/api/idp-profile`: accepts only a live access token of the identity provider, checked at its introspection
+ * endpoint (opaque tokens: the IdP is the only one who can tell). 401 with `WWW-Authenticate` otherwise.
+ */
+function idpProfile(idp: IdpIntrospection, names: ReadonlyMap<string, string>): express.RequestHandler {
+  const basic = `Basic ${Buffer.from(`${encodeURIComponent(idp.clientId)}:${encodeURIComponent(idp.clientSecret)}`).toString('base64')}`;
+  return async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    const token = /^Bearer ([!-~]+)$/.exec(req.get('authorization') ?? '')?.[1];
+    const refuse = (message: string) => void res.status(401).set('WWW-Authenticate', 'Bearer error="invalid_token"').json({ error: 'invalid_token', message });
+    if (token === undefined) return refuse('An access token of the identity provider is required.');
+    let answer: { active?: boolean; sub?: string; client_id?: string; scope?: string; exp?: number };
+    try {
+      const response = await fetch(idp.url, {
+        method: 'POST',
+        headers: { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!response.ok) throw new Error(`introspection answered ${response.status}`);
+      answer = (await response.json()) as typeof answer;
+    } catch {
+      return void res.status(503).set('Retry-After', '5').json({ error: 'temporarily_unavailable', message: 'The identity provider could not be asked.' });
+    }
+    if (answer.active !== true || typeof answer.sub !== 'string') return refuse('The identity provider does not know this token (expired or revoked).');
+    res.json({
+      sub: answer.sub,
+      name: names.get(answer.sub) ?? answer.sub,
+      client: answer.client_id ?? null,
+      scope: answer.scope ?? '',
+      expiresAt: answer.exp ? new Date(answer.exp * 1000).toISOString() : null,
+      via: 'idp-token',
+    });
   };
 }

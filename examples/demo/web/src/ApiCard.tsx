@@ -33,8 +33,12 @@ function Output({ result, testId }: { result: Result | null; testId: string }) {
   );
 }
 
+/** Proxy mode with the development IdP: an API that takes the IdP's own access tokens, which the BFF attaches. */
+const idpApi = document.querySelector('meta[name="latchkey-idp-api"]')?.getAttribute('content') ?? null;
+
 export function ApiCard() {
   const me = useCall('/api/me');
+  const idp = useCall(idpApi ?? '/api/idp-profile');
   const admin = useCall('/api/admin');
   const open = useCall('/api/public');
   return (
@@ -56,10 +60,21 @@ export function ApiCard() {
         <button onClick={() => void open.call()} disabled={open.pending} data-testid="call-public">
           Call /api/public
         </button>
+        {idpApi && (
+          <button
+            onClick={() => void idp.call()}
+            disabled={idp.pending}
+            data-testid="call-idp-api"
+            title="The BFF attaches your identity provider's access token"
+          >
+            Call {idpApi}
+          </button>
+        )}
       </div>
       <Output result={me.result} testId="me-result" />
       <Output result={admin.result} testId="admin-result" />
       <Output result={open.result} testId="public-result" />
+      <Output result={idp.result} testId="idp-api-result" />
     </section>
   );
 }
