@@ -32,6 +32,7 @@ import { createIdentityProviders } from './oidc/providers.js';
 import { createIdpAccessTokens } from './oidc/idp-access-token.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
+import { SessionReadCache } from './session/session-cache.js';
 
 /** A cached read-only session answer is trusted only while the revocation view is this current (the guard's own bound). */
 const VIEW_CURRENT_MS = 500;
@@ -201,11 +202,13 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await guard.start();
 
-  const sessionReader = new ServerSessionReader(ctx, {
+  // One short memory of cookie resolutions for bff.getSession, bff.getAccessToken and bff.proxy (session-cache.ts).
+  const sessionCache = new SessionReadCache(ctx, {
     isSessionRevoked: guard.isSessionRevoked,
     isCurrent: () => guard.stats().stalenessMs <= VIEW_CURRENT_MS,
   });
-  sessionsEnded = (sessions) => sessionReader.forget(sessions);
+  sessionsEnded = (sessions) => sessionCache.forget(sessions);
+  const sessionReader = new ServerSessionReader(sessionCache);
 
   const eventStreams = new EventStreams({
     maxPerUser: options.eventStreams.maxPerUser,
@@ -291,7 +294,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
       if (resolved.token === 'idp' && idpTokens === undefined) throw new TypeError("Invalid bff.proxy options: token 'idp' needs the BFF's oidc option");
       return createProxyRouter(
         ctx,
-        { tokens: serverTokens, isRevoked: isSessionRevoked, sockets: proxySockets, ...(idpTokens ? { idpTokens } : {}) },
+        { tokens: serverTokens, isRevoked: isSessionRevoked, sockets: proxySockets, sessionCache, ...(idpTokens ? { idpTokens } : {}) },
         resolved,
       );
     },

@@ -17,6 +17,7 @@ import { tracedRoute, type RouteTrace } from '../observability/tracing-route.js'
 import { LRUCache } from 'lru-cache';
 import { sha256 } from '../crypto/hash.js';
 import { readCookie } from '../session/cookie.js';
+import type { SessionReadCache } from '../session/session-cache.js';
 import type { ProxySockets } from './proxy-sockets.js';
 import { createUpgradeHandler, type ProxyOutcome, type UpgradeDeps, type UpgradeHandler } from './proxy-upgrade.js';
 
@@ -69,6 +70,8 @@ export interface ProxyDeps {
   /** `token: 'idp'`: present when the BFF has the `oidc` option (bff.proxy refuses 'idp' otherwise). */
   idpTokens?: IdpAccessTokens;
   isRevoked(session: DeviceSessionRecord): boolean;
+  /** The cookie resolutions shared with bff.getSession (session-cache.ts): a proxied call not due for rotation reads no store. */
+  sessionCache?: SessionReadCache;
   /** The WebSockets open through any proxy of this BFF, closed when their session ends (proxy-sockets.ts). */
   sockets: ProxySockets;
 }
@@ -131,7 +134,13 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     const raw = recent && readCookie(req.get('cookie'), ctx.options.cookie.name);
     const key = raw ? sha256(raw) : undefined;
     try {
-      const authenticated = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs, activity: true });
+      const authenticated = await authenticateSession(ctx, req.get('cookie'), {
+        ip: req.ip,
+        route: 'proxy',
+        rotateAfterMs,
+        activity: true,
+        ...(deps.sessionCache ? { cache: deps.sessionCache } : {}),
+      });
       if (key) recent!.set(key, { session: authenticated.session, at: ctx.now() });
       return authenticated;
     } catch (error) {

@@ -4,6 +4,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import { readSessionCookie, sessionCookieHeaders } from './cookie.js';
 import { endReasonCode, endSessions } from './end.js';
 import { resolveSession } from './resolve.js';
+import type { SessionReadCache } from './session-cache.js';
 import { replayedSuccessor, reportExpiry, reportTheft, rotateCookie } from './rotate.js';
 import { withValidatedClaims } from './validate.js';
 
@@ -30,6 +31,11 @@ export interface AuthenticateOptions {
    * recorded activity is `rotateAfterMs` old, so the idle timeout sees proxied use to within that.
    */
   activity: boolean;
+  /**
+   * Resolves the cookie through this short memory instead of a store read per call (`bff.proxy`; session-cache.ts). A
+   * call due for rotation or activity still goes to the store, and the cookie it presented there is dropped from it.
+   */
+  cache?: SessionReadCache;
 }
 
 /**
@@ -47,7 +53,7 @@ export interface AuthenticateOptions {
  *   `session_expired`, `session_revoked`, `reuse_detected`). The caller clears the cookie.
  */
 export async function authenticateSession(ctx: BffContext, cookieHeader: string | undefined, options: AuthenticateOptions): Promise<AuthenticatedSession> {
-  const resolved = await resolveSession(ctx, cookieHeader);
+  const resolved = options.cache ? await options.cache.resolve(cookieHeader) : await resolveSession(ctx, cookieHeader);
   let validated: ((session: DeviceSessionRecord) => DeviceSessionRecord) | undefined;
   if (resolved !== null) {
     const { session, cookie } = resolved;
@@ -58,6 +64,8 @@ export async function authenticateSession(ctx: BffContext, cookieHeader: string 
   }
   const cookie = resolved?.cookie ?? readSessionCookie(ctx, cookieHeader);
   if (cookie === null) throw new LatchkeyError('no_session');
+  // Whatever the store answers, this cookie's cached resolution is stale now (rotated, replayed, or ended).
+  options.cache?.drop(cookieHeader);
   // Rejected by the read-only check, or due for rotation: the store's rotation decides, as for a refresh.
   const { result, nextSecret } = await rotateCookie(ctx, cookie, options.activity ? ctx.now() : 'unchanged');
   switch (result.outcome) {

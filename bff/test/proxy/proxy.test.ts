@@ -326,11 +326,13 @@ describe('bff.proxy: errors', () => {
   it('answers 503 with Retry-After when the store cannot answer, and 502 (never the message) when a token function fails', async () => {
     await start({}, { token: () => Promise.reject(new Error('idp said: refresh_token=SECRET')) });
     const device = await login(t.app);
+    const unseen = await login(t.app, 'alice', 'Other');
     const failed = await get('/p/me', device.cookie);
     expect(failed.status).toBe(502);
     expect(failed.text).not.toContain('SECRET');
     await t.store.close();
-    const res = await get('/p/me', device.cookie);
+    // A cookie this process has not resolved in the last moments needs the store.
+    const res = await get('/p/me', unseen.cookie);
     expect(res.status).toBe(503);
     expect(res.body.error).toBe('temporarily_unavailable');
     expect(res.headers['retry-after']).toBe('1');
