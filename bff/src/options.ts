@@ -219,7 +219,7 @@ const sessionSchema = z
       .max(60)
       .default(5)
       .describe(
-        'how long `bff.getSession` and `bff.getAccessToken` may answer a cookie from memory without a store read (never longer than `session.rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
+        'how long `bff.getSession`, `bff.getAccessToken` and `bff.proxy` (a call not due for rotation) may answer a cookie from memory without a store read (never longer than `session.rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
       ),
     validateCacheSeconds: z
       .number()
