@@ -43,7 +43,17 @@ export const METRIC_LABELS = Object.freeze({
   latchkey_auth_decisions_total: { outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'store_unavailable'] },
   latchkey_event_streams_refused_total: { reason: ['device', 'user', 'process', 'closing'] },
   latchkey_proxy_requests_total: {
-    outcome: ['forwarded', 'session_ended', 'refused', 'upstream_unavailable', 'upstream_timeout', 'idp_unavailable', 'store_unavailable', 'error'],
+    outcome: [
+      'forwarded',
+      'session_ended',
+      'refused',
+      'upstream_unavailable',
+      'upstream_timeout',
+      'idp_unavailable',
+      'store_unavailable',
+      'client_gone',
+      'error',
+    ],
   },
   latchkey_stream_events_total: { event: ['session_ended', 'devices_changed', 'reconnect'] },
 } as const);
@@ -95,7 +105,7 @@ export class BffMetrics {
   readonly proxyRequests = labelledCounter(
     this.registry,
     'latchkey_proxy_requests_total',
-    "Calls to bff.proxy by outcome (forwarded: whatever the upstream answered; session_ended: the BFF's own 401; refused: CSRF, path, method, size or scope; idp_unavailable: token 'idp' could not be renewed at the IdP).",
+    "Calls to bff.proxy by outcome (forwarded: whatever the upstream answered; session_ended: the BFF's own 401; refused: CSRF, path, method, size or scope; idp_unavailable: token 'idp' could not be renewed at the IdP; client_gone: the client disconnected before the upstream's answer, nothing to answer).",
   );
   readonly storeErrors = new Counter({
     name: 'latchkey_store_errors_total',

@@ -248,7 +248,11 @@ function acrossInstances(name: string, connect: (clock: TestClock) => Promise<[S
         async (b, victim, other) => void expect((await call(b.app, 'delete', `/auth/sessions/${victim.sid}`, { cookie: other.cookie })).status).toBe(204),
         'session_revoked',
       ],
-      ['logout-all', async (b, _victim, other) => void expect((await call(b.app, 'post', '/auth/logout-all', { cookie: other.cookie })).status).toBe(204), 'session_revoked'],
+      [
+        'logout-all',
+        async (b, _victim, other) => void expect((await call(b.app, 'post', '/auth/logout-all', { cookie: other.cookie })).status).toBe(204),
+        'session_revoked',
+      ],
     ];
 
     it.each(ENDS)("%s on B refuses A's cached cookie on the next proxied call once A's view knows", async (_name, end, code) => {

@@ -38,6 +38,11 @@ async function startUpstream(bff: TestBff['bff']): Promise<void> {
   app.get('/v1/denied', (_req, res) => void res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'invalid_token', message: 'upstream says no' }));
   app.get('/v1/forbidden', (_req, res) => void res.status(403).json({ error: 'insufficient_scope', message: 'upstream says no' }));
   app.get('/v1/slow', (_req, res) => void setTimeout(() => res.json({ late: true }), 1500));
+  // Answers once the whole body has arrived.
+  app.post('/v1/drain', (req, res) => {
+    req.resume();
+    req.on('end', () => void res.json({ drained: true }));
+  });
   app.get('/v1/sse', (_req, res) => {
     res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }).flushHeaders();
     res.write('data: one\n\n');
@@ -312,6 +317,34 @@ describe('bff.proxy: errors', () => {
     expect(metrics).toContain('latchkey_proxy_requests_total{outcome="upstream_unavailable"} 1');
     expect(metrics).toContain('latchkey_proxy_requests_total{outcome="forwarded"} 1');
     expect(metrics).toContain('latchkey_proxy_requests_total{outcome="session_ended"} 1');
+  });
+
+  it.each([
+    ['waiting for the upstream’s answer', 'GET', '/p/slow'],
+    ['sending its request body', 'POST', '/p/drain'],
+  ])('a client that disconnects while %s is counted as client_gone and logged at debug level, never as an error', async (_when, method, path) => {
+    await start();
+    const device = await login(t.app);
+    const server = createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { Cookie: device.cookie, 'X-CSRF': '1', 'Transfer-Encoding': 'chunked' } });
+      req.on('error', () => undefined);
+      if (method === 'POST') req.write('partial body');
+      else req.end();
+      // Gone once the upstream has the request.
+      await expect.poll(() => seen.length, { timeout: 3000, interval: 5 }).toBe(1);
+      req.destroy();
+      const metric = () => t.bff.metrics.registry.getSingleMetricAsString('latchkey_proxy_requests_total');
+      await expect.poll(metric, { timeout: 3000, interval: 10 }).toContain('latchkey_proxy_requests_total{outcome="client_gone"} 1');
+      expect(await metric()).not.toMatch(/outcome="(upstream_unavailable|error)"/);
+    } finally {
+      server.close();
+    }
+    const lines = t.logLines.map((line) => JSON.parse(line) as { level: number; event?: string });
+    expect(lines.filter((line) => line.level >= 40)).toEqual([]);
+    expect(lines.filter((line) => line.event === 'proxy_client_gone')).toEqual([expect.objectContaining({ level: 20 })]);
   });
 
   it('answers 504 upstream_timeout when the upstream is too slow', async () => {
