@@ -17,15 +17,7 @@ import { closeFrame, endSoon, FrameBoundaries, SESSION_ENDED_CLOSE_CODE, type Pr
 
 /** `latchkey_proxy_requests_total`'s outcome label. */
 export type ProxyOutcome =
-  | 'forwarded'
-  | 'session_ended'
-  | 'refused'
-  | 'upstream_unavailable'
-  | 'upstream_timeout'
-  | 'idp_unavailable'
-  | 'store_unavailable'
-  | 'client_gone'
-  | 'error';
+  'forwarded' | 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'idp_unavailable' | 'store_unavailable' | 'client_gone' | 'error';
 
 /** The session-ending marker header of the proxy's own 401 (see proxy.ts). */
 const SESSION_ENDED_HEADER = 'X-Latchkey-Session';
