@@ -38,6 +38,17 @@ async function startUpstream(bff: TestBff['bff']): Promise<void> {
   app.get('/v1/denied', (_req, res) => void res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'invalid_token', message: 'upstream says no' }));
   app.get('/v1/forbidden', (_req, res) => void res.status(403).json({ error: 'insufficient_scope', message: 'upstream says no' }));
   app.get('/v1/slow', (_req, res) => void setTimeout(() => res.json({ late: true }), 1500));
+  // Headers at once, the body (of unknown length) a while later: long polling, a slow report.
+  app.get('/v1/later', (_req, res) => {
+    res.set('Content-Type', 'text/plain').flushHeaders();
+    setTimeout(() => res.end('done'), 400);
+  });
+  // Fails halfway through its body.
+  app.get('/v1/broken', (_req, res) => {
+    res.set({ 'Content-Type': 'text/plain', 'Content-Length': '1000' });
+    res.write('half');
+    setTimeout(() => res.destroy(), 50);
+  });
   // Answers once the whole body has arrived.
   app.post('/v1/drain', (req, res) => {
     req.resume();
@@ -164,6 +175,52 @@ describe('bff.proxy: forwarding', () => {
       });
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(res.body).toBe('data: one\n\ndata: two\n\n');
+  });
+
+  it('forwards the headers of an answer of unknown length at once, before its body', async () => {
+    const device = await login(t.app);
+    const server = createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const started = performance.now();
+      const { headersAfterMs, body } = await new Promise<{ headersAfterMs: number; body: Promise<string> }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/p/later', headers: { Cookie: device.cookie, 'X-CSRF': '1' } }, (res) => {
+          const headersAfterMs = performance.now() - started;
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          resolve({ headersAfterMs, body: new Promise((done) => res.on('end', () => done(text))) });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(headersAfterMs).toBeLessThan(300);
+      expect(await body).toBe('done');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('an upstream that fails halfway through its body cuts the client’s answer short (never a complete-looking answer)', async () => {
+    const device = await login(t.app);
+    const server = createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/p/broken', headers: { Cookie: device.cookie, 'X-CSRF': '1' } }, (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve('complete'));
+          res.on('aborted', () => resolve('cut short'));
+          res.on('error', () => resolve('cut short'));
+        });
+        req.on('error', () => resolve('cut short'));
+        req.end();
+      });
+      expect(outcome).toBe('cut short');
+    } finally {
+      server.close();
+    }
   });
 
   it('drops the upstream’s Set-Cookie and any X-Latchkey-Session header it sends', async () => {
