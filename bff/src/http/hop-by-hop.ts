@@ -32,8 +32,12 @@ const REQUEST_ONLY = new Set([
 /** What the upstream answered that never reaches the browser: its cookies (the BFF's origin would keep them). */
 const RESPONSE_ONLY = new Set(['set-cookie', 'set-cookie2']);
 
-function namedByConnection(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Set<string> {
+const NONE: ReadonlySet<string> = new Set();
+
+function namedByConnection(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): ReadonlySet<string> {
   const connection = headers.connection;
+  // What nearly every request and answer carries: names only headers that are hop-by-hop anyway (no Set per call).
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return NONE;
   const value = Array.isArray(connection) ? connection.join(',') : (connection ?? '');
   return new Set(
     value
@@ -46,7 +50,8 @@ function namedByConnection(headers: IncomingHttpHeaders | Record<string, string 
 function filtered(headers: Record<string, string | string[] | undefined>, drop: Set<string>): Record<string, string | string[]> {
   const named = namedByConnection(headers);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     const lower = name.toLowerCase();
     if (value === undefined || HOP_BY_HOP.has(lower) || drop.has(lower) || named.has(lower)) continue;
     out[lower] = value;
