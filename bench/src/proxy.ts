@@ -85,10 +85,11 @@ export async function proxyBench(options: ProxyBenchOptions) {
   const env = { REDIS_URL: options.redisUrl, LATCHKEY_SECRET: options.secret };
   const upstream = await startNode(options.target, { BENCH_VARIANT: 'unguarded' }, '/ready');
   const withUpstream = { ...env, BENCH_UPSTREAM: upstream.url };
-  const [proxy, proxyB, plain, guarded] = await Promise.all([
+  const [proxy, proxyB, plain, plainRelay, guarded] = await Promise.all([
     startNode(options.target, { ...withUpstream, BENCH_VARIANT: 'proxy' }, '/ready'),
     startNode(options.target, { ...withUpstream, BENCH_VARIANT: 'proxy' }, '/ready'),
     startNode(options.target, { ...withUpstream, BENCH_VARIANT: 'plain-proxy' }, '/ready'),
+    startNode(options.target, { ...withUpstream, BENCH_VARIANT: 'plain-proxy-relay' }, '/ready'),
     startNode(options.target, { ...env, BENCH_VARIANT: 'latchkey' }, '/ready'),
   ]);
   try {
@@ -98,6 +99,7 @@ export async function proxyBench(options: ProxyBenchOptions) {
     const variants: Array<[string, NodeProcess, string, Record<string, string>]> = [
       ['upstream, direct (no proxy)', upstream, `${upstream.url}/r`, {}],
       ['plain undici proxy (no authentication)', plain, `${plain.url}/p/r`, {}],
+      ['plain undici proxy, relaying as bff.proxy does', plainRelay, `${plainRelay.url}/p/r`, {}],
       ['bff.proxy (cookie, token attached)', proxy, `${proxy.url}/p/r`, cookieHeaders],
       ['token mode: direct call, guarded route', guarded, `${guarded.url}/r`, { Authorization: `Bearer ${token}` }],
     ];
@@ -122,6 +124,7 @@ export async function proxyBench(options: ProxyBenchOptions) {
     const throughput = Object.fromEntries([...samples].map(([name, list]) => [name, mean(list)]));
     const direct = throughput['upstream, direct (no proxy)']!;
     const plainRow = throughput['plain undici proxy (no authentication)']!;
+    const plainRelayRow = throughput['plain undici proxy, relaying as bff.proxy does']!;
     const bffRow = throughput['bff.proxy (cookie, token attached)']!;
     const tokenRow = throughput['token mode: direct call, guarded route']!;
 
@@ -177,6 +180,8 @@ export async function proxyBench(options: ProxyBenchOptions) {
       throughput,
       ratios: {
         bffProxyOverPlainProxy: round(bffRow.requestsPerSecond / plainRow.requestsPerSecond, 3),
+        // The cost of authentication alone: against a plain proxy that relays the answer the same way.
+        bffProxyOverPlainRelayProxy: round(bffRow.requestsPerSecond / plainRelayRow.requestsPerSecond, 3),
         bffProxyOverTokenModeDirect: round(bffRow.requestsPerSecond / tokenRow.requestsPerSecond, 3),
         bffProxyOverUpstreamDirect: round(bffRow.requestsPerSecond / direct.requestsPerSecond, 3),
         goal: 'bffProxyOverPlainProxy >= 0.85',
@@ -191,6 +196,6 @@ export async function proxyBench(options: ProxyBenchOptions) {
       },
     };
   } finally {
-    await Promise.all([upstream, proxy, proxyB, plain, guarded].map((p) => p.stop()));
+    await Promise.all([upstream, proxy, proxyB, plain, plainRelay, guarded].map((p) => p.stop()));
   }
 }

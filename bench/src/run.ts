@@ -504,7 +504,7 @@ async function main(): Promise<void> {
         cpuMs,
       });
       results.proxy = proxy;
-      console.log('\nbff.proxy: the same upstream route four ways (req/s, latency under load, server CPU per request of the process measured):');
+      console.log('\nbff.proxy: the same upstream route five ways (req/s, latency under load, server CPU per request of the process measured):');
       console.table(proxy.throughput);
       console.table({ ratios: proxy.ratios });
       console.log('Added latency over the direct call (ms; sequential calls, then under load):');

@@ -5,7 +5,8 @@
  * - jose:       the usual baseline: jose `jwtVerify` on every request (key from the BFF's JWKS);
  * - jose-redis: that baseline plus one Redis GET per request for a jti deny list;
  * - proxy:       `bff.proxy` at /p in front of BENCH_UPSTREAM (cookie + X-CSRF in, a Latchkey token attached);
- * - plain-proxy: the same upstream through undici with no authentication at all (the library's own cost).
+ * - plain-proxy: the same upstream through undici with no authentication at all (the library's own cost);
+ *   plain-proxy-relay: the same, relaying the answer as bff.proxy does.
  * The unguarded target also serves /sse: a server-sent event stream that stays open (memory per proxied stream).
  * For latchkey, BENCH_OTEL_PROVIDER=1 registers an OpenTelemetry tracer provider first (spans recorded, then
  * dropped), and BENCH_LATCHKEY_TRACING=off passes `tracing: { enabled: false }`.
@@ -52,10 +53,14 @@ async function main(): Promise<void> {
     app.use('/auth', bff.router);
     app.use('/p', bff.proxy({ target: process.env.BENCH_UPSTREAM!, token: 'latchkey' }));
     app.get('/memory', (_req, res) => void res.json(process.memoryUsage()));
-  } else if (variant === 'plain-proxy') {
+  } else if (variant === 'plain-proxy' || variant === 'plain-proxy-relay') {
     const target = process.env.BENCH_UPSTREAM!;
     const agent = new Agent({ headersTimeout: 30_000, bodyTimeout: 30_000 });
-    // What any undici-based proxy does at the least: forward the path, stream the answer back.
+    // What any undici-based proxy does at the least: forward the path, stream the answer back. plain-proxy flushes the
+    // headers and uses stream.pipeline; plain-proxy-relay streams the answer as bff.proxy does (headers sent with a
+    // body of known length in one write, piped without pipeline's per-call AbortController), so the two ratios
+    // separate the cost of authentication from that of relaying.
+    const relay = variant === 'plain-proxy-relay';
     app.use('/p', async (req, res) => {
       try {
         const upstream = await request(`${target}${req.url}`, {
@@ -64,9 +69,18 @@ async function main(): Promise<void> {
           headers: { accept: req.get('accept') ?? '*/*' },
         });
         res.status(upstream.statusCode);
-        for (const name of ['content-type', 'cache-control']) if (upstream.headers[name]) res.setHeader(name, upstream.headers[name]!);
-        res.flushHeaders();
-        pipeline(upstream.body, res, () => undefined);
+        for (const name of ['content-type', 'cache-control', 'content-length']) if (upstream.headers[name]) res.setHeader(name, upstream.headers[name]!);
+        if (!relay) {
+          res.flushHeaders();
+          pipeline(upstream.body, res, () => undefined);
+          return;
+        }
+        if (upstream.headers['content-length'] === undefined) res.flushHeaders();
+        upstream.body.on('error', () => res.destroy());
+        res.once('close', () => {
+          if (!upstream.body.readableEnded) upstream.body.destroy();
+        });
+        upstream.body.pipe(res);
       } catch {
         res.status(502).end();
       }

@@ -124,6 +124,7 @@ export function proxyTable(bench: Json): string {
       ['figure', 'value'],
       [
         ['bff.proxy / plain undici proxy (req/s; goal >= 0.85)', ratio('bffProxyOverPlainProxy')],
+        ['bff.proxy / plain undici proxy relaying as bff.proxy does (req/s: the cost of authentication)', ratio('bffProxyOverPlainRelayProxy')],
         ['bff.proxy / token mode direct call (req/s)', ratio('bffProxyOverTokenModeDirect')],
         ['added latency, one call at a time: p50 / p99', `${added('bffProxyP50Ms')} / ${added('bffProxyP99Ms')}`],
         ['plain undici proxy, the same: p50 / p99', `${added('plainProxyP50Ms')} / ${added('plainProxyP99Ms')}`],
