@@ -72,6 +72,18 @@ describe('createSessionClient({ mode: "proxy" })', () => {
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'session_revoked' });
   });
 
+  it('a 403 csrf_rejected from GET /session is a configuration error in the snapshot and on the console, not unreachable', async () => {
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const bff = createFakeBff();
+    bff.once('/session', () => errorResponse(403, 'csrf_rejected'));
+    const client = start(bff);
+    await vi.waitFor(() => expect(client.getSnapshot().status).not.toBe('loading'));
+    expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', unreachable: false, error: { code: 'csrf_rejected' } });
+    expect(consoleError).toHaveBeenCalledOnce();
+    expect(consoleError.mock.calls[0]![0]).toMatch(/origins\.allowed/);
+    consoleError.mockRestore();
+  });
+
   it('refuses any other mode', () => {
     expect(() => createSessionClient({ mode: 'token' as 'proxy' })).toThrow(/invalid option mode/);
   });

@@ -8,7 +8,9 @@ export type TabMessage =
   /** A fresh token: after a refresh, a login, or in answer to 'ask'. */
   | { type: 'token'; token: HeldToken }
   /** The session ended in some tab. */
-  | { type: 'out'; reason: SignOutReason };
+  | { type: 'out'; reason: SignOutReason }
+  /** Real user activity in some tab (throttled), so every tab reports the browser's idle time, not its own. */
+  | { type: 'active'; at: number };
 
 /** The BroadcastChannel itself: what the client calls of it. */
 export interface TabChannel {
