@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { HeldToken } from '../src/core/held-token.js';
 import { INITIAL_STATE, reduce, type ClientState } from '../src/core/reducer.js';
 import { SessionError } from '../src/core/session-error.js';
+import { pick } from '../src/core/store.js';
 
 // The client's state changes, without a client: no timers, no channels, no network. Each case is one rule the
 // multi-tab logic relies on.
@@ -24,16 +25,19 @@ describe('reduce', () => {
     const failing: ClientState = reduce(reduce(INITIAL_STATE, { type: 'unreachable' }), { type: 'rejected', error: new SessionError('csrf_rejected', 403) });
     const next = reduce(failing, { type: 'signedIn', view: token('t1') });
     expect(next).toMatchObject({ token: { accessToken: 't1' }, epoch: 1, failures: 0 });
-    expect(next.snapshot).toEqual({ status: 'authenticated', user, session: session('s1'), unreachable: false, signOutReason: null, error: null });
-    expect(Object.isFrozen(next.snapshot)).toBe(true);
+    expect(pick(next)).toEqual({ status: 'authenticated', user, session: session('s1'), unreachable: false, signOutReason: null, error: null });
+    expect(Object.isFrozen(pick(next))).toBe(true);
+    expect(next).not.toHaveProperty('snapshot');
+    expect(pick(next)).not.toHaveProperty('token');
   });
 
-  it('signedIn: the same session again (a refresh) keeps the epoch and the very snapshot object', () => {
+  it('signedIn: the same session again (a refresh) keeps the epoch and the very user and session objects', () => {
     const first = signedIn(token('t1'));
     const second = reduce(first, { type: 'signedIn', view: token('t2', 's1', 2_000) });
     expect(second.token?.accessToken).toBe('t2');
     expect(second.epoch).toBe(first.epoch);
-    expect(second.snapshot).toBe(first.snapshot);
+    expect(second.user).toBe(first.user);
+    expect(second.session).toBe(first.session);
   });
 
   it('signedIn from a tab: an older or equal token for the same session is ignored (several tabs answer one ask)', () => {
@@ -51,43 +55,44 @@ describe('reduce', () => {
     expect(reduce(out, { type: 'signedIn', view: token('late', 's1', 5_000), fromTab: true })).toBe(out);
     expect(reduce(out, { type: 'signedIn', view: token('late', 's1', 5_000) })).toBe(out);
     const again = reduce(out, { type: 'signedIn', view: token('t9', 's2') });
-    expect(again.snapshot).toMatchObject({ status: 'authenticated', session: { id: 's2' }, signOutReason: null });
+    expect(pick(again)).toMatchObject({ status: 'authenticated', session: { id: 's2' }, signOutReason: null });
     expect(again.ended).toBeUndefined();
   });
 
   it('signedOut: drops the token, bumps the epoch, keeps the reason; a second sign-out changes nothing', () => {
     const held = signedIn(token('t1'));
     const out = reduce(held, { type: 'signedOut', reason: 'session_revoked' });
-    expect(out).toMatchObject({ token: undefined, epoch: held.epoch + 1 });
-    expect(out.snapshot).toEqual({ status: 'unauthenticated', user: null, session: null, unreachable: false, signOutReason: 'session_revoked', error: null });
+    expect(out.token).toBeUndefined();
+    expect(out.epoch).toBe(held.epoch + 1);
+    expect(pick(out)).toEqual({ status: 'unauthenticated', user: null, session: null, unreachable: false, signOutReason: 'session_revoked', error: null });
     expect(reduce(out, { type: 'signedOut', reason: 'logout' })).toBe(out);
   });
 
   it('signedOut without a reason: nothing to restore at start-up', () => {
-    expect(reduce(INITIAL_STATE, { type: 'signedOut', reason: null }).snapshot).toMatchObject({ status: 'unauthenticated', signOutReason: null });
+    expect(pick(reduce(INITIAL_STATE, { type: 'signedOut', reason: null }))).toMatchObject({ status: 'unauthenticated', signOutReason: null });
   });
 
   it('unreachable: counts failures (the backoff exponent) and keeps the session', () => {
     const held = signedIn(token('t1'));
     const twice = reduce(reduce(held, { type: 'unreachable' }), { type: 'unreachable' });
     expect(twice).toMatchObject({ failures: 2, token: held.token });
-    expect(twice.snapshot).toMatchObject({ status: 'authenticated', unreachable: true });
-    expect(reduce(twice, { type: 'signedIn', view: token('t2', 's1', 2_000) })).toMatchObject({ failures: 0, snapshot: { unreachable: false } });
+    expect(pick(twice)).toMatchObject({ status: 'authenticated', unreachable: true });
+    expect(reduce(twice, { type: 'signedIn', view: token('t2', 's1', 2_000) })).toMatchObject({ failures: 0, unreachable: false });
   });
 
   it('rejected: a configuration error settles a loading page as signed out, and leaves a session alone', () => {
     const error = new SessionError('csrf_rejected', 403);
-    expect(reduce(INITIAL_STATE, { type: 'rejected', error }).snapshot).toMatchObject({ status: 'unauthenticated', unreachable: false, error });
+    expect(pick(reduce(INITIAL_STATE, { type: 'rejected', error }))).toMatchObject({ status: 'unauthenticated', unreachable: false, error });
     const held = signedIn(token('t1'));
-    expect(reduce(held, { type: 'rejected', error })).toMatchObject({ token: held.token, snapshot: { status: 'authenticated', error } });
+    expect(reduce(held, { type: 'rejected', error })).toMatchObject({ token: held.token, status: 'authenticated', error });
   });
 
   it('hydrated: applies the server-rendered session (user and session only) while loading, never after', () => {
     const claims = { sub: 'u-alice' };
     const hydrated = reduce(INITIAL_STATE, { type: 'hydrated', initial: { user, session: session('s1'), claims } as never });
-    expect(hydrated.snapshot).toEqual({ status: 'authenticated', user, session: session('s1'), unreachable: false, signOutReason: null, error: null });
+    expect(pick(hydrated)).toEqual({ status: 'authenticated', user, session: session('s1'), unreachable: false, signOutReason: null, error: null });
     expect(hydrated.token).toBeUndefined();
-    expect(reduce(INITIAL_STATE, { type: 'hydrated', initial: null }).snapshot.status).toBe('unauthenticated');
+    expect(reduce(INITIAL_STATE, { type: 'hydrated', initial: null }).status).toBe('unauthenticated');
     const held = signedIn(token('t1'));
     expect(reduce(held, { type: 'hydrated', initial: null })).toBe(held);
   });
@@ -96,6 +101,6 @@ describe('reduce', () => {
     const at100 = reduce(INITIAL_STATE, { type: 'active', at: 100 });
     expect(at100.activeAt).toBe(100);
     expect(reduce(at100, { type: 'active', at: 50 })).toBe(at100);
-    expect(at100.snapshot).toBe(INITIAL_STATE.snapshot);
+    expect(pick(at100)).toEqual(pick(INITIAL_STATE));
   });
 });

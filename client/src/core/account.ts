@@ -3,6 +3,7 @@ import type { LogoutRedirectResponse, SessionListResponse, SignOutReason } from 
 import type { BffRequest } from './bff-request.js';
 import type { EventEmitter } from './event-emitter.js';
 import { INITIAL_STATE, reduce } from './reducer.js';
+import { pick } from './store.js';
 import type { SessionError } from './session-error.js';
 import type { Store } from './store.js';
 import type { TabChannel } from './tab-channel.js';
@@ -64,13 +65,13 @@ export function assembleClient({ options, request, store, events, endSession, lo
     ...mode,
     options,
     subscribe: store.subscribe,
-    getSnapshot: () => store.get().snapshot,
+    getSnapshot: store.snapshot,
     on: events.on,
     end: (reason) => endSession(reason, true),
     hydrate(initial) {
       if (dom) store.dispatch({ type: 'hydrated', initial });
       // On the server one client may serve every request: this render gets a snapshot of its own, the client stays untouched.
-      const { snapshot } = reduce(INITIAL_STATE, { type: 'hydrated', initial });
+      const snapshot = pick(reduce(INITIAL_STATE, { type: 'hydrated', initial }));
       return dom ? client : { ...client, getSnapshot: () => snapshot };
     },
     signIn({ returnTo }: { returnTo?: string } = {}) {
@@ -82,7 +83,7 @@ export function assembleClient({ options, request, store, events, endSession, lo
     logoutOthers: () => call('POST', ROUTES.logoutOthers),
     listSessions: async () => (await call<SessionListResponse>('GET', ROUTES.sessions)).sessions,
     async revokeSession(id: string) {
-      if (id == store.get().snapshot.session?.id) return signOut(ROUTES.logout, 'logout');
+      if (id == store.get().session?.id) return signOut(ROUTES.logout, 'logout');
       await call('DELETE', ROUTES.session.replace(':id', encodeURIComponent(id)));
     },
   };

@@ -41,7 +41,7 @@ export function createBffRequest(options: ResolvedSessionClientOptions, store: S
       const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
       const failure = new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
       // The one error a developer meets first (a dev server on another origin): say what to change, in words.
-      if (error == 'csrf_rejected' && !store.dispatch({ type: 'rejected', error: failure }).snapshot.error)
+      if (error == 'csrf_rejected' && !store.dispatch({ type: 'rejected', error: failure }).error)
         console.error("latchkey: 403 csrf_rejected: add this page's origin to the BFF's origins.allowed");
       throw failure;
     }

@@ -3,17 +3,18 @@ import type { HeldToken } from './held-token.js';
 import type { SessionError } from './session-error.js';
 import type { InitialSession, SessionSnapshot } from './types.js';
 
-/** Everything a client knows, changed only by `reduce`. The snapshot is the part the UI sees; the token never is. */
-export interface ClientState {
-  /** A new object only when one of its fields changes. */
-  readonly snapshot: SessionSnapshot;
+/**
+ * Everything a client knows, changed only by `reduce`: the snapshot's fields (what the UI sees, picked out by the
+ * store: never the token) and the client's own.
+ */
+export interface ClientState extends SessionSnapshot {
   /** Token mode: the access token, in memory only. */
   readonly token?: HeldToken;
   /** Bumped whenever the session ends or changes hands: an answer to a request sent before must not apply. */
   readonly epoch: number;
   /** Failed attempts to reach the BFF in a row: the backoff's exponent. */
   readonly failures: number;
-  /** The session that ended here: a late answer from another tab must never bring it back. */
+  /** The session whose token ended here: a late answer from another tab must never bring it back. */
   readonly ended?: string;
   /** The latest real user activity any tab of this browser saw (epoch ms): input, app API calls, never timers. */
   readonly activeAt: number;
@@ -35,73 +36,49 @@ export type Action =
   | { type: 'active'; at: number };
 
 export const INITIAL_STATE: ClientState = {
-  snapshot: Object.freeze({ status: 'loading', user: null, session: null, unreachable: false, signOutReason: null, error: null }),
+  status: 'loading',
+  user: null,
+  session: null,
+  unreachable: false,
+  signOutReason: null,
+  error: null,
   epoch: 0,
   failures: 0,
   activeAt: 0,
 };
 
-/** The snapshot with these fields, or the same object when none of them changes (React re-renders on a new object). */
-function patch(snapshot: SessionSnapshot, fields: Partial<SessionSnapshot>): SessionSnapshot {
-  const next = { ...snapshot, ...fields };
-  for (const key in next) if (next[key as keyof SessionSnapshot] !== snapshot[key as keyof SessionSnapshot]) return Object.freeze(next);
-  return snapshot;
-}
-
 /** Pure: the state after `action`; the same object when the action changes nothing (the caller then has nothing to do). */
 export function reduce(state: ClientState, action: Action): ClientState {
-  const { snapshot } = state;
-  switch (action.type) {
-    case 'signedIn': {
-      const { view } = action;
-      const same = snapshot.session?.id == view.session.id;
-      // Never revive a session that ended here; several tabs may answer one 'ask': keep the newest token.
-      if (view.session.id == state.ended || (action.fromTab && same && state.token && view.expiresAt! <= state.token.expiresAt)) return state;
-      return {
-        ...state,
+  const { type } = action;
+  const { token, activeAt, status } = state;
+  if (type == 'active') return action.at > activeAt ? { ...state, activeAt: action.at } : state;
+  if (type == 'unreachable') return { ...state, unreachable: true, failures: state.failures + 1 };
+  // Nothing to restore while the BFF refuses every request: settle, so the page shows its signed-out view and the error.
+  if (type == 'rejected') return { ...state, status: status == 'loading' ? 'unauthenticated' : status, unreachable: false, error: action.error };
+  if (type == 'hydrated') {
+    const { initial } = action;
+    // user and session only: `bff.getSession`'s answer also carries claims, which the page has no use for.
+    return status != 'loading'
+      ? state
+      : { ...state, status: initial ? 'authenticated' : 'unauthenticated', user: initial && initial.user, session: initial && initial.session };
+  }
+  if (type == 'signedOut')
+    return status == 'unauthenticated'
+      ? state
+      : { ...INITIAL_STATE, activeAt, status: 'unauthenticated', signOutReason: action.reason, epoch: state.epoch + 1, ended: token?.session.id };
+  const { view } = action;
+  const same = state.session?.id == view.session.id;
+  // Never revive a session that ended here; several tabs may answer one 'ask': keep the newest token.
+  return view.session.id == state.ended || (action.fromTab && same && token && view.expiresAt! <= token.expiresAt)
+    ? state
+    : {
+        ...INITIAL_STATE,
+        activeAt,
+        status: 'authenticated',
+        // Same session: keep the snapshot's user and session objects, so a refresh does not change the snapshot.
+        user: same ? state.user : view.user,
+        session: same ? state.session : view.session,
         token: view.accessToken ? (view as HeldToken) : undefined,
         epoch: state.epoch + (same ? 0 : 1),
-        failures: 0,
-        ended: undefined,
-        // Same session: keep the snapshot's user and session objects, so a refresh does not change the snapshot.
-        snapshot: patch(
-          snapshot,
-          same
-            ? { status: 'authenticated', unreachable: false, signOutReason: null, error: null }
-            : { ...INITIAL_STATE.snapshot, status: 'authenticated', user: view.user, session: view.session },
-        ),
       };
-    }
-    case 'signedOut':
-      return snapshot.status == 'unauthenticated'
-        ? state
-        : {
-            ...state,
-            token: undefined,
-            epoch: state.epoch + 1,
-            failures: 0,
-            ended: state.token?.session.id,
-            snapshot: patch(snapshot, { ...INITIAL_STATE.snapshot, status: 'unauthenticated', signOutReason: action.reason }),
-          };
-    case 'unreachable':
-      return { ...state, failures: state.failures + 1, snapshot: patch(snapshot, { unreachable: true }) };
-    case 'rejected':
-      // Nothing to restore while the BFF refuses every request: settle, so the page shows its signed-out view and the error.
-      return {
-        ...state,
-        snapshot: patch(snapshot, { status: snapshot.status == 'loading' ? 'unauthenticated' : snapshot.status, unreachable: false, error: action.error }),
-      };
-    case 'hydrated': {
-      const { initial } = action;
-      // user and session only: `bff.getSession`'s answer also carries claims, which the page has no use for.
-      return snapshot.status != 'loading'
-        ? state
-        : {
-            ...state,
-            snapshot: patch(snapshot, initial ? { status: 'authenticated', user: initial.user, session: initial.session } : { status: 'unauthenticated' }),
-          };
-    }
-    case 'active':
-      return action.at > state.activeAt ? { ...state, activeAt: action.at } : state;
-  }
 }

@@ -28,7 +28,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   const events = createEventEmitter<SessionEventMap>();
   const lockName = options.channelName + ':refresh';
   const presenceName = options.channelName + ':holder';
-  const { dispatch } = store;
+  const { dispatch, get } = store;
 
   let flight: Promise<string | null> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -40,7 +40,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   // Lets go of this tab's presence lock (held while it has a token).
   let releasePresence: (() => void) | undefined;
 
-  const token = () => store.get().token;
+  const token = () => get().token;
   const isFresh = (held = token()) => !!held && Date.now() < held.refreshAt;
   const current = () => token()?.accessToken || null;
 
@@ -69,7 +69,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   /** Real use of the page (input, an API call): recorded, and told to the other tabs, at most once a second. */
   function active() {
     const at = Date.now();
-    if (at - store.get().activeAt < ACTIVITY_THROTTLE_MS) return;
+    if (at - get().activeAt < ACTIVITY_THROTTLE_MS) return;
     dispatch({ type: 'active', at });
     tabs?.postMessage({ type: 'active', at });
   }
@@ -83,12 +83,12 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     schedule(next.refreshAt - Date.now() - (Math.random() * next.margin) / 2);
     if (share) tabs?.postMessage({ type: 'token', token: next });
     handedOver?.();
-    const { user, session } = store.get().snapshot;
-    events.emit(before.epoch == store.get().epoch ? 'refreshed' : 'signed_in', { user: user!, session: session! });
+    const { user, session } = get();
+    events.emit(before.epoch == get().epoch ? 'refreshed' : 'signed_in', { user: user!, session: session! });
   }
 
   function endSession(reason: SignOutReason | null, share: boolean) {
-    if (dispatch({ type: 'signedOut', reason }) == store.get()) return;
+    if (dispatch({ type: 'signedOut', reason }) == get()) return;
     releasePresence?.();
     releasePresence = undefined;
     clearTimeout(timer);
@@ -97,8 +97,8 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   }
 
   function run(stale: string | null): Promise<string | null> {
-    const startedIn = store.get().epoch;
-    const changed = () => store.get().epoch != startedIn;
+    const startedIn = get().epoch;
+    const changed = () => get().epoch != startedIn;
     // Settled: the session changed meanwhile, or another tab delivered a fresh token.
     const settled = () => changed() || (isFresh() && current() != stale);
     return withRefreshLock(lockName, async (waited) => {
@@ -111,7 +111,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       if (settled()) return current();
       try {
         // The browser's idle time (every tab's activity), for the BFF's idle timeout; never below 0 (a clock set back).
-        const idleSeconds = Math.max(0, ((Date.now() - store.get().activeAt) / 1000) | 0);
+        const idleSeconds = Math.max(0, ((Date.now() - get().activeAt) / 1000) | 0);
         const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.refresh, { idleSeconds });
         if (!changed()) accept(holdToken(data, serverNow, options.refreshMarginMs), true);
         return current();
@@ -120,7 +120,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
         const { status, code } = error as SessionError;
         // Only the BFF's definitive answer ends a session; a missing cookie at start-up is just "signed out".
         if (status == 401 && SESSION_ENDING_CODES.includes(code as ErrorCode)) {
-          endSession(store.get().snapshot.status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null, true);
+          endSession(get().status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null, true);
           return null;
         }
         // A configuration error (in the snapshot already) is not retried: only a change on the BFF can fix it.
@@ -135,7 +135,7 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
   }
 
   function refresh(stale: string | null = current()): Promise<string | null> {
-    return store.get().snapshot.status == 'unauthenticated' ? Promise.resolve(null) : fly(stale);
+    return get().status == 'unauthenticated' ? Promise.resolve(null) : fly(stale);
   }
 
   function onTabMessage(message: TabMessage) {
@@ -173,13 +173,13 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
         tabs = openTabChannel(options.channelName, onTabMessage);
         stopListening = options.environment((event) => {
           if (event == 'input') active();
-          else if (store.get().snapshot.unreachable || (token() && !isFresh())) refresh().catch(ignore);
+          else if (get().unreachable || (token() && !isFresh())) refresh().catch(ignore);
         });
         const held = token();
         if (held) schedule(held.refreshAt - Date.now());
         // A BFF on this origin sets a readable `<cookie>-hint` cookie with its session cookie: without one there is no
         // session to restore, and no refresh (its 401 is a console error in browsers). Another origin's cannot be read.
-        else if (store.get().snapshot.status == 'loading') {
+        else if (get().status == 'loading') {
           if (!dom || options.bffUrl.includes('//') || /-hint=1/.test(document.cookie)) fly(null).catch(ignore);
           else endSession(null, false);
         }

@@ -35,7 +35,7 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
   const store = createStore();
   const request = createBffRequest(options, store);
   const events = createEventEmitter<SessionEventMap>();
-  const { dispatch } = store;
+  const { dispatch, get } = store;
   let flight: Promise<null> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
@@ -45,25 +45,25 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
   function signedIn(view: CurrentSessionResponse, share: boolean) {
     const before = dispatch({ type: 'signedIn', view, fromTab: !share });
     if (share) tabs?.postMessage({ type: 'in', view } as never);
-    if (before.epoch != store.get().epoch) events.emit('signed_in', view);
+    if (before.epoch != get().epoch) events.emit('signed_in', view);
   }
 
   function endSession(reason: SignOutReason | null, share: boolean) {
-    if (dispatch({ type: 'signedOut', reason }) == store.get()) return;
+    if (dispatch({ type: 'signedOut', reason }) == get()) return;
     clearTimeout(timer);
     if (reason) announceEnd(events, tabs, reason, share);
   }
 
   async function ask(): Promise<null> {
-    const startedIn = store.get().epoch;
+    const startedIn = get().epoch;
     try {
       const { data } = await request<CurrentSessionResponse>('GET', CURRENT_SESSION);
-      if (store.get().epoch == startedIn) signedIn(data, false);
+      if (get().epoch == startedIn) signedIn(data, false);
     } catch (error) {
-      if (store.get().epoch != startedIn) return null;
+      if (get().epoch != startedIn) return null;
       const { status, code } = error as SessionError;
       if (status == 401 && SESSION_ENDING_CODES.includes(code as ErrorCode)) {
-        endSession(store.get().snapshot.status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null, true);
+        endSession(get().status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null, true);
         return null;
       }
       // A configuration error (in the snapshot already) is not retried: only a change on the BFF can fix it.
@@ -103,8 +103,10 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
         running = true;
         tabs = openTabChannel(options.channelName, onTabMessage as never);
         // No activity to report: the BFF sees this page's API calls itself, through its proxy.
-        stopListening = options.environment((event) => event != 'input' && store.get().snapshot.unreachable && refresh().catch(ignore));
-        if (store.get().snapshot.status == 'loading') {
+        stopListening = options.environment((event) => {
+          if (event != 'input' && get().unreachable) refresh().catch(ignore);
+        });
+        if (get().status == 'loading') {
           // As in token mode: without the readable hint cookie there is no session to ask about.
           if (!dom || options.bffUrl.includes('//') || /-hint=1/.test(document.cookie)) refresh().catch(ignore);
           else endSession(null, false);
