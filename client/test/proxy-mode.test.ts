@@ -84,6 +84,21 @@ describe('createSessionClient({ mode: "proxy" })', () => {
     consoleError.mockRestore();
   });
 
+  it("ignores a token-mode page's messages on the same channel (ask, active), and still hears a sign-out", async () => {
+    const bff = createFakeBff();
+    const channelName = `latchkey-proxy-mixed-${process.pid}`;
+    const client = start(bff, channelName);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    const tokenPage = new BroadcastChannel(channelName);
+    tokenPage.postMessage({ type: 'ask' });
+    tokenPage.postMessage({ type: 'active', at: Date.now() });
+    // Delivered in order: had 'ask' or 'active' signed the page out, this 'out' would change nothing.
+    tokenPage.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
+    expect(client.getSnapshot().signOutReason).toBe('logout');
+    tokenPage.close();
+  });
+
   it('refuses any other mode', () => {
     expect(() => createSessionClient({ mode: 'token' as 'proxy' })).toThrow(/invalid option mode/);
   });

@@ -215,6 +215,18 @@ describe('tabs of one browser', () => {
     expect(bff.count('/refresh')).toBe(1);
   });
 
+  it("ignores a proxy-mode page's messages on the same channel ('in'), and still hears a sign-out", async () => {
+    const { a, b, channelName } = twoTabs();
+    await startBoth(a, b);
+    const proxyPage = new BroadcastChannel(channelName);
+    proxyPage.postMessage({ type: 'in', view: { user: { id: 'u-bob', name: 'bob' }, session: { id: 's9', deviceName: 'd', createdAt: 1 } } });
+    // Delivered in order: had 'in' signed the tab out, this 'out' would change nothing.
+    proxyPage.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(b.getSnapshot().status).toBe('unauthenticated'));
+    expect(b.getSnapshot().signOutReason).toBe('logout');
+    proxyPage.close();
+  });
+
   it('without BroadcastChannel, each tab works alone', async () => {
     vi.stubGlobal('BroadcastChannel', undefined);
     try {

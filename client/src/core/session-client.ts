@@ -143,7 +143,8 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
       if (isFresh()) tabs?.postMessage({ type: 'token', token: token()! });
     } else if (message.type == 'token') accept(message.token, false);
     else if (message.type == 'active') dispatch(message);
-    else endSession(message.reason, false);
+    // Not a proxy-mode page's 'in' (same origin, same channel name: the demo and its admin console).
+    else if (message.type == 'out') endSession(message.reason, false);
   }
 
   return assembleClient(

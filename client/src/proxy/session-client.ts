@@ -84,8 +84,9 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
   }
 
   function onTabMessage(message: ProxyTabMessage) {
+    // Only its own kinds: a token-mode page of the same origin and channel name also speaks here ('ask', 'active').
     if (message.type == 'in') signedIn(message.view, false);
-    else endSession(message.reason, false);
+    else if (message.type == 'out') endSession(message.reason, false);
   }
 
   return assembleClient(
