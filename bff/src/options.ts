@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Request as ExpressRequest } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import { isClock, systemClock, type Clock } from './clock.js';
@@ -518,8 +519,8 @@ export interface ProxyTokenContext {
   sid: string;
   /** The claims and `scope` granted at login. */
   claims: Readonly<Record<string, unknown>>;
-  /** The application's Express request. */
-  req: ExpressRequest;
+  /** The application's Express request; for a WebSocket upgrade (`webSocket: true`), Node's `IncomingMessage`. */
+  req: ExpressRequest | IncomingMessage;
 }
 
 /**
@@ -550,6 +551,10 @@ const proxyOptionsSchema = z
     timeoutMs: z.number().int().positive().max(600_000).default(30_000),
     onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
     maxStalenessMs: z.number().int().positive().max(3_600_000).default(30_000),
+    webSocket: z
+      .boolean()
+      .default(false)
+      .describe('proxy WebSocket upgrades too (wired with `bff.upgrades`): cookie + required Origin on the allow-list, closed with 4401 when the session ends'),
   })
   .strict();
 

@@ -40,7 +40,9 @@ describe('the IdP is the one configured, and its ID tokens are for this client',
       const body = ctx.body as { id_token?: unknown } | undefined;
       if (ctx.oidc?.route === 'token' && typeof body?.id_token === 'string') {
         const token = body.id_token;
-        body.id_token = await new SignJWT({ ...decodeJwt(token), aud: 'another-client' }).setProtectedHeader(decodeProtectedHeader(token)).sign(idpKey);
+        body.id_token = await new SignJWT({ ...decodeJwt(token), aud: 'another-client' })
+          .setProtectedHeader({ ...decodeProtectedHeader(token), alg: 'RS256' })
+          .sign(idpKey);
       }
     });
     const browser = new HttpDevice();
