@@ -1,6 +1,6 @@
 import { CSRF_HEADER, CSRF_HEADER_VALUE, type ErrorBody } from '@latchkey/shared';
 import { SessionError } from './session-error.js';
-import type { Store } from './store.js';
+import type { Action, ClientState } from './reducer.js';
 import type { ResolvedSessionClientOptions } from './types.js';
 
 export interface BffAnswer<T> {
@@ -15,7 +15,7 @@ export type BffRequest = <T>(method: string, path: string, body?: object) => Pro
  * One way to talk to the BFF: cookie included, CSRF header, JSON both ways, errors as SessionError. A 403
  * `csrf_rejected` is a configuration error, not an outage: it goes into the snapshot, and once to the console.
  */
-export function createBffRequest(options: ResolvedSessionClientOptions, store: Store): BffRequest {
+export function createBffRequest(options: ResolvedSessionClientOptions, set: (action: Action) => ClientState): BffRequest {
   return async (method, path, body) => {
     let response: Response;
     try {
@@ -41,8 +41,7 @@ export function createBffRequest(options: ResolvedSessionClientOptions, store: S
       const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
       const failure = new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
       // The one error a developer meets first (a dev server on another origin): say what to change, in words.
-      if (error == 'csrf_rejected' && !store.dispatch({ type: 'rejected', error: failure }).error)
-        console.error("latchkey: 403 csrf_rejected: add this page's origin to the BFF's origins.allowed");
+      if (error == 'csrf_rejected' && !set({ type: 'rejected', error: failure }).error) console.error('latchkey: csrf_rejected: add this origin to origins.allowed');
       throw failure;
     }
     return { data, serverNow: Date.parse(response.headers.get('date')!) || Date.now() };
