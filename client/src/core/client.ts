@@ -1,5 +1,5 @@
-import { BROWSER_ROUTES as ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
-import type { ErrorCode, LogoutRedirectResponse, SessionListResponse, SignOutReason } from '@latchkey/shared';
+import { SESSION_ENDING_CODES } from '@latchkey/shared';
+import type { BROWSER_ROUTES, ErrorCode, LogoutRedirectResponse, SessionListResponse, SignOutReason } from '@latchkey/shared';
 import { backoffDelay } from './backoff.js';
 import { createBffRequest, type BffAnswer, type BffRequest } from './bff-request.js';
 import { resolveOptions } from './options.js';
@@ -8,6 +8,12 @@ import type { SessionError } from './session-error.js';
 import type { ResolvedSessionClientOptions, SessionClient, SessionClientOptions, SessionEventMap } from './types.js';
 
 export const ignore = () => {};
+
+/**
+ * The browser's routes, each path spelled out where it is used and typed against BROWSER_ROUTES (a change there fails
+ * the typecheck): a bundle then carries only the paths it calls, never the table.
+ */
+export type Routes = typeof BROWSER_ROUTES;
 
 /** Applies an action; `share`: also tell the other tabs (the action is the message). Returns the state before it. */
 export type SetState = (action: Action, share?: boolean) => ClientState;
@@ -51,25 +57,33 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
   // Creating the client is the page loading: the user's doing, so it counts as activity.
   let state: ClientState = { ...INITIAL_STATE, activeAt: Date.now() };
   let snapshot = pick(state);
-  const listeners = new Set<() => void>();
-  const handlers = new Map<string, Set<(detail: never) => void>>();
+  // The snapshot's subscribers (event '') and the event listeners, in the order they came.
+  const listeners = new Set<readonly [string, (detail: never) => void]>();
   let flight: Promise<string | null> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
   let tabs: BroadcastChannel | undefined;
   let stopListening = ignore;
 
-  const emit = (event: keyof SessionEventMap, detail: object) =>
-    handlers.get(event)?.forEach((listener) => {
-      try {
-        listener(detail as never);
-      } catch (error) {
-        // A throwing listener must not break the session state machine; surface it asynchronously.
-        setTimeout(() => {
-          throw error;
-        });
-      }
+  /** Calls the listeners of `event` ('' for the snapshot's subscribers). */
+  const emit = (event: string, detail?: object) =>
+    listeners.forEach(([name, listener]) => {
+      if (name == event)
+        try {
+          listener(detail as never);
+        } catch (error) {
+          // A throwing listener must not break the session state machine; surface it asynchronously.
+          setTimeout(() => {
+            throw error;
+          });
+        }
     });
+
+  const listen = (event: string, listener: (detail: never) => void) => {
+    const entry = [event, listener] as const;
+    listeners.add(entry);
+    return () => void listeners.delete(entry);
+  };
 
   const post = (message: object) => (tabs?.postMessage(message), tabs);
 
@@ -81,7 +95,7 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
     for (const key in next) {
       if (next[key as keyof typeof next] !== snapshot[key as keyof typeof next]) {
         snapshot = next;
-        listeners.forEach((listener) => listener());
+        emit('');
         break;
       }
     }
@@ -173,19 +187,12 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
 
   const client: SessionClient = {
     options,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
-    },
+    subscribe: (listener) => listen('', listener),
     getSnapshot: () => snapshot,
     getAccessToken: mode.getAccessToken,
     refresh,
-    on(event, listener) {
-      const group = handlers.get(event) || new Set();
-      handlers.set(event, group.add(listener));
-      return () => void group.delete(listener);
-    },
-    login: async (credentials) => mode.take(await request('POST', ROUTES.login, credentials)),
+    on: listen,
+    login: async (credentials) => mode.take(await request('POST', '/login' satisfies Routes['login'], credentials)),
     end,
     hydrate(initial) {
       const action = { type: 'hydrated', initial } as const;
@@ -195,16 +202,16 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
       return dom ? client : { ...client, getSnapshot: () => own };
     },
     signIn({ returnTo } = {}) {
-      location.assign(options.bffUrl + ROUTES.oidcLogin + '?returnTo=' + encodeURIComponent(returnTo || location.href));
+      location.assign(options.bffUrl + ('/oidc/login' satisfies Routes['oidcLogin']) + '?returnTo=' + encodeURIComponent(returnTo || location.href));
     },
-    logout: () => signOut(ROUTES.logout, 'logout'),
-    logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),
+    logout: () => signOut('/logout' satisfies Routes['logout'], 'logout'),
+    logoutAll: () => signOut('/logout-all' satisfies Routes['logoutAll'], 'logout_all'),
     // This device stays signed in: no sign-out here or in the other tabs, which share its session.
-    logoutOthers: () => call('POST', ROUTES.logoutOthers),
-    listSessions: async () => (await call<SessionListResponse>('GET', ROUTES.sessions)).sessions,
+    logoutOthers: () => call('POST', '/logout-others' satisfies Routes['logoutOthers']),
+    listSessions: async () => (await call<SessionListResponse>('GET', '/sessions' satisfies Routes['sessions'])).sessions,
     async revokeSession(id) {
-      if (id == state.session?.id) return signOut(ROUTES.logout, 'logout');
-      await call('DELETE', ROUTES.session.replace(':id', encodeURIComponent(id)));
+      if (id == state.session?.id) return signOut('/logout' satisfies Routes['logout'], 'logout');
+      await call('DELETE', ('/sessions/:id' satisfies Routes['session']).replace(':id', encodeURIComponent(id)));
     },
     start() {
       if (running) return;

@@ -1,6 +1,5 @@
-import { BROWSER_ROUTES as ROUTES } from '@latchkey/shared';
 import type { TokenResponse } from '@latchkey/shared';
-import { createClient } from './client.js';
+import { createClient, type Routes } from './client.js';
 import { holdToken } from './held-token.js';
 import { countPresence, holdPresence, withRefreshLock } from './refresh-lock.js';
 import type { SessionClient, SessionClientOptions } from './types.js';
@@ -53,7 +52,9 @@ export const createSessionClient = (input: SessionClientOptions = {}): SessionCl
             }
           }
           // The browser's idle time (every tab's activity), for the BFF's idle timeout; never below 0 (a clock set back).
-          return settled() ? get().token?.accessToken || null : exchange('POST', ROUTES.refresh, { idleSeconds: Math.max(0, ((Date.now() - get().activeAt) / 1000) | 0) });
+          return settled()
+            ? get().token?.accessToken || null
+            : exchange('POST', '/refresh' satisfies Routes['refresh'], { idleSeconds: Math.max(0, ((Date.now() - get().activeAt) / 1000) | 0) });
         });
       },
       take: ({ data, serverNow }) => set({ type: 'token', view: holdToken(data as TokenResponse, serverNow, options.refreshMarginMs) }, true),
@@ -70,7 +71,11 @@ export const createSessionClient = (input: SessionClientOptions = {}): SessionCl
             ? typeof m.reason == 'string'
             : type == 'active'
               ? typeof m.at == 'number'
-              : type == 'token' && typeof view?.accessToken == 'string' && typeof view.session?.id == 'string' && typeof view.expiresAt == 'number' && typeof view.refreshAt == 'number'
+              : type == 'token' &&
+                typeof view?.accessToken == 'string' &&
+                typeof view.session?.id == 'string' &&
+                typeof view.expiresAt == 'number' &&
+                typeof view.refreshAt == 'number'
         )
           set(m);
       },
