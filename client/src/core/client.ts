@@ -21,11 +21,11 @@ export type SetState = (action: Action, share?: boolean) => ClientState;
 /** What a mode adds to the shared part. */
 export interface Mode {
   /** One refresh (single-flighted here): token mode POST /refresh under the lock, proxy mode GET /session. */
-  run(stale: string | null): Promise<string | null>;
+  run(stale: string | null): Promise<unknown>;
   /** Applies the BFF's answer to a login or a refresh. */
   take(answer: BffAnswer<never>): void;
   /** A message from another tab: dropped unless it is one of this mode's kinds, with the fields that kind carries. */
-  tab(message: unknown): void;
+  tab(event: MessageEvent): void;
   getAccessToken(): Promise<string | null>;
   /** Real user input (pointer, keys, wheel, touch). */
   input(): void;
@@ -41,8 +41,8 @@ export type MakeMode = (
   get: () => ClientState,
   set: SetState,
   request: BffRequest,
-  /** One BFF call about the session (refresh, GET /session), answered with the current token (null in proxy mode). */
-  exchange: (method: string, path: string, body?: object) => Promise<string | null>,
+  /** One BFF call about the session (refresh, GET /session): its answer applies unless the session changed meanwhile. */
+  exchange: (method: string, path: string, body?: object) => Promise<void>,
   refresh: SessionClient['refresh'],
   /** Tells the other tabs; returns the channel, undefined without one. */
   post: (message: object) => BroadcastChannel | undefined,
@@ -100,18 +100,12 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
       }
     }
     const { type } = action;
-    const { user, session, failures } = state;
+    const { user, session } = state;
     if (share) post(action);
-    if (type == 'unreachable') schedule(backoffDelay(failures - 1, options.backoffMinMs, options.backoffMaxMs));
-    if (type == 'token') {
-      const { refreshAt, margin } = state.token!;
-      // Jitter spreads the tabs' timers: the first one refreshes, the others receive its token.
-      schedule(refreshAt - Date.now() - (Math.random() * margin) / 2);
-    }
-    if (type == 'token' || type == 'in') {
-      if (before.epoch != state.epoch) emit('signed_in', { user, session });
-      else if (type == 'token') emit('refreshed', { user, session });
-    }
+    if (type == 'unreachable') schedule(backoffDelay(before.failures, options.backoffMinMs, options.backoffMaxMs));
+    if (type == 'token') plan();
+    // A session of its own (login, restore, another tab's) or the same one again (refreshed, or confirmed by GET /session).
+    if (type == 'token' || type == 'in') emit(before.epoch != state.epoch ? 'signed_in' : 'refreshed', { user, session });
     if (type == 'out') {
       const { reason } = action;
       clearTimeout(timer);
@@ -134,16 +128,17 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
       if (state.epoch == startedIn) mode.take(answer as BffAnswer<never>);
     } catch (error) {
       const { status, code } = error as SessionError;
-      // Only the BFF's definitive answer ends a session; a missing cookie at start-up is just "signed out".
-      if (state.epoch == startedIn && status == 401 && SESSION_ENDING_CODES.includes(code as ErrorCode))
-        end(state.status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null);
-      // A configuration error (in the snapshot already) is not retried: only a change on the BFF can fix it.
-      else if (state.epoch == startedIn) {
-        if (code != 'csrf_rejected') set({ type: 'unreachable' });
-        throw error;
+      if (state.epoch == startedIn) {
+        // Only the BFF's definitive answer ends a session; a missing cookie at start-up is just "signed out".
+        if (status == 401 && SESSION_ENDING_CODES.includes(code as ErrorCode))
+          end(state.status == 'authenticated' || code != 'no_session' ? (code as SignOutReason) : null);
+        else {
+          // A configuration error (in the snapshot already) is not retried: only a change on the BFF can fix it.
+          if (code != 'csrf_rejected') set({ type: 'unreachable' });
+          throw error;
+        }
       }
     }
-    return current();
   };
 
   const current = () => state.token?.accessToken || null;
@@ -154,7 +149,17 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
     if (running) timer = setTimeout(() => refresh().catch(ignore), delay);
   };
 
-  const fly = (stale: string | null) => (flight ||= mode.run(stale).finally(() => (flight = undefined)));
+  /** Refreshes the token when it is due; jitter spreads the tabs' timers: the first one refreshes, the others receive its token. */
+  const plan = () => {
+    const { refreshAt, margin } = state.token!;
+    schedule(refreshAt - Date.now() - (Math.random() * margin) / 2);
+  };
+
+  const fly = (stale: string | null) =>
+    (flight ||= mode
+      .run(stale)
+      .then(current)
+      .finally(() => (flight = undefined)));
 
   const refresh = (stale = current()) => (state.status == 'unauthenticated' ? Promise.resolve(null) : fly(stale));
 
@@ -211,14 +216,14 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
     listSessions: async () => (await call<SessionListResponse>('GET', '/sessions' satisfies Routes['sessions'])).sessions,
     async revokeSession(id) {
       if (id == state.session?.id) return signOut('/logout' satisfies Routes['logout'], 'logout');
-      await call('DELETE', ('/sessions/:id' satisfies Routes['session']).replace(':id', encodeURIComponent(id)));
+      await call('DELETE', ('/sessions/' satisfies Routes['session'] extends `${infer P}:id` ? P : never) + encodeURIComponent(id));
     },
     start() {
       if (running) return;
       running = true;
-      if (typeof BroadcastChannel == 'function') {
+      if (globalThis.BroadcastChannel) {
         tabs = new BroadcastChannel(options.channelName);
-        tabs.onmessage = ({ data }) => mode.tab(data);
+        tabs.onmessage = mode.tab;
       }
       stopListening = options.environment((event) => {
         const held = state.token;
@@ -226,8 +231,7 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
         // The network is back or the page is shown again: retry a BFF that could not be reached, or a token that went stale meanwhile.
         else if (state.unreachable || (held && Date.now() >= held.refreshAt)) refresh().catch(ignore);
       });
-      const held = state.token;
-      if (held) schedule(held.refreshAt - Date.now());
+      if (state.token) plan();
       // A BFF on this origin sets a readable `<cookie>-hint` cookie with its session cookie: without one there is no
       // session to restore, and no refresh (its 401 is a console error in browsers). Another origin's cannot be read.
       else if (state.status == 'loading') {

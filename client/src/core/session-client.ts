@@ -52,14 +52,13 @@ export const createSessionClient = (input: SessionClientOptions = {}): SessionCl
             }
           }
           // The browser's idle time (every tab's activity), for the BFF's idle timeout; never below 0 (a clock set back).
-          return settled()
-            ? get().token?.accessToken || null
-            : exchange('POST', '/refresh' satisfies Routes['refresh'], { idleSeconds: Math.max(0, ((Date.now() - get().activeAt) / 1000) | 0) });
+          if (!settled())
+            await exchange('POST', '/refresh' satisfies Routes['refresh'], { idleSeconds: Math.max(0, ((Date.now() - get().activeAt) / 1000) | 0) });
         });
       },
       take: ({ data, serverNow }) => set({ type: 'token', view: holdToken(data as TokenResponse, serverNow, options.refreshMarginMs) }, true),
-      tab(message) {
-        const m = Object(message);
+      tab({ data }) {
+        const m = Object(data);
         const { type, view } = m;
         if (type == 'ask') {
           if (isFresh()) post({ type: 'token', view: get().token });

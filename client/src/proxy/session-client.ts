@@ -24,8 +24,8 @@ export const createSessionClient = ({ mode, ...rest }: ProxySessionClientOptions
     run: () => exchange('GET', CURRENT_SESSION),
     // A BFF with browserTokens: false answers no token; one that still does is never read here, nor told to the tabs.
     take: ({ data }) => set({ type: 'in', view: { user: (data as CurrentSessionResponse).user, session: (data as CurrentSessionResponse).session } }, true),
-    tab(message) {
-      const m = Object(message);
+    tab({ data }) {
+      const m = Object(data);
       // Only its own kinds, each with the fields it carries (ASVS 3.5.5): a token-mode page of the same origin and
       // channel name also speaks here ('ask', 'token', 'active').
       if (m.type == 'out' ? typeof m.reason == 'string' : m.type == 'in' && typeof m.view?.session?.id == 'string' && typeof m.view.user == 'object') set(m);
