@@ -99,6 +99,30 @@ describe('createSessionClient({ mode: "proxy" })', () => {
     tokenPage.close();
   });
 
+  it('drops tab messages that are not one of the known shapes (ASVS 3.5.5)', async () => {
+    const bff = createFakeBff();
+    const channelName = `latchkey-proxy-shapes-${process.pid}`;
+    const client = start(bff, channelName);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    const seen: string[] = [];
+    client.subscribe(() => seen.push(`${client.getSnapshot().status}:${client.getSnapshot().user?.name}`));
+    const stranger = new BroadcastChannel(channelName);
+    for (const message of [
+      null,
+      { type: 'out' },
+      { type: 'out', reason: 42 },
+      { type: 'in', view: { user: { id: 'u-bob', name: 'bob' } } },
+      { type: 'in', view: { session: { id: 's9' } } },
+    ])
+      stranger.postMessage(message);
+    // Delivered in order: had any of them been taken, this 'out' would change nothing.
+    stranger.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
+    expect(client.getSnapshot().signOutReason).toBe('logout');
+    expect(seen).toEqual(['unauthenticated:undefined']);
+    stranger.close();
+  });
+
   it('refuses any other mode', () => {
     expect(() => createSessionClient({ mode: 'token' as 'proxy' })).toThrow(/invalid option mode/);
   });

@@ -13,7 +13,6 @@ const token = (accessToken: string, sid = 's1', expiresAt = 1_000): HeldToken =>
   tokenType: 'Bearer',
   expiresAt,
   refreshAt: expiresAt - 100,
-  margin: 100,
   user,
   session: session(sid),
 });

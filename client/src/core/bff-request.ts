@@ -41,8 +41,7 @@ export function createBffRequest(options: ResolvedSessionClientOptions, set: (ac
       const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
       const failure = new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
       // The one error a developer meets first (a dev server on another origin): say what to change, in words.
-      if (error == 'csrf_rejected' && !set({ type: 'rejected', error: failure }).error)
-        console.error('latchkey: csrf_rejected: add this origin to origins.allowed');
+      if (error == 'csrf_rejected' && !set({ type: 'rejected', error: failure }).error) console.error('latchkey: csrf_rejected: add origin to origins.allowed');
       throw failure;
     }
     return { data, serverNow: Date.parse(response.headers.get('date')!) || Date.now() };

@@ -151,8 +151,8 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
 
   /** Refreshes the token when it is due; jitter spreads the tabs' timers: the first one refreshes, the others receive its token. */
   const plan = () => {
-    const { refreshAt, margin } = state.token!;
-    schedule(refreshAt - Date.now() - (Math.random() * margin) / 2);
+    const { refreshAt, expiresAt } = state.token!;
+    schedule(refreshAt - Date.now() - (Math.random() * (expiresAt - refreshAt)) / 2);
   };
 
   const fly = (stale: string | null) =>
