@@ -5,7 +5,7 @@ import { createBffRequest, type BffAnswer, type BffRequest } from './bff-request
 import { resolveOptions } from './options.js';
 import { INITIAL_STATE, pick, reduce, type Action, type ClientState } from './reducer.js';
 import type { SessionError } from './session-error.js';
-import type { ResolvedSessionClientOptions, SessionClient, SessionClientOptions, SessionEventMap } from './types.js';
+import type { ResolvedSessionClientOptions, SessionClient, SessionClientOptions } from './types.js';
 
 export const ignore = () => {};
 
