@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { KeyRing } from './keys/key-ring.js';
 import type { ActivityLog } from './observability/activity-log.js';
-import type { IdpClient } from './oidc/idp-client.js';
+import type { IdentityProviders } from './oidc/providers.js';
 import type { BffMetrics } from './observability/metrics.js';
 import type { Tracing } from './observability/tracing.js';
 import type { ResolvedBffOptions } from './options.js';
 import type { DeviceSessionRecord, SessionStore } from './store/types.js';
+import type { SessionValidator } from './session/validate.js';
 
 /** What every route handler needs, built once by createBff. */
 export interface BffContext {
@@ -20,8 +21,10 @@ export interface BffContext {
   readonly now: () => number;
   /** Lifetime of sid and revoked_after markers: an access token issued just before the revocation must stay covered. */
   readonly markerTtlMs: number;
-  /** The upstream OpenID Connect provider, when the `oidc` option is set. */
-  readonly idp?: IdpClient;
+  /** The upstream identity providers, when the `oidc` option is set. */
+  readonly idps?: IdentityProviders;
+  /** The application's `validateSession`, behind its per-session cache; absent when the option is not set. */
+  readonly validator?: SessionValidator;
   /** OpenTelemetry tracing; absent when `@opentelemetry/api` is not installed or `tracing.enabled` is false. */
   readonly tracing?: Tracing;
   /**

@@ -206,8 +206,10 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
       const own = pick(reduce(INITIAL_STATE, action));
       return dom ? client : { ...client, getSnapshot: () => own };
     },
-    signIn({ returnTo } = {}) {
-      location.assign(options.bffUrl + ('/oidc/login' satisfies Routes['oidcLogin']) + '?returnTo=' + encodeURIComponent(returnTo || location.href));
+    signIn(o = {}) {
+      // Unset (or empty) options are left out of the query.
+      const query = Object.entries({ ...o, returnTo: o.returnTo || location.href }).filter((e) => e[1]);
+      location.assign(options.bffUrl + ('/oidc/login' satisfies Routes['oidcLogin']) + '?' + new URLSearchParams(query as string[][]));
     },
     logout: () => signOut('/logout' satisfies Routes['logout'], 'logout'),
     logoutAll: () => signOut('/logout-all' satisfies Routes['logoutAll'], 'logout_all'),

@@ -22,7 +22,7 @@ export const createSessionClient = ({ mode, ...rest }: ProxySessionClientOptions
   return createClient(rest, (_options, _get, set, _request, exchange) => ({
     /** Asks GET /session: the session goes on, or the BFF's definitive 401 ends it. Never a token. */
     run: () => exchange('GET', CURRENT_SESSION),
-    // A BFF with browserTokens: false answers no token; one that still does is never read here, nor told to the tabs.
+    // A BFF with tokens.browser: false answers no token; one that still does is never read here, nor told to the tabs.
     take: ({ data }) => set({ type: 'in', view: { user: (data as CurrentSessionResponse).user, session: (data as CurrentSessionResponse).session } }, true),
     tab({ data }) {
       const m = Object(data);
