@@ -72,6 +72,57 @@ describe('createSessionClient({ mode: "proxy" })', () => {
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'session_revoked' });
   });
 
+  it('a 403 csrf_rejected from GET /session is a configuration error in the snapshot and on the console, not unreachable', async () => {
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const bff = createFakeBff();
+    bff.once('/session', () => errorResponse(403, 'csrf_rejected'));
+    const client = start(bff);
+    await vi.waitFor(() => expect(client.getSnapshot().status).not.toBe('loading'));
+    expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', unreachable: false, error: { code: 'csrf_rejected' } });
+    expect(consoleError).toHaveBeenCalledOnce();
+    expect(consoleError.mock.calls[0]![0]).toMatch(/origins\.allowed/);
+    consoleError.mockRestore();
+  });
+
+  it("ignores a token-mode page's messages on the same channel (ask, active), and still hears a sign-out", async () => {
+    const bff = createFakeBff();
+    const channelName = `latchkey-proxy-mixed-${process.pid}`;
+    const client = start(bff, channelName);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    const tokenPage = new BroadcastChannel(channelName);
+    tokenPage.postMessage({ type: 'ask' });
+    tokenPage.postMessage({ type: 'active', at: Date.now() });
+    // Delivered in order: had 'ask' or 'active' signed the page out, this 'out' would change nothing.
+    tokenPage.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
+    expect(client.getSnapshot().signOutReason).toBe('logout');
+    tokenPage.close();
+  });
+
+  it('drops tab messages that are not one of the known shapes (ASVS 3.5.5)', async () => {
+    const bff = createFakeBff();
+    const channelName = `latchkey-proxy-shapes-${process.pid}`;
+    const client = start(bff, channelName);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    const seen: string[] = [];
+    client.subscribe(() => seen.push(`${client.getSnapshot().status}:${client.getSnapshot().user?.name}`));
+    const stranger = new BroadcastChannel(channelName);
+    for (const message of [
+      null,
+      { type: 'out' },
+      { type: 'out', reason: 42 },
+      { type: 'in', view: { user: { id: 'u-bob', name: 'bob' } } },
+      { type: 'in', view: { session: { id: 's9' } } },
+    ])
+      stranger.postMessage(message);
+    // Delivered in order: had any of them been taken, this 'out' would change nothing.
+    stranger.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
+    expect(client.getSnapshot().signOutReason).toBe('logout');
+    expect(seen).toEqual(['unauthenticated:undefined']);
+    stranger.close();
+  });
+
   it('refuses any other mode', () => {
     expect(() => createSessionClient({ mode: 'token' as 'proxy' })).toThrow(/invalid option mode/);
   });

@@ -2,7 +2,7 @@
  * Paths of the BFF routes the browser calls, relative to where the router is mounted (the demo mounts it at `/auth`).
  * Kept apart from the server-only ones so a browser bundle carries only these.
  */
-export const BROWSER_ROUTES = Object.freeze({
+export const BROWSER_ROUTES = /* @__PURE__ */ Object.freeze({
   login: '/login',
   refresh: '/refresh',
   logout: '/logout',

@@ -27,20 +27,17 @@ export function attachAxios(instance: AxiosInstance, client: SessionClient, opti
   // tells refresh() which token was rejected. Nothing is written on the config itself.
   const sentToken = new WeakMap<InternalAxiosRequestConfig, string>();
 
-  function isApiOrigin(config: InternalAxiosRequestConfig): boolean {
+  const requestInterceptor = instance.interceptors.request.use(async (config) => {
+    let origin;
     try {
       // getUri applies baseURL, axios's own absolute-URL rules and params, exactly as the request will; a relative
       // result is resolved as the browser resolves it: against document.baseURI (a <base href> moves it), never
       // location.href. Without a document (SSR, a worker) a relative URL cannot be placed: no token.
-      const { origin } = new URL(instance.getUri(config), globalThis.document?.baseURI);
-      return client.options.apiOrigins.includes(origin) || (!!options.sameOrigin && origin == location.origin);
+      origin = new URL(instance.getUri(config), globalThis.document?.baseURI).origin;
     } catch {
-      return false; // relative URL without a document, or unparsable: no token
+      // relative URL without a document, or unparsable: no token
     }
-  }
-
-  const requestInterceptor = instance.interceptors.request.use(async (config) => {
-    if (!config.latchkey?.skip && isApiOrigin(config)) {
+    if (!config.latchkey?.skip && origin && (client.options.apiOrigins.includes(origin) || (options.sameOrigin && origin == location.origin))) {
       const token = await client.getAccessToken();
       if (token) {
         config.headers.set('Authorization', 'Bearer ' + token);

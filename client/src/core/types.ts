@@ -1,3 +1,5 @@
+import type { SessionEnvironment } from './environment.js';
+import type { SessionError } from './session-error.js';
 import type { LoginRequest, PublicSession, PublicUser, SessionEventName, SessionListEntry, SignOutReason } from '@latchkey/shared';
 
 /** What the server rendered with: `bff.getSession(req)`'s answer (its `claims` are not used here), or null. */
@@ -17,6 +19,11 @@ export interface SessionSnapshot {
   readonly unreachable: boolean;
   /** Why the last session ended; null while signed in or when there never was a session. */
   readonly signOutReason: SignOutReason | null;
+  /**
+   * A configuration error: the BFF refuses this page's requests (`code` 'csrf_rejected', a 403: its origin is not in the
+   * BFF's `origins.allowed`, or a proxy drops the `X-CSRF` header). Retrying cannot help; cleared by the next sign-in.
+   */
+  readonly error: SessionError | null;
 }
 
 export interface SessionClientOptions {
@@ -37,6 +44,11 @@ export interface SessionClientOptions {
   handoverWaitMs?: number;
   /** Abort a BFF request after this long, so a hung refresh cannot hold the cross-tab lock. Default 15 s. */
   requestTimeoutMs?: number;
+  /**
+   * Where the client hears of the network coming back, the page being shown again, and user input (activity for the
+   * BFF's idle timeout). Default: the browser's window and document events. Tests and non-browser hosts pass their own.
+   */
+  environment?: SessionEnvironment;
 }
 
 export type ResolvedSessionClientOptions = Readonly<

@@ -30,7 +30,7 @@ export function SessionProvider({ client, initialSession, children }: SessionPro
 
 export function useSessionClient(): SessionClient {
   const client = useContext(SessionContext);
-  if (!client) throw new Error('latchkey: no <SessionProvider> above');
+  if (!client) throw new Error('latchkey: no SessionProvider');
   return client;
 }
 
