@@ -69,6 +69,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     session: {
       ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
       ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
+      ...(config.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: config.idleTimeoutSeconds } : {}),
     },
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
