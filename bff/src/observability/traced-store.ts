@@ -19,6 +19,7 @@ const TRACED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<keyof SessionStore>(
   'revokeTenant',
   'endSessionsByIdpSid',
   'updateIdpTokens',
+  'restampSession',
   'useOnce',
   'revokeJti',
   'getKeyRing',

@@ -8,6 +8,7 @@ import { credentialStanding } from '../session/credential-rule.js';
 
 import type { SessionEndedReason } from '@latchkey/shared';
 import type {
+  AuthenticationStamp,
   CreateSessionOptions,
   DeviceSessionRecord,
   IdpTokenUpdate,
@@ -284,6 +285,20 @@ export class MemoryStore implements SessionStore {
       if (done) ended.push(done);
     }
     return ended.sort(oldestFirst);
+  }
+
+  async restampSession(userId: string, sid: string, stamp: AuthenticationStamp, now: number): Promise<DeviceSessionRecord | null> {
+    this.assertOpen();
+    const key = this.keyBySid.get(sid);
+    const record = key === undefined ? undefined : this.storedSession(key);
+    if (!record || record.userId !== userId || isExpired(record, now)) return null;
+    record.authTime = stamp.authTime;
+    delete record.acr;
+    delete record.amr;
+    if (stamp.acr !== undefined) record.acr = stamp.acr;
+    if (stamp.amr !== undefined) record.amr = [...stamp.amr];
+    if (stamp.idp && record.idp) record.idp = { ...record.idp, ...structuredClone(stamp.idp) };
+    return structuredClone(record);
   }
 
   async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {

@@ -24,6 +24,7 @@ import {
   REVOKE_JTI,
   ROTATE,
   UPDATE_IDP_TOKENS,
+  RESTAMP_SESSION,
   USE_ONCE,
 } from './redis-scripts.js';
 import {
@@ -45,6 +46,7 @@ import type {
   CreateSessionOptions,
   DeviceSessionRecord,
   IdpTokenUpdate,
+  AuthenticationStamp,
   RotateInput,
   RotateResult,
   SessionEndReason,
@@ -282,6 +284,26 @@ export class RedisStore implements SessionStore {
       ),
     );
     return replies.flatMap(recordsFromReply).sort(oldestFirst);
+  }
+
+  async restampSession(userId: string, sid: string, stamp: AuthenticationStamp, now: number): Promise<DeviceSessionRecord | null> {
+    const shard = this.keys.shardOfUser(userId);
+    const reply = await this.write('restampSession', RESTAMP_SESSION, {
+      keys: { sidIndex: this.keys.sidIndex(shard, sid) },
+      argv: {
+        prefix: this.keys.shardPrefixes[shard]!,
+        userId,
+        now: String(now),
+        authTime: String(Math.trunc(stamp.authTime)),
+        acr: stamp.acr ?? '',
+        amr: stamp.amr ? JSON.stringify(stamp.amr) : '',
+        hasIdp: stamp.idp ? '1' : '0',
+        refreshTokenSealed: stamp.idp?.refreshTokenSealed ?? '',
+        idTokenSealed: stamp.idp?.idTokenSealed ?? '',
+        accessExpiresAt: stamp.idp ? String(Math.trunc(stamp.idp.accessExpiresAt)) : '',
+      },
+    });
+    return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
   async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {
