@@ -83,6 +83,7 @@ export function createOidcCallbackRoute(ctx: BffContext, idp: IdpClient, transac
     if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
     const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip }, user, {
       idp: idpLink,
+      idToken: idTokenClaims,
     });
     return reply.setCookie(...sessionCookieHeaders(ctx, session, cookie)).redirect(transaction.returnTo);
   };

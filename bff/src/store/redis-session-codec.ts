@@ -28,6 +28,7 @@ export const recordSchema = z.strictObject({
   authTime: epochMs.optional(),
   acr: z.string().min(1).max(256).optional(),
   amr: z.array(z.string().min(1).max(64)).max(16).optional(),
+  loginName: z.string().min(1).max(256).optional(),
   idp: z
     .strictObject({
       iss: z.string().min(1),
@@ -111,6 +112,7 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
     ...(fields.has('authTime') ? { authTime: number('authTime') } : {}),
     ...(fields.has('acr') ? { acr: fields.get('acr')! } : {}),
     ...(fields.has('amr') ? { amr: JSON.parse(fields.get('amr')!) as string[] } : {}),
+    ...(fields.has('loginName') ? { loginName: fields.get('loginName')! } : {}),
     ...(fields.has(IDP_FIELDS.iss)
       ? {
           idp: {

@@ -57,6 +57,11 @@ export interface DeviceSessionRecord {
   acr?: string;
   /** How (`amr`: `['pwd']` for a password, the IdP's or `authenticate`'s values otherwise). */
   amr?: readonly string[];
+  /**
+   * The username a password login gave `authenticate` (not the display name): what `POST /reauthenticate` checks the
+   * password of. Absent for IdP sessions (they re-authenticate at the IdP).
+   */
+  loginName?: string;
 }
 
 /** A re-authentication's stamp on a live device session (store.restampSession). */

@@ -685,7 +685,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
 
       it('restampSession re-stamps authentication (and the IdP tokens of an OIDC session) on a live session of that user only', async () => {
         const session = newSessionNow(alice, { idp: link(token('idp-sid')), authTime: clock.now(), acr: 'urn:example:silver', amr: ['pwd'] });
-        const password = newSessionNow(alice, { authTime: clock.now(), amr: ['pwd'] });
+        const password = newSessionNow(alice, { authTime: clock.now(), amr: ['pwd'], loginName: 'alice@example.com' });
         await store.createSession(session);
         await store.createSession(password);
         expect(await store.getSession(session.key, clock.now())).toEqual(session);
