@@ -265,6 +265,21 @@ export const optionsSchema = z.strictObject({
     .describe(
       'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
     ),
+  session: z
+    .strictObject({
+      logoutAllMaxAuthAgeSeconds: positiveSeconds
+        .optional()
+        .meta({
+          defaultText: 'unset: no step-up',
+          description:
+            '`POST /logout-all` needs an authentication on this device session at most this old (401 `insufficient_user_authentication` with `max_age`; the page re-authenticates with `POST /reauthenticate` and retries)',
+        }),
+      logoutOthersMaxAuthAgeSeconds: positiveSeconds
+        .optional()
+        .meta({ defaultText: 'unset: no step-up', description: 'the same for `POST /logout-others`' }),
+    })
+    .default({})
+    .describe('device-session settings (step-up on the routes that end other devices)'),
   browserTokens: z
     .boolean()
     .default(true)

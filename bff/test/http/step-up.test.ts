@@ -170,3 +170,40 @@ describe('POST /auth/reauthenticate', () => {
     expect(res.body).toEqual({ user: { id: 'user-alice', name: 'Alice' }, session: { id: res0.body.session.id, deviceName: expect.any(String), createdAt: expect.any(Number) } });
   });
 });
+
+describe('logout-all and logout-others may require a recent authentication', () => {
+  it('is off by default', async () => {
+    await start();
+    const laptop = await login(t.app, 'alice', 'Laptop');
+    await login(t.app, 'alice', 'Phone');
+    clock.advance(3600_000);
+    expect((await call(t.app, 'post', '/auth/logout-others', { cookie: laptop.cookie })).status).toBe(204);
+    expect((await call(t.app, 'post', '/auth/logout-all', { cookie: laptop.cookie })).status).toBe(204);
+  });
+
+  it('answers insufficient_user_authentication past the bound and ends nothing; after re-authentication it goes through', async () => {
+    await start({ session: { logoutAllMaxAuthAgeSeconds: 300, logoutOthersMaxAuthAgeSeconds: 600 } });
+    const laptop = await login(t.app, 'alice', 'Laptop');
+    await login(t.app, 'alice', 'Phone');
+    clock.advance(301_000);
+    const all = await call(t.app, 'post', '/auth/logout-all', { cookie: laptop.cookie });
+    expect(all.status).toBe(401);
+    expect(all.body.error).toBe('insufficient_user_authentication');
+    expect(all.headers['www-authenticate']).toMatch(/max_age=300/);
+    expect(sessionCookie(all)).toBeNull();
+    expect(await t.store.listUserSessions('user-alice', clock.now())).toHaveLength(2);
+    // logout-others has its own bound.
+    clock.advance(300_000);
+    const others = await call(t.app, 'post', '/auth/logout-others', { cookie: laptop.cookie });
+    expect(others.status).toBe(401);
+    expect(others.headers['www-authenticate']).toMatch(/max_age=600/);
+    expect(await t.store.listUserSessions('user-alice', clock.now())).toHaveLength(2);
+
+    const reauth = await reauthenticate(laptop.cookie, 'wonderland');
+    expect(reauth.status).toBe(200);
+    const cookie = sessionCookie(reauth);
+    expect((await call(t.app, 'post', '/auth/logout-others', { cookie })).status).toBe(204);
+    expect((await t.store.listUserSessions('user-alice', clock.now())).map((s) => s.sid)).toEqual([laptop.sid]);
+    expect((await call(t.app, 'post', '/auth/logout-all', { cookie })).status).toBe(204);
+  });
+});
