@@ -123,6 +123,24 @@ const oidcSchema = z
       .boolean()
       .default(false)
       .describe('allows an `http://` IdP (the development IdP, tests); never in production; warns at startup'),
+    // Step-up and session lifetime at the IdP (helper `stepup`): kept together at the end of the provider's options.
+    maxAuthAgeSeconds: positiveSeconds
+      .optional()
+      .meta({
+        defaultText: 'unset',
+        description:
+          "sent as `max_age` at every sign-in; the callback refuses an ID token whose `auth_time` is older (plus `clockSkewSeconds`), so the IdP must have authenticated the user that recently (docs/oidc.md#step-up-and-re-authentication)",
+      }),
+    recheckWithoutRefreshTokenSeconds: positiveSeconds
+      .max(30 * 24 * 3600)
+      .default(12 * 3600)
+      .describe(
+        'a session whose IdP issued no refresh token cannot be renewed at the IdP: it ends (`session_expired` at its next refresh) this long after its last authentication at the IdP, so the page signs in at the IdP again (silently while the IdP session lasts) (docs/oidc.md)',
+      ),
+    requireLogoutTokenTyp: z
+      .boolean()
+      .default(false)
+      .describe("back-channel logout tokens must carry `typ: logout+jwt` in their header (OIDC Back-Channel Logout 1.0 §2.4, ASVS 10.5.5); off: a token without `typ` is accepted (a wrong one never is)"),
   })
   .refine((o) => (o.clientSecret === undefined) !== (o.privateKeyJwk === undefined), 'pass exactly one of clientSecret and privateKeyJwk')
   .refine((o) => o.scopes.includes('openid'), 'scopes must include openid');
