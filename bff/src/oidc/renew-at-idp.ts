@@ -5,19 +5,26 @@ import { idTokenSignatureValid } from './id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
 import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
 
-export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp';
+export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp' | 'recheck_due';
 
 /**
  * For a device session started by the IdP whose IdP access token is due: renews at the IdP with the sealed refresh
  * token and stores what comes back (a rotated refresh token replaces the old one). `revoked_at_idp` when the IdP
  * refuses the grant (invalid_grant: the user signed out there, or was disabled), or when the sealed token cannot be
- * opened any more (its secret was retired). Throws 503 `temporarily_unavailable` when the IdP cannot answer, so a
+ * opened any more (its secret was retired). `recheck_due` for a session the IdP gave no refresh token, once its last
+ * authentication there is `recheckWithoutRefreshTokenSeconds` old. Throws 503 `temporarily_unavailable` when the IdP cannot answer, so a
  * down IdP never signs anyone out.
  */
 export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord): Promise<RenewOutcome> {
   const link = session.idp;
-  if (!link || link.refreshTokenSealed === null) return 'not_due';
+  if (!link) return 'not_due';
   const now = ctx.now();
+  if (link.refreshTokenSealed === null) {
+    // Nothing to ask the IdP with: rather than live on unchecked for the whole absolute lifetime, the session ends this
+    // long after its last authentication there, and the page signs in at the IdP again (silently while its session lasts).
+    const authenticatedAt = session.authTime ?? session.createdAt;
+    return now - authenticatedAt >= idp.options.recheckWithoutRefreshTokenSeconds * 1000 ? 'recheck_due' : 'not_due';
+  }
   if (link.accessExpiresAt - idp.options.refreshMarginSeconds * 1000 > now) return 'not_due';
   const refreshToken = unsealIdpToken(ctx, 'refresh_token', link.refreshTokenSealed);
   if (refreshToken === null) return 'revoked_at_idp';

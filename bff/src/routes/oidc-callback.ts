@@ -7,6 +7,7 @@ import { idTokenSignatureValid } from '../oidc/id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from '../oidc/idp-client.js';
 import { sealIdpToken } from '../oidc/idp-token-seal.js';
 import type { LoginTransactions } from '../oidc/login-transaction.js';
+import { authenticationAgeProblem, restampAtIdp } from '../oidc/reauthentication.js';
 import { endReplacedSession } from '../oidc/replaced-session.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import type { IdpClaims } from '../options.js';
@@ -60,6 +61,12 @@ export function createOidcCallbackRoute(ctx: BffContext, idp: IdpClient, transac
       ctx.logger.warn({ event: 'oidc_login_failed', reason: 'id_token signature' }, 'the ID token is not signed by a key the identity provider publishes');
       throw failed('The identity provider’s ID token is not signed by one of its keys.');
     }
+    const tooOld = authenticationAgeProblem(ctx, transaction.authentication, idTokenClaims);
+    if (tooOld !== null) {
+      ctx.metrics.logins.inc({ outcome: 'oidc_login_failed' });
+      ctx.logger.warn({ event: 'oidc_login_failed', reason: 'auth_time' }, tooOld);
+      throw failed(tooOld);
+    }
     const claims = await withUserInfo(ctx, config, tokens.access_token, idTokenClaims);
     const user = await mapUser(claims);
     if (user === null) {
@@ -79,6 +86,13 @@ export function createOidcCallbackRoute(ctx: BffContext, idp: IdpClient, transac
       // Without expires_in the IdP access token is never considered due.
       accessExpiresAt: expiresIn === undefined ? Number.MAX_SAFE_INTEGER : now + expiresIn * 1000,
     };
+    // Step-up: the same device session, re-stamped (reauthentication.ts); its cookie stays as it is.
+    const reauth = transaction.authentication?.reauth;
+    if (reauth) {
+      const { refreshTokenSealed, idTokenSealed, accessExpiresAt } = idpLink;
+      await restampAtIdp(ctx, reauth, user, { ...claims, ...idTokenClaims }, { refreshTokenSealed, idTokenSealed, accessExpiresAt });
+      return reply.redirect(transaction.returnTo);
+    }
     // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
     if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: user.id, ip: req.ip });
     const { session, cookie } = await startDeviceSession(ctx, { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip }, user, {

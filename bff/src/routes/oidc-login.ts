@@ -6,6 +6,7 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { createOidcLoginIpLimit } from '../http/oidc-login-rate-limit.js';
 import { checkSignInNavigation } from '../http/sign-in-navigation.js';
 import type { LoginTransactions } from '../oidc/login-transaction.js';
+import { authenticationRequest } from '../oidc/reauthentication.js';
 import { sessionToReplace } from '../oidc/replaced-session.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import { resolveReturnTo } from '../oidc/return-to.js';
@@ -27,11 +28,22 @@ export function createOidcLoginRoute(ctx: BffContext, idp: IdpClient, transactio
     checkSignInNavigation(req, ctx.logger);
     await ipLimit(req.ip);
     // The query as Express's default ("simple") parser reads it: a repeated returnTo is an array, and refused.
-    const returnTo = resolveReturnTo(req, parseQuery(req.search.slice(1)).returnTo, ctx.options.allowedOrigins);
+    const query = parseQuery(req.search.slice(1));
+    const returnTo = resolveReturnTo(req, query.returnTo, ctx.options.allowedOrigins);
+    // Step-up: max_age, and for `reauth=1` prompt=login (and acr_values) on the session this browser holds (reauthentication.ts).
+    const authentication = await authenticationRequest(ctx, idp.options, req.get('cookie'), query);
     const config = await idp.config();
     const codeVerifier = client.randomPKCECodeVerifier();
-    const replaces = await sessionToReplace(ctx, req.get('cookie'));
-    const transaction = { state: client.randomState(), nonce: client.randomNonce(), codeVerifier, returnTo, ...(replaces ? { replaces } : {}) };
+    // A re-authentication keeps the session; only a new sign-in replaces it.
+    const replaces = authentication.request.reauth ? undefined : await sessionToReplace(ctx, req.get('cookie'));
+    const transaction = {
+      state: client.randomState(),
+      nonce: client.randomNonce(),
+      codeVerifier,
+      returnTo,
+      ...(replaces ? { replaces } : {}),
+      authentication: authentication.request,
+    };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: idp.options.redirectUri,
       scope: idp.options.scopes.join(' '),
@@ -40,6 +52,7 @@ export function createOidcLoginRoute(ctx: BffContext, idp: IdpClient, transactio
       code_challenge_method: 'S256',
       state: transaction.state,
       nonce: transaction.nonce,
+      ...authentication.params,
     });
     return reply.setCookie(await transactions.begin(req.get('cookie'), transaction)).redirect(url.href);
   };

@@ -1,0 +1,111 @@
+import type { BffContext } from '../context.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { AuthenticatedUser, IdpClaims, ResolvedOidcOptions } from '../options.js';
+import { authenticationStamp } from '../session/authentication-stamp.js';
+import { resolveSession } from '../session/resolve.js';
+import type { DeviceSessionRecord, IdpTokenUpdate } from '../store/types.js';
+import { SCOPE_TOKEN } from '../tokens/custom-claims.js';
+
+/**
+ * Step-up and authentication age at the IdP (RFC 9470 with OIDC's `prompt`, `max_age`, `acr_values`). Kept apart
+ * from the login and callback routes: they call `authenticationRequest` and `checkAuthenticationAge` /
+ * `restampAtIdp`, and the rest of their work does not change.
+ */
+
+/** What a login transaction remembers about the authentication it asked for. */
+export interface AuthenticationRequest {
+  /** `GET /oidc/login?reauth=1`: the device session to re-stamp in the callback (public ids; its cookie came with the login). */
+  reauth?: { userId: string; sid: string };
+  /** The `max_age` sent (seconds), checked against the ID token's `auth_time`. */
+  maxAge?: number;
+  /** When the transaction started (epoch ms): a re-authentication must have happened after it. */
+  startedAt: number;
+}
+
+const MAX_ACR_VALUES = 8;
+
+/**
+ * The parameters for the authorization request, and what the callback checks. `max_age` is `oidc.maxAuthAgeSeconds`
+ * on every sign-in; a re-authentication (`reauth=1`, which needs a live session in this browser, else 401
+ * `no_session`) adds `prompt=login` and `max_age=0` (the user authenticates again whatever the IdP session), and
+ * `acr_values` when the query asks for them (space-separated, as the step-up challenge gave them).
+ */
+export async function authenticationRequest(
+  ctx: BffContext,
+  oidc: ResolvedOidcOptions,
+  cookieHeader: string | undefined,
+  query: Record<string, unknown>,
+): Promise<{ params: Record<string, string>; request: AuthenticationRequest }> {
+  const startedAt = ctx.now();
+  const acrValues = parseAcrValues(query.acr_values);
+  if (query.reauth === undefined) {
+    if (acrValues !== undefined) throw new LatchkeyError('invalid_request', 'acr_values goes with reauth=1.');
+    const maxAge = oidc.maxAuthAgeSeconds;
+    return { params: maxAge !== undefined ? { max_age: String(maxAge) } : {}, request: { startedAt, ...(maxAge !== undefined ? { maxAge } : {}) } };
+  }
+  if (query.reauth !== '1') throw new LatchkeyError('invalid_request', 'reauth must be 1.');
+  const resolved = await resolveSession(ctx, cookieHeader);
+  if (resolved === null) throw new LatchkeyError('no_session');
+  const { userId, sid } = resolved.session;
+  return {
+    params: { prompt: 'login', max_age: '0', ...(acrValues ? { acr_values: acrValues.join(' ') } : {}) },
+    request: { reauth: { userId, sid }, maxAge: 0, startedAt },
+  };
+}
+
+function parseAcrValues(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const values = typeof value === 'string' ? value.split(' ').filter(Boolean) : [];
+  if (values.length === 0 || values.length > MAX_ACR_VALUES || !values.every((v) => v.length <= 256 && SCOPE_TOKEN.test(v))) {
+    throw new LatchkeyError('invalid_request', 'acr_values must be space-separated printable values.');
+  }
+  return values;
+}
+
+/**
+ * The ID token's `auth_time` against what was asked: with a `max_age`, it must be present and at most that old (plus
+ * the clock skew); for a re-authentication, no earlier than the transaction (the user authenticated again just now,
+ * not on an older IdP session). Null when it holds, else why not (the callback refuses the sign-in).
+ */
+export function authenticationAgeProblem(ctx: BffContext, request: AuthenticationRequest | undefined, claims: IdpClaims): string | null {
+  if (request?.maxAge === undefined) return null;
+  const skewMs = ctx.options.clockSkewSeconds * 1000;
+  const authTime = typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? claims.auth_time * 1000 : undefined;
+  if (authTime === undefined) return 'The identity provider did not say when the user authenticated (auth_time).';
+  if (ctx.now() - authTime > request.maxAge * 1000 + skewMs) return 'The identity provider’s authentication is older than allowed (max_age).';
+  // auth_time has a one-second resolution: a sign-in within the transaction's second counts.
+  if (request.reauth && authTime < Math.floor(request.startedAt / 1000) * 1000 - skewMs) return 'The identity provider did not authenticate the user again.';
+  return null;
+}
+
+/**
+ * The callback of a re-authentication: the same device session, re-stamped (auth_time, acr, amr from the ID token
+ * or mapUser) with the IdP's fresh tokens, when the IdP user is the one that session belongs to (same user id and,
+ * for a session the IdP started, the same `iss` and `sub`). Anyone else is refused and nothing changes: a step-up
+ * must never switch accounts. Returns the re-stamped session.
+ */
+export async function restampAtIdp(
+  ctx: BffContext,
+  reauth: NonNullable<AuthenticationRequest['reauth']>,
+  user: AuthenticatedUser,
+  claims: IdpClaims,
+  tokens: IdpTokenUpdate,
+): Promise<DeviceSessionRecord> {
+  const session = (await ctx.store.listUserSessions(reauth.userId, ctx.now())).find((s) => s.sid === reauth.sid);
+  const sameUser = user.id === reauth.userId && session !== undefined && session.idp?.iss === claims.iss && session.idp.sub === claims.sub;
+  if (!sameUser) {
+    if (session === undefined) throw new LatchkeyError('no_session');
+    ctx.logger.warn({ event: 'reauthentication_failed', userId: reauth.userId, sid: reauth.sid, via: 'oidc' }, 'the IdP authenticated another user');
+    throw new LatchkeyError('oidc_login_failed', 'The identity provider signed in another user than this session’s. Nothing was changed.');
+  }
+  // An answer without a refresh token (or ID token) keeps the session's: it still renews as before.
+  const idp: IdpTokenUpdate = {
+    refreshTokenSealed: tokens.refreshTokenSealed ?? session.idp!.refreshTokenSealed,
+    idTokenSealed: tokens.idTokenSealed ?? session.idp!.idTokenSealed,
+    accessExpiresAt: tokens.accessExpiresAt,
+  };
+  const restamped = await ctx.store.restampSession(reauth.userId, reauth.sid, { ...authenticationStamp(ctx.now(), user, claims), idp }, ctx.now());
+  if (restamped === null) throw new LatchkeyError('no_session');
+  ctx.logger.info({ event: 'reauthenticated', userId: reauth.userId, sid: reauth.sid, via: 'oidc' }, 're-authenticated');
+  return restamped;
+}
