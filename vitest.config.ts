@@ -72,6 +72,7 @@ export default defineConfig({
             'bff/test/admin/admin-router.test.ts',
             'bff/test/proxy/proxy.test.ts',
             'bff/test/fuzz/*.test.ts',
+            'admin-console/test/admin-console.test.ts',
           ],
           testTimeout: 20_000,
           hookTimeout: 30_000,

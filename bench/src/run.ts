@@ -25,6 +25,11 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,ssr,size').split(',').map((p) => p.trim()));
 /** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
 const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
+/**
+ * Another build's bench target (bench/dist/target.js): its guarded route and refresh are measured in the same
+ * interleaved rounds as this build's, on a Redis of their own, so a redesign is judged side by side in one run.
+ */
+const BASELINE_TARGET = process.env.BENCH_BASELINE_TARGET;
 const TARGET = fileURLToPath(new URL('./target.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../examples/demo/dist/server.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -41,7 +46,8 @@ function cpuMs(child: NodeProcess): number {
 }
 
 const mean = (list: ThroughputResult[]): ThroughputResult => ({
-  serverCpuUsPerRequest: avg(list.map((r) => r.serverCpuUsPerRequest ?? NaN)),
+  // Only where the bench read the server's CPU (not for fetch loops).
+  ...(list.every((r) => r.serverCpuUsPerRequest !== undefined) ? { serverCpuUsPerRequest: avg(list.map((r) => r.serverCpuUsPerRequest!)) } : {}),
   requestsPerSecond: avg(list.map((r) => r.requestsPerSecond)),
   p50Ms: avg(list.map((r) => r.p50Ms)),
   p99Ms: avg(list.map((r) => r.p99Ms)),
@@ -70,9 +76,15 @@ async function throughput(redis: RedisServer): Promise<Record<string, Throughput
     'jose-redis': await startNode(TARGET, { BENCH_VARIANT: 'jose-redis', BENCH_JWKS: jwks, REDIS_URL: redis.url }, '/ready'),
   };
   const auth = { Authorization: `Bearer ${token}` };
+  const baselineRedis = BASELINE_TARGET ? await startRedis() : null;
+  const baseline = baselineRedis
+    ? await startNode(BASELINE_TARGET!, { BENCH_VARIANT: 'latchkey', REDIS_URL: baselineRedis.url, LATCHKEY_SECRET: SECRET }, '/ready')
+    : null;
+  const baselineAuth: Record<string, string> = baseline ? { Authorization: `Bearer ${(await login(baseline.url, 'bench', '10.0.0.1')).token}` } : {};
   const runs: Record<string, ThroughputResult> = {};
   let loopBaseline: ThroughputResult | undefined;
   try {
+    if (baseline) await measure({ url: `${baseline.url}/r`, durationSeconds: 1, connections: CONNECTIONS, headers: baselineAuth });
     // Warm-up, then the measured runs back to back.
     for (const t of [others.unguarded, latchkey, others.jose, others['jose-redis']]) {
       await measure({ url: `${t.url}/r`, durationSeconds: 1, connections: CONNECTIONS, headers: auth });
@@ -86,6 +98,7 @@ async function throughput(redis: RedisServer): Promise<Record<string, Throughput
       ['latchkey', latchkey, auth],
       ['jose verify every request', others.jose, auth],
       ['jose + Redis GET', others['jose-redis'], auth],
+      ...(baseline ? ([['latchkey (baseline build)', baseline, baselineAuth]] as Array<[string, NodeProcess, Record<string, string>]>) : []),
     ];
     const samples = new Map<string, ThroughputResult[]>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -103,20 +116,34 @@ async function throughput(redis: RedisServer): Promise<Record<string, Throughput
     const cookies = await Promise.all(
       Array.from({ length: CONNECTIONS }, (_, i) => login(latchkey.url, `device${i}`, `10.1.0.${i + 1}`).then((d) => d.cookie)),
     );
-    loopBaseline = await measureLoop(CONNECTIONS, DURATION, async () => (await fetch(`${others.unguarded.url}/r`)).ok);
-    runs['refresh (rotation)'] = await measureLoop(CONNECTIONS, DURATION, async (w) => {
-      const res = await fetch(`${latchkey.url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: cookies[w]! } });
-      const next = res.headers.getSetCookie()[0]?.split(';')[0];
-      if (res.status === 200 && next) cookies[w] = next;
-      await res.arrayBuffer();
-      return res.status === 200;
-    });
+    const baselineCookies = baseline
+      ? await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => login(baseline.url, `device${i}`, `10.1.0.${i + 1}`).then((d) => d.cookie)))
+      : [];
+    const refreshLoop = (url: string, jar: string[]) =>
+      measureLoop(CONNECTIONS, DURATION, async (w) => {
+        const res = await fetch(`${url}/auth/refresh`, { method: 'POST', headers: { 'X-CSRF': '1', Cookie: jar[w]! } });
+        const next = res.headers.getSetCookie()[0]?.split(';')[0];
+        if (res.status === 200 && next) jar[w] = next;
+        await res.arrayBuffer();
+        return res.status === 200;
+      });
+    const loops = new Map<string, ThroughputResult[]>();
+    const add = (name: string, sample: ThroughputResult) => loops.set(name, [...(loops.get(name) ?? []), sample]);
+    // Interleaved like the autocannon variants: the fetch-loop baseline, this build's refresh, the other build's.
+    for (let round = 0; round < (baseline ? ROUNDS : 1); round++) {
+      add('baseline', await measureLoop(CONNECTIONS, DURATION, async () => (await fetch(`${others.unguarded.url}/r`)).ok));
+      add('refresh (rotation)', await refreshLoop(latchkey.url, cookies));
+      if (baseline) add('refresh (rotation, baseline build)', await refreshLoop(baseline.url, baselineCookies));
+    }
+    loopBaseline = mean(loops.get('baseline')!);
+    for (const [name, list] of loops) if (name !== 'baseline') runs[name] = mean(list);
   } finally {
-    await Promise.all([latchkey.stop(), ...Object.values(others).map((o) => o.stop())]);
+    await Promise.all([latchkey.stop(), ...Object.values(others).map((o) => o.stop()), baseline?.stop()]);
+    await baselineRedis?.stop();
   }
   const base = runs.unguarded!.requestsPerSecond;
   const baseCpu = runs.unguarded!.serverCpuUsPerRequest!;
-  const ratioBase = (name: string) => (name === 'refresh (rotation)' ? loopBaseline!.requestsPerSecond : base);
+  const ratioBase = (name: string) => (name.startsWith('refresh (rotation') ? loopBaseline!.requestsPerSecond : base);
   return Object.fromEntries([
     ...Object.entries(runs).map(([k, v]) => [
       k,
