@@ -62,7 +62,7 @@ describe('re-authentication at the IdP (GET /oidc/login?reauth=1)', () => {
 
     const after = await token(browser);
     expect(after.session.id).toBe(before.session.id);
-    expect(decodeJwt(after.accessToken).auth_time!).toBeGreaterThan(firstAuthTime);
+    expect(decodeJwt(after.accessToken).auth_time as number).toBeGreaterThan(firstAuthTime as number);
     expect((await stack.bff.store.listUserSessions(aliceId(), clock.now())).map((s) => s.sid)).toEqual([before.session.id]);
     expect((await request(stack.bff.app).get('/api/recent').set('Authorization', `Bearer ${after.accessToken}`)).status).toBe(200);
   });
