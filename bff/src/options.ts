@@ -124,13 +124,11 @@ const oidcSchema = z
       .default(false)
       .describe('allows an `http://` IdP (the development IdP, tests); never in production; warns at startup'),
     // Step-up and session lifetime at the IdP (helper `stepup`): kept together at the end of the provider's options.
-    maxAuthAgeSeconds: positiveSeconds
-      .optional()
-      .meta({
-        defaultText: 'unset',
-        description:
-          "sent as `max_age` at every sign-in; the callback refuses an ID token whose `auth_time` is older (plus `clockSkewSeconds`), so the IdP must have authenticated the user that recently (docs/oidc.md#step-up-and-re-authentication)",
-      }),
+    maxAuthAgeSeconds: positiveSeconds.optional().meta({
+      defaultText: 'unset',
+      description:
+        'sent as `max_age` at every sign-in; the callback refuses an ID token whose `auth_time` is older (plus `clockSkewSeconds`), so the IdP must have authenticated the user that recently (docs/oidc.md#step-up-and-re-authentication)',
+    }),
     recheckWithoutRefreshTokenSeconds: positiveSeconds
       .max(30 * 24 * 3600)
       .default(12 * 3600)
@@ -140,7 +138,9 @@ const oidcSchema = z
     requireLogoutTokenTyp: z
       .boolean()
       .default(false)
-      .describe("back-channel logout tokens must carry `typ: logout+jwt` in their header (OIDC Back-Channel Logout 1.0 §2.4, ASVS 10.5.5); off: a token without `typ` is accepted (a wrong one never is)"),
+      .describe(
+        'back-channel logout tokens must carry `typ: logout+jwt` in their header (OIDC Back-Channel Logout 1.0 §2.4, ASVS 10.5.5); off: a token without `typ` is accepted (a wrong one never is)',
+      ),
   })
   .refine((o) => (o.clientSecret === undefined) !== (o.privateKeyJwk === undefined), 'pass exactly one of clientSecret and privateKeyJwk')
   .refine((o) => o.scopes.includes('openid'), 'scopes must include openid');
@@ -285,16 +285,12 @@ export const optionsSchema = z.strictObject({
     ),
   session: z
     .strictObject({
-      logoutAllMaxAuthAgeSeconds: positiveSeconds
-        .optional()
-        .meta({
-          defaultText: 'unset: no step-up',
-          description:
-            '`POST /logout-all` needs an authentication on this device session at most this old (401 `insufficient_user_authentication` with `max_age`; the page re-authenticates with `POST /reauthenticate` and retries)',
-        }),
-      logoutOthersMaxAuthAgeSeconds: positiveSeconds
-        .optional()
-        .meta({ defaultText: 'unset: no step-up', description: 'the same for `POST /logout-others`' }),
+      logoutAllMaxAuthAgeSeconds: positiveSeconds.optional().meta({
+        defaultText: 'unset: no step-up',
+        description:
+          '`POST /logout-all` needs an authentication on this device session at most this old (401 `insufficient_user_authentication` with `max_age`; the page re-authenticates with `POST /reauthenticate` and retries)',
+      }),
+      logoutOthersMaxAuthAgeSeconds: positiveSeconds.optional().meta({ defaultText: 'unset: no step-up', description: 'the same for `POST /logout-others`' }),
     })
     .default({})
     .describe('device-session settings (step-up on the routes that end other devices)'),

@@ -8,11 +8,7 @@ import type { GuardRoute } from './fail-policy.js';
  * so the client re-authenticates the user on this device session and retries. A token without `auth_time` (issued
  * before Latchkey stamped it) is never recent enough.
  */
-export function stepUpError(
-  claims: Pick<AccessTokenClaims, 'auth_time' | 'acr'>,
-  required: GuardRoute['authentication'],
-  nowMs: number,
-): LatchkeyError | null {
+export function stepUpError(claims: Pick<AccessTokenClaims, 'auth_time' | 'acr'>, required: GuardRoute['authentication'], nowMs: number): LatchkeyError | null {
   if (required === undefined) return null;
   const { maxAgeSeconds, acrValues } = required;
   const tooOld = maxAgeSeconds !== undefined && (typeof claims.auth_time !== 'number' || nowMs / 1000 - claims.auth_time > maxAgeSeconds);

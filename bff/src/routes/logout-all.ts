@@ -4,7 +4,7 @@ import { ATTR } from '../observability/tracing.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
-import { requireRecentAuthentication } from '../session/require-recent-authentication.js';
+import { requireRecentAuthentication } from './require-recent-authentication.js';
 import { requireSession } from '../session/resolve.js';
 
 /**

@@ -3,7 +3,7 @@ import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
 import { ATTR } from '../observability/tracing.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { endSessions } from '../session/end.js';
-import { requireRecentAuthentication } from '../session/require-recent-authentication.js';
+import { requireRecentAuthentication } from './require-recent-authentication.js';
 import { requireSession } from '../session/resolve.js';
 
 /**

@@ -23,7 +23,9 @@ describe('admin router: a recent authentication (step-up)', () => {
     expect(refused.status).toBe(401);
     expect(refused.body.error).toBe('insufficient_user_authentication');
     expect(refused.headers['www-authenticate']).toMatch(/error="insufficient_user_authentication".*max_age=900/);
-    const audit = t.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'admin_audit' && l.outcome === 'insufficient_user_authentication');
+    const audit = t.logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === 'admin_audit' && l.outcome === 'insufficient_user_authentication');
     expect(audit).toMatchObject({ action: 'authenticate', actor: { sub: 'user-alice', sid: alice.sid } });
 
     const reauth = await call(t.app, 'post', '/auth/reauthenticate', { cookie: sessionCookie(refreshed), body: { password: 'wonderland' } });
@@ -43,7 +45,9 @@ describe('admin router: a recent authentication (step-up)', () => {
     const strict = t.bff.adminRouter({ maxAuthAgeSeconds: 10 });
     t.app.use('/strict', strict);
     clock.advance(11_000);
-    const res = await request(t.app).get('/strict/operator').set('Authorization', `Bearer ${refreshed.body.accessToken as string}`);
+    const res = await request(t.app)
+      .get('/strict/operator')
+      .set('Authorization', `Bearer ${refreshed.body.accessToken as string}`);
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(/max_age=10/);
   });

@@ -167,7 +167,10 @@ describe('POST /auth/reauthenticate', () => {
     const res0 = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
     const res = await reauthenticate(sessionCookie(res0), 'wonderland');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ user: { id: 'user-alice', name: 'Alice' }, session: { id: res0.body.session.id, deviceName: expect.any(String), createdAt: expect.any(Number) } });
+    expect(res.body).toEqual({
+      user: { id: 'user-alice', name: 'Alice' },
+      session: { id: res0.body.session.id, deviceName: expect.any(String), createdAt: expect.any(Number) },
+    });
   });
 });
 
