@@ -14,6 +14,7 @@ import { pushLatency, streamsUnderLoad } from './live.js';
 import { measure, measureLoop, type ThroughputResult } from './throughput.js';
 import { sessionReadCost } from './session-read.js';
 import { tracingCost } from './tracing-cost.js';
+import { proxyBench } from './proxy.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -21,8 +22,10 @@ const TRIALS = Number(process.env.BENCH_PROPAGATION_TRIALS ?? 400);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PUSH_TRIALS = Number(process.env.BENCH_PUSH_TRIALS ?? 50);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 2000);
-/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, tracing, ssr, size. Default: all. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,ssr,size').split(',').map((p) => p.trim()));
+/** Open server-sent event streams through each proxy (the proxy part's memory per stream). */
+const PROXY_STREAMS = Number(process.env.BENCH_PROXY_STREAMS ?? 1000);
+/** Which parts to run (comma-separated): throughput, propagation, memory, sessions, live, tracing, ssr, proxy, size. Default: all. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,propagation,memory,sessions,live,tracing,ssr,proxy,size').split(',').map((p) => p.trim()));
 /** Another build's demo server (examples/demo/dist/server.js) to measure propagation against, side by side. */
 const BASELINE_DEMO = process.env.BENCH_BASELINE_DEMO;
 /**
@@ -485,6 +488,30 @@ async function main(): Promise<void> {
       console.log('\nServer rendering: getSession per call beside the guard per request (one process, sequential awaited calls)');
       results.sessionRead = await sessionReadCost(redis.url, { rounds: ROUNDS, msPerRound: DURATION * 200 });
       console.table(results.sessionRead);
+    }
+    if (PARTS.has('proxy')) {
+      // A database of its own, like the live part: other parts leave a key ring there.
+      const proxy = await proxyBench({
+        target: TARGET,
+        redisUrl: `${redis.url.replace(/\/\d*$/, '')}/3`,
+        secret: SECRET,
+        durationSeconds: DURATION,
+        rounds: ROUNDS,
+        connections: CONNECTIONS,
+        streams: PROXY_STREAMS,
+        propagationTrials: Math.min(TRIALS, 200),
+        cpuMs,
+      });
+      results.proxy = proxy;
+      console.log('\nbff.proxy: the same upstream route four ways (req/s, latency under load, server CPU per request of the process measured):');
+      console.table(proxy.throughput);
+      console.table({ ratios: proxy.ratios });
+      console.log('Added latency over the direct call (ms; sequential calls, then under load):');
+      console.table({ added: proxy.addedLatency });
+      console.log(`Memory per open server-sent event stream (${PROXY_STREAMS} streams):`);
+      console.table(proxy.sseMemory);
+      console.log('Logout-all on proxy process A -> first 401 of a proxied call on process B:');
+      console.table({ propagation: proxy.logoutAllToProxiedCall });
     }
     if (PARTS.has('size')) results.clientSize = clientSizes();
   } finally {

@@ -3,7 +3,10 @@
  * - unguarded:  the route with no authentication at all;
  * - latchkey:   the route behind Latchkey's guard (verified-token cache + local revocation view, Redis store);
  * - jose:       the usual baseline: jose `jwtVerify` on every request (key from the BFF's JWKS);
- * - jose-redis: that baseline plus one Redis GET per request for a jti deny list.
+ * - jose-redis: that baseline plus one Redis GET per request for a jti deny list;
+ * - proxy:       `bff.proxy` at /p in front of BENCH_UPSTREAM (cookie + X-CSRF in, a Latchkey token attached);
+ * - plain-proxy: the same upstream through undici with no authentication at all (the library's own cost).
+ * The unguarded target also serves /sse: a server-sent event stream that stays open (memory per proxied stream).
  * For latchkey, BENCH_OTEL_PROVIDER=1 registers an OpenTelemetry tracer provider first (spans recorded, then
  * dropped), and BENCH_LATCHKEY_TRACING=off passes `tracing: { enabled: false }`.
  */
@@ -11,6 +14,8 @@ import express, { type RequestHandler } from 'express';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { pipeline } from 'node:stream';
+import { Agent, request } from 'undici';
 import { createBff, RedisStore } from '@latchkey/bff';
 
 const variant = process.env.BENCH_VARIANT ?? 'unguarded';
@@ -28,6 +33,45 @@ const handler: RequestHandler = (_req, res) => void res.json(payload);
 async function main(): Promise<void> {
   if (variant === 'unguarded') {
     app.get('/r', handler);
+    app.get('/sse', (req, res) => {
+      res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' }).flushHeaders();
+      res.write('data: open\n\n');
+      const timer = setInterval(() => res.write(': heartbeat\n\n'), 15_000);
+      req.on('close', () => clearInterval(timer));
+    });
+  } else if (variant === 'proxy') {
+    const bff = await createBff({
+      store: await RedisStore.connect({ url: redisUrl }),
+      secrets: [secret],
+      issuer,
+      allowedOrigins: [new URL(issuer).origin],
+      logger: pino({ level: 'error' }),
+      rateLimit: { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 1_000_000, windowMs: 60_000 } },
+      authenticate: async (username) => ({ id: `user-${username}`, name: username }),
+    });
+    app.use('/auth', bff.router);
+    app.use('/p', bff.proxy({ target: process.env.BENCH_UPSTREAM!, token: 'latchkey' }));
+    app.get('/memory', (_req, res) => void res.json(process.memoryUsage()));
+  } else if (variant === 'plain-proxy') {
+    const target = process.env.BENCH_UPSTREAM!;
+    const agent = new Agent({ headersTimeout: 30_000, bodyTimeout: 30_000 });
+    // What any undici-based proxy does at the least: forward the path, stream the answer back.
+    app.use('/p', async (req, res) => {
+      try {
+        const upstream = await request(`${target}${req.url}`, {
+          dispatcher: agent,
+          method: req.method as 'GET',
+          headers: { accept: req.get('accept') ?? '*/*' },
+        });
+        res.status(upstream.statusCode);
+        for (const name of ['content-type', 'cache-control']) if (upstream.headers[name]) res.setHeader(name, upstream.headers[name]!);
+        res.flushHeaders();
+        pipeline(upstream.body, res, () => undefined);
+      } catch {
+        res.status(502).end();
+      }
+    });
+    app.get('/memory', (_req, res) => void res.json(process.memoryUsage()));
   } else if (variant === 'latchkey') {
     if (process.env.BENCH_OTEL_PROVIDER === '1') (await import('./tracing-setup.js')).registerDiscardingTracerProvider();
     const bff = await createBff({

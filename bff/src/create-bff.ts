@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Router, type ErrorRequestHandler } from 'express';
 import { createAdmin, type BffAdmin } from './admin.js';
 import type { BffContext } from './context.js';
@@ -16,7 +18,9 @@ import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
-import { createProxyRouter } from './routes/proxy.js';
+import { createProxyRouter, type ProxyRouter } from './routes/proxy.js';
+import { ProxySockets } from './routes/proxy-sockets.js';
+import { createUpgradeDispatcher } from './routes/proxy-upgrade.js';
 import { createAuthDispatcher } from './routes/auth-routes.js';
 import { createServerAccessTokens } from './session/server-access-token.js';
 import type { DeviceSessionRecord } from './store/types.js';
@@ -79,9 +83,19 @@ export interface Bff {
    * Proxy mode (docs/proxy.md): a router that forwards cookie-authenticated calls (`X-CSRF: 1`) to `target`'s path
    * prefix with the token attached server-side, so no token reaches the browser:
    * `app.use('/api/orders', bff.proxy({ target: 'https://orders.internal/v1', token: 'latchkey' }))`.
-   * Throws TypeError for invalid options.
+   * Throws TypeError for invalid options. With `webSocket: true` its `upgrade` handler proxies WebSockets: wire it
+   * with `bff.upgrades`.
    */
-  proxy(options: ProxyOptions): Router;
+  proxy(options: ProxyOptions): ProxyRouter;
+  /**
+   * One listener for the HTTP server's `upgrade` event (docs/proxy.md, "WebSockets"): each upgrade goes to the proxy
+   * mounted at the longest matching path, `otherwise` gets the rest (another WebSocket server of the app), or they
+   * are answered 404: `server.on('upgrade', bff.upgrades({ '/api/ticks': ticks }))`.
+   */
+  upgrades(
+    mounts: Readonly<Record<string, ProxyRouter>>,
+    otherwise?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly metrics: BffMetrics;
   readonly keyRing: KeyRing;
   /** Open `GET /events` streams of this process. */
@@ -211,6 +225,9 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // The server's own access tokens per device session (bff.proxy, bff.getAccessToken); entries die with their session through the log.
   const serverTokens = createServerAccessTokens(ctx, { isRevoked: isSessionRevoked });
   const stopForgetting = guard.onLogEvent((event) => serverTokens.onRevocationEvent(event));
+  // WebSockets open through the proxies: closed on every instance when the log ends their session.
+  const proxySockets = new ProxySockets(isSessionRevoked);
+  const stopClosingSockets = guard.onLogEvent((event) => proxySockets.onRevocationEvent(event));
   const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
 
   const router = Router();
@@ -253,7 +270,9 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     errorHandler,
     admin,
     adminRouter: (adminOptions?: AdminRouterOptions) => createAdminRouter(ctx, guard, admin, adminOptions),
-    proxy: (proxyOptions: ProxyOptions) => createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked }, resolveProxyOptions(proxyOptions)),
+    proxy: (proxyOptions: ProxyOptions) =>
+      createProxyRouter(ctx, { tokens: serverTokens, isRevoked: isSessionRevoked, sockets: proxySockets }, resolveProxyOptions(proxyOptions)),
+    upgrades: createUpgradeDispatcher,
     metrics,
     keyRing,
     eventStreams,
@@ -261,6 +280,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
       if (closing) return closing;
       const resolved = resolveCloseOptions(closeOptions);
       stopForgetting();
+      stopClosingSockets();
+      proxySockets.closeAll();
       closing = shutdown({ ...resolved, logger, store, inFlight, eventStreams, stopFollowingLog });
       return closing;
     },

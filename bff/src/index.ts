@@ -28,4 +28,5 @@ export { LOGGER_REDACTION, REDACT_PATHS } from './observability/logger.js';
 export { MemoryStore } from './store/memory.js';
 export { RedisStore, type RedisStoreOptions, type RedisClient } from './store/redis.js';
 export { StoreUnavailableError, type SessionStore } from './store/types.js';
-export { SESSION_ENDED_HEADER } from './routes/proxy.js';
+export { SESSION_ENDED_HEADER, type ProxyRouter } from './routes/proxy.js';
+export { SESSION_ENDED_CLOSE_CODE } from './routes/proxy-sockets.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Request as ExpressRequest } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { DEFAULT_COOKIE_NAME } from '@latchkey/shared';
 import { isClock, systemClock, type Clock } from './clock.js';
@@ -555,8 +556,8 @@ export interface ProxyTokenContext {
   sid: string;
   /** The claims and `scope` granted at login. */
   claims: Readonly<Record<string, unknown>>;
-  /** The application's Express request. */
-  req: ExpressRequest;
+  /** The application's Express request; for a WebSocket upgrade (`webSocket: true`), Node's `IncomingMessage`. */
+  req: ExpressRequest | IncomingMessage;
 }
 
 /**
@@ -590,6 +591,10 @@ const proxyOptionsSchema = z
     // Step-up (RFC 9470), as requireAuth's: checked against the device session's authentication.
     maxAuthAgeSeconds: z.number().int().min(0).optional(),
     acrValues: z.array(z.string().regex(SCOPE_TOKEN)).min(1).optional(),
+    webSocket: z
+      .boolean()
+      .default(false)
+      .describe('proxy WebSocket upgrades too (wired with `bff.upgrades`): cookie + required Origin on the allow-list, closed with 4401 when the session ends'),
   })
   .strict();
 

@@ -101,3 +101,45 @@ export function revocationMemoryTable(bench: Json): string {
   ];
   return `${table(['Redis memory per revoked token', ''], rows)}\n${SOURCE('revocationMemory')}\n`;
 }
+
+/** `bff.proxy` beside the same upstream reached directly, through a plain undici proxy, and by token mode's direct call. */
+export function proxyTable(bench: Json): string {
+  const runs = at(bench, 'proxy.throughput') as Record<string, Json>;
+  const rows = Object.entries(runs).map(([way, r]) => [
+    way,
+    round(num(r, 'requestsPerSecond'), 0),
+    round(num(r, 'p50Ms'), 1),
+    round(num(r, 'p99Ms'), 1),
+    round(num(r, 'serverCpuUsPerRequest'), 0),
+  ]);
+  const ratio = (key: string) => String(num(bench, `proxy.ratios.${key}`));
+  const added = (key: string) => ms(num(bench, `proxy.addedLatency.${key}`));
+  // Keyed by the proxy's name, which has a dot: read without `at`'s dotted paths.
+  const memory = at(bench, 'proxy.sseMemory') as Record<string, Json>;
+  const sse = (key: string, field: string) => round(num(memory[key] ?? {}, field) / 1024, 1);
+  const streams = num(memory['bff.proxy'] ?? {}, 'streams');
+  return [
+    table(['the same upstream route', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req'], rows),
+    table(
+      ['figure', 'value'],
+      [
+        ['bff.proxy / plain undici proxy (req/s; goal >= 0.85)', ratio('bffProxyOverPlainProxy')],
+        ['bff.proxy / token mode direct call (req/s)', ratio('bffProxyOverTokenModeDirect')],
+        ['added latency, one call at a time: p50 / p99', `${added('bffProxyP50Ms')} / ${added('bffProxyP99Ms')}`],
+        ['plain undici proxy, the same: p50 / p99', `${added('plainProxyP50Ms')} / ${added('plainProxyP99Ms')}`],
+        [
+          `memory per open SSE stream (${streams} streams): bff.proxy RSS / heap`,
+          `${sse('bff.proxy', 'rssBytesPerStream')} KiB / ${sse('bff.proxy', 'heapBytesPerStream')} KiB`,
+        ],
+        ['plain undici proxy, the same', `${sse('plain undici proxy', 'rssBytesPerStream')} KiB / ${sse('plain undici proxy', 'heapBytesPerStream')} KiB`],
+        [
+          `logout-all on process A to the first 401 of a proxied call on B (${num(bench, 'proxy.logoutAllToProxiedCall.trials')} trials): p50 / p99 / max`,
+          `${ms(num(bench, 'proxy.logoutAllToProxiedCall.p50Ms'))} / ${ms(num(bench, 'proxy.logoutAllToProxiedCall.p99Ms'))} / ${ms(num(bench, 'proxy.logoutAllToProxiedCall.maxMs'))}`,
+        ],
+      ],
+    ),
+    // Figures from a busy machine are not a quiet run's: say how busy it was.
+    `Measured ${day(bench.date)}, load average at start ${prose(JSON.stringify((bench.loadAverage as Json | undefined)?.atStart ?? 'not recorded'))} on 2 cores. ${SOURCE('proxy')}`,
+    '',
+  ].join('\n');
+}

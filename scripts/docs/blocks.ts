@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { optionsSchema } from '../../bff/src/options.js';
-import { propagationTable, readBench, revocationMemoryTable, sessionScriptsTable, tracingTable } from './bench-tables.js';
+import { propagationTable, proxyTable, readBench, revocationMemoryTable, sessionScriptsTable, tracingTable } from './bench-tables.js';
 import { errorTable } from './error-table.js';
 import { metricsTable } from './metrics-table.js';
 import { optionsTable } from './options-table.js';
@@ -22,4 +22,5 @@ export const GENERATED_BLOCKS: readonly GeneratedBlock[] = [
   { file: 'docs/redis.md', name: 'bench:propagation', render: (root) => propagationTable(bench(root)) },
   { file: 'docs/architecture.md', name: 'bench:session-scripts', render: (root) => sessionScriptsTable(bench(root)) },
   { file: 'docs/architecture.md', name: 'bench:revocation-memory', render: (root) => revocationMemoryTable(bench(root)) },
+  { file: 'docs/proxy.md', name: 'bench:proxy', render: (root) => proxyTable(bench(root)) },
 ];

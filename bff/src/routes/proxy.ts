@@ -18,6 +18,8 @@ import { sha256 } from '../crypto/hash.js';
 import { readCookie } from '../session/cookie.js';
 import { stepUpError } from '../guard/step-up.js';
 import { authenticationOf } from '../tokens/issue-access-token.js';
+import type { ProxySockets } from './proxy-sockets.js';
+import { createUpgradeHandler, type UpgradeDeps, type UpgradeHandler } from './proxy-upgrade.js';
 
 /**
  * Marks the BFF's own session-ending 401 on a proxied path, so a client tells it from the upstream's 401 (passed
@@ -53,7 +55,7 @@ function upstreamError(error: unknown): LatchkeyError {
 }
 
 /** `latchkey_proxy_requests_total{outcome}` of a call that was not forwarded. */
-function outcomeOf(error: unknown): 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'store_unavailable' | 'error' {
+export function outcomeOf(error: unknown): 'session_ended' | 'refused' | 'upstream_unavailable' | 'upstream_timeout' | 'store_unavailable' | 'error' {
   if (error instanceof StoreUnavailableError) return 'store_unavailable';
   if (!(error instanceof LatchkeyError)) return 'error';
   if (error.code === 'upstream_unavailable' || error.code === 'upstream_timeout') return error.code;
@@ -66,7 +68,12 @@ function outcomeOf(error: unknown): 'session_ended' | 'refused' | 'upstream_unav
 export interface ProxyDeps {
   tokens: ServerAccessTokens;
   isRevoked(session: DeviceSessionRecord): boolean;
+  /** The WebSockets open through any proxy of this BFF, closed when their session ends (proxy-sockets.ts). */
+  sockets: ProxySockets;
 }
+
+/** `bff.proxy`'s router, with the handler of WebSocket upgrades for the server's `upgrade` event (proxy-upgrade.ts). */
+export type ProxyRouter = Router & { upgrade: UpgradeHandler };
 
 /**
  * `bff.proxy(options)`: forwards cookie-authenticated calls to one upstream path prefix, attaching the token
@@ -89,7 +96,7 @@ function urlBelowMount(req: Request): string {
   return below.startsWith('/') ? below : `/${below}`;
 }
 
-export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: ResolvedProxyOptions): Router {
+export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: ResolvedProxyOptions): ProxyRouter {
   // One connection pool per proxy: keep-alive to the upstream, and undici's own timeouts (headers, body, connect).
   const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connectTimeout: Math.min(options.timeoutMs, 10_000) });
   const router = Router();
@@ -214,5 +221,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
       fail(req, res, error);
     }
   });
-  return router;
+  // Upgrades use the same token strategy; the token function's `req` is then Node's IncomingMessage (ProxyTokenContext).
+  const upgrade = createUpgradeHandler(ctx, { ...deps, tokenFor: tokenFor as unknown as UpgradeDeps['tokenFor'], outcomeOf }, options);
+  return Object.assign(router, { upgrade });
 }

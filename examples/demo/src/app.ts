@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -28,6 +29,8 @@ export interface DemoApp {
    * finish (up to `timeoutMs`); event streams end with a reconnect hint; then the store the demo made is closed.
    */
   close(options?: { server?: Server; timeoutMs?: number }): Promise<void>;
+  /** For the server's `upgrade` event: WebSockets through the proxy (LATCHKEY_DEMO_PROXY: /api/ticks); others are closed. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
@@ -94,12 +97,17 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   });
   // Proxy mode: /api/me and /api/admin live on the upstream API server; the page reaches them only through the proxy.
   const upstream = config.proxy ? await startProxyUpstream(bff, names, config.proxy) : undefined;
+  let upgrades: DemoApp['upgrade'] | undefined;
   if (upstream) {
     app.use('/api/me', bff.proxy({ target: `${upstream.url}/api/me`, token: 'latchkey', methods: ['GET'] }));
     app.use(
       '/api/admin',
       bff.proxy({ target: `${upstream.url}/api/admin`, token: 'latchkey', methods: ['GET'], maxAuthAgeSeconds: config.adminMaxAuthAgeSeconds }),
     );
+    // A live feed: server-sent events (GET) and a WebSocket (the upgrade: server.ts wires demo.upgrade).
+    const ticks = bff.proxy({ target: `${upstream.url}/api/ticks`, token: 'latchkey', methods: ['GET'], webSocket: true });
+    app.use('/api/ticks', ticks);
+    upgrades = bff.upgrades({ '/api/ticks': ticks });
   }
   app.get('/api/me', bff.requireAuth(), (req, res) => {
     const auth = req.auth!;
@@ -142,6 +150,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     app,
     bff,
     store,
+    upgrade: upgrades ?? ((_req, socket) => void socket.destroy()),
     // The demo made the store (and the upstream API of proxy mode), so it closes them too, once the requests are done.
     close: async (options = {}) => {
       await bff.close({ ...options, closeStore: true });

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
     ];
     if (config.demoIdp) lines.push(`  identity provider: the bundled development IdP at http://localhost:${port}/idp (same accounts)`);
     else if (config.oidc) lines.push(`  identity provider: ${config.oidc.issuer}`);
-    if (config.proxy) lines.push('  proxy mode: /api/me and /api/admin go through bff.proxy to a separate upstream API; the page holds no token');
+    if (config.proxy)
+      lines.push('  proxy mode: /api/me, /api/admin and /api/ticks (SSE, WebSocket) go through bff.proxy to a separate upstream API; the page holds no token');
     if (config.introspectionClients.length > 0) {
       lines.push(`  introspection and revocation (POST /auth/introspect, /auth/revoke) for: ${config.introspectionClients.map((c) => c.id).join(', ')}`);
     }
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
     if (config.secretIsEphemeral) lines.push('  LATCHKEY_SECRET is not set: using an ephemeral secret (sessions end when the server stops).');
     process.stdout.write(`${lines.join('\n')}\n`);
   });
+  // WebSockets through bff.proxy (proxy mode: /api/ticks).
+  server.on('upgrade', demo.upgrade);
   // Graceful shutdown (docs/operations.md): stop accepting connections, end event streams with a reconnect hint, let
   // the requests in flight finish, then close the store. A second Ctrl-C ends the process at once.
   const stop = (signal: NodeJS.Signals) => {

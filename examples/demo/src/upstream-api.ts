@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { WebSocketServer } from 'ws';
 import type { Guard } from '@latchkey/bff';
+
+/** How often /api/ticks sends a tick. */
+const TICK_MS = 500;
 
 export interface UpstreamApi {
   /** `http://127.0.0.1:<port>`. */
@@ -27,6 +31,15 @@ export async function startUpstreamApi(guard: Guard, names: ReadonlyMap<string, 
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub, via: 'proxy' });
   });
+  // A live feed, as server-sent events: one tick every TICK_MS, for as long as the client stays (the proxy streams it).
+  app.get('/api/ticks', guard.requireAuth(), (req, res) => {
+    res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' }).flushHeaders();
+    let n = 0;
+    const send = () => void res.write(`id: ${++n}\ndata: ${JSON.stringify({ tick: n, sub: req.auth!.sub })}\n\n`);
+    send();
+    const timer = setInterval(send, TICK_MS);
+    req.on('close', () => clearInterval(timer));
+  });
   app.use((_req, res) => void res.status(404).json({ error: 'not_found', message: 'Not found.' }));
   // The guard's 401/403/503, as `{ error, message }` with WWW-Authenticate.
   app.use(((error, _req, res, next) => {
@@ -39,6 +52,24 @@ export async function startUpstreamApi(guard: Guard, names: ReadonlyMap<string, 
       .json({ error: (error as { code?: string }).code ?? 'internal_error', message: (error as Error).message });
   }) as express.ErrorRequestHandler);
   const server: Server = createServer(app);
+  // The same feed as a WebSocket (the proxy forwards the upgrade with the token attached): ticks, and an echo of what
+  // the page sends. The token is verified on the upgrade, as any resource server would.
+  const sockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    if (!req.url?.startsWith('/api/ticks')) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    void guard.authorize(req.headers.authorization).then((auth) => {
+      if (!auth.ok) return void socket.end(`HTTP/1.1 ${auth.error.status} Unauthorized\r\nConnection: close\r\n\r\n`);
+      sockets.handleUpgrade(req, socket, head, (ws) => {
+        let n = 0;
+        const tick = () => ws.send(JSON.stringify({ tick: ++n, sub: auth.claims.sub }));
+        tick();
+        const timer = setInterval(tick, TICK_MS);
+        ws.on('message', (data) => ws.send(JSON.stringify({ echo: String(data), sub: auth.claims.sub })));
+        ws.on('close', () => clearInterval(timer));
+      });
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -47,6 +78,7 @@ export async function startUpstreamApi(guard: Guard, names: ReadonlyMap<string, 
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
       new Promise((resolve) => {
+        for (const ws of sockets.clients) ws.terminate();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
