@@ -30,7 +30,11 @@ export function createReauthenticateRoute(ctx: BffContext, ipLimit: LoginIpLimit
     trace.session(session);
     const username = session.loginName;
     if (username === undefined) {
-      throw new LatchkeyError('invalid_request', 'This session signed in at the identity provider: re-authenticate there.');
+      // An IdP session re-authenticates there; a password session stored before the username was kept signs in again.
+      throw new LatchkeyError(
+        'invalid_request',
+        session.idp ? 'This session signed in at the identity provider: re-authenticate there.' : 'This session cannot re-authenticate: sign in again.',
+      );
     }
     const device = knownDevice(req.get('cookie'), ctx.options, ctx.options.secrets, username);
     const reservation = await accountLimit.reserve(username, ip, device);

@@ -210,3 +210,18 @@ describe('logout-all and logout-others may require a recent authentication', () 
     expect((await call(t.app, 'post', '/auth/logout-all', { cookie })).status).toBe(204);
   });
 });
+
+describe('POST /auth/reauthenticate without a username to check', () => {
+  it('a session without a login name (stored before it was kept) is told to sign in again, and nothing changes', async () => {
+    await start();
+    const device = await login(t.app);
+    const [session] = await t.store.listUserSessions('user-alice', clock.now());
+    // As a session stored before re-authentication existed: the same record without loginName.
+    const { loginName: _kept, ...old } = session!;
+    await t.store.endSession(session!.key, 'logout', clock.now(), 0);
+    await t.store.createSession({ ...old, key: session!.key });
+    const res = await reauthenticate(device.cookie, 'wonderland');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'invalid_request', message: 'This session cannot re-authenticate: sign in again.' });
+  });
+});
