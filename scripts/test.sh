@@ -8,6 +8,8 @@ bash scripts/ensure-system-deps.sh
 npm run typecheck --silent
 npm run lint --silent
 npm run build --silent
+# The browser packages' size budgets (client/scripts/size.mjs): over budget fails like a test.
+npm run size --silent
 npx vitest run
 # The same suite on Node 24 LTS as well (Node 20 reached end of life in April 2026): on CI, or when asked.
 if [ "${CI:-}" = "true" ] || [ "${LATCHKEY_TEST_NODE24:-0}" = "1" ]; then

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { KeyRing } from './keys/key-ring.js';
 import type { ActivityLog } from './observability/activity-log.js';
-import type { IdpClient } from './oidc/idp-client.js';
+import type { IdentityProviders } from './oidc/providers.js';
 import type { BffMetrics } from './observability/metrics.js';
 import type { Tracing } from './observability/tracing.js';
 import type { ResolvedBffOptions } from './options.js';
@@ -20,8 +20,8 @@ export interface BffContext {
   readonly now: () => number;
   /** Lifetime of sid and revoked_after markers: an access token issued just before the revocation must stay covered. */
   readonly markerTtlMs: number;
-  /** The upstream OpenID Connect provider, when the `oidc` option is set. */
-  readonly idp?: IdpClient;
+  /** The upstream identity providers, when the `oidc` option is set. */
+  readonly idps?: IdentityProviders;
   /** OpenTelemetry tracing; absent when `@opentelemetry/api` is not installed or `tracing.enabled` is false. */
   readonly tracing?: Tracing;
   /**

@@ -27,7 +27,7 @@ import type { DeviceSessionRecord } from './store/types.js';
 import { createHealthRoutes } from './routes/health.js';
 import { InFlight } from './http/in-flight.js';
 import { resolveCloseOptions, shutdown, type CloseOptions } from './shutdown.js';
-import { createIdpClient } from './oidc/idp-client.js';
+import { createIdentityProviders } from './oidc/providers.js';
 import { createAdminRouter, type AdminRouterOptions } from './routes/admin/admin-router.js';
 import { ServerSessionReader, type ServerSession } from './session/server-session.js';
 
@@ -142,14 +142,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   });
   await keyRing.load();
 
-  if (options.oidc?.dangerouslyAllowInsecureIdpRequests) {
-    const message = 'Latchkey: oidc.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.';
-    logger.warn({ event: 'insecure_idp' }, message);
+  for (const provider of options.oidc?.providers ?? []) {
+    if (!provider.dangerouslyAllowInsecureIdpRequests) continue;
+    const message = `Latchkey: oidc.providers.${provider.name}.dangerouslyAllowInsecureIdpRequests is on: the identity provider is reached over plain http. Development only.`;
+    logger.warn({ event: 'insecure_idp', provider: provider.name }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_IDP' });
   }
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
-  const idp = options.oidc ? createIdpClient(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  const idps = options.oidc ? createIdentityProviders(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
   // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
   let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
@@ -162,7 +163,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     now,
     markerTtlMs,
     sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
-    ...(idp ? { idp } : {}),
+    ...(idps ? { idps } : {}),
     ...(tracing ? { tracing } : {}),
   });
   const onStoreUnavailable = () => metrics.storeErrors.inc();
@@ -216,7 +217,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const dispatch = createAuthDispatcher(ctx, {
     guard,
     eventStreams,
-    idp,
+    idps,
     health,
     // A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it.
     isTenantRevoked: (s) => s.tenant !== undefined && isSessionRevoked(s),

@@ -10,6 +10,20 @@ import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN, tenantSchema } from './tokens/custom-claims.js';
 import { sha256 } from './crypto/hash.js';
 import { resolveStepUp } from './guard/fail-policy.js';
+import { oidcSchema, resolveOidcOptions, type ResolvedOidcOptions } from './oidc/oidc-options.js';
+
+export type {
+  ClientAuth,
+  IdpClaims,
+  MapUser,
+  MapUserInfo,
+  OidcOptions,
+  OidcProviderOptions,
+  ResolvedIdpProvider,
+  ResolvedOidcOptions,
+  ResolvedOidcProvider,
+  ResolvedOAuthProvider,
+} from './oidc/oidc-options.js';
 
 /**
  * What the application's `authenticate` callback returns for good credentials. `claims` and `scope` go into every
@@ -56,95 +70,6 @@ export type Authenticate = (username: string, password: string, req: ExpressRequ
 
 const secret = z.string().min(32, 'each secret must be at least 32 characters');
 const positiveSeconds = z.number().int().positive();
-
-/**
- * The identity provider's claims about the user (the ID token's claims after a sign-in; only `iss` and `sub` for a
- * back-channel logout token that carries no `sid`).
- */
-export interface IdpClaims {
-  iss: string;
-  sub: string;
-  name?: unknown;
-  preferred_username?: unknown;
-  email?: unknown;
-  [claim: string]: unknown;
-}
-
-/**
- * Maps the IdP's user to the application's. Default: id `${iss}|${sub}` (the pair OIDC guarantees unique and stable),
- * name from `name`, then `preferred_username`, then `email`, then `sub`. Return null to refuse the sign-in.
- * A back-channel logout without `sid` calls it with `{ iss, sub }` only, so the id must follow from those two.
- */
-export type MapUser = (claims: IdpClaims) => AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
-
-const oidcSchema = z
-  .strictObject({
-    issuer: z
-      .url()
-      .describe(
-        "the provider's issuer; its discovery document is read from `<issuer>/.well-known/openid-configuration` on first use (the BFF starts while the IdP is down; the OIDC routes answer 503 until it is back)",
-      ),
-    clientId: z.string().min(1).describe("this BFF's client id at the provider"),
-    clientSecret: z.string().min(1).optional().describe('`client_secret_basic`; exactly one of `clientSecret` and `privateKeyJwk`'),
-    privateKeyJwk: z.record(z.string(), z.unknown()).optional().meta({
-      typeName: 'private JWK',
-      description: '`private_key_jwt`: the private JWK (with `alg`, or ES256/RS256 inferred from `kty`); exactly one of the two',
-    }),
-    scopes: z
-      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
-      .min(1)
-      .default(['openid', 'profile', 'email'])
-      .describe('scopes asked of the provider; must include `openid` (Auth0 and others issue a refresh token only with `offline_access`)'),
-    redirectUri: z
-      .url()
-      .describe(
-        "this BFF's callback as registered at the IdP, e.g. `https://app.example.com/auth/oidc/callback` (RP-initiated logout sends the browser to the `/oidc/logout` next to it)",
-      ),
-    postLogoutRedirectUri: z.url().optional().meta({
-      defaultText: 'unset: logout stays local (204)',
-      description: 'where the IdP sends the browser after an RP-initiated logout; turns that logout on (docs/oidc.md)',
-    }),
-    mapUser: z
-      .custom<MapUser>((v) => typeof v === 'function', { message: 'mapUser must be a function' })
-      .optional()
-      .meta({
-        typeName: '`(claims) => { id, name, claims?, scope?, tenant? } | null`',
-        defaultText: 'id `${iss}|${sub}`, name from `name`, `preferred_username`, `email`, then `sub`',
-        description:
-          "maps the IdP's user to the application's (the id and name reach the page and the id the logs); null refuses the sign-in; a back-channel logout without `sid` calls it with `{ iss, sub }` only",
-      }),
-    transactionTtlSeconds: positiveSeconds.max(3600).default(600).describe('lifetime of the login transaction (state, nonce, PKCE verifier) and its cookie'),
-    refreshMarginSeconds: z.number().int().min(0).max(3600).default(30).describe('renew at the IdP when its access token expires within this margin'),
-    requestTimeoutMs: z.number().int().positive().max(60_000).default(5000).describe('deadline of each request to the IdP; past it the BFF answers 503'),
-    logoutTokenReplayWindowSeconds: positiveSeconds
-      .max(24 * 3600)
-      .default(600)
-      .describe('how old (by its `iat`) a back-channel logout token may be; its `jti` is remembered until then plus `clockSkewSeconds`'),
-    dangerouslyAllowInsecureIdpRequests: z
-      .boolean()
-      .default(false)
-      .describe('allows an `http://` IdP (the development IdP, tests); never in production; warns at startup'),
-    // Step-up and session lifetime at the IdP (helper `stepup`): kept together at the end of the provider's options.
-    maxAuthAgeSeconds: positiveSeconds.optional().meta({
-      defaultText: 'unset',
-      description:
-        'sent as `max_age` at every sign-in; the callback refuses an ID token whose `auth_time` is older (plus `clockSkewSeconds`), so the IdP must have authenticated the user that recently (docs/oidc.md#step-up-and-re-authentication)',
-    }),
-    recheckWithoutRefreshTokenSeconds: positiveSeconds
-      .max(30 * 24 * 3600)
-      .default(12 * 3600)
-      .describe(
-        'a session whose IdP issued no refresh token cannot be renewed at the IdP: it ends (`session_expired` at its next refresh) this long after its last authentication at the IdP, so the page signs in at the IdP again (silently while the IdP session lasts) (docs/oidc.md)',
-      ),
-    requireLogoutTokenTyp: z
-      .boolean()
-      .default(false)
-      .describe(
-        'back-channel logout tokens must carry `typ: logout+jwt` in their header (OIDC Back-Channel Logout 1.0 §2.4, ASVS 10.5.5); off: a token without `typ` is accepted (a wrong one never is)',
-      ),
-  })
-  .refine((o) => (o.clientSecret === undefined) !== (o.privateKeyJwk === undefined), 'pass exactly one of clientSecret and privateKeyJwk')
-  .refine((o) => o.scopes.includes('openid'), 'scopes must include openid');
 
 /**
  * A server allowed to call `POST /introspect` and `POST /revoke` (RFC 7662, RFC 7009), authenticated with
@@ -199,9 +124,6 @@ export type ResolvedResourceClient = Readonly<{
   includeTenant: boolean;
 }>;
 
-export type OidcOptions = z.input<typeof oidcSchema>;
-export type ResolvedOidcOptions = Readonly<z.output<typeof oidcSchema>>;
-
 /** A fixed window (rate-limiter-flexible counts whole seconds: windows are rounded up to a second). */
 const limitSchema = z
   .strictObject({
@@ -245,7 +167,8 @@ export const optionsSchema = z.strictObject({
     }),
   oidc: oidcSchema.optional().meta({
     defaultText: 'unset: password login only',
-    description: 'sign-in through an upstream OpenID Connect provider (routes under `/oidc`; README "Identity provider", docs/oidc.md)',
+    description:
+      'sign-in through upstream identity providers, OpenID Connect or plain OAuth 2.0 (routes under `/oidc`; README "Identity provider", docs/oidc.md)',
   }),
   issuer: z.url().describe('`iss` of access tokens'),
   audience: z
@@ -464,8 +387,10 @@ export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
 export interface ResolvedBffOptions extends Omit<
   z.output<typeof optionsSchema>,
-  'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock'
+  'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock' | 'oidc'
 > {
+  /** The identity providers, resolved (oidc/oidc-options.ts); absent: password login only. */
+  oidc?: ResolvedOidcOptions;
   clock: Clock;
   /** Each client's id, the SHA-256 (base64url) of its secret, and which tokens it may see. */
   resourceClients: readonly ResolvedResourceClient[];
@@ -522,6 +447,12 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   if (!insecure && !cookieName.startsWith('__Host-')) {
     throw new TypeError('Invalid Latchkey BFF options: cookieName must start with __Host- (or set dangerouslyAllowInsecureHttp)');
   }
+  let oidc: ResolvedOidcOptions | undefined;
+  try {
+    oidc = o.oidc ? resolveOidcOptions(o.oidc) : undefined;
+  } catch (error) {
+    throw new TypeError(`Invalid Latchkey BFF options: ${(error as Error).message}`, { cause: error });
+  }
   return Object.freeze({
     ...o,
     audience: Object.freeze(o.audience ?? o.issuer) as string | readonly string[],
@@ -543,7 +474,7 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
         }),
       ),
     ),
-    oidc: o.oidc ? Object.freeze({ ...o.oidc, scopes: Object.freeze([...o.oidc.scopes]) as unknown as string[] }) : undefined,
+    oidc,
     tracing: Object.freeze({ ...o.tracing }),
     cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });

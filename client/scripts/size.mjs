@@ -1,7 +1,9 @@
 // Bundles each entry point the way an application would ship it (minified ESM for the browser, peers
-// external, @latchkey/shared bundled) and reports min and min+gzip sizes.
-// Two budgets: core + axios + react together, and the live entry (`@latchkey/client/live`) on its own, which only
-// applications that use it pay for. Exits non-zero when either is exceeded.
+// external, @latchkey/shared bundled) and reports min and min+gzip sizes, each entry alone and each budgeted
+// combination as ONE bundle of its entries (an application ships one bundle: modules the entries share count once,
+// and gzip runs once over it). Budgets: core + axios + react, proxy + react, and the live entry
+// (`@latchkey/client/live`) on its own, which only applications that use it pay for. Exits non-zero when one is
+// exceeded; `npm test` runs it.
 // Usage: node client/scripts/size.mjs [out.json]
 import { build } from 'esbuild';
 import { writeFileSync } from 'node:fs';
@@ -25,13 +27,22 @@ const BUDGETS = [
 ];
 const PEERS = ['react', 'react-dom', 'react/jsx-runtime', 'axios'];
 
-const results = [];
-for (const [name, entry] of Object.entries(entries)) {
+/** Minified ESM of the given entries bundled together, as an application that imports them ships it. */
+async function bundle(names) {
   const out = await build({
     // Bundled as an application imports it (`export * from` the entry), not as the bundle's own entry: a bundler
     // keeps a module-level directive ('use client' on the React entry) only on its entry file, never in the
     // application's bundle, so measuring the entry itself would count bytes no application ships.
-    stdin: { contents: `export * from ${JSON.stringify(entry)};`, resolveDir: here('..'), loader: 'ts' },
+    // Several entries: each as a namespace, so that every export of every entry is kept, as an application importing
+    // all of them would.
+    stdin: {
+      contents:
+        names.length == 1
+          ? `export * from ${JSON.stringify(entries[names[0]])};`
+          : names.map((n) => `export * as ${n} from ${JSON.stringify(entries[n])};`).join('\n'),
+      resolveDir: here('..'),
+      loader: 'ts',
+    },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -46,20 +57,26 @@ for (const [name, entry] of Object.entries(entries)) {
   const text = Buffer.from(code).toString('utf8');
   // Static (`from"x"`, `import"x"`), dynamic (`import("x")`) and esbuild's require shim (`require("x")`).
   const peerImports = [...text.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1]);
-  results.push({ entry: name, minBytes: code.length, gzipBytes: gzipSync(code).length, imports: peerImports });
+  return { minBytes: code.length, gzipBytes: gzipSync(code).length, imports: peerImports };
 }
 
-const budgets = BUDGETS.map((b) => {
-  const parts = results.filter((r) => b.entries.includes(r.entry));
-  const minBytes = parts.reduce((a, r) => a + r.minBytes, 0);
-  const gzipBytes = parts.reduce((a, r) => a + r.gzipBytes, 0);
-  return { budget: b.name, entries: b.entries, minBytes, gzipBytes, budgetGzipBytes: b.gzipBytes, within: gzipBytes <= b.gzipBytes };
-});
+const results = [];
+for (const name of Object.keys(entries)) results.push({ entry: name, ...(await bundle([name])) });
+
+const budgets = [];
+for (const b of BUDGETS) {
+  const { minBytes, gzipBytes } = await bundle(b.entries);
+  // The entries bundled one by one, summed: what the budget measured before (shared modules and gzip counted per entry).
+  const separateGzipBytes = results.filter((r) => b.entries.includes(r.entry)).reduce((a, r) => a + r.gzipBytes, 0);
+  budgets.push({ budget: b.name, entries: b.entries, minBytes, gzipBytes, separateGzipBytes, budgetGzipBytes: b.gzipBytes, within: gzipBytes <= b.gzipBytes });
+}
 const pad = (s, n) => String(s).padEnd(n);
 console.log(pad('entry', 18) + pad('min (B)', 10) + pad('min+gzip (B)', 14) + 'imports');
 for (const r of results) console.log(pad(r.entry, 18) + pad(r.minBytes, 10) + pad(r.gzipBytes, 14) + r.imports.join(', '));
 for (const b of budgets) {
-  console.log(`budget ${b.budget}: ${b.gzipBytes} / ${b.budgetGzipBytes} B min+gzip${b.within ? '' : '  OVER BUDGET'}`);
+  console.log(
+    `budget ${b.budget}: ${b.gzipBytes} / ${b.budgetGzipBytes} B min+gzip as one bundle (entries bundled apart, summed: ${b.separateGzipBytes})${b.within ? '' : '  OVER BUDGET'}`,
+  );
 }
 const within = budgets.every((b) => b.within);
 

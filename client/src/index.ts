@@ -8,5 +8,6 @@ export type {
   SessionEventMap,
   SessionSnapshot,
   SessionStatus,
+  SignInOptions,
 } from './core/types.js';
 export type { LoginRequest, PublicSession, PublicUser, SessionListEntry, SignOutReason } from '@latchkey/shared';

@@ -23,7 +23,19 @@ describe('signIn (identity provider)', () => {
     client.signIn();
     expect(assign).toHaveBeenLastCalledWith('https://app.example.test/auth/oidc/login?returnTo=' + encodeURIComponent('https://app.example.test/orders?id=7'));
     client.signIn({ returnTo: '/after sign-in?x=1&y=2' });
-    expect(assign).toHaveBeenLastCalledWith('https://app.example.test/auth/oidc/login?returnTo=%2Fafter%20sign-in%3Fx%3D1%26y%3D2');
+    // Form-encoded (a space is `+`), as the BFF's query parser reads it.
+    expect(assign).toHaveBeenLastCalledWith('https://app.example.test/auth/oidc/login?returnTo=%2Fafter+sign-in%3Fx%3D1%26y%3D2');
+  });
+
+  it('names the provider and carries the device name; unset or empty ones are left out', () => {
+    const assign = stubLocation('https://app.example.test/');
+    const client = makeClient(createFakeBff({ signedIn: false }), { bffUrl: '/auth' }, clients);
+    client.signIn({ provider: 'github', deviceName: 'Work laptop', returnTo: '/x' });
+    const url = new URL(assign.mock.lastCall![0] as string, 'https://app.example.test');
+    expect(url.pathname).toBe('/auth/oidc/login');
+    expect(Object.fromEntries(url.searchParams)).toEqual({ provider: 'github', deviceName: 'Work laptop', returnTo: '/x' });
+    client.signIn({ provider: undefined, deviceName: '' } as never);
+    expect(assign).toHaveBeenLastCalledWith('/auth/oidc/login?returnTo=' + encodeURIComponent('https://app.example.test/'));
   });
 
   it('is on the React hook', async () => {

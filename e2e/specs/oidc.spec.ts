@@ -119,3 +119,30 @@ test('logout of an IdP session signs out at the IdP too (RP-initiated logout) an
   await page.getByTestId('idp-sign-in').click();
   await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'), FLOW);
 });
+
+test('the device name typed on the page reaches the IdP sign-in; a cancel at the IdP comes back as a sentence', async ({ newDevice }) => {
+  test.setTimeout(90_000);
+  const device = await newDevice();
+  const page = await device.newPage();
+  await openDemo(page);
+  await page.getByTestId('login-device').fill('Kitchen tablet');
+  // Cancelled at the IdP: back on the page (303 to returnTo with ?auth_error), told so in words, not in JSON.
+  await page.getByTestId('idp-sign-in').click();
+  await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'), FLOW);
+  await page.getByRole('link', { name: 'Cancel' }).click();
+  await page.waitForURL((url) => url.pathname === '/', FLOW);
+  await expect(page.getByTestId('auth-error')).toHaveText('Sign-in with the identity provider was cancelled. You are not signed in.');
+  await expect(status(page)).toHaveText(/unauthenticated/i);
+  // Said once: the code is taken out of the address bar.
+  expect(new URL(page.url()).searchParams.has('auth_error')).toBe(false);
+
+  await page.getByTestId('login-device').fill('Kitchen tablet');
+  await page.getByTestId('idp-sign-in').click();
+  await page.waitForURL((url) => url.pathname.startsWith('/idp/interaction/'), FLOW);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('wonderland');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === '/', FLOW);
+  await expectSignedIn(page, FLOW.timeout);
+  await expect(page.getByTestId('session-device')).toHaveText('Kitchen tablet');
+});

@@ -18,7 +18,8 @@ export async function startLogin(browser: HttpDevice, origin: string, returnTo =
  * redirect back to the BFF's callback, which is returned without being requested.
  */
 export async function authorizeAtIdp(browser: HttpDevice, authorizationUrl: string, username = 'alice', password = 'wonderland'): Promise<URL> {
-  const isCallback = (next: URL) => next.pathname === '/auth/oidc/callback';
+  // The shared callback path, or a provider's own (`/auth/oidc/callback/<name>`).
+  const isCallback = (next: URL) => /^\/auth\/oidc\/callback(\/[^/]+)?$/.test(next.pathname);
   // The BFF's login route redirected here: the navigation comes from it.
   const from = browser.lastUrl ?? undefined;
   const toInteraction = await browser.follow(authorizationUrl, (next) => next.pathname.includes('/interaction/') || isCallback(next), { from });

@@ -1,7 +1,7 @@
 import { importJWK } from 'jose';
 import * as client from 'openid-client';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import type { ResolvedOidcOptions } from '../options.js';
+import type { ClientAuth, ResolvedIdpProvider } from '../options.js';
 import { createIdpKeySet, type IdpKeySet } from './idp-keys.js';
 
 /** How long a client should wait before retrying when the IdP could not be reached. */
@@ -11,17 +11,20 @@ export const IDP_RETRY_AFTER_SECONDS = 5;
 const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^ES256K$/;
 
 /**
- * The BFF's view of the upstream OpenID Connect provider: its discovered configuration (openid-client) and its JWKS
- * for ID tokens and back-channel logout tokens. Discovery runs on first use and again after a failure, so the BFF
- * starts (and password login works) while the IdP is down; OIDC routes answer 503 until it is back.
+ * The BFF's view of one upstream provider: its configuration (openid-client) and, for OpenID Connect, its JWKS for ID
+ * tokens and back-channel logout tokens. An OIDC provider's configuration is discovered on first use and again after a
+ * failure, so the BFF starts (and password login works) while the IdP is down; its routes answer 503 until it is back.
+ * A plain OAuth 2.0 provider's is built from its configured endpoints.
  */
-export interface IdpClient {
-  readonly options: ResolvedOidcOptions;
+export interface IdpClient<P extends ResolvedIdpProvider = ResolvedIdpProvider> {
+  readonly options: P;
   config(): Promise<client.Configuration>;
   /** The IdP's signing keys (discovery `jwks_uri`), cached (see idp-keys.ts). */
   signingKeys(): Promise<IdpKeySet>;
   /** The asymmetric algorithms the IdP announces for ID tokens (RS256 when it announces none). */
   signingAlgorithms(): Promise<string[]>;
+  /** A request to the provider outside openid-client (an OAuth provider's userinfo), counted like the others when it gets no answer. */
+  fetch(url: string, init: RequestInit): Promise<Response>;
 }
 
 export interface IdpClientHooks {
@@ -31,7 +34,7 @@ export interface IdpClientHooks {
   onUnreachable?: () => void;
 }
 
-export function createIdpClient(options: ResolvedOidcOptions, hooks: IdpClientHooks = {}): IdpClient {
+export function createIdpClient<P extends ResolvedIdpProvider>(options: P, hooks: IdpClientHooks = {}): IdpClient<P> {
   const now = hooks.now ?? Date.now;
   // Every request to the IdP (discovery, token, refresh, JWKS) goes through this fetch, so "the IdP is down" is counted
   // in one place whichever route noticed it.
@@ -50,18 +53,27 @@ export function createIdpClient(options: ResolvedOidcOptions, hooks: IdpClientHo
   let keys: IdpKeySet | undefined;
 
   const discover = async (): Promise<client.Configuration> => {
-    const auth =
-      options.clientSecret !== undefined
-        ? client.ClientSecretBasic(options.clientSecret)
-        : client.PrivateKeyJwt({
-            key: (await importJWK(options.privateKeyJwk as never, inferAlg(options.privateKeyJwk!))) as CryptoKey,
-            kid: typeof options.privateKeyJwk!.kid === 'string' ? options.privateKeyJwk!.kid : undefined,
-          });
-    const config = await client.discovery(new URL(options.issuer), options.clientId, undefined, auth, {
-      execute: options.dangerouslyAllowInsecureIdpRequests ? [client.allowInsecureRequests] : [],
-      timeout: options.requestTimeoutMs / 1000,
-      [client.customFetch]: watchedFetch,
-    });
+    const auth = await clientAuthentication(options.clientAuth);
+    let config: client.Configuration;
+    if (options.type === 'oauth') {
+      // No discovery and no issuer: the provider is its endpoints. The issuer openid-client wants is the authorization
+      // endpoint's origin (an `iss` the provider sent back would have to match it, RFC 9207).
+      const metadata = {
+        issuer: new URL(options.authorizationEndpoint).origin,
+        authorization_endpoint: options.authorizationEndpoint,
+        token_endpoint: options.tokenEndpoint,
+        userinfo_endpoint: options.userinfoEndpoint,
+      };
+      config = new client.Configuration(metadata, options.clientId, undefined, auth);
+      if (options.dangerouslyAllowInsecureIdpRequests) client.allowInsecureRequests(config);
+      config[client.customFetch] = watchedFetch;
+    } else {
+      config = await client.discovery(new URL(options.issuer), options.clientId, undefined, auth, {
+        execute: options.dangerouslyAllowInsecureIdpRequests ? [client.allowInsecureRequests] : [],
+        timeout: options.requestTimeoutMs / 1000,
+        [client.customFetch]: watchedFetch,
+      });
+    }
     // openid-client counts its request deadline in seconds.
     config.timeout = options.requestTimeoutMs / 1000;
     return config;
@@ -78,8 +90,10 @@ export function createIdpClient(options: ResolvedOidcOptions, hooks: IdpClientHo
   return Object.freeze({
     options,
     config,
+    fetch: (url: string, init: RequestInit) => watchedFetch(url, { ...init, signal: AbortSignal.timeout(options.requestTimeoutMs) }),
     async signingKeys() {
       if (keys) return keys;
+      if (options.type !== 'oidc') throw new LatchkeyError('internal_error', 'A plain OAuth 2.0 provider has no signing keys.');
       const jwksUri = (await config()).serverMetadata().jwks_uri;
       if (!jwksUri) throw new LatchkeyError('internal_error', 'The identity provider publishes no jwks_uri.');
       const url = new URL(jwksUri);
@@ -90,10 +104,18 @@ export function createIdpClient(options: ResolvedOidcOptions, hooks: IdpClientHo
       return keys;
     },
     async signingAlgorithms() {
+      if (options.type !== 'oidc') return [];
       const announced = (await config()).serverMetadata().id_token_signing_alg_values_supported ?? ['RS256'];
       return announced.filter((alg) => ASYMMETRIC.test(alg));
     },
   });
+}
+
+async function clientAuthentication(auth: ClientAuth): Promise<client.ClientAuth> {
+  if (auth.method === 'client_secret_basic') return client.ClientSecretBasic(auth.secret);
+  if (auth.method === 'client_secret_post') return client.ClientSecretPost(auth.secret);
+  const key = (await importJWK(auth.privateJwk as never, inferAlg(auth.privateJwk))) as CryptoKey;
+  return client.PrivateKeyJwt({ key, kid: typeof auth.privateJwk.kid === 'string' ? auth.privateJwk.kid : undefined });
 }
 
 function inferAlg(jwk: Record<string, unknown>): string {

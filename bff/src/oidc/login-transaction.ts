@@ -10,10 +10,15 @@ import { TransactionEntries } from './transaction-entries.js';
 
 /** What one sign-in at the IdP needs to remember between the redirect and the callback. */
 export interface LoginTransaction {
+  /** The provider it was started with: only its callback path and its token endpoint complete it. Absent in transactions begun before there were several (the default provider). */
+  provider?: string;
   state: string;
-  nonce: string;
+  /** OpenID Connect only (a plain OAuth 2.0 provider issues no ID token). */
+  nonce?: string;
   codeVerifier: string;
   returnTo: string;
+  /** The device name the page typed (`?deviceName=`), for the device list. */
+  deviceName?: string;
   /** The session this browser held at `/oidc/login` (its cookie was current): the callback ends it. */
   replaces?: ReplacedSession;
   /** What authentication was asked for (max_age, a re-authentication): see reauthentication.ts. */

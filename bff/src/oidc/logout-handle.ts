@@ -9,6 +9,8 @@ import { TransactionEntries } from './transaction-entries.js';
 /** What GET /oidc/logout needs once the session is gone: the ended session's ID token, still sealed. */
 export interface LogoutHandle {
   idTokenSealed: string | null;
+  /** The provider whose end-session endpoint the browser goes to (absent in handles made before there were several: the default one). */
+  provider?: string;
 }
 
 export const LOGOUT_COOKIE = '__Host-latchkey-logout';

@@ -1,9 +1,10 @@
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import type { AuthenticatedUser, IdpClaims, ResolvedOidcOptions } from '../options.js';
+import type { IdpClaims, ResolvedIdpProvider } from '../options.js';
 import { authenticationStamp } from '../session/authentication-stamp.js';
 import { resolveSession } from '../session/resolve.js';
 import type { DeviceSessionRecord, IdpTokenUpdate } from '../store/types.js';
+import type { ProviderSignIn } from './oidc-sign-in.js';
 import { SCOPE_TOKEN } from '../tokens/custom-claims.js';
 
 /**
@@ -25,14 +26,14 @@ export interface AuthenticationRequest {
 const MAX_ACR_VALUES = 8;
 
 /**
- * The parameters for the authorization request, and what the callback checks. `max_age` is `oidc.maxAuthAgeSeconds`
+ * The parameters for the authorization request, and what the callback checks. `max_age` is the provider's `maxAuthAgeSeconds`
  * on every sign-in; a re-authentication (`reauth=1`, which needs a live session in this browser, else 401
  * `no_session`) adds `prompt=login` and `max_age=0` (the user authenticates again whatever the IdP session), and
  * `acr_values` when the query asks for them (space-separated, as the step-up challenge gave them).
  */
 export async function authenticationRequest(
   ctx: BffContext,
-  oidc: ResolvedOidcOptions,
+  provider: ResolvedIdpProvider,
   cookieHeader: string | undefined,
   query: Record<string, unknown>,
 ): Promise<{ params: Record<string, string>; request: AuthenticationRequest }> {
@@ -40,10 +41,12 @@ export async function authenticationRequest(
   const acrValues = parseAcrValues(query.acr_values);
   if (query.reauth === undefined) {
     if (acrValues !== undefined) throw new LatchkeyError('invalid_request', 'acr_values goes with reauth=1.');
-    const maxAge = oidc.maxAuthAgeSeconds;
+    const maxAge = provider.type === 'oidc' ? provider.maxAuthAgeSeconds : undefined;
     return { params: maxAge !== undefined ? { max_age: String(maxAge) } : {}, request: { startedAt, ...(maxAge !== undefined ? { maxAge } : {}) } };
   }
   if (query.reauth !== '1') throw new LatchkeyError('invalid_request', 'reauth must be 1.');
+  // Only an ID token says when the user authenticated: a plain OAuth 2.0 provider cannot re-authenticate anyone.
+  if (provider.type !== 'oidc') throw new LatchkeyError('invalid_request', 'Re-authentication needs an OpenID Connect provider.');
   const resolved = await resolveSession(ctx, cookieHeader);
   if (resolved === null) throw new LatchkeyError('no_session');
   const { userId, sid } = resolved.session;
@@ -87,12 +90,14 @@ export function authenticationAgeProblem(ctx: BffContext, request: Authenticatio
 export async function restampAtIdp(
   ctx: BffContext,
   reauth: NonNullable<AuthenticationRequest['reauth']>,
-  user: AuthenticatedUser,
-  claims: IdpClaims,
-  tokens: IdpTokenUpdate,
+  signedIn: ProviderSignIn,
 ): Promise<DeviceSessionRecord> {
+  const { user, idp: link, idToken } = signedIn;
+  if (!link || !idToken) throw new LatchkeyError('oidc_login_failed', 'The identity provider sent no ID token.');
+  const claims = idToken;
+  const tokens: IdpTokenUpdate = link;
   const session = (await ctx.store.listUserSessions(reauth.userId, ctx.now())).find((s) => s.sid === reauth.sid);
-  const sameUser = user.id === reauth.userId && session !== undefined && session.idp?.iss === claims.iss && session.idp.sub === claims.sub;
+  const sameUser = user.id === reauth.userId && session !== undefined && session.idp?.iss === link.iss && session.idp.sub === link.sub;
   if (!sameUser) {
     if (session === undefined) throw new LatchkeyError('no_session');
     ctx.logger.warn({ event: 'reauthentication_failed', userId: reauth.userId, sid: reauth.sid, via: 'oidc' }, 'the IdP authenticated another user');

@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 import { idTokenSignatureValid } from './id-token-signature.js';
+import type { ResolvedOidcProvider } from '../options.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
 import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
 
@@ -15,9 +16,13 @@ export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp' | 'recheck_d
  * authentication there is `recheckWithoutRefreshTokenSeconds` old. Throws 503 `temporarily_unavailable` when the IdP cannot answer, so a
  * down IdP never signs anyone out.
  */
-export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: DeviceSessionRecord): Promise<RenewOutcome> {
+export async function renewAtIdpIfDue(ctx: BffContext, session: DeviceSessionRecord): Promise<RenewOutcome> {
   const link = session.idp;
   if (!link) return 'not_due';
+  // The provider that started the session (its issuer). One no longer configured cannot be asked: the session runs on
+  // to its own timeouts, as a password session does.
+  const idp = ctx.idps?.byIssuer(link.iss);
+  if (!idp) return 'not_due';
   const now = ctx.now();
   if (link.refreshTokenSealed === null) {
     // Nothing to ask the IdP with: rather than live on unchecked for the whole absolute lifetime, the session ends this
@@ -58,7 +63,7 @@ export async function renewAtIdpIfDue(ctx: BffContext, idp: IdpClient, session: 
  * A renewed ID token is only the next logout hint, and the rest of the answer (a rotated refresh token) must be kept
  * whatever: one that does not verify, or cannot be checked right now, is dropped and the previous one stays.
  */
-async function verifiedIdToken(ctx: BffContext, idp: IdpClient, idToken: string): Promise<string | null> {
+async function verifiedIdToken(ctx: BffContext, idp: IdpClient<ResolvedOidcProvider>, idToken: string): Promise<string | null> {
   try {
     if (await idTokenSignatureValid(idp, idToken)) return idToken;
     ctx.logger.error(

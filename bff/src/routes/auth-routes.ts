@@ -12,7 +12,7 @@ import type { Guard } from '../guard/guard.js';
 import { createCurrentSessionRoute, type SessionRevocationCheck } from './current-session.js';
 import { createEventsRoute } from './events.js';
 import type { HealthRoutes } from './health.js';
-import type { IdpClient } from '../oidc/idp-client.js';
+import type { IdentityProviders } from '../oidc/providers.js';
 import { createLoginTransactions } from '../oidc/login-transaction.js';
 import { createBackchannelLogoutRoute } from './oidc-backchannel-logout.js';
 import { createOidcCallbackRoute } from './oidc-callback.js';
@@ -51,8 +51,8 @@ export interface DispatcherParts {
   eventStreams: EventStreams;
   /** GET /healthz and GET /readyz. */
   health: HealthRoutes;
-  /** The identity provider, when the `oidc` option is on. */
-  idp?: IdpClient | undefined;
+  /** The identity providers, when the `oidc` option is on. */
+  idps?: IdentityProviders | undefined;
   /** A tenant revocation may miss a session a racing login wrote (Redis: shard by shard); its refresh ends it. */
   isTenantRevoked: TenantRevocationCheck;
   /** Whether the guard's view already knows a session ended (GET /session). */
@@ -69,7 +69,7 @@ export type AuthDispatcher = (req: AuthRequest, options: DispatchOptions) => Pro
  * step, is answered by the one error writer, keeping the headers and cookies the route had set.
  */
 export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): AuthDispatcher {
-  const { guard, eventStreams, idp, health, isTenantRevoked, isSessionRevoked } = parts;
+  const { guard, eventStreams, idps, health, isTenantRevoked, isSessionRevoked } = parts;
   const parseJson = createJsonBodyParser(BODY_LIMIT);
   // Ahead of no-store and the X-CSRF check, each with its own steps: the JWKS (public, cacheable), the probes (a load
   // balancer sends no such header; they reveal nothing, see health.ts), the OIDC routes, the event stream (EventSource
@@ -79,7 +79,7 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
     entry('GET', ROUTES.jwks, createJwksRoute(ctx)),
     entry('GET', ROUTES.healthz, noStore(health.healthz)),
     entry('GET', ROUTES.readyz, noStore(health.readyz)),
-    ...(idp ? oidcRoutes(ctx, idp) : []),
+    ...(idps ? oidcRoutes(ctx, idps) : []),
     entry('GET', ROUTES.events, createEventsRoute(ctx, eventStreams, guard.isSessionRevoked)),
     ...oauthEndpoints(ctx, guard),
   ];
@@ -129,12 +129,16 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
  * its SameSite=Strict handle cookie (set by POST /logout), and the back-channel logout a server-to-server POST
  * authenticated by its signed logout token. Nothing here reads the session cookie to act.
  */
-function oidcRoutes(ctx: BffContext, idp: IdpClient): RouteEntry[] {
-  const transactions = createLoginTransactions(ctx, idp.options);
+function oidcRoutes(ctx: BffContext, idps: IdentityProviders): RouteEntry[] {
+  const transactions = createLoginTransactions(ctx, idps.options);
+  const callback = createOidcCallbackRoute(ctx, idps, transactions);
   return [
-    entry('GET', ROUTES.oidcLogin, createOidcLoginRoute(ctx, idp, transactions)),
-    entry('GET', ROUTES.oidcCallback, createOidcCallbackRoute(ctx, idp, transactions)),
-    entry('GET', ROUTES.oidcLogout, createOidcLogoutRoute(ctx, idp)),
-    entry('POST', ROUTES.oidcBackchannelLogout, createBackchannelLogoutRoute(ctx, idp)),
+    entry('GET', ROUTES.oidcLogin, createOidcLoginRoute(ctx, idps, transactions)),
+    // The shared callback path, and each provider's own (`/oidc/callback/<name>`): a callback is only accepted on its provider's.
+    entry('GET', ROUTES.oidcCallback, callback),
+    entry('GET', `${ROUTES.oidcCallback}/:provider`, callback),
+    entry('GET', ROUTES.oidcLogout, createOidcLogoutRoute(ctx, idps)),
+    // One route for every provider: the logout token's `iss` picks the provider whose keys must have signed it.
+    entry('POST', ROUTES.oidcBackchannelLogout, createBackchannelLogoutRoute(ctx, idps)),
   ];
 }

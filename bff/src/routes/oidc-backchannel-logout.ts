@@ -1,10 +1,10 @@
-import { jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AuthRoute } from '../http/exchange.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { createPlainFormParser } from '../http/form-body.js';
-import type { IdpClient } from '../oidc/idp-client.js';
+import type { IdentityProviders } from '../oidc/providers.js';
 import { defaultMapUser } from '../oidc/map-user.js';
 import { endSessions } from '../session/end.js';
 
@@ -16,14 +16,16 @@ const BODY_LIMIT = '8kb';
 /**
  * POST /oidc/backchannel-logout (OpenID Connect Back-Channel Logout 1.0): a server-to-server call from the IdP, form
  * encoded `logout_token`, with no cookie and no X-CSRF header (the signed token is the authentication).
+ * One route for every OpenID Connect provider: the token's (unverified) `iss` picks the provider, and everything after
+ * is that provider's: its JWKS, its issuer, its client id as the audience, its mapUser. A token signed by provider A
+ * naming B's issuer fails B's signature check; a token of A ends only sessions A started (their IdP link has A's iss).
  * Verifies the token (jose, the IdP's JWKS from discovery; iss, aud = clientId, iat, exp when present, typ
  * `logout+jwt` when present, or always with `requireLogoutTokenTyp`, the back-channel logout event, no nonce, sid and/or sub), refuses a replayed jti, then
  * ends the device sessions of that IdP session (`sid`) or, for a `sub`-only token, every session of the user
  * (mapUser of `{ iss, sub }`, as logout-all). Both go through the store's revocation log like any other revocation.
  * 200 on success; 400 `{ error, error_description }` on a bad token, with nothing changed.
  */
-export function createBackchannelLogoutRoute(ctx: BffContext, idp: IdpClient): AuthRoute {
-  const mapUser = idp.options.mapUser ?? defaultMapUser;
+export function createBackchannelLogoutRoute(ctx: BffContext, idps: IdentityProviders): AuthRoute {
   // A body of another type is left unread (and has no logout_token).
   const parseForm = createPlainFormParser(BODY_LIMIT);
   return async (req, reply) => {
@@ -33,6 +35,9 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idp: IdpClient): A
     if (typeof logoutToken !== 'string' || logoutToken === '' || logoutToken.length > MAX_LOGOUT_TOKEN) {
       throw badToken('logout_token is required (application/x-www-form-urlencoded).');
     }
+    const idp = idps.byIssuer(unverifiedIssuer(logoutToken));
+    if (!idp) throw badToken('The logout token is not from a configured identity provider.');
+    const mapUser = idp.options.mapUser ?? defaultMapUser;
     const metadata = (await idp.config()).serverMetadata();
     // Logout tokens are signed like ID tokens. Anyone can POST one: an unknown kid refetches the JWKS at most once per cooldown.
     const algorithms = await idp.signingAlgorithms();
@@ -81,16 +86,30 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idp: IdpClient): A
     }
     const notice = { scope: 'idp_backchannel', event: 'oidc_backchannel_logout', message: 'back-channel logout', log: 'summary' } as const;
     if (sid !== undefined) {
-      await endSessions(ctx, { idpIss: iss, idpSid: sid }, { ...notice, fields: (ended) => ({ by: 'sid', ended: ended.map((s) => s.sid) }) });
+      await endSessions(
+        ctx,
+        { idpIss: iss, idpSid: sid },
+        { ...notice, fields: (ended) => ({ by: 'sid', provider: idp.options.name, ended: ended.map((s) => s.sid) }) },
+      );
     } else {
       const user = await mapUser({ iss, sub: sub! });
       await endSessions(ctx, user === null ? { alreadyEnded: [] } : { allOfUser: user.id }, {
         ...notice,
-        fields: (ended) => ({ by: 'sub', userId: user?.id, ended: ended.map((s) => s.sid) }),
+        fields: (ended) => ({ by: 'sub', provider: idp.options.name, userId: user?.id, ended: ended.map((s) => s.sid) }),
       });
     }
     return reply.send(200);
   };
+}
+
+/** The `iss` the token claims, only to pick whose keys must have signed it; empty when it has none. */
+function unverifiedIssuer(token: string): string {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === 'string' ? iss : '';
+  } catch (error) {
+    throw badToken('The logout token is invalid.', error);
+  }
 }
 
 function badToken(message: string, cause?: unknown): LatchkeyError {

@@ -4,6 +4,8 @@ import type { AuthRoute } from '../http/exchange.js';
 import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { endSessionUrl } from '../oidc/end-session-url.js';
 import type { IdpClient } from '../oidc/idp-client.js';
+import type { IdentityProviders } from '../oidc/providers.js';
+import type { ResolvedOidcProvider } from '../options.js';
 import { takeLogoutHandle } from '../oidc/logout-handle.js';
 
 /**
@@ -15,14 +17,17 @@ import { takeLogoutHandle } from '../oidc/logout-handle.js';
  * or expired handle is refused, and a refusal is a 400 with no Location, which leaks nothing and changes nothing.
  * Mounted before the X-CSRF check: a navigation cannot send the header.
  */
-export function createOidcLogoutRoute(ctx: BffContext, idp: IdpClient): AuthRoute {
+export function createOidcLogoutRoute(ctx: BffContext, idps: IdentityProviders): AuthRoute {
   return async (req, reply) => {
     for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
     const handle = req.get('sec-fetch-site') === 'cross-site' ? null : await takeLogoutHandle(ctx, req.get('cookie'), (line) => reply.setCookie(line));
     if (handle === null) {
       throw new LatchkeyError('invalid_request', 'No sign-out is in progress in this browser (it expired, was already used, or was not started here).');
     }
-    const location = await endSessionUrl(ctx, idp, handle.idTokenSealed);
+    const name = handle.provider ?? idps.options.defaultProvider;
+    const idp = name === undefined ? undefined : idps.byName(name);
+    if (idp?.options.type !== 'oidc') throw new LatchkeyError('invalid_request', 'The identity provider of this sign-out is not configured any more.');
+    const location = await endSessionUrl(ctx, idp as IdpClient<ResolvedOidcProvider>, handle.idTokenSealed);
     // The end-session URL carries the ID token: no Referer beyond this hop.
     return reply.header('Referrer-Policy', 'no-referrer').redirect(location);
   };

@@ -50,7 +50,7 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
       case 'rotated': {
         const cookie = { generation: result.session.generation, secret: nextSecret };
         // Only the rotating refresh renews at the IdP (one per generation): replays never spend the IdP refresh token twice.
-        if (result.session.idp && ctx.idp) await renewAtIdpOrEnd(ctx, reply, result.session, cookie);
+        if (result.session.idp && ctx.idps) await renewAtIdpOrEnd(ctx, reply, result.session, cookie);
         ctx.metrics.refreshes.inc({ outcome: 'rotated' });
         trace.outcome('rotated');
         return sendTokens(ctx, reply, result.session, cookie);
@@ -115,7 +115,7 @@ async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: D
 async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
   let outcome: Awaited<ReturnType<typeof renewAtIdpIfDue>>;
   try {
-    outcome = await renewAtIdpIfDue(ctx, ctx.idp!, session);
+    outcome = await renewAtIdpIfDue(ctx, session);
   } catch (error) {
     ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
     reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));

@@ -38,7 +38,7 @@ export async function startDeviceSession(
   ctx: BffContext,
   req: SignInRequest,
   user: AuthenticatedUser,
-  extra: { deviceName?: string; idp?: IdpLink; idToken?: IdpClaims; loginName?: string } = {},
+  extra: { deviceName?: string; idp?: IdpLink; idToken?: IdpClaims; loginName?: string; via?: 'oidc' | 'oauth' } = {},
 ): Promise<StartedDeviceSession> {
   // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
   const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
@@ -86,7 +86,7 @@ export async function startDeviceSession(
   // The operators' feed (GET /activity of the admin router): the log shows these only as ended sessions.
   for (const ended of evicted) ctx.activity.record({ kind: 'session_evicted', userId: user.id, sid: ended.sid });
   ctx.metrics.logins.inc({ outcome: 'success' });
-  ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.idp ? 'oidc' : 'password' }, 'login');
+  ctx.logger.info({ event: 'login', ip: req.ip, userId: user.id, sid: session.sid, via: extra.via ?? (extra.idp ? 'oidc' : 'password') }, 'login');
   return { session, cookie: { generation: 0, secret } };
 }
 

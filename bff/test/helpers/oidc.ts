@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authorizeAtIdp, freePort, returnFromIdp, startLogin, type HttpDevice } from '@latchkey/testkit';
 import { startDevIdp, type DevIdp, type DevIdpAccount } from '../../../examples/demo/src/dev-idp.js';
-import type { BffOptions, OidcOptions } from '../../src/index.js';
+import type { BffOptions, OidcOptions, OidcProviderOptions } from '../../src/index.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { startTestBff, type TestBff } from './harness.js';
 
@@ -21,7 +21,11 @@ export const IDP_ACCOUNTS: readonly DevIdpAccount[] = [
 export type RunningIdp = DevIdp & { issuer: string; port: number; stop(): Promise<void>; start(): Promise<void> };
 
 /** `port`: a port of a stopped IdP, to start a new one in its place (same issuer, a new signing key: a key rotation). */
-export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlSeconds?: number; port?: number } = {}): Promise<RunningIdp> {
+/** `callbackPath`: the BFF's callback registered at this IdP (default `/auth/oidc/callback`; a provider's own with several). */
+export async function startTestIdp(
+  bffOrigin: string,
+  options: { accessTokenTtlSeconds?: number; port?: number; callbackPath?: string } = {},
+): Promise<RunningIdp> {
   const port = options.port ?? (await freePort());
   // Another site than the BFF (http://127.0.0.1:<port>), as an IdP is in production: the browser's jar then keeps the
   // BFF's SameSite=Strict cookies home on the way back from the IdP, as a browser does (ports do not make sites).
@@ -36,7 +40,7 @@ export async function startTestIdp(bffOrigin: string, options: { accessTokenTtlS
       {
         clientId: IDP_CLIENT_ID,
         clientSecret: IDP_CLIENT_SECRET,
-        redirectUris: [`${bffOrigin}/auth/oidc/callback`],
+        redirectUris: [`${bffOrigin}${options.callbackPath ?? '/auth/oidc/callback'}`],
         postLogoutRedirectUris: [`${bffOrigin}/signed-out`],
         backchannelLogoutUri: `${bffOrigin}/auth/oidc/backchannel-logout`,
       },
@@ -53,8 +57,19 @@ export interface OidcStack {
   close(): Promise<void>;
 }
 
-/** A BFF (with `oidc` on) on a free port and the IdP it trusts. */
-export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOptions> = {}, overrides: Partial<BffOptions> = {}): Promise<OidcStack> {
+/** The provider's name in the BFF's `oidc.providers` of startOidcStack. */
+export const TEST_PROVIDER = 'test';
+
+/**
+ * A BFF (with `oidc` on) on a free port and the IdP it trusts: `provider` overrides that provider's options, `oidc` the
+ * options beside `providers` (transactionTtlSeconds, errorRedirect).
+ */
+export async function startOidcStack(
+  store: SessionStore,
+  provider: Partial<OidcProviderOptions> = {},
+  overrides: Partial<BffOptions> = {},
+  oidc: Partial<Omit<OidcOptions, 'providers'>> = {},
+): Promise<OidcStack> {
   // The BFF's server is bound first (its origin goes into the IdP's client registration and the BFF's options): a port
   // only chosen here and bound after the IdP had started was, on a busy machine, sometimes bound meanwhile by another
   // test file's server, whose 404s then answered the sign-in.
@@ -70,13 +85,18 @@ export async function startOidcStack(store: SessionStore, oidc: Partial<OidcOpti
     {
       dangerouslyAllowInsecureHttp: true,
       oidc: {
-        issuer: idp.issuer,
-        clientId: IDP_CLIENT_ID,
-        clientSecret: IDP_CLIENT_SECRET,
-        redirectUri: `${origin}/auth/oidc/callback`,
-        postLogoutRedirectUri: `${origin}/signed-out`,
-        scopes: ['openid', 'profile', 'email', 'offline_access'],
-        dangerouslyAllowInsecureIdpRequests: true,
+        providers: {
+          [TEST_PROVIDER]: {
+            issuer: idp.issuer,
+            clientId: IDP_CLIENT_ID,
+            clientAuth: { method: 'client_secret_basic', secret: IDP_CLIENT_SECRET },
+            redirectUri: `${origin}/auth/oidc/callback`,
+            postLogoutRedirectUri: `${origin}/signed-out`,
+            scopes: ['openid', 'profile', 'email', 'offline_access'],
+            dangerouslyAllowInsecureIdpRequests: true,
+            ...provider,
+          },
+        },
         ...oidc,
       },
       ...overrides,

@@ -478,7 +478,7 @@ describe('OIDC options and the transaction cookie', () => {
 
   it('an expired transaction is refused and stores nothing', async () => {
     const clock = new TestClock();
-    const stack = await startOidcStack(new MemoryStore({ warnInProduction: false, clock }), { transactionTtlSeconds: 1 }, { clock });
+    const stack = await startOidcStack(new MemoryStore({ warnInProduction: false, clock }), {}, { clock }, { transactionTtlSeconds: 1 });
     try {
       const browser = new HttpDevice();
       const callback = await authorizeAtIdp(browser, (await startLogin(browser, stack.origin)).href);
@@ -522,9 +522,13 @@ describe('OIDC options and the transaction cookie', () => {
 
   it('rejects invalid oidc options at createBff', async () => {
     const base = { issuer: 'https://idp.example', clientId: 'c', redirectUri: 'https://app.example/auth/oidc/callback' };
-    await expect(startOidcStack(new MemoryStore({ warnInProduction: false }), { ...base, clientSecret: undefined })).rejects.toThrow(
-      /exactly one of clientSecret and privateKeyJwk/,
-    );
-    await expect(startOidcStack(new MemoryStore({ warnInProduction: false }), { scopes: ['profile'] })).rejects.toThrow(/openid/);
+    const store = () => new MemoryStore({ warnInProduction: false });
+    // Client authentication is one field: a secret without its method, or both kinds at once, are refused.
+    await expect(startOidcStack(store(), { ...base, clientAuth: { secret: 's' } as never })).rejects.toThrow(/clientAuth/);
+    await expect(
+      startOidcStack(store(), { ...base, clientAuth: { method: 'client_secret_basic', secret: 's', privateJwk: { kty: 'EC' } } as never }),
+    ).rejects.toThrow(/unknown option "oidc\.providers\.test\.clientAuth\.privateJwk"/);
+    await expect(startOidcStack(store(), { ...base, clientSecret: 's' } as never)).rejects.toThrow(/unknown option "oidc\.providers\.test\.clientSecret"/);
+    await expect(startOidcStack(store(), { scopes: ['profile'] })).rejects.toThrow(/openid/);
   });
 });

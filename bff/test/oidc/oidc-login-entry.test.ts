@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeAtIdp, HttpDevice, returnFromIdp, startLogin, startRedisServer, type RedisServer } from '@latchkey/testkit';
-import type { BffOptions, OidcOptions } from '../../src/index.js';
+import type { BffOptions, OidcProviderOptions } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
@@ -84,7 +84,7 @@ describe.each(stores)('the sign-in entry point on the %s store', (_name, openSto
     stack = undefined;
   });
 
-  async function start(oidc: Partial<OidcOptions> = {}, overrides: Partial<BffOptions> = {}) {
+  async function start(oidc: Partial<OidcProviderOptions> = {}, overrides: Partial<BffOptions> = {}) {
     const store = await openStore();
     const transactionWrites = countTransactionWrites(store);
     stack = await startOidcStack(store, oidc, overrides);

@@ -15,7 +15,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { SECRET } from '../helpers/harness.js';
 import { HttpDevice, type RedisServer, startRedisServer } from '@latchkey/testkit';
-import { IDP_CLIENT_ID, signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
+import { IDP_CLIENT_ID, TEST_PROVIDER, signIn, startOidcStack, type OidcStack } from '../helpers/oidc.js';
 import { TestClock } from '../helpers/test-clock.js';
 
 let redis: RedisServer;
@@ -110,7 +110,7 @@ describe.each(stores)('RP-initiated logout on the %s store', (_name, openStore) 
     const ctx = { store: stack.bff.store, options: { dangerouslyAllowInsecureHttp: true } } as unknown as BffContext;
     const take = () => takeLogoutHandle(ctx, `latchkey-logout=${logoutCookie}`, () => undefined);
     const both = await Promise.all([take(), take()]);
-    expect(both.filter((h) => h !== null)).toEqual([{ idTokenSealed: sealed }]);
+    expect(both.filter((h) => h !== null)).toEqual([{ idTokenSealed: sealed, provider: TEST_PROVIDER }]);
   });
 
   it('a third party: another browser, or a cross-site navigation, gets no redirect and uses nothing up', async () => {

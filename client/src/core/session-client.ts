@@ -9,7 +9,7 @@ import { countPresence, holdPresence, withRefreshLock } from './refresh-lock.js'
 import type { SessionError } from './session-error.js';
 import { createSnapshotStore } from './snapshot-store.js';
 import { openTabChannel, type TabChannel, type TabMessage } from './tab-channel.js';
-import type { SessionClient, SessionClientOptions, SessionEventMap } from './types.js';
+import type { SessionClient, SessionClientOptions, SessionEventMap, SignInOptions } from './types.js';
 
 const ignore = () => {};
 // Read once: the client lives in one page, or on a server that never starts it.
@@ -220,8 +220,10 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
         own.set(initial ? { status: 'authenticated', user: initial.user, session: initial.session } : { status: 'unauthenticated' });
       return dom ? client : { ...client, getSnapshot: own.get };
     },
-    signIn({ returnTo }: { returnTo?: string } = {}) {
-      location.assign(options.bffUrl + ROUTES.oidcLogin + '?returnTo=' + encodeURIComponent(returnTo || location.href));
+    signIn(o: SignInOptions = {}) {
+      // Unset (or empty) options are left out of the query.
+      const query = Object.entries({ ...o, returnTo: o.returnTo || location.href }).filter((e) => e[1]);
+      location.assign(options.bffUrl + ROUTES.oidcLogin + '?' + new URLSearchParams(query as string[][]));
     },
     logout: () => signOut(ROUTES.logout, 'logout'),
     logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),

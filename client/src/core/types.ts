@@ -67,10 +67,11 @@ export interface SessionClient {
   refresh(rejectedToken?: string | null): Promise<string | null>;
   login(credentials: LoginRequest): Promise<void>;
   /**
-   * Sign-in through the BFF's identity provider (`oidc` option): navigates this tab to `<bffUrl>/oidc/login`. After the
-   * IdP, the browser comes back to `returnTo` (a path or URL on this site; default: the current page) signed in.
+   * Sign-in through one of the BFF's identity providers (`oidc` option): navigates this tab to `<bffUrl>/oidc/login`.
+   * After the provider, the browser comes back to `returnTo` (a path or URL on this site; default: the current page)
+   * signed in, or with `?auth_error=<code>` when the sign-in was cancelled or failed.
    */
-  signIn(options?: { returnTo?: string }): void;
+  signIn(options?: SignInOptions): void;
   /**
    * Ends this device's session, in every tab. Signs out locally even when the BFF cannot be reached (and rethrows).
    * For a session from an identity provider with RP-initiated logout configured, then navigates to the IdP's end-session page.
@@ -98,4 +99,13 @@ export interface SessionClient {
   start(): void;
   /** Stops timers and listeners. start() may be called again (React StrictMode does). */
   destroy(): void;
+}
+
+/** `signIn()`'s options. */
+export interface SignInOptions {
+  returnTo?: string;
+  /** The provider's name in the BFF's `oidc.providers`; default: its default provider. */
+  provider?: string;
+  /** Shown in the device list, as `login({ deviceName })` (1..100 characters). */
+  deviceName?: string;
 }

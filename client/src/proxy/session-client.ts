@@ -15,7 +15,7 @@ import { resolveOptions } from '../core/options.js';
 import type { SessionError } from '../core/session-error.js';
 import { createSnapshotStore } from '../core/snapshot-store.js';
 import { openTabChannel, type TabChannel } from '../core/tab-channel.js';
-import type { SessionClient, SessionClientOptions, SessionEventMap } from '../core/types.js';
+import type { SessionClient, SessionClientOptions, SessionEventMap, SignInOptions } from '../core/types.js';
 
 /** Proxy mode's options: token mode's, with `mode: 'proxy'` required (apiOrigins name where the axios adapter sends `X-CSRF`). */
 export interface ProxySessionClientOptions extends Omit<SessionClientOptions, 'refreshMarginMs' | 'handoverWaitMs'> {
@@ -150,8 +150,10 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
         own.set(initial ? { status: 'authenticated', user: initial.user, session: initial.session } : { status: 'unauthenticated' });
       return dom ? client : { ...client, getSnapshot: own.get };
     },
-    signIn({ returnTo }: { returnTo?: string } = {}) {
-      location.assign(options.bffUrl + ROUTES.oidcLogin + '?returnTo=' + encodeURIComponent(returnTo || location.href));
+    signIn(o: SignInOptions = {}) {
+      // Unset (or empty) options are left out of the query.
+      const query = Object.entries({ ...o, returnTo: o.returnTo || location.href }).filter((e) => e[1]);
+      location.assign(options.bffUrl + ROUTES.oidcLogin + '?' + new URLSearchParams(query as string[][]));
     },
     logout: () => signOut(ROUTES.logout, 'logout'),
     logoutAll: () => signOut(ROUTES.logoutAll, 'logout_all'),

@@ -178,15 +178,21 @@ function oidcOptions(config: DemoConfig, issuer: string): OidcOptions | undefine
     : config.oidc;
   if (!upstream) return undefined;
   return {
-    ...upstream,
-    scopes: ['openid', 'profile', 'email', 'offline_access'],
-    // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
-    redirectUri: `${issuer}/auth/oidc/callback`,
-    postLogoutRedirectUri: `${issuer}/`,
-    // The bundled IdP's users are the demo accounts; an external issuer's are its own (`${iss}|${sub}`).
-    mapUser: createDemoMapUser(config.demoIdp ? upstream.issuer : undefined),
-    // The bundled IdP and local development run on plain http.
-    dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
+    providers: {
+      idp: {
+        issuer: upstream.issuer,
+        clientId: upstream.clientId,
+        clientAuth: { method: 'client_secret_basic', secret: upstream.clientSecret },
+        scopes: ['openid', 'profile', 'email', 'offline_access'],
+        // The deployment's public URL (LATCHKEY_ISSUER): with several processes, the IdP returns to that one.
+        redirectUri: `${issuer}/auth/oidc/callback`,
+        postLogoutRedirectUri: `${issuer}/`,
+        // The bundled IdP's users are the demo accounts; an external issuer's are its own (`${iss}|${sub}`).
+        mapUser: createDemoMapUser(config.demoIdp ? upstream.issuer : undefined),
+        // The bundled IdP and local development run on plain http.
+        dangerouslyAllowInsecureIdpRequests: new URL(upstream.issuer).protocol === 'http:',
+      },
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useSession } from '@latchkey/client/react';
 import { describeError } from './describe-error.js';
 import { guessDeviceName } from './device-name.js';
+import { authErrorSentence } from './messages.js';
 
 export function SignInForm() {
   const { login, signIn } = useSession();
@@ -18,6 +19,16 @@ export function SignInForm() {
   const [deviceName, setDeviceName] = useState(guessDeviceName);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState('');
+  // A sign-in at the identity provider that was cancelled or failed comes back here with ?auth_error=<code>: said once,
+  // as a sentence, and taken out of the address bar so a reload does not say it again.
+  const [authError] = useState(() => {
+    const code = new URLSearchParams(location.search).get('auth_error');
+    if (code === null) return '';
+    const url = new URL(location.href);
+    url.searchParams.delete('auth_error');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    return authErrorSentence(code);
+  });
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -62,6 +73,11 @@ export function SignInForm() {
         Device name
         <input data-testid="login-device" name="deviceName" value={deviceName} onChange={(e) => setDeviceName(e.target.value)} maxLength={100} />
       </label>
+      {authError && !error && (
+        <p className="form-error" role="alert" data-testid="auth-error">
+          {authError}
+        </p>
+      )}
       {error && (
         <p className="form-error" role="alert" data-testid="login-error">
           {error}
@@ -71,7 +87,7 @@ export function SignInForm() {
         {pending ? 'Signing in…' : 'Sign in'}
       </button>
       {oidc && (
-        <button type="button" onClick={() => signIn()} data-testid="idp-sign-in">
+        <button type="button" onClick={() => signIn(deviceName.trim() ? { deviceName: deviceName.trim() } : {})} data-testid="idp-sign-in">
           Sign in with the identity provider
         </button>
       )}

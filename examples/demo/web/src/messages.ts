@@ -49,3 +49,16 @@ export const ERROR_SENTENCES: Record<ErrorCode | ClientErrorCode, string> = {
 export function sentenceFor(code: string, serverMessage?: string): string {
   return (Object.hasOwn(ERROR_SENTENCES, code) ? ERROR_SENTENCES[code as ErrorCode] : undefined) ?? serverMessage ?? 'Something went wrong. Try again.';
 }
+
+/** The `auth_error` the BFF adds to the page's address when a sign-in at the identity provider did not complete. */
+const AUTH_ERROR_SENTENCES: Record<string, string> = {
+  access_denied: 'Sign-in with the identity provider was cancelled. You are not signed in.',
+  oidc_login_failed: 'Sign-in with the identity provider failed. Start again.',
+  temporarily_unavailable: 'The identity provider could not be reached. Try again in a moment.',
+};
+
+export function authErrorSentence(code: string): string {
+  return (
+    (Object.hasOwn(AUTH_ERROR_SENTENCES, code) ? AUTH_ERROR_SENTENCES[code] : undefined) ?? 'Sign-in with the identity provider did not complete. Start again.'
+  );
+}
