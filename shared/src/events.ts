@@ -1,5 +1,5 @@
 /** Lifecycle events of a client session, also the messages tabs exchange. */
-export const SESSION_EVENTS = ['signed_in', 'refreshed', 'signed_out', 'theft_detected'] as const;
+export const SESSION_EVENTS = ['signed_in', 'refreshed', 'signed_out', 'theft_detected', 'reauthentication_required'] as const;
 export type SessionEventName = (typeof SESSION_EVENTS)[number];
 
 /** Why a session ended, as the client reports it. */

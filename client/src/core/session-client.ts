@@ -1,5 +1,5 @@
 import { BROWSER_ROUTES as ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
-import type { ErrorCode, LoginRequest, LogoutRedirectResponse, SessionListResponse, SignOutReason, TokenResponse } from '@latchkey/shared';
+import type { ErrorCode, LogoutRedirectResponse, SessionListResponse, SignOutReason, TokenResponse } from '@latchkey/shared';
 import { backoffDelay } from './backoff.js';
 import { createBffRequest } from './bff-request.js';
 import { createEventEmitter } from './event-emitter.js';
@@ -8,6 +8,7 @@ import { resolveOptions } from './options.js';
 import { countPresence, holdPresence, withRefreshLock } from './refresh-lock.js';
 import type { SessionError } from './session-error.js';
 import { createSnapshotStore } from './snapshot-store.js';
+import { stepUpRequired } from './step-up.js';
 import { openTabChannel, type TabChannel, type TabMessage } from './tab-channel.js';
 import type { SessionClient, SessionClientOptions, SessionEventMap, SignInOptions } from './types.js';
 
@@ -186,6 +187,13 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     });
   }
 
+  function signInAt(path: string) {
+    return async (body: object) => {
+      const { data, serverNow } = await request<TokenResponse>('POST', path, body);
+      accept(holdToken(data, serverNow, options.refreshMarginMs), true);
+    };
+  }
+
   function onTabMessage(message: TabMessage) {
     if (message.type == 'ask') {
       if (isFresh(token)) tabs?.postMessage({ type: 'token', token: token! });
@@ -208,10 +216,10 @@ export function createSessionClient(input: SessionClientOptions = {}): SessionCl
     getAccessToken,
     refresh,
     on: events.on,
-    async login(credentials: LoginRequest) {
-      const { data, serverNow } = await request<TokenResponse>('POST', ROUTES.login, credentials);
-      accept(holdToken(data, serverNow, options.refreshMarginMs), true);
-    },
+    login: signInAt(ROUTES.login),
+    // Same session, fresh auth_time: the token is taken (and shared with the tabs) as a login's.
+    reauthenticate: signInAt(ROUTES.reauthenticate),
+    stepUpRequired: (challenge) => stepUpRequired(events, challenge),
     end: (reason) => endSession(reason, true),
     hydrate(initial) {
       // On the server one client may serve every request: this render gets a snapshot of its own, the client stays untouched.

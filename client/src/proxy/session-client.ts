@@ -1,19 +1,12 @@
 import { BROWSER_ROUTES as ROUTES, SESSION_ENDING_CODES } from '@latchkey/shared';
-import type {
-  CurrentSessionResponse,
-  ErrorCode,
-  LoginRequest,
-  LogoutRedirectResponse,
-  ROUTES as ALL_ROUTES,
-  SessionListResponse,
-  SignOutReason,
-} from '@latchkey/shared';
+import type { CurrentSessionResponse, ErrorCode, LogoutRedirectResponse, ROUTES as ALL_ROUTES, SessionListResponse, SignOutReason } from '@latchkey/shared';
 import { backoffDelay } from '../core/backoff.js';
 import { createBffRequest } from '../core/bff-request.js';
 import { createEventEmitter } from '../core/event-emitter.js';
 import { resolveOptions } from '../core/options.js';
 import type { SessionError } from '../core/session-error.js';
 import { createSnapshotStore } from '../core/snapshot-store.js';
+import { stepUpRequired } from '../core/step-up.js';
 import { openTabChannel, type TabChannel } from '../core/tab-channel.js';
 import type { SessionClient, SessionClientOptions, SessionEventMap, SignInOptions } from '../core/types.js';
 
@@ -117,6 +110,14 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
     if (to) location.assign(to);
   }
 
+  function signInAt(path: string) {
+    return async (body: object) => {
+      // A BFF with browserTokens: false answers no token; one that still does is never read here.
+      const { data } = await request<CurrentSessionResponse>('POST', path, body);
+      signedIn({ user: data.user, session: data.session }, true);
+    };
+  }
+
   function onTabMessage(message: ProxyTabMessage) {
     if (message.type == 'in') signedIn(message.view, false);
     else endSession(message.reason, false);
@@ -137,11 +138,10 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
     getAccessToken: async () => null,
     refresh,
     on: events.on,
-    async login(credentials: LoginRequest) {
-      // A BFF with browserTokens: false answers no token; one that still does is never read here.
-      const { data } = await request<CurrentSessionResponse>('POST', ROUTES.login, credentials);
-      signedIn({ user: data.user, session: data.session }, true);
-    },
+    login: signInAt(ROUTES.login),
+    // Same session, fresh auth_time (step-up): the answer is the same `{ user, session }`.
+    reauthenticate: signInAt(ROUTES.reauthenticate),
+    stepUpRequired: (challenge) => stepUpRequired(events, challenge),
     end: (reason) => endSession(reason, true),
     hydrate(initial) {
       // As in token mode: on the server one client may serve every request, so a render gets a snapshot of its own.
