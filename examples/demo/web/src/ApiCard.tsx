@@ -54,8 +54,7 @@ export function ApiCard() {
         {isProxyMode
           ? 'Proxy mode: requests go through the BFF, which attaches the token on the server; this page never holds one.'
           : 'Requests go through axios; the adapter adds the access token and refreshes it on a 401.'}{' '}
-        /api/admin needs the admin scope (alice has it, bob gets 403) and a recent sign-in (otherwise the page asks for the
-        password again, then retries).
+        /api/admin needs the admin scope (alice has it, bob gets 403) and a recent sign-in (otherwise the page asks for the password again, then retries).
       </p>
       <div className="actions">
         <button className="primary" onClick={() => void me.call()} disabled={me.pending} data-testid="call-me">

@@ -10,7 +10,7 @@ import { sessionClient } from './session.js';
  * waiting calls retry. A session from the identity provider re-authenticates there instead (prompt=login).
  */
 export function ReauthPrompt() {
-  const { reauthenticate } = useSession();
+  const { reauthenticate, signIn } = useSession();
   const [open, setOpen] = useState(false);
   const [password, setPassword] = useState('');
   const [pending, setPending] = useState(false);
@@ -39,14 +39,20 @@ export function ReauthPrompt() {
     }
   }
 
-  const idp = `/auth/oidc/login?reauth=1&returnTo=${encodeURIComponent(location.pathname)}`;
   return (
     <form className="card reauth" onSubmit={(event) => void submit(event)} data-testid="reauth-form">
       <h2>Confirm it is you</h2>
       <p className="muted">This action needs a recent sign-in. Enter your password again; you stay signed in on this device.</p>
       <label>
         Password
-        <input data-testid="reauth-password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+        <input
+          data-testid="reauth-password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          required
+        />
       </label>
       {error && (
         <p className="form-error" role="alert" data-testid="reauth-error">
@@ -60,9 +66,9 @@ export function ReauthPrompt() {
         <button type="button" onClick={() => close(false)} data-testid="reauth-cancel">
           Cancel
         </button>
-        <a href={idp} data-testid="reauth-idp">
+        <button type="button" onClick={() => signIn({ reauth: 1 })} data-testid="reauth-idp">
           Signed in with the identity provider? Confirm there
-        </a>
+        </button>
       </div>
     </form>
   );
