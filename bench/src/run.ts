@@ -285,7 +285,7 @@ async function revocationMemory(redis: RedisServer) {
 
 /**
  * The session list and logout-all of one user, as the store calls them: a user with 10 000 sessions (what an
- * uncapped store let one account build up) against one at the cap (maxSessionsPerUser, default 50), side by side
+ * uncapped store let one account build up) against one at the cap (`session.maxPerUser`, default 50), side by side
  * on the same Redis. Times are whole store calls (script + reply over loopback), median of several.
  */
 async function sessionScripts(redis: RedisServer) {
@@ -302,7 +302,8 @@ async function sessionScripts(redis: RedisServer) {
       deviceName: 'Firefox on Linux',
       userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
       createdAt: now,
-      lastActiveAt: now,
+      rotatedAt: now,
+      lastActivityAt: now,
       idleExpiresAt: now + 3_600_000,
       absoluteExpiresAt: now + 86_400_000,
       generation: 0,
@@ -342,7 +343,7 @@ async function sessionScripts(redis: RedisServer) {
         bytes = JSON.stringify(result).length;
       }
       const now = Date.now();
-      logoutAlls.push((await timed(() => store.endAllUserSessions(userId, now, now, 310_000))).ms);
+      logoutAlls.push((await timed(() => store.endAllUserSessions(userId, 'logout_all', now, now, 310_000))).ms);
     }
     return { sessionsListed: listed, listReplyBytes: bytes, listMs: round(median(lists), 2), logoutAllMs: round(median(logoutAlls), 2) };
   };

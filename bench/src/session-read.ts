@@ -3,7 +3,7 @@
  * real Redis, interleaved rounds (so drift in the machine's load hits each alike):
  * - the guard (`bff.guard.authorize`) on a token it verified before: its hot path, no network;
  * - `bff.getSession(cookie)` answered from its per-process cache: no network;
- * - `bff.getSession(cookie)` with the cache off (`sessionReadCacheSeconds: 0`): one Redis read per call;
+ * - `bff.getSession(cookie)` with the cache off (`session.readCacheSeconds: 0`): one Redis read per call;
  * - `bff.getAccessToken(cookie)`: the cached session plus the cached server token.
  * Calls are awaited one after another (a render's cost, not throughput). Not a test: nothing asserts on time.
  */
@@ -27,9 +27,9 @@ async function start(redisUrl: string, prefix: string, cacheSeconds?: number): P
   const bff = await createBff({
     store,
     secrets: [SECRET],
-    issuer: ISSUER,
+    tokens: { issuer: ISSUER },
     authenticate: async (username) => ({ id: `user-${username}`, name: username }),
-    ...(cacheSeconds === undefined ? {} : { sessionReadCacheSeconds: cacheSeconds }),
+    ...(cacheSeconds === undefined ? {} : { session: { readCacheSeconds: cacheSeconds } }),
   });
   return { bff, store };
 }

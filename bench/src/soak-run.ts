@@ -6,8 +6,8 @@ import { USERS, WINDOW_MS } from './soak-config.js';
 
 /**
  * At most this many logins of one account in flight. Before each password check the BFF reserves a failure on two
- * counters, the account from this client IP (rateLimit.perAccountAndIp, 5 per 15 min; every soak device has its own
- * X-Forwarded-For address, so that one is per device) and the account from all IPs (perAccount, 100 per 15 min), and
+ * counters, the account from this client IP (rateLimit.login.perAccountAndIp, 5 per 15 min; every soak device has its own
+ * X-Forwarded-For address, so that one is per device) and the account from all IPs (rateLimit.login.perAccount, 100 per 15 min), and
  * gives both back when the password was right. A refused reservation waits for the attempts of its own process in
  * flight, not for the other process's: correct logins of one account on A and B at the same instant all count
  * against the account-wide ceiling until they give theirs back. Two per account keeps far below it, so a 429 in the

@@ -43,10 +43,10 @@ async function main(): Promise<void> {
     const bff = await createBff({
       store: await RedisStore.connect({ url: redisUrl }),
       secrets: [secret],
-      issuer,
-      allowedOrigins: [new URL(issuer).origin],
+      tokens: { issuer },
+      origins: { allowed: [new URL(issuer).origin] },
       logger: pino({ level: 'error' }),
-      rateLimit: { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 1_000_000, windowMs: 60_000 } },
+      rateLimit: { login: { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 1_000_000, windowMs: 60_000 } } },
       authenticate: async (username) => ({ id: `user-${username}`, name: username }),
     });
     app.use('/auth', bff.router);
@@ -78,15 +78,13 @@ async function main(): Promise<void> {
       tracing: { enabled: process.env.BENCH_LATCHKEY_TRACING !== 'off' },
       store: await RedisStore.connect({ url: redisUrl }),
       secrets: [secret],
-      issuer,
-      allowedOrigins: [new URL(issuer).origin],
+      tokens: { issuer },
+      origins: { allowed: [new URL(issuer).origin] },
       logger: pino({ level: 'error' }),
       rateLimit: {
-        perIp: { limit: 1_000_000, windowMs: 60_000 },
-        perAccount: { limit: 1_000_000, windowMs: 60_000 },
+        login: { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 1_000_000, windowMs: 60_000 } },
         // The refresh benchmark rotates each device in a tight loop.
-        refreshPerIp: { limit: 1_000_000_000, windowMs: 60_000 },
-        refreshPerSession: { limit: 1_000_000_000, windowMs: 60_000 },
+        refresh: { perIp: { limit: 1_000_000_000, windowMs: 60_000 }, perSession: { limit: 1_000_000_000, windowMs: 60_000 } },
       },
       authenticate: async (username) => ({ id: `user-${username}`, name: username }),
     });

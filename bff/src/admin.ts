@@ -25,7 +25,7 @@ export interface BffAdmin {
   /** Ends every device session of the user and rejects every access token issued before now. */
   revokeUser(userId: string): Promise<{ sessionsEnded: number }>;
   /**
-   * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+   * The user's live device sessions (at most `session.maxPerUser`, the newest), oldest first. Records hold the
    * session's private key: never send them to a client as they are (the admin router sends public fields only).
    */
   listUserSessions(userId: string): Promise<DeviceSessionRecord[]>;
@@ -59,8 +59,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
         ctx,
         { allOfUser: userId },
         {
-          scope: 'admin_user',
-          count: 'action',
+          reason: 'admin_user',
           event: 'admin_revoke_user',
           message: 'user revoked',
           log: 'summary',
@@ -71,18 +70,14 @@ export function createAdmin(ctx: BffContext): BffAdmin {
     },
 
     /**
-     * The user's live device sessions (at most `maxSessionsPerUser`, the newest), oldest first. Records hold the
+     * The user's live device sessions (at most `session.maxPerUser`, the newest), oldest first. Records hold the
      * session's private key: never send them to a client as they are (the admin router sends public fields only).
      */
-    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> => ctx.store.listUserSessions(userId, ctx.now(), ctx.options.maxSessionsPerUser),
+    listUserSessions: (userId: string): Promise<DeviceSessionRecord[]> => ctx.store.listUserSessions(userId, ctx.now(), ctx.options.session.maxPerUser),
 
     /** Ends one device session of the user (by its public id): its refresh fails and its access tokens stop working. False when there is no such live session. */
     async endUserSession(userId: string, sid: string): Promise<boolean> {
-      const ended = await endSessions(
-        ctx,
-        { userId, sid, reason: 'session_revoked' },
-        { scope: 'admin_device', event: 'admin_end_session', message: 'device session ended' },
-      );
+      const ended = await endSessions(ctx, { userId, sid }, { reason: 'admin_device', event: 'admin_end_session', message: 'device session ended' });
       return ended.length > 0;
     },
 
@@ -96,7 +91,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
       const jti = typeof token === 'string' ? token : token?.jti;
       const expSeconds = typeof token === 'string' ? exp : token?.exp;
       if (typeof jti !== 'string' || jti.length === 0) throw new TypeError('revokeAccessToken: jti must be a non-empty string');
-      const skewMs = ctx.options.clockSkewSeconds * 1000;
+      const skewMs = ctx.options.tokens.clockSkewSeconds * 1000;
       // No token of ours outlives markerTtlMs from now, whatever exp a caller passes.
       const ttlMs =
         expSeconds === undefined ? ctx.markerTtlMs : Math.min(ctx.markerTtlMs, Math.max(1, checkExpSeconds(expSeconds) * 1000 - ctx.now() + skewMs));
@@ -116,7 +111,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
         ctx,
         { tenant: parsed.data },
         {
-          scope: 'admin_tenant',
+          reason: 'tenant_revoked',
           event: 'admin_revoke_tenant',
           message: 'tenant revoked',
           log: 'summary',
@@ -134,7 +129,7 @@ export function createAdmin(ctx: BffContext): BffAdmin {
     async revokeAllSessions(): Promise<{ sessionsEnded: number }> {
       const now = ctx.now();
       const sessionsEnded = await ctx.store.revokeAllSessions(now, now, ctx.markerTtlMs);
-      ctx.metrics.logouts.inc({ scope: 'admin_all' }, sessionsEnded);
+      if (sessionsEnded > 0) ctx.metrics.logouts.inc({ reason: 'all_revoked' }, sessionsEnded);
       ctx.logger.warn({ event: 'admin_revoke_all_sessions', sessions: sessionsEnded }, 'every session revoked');
       return { sessionsEnded };
     },

@@ -6,6 +6,7 @@ import type { BffMetrics } from './observability/metrics.js';
 import type { Tracing } from './observability/tracing.js';
 import type { ResolvedBffOptions } from './options.js';
 import type { DeviceSessionRecord, SessionStore } from './store/types.js';
+import type { SessionValidator } from './session/validate.js';
 
 /** What every route handler needs, built once by createBff. */
 export interface BffContext {
@@ -22,6 +23,8 @@ export interface BffContext {
   readonly markerTtlMs: number;
   /** The upstream identity providers, when the `oidc` option is set. */
   readonly idps?: IdentityProviders;
+  /** The application's `validateSession`, behind its per-session cache; absent when the option is not set. */
+  readonly validator?: SessionValidator;
   /** OpenTelemetry tracing; absent when `@opentelemetry/api` is not installed or `tracing.enabled` is false. */
   readonly tracing?: Tracing;
   /**

@@ -16,6 +16,7 @@ import { ActivityLog } from './observability/activity-log.js';
 import { createDefaultLogger } from './observability/logger.js';
 import { BffMetrics } from './observability/metrics.js';
 import { traceStore } from './observability/traced-store.js';
+import { SessionValidator } from './session/validate.js';
 import { Tracing } from './observability/tracing.js';
 import { resolveBffOptions, resolveProxyOptions, type BffOptions, type ProxyOptions } from './options.js';
 import { createProxyRouter, type ProxyRouter } from './routes/proxy.js';
@@ -54,7 +55,7 @@ export interface Bff {
    * The device session of a request's cookie, for server rendering (docs/ssr.md): `{ user, session, claims }`, or
    * null when there is none (no cookie, forged, expired, ended, revoked, superseded). Read-only: never rotates the
    * credential, never sets a cookie. Honours every revocation this process's view knows of; at most one store read,
-   * none while a recent answer for the same cookie is cached (`sessionReadCacheSeconds`). Takes an Express or Node
+   * none while a recent answer for the same cookie is cached (`session.readCacheSeconds`). Takes an Express or Node
    * request, a Fetch `Request`, a `Headers` object or a `Cookie` header string. Rejects with LatchkeyError
    * `temporarily_unavailable` when the store cannot answer.
    */
@@ -125,19 +126,20 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     logger.warn({ event: 'insecure_cookie' }, message);
     process.emitWarning(message, { code: 'LATCHKEY_INSECURE_HTTP' });
   }
-  const markerTtlMs = (options.accessTokenTtlSeconds + options.clockSkewSeconds) * 1000 + 1000;
+  const { tokens } = options;
+  const markerTtlMs = (tokens.ttlSeconds + tokens.clockSkewSeconds) * 1000 + 1000;
   const tracing = await Tracing.load(options.tracing);
   // Every part of the BFF reaches the store through this one (traced when tracing is on; the store itself when off).
   const store = tracing ? traceStore(options.store, tracing) : options.store;
   const keyRing = new KeyRing({
     store,
     secrets: options.secrets,
-    algorithm: options.algorithm,
+    algorithm: tokens.algorithm,
     retireAfterMs: markerTtlMs,
     clock,
     self: {
-      issuer: options.issuer,
-      audiences: input.audience === undefined ? null : typeof options.audience === 'string' ? [options.audience] : [...options.audience],
+      issuer: tokens.issuer,
+      audiences: tokens.audienceIsDefault ? null : typeof tokens.audience === 'string' ? [tokens.audience] : [...tokens.audience],
     },
   });
   await keyRing.load();
@@ -151,6 +153,15 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const metrics = new BffMetrics();
   const activity = new ActivityLog(now);
   const idps = options.oidc ? createIdentityProviders(options.oidc, { now, onUnreachable: () => metrics.idpUnreachable.inc() }) : undefined;
+  const validator = options.validateSession
+    ? new SessionValidator({
+        hook: options.validateSession,
+        now,
+        logger,
+        cacheSeconds: options.session.validateCacheSeconds,
+        maxClaimsBytes: options.tokens.maxClaimsBytes,
+      })
+    : undefined;
   // Late-bound: the read-only session cache is built after the context, and hears of every session the context ends.
   let sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => void = () => {};
   const ctx: BffContext = Object.freeze({
@@ -164,6 +175,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     markerTtlMs,
     sessionsEnded: (sessions: readonly DeviceSessionRecord[]) => sessionsEnded(sessions),
     ...(idps ? { idps } : {}),
+    ...(validator ? { validator } : {}),
     ...(tracing ? { tracing } : {}),
   });
   const onStoreUnavailable = () => metrics.storeErrors.inc();
@@ -173,14 +185,14 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const guard = createGuard({
     store,
     keyRing,
-    issuer: options.issuer,
-    audience: options.audience,
-    algorithms: [options.algorithm],
-    clockSkewSeconds: options.clockSkewSeconds,
-    maxTokenBytes: options.maxTokenBytes,
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    algorithms: [tokens.algorithm],
+    clockSkewSeconds: tokens.clockSkewSeconds,
+    maxTokenBytes: tokens.maxBytes,
     scopePolicies: options.scopePolicies,
     acceptDeploymentIssuers: true,
-    audienceIsDefault: input.audience === undefined,
+    audienceIsDefault: tokens.audienceIsDefault,
     metrics,
     logger,
     clock,
@@ -229,7 +241,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   // WebSockets open through the proxies: closed on every instance when the log ends their session.
   const proxySockets = new ProxySockets(isSessionRevoked);
   const stopClosingSockets = guard.onLogEvent((event) => proxySockets.onRevocationEvent(event));
-  const corsPolicy = options.cors && options.allowedOrigins ? createCorsPolicy(options.allowedOrigins) : undefined;
+  const corsPolicy = options.origins.cors && options.origins.allowed ? createCorsPolicy(options.origins.allowed) : undefined;
 
   const router = Router();
   // Counted until the answer is written (or the client goes): what close() lets finish. An event stream counts too, until close() ends it.
@@ -238,7 +250,7 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     next();
   });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.
-  if (options.cors && options.allowedOrigins) router.use(createCors(options.allowedOrigins));
+  if (options.origins.cors && options.origins.allowed) router.use(createCors(options.origins.allowed));
   // The framework-neutral routes (routes/auth-routes.ts): JWKS, the probes, the OIDC routes, the event stream and the
   // OAuth endpoints, then X-CSRF and the JSON body for the cookie routes, and 404 for anything else.
   router.use(expressAdapter(dispatch));

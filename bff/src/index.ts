@@ -2,6 +2,7 @@
 // building blocks) and `@latchkey/bff/guard` (the guard on its own, its revocation view and key ring).
 export { createBff, type Bff } from './create-bff.js';
 export type { ServerSession } from './session/server-session.js';
+export type { ValidateSession, ValidateSessionResult, ValidatedSession } from './session/validate.js';
 export type { CookieSource } from './http/cookie-header.js';
 export { systemClock, type Clock } from './clock.js';
 export type {

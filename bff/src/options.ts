@@ -10,6 +10,7 @@ import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN, tenantSchema } from './tokens/custom-claims.js';
 import { sha256 } from './crypto/hash.js';
 import { resolveStepUp } from './guard/fail-policy.js';
+import type { ValidateSession } from './session/validate.js';
 import { oidcSchema, resolveOidcOptions, type ResolvedOidcOptions } from './oidc/oidc-options.js';
 
 export type {
@@ -133,18 +134,213 @@ const limitSchema = z
   .meta({ typeName: '`{ limit, windowMs }` (`windowMs` >= 1000)' });
 
 const RATE_LIMIT_DEFAULTS = {
-  perIp: { limit: 30, windowMs: 60_000 },
-  perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
-  perAccount: { limit: 100, windowMs: 15 * 60_000 },
-  perKnownDevice: { limit: 5, windowMs: 15 * 60_000 },
-  refreshPerIp: { limit: 1200, windowMs: 60_000 },
-  refreshPerSession: { limit: 60, windowMs: 60_000 },
-  oidcLoginPerIp: { limit: 30, windowMs: 60_000 },
-  clientAuthPerIp: { limit: 20, windowMs: 60_000 },
-  clientAuthPerClient: { limit: 100, windowMs: 60_000 },
+  login: {
+    perIp: { limit: 30, windowMs: 60_000 },
+    perAccountAndIp: { limit: 5, windowMs: 15 * 60_000 },
+    perAccount: { limit: 100, windowMs: 15 * 60_000 },
+    perKnownDevice: { limit: 5, windowMs: 15 * 60_000 },
+  },
+  refresh: {
+    perIp: { limit: 1200, windowMs: 60_000 },
+    perSession: { limit: 60, windowMs: 60_000 },
+  },
+  oidcLogin: {
+    perIp: { limit: 30, windowMs: 60_000 },
+  },
+  clientAuth: {
+    perIp: { limit: 20, windowMs: 60_000 },
+    perClient: { limit: 100, windowMs: 60_000 },
+  },
 } as const;
 
-// Strict everywhere: a misspelt option (`accessTokenTTLSeconds`) must fail loudly, not silently keep a default.
+/** The access tokens the BFF signs, and what the guard accepts. */
+const tokensSchema = z
+  .strictObject({
+    issuer: z.url().describe('`iss` of access tokens'),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .meta({ defaultText: 'the issuer', description: '`aud` of access tokens, and what the guard requires' }),
+    clientId: z.string().min(1).default('latchkey').describe('the `client_id` claim'),
+    algorithm: z.enum(['ES256', 'EdDSA']).default('ES256').describe('signing algorithm; the guard accepts only it'),
+    ttlSeconds: positiveSeconds.max(3600).default(300).describe("access-token lifetime (never past the session's absolute end)"),
+    clockSkewSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(120)
+      .default(5)
+      .describe('tolerance for `exp`, `nbf` and `iat`; bounded: a large skew is a long-lived token in disguise'),
+    maxBytes: z.number().int().min(512).max(16384).default(4096).describe('the guard refuses longer tokens before parsing; issuing never produces one'),
+    maxClaimsBytes: z.number().int().min(0).max(8192).optional().meta({
+      defaultText: '`1024`, or less when `tokens.maxBytes` leaves less room',
+      description: 'bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token)',
+    }),
+    browser: z
+      .boolean()
+      .default(true)
+      .describe(
+        '`false` for proxy mode only (docs/proxy.md): login answers `{ user, session }` without a token and `POST /refresh` is not served (404), so no script in the page can obtain a token; APIs are reached through `bff.proxy`',
+      ),
+  })
+  .describe('the access tokens the BFF signs and the guard accepts');
+
+/** The device session's lifetime and rotation. */
+const sessionSchema = z
+  .strictObject({
+    idleTimeoutSeconds: positiveSeconds
+      .default(30 * 60)
+      .describe(
+        'a device session ends after this long without real activity (input or API calls the client reports with its refresh, proxied calls; never timers); 30 minutes is NIST SP 800-63B AAL2, use 15 minutes for AAL3 (docs/security.md#session-lifetime)',
+      ),
+    absoluteTimeoutSeconds: positiveSeconds
+      .default(30 * 24 * 3600)
+      .describe('a device session ends this long after login, whatever its activity; at least `session.idleTimeoutSeconds`'),
+    maxPerUser: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(50)
+      .describe(
+        "live device sessions per user; a login beyond it ends (like a revocation) a session never refreshed since its login, else the user's least recently active one, so one account cannot grow the session list without bound (docs/architecture.md#sessions-rotation-and-theft)",
+      ),
+    rotationGraceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(120)
+      .default(15)
+      .describe(
+        'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
+      ),
+    proxyRotationSeconds: positiveSeconds
+      .max(24 * 3600)
+      .default(300)
+      .describe(
+        "proxy mode's sliding rotation: a cookie-authenticated call (`bff.proxy`, `GET /session`) whose credential is this old rotates it and sets the new cookie on its answer, since such clients never call `/refresh`; more than `session.rotationGraceSeconds` (docs/proxy.md)",
+      ),
+    readCacheSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(60)
+      .default(5)
+      .describe(
+        'how long `bff.getSession` and `bff.getAccessToken` may answer a cookie from memory without a store read (never longer than `session.rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
+      ),
+    validateCacheSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(60)
+      .describe(
+        "how long `validateSession`'s verdict for one session is reused: a disabled account or a changed role takes effect within it (`0`: ask on every refresh)",
+      ),
+    logoutAllMaxAuthAgeSeconds: positiveSeconds.optional().meta({
+      defaultText: 'unset: no step-up',
+      description:
+        '`POST /logout-all` needs an authentication on this device session at most this old (401 `insufficient_user_authentication` with `max_age`; the page re-authenticates with `POST /reauthenticate` and retries)',
+    }),
+    logoutOthersMaxAuthAgeSeconds: positiveSeconds.optional().meta({ defaultText: 'unset: no step-up', description: 'the same for `POST /logout-others`' }),
+  })
+  .prefault({})
+  .describe('the device session: its lifetime, the cap per user, and the rotation of its cookie credential');
+
+const cookieSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
+      .optional()
+      .meta({
+        typeName: 'cookie name (RFC 6265 token)',
+        defaultText: "`'__Host-latchkey'` (`'latchkey'` with `dangerouslyAllowInsecureHttp`)",
+        description: 'the session cookie; must start with `__Host-` unless `dangerouslyAllowInsecureHttp`',
+      }),
+  })
+  .prefault({})
+  .describe('the session cookie (always `HttpOnly`, `SameSite=Strict`, `Path=/`, `Secure` unless `dangerouslyAllowInsecureHttp`)');
+
+const originsSchema = z
+  .strictObject({
+    allowed: z.array(z.url()).optional().meta({
+      defaultText: "outside production: the BFF's own origin (request protocol + Host); **required** when `NODE_ENV=production`",
+      description:
+        "origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them); required in production because the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin",
+    }),
+    cors: z
+      .boolean()
+      .default(false)
+      .describe(
+        'answer CORS (credentials, preflight for `X-CSRF`) for exactly `origins.allowed`, for pages on another origin of the same site (`app.example.com` calling `auth.example.com`); requires `origins.allowed`; cross-site is not supported (docs/deployment.md)',
+      ),
+  })
+  .prefault({})
+  .describe('which pages may call the cookie routes');
+
+const rateLimitSchema = z
+  .strictObject({
+    login: z
+      .strictObject({
+        perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.login.perIp).describe('login attempts per client IP'),
+        perAccountAndIp: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.login.perAccountAndIp)
+          .describe('failed login attempts on one account from one client IP: what stops a guesser without locking the owner out'),
+        perAccount: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.login.perAccount)
+          .describe(
+            "failed login attempts on one account from all IPs together (not from the account's known devices): the ceiling against guessing from many addresses",
+          ),
+        perKnownDevice: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.login.perKnownDevice)
+          .describe(
+            "failed logins from one known device of the account (a browser holding the device cookie a successful login of that account set), counted instead of `perAccountAndIp` and `perAccount`: the owner's devices are never locked out by guesses from elsewhere (docs/security.md)",
+          ),
+      })
+      .prefault({})
+      .describe('password logins (`POST /login`)'),
+    refresh: z
+      .strictObject({
+        perIp: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.refresh.perIp)
+          .describe(
+            'refreshes per client IP; generous: many users can share one address (NAT); a 429 never signs anyone out (the client retries it like a 503)',
+          ),
+        perSession: limitSchema.default(RATE_LIMIT_DEFAULTS.refresh.perSession).describe('refreshes per device session (counted for well-signed cookies only)'),
+      })
+      .prefault({})
+      .describe('`POST /refresh`'),
+    oidcLogin: z
+      .strictObject({
+        perIp: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.oidcLogin.perIp)
+          .describe('sign-in starts at the identity provider (`GET /oidc/login`) per client IP, apart from password logins; each writes a login transaction'),
+      })
+      .prefault({})
+      .describe('sign-in starts at the identity provider'),
+    clientAuth: z
+      .strictObject({
+        perIp: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.clientAuth.perIp)
+          .describe('failed resource-client authentications (`/introspect`, `/revoke`) from one client IP (docs/introspection.md)'),
+        perClient: limitSchema
+          .default(RATE_LIMIT_DEFAULTS.clientAuth.perClient)
+          .describe(
+            'failed authentications as one resource client, from all IPs; addresses this instance saw the client authenticate from are exempt (its own servers are not locked out by guesses from elsewhere)',
+          ),
+      })
+      .prefault({})
+      .describe('resource-client authentication at `/introspect` and `/revoke`'),
+  })
+  .prefault({})
+  .describe(
+    "fixed windows counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with Retry-After when over; a login counter that cannot answer makes login answer 503 before any password check (docs/security.md)",
+  );
+
+// Strict everywhere: a misspelt option (`tokens.ttlSecond`) or one from an older layout (`accessTokenTtlSeconds`) must
+// fail loudly, not silently keep a default.
 export const optionsSchema = z.strictObject({
   store: z
     .custom<SessionStore>((v) => typeof v === 'object' && v !== null && typeof (v as SessionStore).rotate === 'function', {
@@ -165,140 +361,26 @@ export const optionsSchema = z.strictObject({
       typeName: '`(username, password, req) => Promise<{ id, name, claims?, scope?, tenant? } | null>`',
       description: 'checks credentials; `null` for any failure (README "Claims and scopes"; `tenant`: docs/admin.md#tenant-wide-revocation)',
     }),
+  validateSession: z
+    .custom<ValidateSession>((v) => typeof v === 'function', { message: 'validateSession must be a function' })
+    .optional()
+    .meta({
+      typeName: '`(user, session) => boolean | { claims?, scope? } | Promise<…>`',
+      defaultText: 'unset: a session lives until it ends or is revoked',
+      description:
+        'checks a live session against the account on refresh and on proxy-mode calls, at most once per `session.validateCacheSeconds` per session: `false` ends it (401 `session_revoked`), `{ claims?, scope? }` goes into its next access tokens, a throw is 503 (never a sign-out) (docs/security.md#sessions-follow-the-account)',
+    }),
   oidc: oidcSchema.optional().meta({
     defaultText: 'unset: password login only',
     description:
       'sign-in through upstream identity providers, OpenID Connect or plain OAuth 2.0 (routes under `/oidc`; README "Identity provider", docs/oidc.md)',
   }),
-  issuer: z.url().describe('`iss` of access tokens'),
-  audience: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-    .optional()
-    .meta({ defaultText: 'the issuer', description: '`aud` of access tokens, and what the guard requires' }),
-  clientId: z.string().min(1).default('latchkey').describe('the `client_id` claim'),
-  algorithm: z.enum(['ES256', 'EdDSA']).default('ES256').describe('signing algorithm; the guard accepts only it'),
-  accessTokenTtlSeconds: positiveSeconds.max(3600).default(300).describe("access-token lifetime (never past the session's absolute end)"),
-  clockSkewSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(120)
-    .default(5)
-    .describe('tolerance for `exp`, `nbf` and `iat`; bounded: a large skew is a long-lived token in disguise'),
-  idleTimeoutSeconds: positiveSeconds.default(7 * 24 * 3600).describe('a device session ends after this long without a refresh'),
-  absoluteTimeoutSeconds: positiveSeconds
-    .default(30 * 24 * 3600)
-    .describe('a device session ends this long after login, whatever its activity; at least `idleTimeoutSeconds`'),
-  maxSessionsPerUser: z
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .default(50)
-    .describe(
-      "live device sessions per user; a login beyond it ends (like a revocation) a session never refreshed since its login, else the user's least recently active one, so one account cannot grow the session list without bound (docs/architecture.md#sessions-rotation-and-theft)",
-    ),
-  rotationGraceSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(120)
-    .default(15)
-    .describe(
-      'how long a refresh with the just-superseded cookie gets the same successor (concurrent tabs, lost responses) instead of counting as theft; `0` for high-risk deployments (docs/security.md#refresh-grace-window)',
-    ),
-  session: z
-    .strictObject({
-      logoutAllMaxAuthAgeSeconds: positiveSeconds.optional().meta({
-        defaultText: 'unset: no step-up',
-        description:
-          '`POST /logout-all` needs an authentication on this device session at most this old (401 `insufficient_user_authentication` with `max_age`; the page re-authenticates with `POST /reauthenticate` and retries)',
-      }),
-      logoutOthersMaxAuthAgeSeconds: positiveSeconds.optional().meta({ defaultText: 'unset: no step-up', description: 'the same for `POST /logout-others`' }),
-    })
-    .default({})
-    .describe('device-session settings (step-up on the routes that end other devices)'),
-  browserTokens: z
-    .boolean()
-    .default(true)
-    .describe(
-      '`false` for proxy mode only (docs/proxy.md): login answers `{ user, session }` without a token and `POST /refresh` is not served (404), so no script in the page can obtain a token; APIs are reached through `bff.proxy`',
-    ),
-  proxyRotationSeconds: positiveSeconds
-    .max(24 * 3600)
-    .default(300)
-    .describe(
-      "proxy mode's sliding rotation: a cookie-authenticated call (`bff.proxy`, `GET /session`) whose credential is this old rotates it and sets the new cookie on its answer, since such clients never call `/refresh`; more than `rotationGraceSeconds` (docs/proxy.md)",
-    ),
-  sessionReadCacheSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(60)
-    .default(5)
-    .describe(
-      'how long `bff.getSession` and `bff.getAccessToken` may answer a cookie from memory without a store read (never longer than `rotationGraceSeconds`; every revocation in the local view still applies on each answer; `0`: always read the store) (docs/ssr.md#what-is-cached)',
-    ),
-  cookieName: z
-    .string()
-    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/)
-    .optional()
-    .meta({
-      typeName: 'cookie name (RFC 6265 token)',
-      defaultText: "`'__Host-latchkey'` (`'latchkey'` with `dangerouslyAllowInsecureHttp`)",
-      description: 'the session cookie; must start with `__Host-` unless `dangerouslyAllowInsecureHttp`',
-    }),
-  allowedOrigins: z.array(z.url()).optional().meta({
-    defaultText: "outside production: the BFF's own origin (request protocol + Host); **required** when `NODE_ENV=production`",
-    description:
-      "origins allowed to call the cookie routes (an `Origin` header, when present, must be one of them); required in production because the Host header is the client's to choose (DNS rebinding), so it cannot vouch for the Origin",
-  }),
-  cors: z
-    .boolean()
-    .default(false)
-    .describe(
-      'answer CORS (credentials, preflight for `X-CSRF`) for exactly `allowedOrigins`, for pages on another origin of the same site (`app.example.com` calling `auth.example.com`); requires `allowedOrigins`; cross-site is not supported (docs/deployment.md)',
-    ),
+  tokens: tokensSchema,
+  session: sessionSchema,
+  cookie: cookieSchema,
+  origins: originsSchema,
+  rateLimit: rateLimitSchema,
   dangerouslyAllowInsecureHttp: z.boolean().default(false).describe('plain-http development only: drops `Secure` and the `__Host-` prefix; warns at startup'),
-  maxTokenBytes: z.number().int().min(512).max(16384).default(4096).describe('the guard refuses longer tokens before parsing; issuing never produces one'),
-  rateLimit: z
-    .strictObject({
-      perIp: limitSchema.default(RATE_LIMIT_DEFAULTS.perIp).describe('login attempts per client IP'),
-      perAccountAndIp: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.perAccountAndIp)
-        .describe('failed login attempts on one account from one client IP: what stops a guesser without locking the owner out'),
-      perAccount: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.perAccount)
-        .describe(
-          "failed login attempts on one account from all IPs together (not from the account's known devices): the ceiling against guessing from many addresses",
-        ),
-      perKnownDevice: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.perKnownDevice)
-        .describe(
-          "failed logins from one known device of the account (a browser holding the device cookie a successful login of that account set), counted instead of `perAccountAndIp` and `perAccount`: the owner's devices are never locked out by guesses from elsewhere (docs/security.md)",
-        ),
-      refreshPerIp: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.refreshPerIp)
-        .describe('refreshes per client IP; generous: many users can share one address (NAT); a 429 never signs anyone out (the client retries it like a 503)'),
-      refreshPerSession: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.refreshPerSession)
-        .describe('refreshes per device session (counted for well-signed cookies only)'),
-      oidcLoginPerIp: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.oidcLoginPerIp)
-        .describe('sign-in starts at the identity provider (`GET /oidc/login`) per client IP, apart from password logins; each writes a login transaction'),
-      clientAuthPerIp: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.clientAuthPerIp)
-        .describe('failed resource-client authentications (`/introspect`, `/revoke`) from one client IP (docs/introspection.md)'),
-      clientAuthPerClient: limitSchema
-        .default(RATE_LIMIT_DEFAULTS.clientAuthPerClient)
-        .describe(
-          'failed authentications as one resource client, from all IPs; addresses this instance saw the client authenticate from are exempt (its own servers are not locked out by guesses from elsewhere)',
-        ),
-    })
-    .default(RATE_LIMIT_DEFAULTS)
-    .describe(
-      "fixed windows counted in the store's backend (rate-limiter-flexible; Redis in Redis mode, shared by every instance), 429 with Retry-After when over; a login counter that cannot answer makes login answer 503 before any password check (docs/security.md)",
-    ),
   scopePolicies: z
     .record(z.string().regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes'), failPolicySchema)
     .default({})
@@ -307,10 +389,6 @@ export const optionsSchema = z.strictObject({
       description:
         'fail policy per scope: a route that requires scopes uses the strictest policy among its scopes that have one and its own explicit policy (closed beats open; the smaller staleness bound wins) (README "Claims and scopes")',
     }),
-  maxClaimsBytes: z.number().int().min(0).max(8192).optional().meta({
-    defaultText: '`1024`, or less when `maxTokenBytes` leaves less room',
-    description: 'bound on the JSON size of the custom claims and scope `authenticate` returns (they ride in every access token)',
-  }),
   eventStreams: z
     .strictObject({
       maxPerUser: z
@@ -385,20 +463,41 @@ export const optionsSchema = z.strictObject({
 export type BffOptions = z.input<typeof optionsSchema>;
 export type ScopeFailPolicy = z.input<typeof failPolicySchema>;
 
+type Limit = Readonly<z.output<typeof limitSchema>>;
+
+/** The options after validation, grouped as they are given, with every default and derived value filled in. */
 export interface ResolvedBffOptions extends Omit<
   z.output<typeof optionsSchema>,
-  'audience' | 'cookieName' | 'logger' | 'scopePolicies' | 'maxClaimsBytes' | 'resourceClients' | 'clock' | 'oidc'
+  'tokens' | 'session' | 'cookie' | 'origins' | 'rateLimit' | 'logger' | 'scopePolicies' | 'resourceClients' | 'clock' | 'secrets' | 'oidc' | 'tracing'
 > {
+  secrets: readonly string[];
   /** The identity providers, resolved (oidc/oidc-options.ts); absent: password login only. */
   oidc?: ResolvedOidcOptions;
+  tracing: Readonly<z.output<typeof optionsSchema>['tracing']>;
+  tokens: Readonly<
+    Omit<z.output<typeof tokensSchema>, 'audience' | 'maxClaimsBytes'> & {
+      /** `tokens.audience`, or the issuer when unset. */
+      audience: string | readonly string[];
+      /** True when `tokens.audience` was not given (the audience is the issuer). */
+      audienceIsDefault: boolean;
+      maxClaimsBytes: number;
+    }
+  >;
+  session: Readonly<z.output<typeof sessionSchema>>;
+  /** The session cookie's name, and the attributes every cookie of the session is set with. */
+  cookie: Readonly<{ name: string; attributes: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }> }>;
+  /** `allowed` holds origins (`scheme://host[:port]`), normalised from the URLs given. */
+  origins: Readonly<{ allowed?: readonly string[]; cors: boolean }>;
+  rateLimit: Readonly<{
+    login: Readonly<{ perIp: Limit; perAccountAndIp: Limit; perAccount: Limit; perKnownDevice: Limit }>;
+    refresh: Readonly<{ perIp: Limit; perSession: Limit }>;
+    oidcLogin: Readonly<{ perIp: Limit }>;
+    clientAuth: Readonly<{ perIp: Limit; perClient: Limit }>;
+  }>;
   clock: Clock;
   /** Each client's id, the SHA-256 (base64url) of its secret, and which tokens it may see. */
   resourceClients: readonly ResolvedResourceClient[];
-  maxClaimsBytes: number;
   scopePolicies: Readonly<Record<string, Readonly<z.output<typeof failPolicySchema>>>>;
-  audience: string | readonly string[];
-  cookieName: string;
-  cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -410,42 +509,50 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${where || 'options'}: ${issue.message}`;
 }
 
+const invalid = (message: string) => new TypeError(`Invalid Latchkey BFF options: ${message}`);
+
+/** Freezes a group of rate limits and each limit in it. */
+function freezeLimits<T extends Record<string, object>>(group: T): Readonly<T> {
+  return Object.freeze(Object.fromEntries(Object.entries(group).map(([name, limit]) => [name, Object.freeze({ ...limit })])) as T);
+}
+
 /** Validates every option once and returns a frozen, fully-defaulted object. Throws a readable error on bad input. */
 export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOptions> & { logger?: Logger } {
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) {
     const detail = parsed.error.issues.map(describeIssue).join('; ');
-    throw new TypeError(`Invalid Latchkey BFF options: ${detail}`);
+    throw invalid(detail);
   }
   const o = parsed.data;
-  if (o.absoluteTimeoutSeconds < o.idleTimeoutSeconds) {
-    throw new TypeError('Invalid Latchkey BFF options: absoluteTimeoutSeconds must be >= idleTimeoutSeconds');
+  const { tokens, session, origins } = o;
+  if (session.absoluteTimeoutSeconds < session.idleTimeoutSeconds) {
+    throw invalid('session.absoluteTimeoutSeconds must be >= session.idleTimeoutSeconds');
   }
-  if (o.proxyRotationSeconds <= o.rotationGraceSeconds) {
+  if (session.proxyRotationSeconds <= session.rotationGraceSeconds) {
     // A credential rotated again before the grace of the previous rotation ran out would strand calls still in flight.
-    throw new TypeError('Invalid Latchkey BFF options: proxyRotationSeconds must be greater than rotationGraceSeconds');
+    throw invalid('session.proxyRotationSeconds must be greater than session.rotationGraceSeconds');
   }
-  if (o.allowedOrigins === undefined && process.env.NODE_ENV === 'production') {
-    throw new TypeError(
-      'Invalid Latchkey BFF options: allowedOrigins is required when NODE_ENV=production. Without it the Origin check ' +
+  if (origins.allowed === undefined && process.env.NODE_ENV === 'production') {
+    throw invalid(
+      'origins.allowed is required when NODE_ENV=production. Without it the Origin check ' +
         "trusts the request's own Host header, which a DNS-rebinding page controls. List the origins of your pages, " +
-        "for example allowedOrigins: ['https://app.example.com'].",
+        "for example origins: { allowed: ['https://app.example.com'] }.",
     );
   }
-  if (o.cors && o.allowedOrigins === undefined) {
-    throw new TypeError('Invalid Latchkey BFF options: cors needs allowedOrigins (the origins whose pages may call the BFF and read its answers)');
+  if (origins.cors && origins.allowed === undefined) {
+    throw invalid('origins.cors needs origins.allowed (the origins whose pages may call the BFF and read its answers)');
   }
   // Claims ride base64url-encoded (4/3) next to about 1 KB of registered claims, header and signature.
-  const claimsRoom = Math.max(0, Math.floor(((o.maxTokenBytes - 1024) * 3) / 4));
-  const maxClaimsBytes = o.maxClaimsBytes ?? Math.min(1024, claimsRoom);
+  const claimsRoom = Math.max(0, Math.floor(((tokens.maxBytes - 1024) * 3) / 4));
+  const maxClaimsBytes = tokens.maxClaimsBytes ?? Math.min(1024, claimsRoom);
   if (maxClaimsBytes > claimsRoom) {
-    throw new TypeError('Invalid Latchkey BFF options: maxClaimsBytes is too large for maxTokenBytes (tokens with those claims would be refused)');
+    throw invalid('tokens.maxClaimsBytes is too large for tokens.maxBytes (tokens with those claims would be refused)');
   }
   const insecure = o.dangerouslyAllowInsecureHttp;
   // `__Host-` requires Secure; a plain-http cookie must not claim the prefix or browsers drop it.
-  const cookieName = o.cookieName ?? (insecure ? DEFAULT_COOKIE_NAME.replace(/^__Host-/, '') : DEFAULT_COOKIE_NAME);
+  const cookieName = o.cookie.name ?? (insecure ? DEFAULT_COOKIE_NAME.replace(/^__Host-/, '') : DEFAULT_COOKIE_NAME);
   if (!insecure && !cookieName.startsWith('__Host-')) {
-    throw new TypeError('Invalid Latchkey BFF options: cookieName must start with __Host- (or set dangerouslyAllowInsecureHttp)');
+    throw invalid('cookie.name must start with __Host- (or set dangerouslyAllowInsecureHttp)');
   }
   let oidc: ResolvedOidcOptions | undefined;
   try {
@@ -455,11 +562,28 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
   }
   return Object.freeze({
     ...o,
-    audience: Object.freeze(o.audience ?? o.issuer) as string | readonly string[],
-    secrets: Object.freeze([...o.secrets]) as unknown as string[],
-    allowedOrigins: o.allowedOrigins ? (Object.freeze(o.allowedOrigins.map((u) => new URL(u).origin)) as unknown as string[]) : undefined,
-    cookieName,
-    maxClaimsBytes,
+    tokens: Object.freeze({
+      ...tokens,
+      audience: Object.freeze(tokens.audience ?? tokens.issuer) as string | readonly string[],
+      audienceIsDefault: tokens.audience === undefined,
+      maxClaimsBytes,
+    }),
+    session: Object.freeze({ ...session }),
+    cookie: Object.freeze({
+      name: cookieName,
+      attributes: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
+    }),
+    origins: Object.freeze({
+      ...(origins.allowed ? { allowed: Object.freeze(origins.allowed.map((u) => new URL(u).origin)) } : {}),
+      cors: origins.cors,
+    }),
+    rateLimit: Object.freeze({
+      login: freezeLimits(o.rateLimit.login),
+      refresh: freezeLimits(o.rateLimit.refresh),
+      oidcLogin: freezeLimits(o.rateLimit.oidcLogin),
+      clientAuth: freezeLimits(o.rateLimit.clientAuth),
+    }),
+    secrets: Object.freeze([...o.secrets]),
     clock: o.clock ?? systemClock,
     scopePolicies: Object.freeze(Object.fromEntries(Object.entries(o.scopePolicies).map(([scope, policy]) => [scope, Object.freeze(policy)]))),
     // Only the hashes are kept: the resolved options never hold a client's secret.
@@ -476,7 +600,6 @@ export function resolveBffOptions(input: BffOptions): Readonly<ResolvedBffOption
     ),
     oidc,
     tracing: Object.freeze({ ...o.tracing }),
-    cookie: Object.freeze({ secure: !insecure, sameSite: 'strict' as const, httpOnly: true as const, path: '/' as const }),
   });
 }
 

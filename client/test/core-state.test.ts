@@ -93,7 +93,7 @@ describe('state machine', () => {
     expect(bff.count('/refresh')).toBe(1);
   });
 
-  it("reads any app's hint (`<cookieName>-hint`), and always asks a BFF on another origin, whose cookies it cannot read", async () => {
+  it("reads any app's hint (`<cookie.name>-hint`), and always asks a BFF on another origin, whose cookies it cannot read", async () => {
     const custom = createFakeBff();
     document.cookie = `${HINT_COOKIE}=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
     document.cookie = 'orders-hint=1; path=/';

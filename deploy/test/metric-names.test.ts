@@ -93,7 +93,7 @@ describe('metric names in the rules and the dashboard', () => {
     bff = await createBff({
       store: new MemoryStore({ warnInProduction: false }),
       secrets: ['deploy-test-secret-0123456789-abcdefghijklmnop'],
-      issuer: 'https://app.example.test',
+      tokens: { issuer: 'https://app.example.test' },
       authenticate: async () => null,
     });
     registry = new Map();

@@ -159,9 +159,13 @@ describe('generated reference tables', () => {
       // heartbeatSeconds is positive: 0 is refused, so the table must not offer it.
       expect(rows.get('eventStreams.heartbeatSeconds')?.type).toBe('number > 0, <= 300');
       expect(() => z.parse(optionsSchema.shape.eventStreams, { heartbeatSeconds: 0 })).toThrow();
-      expect(rows.get('rotationGraceSeconds')).toMatchObject({ type: 'integer 0..120', default: '`15`' });
+      expect(rows.get('session.rotationGraceSeconds')).toMatchObject({ type: 'integer 0..120', default: '`15`' });
       expect(rows.get('scopePolicies.<scope>.maxStalenessMs')).toMatchObject({ default: '`30000`' });
-      expect(rows.get('idleTimeoutSeconds')?.default).toBe('`604800` (7 days)');
+      expect(rows.get('session.idleTimeoutSeconds')?.default).toBe('`1800` (30 min)');
+      // A group that may be left out is one with defaults; `tokens` names the issuer, so it must be given.
+      expect(rows.get('session')?.default).toBe('the defaults of its fields');
+      expect(rows.get('rateLimit.refresh.perSession')?.default).toBe('`{ limit: 60, windowMs: 60000 }`');
+      expect(rows.get('tokens')?.default).toBe('required');
       expect(optionsTable(optionsSchema, 'README.md')).toContain('[docs/tracing.md](docs/tracing.md)');
       expect(optionsTable(optionsSchema, 'docs/security.md')).toContain('[docs/tracing.md](tracing.md)');
     });

@@ -1,7 +1,7 @@
 /**
  * A BFF on another origin than the page, in real Chromium: the page on https://app.example.com:<P1>, the BFF on
  * https://auth.example.com:<P2> (same site: `com` is the public suffix, so both hosts belong to the site example.com), with
- * `cors: true` and allowedOrigins [the page]. Chromium resolves *.example.com and *.example.net to 127.0.0.1
+ * `origins: { cors: true, allowed: [the page] }`. Chromium resolves *.example.com and *.example.net to 127.0.0.1
  * (--host-resolver-rules): nothing leaves the machine. TLS with a certificate made for the run, because the
  * `__Host-` cookie needs a secure origin, and Chromium treats only localhost (and *.localhost) as one over plain
  * http — but every *.localhost host is a site of its own (localhost is no registrable domain), so app.localhost and
@@ -103,10 +103,9 @@ test.beforeAll(async () => {
   bff = await createBff({
     store,
     secrets: [`e2e-${randomBytes(24).toString('base64url')}`],
-    issuer: BFF,
+    tokens: { issuer: BFF },
     authenticate: await createDemoAuthenticate(),
-    allowedOrigins: [APP, CROSS_SITE],
-    cors: true,
+    origins: { allowed: [APP, CROSS_SITE], cors: true },
     logger: pino({ level: 'silent' }),
   });
   bffApp.use((req, res, next) => {

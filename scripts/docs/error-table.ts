@@ -14,7 +14,7 @@ export const ERROR_WHEN: Readonly<Record<ErrorCode, string>> = {
     'a malformed body, parameter or path (bad JSON, a missing, wrong or, on the admin routes, unknown field), a `returnTo` that leaves the site, two client authentication methods or a repeated parameter at `/introspect` and `/revoke`, a back-channel logout token that does not verify, `GET /oidc/logout` without a valid logout handle',
   unsupported_media_type: 'a body that is not JSON in UTF-8 (on `/introspect` and `/revoke`: not form-encoded in UTF-8), or a compressed one',
   payload_too_large:
-    "a body over its route's cap (8 KB on the cookie routes; `maxTokenBytes` + 1 KB on the admin routes, + 4 KB on `/introspect` and `/revoke`), or more than 16 form parameters",
+    "a body over its route's cap (8 KB on the cookie routes; `tokens.maxBytes` + 1 KB on the admin routes, + 4 KB on `/introspect` and `/revoke`), or more than 16 form parameters",
   invalid_credentials: '`POST /login` with a wrong password or an unknown user (the same answer for both)',
   invalid_client: "a resource client's authentication at `/introspect` or `/revoke` missing or failed",
   rate_limited:

@@ -28,12 +28,24 @@ const ACTION: Record<string, string> = {
   revoke_all_sessions: 'revoked every session of every user',
 };
 
+/** The end reasons of `@latchkey/shared` (SESSION_END_REASONS), as the feed says them. */
 const REASON: Record<string, string> = {
   logout: 'signed out',
   logout_all: 'signed out everywhere',
-  session_revoked: 'revoked',
-  session_expired: 'expired',
+  logout_others: 'signed out from another of the user’s devices',
+  device_revoked: 'signed out by the user from another device',
+  replaced: 'replaced by a new sign-in in the same browser',
+  admin_user: 'revoked by an administrator (every device of the user)',
+  admin_device: 'revoked by an administrator',
+  tenant_revoked: 'revoked with its tenant',
+  all_revoked: 'revoked with every session',
   reuse_detected: 'a superseded refresh credential was presented: the device session was ended',
+  idle: 'expired: no activity within the idle timeout',
+  absolute: 'expired: absolute lifetime reached',
+  cap_evicted: 'signed out: the per-user session cap was reached',
+  backchannel: 'signed out by the identity provider (back-channel logout)',
+  idp_refused: 'ended: the identity provider refused its refresh token',
+  validate_refused: 'ended: the application no longer accepts the account (validateSession)',
 };
 
 /** One sentence per entry, built from ids only; React renders every part as text. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { sessionEndedReasonOf } from '@latchkey/shared';
 import type { DevicesChangedData, ReconnectData, SessionEndedData, SessionEndedReason, StreamEventName } from '@latchkey/shared';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { StreamedBody } from '../http/exchange.js';
@@ -137,7 +138,7 @@ export class EventStreams {
   /** Fans one log event out to the streams it concerns. */
   dispatch(event: RevocationEvent): void {
     if (event.kind === 'sid') {
-      this.endSession(event.id, event.reason ?? 'session_revoked');
+      this.endSession(event.id, event.reason === undefined ? 'session_revoked' : sessionEndedReasonOf(event.reason));
       if (event.userId !== undefined) this.devicesChanged(event.userId, { sid: event.id, change: 'ended' });
     } else if (event.kind === 'session') {
       this.devicesChanged(event.userId, { sid: event.id, change: 'started' });

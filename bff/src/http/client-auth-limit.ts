@@ -10,7 +10,7 @@ const MAX_KNOWN_ADDRESSES = 10_000;
 
 /**
  * Limits on resource-client authentication (`/introspect`, `/revoke`), counted in the store's backend like the login
- * limits: failures per client IP (`clientAuthPerIp`) and per configured client id from all IPs (`clientAuthPerClient`).
+ * limits: failures per client IP (`rateLimit.clientAuth.perIp`) and per configured client id from all IPs (`rateLimit.clientAuth.perClient`).
  *
  * A wrong secret is counted (one atomic increment per counter) and answered 429 instead of 401 once a counter is over.
  * A right secret is counted as nothing but still refused while a counter it falls under is over, so past the limit a
@@ -26,7 +26,7 @@ export interface ClientAuthLimit {
 }
 
 export function createClientAuthLimit(ctx: BffContext): ClientAuthLimit {
-  const { clientAuthPerIp, clientAuthPerClient } = ctx.options.rateLimit;
+  const { perIp: clientAuthPerIp, perClient: clientAuthPerClient } = ctx.options.rateLimit.clientAuth;
   const refused = { countRefusal: () => {} };
   const perIp = new RequestLimit(ctx, 'client-auth-ip', clientAuthPerIp, refused);
   const perClient = new RequestLimit(ctx, 'client-auth-client', clientAuthPerClient, refused);

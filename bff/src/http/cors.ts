@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { CSRF_HEADER } from '@latchkey/shared';
 
 /**
- * How long a browser may reuse a preflight answer, seconds. Bounded so that removing an origin from allowedOrigins
+ * How long a browser may reuse a preflight answer, seconds. Bounded so that removing an origin from `origins.allowed`
  * takes effect within minutes (Chromium caps it at 7200 anyway, Firefox at 86400).
  */
 export const CORS_MAX_AGE_SECONDS = 600;
@@ -21,7 +21,7 @@ export interface CorsDecision {
 
 /**
  * CORS for pages on another origin than the BFF (app.example.com calling auth.example.com), answered for exactly the
- * configured allowedOrigins: the request's Origin is echoed only when it is listed (never `*`, never an unlisted
+ * configured `origins.allowed`: the request's Origin is echoed only when it is listed (never `*`, never an unlisted
  * one), with credentials (the session cookie) and a preflight allowing `X-CSRF` and `Content-Type`. An unlisted Origin
  * gets no CORS header and goes on to the CSRF check, which refuses it with 403 `csrf_rejected` naming the expected
  * origins. Every answer, listed Origin or not, says `Vary: Origin`: a shared cache must never hand one origin's answer

@@ -29,7 +29,7 @@ export function originRefusal(req: RequestView, allowedOrigins: readonly string[
   // Echoed in a message a page may show: bounded, and without control or invisible characters.
   const origin = stripControls(req.get('origin') ?? '').slice(0, 200);
   const expected = expectedOrigins(req, allowedOrigins).join(', ');
-  const hint = allowedOrigins ? '' : " (this BFF's own origin as the request shows it; set allowedOrigins to allow others)";
+  const hint = allowedOrigins ? '' : " (this BFF's own origin as the request shows it; set origins.allowed to allow others)";
   return `Origin ${origin} is not allowed; expected one of: ${expected}${hint}.`;
 }
 
@@ -57,7 +57,7 @@ export function checkCsrf(req: RequestView, allowedOrigins: readonly string[] | 
     // A preflight from a listed origin reaches this only when CORS is off (with it on, the CORS check answers).
     const preflight = req.method === 'OPTIONS' && req.get('origin') !== undefined;
     const message = preflight
-      ? `A CORS preflight from ${stripControls(req.get('origin')!).slice(0, 200)}: pages on another origin need the BFF's cors option.`
+      ? `A CORS preflight from ${stripControls(req.get('origin')!).slice(0, 200)}: pages on another origin need the BFF's origins.cors option.`
       : `The ${CSRF_HEADER}: ${CSRF_HEADER_VALUE} header is missing.`;
     throw reject('missing_header', message);
   }

@@ -30,7 +30,7 @@ const mac = (secret: string, nonce: string, username: string): Buffer =>
  * cookie, a malformed or forged one, or one of another account.
  */
 export function knownDevice(cookieHeader: string | undefined, settings: CookieSettings, secrets: readonly string[], username: string): string | null {
-  const raw = readCookie(cookieHeader, deviceCookieName(settings.cookieName));
+  const raw = readCookie(cookieHeader, deviceCookieName(settings.name));
   if (raw === undefined || raw.length > MAX_VALUE_LENGTH) return null;
   const match = FORMAT.exec(raw);
   if (!match) return null;
@@ -46,5 +46,5 @@ export function knownDevice(cookieHeader: string | undefined, settings: CookieSe
 export function deviceCookieHeader(settings: CookieSettings, secrets: readonly string[], username: string): string {
   const nonce = randomToken(16);
   const value = `d1.${nonce}.${mac(secrets[0]!, nonce, username).toString('base64url')}`;
-  return serialize(deviceCookieName(settings.cookieName), value, { ...settings.cookie, maxAge: KNOWN_DEVICE_TTL_SECONDS });
+  return serialize(deviceCookieName(settings.name), value, { ...settings.attributes, maxAge: KNOWN_DEVICE_TTL_SECONDS });
 }

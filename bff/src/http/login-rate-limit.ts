@@ -6,7 +6,9 @@ import { accountId, ipKey, RequestLimit, type LimitSubject } from './rate-limit.
 export type LoginIpLimit = (ip: string | undefined) => Promise<void>;
 
 export function createLoginIpLimit(ctx: BffContext): LoginIpLimit {
-  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.perIp, { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) });
+  const limit = new RequestLimit(ctx, 'login-ip', ctx.options.rateLimit.login.perIp, {
+    countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }),
+  });
   return async (ip = '') => {
     await limit.take(ipKey(ip), { ip });
   };
@@ -45,7 +47,7 @@ export interface AccountFailureLimit {
 const MAX_WAITS = 50;
 
 export function createAccountFailureLimit(ctx: BffContext): AccountFailureLimit {
-  const { perAccount, perAccountAndIp, perKnownDevice } = ctx.options.rateLimit;
+  const { perAccount, perAccountAndIp, perKnownDevice } = ctx.options.rateLimit.login;
   const refused = { countRefusal: () => ctx.metrics.logins.inc({ outcome: 'rate_limited' }) };
   const accountAndIp = new RequestLimit(ctx, 'login-account-ip', perAccountAndIp, refused);
   const account = new RequestLimit(ctx, 'login-account', perAccount, refused);

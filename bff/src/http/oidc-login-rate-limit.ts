@@ -8,7 +8,7 @@ import { ipKey, RequestLimit } from './rate-limit.js';
  * top-level navigations count.
  */
 export function createOidcLoginIpLimit(ctx: BffContext): (ip: string | undefined) => Promise<void> {
-  const limit = new RequestLimit(ctx, 'oidc-login-ip', ctx.options.rateLimit.oidcLoginPerIp, {
+  const limit = new RequestLimit(ctx, 'oidc-login-ip', ctx.options.rateLimit.oidcLogin.perIp, {
     countRefusal: () => ctx.metrics.logins.inc({ outcome: 'oidc_login_rate_limited' }),
   });
   return async (address) => {

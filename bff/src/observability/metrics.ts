@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SESSION_END_REASONS } from '@latchkey/shared';
 
 /**
  * Every value each label of the BFF's labelled metrics takes. The counters are typed by it (a call site cannot write a
@@ -7,11 +8,20 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export const METRIC_LABELS = Object.freeze({
   latchkey_logins_total: { outcome: ['success', 'invalid_credentials', 'rate_limited', 'oidc_login_failed', 'oidc_login_rate_limited'] },
   latchkey_refreshes_total: {
-    outcome: ['rotated', 'replayed', 'reuse_detected', 'no_session', 'session_expired', 'session_revoked', 'rate_limited', 'idp_unavailable'],
+    outcome: [
+      'rotated',
+      'replayed',
+      'reuse_detected',
+      'no_session',
+      'session_expired',
+      'session_revoked',
+      'rate_limited',
+      'idp_unavailable',
+      'invalid_request',
+      'validate_unavailable',
+    ],
   },
-  latchkey_logouts_total: {
-    scope: ['device', 'all', 'revoke_device', 'admin_user', 'admin_device', 'admin_tenant', 'admin_all', 'others', 'idp_backchannel', 'evicted'],
-  },
+  latchkey_logouts_total: { reason: SESSION_END_REASONS },
   latchkey_admin_actions_total: {
     action: [
       'revoke_user',
@@ -69,7 +79,11 @@ export class BffMetrics {
     help: 'Device sessions revoked because a superseded refresh credential was presented.',
     registers: [this.registry],
   });
-  readonly logouts = labelledCounter(this.registry, 'latchkey_logouts_total', 'Logouts by scope (evicted: ended by the per-user session cap).');
+  readonly logouts = labelledCounter(
+    this.registry,
+    'latchkey_logouts_total',
+    'Device sessions the BFF ended, one per session, by reason (the end-reason vocabulary of @latchkey/shared; sessions that lapse unseen are not counted).',
+  );
   readonly adminActions = labelledCounter(
     this.registry,
     'latchkey_admin_actions_total',

@@ -64,7 +64,7 @@ export async function redirectOnFailure(
     if (!(error instanceof LatchkeyError) || setting === false || !prefersPage(req.get('accept'))) throw error;
     const code = authErrorCode(error);
     if (code === null) throw error;
-    return reply.redirect(withAuthError(errorTarget(req, setting, returnTo, ctx.options.allowedOrigins), code));
+    return reply.redirect(withAuthError(errorTarget(req, setting, returnTo, ctx.options.origins.allowed), code));
   }
 }
 

@@ -114,7 +114,7 @@ const providerSchema = z
     logoutTokenReplayWindowSeconds: positiveSeconds
       .max(24 * 3600)
       .default(600)
-      .describe('`oidc`: how old (by its `iat`) a back-channel logout token may be; its `jti` is remembered until then plus `clockSkewSeconds`'),
+      .describe('`oidc`: how old (by its `iat`) a back-channel logout token may be; its `jti` is remembered until then plus `tokens.clockSkewSeconds`'),
     dangerouslyAllowInsecureIdpRequests: z
       .boolean()
       .default(false)

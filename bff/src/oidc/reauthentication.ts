@@ -72,7 +72,7 @@ function parseAcrValues(value: unknown): string[] | undefined {
  */
 export function authenticationAgeProblem(ctx: BffContext, request: AuthenticationRequest | undefined, claims: IdpClaims): string | null {
   if (request?.maxAge === undefined) return null;
-  const skewMs = ctx.options.clockSkewSeconds * 1000;
+  const skewMs = ctx.options.tokens.clockSkewSeconds * 1000;
   const authTime = typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? claims.auth_time * 1000 : undefined;
   if (authTime === undefined) return 'The identity provider did not say when the user authenticated (auth_time).';
   if (ctx.now() - authTime > request.maxAge * 1000 + skewMs) return 'The identity provider’s authentication is older than allowed (max_age).';

@@ -24,7 +24,7 @@ export async function sessionToReplace(ctx: BffContext, cookieHeader: string | u
 export async function endReplacedSession(ctx: BffContext, replaced: ReplacedSession, by: { userId: string; ip: string | undefined }): Promise<void> {
   await endSessions(
     ctx,
-    { userId: replaced.userId, sid: replaced.sid, reason: 'logout' },
-    { scope: 'device', event: 'session_replaced', message: 'sign-in ended the session this browser had', fields: { ip: by.ip, by: by.userId } },
+    { userId: replaced.userId, sid: replaced.sid },
+    { reason: 'replaced', event: 'session_replaced', message: 'sign-in ended the session this browser had', fields: { ip: by.ip, by: by.userId } },
   );
 }

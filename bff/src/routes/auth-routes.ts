@@ -90,7 +90,7 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
     entry('POST', ROUTES.login, createLoginRoute(ctx, loginIpLimit, accountFailureLimit)),
     entry('POST', ROUTES.reauthenticate, createReauthenticateRoute(ctx, loginIpLimit, accountFailureLimit)),
     // Proxy mode without browser tokens: nothing hands a token to the page (the refresh route exists to do just that).
-    ...(ctx.options.browserTokens ? [entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked))] : []),
+    ...(ctx.options.tokens.browser ? [entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked))] : []),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),
     entry('POST', ROUTES.logoutAll, createLogoutAllRoute(ctx)),
     entry('POST', ROUTES.logoutOthers, createLogoutOthersRoute(ctx)),
@@ -104,7 +104,7 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
     const earlyRoute = findRoute(early, req);
     if (earlyRoute) return earlyRoute(req, reply);
     for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
-    checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
+    checkCsrf(req, ctx.options.origins.allowed, ctx.logger);
     req.body = await parseJson(req.bodySource);
     const route = findRoute(routes, req);
     if (!route) throw new LatchkeyError('not_found');

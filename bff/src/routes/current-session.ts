@@ -12,7 +12,7 @@ export type SessionRevocationCheck = (session: DeviceSessionRecord) => boolean;
 /**
  * GET /session: the signed-in user and device session, and no token (proxy mode's source of truth). Answers as the
  * refresh route does when there is no live session: 401 `no_session`, `session_expired`, `session_revoked` or
- * `reuse_detected`, with the cookie cleared. Slides the credential on the proxy's schedule (`proxyRotationSeconds`),
+ * `reuse_detected`, with the cookie cleared. Slides the credential on the proxy's schedule (`session.proxyRotationSeconds`),
  * so a proxy-mode page that only reads its session still keeps it alive.
  */
 export function createCurrentSessionRoute(ctx: BffContext, isRevoked: SessionRevocationCheck): AuthRoute {
@@ -21,7 +21,9 @@ export function createCurrentSessionRoute(ctx: BffContext, isRevoked: SessionRev
       const { session, setCookies } = await authenticateSession(ctx, req.get('cookie'), {
         ip: req.ip,
         route: 'session',
-        rotateAfterMs: ctx.options.proxyRotationSeconds * 1000,
+        rotateAfterMs: ctx.options.session.proxyRotationSeconds * 1000,
+        // A page asks for its session on its own (start-up, a tab coming back): not the user's activity.
+        activity: false,
       });
       if (isRevoked(session)) throw new LatchkeyError('session_revoked');
       const body: CurrentSessionResponse = {

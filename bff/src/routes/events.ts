@@ -21,7 +21,7 @@ export function createEventsRoute(
 ): AuthRoute {
   return async (req, reply) => {
     for (const [name, value] of NO_STORE_HEADERS) reply.header(name, value);
-    const refusal = originRefusal(req, ctx.options.allowedOrigins);
+    const refusal = originRefusal(req, ctx.options.origins.allowed);
     if (refusal) {
       // The same security event as the other cookie routes' CSRF check (the Origin, never cookies).
       logCsrfRejection(ctx.logger, req, 'origin');

@@ -41,7 +41,7 @@ export function createLoginRoute(ctx: BffContext, ipLimit: LoginIpLimit, account
   const traced = tracedRoute(ctx, 'latchkey.login', async (req: AuthRequest, reply: Reply, trace) => {
     const body = req.body as LoginBody;
     const ip = req.ip ?? '';
-    const device = knownDevice(req.get('cookie'), ctx.options, ctx.options.secrets, body.username);
+    const device = knownDevice(req.get('cookie'), ctx.options.cookie, ctx.options.secrets, body.username);
     const reservation = await accountLimit.reserve(body.username, ip, device);
     let user: Awaited<ReturnType<Authenticate>>;
     try {
@@ -71,7 +71,7 @@ export function createLoginRoute(ctx: BffContext, ipLimit: LoginIpLimit, account
     const issued = await issueSessionTokens(ctx, session, cookie);
     // A known device from now on (a fresh nonce: failures counted on an older cookie stay with it). After the session
     // cookie, so that stays the first Set-Cookie line.
-    const deviceCookie = deviceCookieHeader(ctx.options, ctx.options.secrets, body.username);
+    const deviceCookie = deviceCookieHeader(ctx.options.cookie, ctx.options.secrets, body.username);
     return reply
       .setCookie(...issued.setCookies)
       .setCookie(deviceCookie)

@@ -20,8 +20,7 @@ export function createLogoutAllRoute(ctx: BffContext): AuthRoute {
       ctx,
       { allOfUser: session.userId },
       {
-        scope: 'all',
-        count: 'action',
+        reason: 'logout_all',
         event: 'logout_all',
         message: 'logout on every device',
         log: 'summary',

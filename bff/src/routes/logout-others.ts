@@ -21,7 +21,7 @@ export function createLogoutOthersRoute(ctx: BffContext): AuthRoute {
       ctx,
       { othersOfUser: session.userId, keepKey: session.key },
       {
-        scope: 'others',
+        reason: 'logout_others',
         event: 'logout_others',
         message: 'logout on every other device',
         log: 'summary',

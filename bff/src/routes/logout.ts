@@ -24,7 +24,7 @@ export function createLogoutRoute(ctx: BffContext): AuthRoute {
     });
     let redirectTo: string | null = null;
     if (current !== null) {
-      const [ended] = await endSessions(ctx, { key: current.session.key, reason: 'logout' }, { scope: 'device', event: 'logout', message: 'logout' });
+      const [ended] = await endSessions(ctx, { key: current.session.key }, { reason: 'logout', event: 'logout', message: 'logout' });
       if (ended !== undefined) {
         trace.session(ended);
         redirectTo = await beginRpLogout(ctx, req.baseUrl, (line) => reply.setCookie(line), ended);

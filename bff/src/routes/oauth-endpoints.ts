@@ -26,7 +26,7 @@ const notFound: AuthRoute = () => Promise.reject(new LatchkeyError('not_found'))
 export function oauthEndpoints(ctx: BffContext, guard: Guard): RouteEntry[] {
   const fallback = [entry('ALL', ROUTES.introspect, notFound), entry('ALL', ROUTES.revoke, notFound)];
   if (ctx.options.resourceClients.length === 0) return fallback;
-  const parseForm = createFormBodyParser(ctx.options.maxTokenBytes + FORM_OVERHEAD_BYTES);
+  const parseForm = createFormBodyParser(ctx.options.tokens.maxBytes + FORM_OVERHEAD_BYTES);
   const authenticate = createClientAuthenticator(ctx.options.resourceClients, ctx.logger, createClientAuthLimit(ctx));
   const authenticated =
     (route: ClientRoute): AuthRoute =>

@@ -43,7 +43,7 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idps: IdentityProv
     const algorithms = await idp.signingAlgorithms();
     const keys = (await idp.signingKeys()).getKey('cooldown');
     const windowSeconds = idp.options.logoutTokenReplayWindowSeconds;
-    const skewSeconds = ctx.options.clockSkewSeconds;
+    const skewSeconds = ctx.options.tokens.clockSkewSeconds;
 
     let payload: JWTPayload;
     let typ: string | undefined;
@@ -84,7 +84,7 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idps: IdentityProv
     if (!(await ctx.store.useOnce(`bcl\n${iss}\n${payload.jti}`, acceptedUntil - ctx.now()))) {
       throw badToken('The logout token was already used.');
     }
-    const notice = { scope: 'idp_backchannel', event: 'oidc_backchannel_logout', message: 'back-channel logout', log: 'summary' } as const;
+    const notice = { reason: 'backchannel', event: 'oidc_backchannel_logout', message: 'back-channel logout', log: 'summary' } as const;
     if (sid !== undefined) {
       await endSessions(
         ctx,

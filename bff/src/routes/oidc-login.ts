@@ -34,7 +34,7 @@ export function createOidcLoginRoute(ctx: BffContext, idps: IdentityProviders, t
     await ipLimit(req.ip);
     // The query as Express's default ("simple") parser reads it: a repeated parameter is an array, and refused.
     const query = parseQuery(req.search.slice(1));
-    const returnTo = resolveReturnTo(req, query.returnTo, ctx.options.allowedOrigins);
+    const returnTo = resolveReturnTo(req, query.returnTo, ctx.options.origins.allowed);
     const idp = idps.forSignIn(single(query.provider, 'provider'));
     const deviceName = parseDeviceName(query.deviceName);
     // Step-up: max_age, and for `reauth=1` prompt=login (and acr_values) on the session this browser holds (reauthentication.ts).

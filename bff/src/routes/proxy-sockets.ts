@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import type { SessionEndedReason } from '@latchkey/shared';
+import { endReasonCode } from '../session/end.js';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 
@@ -102,15 +102,6 @@ interface OpenSocket {
   close(code: number, reason: string): void;
 }
 
-/** What a `sid` event's reason means for the page: the refresh route's session-ending code. */
-const REASON_CODE: Record<SessionEndedReason, string> = {
-  logout: 'no_session',
-  logout_all: 'session_revoked',
-  session_revoked: 'session_revoked',
-  reuse_detected: 'reuse_detected',
-  session_expired: 'session_expired',
-};
-
 /**
  * Every WebSocket open through `bff.proxy` in this process, by device session, so that a session that ends while its
  * socket is open closes the socket: each event of the revocation log (logout, logout-all, a device revoke, theft, a
@@ -137,7 +128,8 @@ export class ProxySockets {
     for (const socket of [...this.open]) {
       const { session } = socket;
       if (event.kind === 'sid' && event.id === session.sid) {
-        socket.close(SESSION_ENDED_CLOSE_CODE, REASON_CODE[event.reason ?? 'session_revoked']);
+        // What the reason means for the page: the refresh route's session-ending code.
+        socket.close(SESSION_ENDED_CLOSE_CODE, event.reason === undefined ? 'session_revoked' : endReasonCode(event.reason));
       } else if (event.kind !== 'sid' && this.isRevoked(session)) {
         socket.close(SESSION_ENDED_CLOSE_CODE, 'session_revoked');
       }

@@ -61,7 +61,7 @@ function viewOf(req: IncomingMessage, path: string): RequestView {
  */
 function checkOrigin(ctx: BffContext, view: RequestView): void {
   const origin = view.get('origin');
-  const allowed = ctx.options.allowedOrigins ?? [`${view.protocol}://${view.get('host') ?? ''}`];
+  const allowed = ctx.options.origins.allowed ?? [`${view.protocol}://${view.get('host') ?? ''}`];
   if (origin !== undefined && allowed.includes(origin)) return;
   logCsrfRejection(ctx.logger, view, 'origin');
   throw new LatchkeyError('csrf_rejected', origin === undefined ? 'A WebSocket needs an Origin header.' : `Origin ${origin.slice(0, 200)} is not allowed.`);
@@ -124,7 +124,7 @@ export function createUpgradeHandler(ctx: BffContext, deps: UpgradeDeps, options
     const below = urlBelow(url, mountPath);
     if (below === undefined) throw new LatchkeyError('not_found');
     const target = upstreamUrl(options.target, below);
-    const { session } = await authenticateSession(ctx, req.headers.cookie, { ip: view.ip, route: 'proxy', rotateAfterMs: null });
+    const { session } = await authenticateSession(ctx, req.headers.cookie, { ip: view.ip, route: 'proxy', rotateAfterMs: null, activity: true });
     if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
     const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
     if (!scopes.every((scope) => granted.includes(scope))) throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');

@@ -78,7 +78,7 @@ export type ProxyRouter = Router & { upgrade: UpgradeHandler };
 /**
  * `bff.proxy(options)`: forwards cookie-authenticated calls to one upstream path prefix, attaching the token
  * server-side (docs/proxy.md). Per request: the Origin and `X-CSRF` check, the method allow-list, the path (never
- * outside the target's prefix), the device session from its cookie (sliding rotation on `proxyRotationSeconds`, the
+ * outside the target's prefix), the device session from its cookie (sliding rotation on `session.proxyRotationSeconds`, the
  * refresh route's session-ending 401s), the local revocation view, the required scopes, the token, then the call:
  * bodies streamed both ways under the body limit and the timeout, hop-by-hop headers, `Cookie` and `Authorization`
  * dropped upstream, `Set-Cookie` dropped downstream, `X-Forwarded-*` set by the BFF. The upstream's status passes
@@ -101,7 +101,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
   const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connectTimeout: Math.min(options.timeoutMs, 10_000) });
   const router = Router();
   const methods = new Set<string>(options.methods);
-  const rotateAfterMs = ctx.options.proxyRotationSeconds * 1000;
+  const rotateAfterMs = ctx.options.session.proxyRotationSeconds * 1000;
 
   function fail(req: Request, res: Response, error: unknown): void {
     if (res.headersSent) {
@@ -128,10 +128,10 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
    * in the store errors, and marked on the span.
    */
   async function authenticate(req: Request, trace: RouteTrace) {
-    const raw = recent && readCookie(req.get('cookie'), ctx.options.cookieName);
+    const raw = recent && readCookie(req.get('cookie'), ctx.options.cookie.name);
     const key = raw ? sha256(raw) : undefined;
     try {
-      const authenticated = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs });
+      const authenticated = await authenticateSession(ctx, req.get('cookie'), { ip: req.ip, route: 'proxy', rotateAfterMs, activity: true });
       if (key) recent!.set(key, { session: authenticated.session, at: ctx.now() });
       return authenticated;
     } catch (error) {
@@ -157,7 +157,7 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
   }
 
   const forward = tracedRoute(ctx, 'latchkey.proxy', async (req: Request, res: Response, trace) => {
-    checkCsrf(req, ctx.options.allowedOrigins, ctx.logger);
+    checkCsrf(req, ctx.options.origins.allowed, ctx.logger);
     if (!methods.has(req.method)) throw new LatchkeyError('not_found');
     const url = upstreamUrl(options.target, urlBelowMount(req));
     const declared = Number(req.get('content-length') ?? '0');

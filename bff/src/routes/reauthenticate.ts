@@ -36,7 +36,7 @@ export function createReauthenticateRoute(ctx: BffContext, ipLimit: LoginIpLimit
         session.idp ? 'This session signed in at the identity provider: re-authenticate there.' : 'This session cannot re-authenticate: sign in again.',
       );
     }
-    const device = knownDevice(req.get('cookie'), ctx.options, ctx.options.secrets, username);
+    const device = knownDevice(req.get('cookie'), ctx.options.cookie, ctx.options.secrets, username);
     const reservation = await accountLimit.reserve(username, ip, device);
     let user: Awaited<ReturnType<Authenticate>>;
     try {
@@ -56,7 +56,8 @@ export function createReauthenticateRoute(ctx: BffContext, ipLimit: LoginIpLimit
     const restamped = await ctx.store.restampSession(session.userId, session.sid, stamp, ctx.now());
     if (restamped === null) throw new LatchkeyError('no_session');
     // A fresh credential for the stronger session (as a login would set one); the record comes back re-stamped.
-    const { result, nextSecret } = await rotateCookie(ctx, cookie);
+    // Re-authenticating is activity.
+    const { result, nextSecret } = await rotateCookie(ctx, cookie, ctx.now());
     let next: { generation: number; secret: string } | null = null;
     if (result.outcome === 'rotated') next = { generation: result.session.generation, secret: nextSecret };
     else if (result.outcome === 'replayed') {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AuthRequest, AuthResult, AuthRoute, Reply } from '../http/exchange.js';
@@ -5,11 +6,16 @@ import { ipKey, RequestLimit } from '../http/rate-limit.js';
 import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeaders, readSessionCookie, sessionCookieHeaders } from '../session/cookie.js';
-import { endSessions } from '../session/end.js';
-import { replayedSuccessor, reportTheft, rotateCookie } from '../session/rotate.js';
+import { endReasonCode, endSessions } from '../session/end.js';
+import { replayedSuccessor, reportExpiry, reportTheft, rotateCookie } from '../session/rotate.js';
+import { withValidatedClaims } from '../session/validate.js';
 import { issueSessionTokens } from '../session/token-response.js';
 import type { DeviceSessionRecord } from '../store/types.js';
-import { END_REASON_CODE } from '../session/authenticate.js';
+
+/** The optional body of POST /refresh (COMMON activity contract): seconds since the last real use any tab saw. */
+function refreshBodySchema(absoluteTimeoutSeconds: number) {
+  return z.strictObject({ idleSeconds: z.number().int().min(0).max(absoluteTimeoutSeconds).optional() });
+}
 
 /**
  * POST /refresh. Rotates the device session's credential (atomic in the store) and answers with a new access token.
@@ -17,6 +23,14 @@ import { END_REASON_CODE } from '../session/authenticate.js';
  * - previous credential within the grace window, successor not yet used: answer with that same successor (concurrent
  *   tabs, a retry after a lost response), unsealed with the presented credential;
  * - any older credential: theft. The store has already revoked the session and its access tokens.
+ *
+ * The optional body `{ idleSeconds }` says how long ago the page last saw real use (input, the application's API
+ * calls; never timers): the session's activity moves to now - idleSeconds (never backwards), and the idle timeout counts
+ * from it, so a tab whose timer keeps refreshing an unused page still reaches its idle end (ASVS 7.3.1). No body: used
+ * now (older clients). A session past its idle or absolute end ends here: 401 `session_expired`.
+ *
+ * With `validateSession`, the session is checked against the account (cached per session): refused, it ends (401
+ * `session_revoked`); kept, its answer's claims and scope go into the new token; a failing hook is 503.
  *
  * Rate limited per client IP and per device session (429 with Retry-After, which the client retries and never
  * treats as a sign-out); the cookie and the session are left as they are.
@@ -26,9 +40,16 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
   // Per IP passes when its counter is unreachable: on a Cluster that counter may live on another master than the
   // session, and a refresh must not fail for a master it does not need. The per-session counter lives with the
   // session (same slot), so it is unreachable only when the refresh would fail anyway.
-  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refreshPerIp, { countRefusal, whenStoreUnavailable: 'pass' });
-  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refreshPerSession, { countRefusal, placement: 'session' });
+  const perIp = new RequestLimit(ctx, 'refresh-ip', ctx.options.rateLimit.refresh.perIp, { countRefusal, whenStoreUnavailable: 'pass' });
+  const perSession = new RequestLimit(ctx, 'refresh-session', ctx.options.rateLimit.refresh.perSession, { countRefusal, placement: 'session' });
+  const bodySchema = refreshBodySchema(ctx.options.session.absoluteTimeoutSeconds);
   return tracedRoute(ctx, 'latchkey.refresh', async (req: AuthRequest, reply: Reply, trace): Promise<AuthResult> => {
+    // Before anything is counted or rotated: a malformed body changes nothing.
+    const body = bodySchema.safeParse(req.body);
+    if (!body.success) {
+      ctx.metrics.refreshes.inc({ outcome: 'invalid_request' });
+      throw new LatchkeyError('invalid_request', 'The refresh body must be empty or { "idleSeconds": <integer from 0 to the absolute lifetime> }.');
+    }
     const ip = req.ip ?? '';
     const cookie = readSessionCookie(ctx, req.get('cookie'));
     // Both counted at once, so an outage costs one store deadline, not two.
@@ -40,7 +61,7 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
       throw new LatchkeyError('no_session');
     }
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
-    const { result, nextSecret } = await rotateCookie(ctx, cookie);
+    const { result, nextSecret } = await rotateCookie(ctx, cookie, ctx.now() - (body.data.idleSeconds ?? 0) * 1000);
     if ('session' in result) trace.session(result.session);
     if ((result.outcome === 'rotated' || result.outcome === 'replayed') && isTenantRevoked(result.session)) {
       await endRevokedTenantSession(ctx, reply, result.session);
@@ -51,24 +72,32 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
         const cookie = { generation: result.session.generation, secret: nextSecret };
         // Only the rotating refresh renews at the IdP (one per generation): replays never spend the IdP refresh token twice.
         if (result.session.idp && ctx.idps) await renewAtIdpOrEnd(ctx, reply, result.session, cookie);
+        const session = await validateOrEnd(ctx, reply, result.session, cookie);
         ctx.metrics.refreshes.inc({ outcome: 'rotated' });
         trace.outcome('rotated');
-        return sendTokens(ctx, reply, result.session, cookie);
+        return sendTokens(ctx, reply, session, cookie);
       }
       case 'replayed': {
         const successor = replayedSuccessor(result.sealed, cookie);
         if (successor === null) break;
+        const replayed = { generation: result.session.generation, secret: successor };
+        const session = await validateOrEnd(ctx, reply, result.session, replayed);
         ctx.metrics.refreshes.inc({ outcome: 'replayed' });
         trace.outcome('replayed');
-        return sendTokens(ctx, reply, result.session, { generation: result.session.generation, secret: successor });
+        return sendTokens(ctx, reply, session, replayed);
       }
       case 'reuse_detected':
         ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
-        reportTheft(ctx, req.ip, result.session, cookie, 'refresh');
+        await reportTheft(ctx, req.ip, result.session, cookie, 'refresh');
         reply.setCookie(...clearedSessionCookieHeaders(ctx));
         throw new LatchkeyError('reuse_detected');
+      case 'expired':
+        await reportExpiry(ctx, result.session, result.reason, 'refresh');
+        ctx.metrics.refreshes.inc({ outcome: 'session_expired' });
+        reply.setCookie(...clearedSessionCookieHeaders(ctx));
+        throw new LatchkeyError('session_expired');
       case 'ended': {
-        const code = result.reason === null ? 'no_session' : END_REASON_CODE[result.reason];
+        const code = endReasonCode(result.reason);
         ctx.metrics.refreshes.inc({ outcome: code });
         reply.setCookie(...clearedSessionCookieHeaders(ctx));
         throw new LatchkeyError(code);
@@ -80,6 +109,37 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
     reply.setCookie(...clearedSessionCookieHeaders(ctx));
     throw new LatchkeyError('no_session');
   });
+}
+
+/**
+ * `validateSession` for a session this refresh keeps: the session as its new token must carry it. Refused: the session
+ * ends (401 `session_revoked`, its revocation event). The hook failing keeps the session and its new cookie (sent with
+ * the 503, so the client's retry presents the current credential).
+ */
+async function validateOrEnd(
+  ctx: BffContext,
+  reply: Reply,
+  session: DeviceSessionRecord,
+  cookie: { generation: number; secret: string },
+): Promise<DeviceSessionRecord> {
+  if (!ctx.validator) return session;
+  let validation;
+  try {
+    validation = await ctx.validator.validate(session);
+  } catch (error) {
+    ctx.metrics.refreshes.inc({ outcome: 'validate_unavailable' });
+    reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
+    throw error;
+  }
+  if (!validation.refused) return withValidatedClaims(session, validation);
+  await endSessions(
+    ctx,
+    { key: session.key },
+    { reason: 'validate_refused', event: 'session_validation_refused', message: 'validateSession refused the session; device session ended' },
+  );
+  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
+  reply.setCookie(...clearedSessionCookieHeaders(ctx));
+  throw new LatchkeyError('session_revoked');
 }
 
 async function sendTokens(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<AuthResult> {
@@ -99,8 +159,13 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
 async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: DeviceSessionRecord): Promise<never> {
   await endSessions(
     ctx,
-    { key: session.key, reason: 'session_revoked' },
-    { event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh', fields: { tenant: session.tenant } },
+    { key: session.key },
+    {
+      reason: 'tenant_revoked',
+      event: 'tenant_session_ended',
+      message: 'device session of a revoked tenant ended on refresh',
+      fields: { tenant: session.tenant },
+    },
   );
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
   reply.setCookie(...clearedSessionCookieHeaders(ctx));
@@ -124,8 +189,12 @@ async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSes
   if (outcome === 'recheck_due') {
     await endSessions(
       ctx,
-      { key: session.key, reason: 'session_expired' },
-      { event: 'oidc_recheck_due', message: 'no refresh token from the identity provider: device session ended for a new sign-in there' },
+      { key: session.key },
+      {
+        reason: 'idp_recheck',
+        event: 'oidc_recheck_due',
+        message: 'no refresh token from the identity provider: device session ended for a new sign-in there',
+      },
     );
     ctx.metrics.refreshes.inc({ outcome: 'session_expired' });
     reply.setCookie(...clearedSessionCookieHeaders(ctx));
@@ -134,8 +203,8 @@ async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSes
   if (outcome !== 'revoked_at_idp') return;
   await endSessions(
     ctx,
-    { key: session.key, reason: 'session_revoked' },
-    { event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended' },
+    { key: session.key },
+    { reason: 'idp_refused', event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended' },
   );
   ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
   reply.setCookie(...clearedSessionCookieHeaders(ctx));

@@ -21,7 +21,7 @@ const APPLIED_WAIT_MS = 1000;
  * milliseconds on Redis). 503 with Retry-After when the store cannot take the revocation.
  */
 export function createRevokeRoute(ctx: BffContext, guard: Guard): ClientRoute {
-  const skewMs = ctx.options.clockSkewSeconds * 1000;
+  const skewMs = ctx.options.tokens.clockSkewSeconds * 1000;
   const traced = tracedRoute(ctx, 'latchkey.revoke', async ({ form, client }: { form: FormParameters; client: ResourceClient }, reply: Reply, trace) => {
     const token = tokenParameter(form);
     const claims = await guard.verify(token).catch(rethrowStoreUnavailable);

@@ -11,7 +11,7 @@ import { sessionListEntry } from '../session/session-list-entry.js';
 export function createListSessionsRoute(ctx: BffContext): AuthRoute {
   return async (req, reply) => {
     const { session } = await requireSession(ctx, req.get('cookie'));
-    const sessions = await ctx.store.listUserSessions(session.userId, ctx.now(), ctx.options.maxSessionsPerUser);
+    const sessions = await ctx.store.listUserSessions(session.userId, ctx.now(), ctx.options.session.maxPerUser);
     const body: SessionListResponse = {
       sessions: sessions.map((s) => sessionListEntry(s, session.sid)),
     };
@@ -29,8 +29,8 @@ export function createRevokeSessionRoute(ctx: BffContext): AuthRoute {
     if (typeof id !== 'string' || !SID_FORMAT.test(id)) throw new LatchkeyError('not_found', 'No such session.');
     const [ended] = await endSessions(
       ctx,
-      { userId: session.userId, sid: id, reason: 'session_revoked' },
-      { scope: 'revoke_device', event: 'session_revoked', message: 'device signed out', fields: { by: session.sid } },
+      { userId: session.userId, sid: id },
+      { reason: 'device_revoked', event: 'session_revoked', message: 'device signed out', fields: { by: session.sid } },
     );
     if (ended === undefined) throw new LatchkeyError('not_found', 'No such session.');
     if (ended.sid === session.sid) reply.setCookie(...clearedSessionCookieHeaders(ctx));

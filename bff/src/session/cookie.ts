@@ -1,12 +1,10 @@
 import { parse, serialize } from 'cookie';
 import type { BffContext } from '../context.js';
+import type { ResolvedBffOptions } from '../options.js';
 import { decodeSessionCookie, encodeSessionCookie, type SessionCookieValue } from '../crypto/session-cookie-value.js';
 
-/** What the BFF's cookies are named and set with (the resolved options carry both). */
-export interface CookieSettings {
-  cookieName: string;
-  cookie: Readonly<{ secure: boolean; sameSite: 'strict'; httpOnly: true; path: '/' }>;
-}
+/** What the BFF's cookies are named and set with (the resolved options' `cookie`). */
+export type CookieSettings = ResolvedBffOptions['cookie'];
 
 /** Cookie headers longer than this are not parsed (no legitimate browser sends one: 8 KB is the common server cap). */
 const MAX_COOKIE_HEADER = 8192;
@@ -19,7 +17,7 @@ export function readCookie(header: string | undefined | null, name: string): str
 
 /** The signed session cookie of a `Cookie` header, decoded; null when absent, malformed, or not signed by any of our secrets. */
 export function readSessionCookie(ctx: BffContext, cookieHeader: string | undefined | null): SessionCookieValue | null {
-  const raw = readCookie(cookieHeader, ctx.options.cookieName);
+  const raw = readCookie(cookieHeader, ctx.options.cookie.name);
   return raw === undefined ? null : decodeSessionCookie(raw, ctx.options.secrets);
 }
 
@@ -39,17 +37,15 @@ export function sessionCookieHeaders(
   session: { key: string; absoluteExpiresAt: number },
   cookie: { generation: number; secret: string },
 ): string[] {
-  const { options } = ctx;
-  const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, options.secrets);
+  const { name, attributes } = ctx.options.cookie;
+  const value = encodeSessionCookie({ key: session.key, generation: cookie.generation, secret: cookie.secret }, ctx.options.secrets);
   const maxAge = Math.max(0, Math.floor((session.absoluteExpiresAt - ctx.now()) / 1000));
-  return [
-    serialize(options.cookieName, value, { ...options.cookie, maxAge }),
-    serialize(hintCookieName(options.cookieName), '1', { ...options.cookie, httpOnly: false, maxAge }),
-  ];
+  return [serialize(name, value, { ...attributes, maxAge }), serialize(hintCookieName(name), '1', { ...attributes, httpOnly: false, maxAge })];
 }
 
 /** The `Set-Cookie` lines that remove the session cookie and its hint cookie. */
 export function clearedSessionCookieHeaders(ctx: BffContext): string[] {
-  const cleared = { ...ctx.options.cookie, maxAge: 0, expires: new Date(0) };
-  return [serialize(ctx.options.cookieName, '', cleared), serialize(hintCookieName(ctx.options.cookieName), '', { ...cleared, httpOnly: false })];
+  const { name, attributes } = ctx.options.cookie;
+  const cleared = { ...attributes, maxAge: 0, expires: new Date(0) };
+  return [serialize(name, '', cleared), serialize(hintCookieName(name), '', { ...cleared, httpOnly: false })];
 }

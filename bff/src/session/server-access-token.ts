@@ -47,10 +47,10 @@ const marginMs = (ttlSeconds: number) => Math.min(30_000, (ttlSeconds * 1000) / 
 export function createServerAccessTokens(ctx: BffContext, options: ServerAccessTokenOptions): ServerAccessTokens {
   const entries = new Map<string, Entry>();
   const maxEntries = options.maxEntries ?? 10_000;
-  const margin = marginMs(ctx.options.accessTokenTtlSeconds);
+  const margin = marginMs(ctx.options.tokens.ttlSeconds);
 
   function mint(session: DeviceSessionRecord): Entry {
-    const { options: o } = ctx;
+    const o = ctx.options.tokens;
     const issued = issueAccessToken({
       keyRing: ctx.keyRing,
       issuer: o.issuer,
@@ -58,10 +58,10 @@ export function createServerAccessTokens(ctx: BffContext, options: ServerAccessT
       clientId: o.clientId,
       userId: session.userId,
       sid: session.sid,
-      ttlSeconds: o.accessTokenTtlSeconds,
+      ttlSeconds: o.ttlSeconds,
       notAfterMs: session.absoluteExpiresAt,
       nowMs: ctx.now(),
-      maxTokenBytes: o.maxTokenBytes,
+      maxTokenBytes: o.maxBytes,
       ...(session.claims ? { claims: session.claims } : {}),
       authentication: authenticationOf(session),
     });

@@ -37,7 +37,7 @@ const MAX_ENTRIES = 10_000;
  * The device session a request's cookie holds, read-only, for server rendering (`bff.getSession`): never rotates, never
  * writes the store, never sets a cookie. At most one store read (`resolveSession`); none when a recent answer for the
  * same cookie is cached. A cached answer is used only while:
- * - it is younger than `sessionReadCacheSeconds`, which never exceeds `rotationGraceSeconds`: an answer can outlive a
+ * - it is younger than `session.readCacheSeconds`, which never exceeds `session.rotationGraceSeconds`: an answer can outlive a
  *   rotation of its cookie by no more than the grace window that would have accepted that cookie anyway;
  * - the session's idle and absolute ends (as read) and, for the previous credential, its grace have not passed;
  * - the revocation view is current and does not know the session ended: logout, device revoke, logout-all, theft,
@@ -55,7 +55,7 @@ export class ServerSessionReader {
     private readonly ctx: BffContext,
     private readonly revocations: RevocationLookup,
   ) {
-    this.cacheMs = Math.min(ctx.options.sessionReadCacheSeconds, ctx.options.rotationGraceSeconds) * 1000;
+    this.cacheMs = Math.min(ctx.options.session.readCacheSeconds, ctx.options.session.rotationGraceSeconds) * 1000;
     this.cache = new LRUCache({ max: MAX_ENTRIES });
   }
 
@@ -66,7 +66,7 @@ export class ServerSessionReader {
 
   /** `read`, with the stored session record behind the answer (for the server-side access token). */
   async readRecord(cookieHeader: string | undefined | null): Promise<{ answer: ServerSession; record: DeviceSessionRecord } | null> {
-    const raw = readCookie(cookieHeader, this.ctx.options.cookieName);
+    const raw = readCookie(cookieHeader, this.ctx.options.cookie.name);
     if (raw === undefined) return null;
     // Keyed by a hash of the signed cookie value: the credential itself is never a key in memory.
     const cacheKey = this.cacheMs > 0 ? sha256(raw) : null;

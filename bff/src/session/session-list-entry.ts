@@ -8,7 +8,8 @@ export function sessionListEntry(session: DeviceSessionRecord, currentSid: strin
     deviceName: session.deviceName,
     userAgent: session.userAgent,
     createdAt: session.createdAt,
-    lastActiveAt: session.lastActiveAt,
+    // The last real use (not the last rotation: a timer's refresh is no activity).
+    lastActiveAt: session.lastActivityAt,
     current: session.sid === currentSid,
   };
 }

@@ -11,7 +11,7 @@ import { resolveGrantedClaims } from '../tokens/custom-claims.js';
 import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
 import { readSessionCookie } from './cookie.js';
 import { endSessions } from './end.js';
-import { reportTheft, rotateCookie } from './rotate.js';
+import { reportExpiry, reportTheft, rotateCookie } from './rotate.js';
 
 /** What starting a session reads of the request it came in on, whichever server carried it. */
 export interface SignInRequest {
@@ -41,7 +41,7 @@ export async function startDeviceSession(
   extra: { deviceName?: string; idp?: IdpLink; idToken?: IdpClaims; loginName?: string; via?: 'oidc' | 'oauth' } = {},
 ): Promise<StartedDeviceSession> {
   // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
-  const claims = resolveGrantedClaims(user, ctx.options.maxClaimsBytes);
+  const claims = resolveGrantedClaims(user, ctx.options.tokens.maxClaimsBytes);
   const now = ctx.now();
   const stamp = authenticationStamp(now, user, extra.idToken);
   const previous = readSessionCookie(ctx, req.cookieHeader);
@@ -57,9 +57,10 @@ export async function startDeviceSession(
     deviceName: extra.deviceName ?? describeUserAgent(userAgent),
     userAgent,
     createdAt: now,
-    lastActiveAt: now,
-    idleExpiresAt: Math.min(now + ctx.options.idleTimeoutSeconds * 1000, now + ctx.options.absoluteTimeoutSeconds * 1000),
-    absoluteExpiresAt: now + ctx.options.absoluteTimeoutSeconds * 1000,
+    rotatedAt: now,
+    lastActivityAt: now,
+    idleExpiresAt: Math.min(now + ctx.options.session.idleTimeoutSeconds * 1000, now + ctx.options.session.absoluteTimeoutSeconds * 1000),
+    absoluteExpiresAt: now + ctx.options.session.absoluteTimeoutSeconds * 1000,
     generation: 0,
     credentialHash: sha256(secret),
     previousHash: null,
@@ -74,14 +75,14 @@ export async function startDeviceSession(
   };
   const evicted = await ctx.store.createSession(session, {
     logTtlMs: ctx.markerTtlMs,
-    maxSessionsPerUser: ctx.options.maxSessionsPerUser,
+    maxSessionsPerUser: ctx.options.session.maxPerUser,
     now,
     markerTtlMs: ctx.markerTtlMs,
   });
   await endSessions(
     ctx,
     { alreadyEnded: evicted },
-    { scope: 'evicted', event: 'session_evicted', message: 'least recently active device signed out: session cap reached', fields: { by: session.sid } },
+    { reason: 'cap_evicted', event: 'session_evicted', message: 'least recently active device signed out: session cap reached', fields: { by: session.sid } },
   );
   // The operators' feed (GET /activity of the admin router): the log shows these only as ended sessions.
   for (const ended of evicted) ctx.activity.record({ kind: 'session_evicted', userId: user.id, sid: ended.sid });
@@ -98,14 +99,16 @@ export async function startDeviceSession(
  * old session, and nobody can end another device's session with a cookie that device has moved past.
  */
 async function endPresentedSession(ctx: BffContext, req: SignInRequest, cookie: SessionCookieValue, userId: string): Promise<void> {
-  const { result } = await rotateCookie(ctx, cookie);
+  const { result } = await rotateCookie(ctx, cookie, 'unchanged');
   if (result.outcome === 'rotated' || result.outcome === 'replayed') {
     await endSessions(
       ctx,
-      { key: cookie.key, reason: 'logout' },
-      { scope: 'device', event: 'session_replaced', message: 'login ended the session this browser had', fields: { ip: req.ip, by: userId } },
+      { key: cookie.key },
+      { reason: 'replaced', event: 'session_replaced', message: 'login ended the session this browser had', fields: { ip: req.ip, by: userId } },
     );
   } else if (result.outcome === 'reuse_detected') {
-    reportTheft(ctx, req.ip, result.session, cookie, 'login');
+    await reportTheft(ctx, req.ip, result.session, cookie, 'login');
+  } else if (result.outcome === 'expired') {
+    await reportExpiry(ctx, result.session, result.reason, 'login');
   }
 }

@@ -6,7 +6,7 @@ import { sessionCookieHeaders } from './cookie.js';
 
 /** What a login or refresh answers: a fresh access token for the session, and the cookie carrying its credential. */
 export interface IssuedSession {
-  /** Without a token when `browserTokens` is off (proxy mode: no token ever reaches the browser). */
+  /** Without a token when `tokens.browser` is off (proxy mode: no token ever reaches the browser). */
   body: TokenResponse | CurrentSessionResponse;
   /** The `Set-Cookie` lines of the (new or rotated) credential: the session cookie first, then its hint. */
   setCookies: string[];
@@ -17,24 +17,24 @@ export async function issueSessionTokens(
   session: DeviceSessionRecord,
   cookie: { generation: number; secret: string },
 ): Promise<IssuedSession> {
-  const { options } = ctx;
+  const { tokens } = ctx.options;
   const setCookies = sessionCookieHeaders(ctx, session, cookie);
   const publicView: CurrentSessionResponse = {
     user: { id: session.userId, name: session.userName },
     session: { id: session.sid, deviceName: session.deviceName, createdAt: session.createdAt },
   };
-  if (!options.browserTokens) return { body: publicView, setCookies };
+  if (!tokens.browser) return { body: publicView, setCookies };
   const issued = await issueAccessToken({
     keyRing: ctx.keyRing,
-    issuer: options.issuer,
-    audience: options.audience,
-    clientId: options.clientId,
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    clientId: tokens.clientId,
     userId: session.userId,
     sid: session.sid,
-    ttlSeconds: options.accessTokenTtlSeconds,
+    ttlSeconds: tokens.ttlSeconds,
     notAfterMs: session.absoluteExpiresAt,
     nowMs: ctx.now(),
-    maxTokenBytes: options.maxTokenBytes,
+    maxTokenBytes: tokens.maxBytes,
     ...(session.claims ? { claims: session.claims } : {}),
     authentication: authenticationOf(session),
   });

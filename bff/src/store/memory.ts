@@ -6,7 +6,6 @@ import { assertSessionKeyOf } from './session-key.js';
 import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatch } from './revocation-feed.js';
 import { credentialStanding } from '../session/credential-rule.js';
 
-import type { SessionEndedReason } from '@latchkey/shared';
 import type {
   AuthenticationStamp,
   CreateSessionOptions,
@@ -46,6 +45,9 @@ interface UserMarker {
 
 const isExpired = (record: DeviceSessionRecord, now: number): boolean => now >= record.idleExpiresAt || now >= record.absoluteExpiresAt;
 
+/** Which end an expired session reached (the absolute one when both). */
+const expiryReason = (record: DeviceSessionRecord, now: number): 'idle' | 'absolute' => (now >= record.absoluteExpiresAt ? 'absolute' : 'idle');
+
 const idpSidKey = (record: DeviceSessionRecord): string | null => (record.idp?.sid ? `${record.idp.iss}\n${record.idp.sid}` : null);
 
 const oldestFirst = (a: DeviceSessionRecord, b: DeviceSessionRecord): number => a.createdAt - b.createdAt || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0);
@@ -58,7 +60,7 @@ const everRefreshed = (record: DeviceSessionRecord): number => (record.generatio
  * sign-ins, see SessionLimits), then the least recently active, then the oldest.
  */
 const evictionOrder = (a: DeviceSessionRecord, b: DeviceSessionRecord): number =>
-  everRefreshed(a) - everRefreshed(b) || a.lastActiveAt - b.lastActiveAt || oldestFirst(a, b);
+  everRefreshed(a) - everRefreshed(b) || a.lastActivityAt - b.lastActivityAt || oldestFirst(a, b);
 
 /**
  * The embedded development store: per process, gone on restart, so not for production behind
@@ -122,7 +124,7 @@ export class MemoryStore implements SessionStore {
       // Same order as the Redis script.
       const live = this.liveUserSessions(record.userId, options.now ?? this.clock.now()).sort(evictionOrder);
       for (const victim of live.slice(0, Math.max(0, live.length - cap + 1))) {
-        this.end(victim, 'session_revoked', options.markerTtlMs ?? 0);
+        this.end(victim, 'cap_evicted', options.markerTtlMs ?? 0);
         evicted.push(structuredClone(victim));
       }
     }
@@ -161,8 +163,9 @@ export class MemoryStore implements SessionStore {
     const record = this.storedSession(input.key);
     if (!record) return { outcome: 'ended', reason: this.tombstoneReason(input.key) };
     if (isExpired(record, input.now)) {
-      this.end(record, 'session_expired', 0);
-      return { outcome: 'ended', reason: 'session_expired' };
+      const reason = expiryReason(record, input.now);
+      this.end(record, reason, input.markerTtlMs);
+      return { outcome: 'expired', reason, session: structuredClone(record) };
     }
 
     const standing = credentialStanding(record, input, input.now);
@@ -173,8 +176,10 @@ export class MemoryStore implements SessionStore {
       record.generation += 1;
       record.successorSealed = input.nextSealed;
       record.graceUntil = input.now + input.graceMs;
-      record.lastActiveAt = input.now;
-      record.idleExpiresAt = Math.min(input.now + input.idleTimeoutMs, record.absoluteExpiresAt);
+      record.rotatedAt = input.now;
+      // Activity never moves backwards, nor past now; a rotation alone does not move it (idle timeout, ASVS 7.3.1).
+      record.lastActivityAt = Math.min(input.now, Math.max(record.lastActivityAt, input.activityAt));
+      record.idleExpiresAt = Math.min(record.lastActivityAt + input.idleTimeoutMs, record.absoluteExpiresAt);
       return { outcome: 'rotated', session: structuredClone(record) };
     }
     if (standing === 'previous') return { outcome: 'replayed', session: structuredClone(record), sealed: record.successorSealed! };
@@ -206,16 +211,16 @@ export class MemoryStore implements SessionStore {
     return this.endIfLive(record, reason, now, markerTtlMs);
   }
 
-  async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+  async endAllUserSessions(userId: string, reason: SessionEndReason, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
     this.assertOpen();
     const ended: DeviceSessionRecord[] = [];
     for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
       const record = this.storedSession(key);
       if (!record) continue;
       if (isExpired(record, now)) {
-        this.end(record, 'session_expired', 0);
+        this.end(record, expiryReason(record, now), 0);
       } else {
-        this.end(record, 'session_revoked', markerTtlMs, 'logout_all');
+        this.end(record, reason, markerTtlMs);
         ended.push(structuredClone(record));
       }
     }
@@ -239,7 +244,7 @@ export class MemoryStore implements SessionStore {
     const ended: DeviceSessionRecord[] = [];
     for (const record of live) {
       if (record.key === keepKey) continue;
-      this.end(record, 'session_revoked', markerTtlMs);
+      this.end(record, 'logout_others', markerTtlMs);
       ended.push(structuredClone(record));
     }
     return ended.sort(oldestFirst);
@@ -253,7 +258,7 @@ export class MemoryStore implements SessionStore {
     }
     let ended = 0;
     for (const record of [...this.sessions.values()]) {
-      if (this.storedSession(record.key) && this.endIfLive(record, 'session_revoked', now, markerTtlMs)) ended++;
+      if (this.storedSession(record.key) && this.endIfLive(record, 'all_revoked', now, markerTtlMs)) ended++;
     }
     return ended;
   }
@@ -269,7 +274,7 @@ export class MemoryStore implements SessionStore {
     for (const key of [...(this.keysByTenant.get(tenant) ?? [])]) {
       const record = this.storedSession(key);
       if (!record || record.tenant !== tenant) continue;
-      const done = this.endIfLive(record, 'session_revoked', now, markerTtlMs);
+      const done = this.endIfLive(record, 'tenant_revoked', now, markerTtlMs);
       if (done) ended.push(done);
     }
     return ended.sort(oldestFirst);
@@ -384,13 +389,13 @@ export class MemoryStore implements SessionStore {
     return record;
   }
 
-  /** The user's live sessions (stored records, not copies); expired ones are ended as `session_expired`. */
+  /** The user's live sessions (stored records, not copies); expired ones are ended as `idle` or `absolute`. */
   private liveUserSessions(userId: string, now: number): DeviceSessionRecord[] {
     const live: DeviceSessionRecord[] = [];
     for (const key of [...(this.keysByUser.get(userId) ?? [])]) {
       const record = this.storedSession(key);
       if (!record) continue;
-      if (isExpired(record, now)) this.end(record, 'session_expired', 0);
+      if (isExpired(record, now)) this.end(record, expiryReason(record, now), 0);
       else live.push(record);
     }
     return live;
@@ -398,7 +403,7 @@ export class MemoryStore implements SessionStore {
 
   private endIfLive(record: DeviceSessionRecord, reason: SessionEndReason, now: number, markerTtlMs: number): DeviceSessionRecord | null {
     if (isExpired(record, now)) {
-      this.end(record, 'session_expired', 0);
+      this.end(record, expiryReason(record, now), 0);
       return null;
     }
     this.end(record, reason, markerTtlMs);
@@ -407,14 +412,14 @@ export class MemoryStore implements SessionStore {
 
   /**
    * Deletes the session, remembers why (a tombstone) until the earlier of its idle and absolute ends, and
-   * (markerTtlMs > 0) marks its sid revoked; the log event says why (`logged`, default `reason`) for event streams.
+   * (markerTtlMs > 0) marks its sid revoked; the log event says why, for event streams and the operators' feed.
    */
-  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number, logged: SessionEndedReason = reason as SessionEndedReason): void {
+  private end(record: DeviceSessionRecord, reason: SessionEndReason, markerTtlMs: number): void {
     this.unindex(record);
     // Until the session would have idled out anyway (see the Redis script): ended sessions must not pile up.
     this.tombstones.set(record.key, { reason, expiresAt: Math.min(record.idleExpiresAt, record.absoluteExpiresAt) });
     if (markerTtlMs > 0) {
-      this.revocationLog.append({ kind: 'sid', id: record.sid, userId: record.userId, reason: logged, expiresAt: this.clock.now() + markerTtlMs });
+      this.revocationLog.append({ kind: 'sid', id: record.sid, userId: record.userId, reason, expiresAt: this.clock.now() + markerTtlMs });
     }
   }
 
@@ -461,11 +466,11 @@ export class MemoryStore implements SessionStore {
     return this.globalMarker;
   }
 
-  /** Drops everything past its end as of `now` (the store's clock); idle-expired sessions become `session_expired` tombstones. */
+  /** Drops everything past its end as of `now` (the store's clock); idle-expired sessions become `idle` tombstones. */
   private sweep(now: number): void {
     for (const record of [...this.sessions.values()]) {
       if (now >= record.absoluteExpiresAt) this.unindex(record);
-      else if (now >= record.idleExpiresAt) this.end(record, 'session_expired', 0);
+      else if (now >= record.idleExpiresAt) this.end(record, 'idle', 0);
     }
     for (const [key, tombstone] of this.tombstones) if (now >= tombstone.expiresAt) this.tombstones.delete(key);
     for (const [userId, marker] of this.userMarkers) if (now >= marker.expiresAt) this.userMarkers.delete(userId);

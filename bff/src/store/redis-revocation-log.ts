@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { SessionEndedReason } from '@latchkey/shared';
+import { isSessionEndReason } from '@latchkey/shared';
 import type { RedisKeyLayout } from './redis-keys.js';
 import { RevocationLogBell } from './redis-log-bell.js';
 import type { ReadRevocationsOptions, RevocationBatch, RevocationEvent } from './revocation-feed.js';
@@ -188,12 +188,9 @@ function eventFromEntry(id: string, flat: string[]): RevocationEvent | null {
   if (kind === 'sid') {
     const userId = f.get('u');
     const reason = f.get('w');
-    return { kind, ...base, ...(userId === undefined ? {} : { userId }), ...(isEndedReason(reason) ? { reason } : {}) };
+    return { kind, ...base, ...(userId === undefined ? {} : { userId }), ...(isSessionEndReason(reason) ? { reason } : {}) };
   }
   if (kind === 'session') return { kind, ...base, userId: f.get('u') ?? '' };
   if (kind === 'jti' || kind === 'keyring') return { kind, ...base };
   return null;
 }
-
-const ENDED_REASONS: ReadonlySet<string> = new Set<SessionEndedReason>(['logout', 'logout_all', 'session_revoked', 'reuse_detected']);
-const isEndedReason = (value: string | undefined): value is SessionEndedReason => value !== undefined && ENDED_REASONS.has(value);

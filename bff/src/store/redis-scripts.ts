@@ -134,10 +134,16 @@ local function is_expired(rec, now)
   return now >= tonumber(rec.idleExpiresAt) or now >= tonumber(rec.absoluteExpiresAt)
 end
 
+-- Which end an expired session reached (the absolute one when both).
+local function expiry_reason(rec, now)
+  if now >= tonumber(rec.absoluteExpiresAt) then return 'absolute' end
+  return 'idle'
+end
+
 -- Deletes the session and its index entries, remembers why it ended (a tombstone) until the earlier of its
 -- idle and absolute ends, and (marker_ttl > 0) marks its sid revoked so access tokens already issued stop working.
--- The log event says why (why, default reason) and whose, for event streams.
-local function end_session(prefix, rec, reason, marker_ttl, why)
+-- The log event says why and whose, for event streams and the operators' feed.
+local function end_session(prefix, rec, reason, marker_ttl)
   redis.call('DEL', prefix .. 's:' .. rec.key)
   local sid_key = prefix .. 'sid:' .. rec.sid
   if redis.call('GET', sid_key) == rec.key then redis.call('DEL', sid_key) end
@@ -151,7 +157,7 @@ local function end_session(prefix, rec, reason, marker_ttl, why)
   -- sessions must not pile up for the whole absolute lifetime.
   redis.call('PEXPIREAT', tombstone, math.min(tonumber(rec.idleExpiresAt), tonumber(rec.absoluteExpiresAt)))
   if marker_ttl > 0 then
-    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true, {'u', rec.userId, 'w', why or reason})
+    log_revocation(prefix, 'sid', rec.sid, marker_ttl, '0', true, {'u', rec.userId, 'w', reason})
   end
 end
 
@@ -161,7 +167,7 @@ local function prune_index(user_index, now_str)
 end
 
 -- The user's live sessions as {rec, flat}, except the one keyed 'skip'; prunes the rest (entries whose session is
--- gone are removed, expired sessions are ended as session_expired).
+-- gone are removed, expired sessions are ended as idle or absolute).
 local function live_sessions(prefix, user_index, now, skip)
   local live = {}
   for _, key in ipairs(redis.call('ZRANGE', user_index, 0, -1)) do
@@ -171,7 +177,7 @@ local function live_sessions(prefix, user_index, now, skip)
     elseif key ~= skip then
       local rec = to_map(flat)
       if is_expired(rec, now) then
-        end_session(prefix, rec, 'session_expired', 0)
+        end_session(prefix, rec, expiry_reason(rec, now), 0)
       else
         table.insert(live, {rec = rec, flat = flat})
       end
@@ -180,10 +186,10 @@ local function live_sessions(prefix, user_index, now, skip)
   return live
 end
 
--- Ends every live session in an index that belongs(rec) accepts (with reason, marker TTL and the log's why), and
--- prunes the rest: entries whose session is gone or belongs elsewhere leave the index, expired sessions end as
--- session_expired. Returns the ended records (flat). Logout-all, back-channel logout and tenant revocation share it.
-local function end_indexed_sessions(prefix, index, belongs, now, reason, marker_ttl, why)
+-- Ends every live session in an index that belongs(rec) accepts (with reason and marker TTL), and prunes the rest:
+-- entries whose session is gone or belongs elsewhere leave the index, expired sessions end as idle or absolute.
+-- Returns the ended records (flat). Logout-all, back-channel logout and tenant revocation share it.
+local function end_indexed_sessions(prefix, index, belongs, now, reason, marker_ttl)
   local ended = {}
   for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
     local flat = redis.call('HGETALL', prefix .. 's:' .. key)
@@ -194,9 +200,9 @@ local function end_indexed_sessions(prefix, index, belongs, now, reason, marker_
       if not belongs(rec) then
         redis.call('ZREM', index, key)
       elseif is_expired(rec, now) then
-        end_session(prefix, rec, 'session_expired', 0)
+        end_session(prefix, rec, expiry_reason(rec, now), 0)
       else
-        end_session(prefix, rec, reason, marker_ttl, why)
+        end_session(prefix, rec, reason, marker_ttl)
         table.insert(ended, flat)
       end
     end
@@ -243,14 +249,14 @@ if cap > 0 then
     table.sort(live, function(a, b)
       local ra, rb = a.rec.generation ~= '0', b.rec.generation ~= '0'
       if ra ~= rb then return rb end
-      local la, lb = tonumber(a.rec.lastActiveAt), tonumber(b.rec.lastActiveAt)
+      local la, lb = tonumber(a.rec.lastActivityAt), tonumber(b.rec.lastActivityAt)
       if la ~= lb then return la < lb end
       local ca, cb = tonumber(a.rec.createdAt), tonumber(b.rec.createdAt)
       if ca ~= cb then return ca < cb end
       return a.rec.sid < b.rec.sid
     end)
     for i = 1, #live - cap + 1 do
-      end_session(prefix, live[i].rec, 'session_revoked', marker_ttl)
+      end_session(prefix, live[i].rec, 'cap_evicted', marker_ttl)
       table.insert(evicted, live[i].flat)
     end
   end
@@ -278,9 +284,12 @@ return evicted
 });
 
 /**
- * rotate (the credential rule of session/credential-rule.ts, line by line): the presented generation and hash, the successor's hash and sealed value, `idleCandidate` now + idleTimeoutMs.
+ * rotate (the credential rule of session/credential-rule.ts, line by line): the presented generation and hash, the
+ * successor's hash and sealed value, `activityAt` the latest real activity the caller knows of, `idleMs` the idle timeout.
  * Returns {'rotated', record} | {'replayed', record, sealed} | {'reuse_detected', record}
- *       | {'ended', reason or false} | {'mismatch'}.
+ *       | {'expired', 'idle' or 'absolute', record} | {'ended', reason or false} | {'mismatch'}.
+ * A session past its end is ended here (sid marked revoked, its event in the log) and answers 'expired'. A rotation
+ * moves the idle end only as far as the activity goes: a timer that refreshes an unused page keeps nothing alive.
  * Must be atomic: concurrent refreshes with the same credential must see exactly one rotation
  * (the others then see the previous generation and get the same successor), and a reuse must
  * end the session before any other refresh can act on it.
@@ -296,7 +305,8 @@ export const ROTATE = luaScript({
     nextSealed: 'string',
     nowStr: 'string',
     graceMs: 'number',
-    idleCandidate: 'string',
+    activityAt: 'string',
+    idleMs: 'string',
     markerTtl: 'number',
   },
   helpers: HELPERS,
@@ -310,8 +320,9 @@ end
 local rec = to_map(flat)
 
 if is_expired(rec, now) then
-  end_session(prefix, rec, 'session_expired', 0)
-  return {'ended', 'session_expired'}
+  local reason = expiry_reason(rec, now)
+  end_session(prefix, rec, reason, marker_ttl)
+  return {'expired', reason, flat}
 end
 
 local gen = tonumber(rec.generation)
@@ -329,17 +340,17 @@ if presented_gen == gen then
   local t = redis.call('TIME')
   local server_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local grace_until = string.format('%d', math.max(now, server_now) + grace_ms)
-  local idle_until = idle_candidate
-  if tonumber(idle_candidate) > tonumber(rec.absoluteExpiresAt) then
-    idle_until = rec.absoluteExpiresAt
-  end
+  -- Activity never moves backwards, nor past now. Integers below 2^53: exact in Lua's doubles, printed with %d.
+  local activity = math.min(now, math.max(tonumber(rec.lastActivityAt), tonumber(activity_at)))
+  local idle_until = string.format('%d', math.min(activity + tonumber(idle_ms), tonumber(rec.absoluteExpiresAt)))
   redis.call('HSET', session,
     'previousHash', rec.credentialHash,
     'credentialHash', next_hash,
     'generation', tostring(gen + 1),
     'successorSealed', next_sealed,
     'graceUntil', grace_until,
-    'lastActiveAt', now_str,
+    'rotatedAt', now_str,
+    'lastActivityAt', string.format('%d', activity),
     'idleExpiresAt', idle_until)
   return {'rotated', redis.call('HGETALL', session)}
 end
@@ -363,7 +374,7 @@ return {'reuse_detected', flat}
 /**
  * endSession.
  * Returns the ended record, or false when it was not live (an expired one is pruned as
- * `session_expired`). Atomic so a concurrent rotate cannot resurrect or re-end the session.
+ * `idle` or `absolute`). Atomic so a concurrent rotate cannot resurrect or re-end the session.
  */
 export const END_SESSION = luaScript({
   name: 'latchkeyEndSession',
@@ -375,7 +386,7 @@ local flat = redis.call('HGETALL', session)
 if #flat == 0 then return false end
 local rec = to_map(flat)
 if is_expired(rec, now) then
-  end_session(prefix, rec, 'session_expired', 0)
+  end_session(prefix, rec, expiry_reason(rec, now), 0)
   return false
 end
 end_session(prefix, rec, reason, marker_ttl)
@@ -401,7 +412,7 @@ if #flat == 0 then return false end
 local rec = to_map(flat)
 if rec.userId ~= user_id then return false end
 if is_expired(rec, now) then
-  end_session(prefix, rec, 'session_expired', 0)
+  end_session(prefix, rec, expiry_reason(rec, now), 0)
   return false
 end
 end_session(prefix, rec, reason, marker_ttl)
@@ -412,7 +423,7 @@ return flat
 /**
  * listUserSessions. `limit` '0': all.
  * Returns the live records among the `limit` newest index entries (unordered; the caller sorts) and prunes the
- * rest: index entries whose session is gone are removed, expired sessions are ended as `session_expired`.
+ * rest: index entries whose session is gone are removed, expired sessions are ended as `idle` or `absolute`.
  * Bounded: the index holds at most the cap (createSession evicts), and `limit` bounds it even for a user indexed
  * with more from before the cap applied.
  * Atomic so pruning never removes a session that a concurrent rotate just kept alive.
@@ -435,7 +446,7 @@ for _, key in ipairs(redis.call('ZRANGE', user_index, limit > 0 and -limit or 0,
     if rec.userId ~= user_id then
       redis.call('ZREM', user_index, key)
     elseif is_expired(rec, now) then
-      end_session(prefix, rec, 'session_expired', 0)
+      end_session(prefix, rec, expiry_reason(rec, now), 0)
     else
       table.insert(live, flat)
     end
@@ -447,7 +458,7 @@ return live
 
 /**
  * endAllUserSessions.
- * Ends every live session of the user as `session_revoked` (marking each sid), prunes the rest,
+ * Ends every live session of the user with `reason` (marking each sid), prunes the rest,
  * and raises `revoked_after` (never lowers it). Returns the ended records.
  * Must be atomic: a session created concurrently is either ended with the rest or untouched,
  * and no token can be issued between ending the sessions and setting `revoked_after`.
@@ -455,13 +466,13 @@ return live
 export const END_ALL_USER_SESSIONS = luaScript({
   name: 'latchkeyEndAllUserSessions',
   keys: ['userIndex', 'userMarker'],
-  argv: { prefix: 'string', userId: 'string', revokedAfter: 'string', nowStr: 'string', markerTtl: 'number' },
+  argv: { prefix: 'string', userId: 'string', reason: 'string', revokedAfter: 'string', nowStr: 'string', markerTtl: 'number' },
   helpers: HELPERS,
   body: `
 local now = tonumber(now_str)
 -- O(cap): createSession keeps the index at the cap. Every session in it is ended, however many there are.
 prune_index(user_index, now_str)
-local ended = end_indexed_sessions(prefix, user_index, function(rec) return rec.userId == user_id end, now, 'session_revoked', marker_ttl, 'logout_all')
+local ended = end_indexed_sessions(prefix, user_index, function(rec) return rec.userId == user_id end, now, reason, marker_ttl)
 if marker_ttl > 0 then
   log_revocation(prefix, 'user', user_id, marker_ttl, raise_marker(user_marker, revoked_after, marker_ttl), true)
 end
@@ -472,7 +483,7 @@ return ended
 /**
  * endOtherUserSessions (logout-others). `keep`: the caller's session, in the user's shard like `userIndex`.
  * Returns false, changing nothing, when `keep` is not a live session of the user; otherwise ends every other live
- * session of the user (each like END_SESSION, reason `session_revoked`) and prunes the rest. Returns the ended records.
+ * session of the user (each like END_SESSION, reason `logout_others`) and prunes the rest. Returns the ended records.
  * Atomic: a device cannot refresh between the check and the end, and a session created concurrently is either ended
  * with the rest or untouched.
  */
@@ -488,14 +499,14 @@ if #kept == 0 then return false end
 local rec = to_map(kept)
 if rec.userId ~= user_id or rec.key ~= keep_key then return false end
 if is_expired(rec, now) then
-  end_session(prefix, rec, 'session_expired', 0)
+  end_session(prefix, rec, expiry_reason(rec, now), 0)
   return false
 end
 prune_index(user_index, now_str)
 local ended = {}
 for _, other in ipairs(live_sessions(prefix, user_index, now, keep_key)) do
   if other.rec.userId == user_id then
-    end_session(prefix, other.rec, 'session_revoked', marker_ttl)
+    end_session(prefix, other.rec, 'logout_others', marker_ttl)
     table.insert(ended, other.flat)
   else
     redis.call('ZREM', user_index, other.rec.key)
@@ -524,7 +535,7 @@ return 1
  * revokeAllSessions, step 2, once per shard and repeated until done. `index`: the shard's index of every session
  * (`S al`); `sweep`: what is left to end (`S as`). With `begin` '1' the index moves into the sweep set first, so
  * sessions created from then on (a new login right after the revocation) are not in it and survive. Each call ends at
- * most `limit` sessions of the sweep set (each like END_SESSION, reason `session_revoked`), removing every entry it
+ * most `limit` sessions of the sweep set (each like END_SESSION, reason `all_revoked`), removing every entry it
  * looks at, so Redis is never blocked for long and the loop ends. Returns {ended, left in the sweep set}.
  */
 export const END_ALL_SESSIONS_BATCH = luaScript({
@@ -546,9 +557,9 @@ for _, key in ipairs(redis.call('ZRANGE', sweep, 0, limit - 1)) do
   if #flat > 0 then
     local rec = to_map(flat)
     if is_expired(rec, now) then
-      end_session(prefix, rec, 'session_expired', 0)
+      end_session(prefix, rec, expiry_reason(rec, now), 0)
     else
-      end_session(prefix, rec, 'session_revoked', marker_ttl)
+      end_session(prefix, rec, 'all_revoked', marker_ttl)
       ended = ended + 1
     end
   end
@@ -631,7 +642,7 @@ return 1
 
 /**
  * revokeTenant, step 2. `index`: the shard's index of the tenant.
- * Ends every live session of this shard whose tenant it is (each like END_SESSION, reason `session_revoked`) and
+ * Ends every live session of this shard whose tenant it is (each like END_SESSION, reason `tenant_revoked`) and
  * prunes the rest. Returns the ended records. Runs once per shard (a tenant spans users, hence shards).
  */
 export const END_TENANT_SESSIONS = luaScript({
@@ -640,7 +651,7 @@ export const END_TENANT_SESSIONS = luaScript({
   argv: { prefix: 'string', tenant: 'string', now: 'number', markerTtl: 'number' },
   helpers: HELPERS,
   body: `
-return end_indexed_sessions(prefix, index, function(rec) return rec.tenant == tenant end, now, 'session_revoked', marker_ttl)
+return end_indexed_sessions(prefix, index, function(rec) return rec.tenant == tenant end, now, 'tenant_revoked', marker_ttl)
 `,
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { DeviceSessionRecord, IdpLink, RotateResult, SessionEndReason } from './types.js';
+import { isSessionEndReason } from '@latchkey/shared';
+import type { DeviceSessionRecord, IdpLink, RotateResult } from './types.js';
 
 /**
  * How a device session is stored in a Redis hash (flat string fields) and read back from script replies.
@@ -15,7 +16,8 @@ export const recordSchema = z.strictObject({
   deviceName: z.string(),
   userAgent: z.string(),
   createdAt: epochMs,
-  lastActiveAt: epochMs,
+  rotatedAt: epochMs,
+  lastActivityAt: epochMs,
   idleExpiresAt: epochMs,
   absoluteExpiresAt: epochMs,
   generation: z.number().int().nonnegative(),
@@ -99,7 +101,8 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
     deviceName: text('deviceName'),
     userAgent: text('userAgent'),
     createdAt: number('createdAt'),
-    lastActiveAt: number('lastActiveAt'),
+    rotatedAt: number('rotatedAt'),
+    lastActivityAt: number('lastActivityAt'),
     idleExpiresAt: number('idleExpiresAt'),
     absoluteExpiresAt: number('absoluteExpiresAt'),
     generation: number('generation'),
@@ -133,8 +136,6 @@ export function recordsFromReply(reply: unknown): DeviceSessionRecord[] {
   return reply.map(recordFromFlat);
 }
 
-const END_REASONS: ReadonlySet<string> = new Set<SessionEndReason>(['logout', 'session_revoked', 'reuse_detected', 'session_expired']);
-
 export function rotateResultFromReply(reply: unknown): RotateResult {
   if (!Array.isArray(reply)) throw new TypeError('Unexpected rotate reply from Redis');
   const [outcome, payload, sealed] = reply as [unknown, unknown, unknown];
@@ -145,11 +146,11 @@ export function rotateResultFromReply(reply: unknown): RotateResult {
       return { outcome, session: recordFromFlat(payload), sealed: String(sealed) };
     case 'reuse_detected':
       return { outcome, session: recordFromFlat(payload) };
+    case 'expired':
+      if (payload !== 'idle' && payload !== 'absolute') throw new TypeError(`Unexpected expiry from Redis: ${String(payload)}`);
+      return { outcome, reason: payload, session: recordFromFlat(sealed) };
     case 'ended':
-      return {
-        outcome,
-        reason: typeof payload === 'string' && END_REASONS.has(payload) ? (payload as SessionEndReason) : null,
-      };
+      return { outcome, reason: isSessionEndReason(payload) ? payload : null };
     case 'mismatch':
       return { outcome };
     default:

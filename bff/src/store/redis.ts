@@ -168,7 +168,8 @@ export class RedisStore implements SessionStore {
         nextSealed: input.nextSealed,
         nowStr: String(input.now),
         graceMs: String(Math.max(0, Math.ceil(input.graceMs))),
-        idleCandidate: String(input.now + input.idleTimeoutMs),
+        activityAt: String(Math.floor(input.activityAt)),
+        idleMs: String(Math.max(0, Math.floor(input.idleTimeoutMs))),
         markerTtl: ttlArg(input.markerTtlMs),
       },
     });
@@ -206,11 +207,18 @@ export class RedisStore implements SessionStore {
     return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
-  async endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
+  async endAllUserSessions(userId: string, reason: SessionEndReason, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]> {
     const shard = this.keys.shardOfUser(userId);
     const reply = await this.write('endAllUserSessions', END_ALL_USER_SESSIONS, {
       keys: { userIndex: this.keys.userIndex(shard, userId), userMarker: this.keys.userMarker(shard, userId) },
-      argv: { prefix: this.keys.shardPrefixes[shard]!, userId, revokedAfter: String(revokedAfter), nowStr: String(now), markerTtl: ttlArg(markerTtlMs) },
+      argv: {
+        prefix: this.keys.shardPrefixes[shard]!,
+        userId,
+        reason,
+        revokedAfter: String(revokedAfter),
+        nowStr: String(now),
+        markerTtl: ttlArg(markerTtlMs),
+      },
     });
     return recordsFromReply(reply).sort(oldestFirst);
   }

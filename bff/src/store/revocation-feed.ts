@@ -1,4 +1,4 @@
-import type { SessionEndedReason } from '@latchkey/shared';
+import type { SessionEndReason } from '@latchkey/shared';
 
 /**
  * The revocation log every store keeps beside its markers: one event per revocation, in order, each expiring
@@ -12,7 +12,7 @@ export type RevocationEvent =
    * A device session ended (`id`: its sid). `userId` and `reason` tell event streams whom to tell and why; events
    * written before they existed lack them.
    */
-  | { kind: 'sid'; id: string; expiresAt: number; at: number; userId?: string; reason?: SessionEndedReason }
+  | { kind: 'sid'; id: string; expiresAt: number; at: number; userId?: string; reason?: SessionEndReason }
   | { kind: 'user'; id: string; revokedAfter: number; expiresAt: number; at: number }
   /** A tenant's `revoked_after` (`id`: the tenant): tokens with that `tenant` claim issued before it are revoked. */
   | { kind: 'tenant'; id: string; revokedAfter: number; expiresAt: number; at: number }

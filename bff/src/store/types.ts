@@ -1,3 +1,4 @@
+import type { SessionEndReason } from '@latchkey/shared';
 import type { RateLimitCounter, RateLimitCounterOptions } from './rate-limit-counter.js';
 import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.js';
 
@@ -12,8 +13,11 @@ import type { ReadRevocationsOptions, RevocationBatch } from './revocation-feed.
  * own for the Redis store; see docs/time.md).
  */
 
-/** Why a device session ended; remembered (until the session would have idled out) so an old cookie gets the right answer. */
-export type SessionEndReason = 'logout' | 'session_revoked' | 'reuse_detected' | 'session_expired';
+/**
+ * Why a device session ended (the vocabulary of `@latchkey/shared`); remembered (until the session would have idled out)
+ * so an old cookie gets the right answer, and written into the sid event of the revocation log.
+ */
+export type { SessionEndReason };
 
 export interface DeviceSessionRecord {
   /** Private id. Travels only inside the signed HttpOnly cookie; never shown to JavaScript. */
@@ -25,7 +29,14 @@ export interface DeviceSessionRecord {
   deviceName: string;
   userAgent: string;
   createdAt: number;
-  lastActiveAt: number;
+  /** When the credential last rotated (or the session started): what proxy mode's sliding rotation counts from. */
+  rotatedAt: number;
+  /**
+   * The last real use of the session (user input or the application's API calls, as the client reports it with a
+   * refresh; a proxied call): what the idle timeout counts from, never moved by a rotation alone.
+   */
+  lastActivityAt: number;
+  /** `lastActivityAt` + the idle timeout, never past `absoluteExpiresAt`. */
   idleExpiresAt: number;
   absoluteExpiresAt: number;
   /** Generation of the current refresh credential; starts at 0, +1 on each rotation. */
@@ -104,6 +115,11 @@ export interface RotateInput {
   nextCredentialHash: string;
   nextSealed: string;
   now: number;
+  /**
+   * The latest real activity the caller knows of (at most `now`). The session keeps the later of it and its recorded
+   * `lastActivityAt`, and its idle end follows that (never a rotation alone).
+   */
+  activityAt: number;
   idleTimeoutMs: number;
   /**
    * How long the superseded credential may be replayed: `graceUntil` is at least `now + graceMs`, counted from when
@@ -127,6 +143,11 @@ export type RotateResult =
   | { outcome: 'replayed'; session: DeviceSessionRecord; sealed: string }
   /** A superseded credential: the store has ended the session (reason `reuse_detected`) and marked its sid revoked. */
   | { outcome: 'reuse_detected'; session: DeviceSessionRecord }
+  /**
+   * The session was past its idle or absolute end (as of `now`): the store has ended it now (that reason, sid marked
+   * revoked, its event in the log), so the caller only counts and logs it.
+   */
+  | { outcome: 'expired'; reason: 'idle' | 'absolute'; session: DeviceSessionRecord }
   /** The session is gone; `reason` when the store remembers why, otherwise null (never existed, or forgotten). */
   | { outcome: 'ended'; reason: SessionEndReason | null }
   /** Same generation, different secret: not ours. Changes nothing. */
@@ -135,7 +156,7 @@ export type RotateResult =
 /** The per-user cap `createSession` enforces. */
 export interface SessionLimits {
   /**
-   * At most this many live sessions per user. Creating one more ends others (reason `session_revoked`, sid marked
+   * At most this many live sessions per user. Creating one more ends others (reason `cap_evicted`, sid marked
    * revoked, its event in the log) in the same atomic operation: first those never refreshed since their login
    * (generation 0: a sign-in nobody came back to, such as one forced on the user by another site), then the least
    * recently active, so a flood of new sign-ins cannot push out the devices in use.
@@ -151,7 +172,7 @@ export interface SessionStore {
    * Stores a new device session (and indexes it under its user). With `logTtlMs` (> 0; pass the sid markers'
    * lifetime), the same atomic operation appends a `session` event to the log, so event streams can tell the user's
    * other devices (see revocation-feed.ts). With `maxSessionsPerUser` (and `now`, `markerTtlMs`), it first ends the
-   * user's never-refreshed sessions (generation 0), then the least recently active (by `lastActiveAt`, then
+   * user's never-refreshed sessions (generation 0), then the least recently active (by `lastActivityAt`, then
    * `createdAt`), so that at most that many stay live.
    * Returns the sessions it ended that way.
    */
@@ -160,7 +181,7 @@ export interface SessionStore {
   /** The live session with this private key, or null when missing or past its idle or absolute end (as of `now`). */
   getSession(key: string, now: number): Promise<DeviceSessionRecord | null>;
 
-  /** Atomic rotation; see RotateResult. Expired sessions answer `ended` with reason `session_expired`. */
+  /** Atomic rotation; see RotateResult. A session past its idle or absolute end is ended here and answers `expired`. */
   rotate(input: RotateInput): Promise<RotateResult>;
 
   /**
@@ -179,14 +200,14 @@ export interface SessionStore {
   endUserSessionBySid(userId: string, sid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord | null>;
 
   /**
-   * Atomically ends every live session of the user (reason `session_revoked`), marks each sid revoked,
+   * Atomically ends every live session of the user (with `reason`), marks each sid revoked,
    * and sets the user's `revoked_after` to `revokedAfter` (never moving it backwards). Returns the ended sessions.
    */
-  endAllUserSessions(userId: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
+  endAllUserSessions(userId: string, reason: SessionEndReason, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
 
   /**
    * Atomically ends every live session of the user except the one keyed `keepKey` (the caller's device: logout-others),
-   * each like endSession (reason `session_revoked`, sid marked revoked for `markerTtlMs`, its event in the log). No
+   * each like endSession (reason `logout_others`, sid marked revoked for `markerTtlMs`, its event in the log). No
    * `revoked_after` is set: the kept session's tokens stay valid. Answers null, and changes nothing, when `keepKey` is not
    * a live session of `userId` (it ended meanwhile); otherwise the ended sessions, oldest first.
    */
@@ -195,7 +216,7 @@ export interface SessionStore {
   /**
    * Incident response (admin.revokeAllSessions): raises the global `revoked_after` to `revokedAfter` (never lowering it;
    * for `markerTtlMs`, with its `all` event in the log; every access token issued before it, whoever's, is then refused),
-   * then ends every live session of every user (reason `session_revoked`, sid marked revoked, like endSession). Returns how
+   * then ends every live session of every user (reason `all_revoked`, sid marked revoked, like endSession). Returns how
    * many it ended. Atomic in one process; on Redis the marker is written first, then each shard ends its sessions in
    * bounded batches (each atomic), so Redis is never blocked for long: a session that refreshes between the marker and
    * its batch still ends, its new tokens with it (sid marker). Sessions created after the call began are left alone.
@@ -205,7 +226,7 @@ export interface SessionStore {
   /**
    * Revokes a tenant: raises the tenant's `revoked_after` to `revokedAfter` (never lowering it; for `markerTtlMs`, with
    * its `tenant` event in the log, when markerTtlMs > 0), then ends every live session whose `tenant` it is (reason
-   * `session_revoked`, sid marked revoked, like endSession). Returns the ended sessions. Atomic in one process; on
+   * `tenant_revoked`, sid marked revoked, like endSession). Returns the ended sessions. Atomic in one process; on
    * Redis the marker is written first, then each shard ends its share atomically.
    */
   revokeTenant(tenant: string, revokedAfter: number, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;

@@ -126,7 +126,7 @@ export function resolveGrantedClaims(granted: GrantedClaims, maxBytes: number): 
   if (parsed.data.scope.length > 0) result.scope = parsed.data.scope.join(' ');
   if (Object.keys(result).length === 0) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(result));
-  if (bytes > maxBytes) throw new TypeError(`authenticate returned ${bytes} bytes of claims and scope; maxClaimsBytes is ${maxBytes}`);
+  if (bytes > maxBytes) throw new TypeError(`authenticate returned ${bytes} bytes of claims and scope; tokens.maxClaimsBytes is ${maxBytes}`);
   return result;
 }
 

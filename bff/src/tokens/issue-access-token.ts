@@ -70,7 +70,7 @@ export async function issueAccessToken(input: IssueAccessTokenInput): Promise<Is
   // The guard accepts ES256 signatures in their low-S form only (see ecdsa-low-s.ts).
   const token = key.alg === 'ES256' ? toLowS(signed) : signed;
   if (token.length > input.maxTokenBytes) {
-    throw new Error(`the access token would be ${token.length} bytes, over maxTokenBytes (${input.maxTokenBytes}): grant fewer claims`);
+    throw new Error(`the access token would be ${token.length} bytes, over tokens.maxBytes (${input.maxTokenBytes}): grant fewer claims`);
   }
   return { token, jti, expiresAt: exp * 1000 };
 }

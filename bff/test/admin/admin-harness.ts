@@ -3,8 +3,8 @@ import request from 'supertest';
 import { RedisStore } from '../../src/store/redis.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { SessionStore } from '../../src/store/types.js';
-import type { AuthenticatedUser, BffOptions } from '../../src/index.js';
-import { startTestBff, USERS, type TestBff } from '../helpers/harness.js';
+import type { AuthenticatedUser } from '../../src/index.js';
+import { startTestBff, USERS, type TestBff, type TestBffOverrides } from '../helpers/harness.js';
 
 /**
  * Alice holds the admin and keys scopes (a deployment-wide administrator); bob does not. carol (tenant acme, like bob)
@@ -23,7 +23,7 @@ export const ADMIN_USERS: Record<string, { id: string; name: string; password: s
 /** A test BFF with `bff.adminRouter()` mounted at /admin, and the four users above. */
 export async function startAdminBff(
   store: SessionStore,
-  overrides: Partial<BffOptions> = {},
+  overrides: TestBffOverrides = {},
   adminOptions?: Parameters<TestBff['bff']['adminRouter']>[0],
 ): Promise<TestBff> {
   const t = await startTestBff(

@@ -3,8 +3,7 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import type { BffOptions } from '../../src/options.js';
-import { me, refresh, type TestBff } from '../helpers/harness.js';
+import { me, refresh, type TestBff, type TestBffOverrides } from '../helpers/harness.js';
 import { startRedisServer, type RedisServer } from '@latchkey/testkit';
 import { adminLogin, startAdminBff, storeFactories } from './admin-harness.js';
 
@@ -457,7 +456,7 @@ describe('admin router input and failure handling', () => {
       'even when a scopePolicies entry makes the admin scope fail open',
       { scopePolicies: { 'latchkey:admin': { onStoreUnavailable: 'open', maxStalenessMs: 600_000 } } },
     ],
-  ] satisfies Array<[string, Partial<BffOptions>]>)('fails closed while the store is unreachable, %s: 503, nothing done', async (_, overrides) => {
+  ] satisfies Array<[string, TestBffOverrides]>)('fails closed while the store is unreachable, %s: 503, nothing done', async (_, overrides) => {
     const store = new MemoryStore({ warnInProduction: false });
     t = await startAdminBff(store, overrides);
     const admin = await adminLogin(t, 'alice');

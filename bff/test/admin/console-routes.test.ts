@@ -80,7 +80,7 @@ describe.each(storeFactories(() => redis.url))('admin console reads on the %s st
       target: { userId: 'user-bob', sid: bob.sid },
       at: expect.any(Number),
     });
-    expect(entries.find((e) => e.kind === 'session_ended')).toMatchObject({ source: 'log', sid: bob.sid, userId: 'user-bob', reason: 'session_revoked' });
+    expect(entries.find((e) => e.kind === 'session_ended')).toMatchObject({ source: 'log', sid: bob.sid, userId: 'user-bob', reason: 'admin_device' });
     expect(entries.find((e) => e.kind === 'tenant_revoked')).toMatchObject({ tenant: 'globex' });
     expect(entries.find((e) => e.kind === 'admin_refused')).toMatchObject({
       outcome: 'insufficient_scope',
@@ -109,7 +109,7 @@ describe.each(storeFactories(() => redis.url))('admin console reads on the %s st
   });
 
   it('records an eviction by the per-user session cap', async () => {
-    t = await startAdminBff(await makeStore(), { maxSessionsPerUser: 1 });
+    t = await startAdminBff(await makeStore(), { session: { maxPerUser: 1 } });
     const alice = await adminLogin(t, 'alice');
     const first = await adminLogin(t, 'bob');
     await adminLogin(t, 'bob');

@@ -79,7 +79,7 @@ describe.each(storeFactories(() => redis.url))('revoking every session on the %s
       expect(entries.map((e) => e.kind)).toContain('all_revoked');
       const metrics = await t.bff.metrics.registry.metrics();
       expect(metrics).toContain('latchkey_admin_actions_total{action="revoke_all_sessions",outcome="ok"} 1');
-      expect(metrics).toContain('latchkey_logouts_total{scope="admin_all"} 5');
+      expect(metrics).toContain('latchkey_logouts_total{reason="all_revoked"} 5');
     } finally {
       await other.close();
       if (sameStore !== store) await sameStore.close();

@@ -50,7 +50,7 @@ import {
 } from './fuzz-support.js';
 
 /** Login limits high enough per IP for the fuzz to reach validation; per account low enough to hit 429 sometimes. */
-const RATE_LIMIT = { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 5, windowMs: 60_000 } };
+const RATE_LIMIT = { login: { perIp: { limit: 1_000_000, windowMs: 60_000 }, perAccount: { limit: 5, windowMs: 60_000 } } };
 const USER_IDS = [USERS.alice!.id, USERS.bob!.id];
 /** numRuns keep each property around a second on an idle 2-core machine; the timeout only absorbs a loaded CI host. */
 const PROPERTY_TIMEOUT_MS = 60_000;

@@ -28,7 +28,7 @@ let t: TestBff;
 let device: Device;
 beforeAll(async () => {
   // Past 150 failures from the fuzz's one address, every request is 429: both sides of the limit get explored.
-  t = await startTestBff({ resourceClients: [CLIENT, OTHER], rateLimit: { clientAuthPerIp: { limit: 150, windowMs: 600_000 } } });
+  t = await startTestBff({ resourceClients: [CLIENT, OTHER], rateLimit: { clientAuth: { perIp: { limit: 150, windowMs: 600_000 } } } });
   device = await login(t.app);
 });
 afterAll(() => t?.close());

@@ -16,7 +16,8 @@ function session(userId: string, sid: string): DeviceSessionRecord {
     deviceName: 'd',
     userAgent: 'ua',
     createdAt: now,
-    lastActiveAt: now,
+    rotatedAt: now,
+    lastActivityAt: now,
     idleExpiresAt: now + 60_000,
     absoluteExpiresAt: now + 120_000,
     generation: 0,
@@ -80,7 +81,7 @@ describe('RevocationView and the events it passes on', () => {
     const before = session('u2', 'sid-2');
     await store.createSession(before);
     const at = Date.now() + 1;
-    await store.endAllUserSessions('u2', at, at, 60_000);
+    await store.endAllUserSessions('u2', 'logout_all', at, at, 60_000);
     await vi.waitFor(() => expect(view.isSessionRevoked('sid-x', 'u2', at - 1)).toBe(true));
     expect(view.isSessionRevoked('sid-y', 'u2', at)).toBe(false);
     expect(view.isSessionRevoked('sid-2', 'u2', before.createdAt)).toBe(true);

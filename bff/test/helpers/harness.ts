@@ -78,20 +78,23 @@ export interface TestBff {
   close(): Promise<void>;
 }
 
+/** Options a test changes; `tokens` is merged over the harness's (which names the issuer). */
+export type TestBffOverrides = Partial<Omit<BffOptions, 'tokens'>> & { tokens?: Partial<BffOptions['tokens']> };
+
 /** A BFF on an Express app like the demo's: /auth, a guarded /api/me, the error handler. */
-export async function startTestBff(overrides: Partial<BffOptions> = {}, store: SessionStore = new MemoryStore()): Promise<TestBff> {
+export async function startTestBff(overrides: TestBffOverrides = {}, store: SessionStore = new MemoryStore()): Promise<TestBff> {
   const logLines: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const bff = await createBff({
     store,
     secrets: [SECRET],
-    issuer: ISSUER,
     logger,
     authenticate: async (username, password) => {
       const user = USERS[username];
       return user && user.password === password ? { id: user.id, name: user.name } : null;
     },
     ...overrides,
+    tokens: { issuer: ISSUER, ...overrides.tokens },
   });
   const app = express();
   app.use('/auth', ADAPTER === 'fetch' ? fetchBridge(bff) : bff.router);

@@ -7,9 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authorizeAtIdp, freePort, returnFromIdp, startLogin, type HttpDevice } from '@latchkey/testkit';
 import { startDevIdp, type DevIdp, type DevIdpAccount } from '../../../examples/demo/src/dev-idp.js';
-import type { BffOptions, OidcOptions, OidcProviderOptions } from '../../src/index.js';
+import type { OidcOptions, OidcProviderOptions } from '../../src/index.js';
 import type { SessionStore } from '../../src/store/types.js';
-import { startTestBff, type TestBff } from './harness.js';
+import { startTestBff, type TestBff, type TestBffOverrides } from './harness.js';
 
 export const IDP_CLIENT_ID = 'latchkey-test';
 export const IDP_CLIENT_SECRET = 'test-client-secret-0123456789';
@@ -67,7 +67,7 @@ export const TEST_PROVIDER = 'test';
 export async function startOidcStack(
   store: SessionStore,
   provider: Partial<OidcProviderOptions> = {},
-  overrides: Partial<BffOptions> = {},
+  overrides: TestBffOverrides = {},
   oidc: Partial<Omit<OidcOptions, 'providers'>> = {},
 ): Promise<OidcStack> {
   // The BFF's server is bound first (its origin goes into the IdP's client registration and the BFF's options): a port

@@ -154,10 +154,10 @@ describe('fail policy per scope (scopePolicies)', () => {
     expect((await get(t.app, '/api/feed-closed', device.token)).status).toBe(503);
   });
 
-  it('validates scopePolicies and maxClaimsBytes', async () => {
-    const base = { store: new MemoryStore({ warnInProduction: false }), secrets: [SECRET], issuer: ISSUER, authenticate: async () => null };
+  it('validates scopePolicies and tokens.maxClaimsBytes', async () => {
+    const base = { store: new MemoryStore({ warnInProduction: false }), secrets: [SECRET], tokens: { issuer: ISSUER }, authenticate: async () => null };
     await expect(createBff({ ...base, scopePolicies: { 'bad scope': { onStoreUnavailable: 'open' } } })).rejects.toThrow(/scopePolicies/);
     await expect(createBff({ ...base, scopePolicies: { admin: { onStoreUnavailable: 'maybe' as 'open' } } })).rejects.toThrow(/scopePolicies\.admin/);
-    await expect(createBff({ ...base, maxTokenBytes: 2048, maxClaimsBytes: 1024 })).rejects.toThrow(/maxClaimsBytes/);
+    await expect(createBff({ ...base, tokens: { issuer: ISSUER, maxBytes: 2048, maxClaimsBytes: 1024 } })).rejects.toThrow(/tokens\.maxClaimsBytes/);
   });
 });

@@ -12,10 +12,10 @@ const PREFLIGHT = { 'Access-Control-Request-Method': 'POST', 'Access-Control-Req
 const corsHeaders = (headers: Record<string, string>) => Object.keys(headers).filter((h) => h.startsWith('access-control-'));
 const varies = (headers: Record<string, string>) => (headers.vary ?? '').split(',').map((v) => v.trim().toLowerCase());
 
-describe('CORS on (cors: true): exactly the allowedOrigins', () => {
+describe('CORS on (origins.cors: true): exactly origins.allowed', () => {
   let t: TestBff;
   beforeAll(async () => {
-    t = await startTestBff({ cors: true, allowedOrigins: [APP, OTHER_APP] });
+    t = await startTestBff({ origins: { cors: true, allowed: [APP, OTHER_APP] } });
   });
   afterAll(() => t.close());
 
@@ -98,7 +98,7 @@ describe('CORS on (cors: true): exactly the allowedOrigins', () => {
 describe('CORS off (the default)', () => {
   let t: TestBff;
   beforeAll(async () => {
-    t = await startTestBff({ allowedOrigins: [APP] });
+    t = await startTestBff({ origins: { allowed: [APP] } });
   });
   afterAll(() => t.close());
 
@@ -106,16 +106,20 @@ describe('CORS off (the default)', () => {
     const preflight = await request(t.app).options('/auth/refresh').set('Origin', APP).set(PREFLIGHT);
     expect(preflight.status).toBe(403);
     expect(corsHeaders(preflight.headers)).toEqual([]);
-    expect(preflight.body).toEqual({ error: 'csrf_rejected', message: `A CORS preflight from ${APP}: pages on another origin need the BFF's cors option.` });
+    expect(preflight.body).toEqual({
+      error: 'csrf_rejected',
+      message: `A CORS preflight from ${APP}: pages on another origin need the BFF's origins.cors option.`,
+    });
     const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' }, headers: { Origin: APP } });
     expect(res.status).toBe(200); // the Origin check passes: same-origin pages behind several hostnames work as before
     expect(corsHeaders(res.headers)).toEqual([]);
   });
 
-  it('refuses cors: true without allowedOrigins, and unknown spellings', async () => {
-    const base = { store: new MemoryStore(), secrets: [SECRET], issuer: ISSUER, authenticate: async () => null };
-    await expect(createBff({ ...base, cors: true })).rejects.toThrow('cors needs allowedOrigins');
-    await expect(createBff({ ...base, cors: 'yes' } as never)).rejects.toThrow(/cors/);
+  it('refuses origins.cors: true without origins.allowed, and unknown spellings', async () => {
+    const base = { store: new MemoryStore(), secrets: [SECRET], tokens: { issuer: ISSUER }, authenticate: async () => null };
+    await expect(createBff({ ...base, origins: { cors: true } })).rejects.toThrow('origins.cors needs origins.allowed');
+    await expect(createBff({ ...base, origins: { cors: 'yes' } } as never)).rejects.toThrow(/origins\.cors/);
+    await expect(createBff({ ...base, cors: true } as never)).rejects.toThrow('unknown option "cors"');
     await expect(createBff({ ...base, corsOrigins: [APP] } as never)).rejects.toThrow('unknown option "corsOrigins"');
   });
 });

@@ -52,7 +52,7 @@ describe('CSRF defence on every cookie route', () => {
   });
 
   it('uses the configured allow-list instead when given', async () => {
-    const custom = await startTestBff({ allowedOrigins: ['https://app.example.com'] });
+    const custom = await startTestBff({ origins: { allowed: ['https://app.example.com'] } });
     try {
       const ok = await call(custom.app, 'post', '/auth/login', {
         body: { username: 'alice', password: 'wonderland' },

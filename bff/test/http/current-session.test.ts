@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
-import { call, login, rawSetCookie, refresh, sessionCookie, startTestBff, type TestBff } from '../helpers/harness.js';
+import { call, login, rawSetCookie, refresh, sessionCookie, startTestBff, type TestBff, type TestBffOverrides } from '../helpers/harness.js';
 import { TestClock } from '../helpers/test-clock.js';
 
 let t: TestBff;
 afterEach(() => t.close());
 
-async function withClock(overrides = {}) {
+async function withClock(overrides: TestBffOverrides = {}) {
   const clock = new TestClock();
   t = await startTestBff({ clock, ...overrides }, new MemoryStore({ clock }));
   return clock;
@@ -63,8 +63,8 @@ describe('GET /auth/session', () => {
     expect((await call(t.app, 'get', '/auth/session', { cookie: device.cookie })).body.error).toBe('reuse_detected');
   });
 
-  it('slides the credential once it is proxyRotationSeconds old: the new cookie works, the old one within grace', async () => {
-    const clock = await withClock({ proxyRotationSeconds: 60 });
+  it('slides the credential once it is session.proxyRotationSeconds old: the new cookie works, the old one within grace', async () => {
+    const clock = await withClock({ session: { proxyRotationSeconds: 60 } });
     const device = await login(t.app);
     clock.advance(60_000);
     const [a, b] = await Promise.all([
@@ -83,8 +83,8 @@ describe('GET /auth/session', () => {
     expect(rawSetCookie(fresh)).toBe('');
   });
 
-  it('with browserTokens: false, login answers no token and POST /refresh is not served', async () => {
-    await withClock({ browserTokens: false });
+  it('with tokens.browser: false, login answers no token and POST /refresh is not served', async () => {
+    await withClock({ tokens: { browser: false } });
     const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ user: { id: 'user-alice', name: 'Alice' }, session: expect.objectContaining({ id: expect.any(String) }) });
@@ -97,6 +97,8 @@ describe('GET /auth/session', () => {
   });
 
   it('refuses a rotation schedule inside the grace window', async () => {
-    await expect(startTestBff({ proxyRotationSeconds: 15 })).rejects.toThrow(/proxyRotationSeconds must be greater than rotationGraceSeconds/);
+    await expect(startTestBff({ session: { proxyRotationSeconds: 15 } })).rejects.toThrow(
+      /session\.proxyRotationSeconds must be greater than session\.rotationGraceSeconds/,
+    );
   });
 });

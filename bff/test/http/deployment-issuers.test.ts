@@ -19,7 +19,7 @@ afterEach(async () => {
   started = [];
 });
 
-async function instance(shared: MemoryStore, options: Partial<BffOptions> & { issuer: string }) {
+async function instance(shared: MemoryStore, options: Partial<BffOptions> & { tokens: BffOptions['tokens'] }) {
   const bff = await createBff({
     store: shared,
     secrets: [SECRET],
@@ -43,8 +43,8 @@ const me = (app: express.Express, token: string) => request(app).get('/api/me').
 describe('issuers of one deployment (recorded in the shared key ring)', () => {
   it('two instances with different default issuers accept each other’s tokens and enforce each other’s revocations', async () => {
     const shared = store();
-    const a = await instance(shared, { issuer: 'http://localhost:4001' });
-    const b = await instance(shared, { issuer: 'http://localhost:4002' });
+    const a = await instance(shared, { tokens: { issuer: 'http://localhost:4001' } });
+    const b = await instance(shared, { tokens: { issuer: 'http://localhost:4002' } });
     expect(
       a.bff.keyRing
         .deploymentIssuers()
@@ -66,7 +66,7 @@ describe('issuers of one deployment (recorded in the shared key ring)', () => {
 
   it('refuses an issuer the ring does not record, even signed with a ring key', async () => {
     const shared = store();
-    const a = await instance(shared, { issuer: 'http://localhost:4001' });
+    const a = await instance(shared, { tokens: { issuer: 'http://localhost:4001' } });
     const key = a.bff.keyRing.activeKey();
     const now = Math.floor(Date.now() / 1000);
     const forged = await new SignJWT({ sid: 's', client_id: 'latchkey' })
@@ -84,9 +84,9 @@ describe('issuers of one deployment (recorded in the shared key ring)', () => {
 
   it('never widens a configured audience: tokens for another audience stay refused', async () => {
     const shared = store();
-    const a = await instance(shared, { issuer: 'https://a.example', audience: 'api-a' });
-    const b = await instance(shared, { issuer: 'https://b.example', audience: 'api-b' });
-    const c = await instance(shared, { issuer: 'https://c.example', audience: 'api-a' });
+    const a = await instance(shared, { tokens: { issuer: 'https://a.example', audience: 'api-a' } });
+    const b = await instance(shared, { tokens: { issuer: 'https://b.example', audience: 'api-b' } });
+    const c = await instance(shared, { tokens: { issuer: 'https://c.example', audience: 'api-a' } });
     const fromB = await login(b.app);
     const fromC = await login(c.app);
     await expect.poll(async () => (await me(a.app, fromC.token)).status, { timeout: 5000, interval: 20 }).toBe(200);
@@ -96,14 +96,14 @@ describe('issuers of one deployment (recorded in the shared key ring)', () => {
 
   it('a ring written in the old format (a bare key array) is read, and upgraded with this instance’s issuer', async () => {
     const shared = store();
-    const first = await instance(shared, { issuer: 'http://localhost:4001' });
+    const first = await instance(shared, { tokens: { issuer: 'http://localhost:4001' } });
     await first.bff.close();
     // Rewrite the ring as the older format would have: only the keys.
     const { unsealWithAny, seal } = await import('../../src/crypto/seal.js');
     const current = (await shared.getKeyRing())!;
     const ring = JSON.parse(unsealWithAny(current.sealed, [SECRET], 'latchkey key ring v1')!) as { keys: unknown[] };
     expect(await shared.putKeyRing(current.version, { version: 'old', sealed: seal(JSON.stringify(ring.keys), SECRET, 'latchkey key ring v1') })).toBe(true);
-    const second = await instance(shared, { issuer: 'http://localhost:4002' });
+    const second = await instance(shared, { tokens: { issuer: 'http://localhost:4002' } });
     expect(second.bff.keyRing.deploymentIssuers().map((i) => i.issuer)).toEqual(['http://localhost:4002']);
     expect((await me(second.app, (await login(second.app)).token)).status).toBe(200);
     await shared.close();

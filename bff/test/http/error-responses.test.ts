@@ -130,25 +130,25 @@ describe('bff.errorHandler handles only Latchkey errors', () => {
   });
 });
 
-describe('allowedOrigins in production', () => {
+describe('origins.allowed in production', () => {
   const base = {
     secrets: [SECRET],
-    issuer: ISSUER,
+    tokens: { issuer: ISSUER },
     authenticate: async () => null,
   };
 
   it('createBff refuses to start without an explicit allow-list when NODE_ENV=production', async () => {
     vi.stubEnv('NODE_ENV', 'production');
     const store = new MemoryStore({ warnInProduction: false });
-    await expect(createBff({ ...base, store })).rejects.toThrow(/allowedOrigins is required when NODE_ENV=production.*DNS-rebinding/);
-    const bff = await createBff({ ...base, store, allowedOrigins: ['https://app.example.test'] });
+    await expect(createBff({ ...base, store })).rejects.toThrow(/origins\.allowed is required when NODE_ENV=production.*DNS-rebinding/);
+    const bff = await createBff({ ...base, store, origins: { allowed: ['https://app.example.test'] } });
     await bff.close();
     await store.close();
   });
 
   it('with the allow-list, a DNS-rebinding request (Origin matching its own Host) is refused', async () => {
     vi.stubEnv('NODE_ENV', 'production');
-    t = await startTestBff({ allowedOrigins: ['https://app.example.test'] }, new MemoryStore({ warnInProduction: false }));
+    t = await startTestBff({ origins: { allowed: ['https://app.example.test'] } }, new MemoryStore({ warnInProduction: false }));
     const rebound = await call(t.app, 'post', '/auth/login', {
       body: { username: 'alice', password: 'wonderland' },
       headers: { Host: 'evil.example', Origin: 'http://evil.example' },

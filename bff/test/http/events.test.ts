@@ -251,7 +251,11 @@ describe('GET /auth/events at the session’s end', () => {
   async function start(heartbeatSeconds: number) {
     clock = new TestClock();
     t = await startTestBff(
-      { clock, idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 150, eventStreams: { heartbeatSeconds, maxPerUser: 5, maxPerProcess: 10, retryMs: 1500 } },
+      {
+        clock,
+        session: { idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 150 },
+        eventStreams: { heartbeatSeconds, maxPerUser: 5, maxPerProcess: 10, retryMs: 1500 },
+      },
       new MemoryStore({ clock, warnInProduction: false }),
     );
     server = await listen(t.app);

@@ -25,9 +25,9 @@ describe('bff.fetch', () => {
     bff = await createBff({
       store,
       secrets: [SECRET],
-      issuer: ISSUER,
+      tokens: { issuer: ISSUER },
       logger: (await import('pino')).pino({ level: 'silent' }),
-      rateLimit: { perIp: { limit: 2, windowMs: 60_000 } },
+      rateLimit: { login: { perIp: { limit: 2, windowMs: 60_000 } } },
       authenticate: async (username, password, req) => {
         seen.push(req);
         const user = USERS[username];
@@ -95,7 +95,7 @@ describe('bff.fetch', () => {
     const clients = await createBff({
       store,
       secrets: [SECRET],
-      issuer: ISSUER,
+      tokens: { issuer: ISSUER },
       logger: (await import('pino')).pino({ level: 'silent' }),
       resourceClients: [{ id: 'orders', secret: 'orders-secret-0123456789-abcdefghijklmn' }],
       authenticate: async () => ({ id: 'user-carol', name: 'Carol' }),

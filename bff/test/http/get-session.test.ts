@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import request from 'supertest';
-import type { BffOptions } from '../../src/index.js';
 import type { ServerSession } from '../../src/session/server-session.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { call, login, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
+import { call, login, refresh, startTestBff, type TestBff, type TestBffOverrides } from '../helpers/harness.js';
 import { TestClock } from '../helpers/test-clock.js';
 
 /**
@@ -37,7 +36,7 @@ afterEach(async () => {
   for (const t of running.splice(0)) await t.close();
 });
 
-async function setup(overrides: Partial<BffOptions> = {}): Promise<Setup> {
+async function setup(overrides: TestBffOverrides = {}): Promise<Setup> {
   const clock = new TestClock();
   const store = new CountingStore({ clock });
   const t = await startTestBff({ clock, ...overrides }, store);
@@ -112,7 +111,7 @@ describe.each(FORMS)('bff.getSession with $name', ({ read }) => {
   });
 
   it('expired: past the idle timeout is null, even with the answer cached before', async () => {
-    const s = await setup({ idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 120 });
+    const s = await setup({ session: { idleTimeoutSeconds: 60, absoluteTimeoutSeconds: 120 } });
     const device = await login(s.t.app);
     expect(await read(s, device.cookie)).not.toBeNull();
     s.clock.advance(60_001);
@@ -141,7 +140,7 @@ describe.each(FORMS)('bff.getSession with $name', ({ read }) => {
   });
 
   it('the previous cookie within the grace window (a render racing a refresh in another tab) is valid', async () => {
-    const s = await setup({ rotationGraceSeconds: 15 });
+    const s = await setup({ session: { rotationGraceSeconds: 15 } });
     const tab = await login(s.t.app);
     const before = tab.cookie;
     expect((await refresh(s.t.app, tab)).status).toBe(200);
@@ -152,7 +151,7 @@ describe.each(FORMS)('bff.getSession with $name', ({ read }) => {
   });
 
   it('superseded beyond the grace window is null, not theft: nothing is ended and the current cookie still works', async () => {
-    const s = await setup({ rotationGraceSeconds: 15, sessionReadCacheSeconds: 5 });
+    const s = await setup({ session: { rotationGraceSeconds: 15, readCacheSeconds: 5 } });
     const tab = await login(s.t.app);
     const before = tab.cookie;
     // Cached while current: the cache may not outlive the rotation by more than the grace window.
@@ -167,8 +166,8 @@ describe.each(FORMS)('bff.getSession with $name', ({ read }) => {
 });
 
 describe('bff.getSession cache', () => {
-  it('is never trusted longer than the grace window: with rotationGraceSeconds 0 every call reads the store', async () => {
-    const s = await setup({ rotationGraceSeconds: 0 });
+  it('is never trusted longer than the grace window: with session.rotationGraceSeconds 0 every call reads the store', async () => {
+    const s = await setup({ session: { rotationGraceSeconds: 0 } });
     const device = await login(s.t.app);
     s.store.reads = 0;
     await s.t.bff.getSession(device.cookie);
@@ -176,8 +175,8 @@ describe('bff.getSession cache', () => {
     expect(s.store.reads).toBe(2);
   });
 
-  it('a cached answer lives sessionReadCacheSeconds, then the store is read again', async () => {
-    const s = await setup({ sessionReadCacheSeconds: 2 });
+  it('a cached answer lives session.readCacheSeconds, then the store is read again', async () => {
+    const s = await setup({ session: { readCacheSeconds: 2 } });
     const device = await login(s.t.app);
     s.store.reads = 0;
     await s.t.bff.getSession(device.cookie);
@@ -205,7 +204,7 @@ describe('bff.getSession cache', () => {
   });
 
   it('theft detected by a refresh makes every holder null at once', async () => {
-    const s = await setup({ rotationGraceSeconds: 1 });
+    const s = await setup({ session: { rotationGraceSeconds: 1 } });
     const device = await login(s.t.app);
     const stolen = device.cookie;
     expect((await refresh(s.t.app, device)).status).toBe(200);
@@ -235,7 +234,7 @@ describe('bff.getSession cache', () => {
 
 describe('bff.getAccessToken', () => {
   it('an access token for the cookie session that the guard accepts, reused until near its expiry, without touching the cookie', async () => {
-    const s = await setup({ accessTokenTtlSeconds: 60 });
+    const s = await setup({ tokens: { ttlSeconds: 60 } });
     const device = await login(s.t.app);
     const token = await s.t.bff.getAccessToken(device.cookie);
     expect(token).toEqual(expect.any(String));

@@ -243,7 +243,7 @@ describe('requireAuth(): revocation', () => {
     const device = await login(t.app);
     // Simulate a token from an earlier second whose session was not in the ended set (belt and braces).
     const now = Date.now();
-    await t.store.endAllUserSessions('user-bob', now, now, 60_000);
+    await t.store.endAllUserSessions('user-bob', 'logout_all', now, now, 60_000);
     const older = await signWithRealKey(validClaims(device.sid, { sub: 'user-bob', iat: Math.floor(now / 1000) - 2 }));
     const sameSecond = await signWithRealKey(validClaims(device.sid, { sub: 'user-bob', iat: Math.floor(now / 1000) }));
     expect((await me(t.app, older)).status).toBe(401);

@@ -357,7 +357,7 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
 
   describe('limits on client authentication', () => {
     /** A BFF behind a loopback proxy (the client IP from X-Forwarded-For), with these limits. */
-    async function limitedBff(rateLimit: Record<string, { limit: number; windowMs: number }>) {
+    async function limitedBff(clientAuth: Record<'perIp' | 'perClient', { limit: number; windowMs: number }>) {
       await t.close();
       // These tests count limiter answers under 200 parallel requests; a limiter whose Redis call passes the default 1 s
       // command timeout lets the request through by design, so on a loaded host the store gets a generous timeout.
@@ -365,7 +365,7 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
         backend === 'redis'
           ? await RedisStore.connect({ url: redis.url, prefix: `introspect-limits-${Date.now()}-${Math.random()}:`, commandTimeoutMs: 10_000 })
           : await makeStore();
-      t = await startTestBff({ resourceClients: RESOURCE_CLIENTS, rateLimit }, store);
+      t = await startTestBff({ resourceClients: RESOURCE_CLIENTS, rateLimit: { clientAuth } }, store);
       t.app.set('trust proxy', 'loopback');
     }
     const from = (ip: string, token: string, secret: string, id = ORDERS.id) =>
@@ -377,8 +377,8 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
       expect(res.headers['cache-control']).toBe('no-store');
     };
 
-    it('per address: 200 parallel wrong secrets get at most clientAuthPerIp 401s, the rest 429; then the right secret is 429 too', async () => {
-      await limitedBff({ clientAuthPerIp: { limit: 5, windowMs: 60_000 }, clientAuthPerClient: { limit: 1_000_000, windowMs: 60_000 } });
+    it('per address: 200 parallel wrong secrets get at most rateLimit.clientAuth.perIp 401s, the rest 429; then the right secret is 429 too', async () => {
+      await limitedBff({ perIp: { limit: 5, windowMs: 60_000 }, perClient: { limit: 1_000_000, windowMs: 60_000 } });
       const device = await login(t.app);
       const results = await Promise.all(Array.from({ length: 200 }, (_, i) => from('203.0.113.40', device.token, `wrong-secret-${i}`)));
       expect(results.filter((r) => r.status === 401)).toHaveLength(5);
@@ -391,8 +391,8 @@ describe.each(backends)('introspection and revocation (%s store)', (backend, mak
       expect(t.logLines.join('\n')).toContain('"limit":"client-auth-ip"');
     });
 
-    it("per client id from many addresses: past clientAuthPerClient even its right secret is 429 from a new address; the client's own address goes on", async () => {
-      await limitedBff({ clientAuthPerIp: { limit: 1000, windowMs: 60_000 }, clientAuthPerClient: { limit: 10, windowMs: 60_000 } });
+    it("per client id from many addresses: past rateLimit.clientAuth.perClient even its right secret is 429 from a new address; the client's own address goes on", async () => {
+      await limitedBff({ perIp: { limit: 1000, windowMs: 60_000 }, perClient: { limit: 10, windowMs: 60_000 } });
       const device = await login(t.app);
       expect((await from('192.0.2.60', device.token, ORDERS.secret)).body.active).toBe(true); // its server, seen succeeding
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => from(`198.18.1.${i}`, device.token, `wrong-secret-${i}`)));

@@ -282,7 +282,7 @@ describe('device names and user agents', () => {
 
 describe('login rate limits', () => {
   it('limits failed attempts per account with 429 and Retry-After, the same for a good password', async () => {
-    const limited = await startTestBff({ rateLimit: { perAccount: { limit: 3, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } });
+    const limited = await startTestBff({ rateLimit: { login: { perAccount: { limit: 3, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } } });
     try {
       for (let i = 0; i < 3; i++) {
         const res = await call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'bad' } });
@@ -302,7 +302,9 @@ describe('login rate limits', () => {
 
   it('stops a guesser at one IP without locking the owner out, and caps guessing from many IPs per account', async () => {
     const limited = await startTestBff({
-      rateLimit: { perAccountAndIp: { limit: 3, windowMs: 60_000 }, perAccount: { limit: 6, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } },
+      rateLimit: {
+        login: { perAccountAndIp: { limit: 3, windowMs: 60_000 }, perAccount: { limit: 6, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } },
+      },
     });
     limited.app.set('trust proxy', 'loopback'); // the client IP comes from X-Forwarded-For
     const from = (ip: string, password: string) =>
@@ -324,7 +326,7 @@ describe('login rate limits', () => {
   });
 
   it('never limits concurrent correct logins to one account (only failures count)', async () => {
-    const limited = await startTestBff({ rateLimit: { perAccount: { limit: 2, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } });
+    const limited = await startTestBff({ rateLimit: { login: { perAccount: { limit: 2, windowMs: 60_000 }, perIp: { limit: 100, windowMs: 60_000 } } } });
     try {
       const results = await Promise.all(
         Array.from({ length: 8 }, () => call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } })),
@@ -336,7 +338,7 @@ describe('login rate limits', () => {
   });
 
   it('limits every attempt per IP', async () => {
-    const limited = await startTestBff({ rateLimit: { perAccount: { limit: 100, windowMs: 60_000 }, perIp: { limit: 2, windowMs: 60_000 } } });
+    const limited = await startTestBff({ rateLimit: { login: { perAccount: { limit: 100, windowMs: 60_000 }, perIp: { limit: 2, windowMs: 60_000 } } } });
     try {
       await call(limited.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
       await call(limited.app, 'post', '/auth/login', { body: { username: 'bob', password: 'bad' } });

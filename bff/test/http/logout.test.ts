@@ -119,7 +119,7 @@ describe('POST /auth/logout-others', () => {
     expect((await refresh(t.app, laptop)).status).toBe(200);
     expect((await me(t.app, bob.token)).status).toBe(200);
     expect(t.logLines.find((l) => l.includes('"logout_others"'))).toMatch(/"sessions":2/);
-    expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toContain('latchkey_logouts_total{scope="others"} 2');
+    expect(await t.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toContain('latchkey_logouts_total{reason="logout_others"} 2');
   });
 
   it('answers 401 no_session without a live session, and for a superseded cookie, ending nothing', async () => {

@@ -9,12 +9,12 @@ import type { SessionStore } from '../../src/store/types.js';
 import { type RedisServer, startRedisServer } from '@latchkey/testkit';
 import { call, login, refresh, sessionCookie, sleep, startTestBff, SECRET, ISSUER, USERS, type TestBff } from '../helpers/harness.js';
 
-/** A BFF whose `authenticate` counts its calls (each one is a password check), on a listening server. */
-async function countingBff(store: SessionStore, rateLimit: Record<string, { limit: number; windowMs: number }>) {
+/** A BFF whose `authenticate` counts its calls (each one is a password check), with `loginLimits` as `rateLimit.login`. */
+async function countingBff(store: SessionStore, loginLimits: Record<string, { limit: number; windowMs: number }>) {
   const checks = { count: 0 };
   const t = await startTestBff(
     {
-      rateLimit,
+      rateLimit: { login: loginLimits },
       authenticate: async (username, password) => {
         checks.count++;
         await sleep(5); // a password hash takes time: the guesses overlap
@@ -263,16 +263,18 @@ describe('refresh limits', () => {
   afterAll(() => t?.close());
 
   it('are validated and documented options with generous defaults', () => {
-    const base = { store: new MemoryStore(), secrets: [SECRET], issuer: ISSUER, authenticate: async () => null };
+    const base = { store: new MemoryStore(), secrets: [SECRET], tokens: { issuer: ISSUER }, authenticate: async () => null };
     const options = resolveBffOptions(base);
-    expect(options.rateLimit.refreshPerIp).toEqual({ limit: 1200, windowMs: 60_000 });
-    expect(options.rateLimit.refreshPerSession).toEqual({ limit: 60, windowMs: 60_000 });
-    expect(() => resolveBffOptions({ ...base, rateLimit: { refreshPerSession: { limit: 5, windowMs: 10 } } })).toThrow(/windowMs/);
-    expect(() => resolveBffOptions({ ...base, rateLimit: { refreshPerIp: { limit: 0, windowMs: 60_000 } } })).toThrow(TypeError);
+    expect(options.rateLimit.refresh.perIp).toEqual({ limit: 1200, windowMs: 60_000 });
+    expect(options.rateLimit.refresh.perSession).toEqual({ limit: 60, windowMs: 60_000 });
+    expect(() => resolveBffOptions({ ...base, rateLimit: { refresh: { perSession: { limit: 5, windowMs: 10 } } } })).toThrow(
+      /rateLimit\.refresh\.perSession\.windowMs/,
+    );
+    expect(() => resolveBffOptions({ ...base, rateLimit: { refresh: { perIp: { limit: 0, windowMs: 60_000 } } } })).toThrow(/rateLimit\.refresh\.perIp\.limit/);
   });
 
   it('per device session: 429 with Retry-After that leaves the session alone; the same cookie works once the window has passed', async () => {
-    t = await startTestBff({ rateLimit: { refreshPerSession: { limit: 3, windowMs: 1000 } } });
+    t = await startTestBff({ rateLimit: { refresh: { perSession: { limit: 3, windowMs: 1000 } } } });
     const device = await login(t.app);
     const other = await login(t.app, 'bob');
     for (let i = 0; i < 3; i++) expect((await refresh(t.app, device)).status).toBe(200);
@@ -289,7 +291,7 @@ describe('refresh limits', () => {
   });
 
   it('per client IP', async () => {
-    t = await startTestBff({ rateLimit: { refreshPerIp: { limit: 3, windowMs: 60_000 } } });
+    t = await startTestBff({ rateLimit: { refresh: { perIp: { limit: 3, windowMs: 60_000 } } } });
     t.app.set('trust proxy', 'loopback');
     const from = (ip: string, cookie: string | null) => call(t.app, 'post', '/auth/refresh', { cookie, headers: { 'X-Forwarded-For': ip } });
     const devices = [await login(t.app), await login(t.app, 'bob'), await login(t.app)];

@@ -77,7 +77,7 @@ describe('POST /auth/refresh', () => {
 
   it('detects theft when the thief refreshes first and the victim comes back after the grace window', async () => {
     const clock = new TestClock();
-    const fast = await startTestBff({ rotationGraceSeconds: 1, clock }, new MemoryStore({ clock }));
+    const fast = await startTestBff({ session: { rotationGraceSeconds: 1 }, clock }, new MemoryStore({ clock }));
     try {
       const victim = await login(fast.app);
       const thief = { ...victim };
@@ -120,7 +120,7 @@ describe('POST /auth/refresh', () => {
 
   it('ends a session idle for longer than the idle timeout with session_expired', async () => {
     const clock = new TestClock();
-    const idle = await startTestBff({ idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60, clock }, new MemoryStore({ clock }));
+    const idle = await startTestBff({ session: { idleTimeoutSeconds: 1, absoluteTimeoutSeconds: 60 }, clock }, new MemoryStore({ clock }));
     try {
       const device = await login(idle.app);
       clock.advance(1100);
@@ -134,7 +134,7 @@ describe('POST /auth/refresh', () => {
 
   it('never lets an access token outlive the absolute session end', async () => {
     const clock = new TestClock();
-    const short = await startTestBff({ idleTimeoutSeconds: 2, absoluteTimeoutSeconds: 2, clock }, new MemoryStore({ clock }));
+    const short = await startTestBff({ session: { idleTimeoutSeconds: 2, absoluteTimeoutSeconds: 2 }, clock }, new MemoryStore({ clock }));
     try {
       const res = await call(short.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
       const claims = decodeJwt(res.body.accessToken);

@@ -7,7 +7,7 @@ import { call, login, refresh, startTestBff, type TestBff } from '../helpers/har
 let t: TestBff;
 beforeEach(async () => {
   t = await startTestBff({
-    rateLimit: { perAccountAndIp: { limit: 2, windowMs: 60_000 }, refreshPerSession: { limit: 3, windowMs: 60_000 } },
+    rateLimit: { login: { perAccountAndIp: { limit: 2, windowMs: 60_000 } }, refresh: { perSession: { limit: 3, windowMs: 60_000 } } },
   });
   t.app.set('trust proxy', 'loopback');
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { call, login, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
 
 /**
- * The hint cookie (`<cookieName>-hint=1`): readable by the page, no secret, set and cleared with every session cookie,
+ * The hint cookie (`<cookie.name>-hint=1`): readable by the page, no secret, set and cleared with every session cookie,
  * so the client can tell without a request (a 401 browsers log as an error) that there is no session to restore.
  */
 let t: TestBff | undefined;
@@ -49,8 +49,8 @@ describe('the session hint cookie', () => {
     expect(line(ended, '__Host-latchkey-hint')).toMatch(cleared);
   });
 
-  it('follows the session cookie name: per-app cookieName, and plain http without the prefix or Secure', async () => {
-    t = await startTestBff({ cookieName: '__Host-orders' });
+  it('follows the session cookie name: per-app cookie.name, and plain http without the prefix or Secure', async () => {
+    t = await startTestBff({ cookie: { name: '__Host-orders' } });
     const res = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' } });
     expect(line(res, '__Host-orders-hint')).toMatch(/^__Host-orders-hint=1;/);
     expect(line(res, '__Host-latchkey-hint')).toBeUndefined();

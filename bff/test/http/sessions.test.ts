@@ -105,10 +105,10 @@ describe.each([
       redis = undefined;
     },
   ],
-] as const)('maxSessionsPerUser (%s store)', (_name, makeStore, cleanup) => {
+] as const)('session.maxPerUser (%s store)', (_name, makeStore, cleanup) => {
   let capped: TestBff;
   beforeEach(async () => {
-    capped = await startTestBff({ maxSessionsPerUser: 3 }, await makeStore());
+    capped = await startTestBff({ session: { maxPerUser: 3 } }, await makeStore());
   });
   afterEach(() => capped.close());
   afterAll(cleanup);
@@ -128,16 +128,21 @@ describe.each([
     }
     for (const device of kept) expect((await me(capped.app, device.token)).status).toBe(200);
     expect(capped.logLines.filter((l) => l.includes('"event":"session_evicted"'))).toHaveLength(2);
-    expect(await capped.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toMatch(/scope="evicted"} 2/);
+    expect(await capped.bff.metrics.registry.getSingleMetricAsString('latchkey_logouts_total')).toMatch(/reason="cap_evicted"} 2/);
   });
 });
 
-describe('maxSessionsPerUser option', () => {
+describe('session.maxPerUser option', () => {
   it('defaults to 50 and rejects a non-positive or fractional cap', async () => {
     const { resolveBffOptions } = await import('../../src/options.js');
-    const base = { store: new MemoryStore({ warnInProduction: false }), secrets: ['x'.repeat(32)], issuer: 'https://a.test', authenticate: async () => null };
-    expect(resolveBffOptions(base).maxSessionsPerUser).toBe(50);
-    expect(() => resolveBffOptions({ ...base, maxSessionsPerUser: 0 })).toThrow(/maxSessionsPerUser/);
-    expect(() => resolveBffOptions({ ...base, maxSessionsPerUser: 2.5 })).toThrow(/maxSessionsPerUser/);
+    const base = {
+      store: new MemoryStore({ warnInProduction: false }),
+      secrets: ['x'.repeat(32)],
+      tokens: { issuer: 'https://a.test' },
+      authenticate: async () => null,
+    };
+    expect(resolveBffOptions(base).session.maxPerUser).toBe(50);
+    expect(() => resolveBffOptions({ ...base, session: { maxPerUser: 0 } })).toThrow(/session\.maxPerUser/);
+    expect(() => resolveBffOptions({ ...base, session: { maxPerUser: 2.5 } })).toThrow(/session\.maxPerUser/);
   });
 });

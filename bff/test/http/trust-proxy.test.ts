@@ -12,7 +12,7 @@ afterEach(async () => {
   t = undefined;
 });
 
-const perIpOfTwo = { rateLimit: { perIp: { limit: 2, windowMs: 60_000 } } };
+const perIpOfTwo = { rateLimit: { login: { perIp: { limit: 2, windowMs: 60_000 } } } };
 const loginFrom = (app: TestBff['app'], forwardedFor: string) =>
   call(app, 'post', '/auth/login', { body: { username: 'alice', password: 'wonderland' }, headers: { 'X-Forwarded-For': forwardedFor } });
 
@@ -39,7 +39,7 @@ describe('per-IP limits and trust proxy', () => {
   });
 });
 
-describe("the default allowed origin and trust proxy (no allowedOrigins: the BFF's own origin)", () => {
+describe("the default allowed origin and trust proxy (no origins.allowed: the BFF's own origin)", () => {
   const behindTls = { Host: 'auth.example.com', 'X-Forwarded-Proto': 'https', Origin: 'https://auth.example.com' };
 
   it('without trust proxy, the https page is refused: the BFF thinks its own origin is http://', async () => {
@@ -47,7 +47,7 @@ describe("the default allowed origin and trust proxy (no allowedOrigins: the BFF
     const res = await call(t.app, 'post', '/auth/refresh', { headers: behindTls });
     expect(res.status).toBe(403);
     expect(res.body.message).toBe(
-      "Origin https://auth.example.com is not allowed; expected one of: http://auth.example.com (this BFF's own origin as the request shows it; set allowedOrigins to allow others).",
+      "Origin https://auth.example.com is not allowed; expected one of: http://auth.example.com (this BFF's own origin as the request shows it; set origins.allowed to allow others).",
     );
   });
 

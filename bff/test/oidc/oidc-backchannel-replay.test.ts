@@ -48,7 +48,7 @@ describe('back-channel logout: jti replay', () => {
     stack = await startOidcStack(
       new MemoryStore({ warnInProduction: false, clock }),
       { logoutTokenReplayWindowSeconds: WINDOW_SECONDS },
-      { clock, clockSkewSeconds: SKEW_SECONDS },
+      { clock, tokens: { clockSkewSeconds: SKEW_SECONDS } },
     );
     const iat = clock.now() / 1000 + ahead;
     const token = await logoutToken(iat);

@@ -8,11 +8,12 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeAtIdp, HttpDevice, returnFromIdp, startLogin, startRedisServer, type RedisServer } from '@latchkey/testkit';
-import type { BffOptions, OidcProviderOptions } from '../../src/index.js';
+import type { OidcProviderOptions } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
 import { startOidcStack, type OidcStack } from '../helpers/oidc.js';
+import type { TestBffOverrides } from '../helpers/harness.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -84,7 +85,7 @@ describe.each(stores)('the sign-in entry point on the %s store', (_name, openSto
     stack = undefined;
   });
 
-  async function start(oidc: Partial<OidcProviderOptions> = {}, overrides: Partial<BffOptions> = {}) {
+  async function start(oidc: Partial<OidcProviderOptions> = {}, overrides: TestBffOverrides = {}) {
     const store = await openStore();
     const transactionWrites = countTransactionWrites(store);
     stack = await startOidcStack(store, oidc, overrides);
@@ -106,7 +107,7 @@ describe.each(stores)('the sign-in entry point on the %s store', (_name, openSto
   };
 
   it.each(REFUSED)('refuses %s: 403 csrf_rejected, no cookie, no transaction, not counted', async (_label, headers) => {
-    const { stack, transactionWrites } = await start({}, { rateLimit: { oidcLoginPerIp: { limit: 2, windowMs: 60_000 } } });
+    const { stack, transactionWrites } = await start({}, { rateLimit: { oidcLogin: { perIp: { limit: 2, windowMs: 60_000 } } } });
     for (let i = 0; i < 5; i++) {
       const res = await loginStart(stack, headers);
       expect(res.status).toBe(403);
@@ -135,7 +136,10 @@ describe.each(stores)('the sign-in entry point on the %s store', (_name, openSto
   });
 
   it('sign-in starts have their own per-IP limit: they never use up the password login limit', async () => {
-    const { stack } = await start({}, { rateLimit: { perIp: { limit: 2, windowMs: 60_000 }, oidcLoginPerIp: { limit: 3, windowMs: 60_000 } } });
+    const { stack } = await start(
+      {},
+      { rateLimit: { login: { perIp: { limit: 2, windowMs: 60_000 } }, oidcLogin: { perIp: { limit: 3, windowMs: 60_000 } } } },
+    );
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await loginStart(stack, { ...SAME_ORIGIN_NAVIGATION })).status);
     expect(statuses).toEqual([303, 303, 303]);
@@ -164,7 +168,7 @@ describe.each(stores)('the sign-in entry point on the %s store', (_name, openSto
   it('a loop of silent sign-ins (SSO session at the IdP, no Fetch Metadata) never evicts a device in use', async () => {
     const cap = 3;
     // One user whichever way alice signs in, as the demo maps its IdP's users.
-    const { stack } = await start({ mapUser: () => ({ id: 'user-alice', name: 'Alice' }) }, { maxSessionsPerUser: cap });
+    const { stack } = await start({ mapUser: () => ({ id: 'user-alice', name: 'Alice' }) }, { session: { maxPerUser: cap } });
     const phone = new HttpDevice(stack.origin, { sessionCookieName: 'latchkey' });
     await phone.login('alice', 'wonderland');
     expect((await phone.refresh()).status).toBe(200);

@@ -26,7 +26,7 @@ if (typeof createGuard !== 'function' || typeof KeyRing !== 'function') throw ne
 const bff = await createBff({
   store: new MemoryStore({ warnInProduction: false }),
   secrets: ['scratch-app-secret-0123456789-abcdefghijklmnop'],
-  issuer: 'http://localhost',
+  tokens: { issuer: 'http://localhost' },
   dangerouslyAllowInsecureHttp: true,
   authenticate: async (username, password) =>
     username === 'alice' && password === 'wonderland' ? { id: 'user-alice', name: 'Alice', scope: 'read' } : null,
@@ -47,7 +47,7 @@ import { createBff, MemoryStore } from '@latchkey/bff';
 const bff = await createBff({
   store: new MemoryStore({ warnInProduction: false }),
   secrets: ['scratch-app-secret-0123456789-abcdefghijklmnop'],
-  issuer: 'http://localhost',
+  tokens: { issuer: 'http://localhost' },
   authenticate: async () => null,
 });
 const app = express();

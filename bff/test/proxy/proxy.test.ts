@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '@latchkey/testkit';
-import type { AuthenticatedUser, BffOptions, ProxyOptions } from '../../src/index.js';
+import type { AuthenticatedUser, ProxyOptions } from '../../src/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { call, login, rawSetCookie, sessionCookie, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
+import { call, login, rawSetCookie, sessionCookie, startTestBff, USERS, type TestBff, type TestBffOverrides } from '../helpers/harness.js';
 import { TestClock } from '../helpers/test-clock.js';
 
 /** What the upstream saw of each request. */
@@ -51,7 +51,7 @@ async function startUpstream(bff: TestBff['bff']): Promise<void> {
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 }
 
-async function start(overrides: Partial<BffOptions> = {}, proxy: Partial<ProxyOptions> = {}, clock?: TestClock) {
+async function start(overrides: TestBffOverrides = {}, proxy: Partial<ProxyOptions> = {}, clock?: TestClock) {
   t = await startTestBff(
     {
       // alice holds the `orders` scope, bob does not.
@@ -390,9 +390,32 @@ describe('bff.proxy: revocation and rotation', () => {
     expect(rawSetCookie(session)).toMatch(/latchkey=;/);
   });
 
+  it('a proxied call is activity, GET /auth/session is not: a page that only reads its session idles out, one that calls its API stays', async () => {
+    const clock = new TestClock();
+    await start({ session: { idleTimeoutSeconds: 600, proxyRotationSeconds: 60 } }, {}, clock);
+    const reader = await login(t.app, 'alice', 'reader');
+    const user = await login(t.app, 'alice', 'user');
+    for (let minute = 2; minute <= 8; minute += 2) {
+      clock.advance(2 * 60_000);
+      const read = await get('/auth/session', reader.cookie);
+      expect(read.status).toBe(200);
+      reader.cookie = sessionCookie(read) ?? reader.cookie;
+      const used = await get('/p/me', user.cookie);
+      expect(used.status).toBe(200);
+      user.cookie = sessionCookie(used) ?? user.cookie;
+    }
+    clock.advance(3 * 60_000);
+    // 11 minutes after the sign-in, with a rotation every other minute: only the proxied calls moved the activity.
+    const idle = await get('/auth/session', reader.cookie);
+    expect(idle.status).toBe(401);
+    expect(idle.body.error).toBe('session_expired');
+    expect((await get('/auth/session', user.cookie)).status).toBe(200);
+    expect((await get('/p/me', user.cookie)).status).toBe(200);
+  });
+
   it('rotates the cookie on schedule in a proxied answer; 100 parallel calls across the rotation: no failure, no theft', async () => {
     const clock = new TestClock();
-    await start({ proxyRotationSeconds: 60 }, {}, clock);
+    await start({ session: { proxyRotationSeconds: 60 } }, {}, clock);
     const device = await login(t.app);
     clock.advance(60_000);
     const answers = await Promise.all(Array.from({ length: 100 }, () => get('/p/me', device.cookie)));
@@ -416,7 +439,7 @@ describe('bff.proxy: revocation and rotation', () => {
 describe('bff.proxy: step-up (RFC 9470)', () => {
   it('maxAuthAgeSeconds: past it, 401 insufficient_user_authentication (not a session end), nothing forwarded; re-authentication lets the call through', async () => {
     const clock = new TestClock();
-    await start({ browserTokens: false }, { maxAuthAgeSeconds: 60 }, clock);
+    await start({ tokens: { browser: false } }, { maxAuthAgeSeconds: 60 }, clock);
     const res0 = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: USERS.alice!.password } });
     let cookie = sessionCookie(res0);
     expect((await get('/p/me', cookie)).status).toBe(200);

@@ -21,11 +21,11 @@ afterEach(async () => {
 async function context(clock = new TestClock()): Promise<{ ctx: BffContext; clock: TestClock }> {
   const store = new MemoryStore({ clock });
   stores.push(store);
-  const options = resolveBffOptions({ store, secrets: [SECRET], issuer: ISSUER, clock, authenticate: async () => null });
+  const options = resolveBffOptions({ store, secrets: [SECRET], tokens: { issuer: ISSUER }, clock, authenticate: async () => null });
   const keyRing = new KeyRing({
     store,
     secrets: options.secrets,
-    algorithm: options.algorithm,
+    algorithm: options.tokens.algorithm,
     retireAfterMs: 400_000,
     clock,
     self: { issuer: ISSUER, audiences: null },

@@ -81,7 +81,7 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     await store.revokeJti('jti-1', 30_000);
     await store.endSession(first.key, 'logout', Date.now(), MARKER_TTL);
     await store.createSession(second, { logTtlMs: MARKER_TTL });
-    await store.endAllUserSessions(user, revokedAfter, Date.now(), MARKER_TTL);
+    await store.endAllUserSessions(user, 'logout_all', revokedAfter, Date.now(), MARKER_TTL);
     await store.putKeyRing(null, { version: 'ring-v1', sealed: 'sealed' });
 
     expect(await raw.keys(`${prefix}*rv`)).toEqual([`${prefix}{0}rv`]);
@@ -112,7 +112,7 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     const prefix = `fmt-${randomUUID()}:`;
     const store = await open(prefix);
     const reasons: string[] = [];
-    for (const reason of ['logout', 'session_revoked', 'reuse_detected'] as const) {
+    for (const reason of ['logout', 'device_revoked', 'reuse_detected'] as const) {
       const session = newSession('user-bob');
       await store.createSession(session);
       await store.endSession(session.key, reason, Date.now(), MARKER_TTL);
@@ -132,7 +132,7 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     const user = 'user-carol';
     const session = newSession(user);
     await store.createSession(session, { logTtlMs: MARKER_TTL });
-    await store.endAllUserSessions(user, Date.now(), Date.now(), MARKER_TTL);
+    await store.endAllUserSessions(user, 'logout_all', Date.now(), Date.now(), MARKER_TTL);
     const jtis = Array.from({ length: 24 }, () => randomUUID());
     for (const jti of jtis) await store.revokeJti(jti, 30_000);
     await store.putKeyRing(null, { version: 'ring-16', sealed: 'sealed' });
@@ -168,7 +168,7 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     expect(described(entry)).toEqual({ k: 'tenant', i: tenant, x: MARKER_TTL, r: String(revokedAfter) });
     expect(entry.order).toEqual(['k', 'i', 'x', 'r']);
     const ended = logs[documentedShard('user-dan', 16)]!.filter((e) => e.fields.k === 'sid');
-    expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[session.sid, 'session_revoked']]);
+    expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[session.sid, 'tenant_revoked']]);
   });
   it('revoking every session: one `all` entry in shard 0 (fields, units) and one `sid` entry per session, in its user’s shard', async () => {
     const prefix = `fmt-${randomUUID()}:`;
@@ -187,7 +187,7 @@ describe('the revocation stream on a single Redis (docs/revocation-stream.md)', 
     ]);
     users.forEach((user, i) => {
       const ended = logs[documentedShard(user, 16)]!.filter((e) => e.fields.k === 'sid' && e.fields.u === user);
-      expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[sessions[i]!.sid, 'session_revoked']]);
+      expect(ended.map((e) => [e.fields.i, e.fields.w])).toEqual([[sessions[i]!.sid, 'all_revoked']]);
     });
     // The documented rule: `r` in milliseconds, compared with iat in whole seconds.
     expect(DOC).toMatch(/\| `all` \| `admin\.revokeAllSessions`/);

@@ -66,7 +66,8 @@ export function newSession(userId: string, overrides: Partial<DeviceSessionRecor
     deviceName: 'Firefox on Linux',
     userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0',
     createdAt: now,
-    lastActiveAt: now,
+    rotatedAt: now,
+    lastActivityAt: now,
     idleExpiresAt: now + HOUR,
     absoluteExpiresAt: now + 24 * HOUR,
     generation: 0,
@@ -93,6 +94,8 @@ function refresh(
     nextCredentialHash,
     nextSealed: `sealed:${nextCredentialHash}`,
     now,
+    // Used now, unless a test says otherwise (an idle page's refresh reports older activity).
+    activityAt: overrides.now ?? now,
     idleTimeoutMs: HOUR,
     graceMs: MINUTE,
     markerTtlMs: 10 * MINUTE,
@@ -223,8 +226,9 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         // …so an active session still ends there.
         expect(await store.getSession(session.key, now + 5 * MINUTE)).toBeNull();
         expect(await store.rotate(refreshNow(afterSecond, current(afterSecond), { now: now + 5 * MINUTE }))).toEqual({
-          outcome: 'ended',
-          reason: 'session_expired',
+          outcome: 'expired',
+          reason: 'absolute',
+          session: afterSecond,
         });
       });
     });
@@ -244,7 +248,8 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
           previousHash: session.credentialHash,
           successorSealed: input.nextSealed,
           graceUntil: input.now + 30_000,
-          lastActiveAt: input.now,
+          rotatedAt: input.now,
+          lastActivityAt: input.now,
           idleExpiresAt: input.now + HOUR,
         };
         expect(result).toEqual({ outcome: 'rotated', session: expected });
@@ -327,30 +332,65 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.rotate(refreshNow(session, current(session)))).toEqual({ outcome: 'ended', reason: null });
       });
 
-      it('ended: session_expired once idle, and the reason is remembered', async () => {
+      it('the idle end follows the reported activity, not the rotations: a timer refreshing an unused page still idles out', async () => {
+        const session = newSessionNow(alice);
+        await store.createSession(session);
+        const t0 = session.createdAt;
+        // Refreshed every 20 minutes by a timer, the page unused since the login: the activity stays at t0.
+        let held = session;
+        for (const at of [t0 + 20 * MINUTE, t0 + 40 * MINUTE]) {
+          const result = await store.rotate(refreshNow(held, current(held), { now: at, activityAt: t0 }));
+          expect(result).toMatchObject({ outcome: 'rotated', session: { rotatedAt: at, lastActivityAt: t0, idleExpiresAt: t0 + HOUR } });
+          held = (result as { session: DeviceSessionRecord }).session;
+        }
+        expect(await store.getSession(session.key, t0 + HOUR - 1)).toEqual(held);
+        expect(await store.getSession(session.key, t0 + HOUR)).toBeNull();
+        expect(await store.rotate(refreshNow(held, current(held), { now: t0 + HOUR, activityAt: t0 }))).toEqual({
+          outcome: 'expired',
+          reason: 'idle',
+          session: held,
+        });
+        expect(await revocationState(store, token('jti'), session.sid, alice, clock.now())).toMatchObject({ sidRevoked: true });
+      });
+
+      it('activity never moves backwards nor past now, and reported use keeps the session alive', async () => {
+        const session = newSessionNow(alice);
+        await store.createSession(session);
+        const t0 = session.createdAt;
+        const used = await store.rotate(refreshNow(session, current(session), { now: t0 + 50 * MINUTE, activityAt: t0 + 45 * MINUTE }));
+        expect(used).toMatchObject({ outcome: 'rotated', session: { lastActivityAt: t0 + 45 * MINUTE, idleExpiresAt: t0 + 45 * MINUTE + HOUR } });
+        const afterUse = (used as { session: DeviceSessionRecord }).session;
+        // An older report (another tab that saw less) keeps the later activity.
+        const older = await store.rotate(refreshNow(afterUse, current(afterUse), { now: t0 + 60 * MINUTE, activityAt: t0 + 10 * MINUTE }));
+        expect(older).toMatchObject({ outcome: 'rotated', session: { lastActivityAt: t0 + 45 * MINUTE } });
+        const afterOlder = (older as { session: DeviceSessionRecord }).session;
+        // A report from the future is now.
+        const future = await store.rotate(refreshNow(afterOlder, current(afterOlder), { now: t0 + 61 * MINUTE, activityAt: t0 + 5 * HOUR }));
+        expect(future).toMatchObject({ outcome: 'rotated', session: { lastActivityAt: t0 + 61 * MINUTE, idleExpiresAt: t0 + 61 * MINUTE + HOUR } });
+      });
+
+      it('expired: once idle the rotation ends the session (sid revoked, its event), and the reason is remembered', async () => {
         const session = newSessionNow(alice);
         await store.createSession(session);
         const idle = refreshNow(session, current(session), { now: session.idleExpiresAt });
 
-        expect(await store.rotate(idle)).toEqual({ outcome: 'ended', reason: 'session_expired' });
+        expect(await store.rotate(idle)).toEqual({ outcome: 'expired', reason: 'idle', session });
         expect(await store.getSession(session.key, session.createdAt)).toBeNull();
         expect(await store.listUserSessions(alice, session.createdAt)).toEqual([]);
-        expect(await store.rotate(refreshNow(session, current(session), { now: session.createdAt }))).toEqual({
-          outcome: 'ended',
-          reason: 'session_expired',
-        });
+        expect(await revocationState(store, token('jti'), session.sid, alice, clock.now())).toMatchObject({ sidRevoked: true });
+        expect(await store.rotate(refreshNow(session, current(session), { now: session.createdAt }))).toEqual({ outcome: 'ended', reason: 'idle' });
       });
 
-      it('ended: remembers logout and session_revoked', async () => {
+      it('ended: remembers logout and device_revoked', async () => {
         const loggedOut = newSessionNow(alice);
         const revoked = newSessionNow(alice);
         await store.createSession(loggedOut);
         await store.createSession(revoked);
         await store.endSession(loggedOut.key, 'logout', clock.now(), MINUTE);
-        await store.endUserSessionBySid(alice, revoked.sid, 'session_revoked', clock.now(), MINUTE);
+        await store.endUserSessionBySid(alice, revoked.sid, 'device_revoked', clock.now(), MINUTE);
 
         expect(await store.rotate(refreshNow(loggedOut, current(loggedOut)))).toEqual({ outcome: 'ended', reason: 'logout' });
-        expect(await store.rotate(refreshNow(revoked, current(revoked)))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+        expect(await store.rotate(refreshNow(revoked, current(revoked)))).toEqual({ outcome: 'ended', reason: 'device_revoked' });
       });
 
       it('50 concurrent refreshes with the current credential: one rotates, 49 replay its successor', async () => {
@@ -466,7 +506,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.listUserSessions(token('nobody'), now)).toEqual([]);
       });
 
-      it('prunes expired sessions, which then answer session_expired', async () => {
+      it('prunes expired sessions, which then answer why (idle)', async () => {
         const now = clock.now();
         const live = newSessionNow(alice, { createdAt: now - 2000 });
         const idle = newSessionNow(alice, { createdAt: now - 1000, idleExpiresAt: now + MINUTE });
@@ -476,7 +516,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.listUserSessions(alice, now + MINUTE)).toEqual([live]);
         // Pruned for good: an earlier clock does not bring it back.
         expect(await store.listUserSessions(alice, now)).toEqual([live]);
-        expect(await store.rotate(refreshNow(idle, current(idle), { now }))).toEqual({ outcome: 'ended', reason: 'session_expired' });
+        expect(await store.rotate(refreshNow(idle, current(idle), { now }))).toEqual({ outcome: 'ended', reason: 'idle' });
       });
     });
 
@@ -486,7 +526,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
 
       it('creating cap + N sessions leaves cap: the least recently active are ended like a revocation', async () => {
         const now = clock.now();
-        const created = Array.from({ length: CAP + 2 }, (_, i) => newSessionNow(alice, { createdAt: now - 10_000 + i, lastActiveAt: now - 10_000 + i }));
+        const created = Array.from({ length: CAP + 2 }, (_, i) => newSessionNow(alice, { createdAt: now - 10_000 + i, lastActivityAt: now - 10_000 + i }));
         const evictions: DeviceSessionRecord[][] = [];
         for (const s of created) evictions.push(await store.createSession(s, limits(now)));
 
@@ -495,7 +535,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.listUserSessions(alice, now)).toEqual(created.slice(2));
         for (const gone of created.slice(0, 2)) {
           expect(await store.getSession(gone.key, now)).toBeNull();
-          expect(await store.rotate(refreshNow(gone, current(gone), { now }))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await store.rotate(refreshNow(gone, current(gone), { now }))).toEqual({ outcome: 'ended', reason: 'cap_evicted' });
           expect(await revocationState(store, token('jti'), gone.sid, alice, clock.now())).toMatchObject({ sidRevoked: true });
         }
         for (const kept of created.slice(2)) {
@@ -505,7 +545,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
 
       it('evicts by last activity, not by age: a refreshed old device outlives idle newer ones', async () => {
         const now = clock.now();
-        const [oldest, middle, newest] = [3000, 2000, 1000].map((ago) => newSessionNow(alice, { createdAt: now - ago, lastActiveAt: now - ago }));
+        const [oldest, middle, newest] = [3000, 2000, 1000].map((ago) => newSessionNow(alice, { createdAt: now - ago, lastActivityAt: now - ago }));
         for (const s of [oldest!, middle!, newest!]) await store.createSession(s, limits(now));
         const refreshed = await store.rotate(refreshNow(oldest!, current(oldest!), { now: now - 500 }));
         expect(refreshed.outcome).toBe('rotated');
@@ -518,18 +558,18 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
 
       it('evicts never-refreshed sessions before refreshed ones, however recently they signed in (a forced sign-in flood)', async () => {
         const now = clock.now();
-        const [phone, laptop] = [10_000, 8000].map((ago) => newSessionNow(alice, { createdAt: now - ago, lastActiveAt: now - ago }));
+        const [phone, laptop] = [10_000, 8000].map((ago) => newSessionNow(alice, { createdAt: now - ago, lastActivityAt: now - ago }));
         for (const s of [phone!, laptop!]) await store.createSession(s, limits(now));
         // Both devices came back once (a refresh): the least recently active sessions, but in use.
         for (const s of [phone!, laptop!]) expect((await store.rotate(refreshNow(s, current(s), { now: s.createdAt + 1000 }))).outcome).toBe('rotated');
-        const forced = newSessionNow(alice, { createdAt: now - 1000, lastActiveAt: now - 1000 });
+        const forced = newSessionNow(alice, { createdAt: now - 1000, lastActivityAt: now - 1000 });
         await store.createSession(forced, limits(now));
 
-        expect(await store.createSession(newSessionNow(alice, { createdAt: now - 500, lastActiveAt: now - 500 }), limits(now))).toEqual([forced]);
+        expect(await store.createSession(newSessionNow(alice, { createdAt: now - 500, lastActivityAt: now - 500 }), limits(now))).toEqual([forced]);
         // A flood of sign-ins nobody comes back to: each evicts the previous one, never a device in use.
         let previous: DeviceSessionRecord | undefined;
         for (let i = 0; i < 5; i++) {
-          const next = newSessionNow(alice, { createdAt: now + i, lastActiveAt: now + i });
+          const next = newSessionNow(alice, { createdAt: now + i, lastActivityAt: now + i });
           const evicted = await store.createSession(next, limits(now + i));
           expect(evicted.map((s) => s.generation)).toEqual([0]);
           if (previous) expect(evicted).toEqual([previous]);
@@ -575,7 +615,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.listUserSessions(alice, now)).toEqual(created);
         // The next capped login brings the user down to the cap at once, and logout-all still ends every session.
         expect(await store.createSession(newSessionNow(alice), limits(now))).toHaveLength(6 - CAP + 1);
-        expect(await store.endAllUserSessions(alice, now, now, MINUTE)).toHaveLength(CAP);
+        expect(await store.endAllUserSessions(alice, 'logout_all', now, now, MINUTE)).toHaveLength(CAP);
       });
     });
 
@@ -605,7 +645,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         const idle = newSessionNow(alice);
         await store.createSession(idle);
         expect(await store.endSession(idle.key, 'logout', idle.idleExpiresAt, MINUTE)).toBeNull();
-        expect(await store.rotate(refreshNow(idle, current(idle)))).toEqual({ outcome: 'ended', reason: 'session_expired' });
+        expect(await store.rotate(refreshNow(idle, current(idle)))).toEqual({ outcome: 'ended', reason: 'idle' });
       });
     });
 
@@ -643,16 +683,16 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         const password = newSessionNow(alice);
         for (const s of [a1, a2, b, otherIdpSession, otherIssuer, password]) await store.createSession(s);
 
-        const ended = await store.endSessionsByIdpSid(iss, idpSid, 'session_revoked', clock.now(), MINUTE);
+        const ended = await store.endSessionsByIdpSid(iss, idpSid, 'backchannel', clock.now(), MINUTE);
         expect(ended.map((s) => s.sid).sort()).toEqual([a1.sid, a2.sid, b.sid].sort());
         for (const s of [a1, a2, b]) {
           expect(await store.getSession(s.key, clock.now())).toBeNull();
-          expect(await store.rotate(refreshNow(s, current(s)))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await store.rotate(refreshNow(s, current(s)))).toEqual({ outcome: 'ended', reason: 'backchannel' });
           expect(await revocationState(store, token('jti'), s.sid, s.userId, clock.now())).toMatchObject({ sidRevoked: true });
         }
         for (const s of [otherIdpSession, otherIssuer, password]) expect(await store.getSession(s.key, clock.now())).toEqual(s);
         // The index forgets ended sessions: a second logout for the same IdP session changes nothing.
-        expect(await store.endSessionsByIdpSid(iss, idpSid, 'session_revoked', clock.now(), MINUTE)).toEqual([]);
+        expect(await store.endSessionsByIdpSid(iss, idpSid, 'backchannel', clock.now(), MINUTE)).toEqual([]);
       });
 
       it('endSessionsByIdpSid skips sessions that ended otherwise, and expired ones', async () => {
@@ -663,7 +703,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         await store.createSession(idle);
         await store.endSession(loggedOut.key, 'logout', clock.now(), MINUTE);
         await advance(PAST_SHORT_TTL);
-        expect(await store.endSessionsByIdpSid(iss, idpSid, 'session_revoked', clock.now(), MINUTE)).toEqual([]);
+        expect(await store.endSessionsByIdpSid(iss, idpSid, 'backchannel', clock.now(), MINUTE)).toEqual([]);
         expect(await store.rotate(refreshNow(loggedOut, current(loggedOut)))).toEqual({ outcome: 'ended', reason: 'logout' });
       });
 
@@ -756,24 +796,24 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         const session = newSessionNow(alice);
         await store.createSession(session);
 
-        expect(await store.endUserSessionBySid(alice, session.sid, 'session_revoked', clock.now(), MINUTE)).toEqual(session);
+        expect(await store.endUserSessionBySid(alice, session.sid, 'device_revoked', clock.now(), MINUTE)).toEqual(session);
         expect(await store.getSession(session.key, clock.now())).toBeNull();
         expect(await revocationState(store, token('jti'), session.sid, alice, clock.now())).toMatchObject({ sidRevoked: true });
-        expect(await store.endUserSessionBySid(alice, session.sid, 'session_revoked', clock.now(), MINUTE)).toBeNull();
+        expect(await store.endUserSessionBySid(alice, session.sid, 'device_revoked', clock.now(), MINUTE)).toBeNull();
       });
 
       it('refuses another user’s sid and changes nothing', async () => {
         const bobs = newSessionNow(bob);
         await store.createSession(bobs);
 
-        expect(await store.endUserSessionBySid(alice, bobs.sid, 'session_revoked', clock.now(), MINUTE)).toBeNull();
+        expect(await store.endUserSessionBySid(alice, bobs.sid, 'device_revoked', clock.now(), MINUTE)).toBeNull();
         expect(await store.getSession(bobs.key, clock.now())).toEqual(bobs);
         expect(await store.listUserSessions(bob, clock.now())).toEqual([bobs]);
         expect(await revocationState(store, token('jti'), bobs.sid, bob, clock.now())).toMatchObject({ sidRevoked: false });
       });
 
       it('answers null for an unknown sid', async () => {
-        expect(await store.endUserSessionBySid(alice, token('sid'), 'session_revoked', clock.now(), MINUTE)).toBeNull();
+        expect(await store.endUserSessionBySid(alice, token('sid'), 'device_revoked', clock.now(), MINUTE)).toBeNull();
       });
     });
 
@@ -785,11 +825,11 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         const bobs = newSessionNow(bob);
         for (const s of [first, second, bobs]) await store.createSession(s);
 
-        expect(await store.endAllUserSessions(alice, now, now, MINUTE)).toEqual([first, second]);
+        expect(await store.endAllUserSessions(alice, 'logout_all', now, now, MINUTE)).toEqual([first, second]);
 
         expect(await store.listUserSessions(alice, now)).toEqual([]);
         for (const s of [first, second]) {
-          expect(await store.rotate(refreshNow(s, current(s)))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await store.rotate(refreshNow(s, current(s)))).toEqual({ outcome: 'ended', reason: 'logout_all' });
           expect(await revocationState(store, token('jti'), s.sid, alice, clock.now())).toEqual({
             jtiRevoked: false,
             sidRevoked: true,
@@ -810,11 +850,11 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         const now = clock.now();
         const state = async () => (await revocationState(store, token('jti'), token('sid'), alice, clock.now())).userRevokedAfter;
 
-        expect(await store.endAllUserSessions(alice, now, now, MINUTE)).toEqual([]);
+        expect(await store.endAllUserSessions(alice, 'logout_all', now, now, MINUTE)).toEqual([]);
         expect(await state()).toBe(now);
-        await store.endAllUserSessions(alice, now - 5000, now, MINUTE);
+        await store.endAllUserSessions(alice, 'logout_all', now - 5000, now, MINUTE);
         expect(await state()).toBe(now);
-        await store.endAllUserSessions(alice, now + 5000, now, MINUTE);
+        await store.endAllUserSessions(alice, 'logout_all', now + 5000, now, MINUTE);
         expect(await state()).toBe(now + 5000);
       });
 
@@ -826,14 +866,14 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
           const racing = newSessionNow(user);
           const now = clock.now();
           const create = () => store.createSession(racing);
-          const endAll = () => store.endAllUserSessions(user, now, now, MINUTE);
+          const endAll = () => store.endAllUserSessions(user, 'logout_all', now, now, MINUTE);
           const ended = round % 2 === 0 ? (await Promise.all([create(), endAll()]))[1] : (await Promise.all([endAll(), create()]))[0];
 
           expect(ended[0]).toEqual(existing);
           if (ended.length === 2) {
             expect(ended[1]).toEqual(racing);
             expect(await store.listUserSessions(user, now)).toEqual([]);
-            expect(await store.rotate(refreshNow(racing, current(racing), { now }))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+            expect(await store.rotate(refreshNow(racing, current(racing), { now }))).toEqual({ outcome: 'ended', reason: 'logout_all' });
           } else {
             expect(ended).toHaveLength(1);
             expect(await store.listUserSessions(user, now)).toEqual([racing]);
@@ -902,7 +942,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         await store.createSession(others);
         await store.revokeJti(jti, SHORT_TTL);
         await store.endSession(session.key, 'logout', clock.now(), SHORT_TTL);
-        await store.endAllUserSessions(bob, clock.now(), clock.now(), SHORT_TTL);
+        await store.endAllUserSessions(bob, 'logout_all', clock.now(), clock.now(), SHORT_TTL);
 
         expect(await revocationState(store, jti, session.sid, bob, clock.now())).toMatchObject({
           jtiRevoked: true,
@@ -936,7 +976,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(await store.listUserSessions(alice, now)).toEqual([]);
         expect(await store.rotate(refreshNow(untouched, current(untouched), { now }))).toEqual({ outcome: 'ended', reason: null });
         expect(await store.rotate(refreshNow(ended, current(ended), { now }))).toEqual({ outcome: 'ended', reason: null });
-        expect(await store.endUserSessionBySid(alice, untouched.sid, 'session_revoked', now, MINUTE)).toBeNull();
+        expect(await store.endUserSessionBySid(alice, untouched.sid, 'device_revoked', now, MINUTE)).toBeNull();
       });
 
       it('keeps a tombstone (why the session ended) until the session would have idled out, not until its absolute end', async () => {
@@ -971,7 +1011,7 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         await store.endSession(s1.key, 'logout', clock.now(), 30_000);
         const s2 = newSessionNow(bob);
         await store.createSession(s2);
-        await store.endAllUserSessions(bob, 1234, clock.now(), 30_000);
+        await store.endAllUserSessions(bob, 'logout_all', 1234, clock.now(), 30_000);
         await store.putKeyRing(null, { version: 'v1', sealed: 'x' });
         const { events } = await readAll();
         const kinds = events.map((e) => [e.kind, e.id]);
@@ -1053,24 +1093,24 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         expect(events.filter((e) => e.expiresAt > clock.now())).toEqual([]);
       });
 
-      it('sid events say whose session ended and why (logout, session_revoked, reuse_detected, logout_all)', async () => {
+      it('sid events say whose session ended and why (logout, device_revoked, reuse_detected, logout_all)', async () => {
         const loggedOut = newSessionNow(alice);
         const revoked = newSessionNow(alice);
         await store.createSession(loggedOut);
         await store.createSession(revoked);
         await store.endSession(loggedOut.key, 'logout', clock.now(), 30_000);
-        await store.endUserSessionBySid(alice, revoked.sid, 'session_revoked', clock.now(), 30_000);
+        await store.endUserSessionBySid(alice, revoked.sid, 'device_revoked', clock.now(), 30_000);
         const { original, input } = await rotatedOnce();
         await store.rotate({ ...input, now: clock.now() + 2 * MINUTE });
         const everywhere = newSessionNow(bob);
         await store.createSession(everywhere);
-        await store.endAllUserSessions(bob, clock.now(), clock.now(), 30_000);
+        await store.endAllUserSessions(bob, 'logout_all', clock.now(), clock.now(), 30_000);
         const sidEvents = (await readAll()).events.filter((e) => e.kind === 'sid');
         expect(sidEvents).toHaveLength(4);
         expect(sidEvents).toEqual(
           expect.arrayContaining([
             expect.objectContaining({ id: loggedOut.sid, userId: alice, reason: 'logout' }),
-            expect.objectContaining({ id: revoked.sid, userId: alice, reason: 'session_revoked' }),
+            expect.objectContaining({ id: revoked.sid, userId: alice, reason: 'device_revoked' }),
             expect.objectContaining({ id: original.sid, userId: alice, reason: 'reuse_detected' }),
             expect.objectContaining({ id: everywhere.sid, userId: bob, reason: 'logout_all' }),
           ]),

@@ -38,7 +38,17 @@ const current = (s: DeviceSessionRecord) => ({ generation: s.generation, credent
 
 function refreshOf(s: DeviceSessionRecord, now: number) {
   const next = token('hash');
-  return { key: s.key, ...current(s), nextCredentialHash: next, nextSealed: `sealed:${next}`, now, idleTimeoutMs: MINUTE, graceMs: 1000, markerTtlMs: MINUTE };
+  return {
+    key: s.key,
+    ...current(s),
+    nextCredentialHash: next,
+    nextSealed: `sealed:${next}`,
+    now,
+    activityAt: now,
+    idleTimeoutMs: MINUTE,
+    graceMs: 1000,
+    markerTtlMs: MINUTE,
+  };
 }
 
 export function runEndingContract(name: string, setup: () => Promise<StoreFixture>): void {
@@ -73,7 +83,7 @@ export function runEndingContract(name: string, setup: () => Promise<StoreFixtur
 
         expect(await store.listUserSessions(alice, now)).toEqual([mine]);
         expect(await store.listUserSessions(bob, now)).toEqual([bobs]);
-        for (const s of [laptop, phone]) expect(await store.rotate(refreshOf(s, now))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+        for (const s of [laptop, phone]) expect(await store.rotate(refreshOf(s, now))).toEqual({ outcome: 'ended', reason: 'logout_others' });
         expect(await store.rotate(refreshOf(mine, now))).toMatchObject({ outcome: 'rotated' });
         const sids = await revokedSids(store, clock.now());
         expect([laptop, phone, mine, bobs].map((s) => sids.has(s.sid))).toEqual([true, true, false, false]);
@@ -83,8 +93,8 @@ export function runEndingContract(name: string, setup: () => Promise<StoreFixtur
         expect(sidEvents).toHaveLength(2);
         expect(sidEvents).toEqual(
           expect.arrayContaining([
-            expect.objectContaining({ id: laptop.sid, userId: alice, reason: 'session_revoked' }),
-            expect.objectContaining({ id: phone.sid, userId: alice, reason: 'session_revoked' }),
+            expect.objectContaining({ id: laptop.sid, userId: alice, reason: 'logout_others' }),
+            expect.objectContaining({ id: phone.sid, userId: alice, reason: 'logout_others' }),
           ]),
         );
         // The caller's tokens stay valid: no user (or global) marker.
@@ -135,7 +145,7 @@ export function runEndingContract(name: string, setup: () => Promise<StoreFixtur
         for (const s of sessions) {
           expect(sids.has(s.sid)).toBe(true);
           expect(await store.getSession(s.key, now)).toBeNull();
-          expect(await store.rotate(refreshOf(s, now))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await store.rotate(refreshOf(s, now))).toEqual({ outcome: 'ended', reason: 'all_revoked' });
         }
         expect(await store.listUserSessions(alice, now)).toEqual([]);
         // The expired one ended as expired, not counted and not marked.
@@ -185,11 +195,11 @@ export function runEndingContract(name: string, setup: () => Promise<StoreFixtur
           const now = clock.now();
           const [, ended] = await Promise.all([store.createSession(racing), store.revokeAllSessions(now, now, MINUTE)]);
 
-          expect(await store.rotate(refreshOf(existing, now))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+          expect(await store.rotate(refreshOf(existing, now))).toEqual({ outcome: 'ended', reason: 'all_revoked' });
           const live = await store.listUserSessions(user, now);
           if (ended === 2) {
             expect(live).toEqual([]);
-            expect(await store.rotate(refreshOf(racing, now))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+            expect(await store.rotate(refreshOf(racing, now))).toEqual({ outcome: 'ended', reason: 'all_revoked' });
           } else {
             expect(ended).toBe(1);
             expect(live).toEqual([racing]);

@@ -31,6 +31,7 @@ const rotation = (s: ReturnType<typeof newSession>, generation: number, credenti
   nextCredentialHash: next,
   nextSealed: `sealed-${next}`,
   now: Date.now(),
+  activityAt: Date.now(),
   idleTimeoutMs: 60_000,
   graceMs: 15_000,
   markerTtlMs: 60_000,

@@ -70,7 +70,7 @@ describe('RedisStore on a Redis Cluster', () => {
     const now = Date.now();
     for (const user of users.slice(0, 6)) {
       await store.createSession(newSession(user));
-      expect(await store.endAllUserSessions(user, now, now, 60_000)).toHaveLength(2);
+      expect(await store.endAllUserSessions(user, 'logout_all', now, now, 60_000)).toHaveLength(2);
     }
   });
 
@@ -218,7 +218,7 @@ describe('RedisStore on a Redis Cluster', () => {
     await a.createSession(s);
     expect(await b.getSession(s.key, Date.now())).toEqual(s);
     const now = Date.now();
-    await b.endAllUserSessions(alice, now, now, 60_000);
+    await b.endAllUserSessions(alice, 'logout_all', now, now, 60_000);
     expect(await a.getSession(s.key, now)).toBeNull();
     expect(await revocationState(a, 'no-jti', s.sid, alice)).toMatchObject({ sidRevoked: true, userRevokedAfter: now });
   });

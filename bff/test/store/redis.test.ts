@@ -154,6 +154,7 @@ describe('RedisStore', () => {
       nextSealed: 'sealed-next',
       // The BFF read its clock this long before Redis gets to run the script: past `now + graceMs` already.
       now: Date.now() - (graceMs + 500),
+      activityAt: Date.now() - (graceMs + 500),
       idleTimeoutMs: 60_000,
       graceMs,
       markerTtlMs: 60_000,
@@ -184,9 +185,9 @@ describe('RedisStore', () => {
     const now = Date.now();
     const user = `user-${randomUUID()}`;
     const [a, b, c] = [
-      newSession(user, { createdAt: now, lastActiveAt: now }),
-      newSession(user, { createdAt: now + 1, lastActiveAt: now + 1 }),
-      newSession(user, { createdAt: now + 2, lastActiveAt: now + 2 }),
+      newSession(user, { createdAt: now, lastActivityAt: now }),
+      newSession(user, { createdAt: now + 1, lastActivityAt: now + 1 }),
+      newSession(user, { createdAt: now + 2, lastActivityAt: now + 2 }),
     ];
     for (const s of [a, b, c]) await store.createSession(s);
 
@@ -197,12 +198,13 @@ describe('RedisStore', () => {
       nextCredentialHash: 'next',
       nextSealed: 'sealed-next',
       now,
+      activityAt: now,
       idleTimeoutMs: 60_000,
       graceMs: 0,
       markerTtlMs: 60_000,
     });
     expect(rotated.outcome).toBe('rotated');
-    await store.endUserSessionBySid(user, b.sid, 'session_revoked', now, 60_000); // revoke one device
+    await store.endUserSessionBySid(user, b.sid, 'device_revoked', now, 60_000); // revoke one device
     await store.rotate({
       key: a.key,
       generation: 0,
@@ -210,14 +212,15 @@ describe('RedisStore', () => {
       nextCredentialHash: 'again',
       nextSealed: 'sealed-again',
       now: now + 1,
+      activityAt: now + 1,
       idleTimeoutMs: 60_000,
       graceMs: 0,
       markerTtlMs: 60_000,
     }); // reuse after grace: theft
-    await store.endAllUserSessions(user, now, now, 60_000); // logout everywhere
-    await store.createSession(newSession('user-other', { createdAt: now, lastActiveAt: now }));
+    await store.endAllUserSessions(user, 'logout_all', now, now, 60_000); // logout everywhere
+    await store.createSession(newSession('user-other', { createdAt: now, lastActivityAt: now }));
     await store.revokeAllSessions(now, now, 60_000); // incident: every session, the global marker
-    await store.createSession(newSession(user, { createdAt: now, lastActiveAt: now })); // a fresh login afterwards
+    await store.createSession(newSession(user, { createdAt: now, lastActivityAt: now })); // a fresh login afterwards
     await store.endSession(c.key, 'logout', now, 60_000);
     await store.revokeJti('jti-1', 60_000);
     await store.putKeyRing(null, { version: 'v1', sealed: 'ring' });

@@ -36,7 +36,17 @@ const current = (s: DeviceSessionRecord) => ({ generation: s.generation, credent
 
 function refreshOf(s: DeviceSessionRecord, now: number) {
   const next = token('hash');
-  return { key: s.key, ...current(s), nextCredentialHash: next, nextSealed: `sealed:${next}`, now, idleTimeoutMs: MINUTE, graceMs: 1000, markerTtlMs: MINUTE };
+  return {
+    key: s.key,
+    ...current(s),
+    nextCredentialHash: next,
+    nextSealed: `sealed:${next}`,
+    now,
+    activityAt: now,
+    idleTimeoutMs: MINUTE,
+    graceMs: 1000,
+    markerTtlMs: MINUTE,
+  };
 }
 
 export function runTenantContract(name: string, setup: () => Promise<StoreFixture>): void {
@@ -84,7 +94,7 @@ export function runTenantContract(name: string, setup: () => Promise<StoreFixtur
 
       for (const s of [a1, a2, a3]) {
         expect(await store.getSession(s.key, clock.now())).toBeNull();
-        expect(await store.rotate(refreshOf(s, clock.now()))).toEqual({ outcome: 'ended', reason: 'session_revoked' });
+        expect(await store.rotate(refreshOf(s, clock.now()))).toEqual({ outcome: 'ended', reason: 'tenant_revoked' });
         expect(await sidRevoked(store, s.sid, clock.now())).toBe(true);
       }
       expect(await store.rotate(refreshOf(loggedOut, clock.now()))).toEqual({ outcome: 'ended', reason: 'logout' });

@@ -6,7 +6,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { ISSUER, login, me, SECRET, startTestBff } from '../helpers/harness.js';
 import { TestClock } from '../helpers/test-clock.js';
 
-const base = () => ({ store: new MemoryStore({ warnInProduction: false }), secrets: [SECRET], issuer: ISSUER, authenticate: async () => null });
+const base = () => ({ store: new MemoryStore({ warnInProduction: false }), secrets: [SECRET], tokens: { issuer: ISSUER }, authenticate: async () => null });
 
 describe('the clock option', () => {
   it('defaults to the system clock, and refuses anything without now()', () => {

@@ -13,7 +13,7 @@ const base = (oidc: unknown): BffOptions =>
   ({
     store: new MemoryStore({ warnInProduction: false }),
     secrets: ['s'.repeat(32)],
-    issuer: APP,
+    tokens: { issuer: APP },
     authenticate: async () => null,
     oidc,
   }) as BffOptions;

@@ -5,7 +5,7 @@ import { resolveBffOptions } from '../../src/options.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { ISSUER, SECRET } from '../helpers/harness.js';
 
-const base = () => ({ store: new MemoryStore({ warnInProduction: false }), secrets: [SECRET], issuer: ISSUER, authenticate: async () => null });
+const base = () => ({ store: new MemoryStore({ warnInProduction: false }), secrets: [SECRET], tokens: { issuer: ISSUER }, authenticate: async () => null });
 const CLIENT_SECRET = 'orders-api-secret-0123456789-abcdefghij';
 const resolve = (resourceClients: unknown) => resolveBffOptions({ ...base(), resourceClients } as unknown as BffOptions);
 

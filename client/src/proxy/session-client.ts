@@ -112,7 +112,7 @@ export function createSessionClient(input: ProxySessionClientOptions): SessionCl
 
   function signInAt(path: string) {
     return async (body: object) => {
-      // A BFF with browserTokens: false answers no token; one that still does is never read here.
+      // A BFF with tokens.browser: false answers no token; one that still does is never read here.
       const { data } = await request<CurrentSessionResponse>('POST', path, body);
       signedIn({ user: data.user, session: data.session }, true);
     };

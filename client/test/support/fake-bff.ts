@@ -20,7 +20,7 @@ export const errorResponse = (status: number, error: ErrorCode) => json(status, 
 
 export const noContent = () => new Response(null, { status: 204 });
 
-/** The hint cookie of the default session cookie name over plain http (`<cookieName>-hint`). */
+/** The hint cookie of the default session cookie name over plain http (`<cookie.name>-hint`). */
 export const HINT_COOKIE = 'latchkey-hint';
 
 /** A promise with its resolve exposed, to hold a fake answer until the test lets it go. */

@@ -62,16 +62,16 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     store,
     secrets: [config.secret],
     authenticate: await createDemoAuthenticate(),
-    issuer,
-    accessTokenTtlSeconds: config.accessTtlSeconds,
-    ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
-    ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
     // Proxy mode: no token ever reaches the page, not even from login or refresh.
-    ...(config.proxy ? { browserTokens: false } : {}),
+    tokens: { issuer, ttlSeconds: config.accessTtlSeconds, ...(config.proxy ? { browser: false } : {}) },
+    session: {
+      ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
+      ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
+    },
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
     eventStreams: { maxPerUser: config.eventStreamsPerUser, maxPerDevice: config.eventStreamsPerDevice, maxPerProcess: config.eventStreamsMax },
-    allowedOrigins: demoAllowedOrigins(config),
+    origins: { allowed: demoAllowedOrigins(config) },
     ...(config.rateLimits !== undefined ? { rateLimit: config.rateLimits as BffOptions['rateLimit'] } : {}),
     resourceClients: config.introspectionClients,
     ...(logger ? { logger } : {}),

@@ -44,9 +44,9 @@ const envSchema = z.object({
   LATCHKEY_DEMO_UPSTREAM_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** With LATCHKEY_DEMO_PROXY: proxy to this URL instead of starting the demo's own upstream (tests: an upstream that is down). */
   LATCHKEY_DEMO_UPSTREAM_URL: z.string().url().optional(),
-  /** The BFF's `proxyRotationSeconds`: how old a credential gets before a proxied call rotates it (default 300). */
+  /** The BFF's `session.proxyRotationSeconds`: how old a credential gets before a proxied call rotates it (default 300). */
   LATCHKEY_PROXY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
-  /** The BFF's `rotationGraceSeconds` (default 15); tests shorten it with LATCHKEY_PROXY_ROTATION_SECONDS. */
+  /** The BFF's `session.rotationGraceSeconds` (default 15); tests shorten it with LATCHKEY_PROXY_ROTATION_SECONDS. */
   LATCHKEY_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).optional(),
   /**
    * Step-up (RFC 9470): /api/admin and the admin router want an authentication at most this many seconds old (default
@@ -78,7 +78,7 @@ const envSchema = z.object({
       return clients;
     })
     .optional(),
-  /** The BFF's `rateLimit` option as JSON, e.g. `{"refreshPerSession":{"limit":600,"windowMs":60000}}` (load tests). */
+  /** The BFF's `rateLimit` option as JSON, e.g. `{"refresh":{"perSession":{"limit":600,"windowMs":60000}}}` (load tests). */
   LATCHKEY_RATE_LIMITS: z
     .string()
     .transform((text, ctx) => {

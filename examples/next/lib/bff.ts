@@ -24,10 +24,9 @@ async function start(): Promise<Bff> {
   return createBff({
     store: process.env.REDIS_URL ? await RedisStore.connect({ url: process.env.REDIS_URL }) : new MemoryStore(),
     secrets: [secret],
-    issuer,
+    tokens: { issuer, ttlSeconds: Number(process.env.LATCHKEY_ACCESS_TTL ?? 300) },
     // The pages' own origin: the BFF refuses a cookie-authenticated request from any other.
-    allowedOrigins: [new URL(issuer).origin],
-    accessTokenTtlSeconds: Number(process.env.LATCHKEY_ACCESS_TTL ?? 300),
+    origins: { allowed: [new URL(issuer).origin] },
     authenticate: async (username, password) => {
       const account = ACCOUNTS[username];
       return account && account.password === password ? { id: account.id, name: account.name } : null;

@@ -107,7 +107,7 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
       next(error);
     });
   // Room for the largest token the guard accepts, plus the JSON around it.
-  const bodyLimit = `${ctx.options.maxTokenBytes + 1024}b`;
+  const bodyLimit = `${ctx.options.tokens.maxBytes + 1024}b`;
   const keyScopes = { admin: options.scope, keys: options.keysScope };
 
   const router = Router();
@@ -115,7 +115,7 @@ export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin
   router.get(ADMIN_ROUTES.userSessions, adminAction(ctx, 'list_sessions', listUserSessions(admin)));
   router.delete(ADMIN_ROUTES.userSessions, adminAction(ctx, 'revoke_user', revokeUser(admin)));
   router.delete(ADMIN_ROUTES.userSession, adminAction(ctx, 'end_session', endUserSession(admin)));
-  router.post(ADMIN_ROUTES.revokeToken, adminAction(ctx, 'revoke_token', revokeToken(admin, guard, ctx.options.maxTokenBytes)));
+  router.post(ADMIN_ROUTES.revokeToken, adminAction(ctx, 'revoke_token', revokeToken(admin, guard, ctx.options.tokens.maxBytes)));
   router.post(ADMIN_ROUTES.stageKey, adminAction(ctx, 'stage_key', keyOperation(admin, 'stageSigningKey', keyScopes)));
   router.post(ADMIN_ROUTES.rotateKey, adminAction(ctx, 'rotate_key', keyOperation(admin, 'rotateSigningKey', keyScopes)));
   router.post(ADMIN_ROUTES.emergencyRotateKeys, adminAction(ctx, 'emergency_rotate_keys', keyOperation(admin, 'emergencyRotateKeys', keyScopes)));

@@ -14,7 +14,7 @@ export type AdminSessionListResponse = {
 
 /**
  * GET /users/:userId/sessions: the user's devices, with the public fields of GET /sessions and, where set, `tenant` and
- * `idp` (bounded by maxSessionsPerUser).
+ * `idp` (bounded by `session.maxPerUser`).
  */
 export function listUserSessions(admin: BffAdmin) {
   return async (req: Request): Promise<AdminActionResult> => {

@@ -11,8 +11,10 @@ import { SESSION_COOKIE as COOKIE_NAME, sleep } from '@latchkey/testkit';
  * and page load) and the default refresh limits allow; tests that check the limits pass LATCHKEY_RATE_LIMITS themselves.
  */
 const LOAD_TEST_RATE_LIMITS = JSON.stringify({
-  refreshPerIp: { limit: 1_000_000, windowMs: 60_000 },
-  refreshPerSession: { limit: 1_000_000, windowMs: 60_000 },
+  refresh: {
+    perIp: { limit: 1_000_000, windowMs: 60_000 },
+    perSession: { limit: 1_000_000, windowMs: 60_000 },
+  },
 });
 
 /** A demo process's environment for these tests: `env`, with the refresh limits lifted unless `env` sets them. */
