@@ -1,4 +1,5 @@
 import type { SessionClient } from '@latchkey/client';
+import type { ActivityEntry, SigningKeyDescription as RingKey } from '@latchkey/shared';
 
 /** A refused or failed admin request: the HTTP status, the error code and the server's sentence. */
 export class AdminError extends Error {
@@ -30,30 +31,7 @@ export interface Operator {
   keys: boolean;
 }
 
-export interface RingKey {
-  kid: string;
-  alg: string;
-  state: 'staged' | 'active' | 'retired';
-  createdAt: number;
-  retireAfter: number | null;
-}
-
-export interface ActivityEntry {
-  seq: number;
-  at: number;
-  kind: string;
-  source: 'log' | 'process';
-  userId?: string;
-  sid?: string;
-  tenant?: string;
-  jti?: string;
-  reason?: string;
-  actor?: { sub: string; sid: string };
-  action?: string;
-  outcome?: string;
-  target?: Record<string, string>;
-  detail?: Record<string, unknown>;
-}
+export type { ActivityEntry, SigningKeyDescription as RingKey } from '@latchkey/shared';
 
 const seg = encodeURIComponent;
 

@@ -1,9 +1,10 @@
 import type { JWK } from 'jose';
+import type { SigningKeyDescription } from '@latchkey/shared';
 import { systemClock, type Clock } from '../clock.js';
 import { randomToken } from '../crypto/random.js';
 import { seal, unsealWithAny } from '../crypto/seal.js';
 import type { SessionStore } from '../store/types.js';
-import { generateSigningKey, loadSigningKey, type KeyState, type LoadedSigningKey, type SigningAlgorithm, type StoredSigningKey } from './signing-key.js';
+import { generateSigningKey, loadSigningKey, type LoadedSigningKey, type SigningAlgorithm, type StoredSigningKey } from './signing-key.js';
 
 const SEAL_INFO = 'latchkey key ring v1';
 const MAX_CAS_ATTEMPTS = 5;
@@ -109,7 +110,7 @@ export class KeyRing {
   }
 
   /** The ring as operators see it: kid, algorithm, state, when made and (retired keys) until when it verifies. No key material. */
-  describe(): Array<{ kid: string; alg: string; state: KeyState; createdAt: number; retireAfter: number | null }> {
+  describe(): SigningKeyDescription[] {
     return this.#keys.map(({ kid, alg, state, createdAt, retireAfter }) => ({ kid, alg, state, createdAt, retireAfter }));
   }
 

@@ -1,3 +1,4 @@
+import type { SigningKeyDescription } from '@latchkey/shared';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { randomToken } from '../crypto/random.js';
 
@@ -9,7 +10,7 @@ export type SigningAlgorithm = 'ES256' | 'EdDSA';
  * - `active`: signs new tokens (exactly one);
  * - `retired`: no longer signs, still verifies until `retireAfter` (every token it signed has expired).
  */
-export type KeyState = 'staged' | 'active' | 'retired';
+export type KeyState = SigningKeyDescription['state'];
 
 export interface StoredSigningKey {
   kid: string;

@@ -1,44 +1,7 @@
+import type { ActivityEntry } from '@latchkey/shared';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 
-/**
- * One line of the operators' feed (`GET /activity` of the admin router). Ids and outcomes only, never a token:
- * - `session_ended`, `user_revoked`, `tenant_revoked`, `all_revoked`, `token_revoked`, `keys_changed`, `theft_detected`: from the
- *   store's revocation log, so every instance's revocations appear (`source: 'log'`);
- * - `session_evicted`, `admin_action`, `admin_refused`: seen by this process (`source: 'process'`).
- */
-export interface ActivityEntry {
-  seq: number;
-  /** Epoch ms. */
-  at: number;
-  kind: ActivityKind;
-  source: 'log' | 'process';
-  userId?: string;
-  sid?: string;
-  tenant?: string;
-  jti?: string;
-  /** Why a session ended (`logout`, `session_revoked`, `reuse_detected`, ...). */
-  reason?: string;
-  /** The administrator who acted (their `sub` and device session), for admin entries. */
-  actor?: { sub: string; sid: string };
-  action?: string;
-  outcome?: string;
-  /** The admin action's target (user, session, tenant) and what it reported (counts, kid). */
-  target?: Record<string, string>;
-  detail?: Record<string, unknown>;
-}
-
-export type ActivityKind =
-  | 'session_ended'
-  | 'theft_detected'
-  | 'user_revoked'
-  | 'tenant_revoked'
-  /** admin.revokeAllSessions: every token issued before it is refused, every session ended. */
-  | 'all_revoked'
-  | 'token_revoked'
-  | 'keys_changed'
-  | 'session_evicted'
-  | 'admin_action'
-  | 'admin_refused';
+export type { ActivityEntry, ActivityKind } from '@latchkey/shared';
 
 export type NewActivity = Omit<ActivityEntry, 'seq' | 'at' | 'source'> & { at?: number };
 

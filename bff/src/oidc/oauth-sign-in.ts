@@ -1,9 +1,9 @@
-import * as client from 'openid-client';
 import type { BffContext } from '../context.js';
 import type { ResolvedOAuthProvider } from '../options.js';
-import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
+import { idpUnavailable, type IdpClient } from './idp-client.js';
 import type { LoginTransaction } from './login-transaction.js';
 import type { ProviderSignIn } from './oidc-sign-in.js';
+import { exchangeCode } from './exchange-code.js';
 import { signInFailed } from './sign-in-failure.js';
 
 /** A profile bigger than this is refused unread: it is only mapped to an id and a name. */
@@ -24,27 +24,8 @@ export async function completeOAuthSignIn(
 ): Promise<ProviderSignIn> {
   const name = idp.options.name;
   const config = await idp.config();
-  const currentUrl = new URL(idp.options.redirectUri);
-  currentUrl.search = search;
-  let accessToken: string;
-  try {
-    const tokens = await client.authorizationCodeGrant(config, currentUrl, {
-      pkceCodeVerifier: transaction.codeVerifier,
-      expectedState: transaction.state,
-      idTokenExpected: false,
-    });
-    accessToken = tokens.access_token;
-  } catch (error) {
-    if (isIdpUnreachable(error)) throw idpUnavailable('token', error);
-    const code = oauthErrorCode(error);
-    throw signInFailed(
-      ctx,
-      name,
-      code ?? (error as Error).message,
-      code ? `The identity provider answered ${code}.` : 'The identity provider’s answer did not match this sign-in.',
-      error,
-    );
-  }
+  const tokens = await exchangeCode(ctx, { name, config, redirectUri: idp.options.redirectUri }, transaction, search, false);
+  const accessToken = tokens.access_token;
   const profile = await fetchProfile(ctx, idp, accessToken);
   const user = await idp.options.userinfo(profile);
   if (user === null) throw signInFailed(ctx, name, 'userinfo refused', 'This account may not sign in here.');

@@ -3,12 +3,13 @@ import type { BffContext } from '../context.js';
 import type { AuthenticatedUser, IdpClaims, ResolvedOidcProvider } from '../options.js';
 import type { IdpLink } from '../store/types.js';
 import { idTokenSignatureValid } from './id-token-signature.js';
-import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
+import type { IdpClient } from './idp-client.js';
 import { sealIdpToken } from './idp-token-seal.js';
 import type { LoginTransaction } from './login-transaction.js';
 import { defaultMapUser } from './map-user.js';
 import { authenticationAgeProblem } from './reauthentication.js';
 import { signInFailed } from './sign-in-failure.js';
+import { exchangeCode } from './exchange-code.js';
 
 /** Who signed in at the provider, and (OpenID Connect) the link the device session keeps to the IdP session. */
 export interface ProviderSignIn {
@@ -32,29 +33,7 @@ export async function completeOidcSignIn(
 ): Promise<ProviderSignIn> {
   const name = idp.options.name;
   const config = await idp.config();
-  // The URL the IdP redirected to: the registered redirect URI with the query the browser brought.
-  const currentUrl = new URL(idp.options.redirectUri);
-  currentUrl.search = search;
-
-  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
-  try {
-    tokens = await client.authorizationCodeGrant(config, currentUrl, {
-      pkceCodeVerifier: transaction.codeVerifier,
-      expectedState: transaction.state,
-      ...(transaction.nonce !== undefined ? { expectedNonce: transaction.nonce } : {}),
-      idTokenExpected: true,
-    });
-  } catch (error) {
-    if (isIdpUnreachable(error)) throw idpUnavailable('token', error);
-    const code = oauthErrorCode(error);
-    throw signInFailed(
-      ctx,
-      name,
-      code ?? (error as Error).message,
-      code ? `The identity provider answered ${code}.` : 'The identity provider’s answer did not match this sign-in.',
-      error,
-    );
-  }
+  const tokens = await exchangeCode(ctx, { name, config, redirectUri: idp.options.redirectUri }, transaction, search, true);
   const idTokenClaims = tokens.claims() as IdpClaims | undefined;
   if (!idTokenClaims || tokens.id_token === undefined) throw signInFailed(ctx, name, 'no id_token', 'The identity provider sent no ID token.');
   if (!(await idTokenSignatureValid(idp, tokens.id_token))) {
