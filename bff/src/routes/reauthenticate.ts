@@ -64,7 +64,7 @@ export function createReauthenticateRoute(ctx: BffContext, ipLimit: LoginIpLimit
       const successor = replayedSuccessor(result.sealed, cookie);
       if (successor !== null) next = { generation: result.session.generation, secret: successor };
     } else if (result.outcome === 'reuse_detected') {
-      reportTheft(ctx, ip, result.session, cookie, 'reauthenticate');
+      await reportTheft(ctx, ip, result.session, cookie, 'reauthenticate');
       throw new LatchkeyError('reuse_detected');
     }
     if (next === null || !('session' in result)) throw new LatchkeyError('no_session');
