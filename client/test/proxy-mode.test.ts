@@ -175,3 +175,31 @@ describe('proxy mode axios adapter', () => {
     await vi.waitFor(() => expect(b.getSnapshot().status).toBe('authenticated'));
   });
 });
+
+describe('proxy mode: step-up (RFC 9470)', () => {
+  it('a 401 insufficient_user_authentication asks no GET /session: reauthentication_required, a SessionError; reauthenticate() keeps the session', async () => {
+    const bff = createFakeBff();
+    const client = start(bff);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    let recent = false;
+    const { instance } = fakeApi(() =>
+      recent ? { status: 200 } : { status: 401, headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=60' } },
+    );
+    attachAxios(instance, client);
+    const seen = vi.fn();
+    client.on('reauthentication_required', seen);
+    const sessionCalls = bff.count('/session');
+    await expect(instance.get(API + '/api/admin')).rejects.toMatchObject({ name: 'SessionError', code: 'insufficient_user_authentication', status: 401 });
+    expect(seen).toHaveBeenCalledWith({ maxAge: 60, acrValues: undefined });
+    expect(bff.count('/session')).toBe(sessionCalls);
+    const snapshot = client.getSnapshot();
+    bff.once('/reauthenticate', () => {
+      recent = true;
+      return json(200, { user: bff.state.user, session: { id: 's1', deviceName: 'Test device', createdAt: 1 } });
+    });
+    await client.reauthenticate({ password: 'wonderland' });
+    expect(bff.calls.at(-1)).toMatchObject({ method: 'POST', path: '/reauthenticate', body: { password: 'wonderland' } });
+    expect(client.getSnapshot().session).toEqual(snapshot.session);
+    expect((await instance.get(API + '/api/admin')).status).toBe(200);
+  });
+});

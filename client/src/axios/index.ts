@@ -20,7 +20,9 @@ export interface AttachAxiosOptions {
 
 /**
  * Attaches the access token to requests for the client's apiOrigins, and on a 401 refreshes once (shared
- * with every other waiting request) and retries once. Returns detach(), which ejects both interceptors.
+ * with every other waiting request) and retries once; a 401 `insufficient_user_authentication` (step-up) is not
+ * retried: the client emits `reauthentication_required` and the request rejects with a SessionError of that code.
+ * Returns detach(), which ejects both interceptors.
  */
 export function attachAxios(instance: AxiosInstance, client: SessionClient, options: AttachAxiosOptions = {}): () => void {
   // The token each request carried, keyed by its config: marks the 401s that are ours to handle and
@@ -52,6 +54,9 @@ export function attachAxios(instance: AxiosInstance, client: SessionClient, opti
     const rejected = config && sentToken.get(config);
     // Not ours (no token sent, skipped, or already the retry): the caller gets the error as is.
     if (error.response?.status != 401 || !rejected) throw error;
+    // Step-up (RFC 9470): a new token for the same authentication would be refused again; the page re-authenticates.
+    const challenge = error.response.headers['www-authenticate'];
+    if (/insufficient_user_authentication/.test(challenge)) throw client.stepUpRequired(challenge);
     // A 401 from an API does not sign anyone out: refresh() asks the BFF, which alone can end the session.
     const token = await client.refresh(rejected).catch(() => null);
     // No session left, BFF unreachable, or nothing newer to offer: the caller gets the original 401.

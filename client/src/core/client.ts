@@ -4,7 +4,7 @@ import { backoffDelay } from './backoff.js';
 import { createBffRequest, type BffAnswer, type BffRequest } from './bff-request.js';
 import { resolveOptions } from './options.js';
 import { INITIAL_STATE, pick, reduce, type Action, type ClientState } from './reducer.js';
-import type { SessionError } from './session-error.js';
+import { SessionError } from './session-error.js';
 import type { ResolvedSessionClientOptions, SessionClient, SessionClientOptions } from './types.js';
 
 export const ignore = () => {};
@@ -198,6 +198,14 @@ export const createClient = (input: SessionClientOptions, makeMode: MakeMode): S
     refresh,
     on: listen,
     login: async (credentials) => mode.take(await request('POST', '/login' satisfies Routes['login'], credentials)),
+    // Step-up: same session, fresh auth_time; the answer is taken (and shared with the tabs) as a login's.
+    reauthenticate: async (credentials) => mode.take(await request('POST', '/reauthenticate' satisfies Routes['reauthenticate'], credentials)),
+    stepUpRequired(challenge) {
+      // RFC 9470: never a refresh (a new token for the same authentication would be refused again); the page re-authenticates.
+      const maxAge = /max_age=(\d+)/.exec(challenge);
+      emit('reauthentication_required', { maxAge: maxAge ? +maxAge[1]! : undefined, acrValues: /acr_values="([^"]*)/.exec(challenge)?.[1] });
+      return new SessionError('insufficient_user_authentication', 401);
+    },
     end,
     hydrate(initial) {
       const action = { type: 'hydrated', initial } as const;

@@ -64,6 +64,12 @@ export interface SessionEventMap extends Record<SessionEventName, object> {
   refreshed: { user: PublicUser; session: PublicSession };
   signed_out: { reason: SignOutReason };
   theft_detected: { reason: 'reuse_detected' };
+  /**
+   * Step-up (RFC 9470): an API refused the token for an authentication too old (`maxAge`, seconds) or too weak
+   * (`acrValues`, space-separated, as its challenge named them). Re-authenticate (`reauthenticate({ password })`, or
+   * `signIn({ reauth: 1 })` for a session from an identity provider) and retry: the session is kept.
+   */
+  reauthentication_required: { maxAge?: number; acrValues?: string };
 }
 
 export interface SessionClient {
@@ -78,6 +84,16 @@ export interface SessionClient {
    */
   refresh(rejectedToken?: string | null): Promise<string | null>;
   login(credentials: LoginRequest): Promise<void>;
+  /**
+   * Step-up: the password again, for this device session (`POST /reauthenticate`). The session stays the same; its next
+   * tokens carry a fresh `auth_time`. Rejects with `invalid_credentials` for a wrong password.
+   */
+  reauthenticate(credentials: { password: string }): Promise<void>;
+  /**
+   * For the axios adapters: an API answered 401 with this `WWW-Authenticate` challenge naming
+   * `insufficient_user_authentication`. Emits `reauthentication_required` and returns the SessionError to reject with.
+   */
+  stepUpRequired(challenge: string): SessionError;
   /**
    * Sign-in through one of the BFF's identity providers (`oidc` option): navigates this tab to `<bffUrl>/oidc/login`.
    * After the provider, the browser comes back to `returnTo` (a path or URL on this site; default: the current page)
@@ -120,4 +136,8 @@ export interface SignInOptions {
   provider?: string;
   /** Shown in the device list, as `login({ deviceName })` (1..100 characters). */
   deviceName?: string;
+  /** Step-up: `1` re-authenticates this device session at the identity provider (`prompt=login`) instead of signing in anew. */
+  reauth?: 1;
+  /** With `reauth`: the `acr_values` a step-up challenge named (space-separated). */
+  acr_values?: string;
 }

@@ -35,7 +35,7 @@ export function useSessionClient(): SessionClient {
 }
 
 export type UseSessionResult = SessionSnapshot &
-  Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'logoutOthers' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
+  Pick<SessionClient, 'login' | 'reauthenticate' | 'signIn' | 'logout' | 'logoutAll' | 'logoutOthers' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
 
 export function useSession(): UseSessionResult {
   const client = useSessionClient();

@@ -51,6 +51,11 @@ const envSchema = z.object({
   /** The BFF's `session.idleTimeoutSeconds` (default 1800): a session ends after this long without real activity. */
   LATCHKEY_IDLE_TIMEOUT: z.coerce.number().int().positive().optional(),
   /**
+   * Step-up (RFC 9470): /api/admin and the admin router want an authentication at most this many seconds old (default
+   * 900, the admin router's); past it the page asks for the password again and retries. Tests shorten it.
+   */
+  LATCHKEY_DEMO_ADMIN_MAX_AUTH_AGE: z.coerce.number().int().min(0).default(900),
+  /**
    * Resource servers allowed to call POST /auth/introspect and /auth/revoke: `id:secret`, comma-separated (the secret
    * is everything after the first colon; at least 32 characters). Unset: both routes answer 404.
    */
@@ -119,6 +124,8 @@ export interface DemoConfig {
   proxy: { upstreamPort: number; upstreamUrl: string | undefined } | undefined;
   /** LATCHKEY_PROXY_ROTATION_SECONDS. */
   proxyRotationSeconds: number | undefined;
+  /** LATCHKEY_DEMO_ADMIN_MAX_AUTH_AGE: step-up on /api/admin and the admin router. */
+  adminMaxAuthAgeSeconds: number;
   /** LATCHKEY_ROTATION_GRACE_SECONDS. */
   rotationGraceSeconds: number | undefined;
   /** LATCHKEY_IDLE_TIMEOUT. */
@@ -176,6 +183,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
     proxyRotationSeconds: e.LATCHKEY_PROXY_ROTATION_SECONDS,
     rotationGraceSeconds: e.LATCHKEY_ROTATION_GRACE_SECONDS,
     idleTimeoutSeconds: e.LATCHKEY_IDLE_TIMEOUT,
+    adminMaxAuthAgeSeconds: e.LATCHKEY_DEMO_ADMIN_MAX_AUTH_AGE,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
     redisWaitReplicas: e.LATCHKEY_REDIS_WAIT_REPLICAS,
