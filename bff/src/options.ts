@@ -9,6 +9,7 @@ import type { TracerProviderLike } from './observability/tracing.js';
 import type { GrantedClaims } from './tokens/custom-claims.js';
 import { SCOPE_TOKEN, tenantSchema } from './tokens/custom-claims.js';
 import { sha256 } from './crypto/hash.js';
+import { resolveStepUp } from './guard/fail-policy.js';
 import type { ValidateSession } from './session/validate.js';
 import { oidcSchema, resolveOidcOptions, type ResolvedOidcOptions } from './oidc/oidc-options.js';
 
@@ -34,6 +35,13 @@ export type {
 export type AuthenticatedUser = {
   id: string;
   name: string;
+  /**
+   * How strongly the user authenticated (`acr` of the access tokens; `requireAuth({ acrValues })`). Default: the IdP's
+   * ID token's `acr` after an IdP sign-in, none after a password.
+   */
+  acr?: string;
+  /** How the user authenticated (`amr`, RFC 8176). Default: `['pwd']` after a password, the ID token's `amr` after an IdP sign-in. */
+  amr?: readonly string[];
 } & GrantedClaims;
 
 /**
@@ -230,6 +238,12 @@ const sessionSchema = z
       .describe(
         "how long `validateSession`'s verdict for one session is reused: a disabled account or a changed role takes effect within it (`0`: ask on every refresh)",
       ),
+    logoutAllMaxAuthAgeSeconds: positiveSeconds.optional().meta({
+      defaultText: 'unset: no step-up',
+      description:
+        '`POST /logout-all` needs an authentication on this device session at most this old (401 `insufficient_user_authentication` with `max_age`; the page re-authenticates with `POST /reauthenticate` and retries)',
+    }),
+    logoutOthersMaxAuthAgeSeconds: positiveSeconds.optional().meta({ defaultText: 'unset: no step-up', description: 'the same for `POST /logout-others`' }),
   })
   .prefault({})
   .describe('the device session: its lifetime, the cap per user, and the rotation of its cookie credential');
@@ -634,6 +648,9 @@ const proxyOptionsSchema = z
     timeoutMs: z.number().int().positive().max(600_000).default(30_000),
     onStoreUnavailable: z.enum(['closed', 'open']).default('closed'),
     maxStalenessMs: z.number().int().positive().max(3_600_000).default(30_000),
+    // Step-up (RFC 9470), as requireAuth's: checked against the device session's authentication.
+    maxAuthAgeSeconds: z.number().int().min(0).optional(),
+    acrValues: z.array(z.string().regex(SCOPE_TOKEN)).min(1).optional(),
     webSocket: z
       .boolean()
       .default(false)
@@ -642,15 +659,22 @@ const proxyOptionsSchema = z
   .strict();
 
 export type ProxyOptions = z.input<typeof proxyOptionsSchema> & { token: ProxyToken };
-export type ResolvedProxyOptions = Readonly<Omit<z.output<typeof proxyOptionsSchema>, 'token' | 'target'>> & { token: ProxyToken; target: URL };
+export type ResolvedProxyOptions = Readonly<Omit<z.output<typeof proxyOptionsSchema>, 'token' | 'target' | 'maxAuthAgeSeconds' | 'acrValues'>> & {
+  token: ProxyToken;
+  target: URL;
+  /** Step-up requirements (`maxAuthAgeSeconds`, `acrValues`), when any. */
+  authentication?: Readonly<{ maxAgeSeconds?: number; acrValues?: readonly string[] }>;
+};
 
 /** Validates `bff.proxy`'s options once; throws a readable TypeError on bad input. */
 export function resolveProxyOptions(input: ProxyOptions): ResolvedProxyOptions {
   const parsed = proxyOptionsSchema.safeParse(input);
   if (!parsed.success) throw new TypeError(`Invalid bff.proxy options: ${parsed.error.issues.map(describeIssue).join('; ')}`);
-  const o = parsed.data;
+  const { maxAuthAgeSeconds, acrValues, ...o } = parsed.data;
+  const authentication = resolveStepUp({ maxAuthAgeSeconds, acrValues });
   return Object.freeze({
     ...o,
+    ...(authentication ? { authentication } : {}),
     target: new URL(o.target),
     token: o.token as ProxyToken,
     methods: Object.freeze([...o.methods]) as unknown as (typeof o)['methods'],

@@ -20,7 +20,9 @@ const entries = {
 };
 /** min+gzip budgets: the entries every application loads together, and the opt-in live entry alone. */
 const BUDGETS = [
-  { name: 'core+axios+react', entries: ['core', 'axios', 'react'], gzipBytes: 4096 },
+  // 4608, was 4096: the reducer, activity reporting (idle timeout), configuration errors, checked tab messages and
+  // step-up cost ~600 B; a product decision recorded in client/README.md ("Size"), to be won back, not grown.
+  { name: 'core+axios+react', entries: ['core', 'axios', 'react'], gzipBytes: 4608 },
   { name: 'live', entries: ['live'], gzipBytes: 1024 },
   // Proxy mode (`@latchkey/client/proxy`: its client and axios adapter) with the React binding.
   { name: 'proxy+react', entries: ['proxy', 'react'], gzipBytes: 4096 },

@@ -1,5 +1,6 @@
 export { createSessionClient } from './core/session-client.js';
 export { SessionError, type ClientErrorCode } from './core/session-error.js';
+export type { EnvironmentEvent, SessionEnvironment } from './core/environment.js';
 export type {
   InitialSession,
   ResolvedSessionClientOptions,

@@ -282,7 +282,6 @@ describe('state machine', () => {
 
   it.each([
     ['a 401 that is not about the session', () => errorResponse(401, 'invalid_token')],
-    ['a 403 csrf_rejected', () => errorResponse(403, 'csrf_rejected')],
     ['a 429 rate_limited (refresh limits are retried, never a sign-out)', () => errorResponse(429, 'rate_limited')],
     ['a 200 that is not JSON', () => new Response('<html>', { status: 200 })],
   ])('%s does not end the session', async (_, respond) => {
@@ -293,6 +292,47 @@ describe('state machine', () => {
     bff.once('/refresh', respond);
     await expect(client.refresh()).rejects.toBeInstanceOf(SessionError);
     expect(client.getSnapshot()).toMatchObject({ status: 'authenticated', unreachable: true });
+  });
+
+  it('a 403 csrf_rejected is a configuration error: in the snapshot, once on the console naming origins.allowed, never retried', async () => {
+    vi.useFakeTimers();
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const bff = createFakeBff();
+    bff.once('/refresh', () => errorResponse(403, 'csrf_rejected'));
+    const client = makeClient(bff, {}, clients);
+    client.start();
+    await vi.advanceTimersByTimeAsync(0);
+    // Settled (the page shows its signed-out view and the error), not 'unreachable' and loading forever.
+    expect(client.getSnapshot()).toMatchObject({
+      status: 'unauthenticated',
+      unreachable: false,
+      signOutReason: null,
+      error: { code: 'csrf_rejected', status: 403 },
+    });
+    expect(consoleError).toHaveBeenCalledTimes(1);
+    expect(consoleError.mock.calls[0]![0]).toMatch(/csrf_rejected.*origins\.allowed/);
+    // The sign-in form meets it too: still in the snapshot, not logged again.
+    bff.once('/login', () => errorResponse(403, 'csrf_rejected'));
+    await expect(client.login({ username: 'alice', password: 'wonderland' })).rejects.toMatchObject({ code: 'csrf_rejected' });
+    expect(client.getSnapshot().error).toMatchObject({ code: 'csrf_rejected' });
+    expect(consoleError).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(bff.count('/refresh')).toBe(1);
+    // Fixed on the BFF: the next sign-in clears it.
+    await client.login({ username: 'alice', password: 'wonderland' });
+    expect(client.getSnapshot()).toMatchObject({ status: 'authenticated', error: null });
+  });
+
+  it('a 403 csrf_rejected on the refresh of a signed-in page keeps the session and reports the error, not unreachable', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const bff = createFakeBff();
+    const client = makeClient(bff, {}, clients);
+    client.start();
+    await settle(client);
+    bff.once('/refresh', () => errorResponse(403, 'csrf_rejected'));
+    await expect(client.refresh()).rejects.toMatchObject({ code: 'csrf_rejected' });
+    expect(client.getSnapshot()).toMatchObject({ status: 'authenticated', unreachable: false, error: { code: 'csrf_rejected' } });
+    expect(await client.getAccessToken()).toBe('t1');
   });
 
   it('a session that expired before this page loaded reports why', async () => {

@@ -72,6 +72,57 @@ describe('createSessionClient({ mode: "proxy" })', () => {
     expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'session_revoked' });
   });
 
+  it('a 403 csrf_rejected from GET /session is a configuration error in the snapshot and on the console, not unreachable', async () => {
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const bff = createFakeBff();
+    bff.once('/session', () => errorResponse(403, 'csrf_rejected'));
+    const client = start(bff);
+    await vi.waitFor(() => expect(client.getSnapshot().status).not.toBe('loading'));
+    expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', unreachable: false, error: { code: 'csrf_rejected' } });
+    expect(consoleError).toHaveBeenCalledOnce();
+    expect(consoleError.mock.calls[0]![0]).toMatch(/origins\.allowed/);
+    consoleError.mockRestore();
+  });
+
+  it("ignores a token-mode page's messages on the same channel (ask, active), and still hears a sign-out", async () => {
+    const bff = createFakeBff();
+    const channelName = `latchkey-proxy-mixed-${process.pid}`;
+    const client = start(bff, channelName);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    const tokenPage = new BroadcastChannel(channelName);
+    tokenPage.postMessage({ type: 'ask' });
+    tokenPage.postMessage({ type: 'active', at: Date.now() });
+    // Delivered in order: had 'ask' or 'active' signed the page out, this 'out' would change nothing.
+    tokenPage.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
+    expect(client.getSnapshot().signOutReason).toBe('logout');
+    tokenPage.close();
+  });
+
+  it('drops tab messages that are not one of the known shapes (ASVS 3.5.5)', async () => {
+    const bff = createFakeBff();
+    const channelName = `latchkey-proxy-shapes-${process.pid}`;
+    const client = start(bff, channelName);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    const seen: string[] = [];
+    client.subscribe(() => seen.push(`${client.getSnapshot().status}:${client.getSnapshot().user?.name}`));
+    const stranger = new BroadcastChannel(channelName);
+    for (const message of [
+      null,
+      { type: 'out' },
+      { type: 'out', reason: 42 },
+      { type: 'in', view: { user: { id: 'u-bob', name: 'bob' } } },
+      { type: 'in', view: { session: { id: 's9' } } },
+    ])
+      stranger.postMessage(message);
+    // Delivered in order: had any of them been taken, this 'out' would change nothing.
+    stranger.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('unauthenticated'));
+    expect(client.getSnapshot().signOutReason).toBe('logout');
+    expect(seen).toEqual(['unauthenticated:undefined']);
+    stranger.close();
+  });
+
   it('refuses any other mode', () => {
     expect(() => createSessionClient({ mode: 'token' as 'proxy' })).toThrow(/invalid option mode/);
   });
@@ -122,5 +173,33 @@ describe('proxy mode axios adapter', () => {
     await vi.waitFor(() => expect(b.getSnapshot()).toMatchObject({ status: 'unauthenticated', signOutReason: 'logout' }));
     await a.login({ username: 'alice', password: 'wonderland' });
     await vi.waitFor(() => expect(b.getSnapshot().status).toBe('authenticated'));
+  });
+});
+
+describe('proxy mode: step-up (RFC 9470)', () => {
+  it('a 401 insufficient_user_authentication asks no GET /session: reauthentication_required, a SessionError; reauthenticate() keeps the session', async () => {
+    const bff = createFakeBff();
+    const client = start(bff);
+    await vi.waitFor(() => expect(client.getSnapshot().status).toBe('authenticated'));
+    let recent = false;
+    const { instance } = fakeApi(() =>
+      recent ? { status: 200 } : { status: 401, headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", max_age=60' } },
+    );
+    attachAxios(instance, client);
+    const seen = vi.fn();
+    client.on('reauthentication_required', seen);
+    const sessionCalls = bff.count('/session');
+    await expect(instance.get(API + '/api/admin')).rejects.toMatchObject({ name: 'SessionError', code: 'insufficient_user_authentication', status: 401 });
+    expect(seen).toHaveBeenCalledWith({ maxAge: 60, acrValues: undefined });
+    expect(bff.count('/session')).toBe(sessionCalls);
+    const snapshot = client.getSnapshot();
+    bff.once('/reauthenticate', () => {
+      recent = true;
+      return json(200, { user: bff.state.user, session: { id: 's1', deviceName: 'Test device', createdAt: 1 } });
+    });
+    await client.reauthenticate({ password: 'wonderland' });
+    expect(bff.calls.at(-1)).toMatchObject({ method: 'POST', path: '/reauthenticate', body: { password: 'wonderland' } });
+    expect(client.getSnapshot().session).toEqual(snapshot.session);
+    expect((await instance.get(API + '/api/admin')).status).toBe(200);
   });
 });

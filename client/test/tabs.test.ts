@@ -215,6 +215,47 @@ describe('tabs of one browser', () => {
     expect(bff.count('/refresh')).toBe(1);
   });
 
+  it("ignores a proxy-mode page's messages on the same channel ('in'), and still hears a sign-out", async () => {
+    const { a, b, channelName } = twoTabs();
+    await startBoth(a, b);
+    const proxyPage = new BroadcastChannel(channelName);
+    proxyPage.postMessage({ type: 'in', view: { user: { id: 'u-bob', name: 'bob' }, session: { id: 's9', deviceName: 'd', createdAt: 1 } } });
+    // Delivered in order: had 'in' signed the tab out, this 'out' would change nothing.
+    proxyPage.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(b.getSnapshot().status).toBe('unauthenticated'));
+    expect(b.getSnapshot().signOutReason).toBe('logout');
+    proxyPage.close();
+  });
+
+  it('drops tab messages that are not one of the known shapes (ASVS 3.5.5): none signs the tab out or hands it a token', async () => {
+    const { a, b, channelName } = twoTabs();
+    await startBoth(a, b);
+    const token = await b.getAccessToken();
+    const seen: string[] = [];
+    b.subscribe(() => seen.push(`${b.getSnapshot().status}:${b.getSnapshot().user?.name}`));
+    const stranger = new BroadcastChannel(channelName);
+    const session = { id: 's9', deviceName: 'd', createdAt: 1 };
+    for (const message of [
+      null,
+      'out',
+      { type: 'bogus', reason: 'logout' },
+      { type: 'out' },
+      { type: 'out', reason: 42 },
+      { type: 'active', at: '9999999999999' },
+      { type: 'token', view: { accessToken: 'forged', user: { id: 'u-bob', name: 'bob' }, session } },
+      { type: 'token', view: { accessToken: 7, user: { id: 'u-bob', name: 'bob' }, session, expiresAt: Date.now() + 1e6, refreshAt: Date.now() + 1e6 } },
+    ])
+      stranger.postMessage(message);
+    // Delivered in order: had any of them been taken, this 'out' would change nothing.
+    stranger.postMessage({ type: 'out', reason: 'logout' });
+    await vi.waitFor(() => expect(b.getSnapshot().status).toBe('unauthenticated'));
+    expect(b.getSnapshot().signOutReason).toBe('logout');
+    // One change only, the last message's: no forged session came in between.
+    expect(seen).toEqual(['unauthenticated:undefined']);
+    expect(token).toBe('t1');
+    stranger.close();
+  });
+
   it('without BroadcastChannel, each tab works alone', async () => {
     vi.stubGlobal('BroadcastChannel', undefined);
     try {

@@ -32,6 +32,8 @@ export const ERROR_WHEN: Readonly<Record<ErrorCode, string>> = {
     'the guard: a missing, malformed, oversized, forged, expired or revoked access token (`WWW-Authenticate: Bearer`, with `error="invalid_token"` when a token was sent)',
   insufficient_scope:
     'a valid token without a scope the route requires (`requireAuth({ scopes })`, the admin router), or a tenant-bound admin token outside its tenant; `WWW-Authenticate` names the scopes',
+  insufficient_user_authentication:
+    "step-up (RFC 9470): a valid token whose `auth_time` is older than the route's `maxAuthAgeSeconds` (`requireAuth`, `bff.verify`, `bff.proxy`, the admin router, logout-all and logout-others when configured) or whose `acr` is not in its `acrValues`; `WWW-Authenticate` carries `max_age` / `acr_values`. The page re-authenticates (`POST /reauthenticate` or the IdP) and retries; the session is kept. `POST /reauthenticate` with a wrong password answers `invalid_credentials`",
   not_found:
     "an unknown path or method (on the cookie routes only after the `X-CSRF` check), `DELETE /sessions/:id` for a session that is not the caller's, `/introspect` and `/revoke` without `resourceClients`, an admin target that does not exist",
   oidc_login_failed:

@@ -21,4 +21,10 @@ export interface AccessTokenClaims {
   scope?: string;
   /** The user's tenant, when the application gave one: a tenant-wide revocation rejects the tenant's older tokens. */
   tenant?: string;
+  /** When the user last authenticated on this device session (seconds since the epoch; sign-in or re-authentication). */
+  auth_time?: number;
+  /** How strongly (authentication context class), when the IdP or `authenticate` said. */
+  acr?: string;
+  /** How (authentication methods, RFC 8176: `pwd`, `otp`, `mfa`, ...), when known. */
+  amr?: string[];
 }

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'reuse_detected',
   'invalid_token',
   'insufficient_scope',
+  'insufficient_user_authentication',
   'not_found',
   'oidc_login_failed',
   'temporarily_unavailable',

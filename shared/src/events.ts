@@ -1,5 +1,5 @@
 /** Lifecycle events of a client session, also the messages tabs exchange. */
-export const SESSION_EVENTS = ['signed_in', 'refreshed', 'signed_out', 'theft_detected'] as const;
+export const SESSION_EVENTS = ['signed_in', 'refreshed', 'signed_out', 'theft_detected', 'reauthentication_required'] as const;
 export type SessionEventName = (typeof SESSION_EVENTS)[number];
 
 /** Why a session ended, as the client reports it. */
@@ -54,6 +54,11 @@ export const SESSION_END_REASONS = [
   'backchannel',
   /** The identity provider refused the session's refresh token. */
   'idp_refused',
+  /**
+   * The identity provider issued no refresh token, and the session's last authentication there is older than its
+   * `recheckWithoutRefreshTokenSeconds`: the page signs in there again.
+   */
+  'idp_recheck',
   /** The application's `validateSession` answered false (account disabled, ...). */
   'validate_refused',
 ] as const;
@@ -78,6 +83,7 @@ export function sessionEndedReasonOf(reason: SessionEndReason): SessionEndedReas
       return 'logout_all';
     case 'idle':
     case 'absolute':
+    case 'idp_recheck':
       return 'session_expired';
     default:
       return 'session_revoked';

@@ -2,13 +2,15 @@
  * Paths of the BFF routes the browser calls, relative to where the router is mounted (the demo mounts it at `/auth`).
  * Kept apart from the server-only ones so a browser bundle carries only these.
  */
-export const BROWSER_ROUTES = Object.freeze({
+export const BROWSER_ROUTES = /* @__PURE__ */ Object.freeze({
   login: '/login',
   refresh: '/refresh',
   logout: '/logout',
   logoutAll: '/logout-all',
   /** Every device of the user but this one. */
   logoutOthers: '/logout-others',
+  /** Step-up: the password again, on this device session (a fresh `auth_time`, the same session). */
+  reauthenticate: '/reauthenticate',
   sessions: '/sessions',
   session: '/sessions/:id',
   /** Server-sent events: `session_ended` for this device, `devices_changed` for the user's device list. */
@@ -27,6 +29,7 @@ export const ROUTES = /* @__PURE__ */ Object.freeze({
   logout: '/logout',
   logoutAll: '/logout-all',
   logoutOthers: '/logout-others',
+  reauthenticate: '/reauthenticate',
   sessions: '/sessions',
   session: '/sessions/:id',
   /** The signed-in user and device session, no token: proxy mode's source of truth. */

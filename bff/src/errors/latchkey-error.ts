@@ -20,6 +20,12 @@ const WIRE: Readonly<Record<ErrorCode, { status: number; message: string; header
   reuse_detected: { status: 401, message: 'The session was ended because its credential was used twice.' },
   invalid_token: { status: 401, message: 'The access token is invalid.' },
   insufficient_scope: { status: 403, message: 'The access token lacks a scope this route requires.' },
+  // RFC 9470: the route needs a more recent or stronger authentication; the challenge says which (max_age, acr_values).
+  insufficient_user_authentication: {
+    status: 401,
+    message: 'A more recent authentication is required.',
+    headers: { 'WWW-Authenticate': 'Bearer error="insufficient_user_authentication"' },
+  },
   not_found: { status: 404, message: 'Not found.' },
   oidc_login_failed: { status: 400, message: 'Sign-in with the identity provider failed. Start again.' },
   // Every 503 says when to come back (RFC 9110 §10.2.3), wherever it is raised.

@@ -21,12 +21,22 @@ export interface RequireAuthOptions {
    * policy in the guard's `scopePolicies`, the strictest of those and of this route's own (when set) applies.
    */
   scopes?: readonly string[];
+  /**
+   * Step-up (RFC 9470): the user must have authenticated on this device session at most this many seconds ago (the
+   * token's `auth_time`), otherwise 401 `insufficient_user_authentication` with `max_age` in the challenge; the page
+   * re-authenticates (`POST /reauthenticate`, or the IdP) without losing the session, and retries.
+   */
+  maxAuthAgeSeconds?: number;
+  /** Step-up: the token's `acr` must be one of these, otherwise 401 `insufficient_user_authentication` naming them (`acr_values`). */
+  acrValues?: readonly string[];
 }
 
 /** A route's options, validated once: the scopes it requires and the fail policy that applies to it. */
 export interface GuardRoute {
   readonly scopes: readonly string[];
   readonly policy: Readonly<FailPolicy>;
+  /** Step-up requirements, when the route has any. */
+  readonly authentication?: Readonly<{ maxAgeSeconds?: number; acrValues?: readonly string[] }>;
 }
 
 const DEFAULT_MAX_STALENESS_MS = 30_000;
@@ -40,7 +50,32 @@ export function resolveRoute(options: RequireAuthOptions, scopePolicies: Readonl
   for (const scope of scopes) {
     if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) throw new TypeError(`requireAuth: invalid scope ${JSON.stringify(scope)}`);
   }
-  return Object.freeze({ scopes: Object.freeze(scopes), policy: Object.freeze(effectivePolicy(options, scopePolicies)) });
+  const authentication = resolveStepUp(options);
+  return Object.freeze({
+    scopes: Object.freeze(scopes),
+    policy: Object.freeze(effectivePolicy(options, scopePolicies)),
+    ...(authentication ? { authentication } : {}),
+  });
+}
+
+/** An `acr` value as the challenge's quoted `acr_values` can carry it: printable ASCII without spaces, quotes or backslashes. */
+const ACR_VALUE = SCOPE_TOKEN;
+
+/** Validates a route's step-up options (TypeError on bad ones); undefined when it has none. */
+export function resolveStepUp(options: Pick<RequireAuthOptions, 'maxAuthAgeSeconds' | 'acrValues'>): GuardRoute['authentication'] {
+  const { maxAuthAgeSeconds: maxAge, acrValues } = options;
+  if (maxAge !== undefined && (!Number.isInteger(maxAge) || maxAge < 0)) throw new TypeError('requireAuth: maxAuthAgeSeconds must be an integer >= 0');
+  if (acrValues !== undefined) {
+    if (!Array.isArray(acrValues) || acrValues.length === 0) throw new TypeError('requireAuth: acrValues must be a non-empty array');
+    for (const value of acrValues) {
+      if (typeof value !== 'string' || !ACR_VALUE.test(value)) throw new TypeError(`requireAuth: invalid acr value ${JSON.stringify(value)}`);
+    }
+  }
+  if (maxAge === undefined && acrValues === undefined) return undefined;
+  return Object.freeze({
+    ...(maxAge !== undefined ? { maxAgeSeconds: maxAge } : {}),
+    ...(acrValues !== undefined ? { acrValues: Object.freeze([...new Set(acrValues)]) } : {}),
+  });
 }
 
 /**

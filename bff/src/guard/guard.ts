@@ -15,6 +15,7 @@ import { resolveRoute, stalenessVerdict, type FailPolicy, type GuardRoute, type 
 import { KeyRingFollower } from './key-ring-follower.js';
 import { expressRequireAuth, type AuthClaims, type AuthResult } from './require-auth.js';
 import { RevocationView } from './revocation-view.js';
+import { stepUpError } from './step-up.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 export type { FailPolicy, GuardRoute, RequireAuthOptions } from './fail-policy.js';
@@ -242,6 +243,12 @@ export function createGuard(options: GuardOptions): Guard {
           if (span) endSpan(span, 'insufficient_scope', decision.claims);
           return { ok: false, error: forbidden(route.scopes) };
         }
+      }
+      const stepUp = stepUpError(decision.claims, route.authentication, now());
+      if (stepUp !== null) {
+        options.metrics.authDecisions.inc({ outcome: 'insufficient_user_authentication' });
+        if (span) endSpan(span, 'insufficient_user_authentication', decision.claims);
+        return { ok: false, error: stepUp };
       }
       options.metrics.authDecisions.inc({ outcome: 'valid' });
       if (decision.failOpen) {

@@ -40,7 +40,9 @@ export const METRIC_LABELS = Object.freeze({
     ],
     outcome: ['ok', 'not_found', 'invalid_request', 'insufficient_scope', 'error'],
   },
-  latchkey_auth_decisions_total: { outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'store_unavailable'] },
+  latchkey_auth_decisions_total: {
+    outcome: ['valid', 'missing', 'invalid', 'expired', 'revoked', 'insufficient_scope', 'insufficient_user_authentication', 'store_unavailable'],
+  },
   latchkey_event_streams_refused_total: { reason: ['device', 'user', 'process', 'closing'] },
   latchkey_proxy_requests_total: {
     outcome: [
@@ -100,7 +102,7 @@ export class BffMetrics {
   readonly authDecisions = labelledCounter(
     this.registry,
     'latchkey_auth_decisions_total',
-    'Guard decisions by outcome (missing: no Authorization header; store_unavailable: a 503 from a fail-closed route).',
+    'Guard decisions by outcome (missing: no Authorization header; insufficient_user_authentication: a step-up route refused an authentication too old or too weak; store_unavailable: a 503 from a fail-closed route).',
   );
   readonly proxyRequests = labelledCounter(
     this.registry,

@@ -21,6 +21,7 @@ const TRACED_OPERATIONS: ReadonlySet<PropertyKey> = new Set<keyof SessionStore>(
   'updateIdpTokens',
   'claimIdpRenewal',
   'releaseIdpRenewal',
+  'restampSession',
   'useOnce',
   'revokeJti',
   'getKeyRing',

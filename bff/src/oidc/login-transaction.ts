@@ -4,6 +4,7 @@ import type { BffContext } from '../context.js';
 import { randomToken } from '../crypto/random.js';
 import type { ResolvedOidcOptions } from '../options.js';
 import { readCookie } from '../session/cookie.js';
+import type { AuthenticationRequest } from './reauthentication.js';
 import type { ReplacedSession } from './replaced-session.js';
 import { TransactionEntries } from './transaction-entries.js';
 
@@ -20,6 +21,8 @@ export interface LoginTransaction {
   deviceName?: string;
   /** The session this browser held at `/oidc/login` (its cookie was current): the callback ends it. */
   replaces?: ReplacedSession;
+  /** What authentication was asked for (max_age, a re-authentication): see reauthentication.ts. */
+  authentication?: AuthenticationRequest;
 }
 
 export const TRANSACTION_COOKIE = '__Host-latchkey-oidc';

@@ -119,17 +119,35 @@ const providerSchema = z
       .boolean()
       .default(false)
       .describe('allows an `http://` provider (the development IdP, tests); never in production; warns at startup'),
+    // Step-up and session lifetime at the IdP: kept together at the end of the provider's options.
+    maxAuthAgeSeconds: positiveSeconds.optional().meta({
+      defaultText: 'unset',
+      description:
+        '`oidc`: sent as `max_age` at every sign-in; the callback refuses an ID token whose `auth_time` is older (plus `clockSkewSeconds`), so the IdP must have authenticated the user that recently (docs/oidc.md#step-up-and-re-authentication)',
+    }),
+    recheckWithoutRefreshTokenSeconds: positiveSeconds
+      .max(30 * 24 * 3600)
+      .default(12 * 3600)
+      .describe(
+        '`oidc`: a session whose IdP issued no refresh token cannot be renewed at the IdP: it ends (`session_expired` at its next refresh) this long after its last authentication there, so the page signs in at the IdP again (silently while the IdP session lasts) (docs/oidc.md#step-up-and-re-authentication)',
+      ),
+    requireLogoutTokenTyp: z
+      .boolean()
+      .default(false)
+      .describe(
+        '`oidc`: back-channel logout tokens must carry `typ: logout+jwt` in their header (OIDC Back-Channel Logout 1.0 §2.4, ASVS 10.5.5); off: a token without `typ` is accepted (a wrong one never is)',
+      ),
   })
   .superRefine((p, ctx) => {
     const only = (type: 'oidc' | 'oauth', fields: readonly (keyof typeof p)[]) => {
       for (const field of fields) {
         if (p.type !== type && p[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `only for type '${type}'` });
-        if (p.type === type && p[field] === undefined && field !== 'postLogoutRedirectUri' && field !== 'mapUser') {
+        if (p.type === type && p[field] === undefined && field !== 'postLogoutRedirectUri' && field !== 'mapUser' && field !== 'maxAuthAgeSeconds') {
           ctx.addIssue({ code: 'custom', path: [field], message: `required for type '${type}'` });
         }
       }
     };
-    only('oidc', ['issuer', 'postLogoutRedirectUri', 'mapUser']);
+    only('oidc', ['issuer', 'postLogoutRedirectUri', 'mapUser', 'maxAuthAgeSeconds']);
     only('oauth', ['authorizationEndpoint', 'tokenEndpoint', 'userinfoEndpoint', 'userinfo']);
     if (p.type === 'oidc' && p.scopes !== undefined && !p.scopes.includes('openid'))
       ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'scopes must include openid' });
@@ -191,6 +209,12 @@ export interface ResolvedOidcProvider extends ResolvedProviderBase {
   mapUser?: MapUser;
   refreshMarginSeconds: number;
   logoutTokenReplayWindowSeconds: number;
+  /** Step-up: `max_age` of every sign-in, and the bound on the ID token's `auth_time`. */
+  maxAuthAgeSeconds?: number;
+  /** A session without an IdP refresh token ends this long after its last authentication at the IdP. */
+  recheckWithoutRefreshTokenSeconds: number;
+  /** Back-channel logout tokens must carry `typ: logout+jwt`. */
+  requireLogoutTokenTyp: boolean;
 }
 
 export interface ResolvedOAuthProvider extends ResolvedProviderBase {
@@ -268,6 +292,9 @@ export function resolveOidcOptions(o: z.output<typeof oidcSchema>): ResolvedOidc
       ...(p.mapUser !== undefined ? { mapUser: p.mapUser } : {}),
       refreshMarginSeconds: p.refreshMarginSeconds,
       logoutTokenReplayWindowSeconds: p.logoutTokenReplayWindowSeconds,
+      ...(p.maxAuthAgeSeconds !== undefined ? { maxAuthAgeSeconds: p.maxAuthAgeSeconds } : {}),
+      recheckWithoutRefreshTokenSeconds: p.recheckWithoutRefreshTokenSeconds,
+      requireLogoutTokenTyp: p.requireLogoutTokenTyp,
     });
   });
   const oidcProviders = providers.filter((p) => p.type === 'oidc');

@@ -7,6 +7,7 @@ import type { IdpClient } from './idp-client.js';
 import { sealIdpToken } from './idp-token-seal.js';
 import type { LoginTransaction } from './login-transaction.js';
 import { defaultMapUser } from './map-user.js';
+import { authenticationAgeProblem } from './reauthentication.js';
 import { signInFailed } from './sign-in-failure.js';
 import { exchangeCode } from './exchange-code.js';
 
@@ -14,6 +15,8 @@ import { exchangeCode } from './exchange-code.js';
 export interface ProviderSignIn {
   user: AuthenticatedUser;
   idp?: IdpLink;
+  /** OpenID Connect: the ID token's claims (`auth_time`, `acr`, `amr` for the session's stamp). */
+  idToken?: IdpClaims;
 }
 
 /**
@@ -36,6 +39,9 @@ export async function completeOidcSignIn(
   if (!(await idTokenSignatureValid(idp, tokens.id_token))) {
     throw signInFailed(ctx, name, 'id_token signature', 'The identity provider’s ID token is not signed by one of its keys.');
   }
+  // Step-up: the authentication must be as recent as asked (max_age, a re-authentication; reauthentication.ts).
+  const tooOld = authenticationAgeProblem(ctx, transaction.authentication, idTokenClaims);
+  if (tooOld !== null) throw signInFailed(ctx, name, 'auth_time', tooOld);
   const claims = await withUserInfo(ctx, config, tokens.access_token, idTokenClaims);
   const user = await (idp.options.mapUser ?? defaultMapUser)(claims);
   if (user === null) throw signInFailed(ctx, name, 'mapUser refused', 'This account may not sign in here.');
@@ -43,6 +49,7 @@ export async function completeOidcSignIn(
   const expiresIn = tokens.expiresIn();
   return {
     user,
+    idToken: idTokenClaims,
     idp: {
       iss: claims.iss,
       sub: claims.sub,

@@ -7,7 +7,7 @@ import { idTokenSignatureValid } from './id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
 import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
 
-export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp';
+export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp' | 'recheck_due';
 
 /** An OpenID Connect provider's client: the kind that starts sessions with an IdP link. */
 export type OidcProviderClient = IdpClient<ResolvedOidcProvider>;
@@ -33,12 +33,20 @@ export const renewalLeaseMs = (idp: OidcProviderClient): number => idp.options.r
  * For a device session started by the IdP whose IdP access token is due (the refresh route): renews at the IdP under
  * the store's renewal claim, so one caller across every instance spends the refresh token. When another caller holds
  * the claim, or renewed since this session was read, nothing is done here (`not_due`): that renewal stands for this
- * one, and an IdP refusal it meets ends the session there.
+ * one, and an IdP refusal it meets ends the session there. `recheck_due` for a session the IdP gave no refresh token,
+ * once its last authentication there is `recheckWithoutRefreshTokenSeconds` old.
  */
 export async function renewAtIdpIfDue(ctx: BffContext, session: DeviceSessionRecord): Promise<RenewOutcome> {
   const link = session.idp;
   const idp = link && providerOf(ctx, link);
-  if (!link || !idp || !idpRenewalDue(ctx, idp, link)) return 'not_due';
+  if (!link || !idp) return 'not_due';
+  if (link.refreshTokenSealed === null) {
+    // Nothing to ask the IdP with: rather than live on unchecked for the whole absolute lifetime, the session ends this
+    // long after its last authentication there, and the page signs in at the IdP again (silently while its session lasts).
+    const authenticatedAt = session.authTime ?? session.createdAt;
+    return ctx.now() - authenticatedAt >= idp.options.recheckWithoutRefreshTokenSeconds * 1000 ? 'recheck_due' : 'not_due';
+  }
+  if (!idpRenewalDue(ctx, idp, link)) return 'not_due';
   const holder = randomToken(16);
   const claim = await ctx.store.claimIdpRenewal(session.key, {
     holder,

@@ -23,6 +23,7 @@ import { createLoginRoute } from './login.js';
 import { createLogoutAllRoute } from './logout-all.js';
 import { createLogoutOthersRoute } from './logout-others.js';
 import { createLogoutRoute } from './logout.js';
+import { createReauthenticateRoute } from './reauthenticate.js';
 import { createRefreshRoute, type TenantRevocationCheck } from './refresh.js';
 import { oauthEndpoints } from './oauth-endpoints.js';
 import { entry, findRoute, type RouteEntry } from './route-table.js';
@@ -82,8 +83,12 @@ export function createAuthDispatcher(ctx: BffContext, parts: DispatcherParts): A
     entry('GET', ROUTES.events, createEventsRoute(ctx, eventStreams, guard.isSessionRevoked)),
     ...oauthEndpoints(ctx, guard),
   ];
+  // One set of login counters: re-authentication is a password check like a login, and counts with them.
+  const loginIpLimit = createLoginIpLimit(ctx);
+  const accountFailureLimit = createAccountFailureLimit(ctx);
   const routes: RouteEntry[] = [
-    entry('POST', ROUTES.login, createLoginRoute(ctx, createLoginIpLimit(ctx), createAccountFailureLimit(ctx))),
+    entry('POST', ROUTES.login, createLoginRoute(ctx, loginIpLimit, accountFailureLimit)),
+    entry('POST', ROUTES.reauthenticate, createReauthenticateRoute(ctx, loginIpLimit, accountFailureLimit)),
     // Proxy mode without browser tokens: nothing hands a token to the page (the refresh route exists to do just that).
     ...(ctx.options.tokens.browser ? [entry('POST', ROUTES.refresh, createRefreshRoute(ctx, isTenantRevoked))] : []),
     entry('POST', ROUTES.logout, createLogoutRoute(ctx)),

@@ -62,7 +62,10 @@ export function createLoginRoute(ctx: BffContext, ipLimit: LoginIpLimit, account
         ctx.logger.warn({ event: 'rate_limit_refund_failed', ip, userId: user.id, err: { message: (error as Error).message } }, 'login limit refund failed'),
       );
     const signIn = { cookieHeader: req.get('cookie'), userAgent: req.get('user-agent'), ip: req.ip };
-    const { session, cookie } = await startDeviceSession(ctx, signIn, user, body.deviceName ? { deviceName: body.deviceName } : {});
+    const { session, cookie } = await startDeviceSession(ctx, signIn, user, {
+      loginName: body.username,
+      ...(body.deviceName ? { deviceName: body.deviceName } : {}),
+    });
     trace.session(session);
     trace.outcome('ok');
     const issued = await issueSessionTokens(ctx, session, cookie);

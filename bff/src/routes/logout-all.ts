@@ -4,6 +4,7 @@ import { ATTR } from '../observability/tracing.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeaders } from '../session/cookie.js';
 import { endSessions } from '../session/end.js';
+import { requireRecentAuthentication } from './require-recent-authentication.js';
 import { requireSession } from '../session/resolve.js';
 
 /**
@@ -14,6 +15,7 @@ import { requireSession } from '../session/resolve.js';
 export function createLogoutAllRoute(ctx: BffContext): AuthRoute {
   return tracedRoute(ctx, 'latchkey.logout_all', async (req: AuthRequest, reply: Reply, trace) => {
     const { session } = await requireSession(ctx, req.get('cookie'));
+    requireRecentAuthentication(ctx, session, ctx.options.session.logoutAllMaxAuthAgeSeconds);
     const ended = await endSessions(
       ctx,
       { allOfUser: session.userId },

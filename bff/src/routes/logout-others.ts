@@ -3,6 +3,7 @@ import type { AuthRequest, AuthRoute, Reply } from '../http/exchange.js';
 import { ATTR } from '../observability/tracing.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { endSessions } from '../session/end.js';
+import { requireRecentAuthentication } from './require-recent-authentication.js';
 import { requireSession } from '../session/resolve.js';
 
 /**
@@ -15,6 +16,7 @@ import { requireSession } from '../session/resolve.js';
 export function createLogoutOthersRoute(ctx: BffContext): AuthRoute {
   return tracedRoute(ctx, 'latchkey.logout_others', async (req: AuthRequest, reply: Reply, trace) => {
     const { session } = await requireSession(ctx, req.get('cookie'));
+    requireRecentAuthentication(ctx, session, ctx.options.session.logoutOthersMaxAuthAgeSeconds);
     const ended = await endSessions(
       ctx,
       { othersOfUser: session.userId, keepKey: session.key },

@@ -20,7 +20,7 @@ const BODY_LIMIT = '8kb';
  * is that provider's: its JWKS, its issuer, its client id as the audience, its mapUser. A token signed by provider A
  * naming B's issuer fails B's signature check; a token of A ends only sessions A started (their IdP link has A's iss).
  * Verifies the token (jose, the IdP's JWKS from discovery; iss, aud = clientId, iat, exp when present, typ
- * `logout+jwt` when present, the back-channel logout event, no nonce, sid and/or sub), refuses a replayed jti, then
+ * `logout+jwt` when present, or always with `requireLogoutTokenTyp`, the back-channel logout event, no nonce, sid and/or sub), refuses a replayed jti, then
  * ends the device sessions of that IdP session (`sid`) or, for a `sub`-only token, every session of the user
  * (mapUser of `{ iss, sub }`, as logout-all). Both go through the store's revocation log like any other revocation.
  * 200 on success; 400 `{ error, error_description }` on a bad token, with nothing changed.
@@ -66,7 +66,9 @@ export function createBackchannelLogoutRoute(ctx: BffContext, idps: IdentityProv
       if (error instanceof LatchkeyError) throw error;
       throw badToken('The logout token is invalid.', error);
     }
-    if (typ !== undefined && !/^(application\/)?logout\+jwt$/i.test(typ)) throw badToken('The logout token has the wrong typ.');
+    if (typ === undefined ? idp.options.requireLogoutTokenTyp : !/^(application\/)?logout\+jwt$/i.test(typ)) {
+      throw badToken('The logout token has the wrong typ.');
+    }
     const events = payload.events as Record<string, unknown> | undefined;
     const event = typeof events === 'object' && events !== null ? events[BACKCHANNEL_LOGOUT_EVENT] : undefined;
     if (typeof event !== 'object' || event === null || Array.isArray(event)) throw badToken('The logout token lacks the back-channel logout event.');

@@ -7,6 +7,7 @@ import type { LoginTransaction, LoginTransactions } from '../oidc/login-transact
 import { completeOAuthSignIn } from '../oidc/oauth-sign-in.js';
 import { completeOidcSignIn, type ProviderSignIn } from '../oidc/oidc-sign-in.js';
 import type { IdentityProviders } from '../oidc/providers.js';
+import { restampAtIdp } from '../oidc/reauthentication.js';
 import { endReplacedSession } from '../oidc/replaced-session.js';
 import { signInFailed } from '../oidc/sign-in-failure.js';
 import type { ResolvedOAuthProvider, ResolvedOidcProvider } from '../options.js';
@@ -43,6 +44,12 @@ export function createOidcCallbackRoute(ctx: BffContext, idps: IdentityProviders
         idp.options.type === 'oidc'
           ? await completeOidcSignIn(ctx, idp as IdpClient<ResolvedOidcProvider>, transaction, req.search)
           : await completeOAuthSignIn(ctx, idp as IdpClient<ResolvedOAuthProvider>, transaction, req.search);
+      // Step-up: the same device session, re-stamped (reauthentication.ts); its cookie stays as it is.
+      const reauth = transaction.authentication?.reauth;
+      if (reauth) {
+        await restampAtIdp(ctx, reauth, signedIn);
+        return reply.redirect(transaction.returnTo);
+      }
       // The browser's previous session: its Strict cookie does not come with this navigation from the IdP's site.
       if (transaction.replaces) await endReplacedSession(ctx, transaction.replaces, { userId: signedIn.user.id, ip: req.ip });
       const { session, cookie } = await startDeviceSession(
@@ -51,6 +58,7 @@ export function createOidcCallbackRoute(ctx: BffContext, idps: IdentityProviders
         signedIn.user,
         {
           ...(signedIn.idp ? { idp: signedIn.idp } : {}),
+          ...(signedIn.idToken ? { idToken: signedIn.idToken } : {}),
           ...(transaction.deviceName !== undefined ? { deviceName: transaction.deviceName } : {}),
           via: idp.options.type,
         },

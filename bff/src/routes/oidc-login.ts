@@ -7,6 +7,7 @@ import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { createOidcLoginIpLimit } from '../http/oidc-login-rate-limit.js';
 import { checkSignInNavigation } from '../http/sign-in-navigation.js';
 import { redirectOnFailure } from '../oidc/error-redirect.js';
+import { authenticationRequest } from '../oidc/reauthentication.js';
 import type { IdpClient } from '../oidc/idp-client.js';
 import type { LoginTransaction, LoginTransactions } from '../oidc/login-transaction.js';
 import type { IdentityProviders } from '../oidc/providers.js';
@@ -36,11 +37,14 @@ export function createOidcLoginRoute(ctx: BffContext, idps: IdentityProviders, t
     const returnTo = resolveReturnTo(req, query.returnTo, ctx.options.origins.allowed);
     const idp = idps.forSignIn(single(query.provider, 'provider'));
     const deviceName = parseDeviceName(query.deviceName);
+    // Step-up: max_age, and for `reauth=1` prompt=login (and acr_values) on the session this browser holds (reauthentication.ts).
+    const authentication = await authenticationRequest(ctx, idp.options, req.get('cookie'), query);
     // From here a failure is the provider's (it cannot be reached): a browser goes back to returnTo with auth_error.
     return redirectOnFailure(ctx, req, reply, returnTo, async () => {
       const config = await idp.config();
       const codeVerifier = client.randomPKCECodeVerifier();
-      const replaces = await sessionToReplace(ctx, req.get('cookie'));
+      // A re-authentication keeps the session; only a new sign-in replaces it.
+      const replaces = authentication.request.reauth ? undefined : await sessionToReplace(ctx, req.get('cookie'));
       const transaction: LoginTransaction = {
         provider: idp.options.name,
         state: client.randomState(),
@@ -49,8 +53,9 @@ export function createOidcLoginRoute(ctx: BffContext, idps: IdentityProviders, t
         returnTo,
         ...(deviceName !== undefined ? { deviceName } : {}),
         ...(replaces ? { replaces } : {}),
+        authentication: authentication.request,
       };
-      const url = client.buildAuthorizationUrl(config, await authorizationParameters(idp, transaction));
+      const url = client.buildAuthorizationUrl(config, { ...(await authorizationParameters(idp, transaction)), ...authentication.params });
       return reply.setCookie(await transactions.begin(req.get('cookie'), transaction)).redirect(url.href);
     });
   };

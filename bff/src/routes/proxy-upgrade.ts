@@ -11,7 +11,9 @@ import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/hop-b
 import { NO_STORE_HEADERS } from '../http/no-store.js';
 import { upstreamUrl } from '../http/proxy-path.js';
 import type { ResolvedProxyOptions } from '../options.js';
+import { stepUpError } from '../guard/step-up.js';
 import { authenticateSession } from '../session/authenticate.js';
+import { authenticationOf } from '../tokens/issue-access-token.js';
 import type { DeviceSessionRecord } from '../store/types.js';
 import { closeFrame, endSoon, FrameBoundaries, SESSION_ENDED_CLOSE_CODE, type ProxySockets } from './proxy-sockets.js';
 
@@ -109,7 +111,8 @@ export function createUpgradeHandler(ctx: BffContext, deps: UpgradeDeps, options
     ctx.metrics.proxyRequests.inc({ outcome: deps.outcomeOf(error) });
     const answer = answerError(ctx.logger, { handles: 'all', onStoreUnavailable: () => ctx.metrics.storeErrors.inc() }, error, (req.url ?? '').split('?')[0]!)!;
     const headers: Array<readonly [string, string]> = [...NO_STORE_HEADERS, ...answer.headers, ['Content-Type', 'application/json; charset=utf-8']];
-    if (answer.status === 401 && error instanceof LatchkeyError) headers.push([SESSION_ENDED_HEADER, error.code]);
+    if (answer.status === 401 && error instanceof LatchkeyError && error.code !== 'insufficient_user_authentication')
+      headers.push([SESSION_ENDED_HEADER, error.code]);
     writeAnswer(socket, answer.status, headers, Buffer.from(JSON.stringify(answer.body)));
   }
 
@@ -126,6 +129,8 @@ export function createUpgradeHandler(ctx: BffContext, deps: UpgradeDeps, options
     if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
     const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
     if (!scopes.every((scope) => granted.includes(scope))) throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');
+    const stepUp = stepUpError(authenticationOf(session), options.authentication, ctx.now());
+    if (stepUp !== null) throw stepUp;
     const token = await deps.tokenFor(req, session);
     return { view, target, session, token };
   }

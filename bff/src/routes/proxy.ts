@@ -19,6 +19,8 @@ import { LRUCache } from 'lru-cache';
 import { sha256 } from '../crypto/hash.js';
 import { readCookie } from '../session/cookie.js';
 import type { SessionReadCache } from '../session/session-cache.js';
+import { stepUpError } from '../guard/step-up.js';
+import { authenticationOf } from '../tokens/issue-access-token.js';
 import type { ProxySockets } from './proxy-sockets.js';
 import { createUpgradeHandler, type ProxyOutcome, type UpgradeDeps, type UpgradeHandler } from './proxy-upgrade.js';
 
@@ -75,6 +77,7 @@ export function outcomeOf(error: unknown): Exclude<ProxyOutcome, 'forwarded'> {
   if (error.code === 'upstream_unavailable' || error.code === 'upstream_timeout') return error.code;
   if (isIdpUnavailable(error)) return 'idp_unavailable';
   if (error.code === 'temporarily_unavailable') return 'store_unavailable';
+  if (error.code === 'insufficient_user_authentication') return 'refused';
   if (error.status === 401) return 'session_ended';
   return error.status < 500 ? 'refused' : 'error';
 }
@@ -131,7 +134,8 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     for (const [name, value] of answer.headers) res.set(name, value);
     // The cookie stays: the client's GET /session then learns why the session ended (and clears it), where a cleared
     // cookie would only ever say `no_session`.
-    if (answer.status === 401 && error instanceof LatchkeyError) res.set(SESSION_ENDED_HEADER, error.code);
+    // A step-up refusal ends nothing: the page re-authenticates and retries.
+    if (answer.status === 401 && error instanceof LatchkeyError && error.code !== 'insufficient_user_authentication') res.set(SESSION_ENDED_HEADER, error.code);
     res.status(answer.status).json(answer.body);
   }
 
@@ -194,13 +198,21 @@ export function createProxyRouter(ctx: BffContext, deps: ProxyDeps, options: Res
     const declared = Number(req.get('content-length') ?? '0');
     if (!(declared <= options.bodyLimitBytes)) throw new LatchkeyError('payload_too_large');
 
-    const { session, setCookies } = await authenticate(req, trace);
+    let { session, setCookies } = await authenticate(req, trace);
+    if (stepUpError(authenticationOf(session), options.authentication, ctx.now()) !== null && deps.sessionCache) {
+      // A remembered session may predate a re-authentication (POST /auth/reauthenticate, on any instance): the store
+      // decides before the call is refused.
+      deps.sessionCache.drop(req.get('cookie'));
+      ({ session, setCookies } = await authenticate(req, trace));
+    }
     trace.session(session);
     if (deps.isRevoked(session)) throw new LatchkeyError('session_revoked');
     const granted = typeof session.claims?.scope === 'string' ? session.claims.scope.split(' ') : [];
     if (!options.scopes.every((scope) => granted.includes(scope))) {
       throw new LatchkeyError('insufficient_scope', 'Your session lacks a scope this API requires.');
     }
+    const stepUp = stepUpError(authenticationOf(session), options.authentication, ctx.now());
+    if (stepUp !== null) throw stepUp;
     const token = await tokenFor(req, session);
 
     const headers = upstreamRequestHeaders(req.headers);

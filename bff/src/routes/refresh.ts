@@ -178,13 +178,29 @@ async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: D
  * current credential). When the IdP refused the grant the device session ends: 401 `session_revoked`.
  */
 async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
+  let outcome: Awaited<ReturnType<typeof renewAtIdpIfDue>>;
   try {
-    if ((await renewAtIdpIfDue(ctx, session)) !== 'revoked_at_idp') return;
+    outcome = await renewAtIdpIfDue(ctx, session);
   } catch (error) {
     ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
     reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
     throw error;
   }
+  if (outcome === 'recheck_due') {
+    await endSessions(
+      ctx,
+      { key: session.key },
+      {
+        reason: 'idp_recheck',
+        event: 'oidc_recheck_due',
+        message: 'no refresh token from the identity provider: device session ended for a new sign-in there',
+      },
+    );
+    ctx.metrics.refreshes.inc({ outcome: 'session_expired' });
+    reply.setCookie(...clearedSessionCookieHeaders(ctx));
+    throw new LatchkeyError('session_expired');
+  }
+  if (outcome !== 'revoked_at_idp') return;
   await endSessions(
     ctx,
     { key: session.key },

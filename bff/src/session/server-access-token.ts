@@ -2,7 +2,7 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { RevocationEvent } from '../store/revocation-feed.js';
 import type { DeviceSessionRecord } from '../store/types.js';
-import { issueAccessToken, type IssuedAccessToken } from '../tokens/issue-access-token.js';
+import { authenticationOf, issueAccessToken, type IssuedAccessToken } from '../tokens/issue-access-token.js';
 
 /**
  * Access tokens the server itself uses for a device session (proxy mode, server rendering): never sent to the browser.
@@ -34,6 +34,8 @@ export interface ServerAccessTokenOptions {
 interface Entry {
   userId: string;
   tenant: string | undefined;
+  /** The session's authentication time the token carries: a re-authentication makes the cached token stale. */
+  authTime: number | undefined;
   issued: Promise<IssuedAccessToken>;
   /** Known once signed; until then concurrent callers share `issued`. */
   expiresAt: number | null;
@@ -61,8 +63,9 @@ export function createServerAccessTokens(ctx: BffContext, options: ServerAccessT
       nowMs: ctx.now(),
       maxTokenBytes: o.maxBytes,
       ...(session.claims ? { claims: session.claims } : {}),
+      authentication: authenticationOf(session),
     });
-    const entry: Entry = { userId: session.userId, tenant: session.tenant, issued, expiresAt: null };
+    const entry: Entry = { userId: session.userId, tenant: session.tenant, authTime: session.authTime, issued, expiresAt: null };
     issued.then(
       (token) => {
         entry.expiresAt = token.expiresAt;
@@ -94,7 +97,8 @@ export function createServerAccessTokens(ctx: BffContext, options: ServerAccessT
       }
       const cached = entries.get(session.sid);
       // A token the session's end cuts short is renewed as often as any other: its `exp` is the session's end.
-      if (cached && (cached.expiresAt === null || cached.expiresAt - margin > now)) return cached.issued;
+      const fresh = cached !== undefined && cached.authTime === session.authTime;
+      if (fresh && (cached.expiresAt === null || cached.expiresAt - margin > now)) return cached.issued;
       return mint(session).issued;
     },
     onRevocationEvent(event) {

@@ -3,7 +3,8 @@ import { sha256 } from '../crypto/hash.js';
 import { randomToken } from '../crypto/random.js';
 import type { SessionCookieValue } from '../crypto/session-cookie-value.js';
 import { stripControls } from './display-text.js';
-import type { AuthenticatedUser } from '../options.js';
+import type { AuthenticatedUser, IdpClaims } from '../options.js';
+import { authenticationStamp } from './authentication-stamp.js';
 import { describeUserAgent } from './user-agent.js';
 import { newSessionKey } from '../store/session-key.js';
 import { resolveGrantedClaims } from '../tokens/custom-claims.js';
@@ -37,11 +38,12 @@ export async function startDeviceSession(
   ctx: BffContext,
   req: SignInRequest,
   user: AuthenticatedUser,
-  extra: { deviceName?: string; idp?: IdpLink; via?: 'oidc' | 'oauth' } = {},
+  extra: { deviceName?: string; idp?: IdpLink; idToken?: IdpClaims; loginName?: string; via?: 'oidc' | 'oauth' } = {},
 ): Promise<StartedDeviceSession> {
   // Before anything changes: a bad grant is the application's bug (500), and must not end this browser's session.
   const claims = resolveGrantedClaims(user, ctx.options.tokens.maxClaimsBytes);
   const now = ctx.now();
+  const stamp = authenticationStamp(now, user, extra.idToken);
   const previous = readSessionCookie(ctx, req.cookieHeader);
   if (previous !== null) await endPresentedSession(ctx, req, previous, user.id);
 
@@ -64,6 +66,8 @@ export async function startDeviceSession(
     previousHash: null,
     successorSealed: null,
     graceUntil: 0,
+    ...stamp,
+    ...(extra.loginName !== undefined ? { loginName: extra.loginName } : {}),
     ...(extra.idp ? { idp: extra.idp } : {}),
     ...(claims ? { claims } : {}),
     // Kept beside the claims (which carry it into every token) so the store can index the session under it.

@@ -1,7 +1,7 @@
 import type { CurrentSessionResponse, TokenResponse } from '@latchkey/shared';
 import type { BffContext } from '../context.js';
 import type { DeviceSessionRecord } from '../store/types.js';
-import { issueAccessToken } from '../tokens/issue-access-token.js';
+import { authenticationOf, issueAccessToken } from '../tokens/issue-access-token.js';
 import { sessionCookieHeaders } from './cookie.js';
 
 /** What a login or refresh answers: a fresh access token for the session, and the cookie carrying its credential. */
@@ -36,6 +36,7 @@ export async function issueSessionTokens(
     nowMs: ctx.now(),
     maxTokenBytes: tokens.maxBytes,
     ...(session.claims ? { claims: session.claims } : {}),
+    authentication: authenticationOf(session),
   });
   const body: TokenResponse = { accessToken: issued.token, tokenType: 'Bearer', expiresAt: issued.expiresAt, ...publicView };
   return { body, setCookies };

@@ -7,6 +7,7 @@ import { KEY_RING_EVENT_TTL_MS, type ReadRevocationsOptions, type RevocationBatc
 import { credentialStanding } from '../session/credential-rule.js';
 
 import type {
+  AuthenticationStamp,
   CreateSessionOptions,
   DeviceSessionRecord,
   IdpRenewalClaim,
@@ -293,6 +294,26 @@ export class MemoryStore implements SessionStore {
       if (done) ended.push(done);
     }
     return ended.sort(oldestFirst);
+  }
+
+  async restampSession(userId: string, sid: string, stamp: AuthenticationStamp, now: number): Promise<DeviceSessionRecord | null> {
+    this.assertOpen();
+    const key = this.keyBySid.get(sid);
+    const record = key === undefined ? undefined : this.storedSession(key);
+    if (!record || record.userId !== userId || isExpired(record, now)) return null;
+    record.authTime = stamp.authTime;
+    delete record.acr;
+    delete record.amr;
+    if (stamp.acr !== undefined) record.acr = stamp.acr;
+    if (stamp.amr !== undefined) record.amr = [...stamp.amr];
+    if (stamp.idp && record.idp) {
+      // As updateIdpTokens: the new tokens replace the old (an access token not given is dropped), ending any renewal claim.
+      const { accessTokenSealed, ...rest } = structuredClone(stamp.idp);
+      const { accessTokenSealed: _previous, ...kept } = record.idp;
+      record.idp = { ...kept, ...rest, ...(accessTokenSealed ? { accessTokenSealed } : {}) };
+      this.idpRenewals.delete(record.key);
+    }
+    return structuredClone(record);
   }
 
   async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {

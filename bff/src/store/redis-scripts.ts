@@ -711,6 +711,52 @@ return 1
 `,
 });
 
+/**
+ * restampSession: a re-authentication's `authTime`, `acr`, `amr` (an empty value deletes its field) and, when
+ * `hasIdp` is '1' on a session the IdP started, its IdP token fields (as updateIdpTokens). `sidIndex`: the user's
+ * shard's sid index. Returns the updated record (flat), or false when the sid is not a live session of `userId`.
+ */
+export const RESTAMP_SESSION = luaScript({
+  name: 'latchkeyRestampSession',
+  keys: ['sidIndex'],
+  argv: {
+    prefix: 'string',
+    userId: 'string',
+    now: 'number',
+    authTime: 'string',
+    acr: 'string',
+    amr: 'string',
+    hasIdp: 'string',
+    refreshTokenSealed: 'string',
+    idTokenSealed: 'string',
+    accessTokenSealed: 'string',
+    accessExpiresAt: 'string',
+  },
+  helpers: HELPERS,
+  body: `
+local key = redis.call('GET', sid_index)
+if not key then return false end
+local session = prefix .. 's:' .. key
+local flat = redis.call('HGETALL', session)
+if #flat == 0 then return false end
+local rec = to_map(flat)
+if rec.userId ~= user_id or is_expired(rec, now) then return false end
+local fields = {authTime = auth_time, acr = acr, amr = amr}
+if has_idp == '1' and rec.idpIss then
+  fields.idpRefreshTokenSealed = refresh_token_sealed
+  fields.idpIdTokenSealed = id_token_sealed
+  fields.idpAccessTokenSealed = access_token_sealed
+  fields.idpAccessExpiresAt = access_expires_at
+  -- As updateIdpTokens: fresh IdP tokens end any renewal claim on the old ones.
+  redis.call('HDEL', session, 'idpRenewHolder', 'idpRenewUntil')
+end
+for name, value in pairs(fields) do
+  if value == '' then redis.call('HDEL', session, name) else redis.call('HSET', session, name, value) end
+end
+return redis.call('HGETALL', session)
+`,
+});
+
 /** useOnce. 1 the first time, 0 while the key lives. */
 export const USE_ONCE = luaScript({
   name: 'latchkeyUseOnce',
@@ -741,5 +787,6 @@ export const SCRIPTS = [
   UPDATE_IDP_TOKENS,
   CLAIM_IDP_RENEWAL,
   RELEASE_IDP_RENEWAL,
+  RESTAMP_SESSION,
   USE_ONCE,
 ] as const;

@@ -27,6 +27,10 @@ export const recordSchema = z.strictObject({
   graceUntil: epochMs,
   claims: z.record(z.string(), z.json()).optional(),
   tenant: z.string().min(1).optional(),
+  authTime: epochMs.optional(),
+  acr: z.string().min(1).max(256).optional(),
+  amr: z.array(z.string().min(1).max(64)).max(16).optional(),
+  loginName: z.string().min(1).max(256).optional(),
   idp: z
     .strictObject({
       iss: z.string().min(1),
@@ -63,8 +67,8 @@ export function recordToFields(record: z.output<typeof recordSchema>): string[] 
   const { idp, ...plain } = record;
   for (const [field, value] of Object.entries(plain)) {
     if (value === null || value === undefined) continue;
-    // `claims` is stored as JSON text; every other field is a string or an integer.
-    fields.push(field, field === 'claims' ? JSON.stringify(value) : String(value));
+    // `claims` and `amr` are stored as JSON text; every other field is a string or an integer.
+    fields.push(field, field === 'claims' || field === 'amr' ? JSON.stringify(value) : String(value));
   }
   if (idp) {
     for (const [name, field] of Object.entries(IDP_FIELDS)) {
@@ -110,6 +114,10 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
     graceUntil: number('graceUntil'),
     ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
     ...(fields.has('tenant') ? { tenant: fields.get('tenant')! } : {}),
+    ...(fields.has('authTime') ? { authTime: number('authTime') } : {}),
+    ...(fields.has('acr') ? { acr: fields.get('acr')! } : {}),
+    ...(fields.has('amr') ? { amr: JSON.parse(fields.get('amr')!) as string[] } : {}),
+    ...(fields.has('loginName') ? { loginName: fields.get('loginName')! } : {}),
     ...(fields.has(IDP_FIELDS.iss)
       ? {
           idp: {

@@ -26,6 +26,7 @@ import {
   UPDATE_IDP_TOKENS,
   CLAIM_IDP_RENEWAL,
   RELEASE_IDP_RENEWAL,
+  RESTAMP_SESSION,
   USE_ONCE,
 } from './redis-scripts.js';
 import {
@@ -49,6 +50,7 @@ import type {
   IdpRenewalClaim,
   IdpRenewalClaimInput,
   IdpTokenUpdate,
+  AuthenticationStamp,
   RotateInput,
   RotateResult,
   SessionEndReason,
@@ -294,6 +296,27 @@ export class RedisStore implements SessionStore {
       ),
     );
     return replies.flatMap(recordsFromReply).sort(oldestFirst);
+  }
+
+  async restampSession(userId: string, sid: string, stamp: AuthenticationStamp, now: number): Promise<DeviceSessionRecord | null> {
+    const shard = this.keys.shardOfUser(userId);
+    const reply = await this.write('restampSession', RESTAMP_SESSION, {
+      keys: { sidIndex: this.keys.sidIndex(shard, sid) },
+      argv: {
+        prefix: this.keys.shardPrefixes[shard]!,
+        userId,
+        now: String(now),
+        authTime: String(Math.trunc(stamp.authTime)),
+        acr: stamp.acr ?? '',
+        amr: stamp.amr ? JSON.stringify(stamp.amr) : '',
+        hasIdp: stamp.idp ? '1' : '0',
+        refreshTokenSealed: stamp.idp?.refreshTokenSealed ?? '',
+        idTokenSealed: stamp.idp?.idTokenSealed ?? '',
+        accessTokenSealed: stamp.idp?.accessTokenSealed ?? '',
+        accessExpiresAt: stamp.idp ? String(Math.trunc(stamp.idp.accessExpiresAt)) : '',
+      },
+    });
+    return Array.isArray(reply) ? recordFromFlat(reply) : null;
   }
 
   async updateIdpTokens(key: string, update: IdpTokenUpdate, now: number): Promise<boolean> {

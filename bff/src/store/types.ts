@@ -58,6 +58,31 @@ export interface DeviceSessionRecord {
   tenant?: string;
   /** Set when the session was started by an upstream OpenID Connect provider (`oidc` option); absent otherwise. */
   idp?: IdpLink;
+  /**
+   * When the user last proved who they are on this device session (epoch ms): the sign-in, then each
+   * re-authentication (`POST /reauthenticate`, an IdP re-login). The `auth_time` of its access tokens. Absent in a
+   * session stored before it was kept: its `createdAt` stands in.
+   */
+  authTime?: number;
+  /** How strongly (`acr`, from the IdP's ID token or `authenticate`), absent when nobody said. */
+  acr?: string;
+  /** How (`amr`: `['pwd']` for a password, the IdP's or `authenticate`'s values otherwise). */
+  amr?: readonly string[];
+  /**
+   * The username a password login gave `authenticate` (not the display name): what `POST /reauthenticate` checks the
+   * password of. Absent for IdP sessions (they re-authenticate at the IdP).
+   */
+  loginName?: string;
+}
+
+/** A re-authentication's stamp on a live device session (store.restampSession). */
+export interface AuthenticationStamp {
+  authTime: number;
+  /** Absent: the session keeps no acr (a re-authentication that says nothing about strength drops the old one). */
+  acr?: string;
+  amr?: readonly string[];
+  /** An IdP re-login's fresh tokens, for a session the IdP started. */
+  idp?: IdpTokenUpdate;
 }
 
 /**
@@ -234,6 +259,14 @@ export interface SessionStore {
    * Each ended like endSession (sid marked revoked, reason remembered, event in the revocation log). Returns them.
    */
   endSessionsByIdpSid(iss: string, idpSid: string, reason: SessionEndReason, now: number, markerTtlMs: number): Promise<DeviceSessionRecord[]>;
+
+  /**
+   * Re-authentication without a new session: replaces the live session's `authTime`, `acr` and `amr` (and, with
+   * `stamp.idp`, its IdP token fields) in one atomic operation. Addressed by public sid, scoped to a user (the OIDC
+   * callback knows only those). Returns the updated record, or null (changing nothing) when the sid is not one of that
+   * user's live sessions.
+   */
+  restampSession(userId: string, sid: string, stamp: AuthenticationStamp, now: number): Promise<DeviceSessionRecord | null>;
 
   /**
    * Replaces the IdP token fields of a live OIDC session (after a refresh at the IdP) and ends any renewal claim on it.

@@ -2,6 +2,7 @@ import { SignJWT } from 'jose';
 import { ACCESS_TOKEN_TYP } from '@latchkey/shared';
 import { randomToken } from '../crypto/random.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import type { DeviceSessionRecord } from '../store/types.js';
 import { toLowS } from './ecdsa-low-s.js';
 
 export interface IssueAccessTokenInput {
@@ -19,6 +20,25 @@ export interface IssueAccessTokenInput {
   claims?: Readonly<Record<string, unknown>>;
   /** A token the guard would refuse as oversized is never issued. */
   maxTokenBytes: number;
+  /** When and how the user last authenticated on the session (`authenticationOf`): `auth_time`, `acr`, `amr`. */
+  authentication?: AuthenticationClaims;
+}
+
+/** The OIDC claims (RFC 9068 section 2.2.1, RFC 9470) that say when and how the user authenticated. */
+export interface AuthenticationClaims {
+  /** Seconds since the epoch. */
+  auth_time: number;
+  acr?: string;
+  amr?: readonly string[];
+}
+
+/** A device session's authentication, as its access tokens carry it (a session stored before it was kept: its sign-in). */
+export function authenticationOf(session: DeviceSessionRecord): AuthenticationClaims {
+  return {
+    auth_time: Math.floor((session.authTime ?? session.createdAt) / 1000),
+    ...(session.acr !== undefined ? { acr: session.acr } : {}),
+    ...(session.amr !== undefined ? { amr: session.amr } : {}),
+  };
 }
 
 export interface IssuedAccessToken {
@@ -37,7 +57,8 @@ export async function issueAccessToken(input: IssueAccessTokenInput): Promise<Is
   const iat = Math.floor(input.nowMs / 1000);
   const exp = Math.min(iat + input.ttlSeconds, Math.floor(input.notAfterMs / 1000));
   const jti = randomToken(16);
-  const signed = await new SignJWT({ ...input.claims, sid: input.sid, client_id: input.clientId })
+  // The application's claims first: Latchkey's own (authentication, sid, client_id and the registered ones) win.
+  const signed = await new SignJWT({ ...input.claims, ...input.authentication, sid: input.sid, client_id: input.clientId })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(input.issuer)
     .setSubject(input.userId)

@@ -56,7 +56,7 @@ describe('custom claims and scope from authenticate', () => {
     expect(decodeJwt((await login(t.app)).token).scope).toBe('read:feed admin');
     const bob = decodeJwt((await login(t.app, 'bob')).token);
     expect(bob).not.toHaveProperty('scope');
-    expect(Object.keys(bob).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+    expect(Object.keys(bob).sort()).toEqual(['amr', 'aud', 'auth_time', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
   });
 
   it.each([

@@ -47,7 +47,9 @@ describe('POST /auth/login', () => {
     expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     expect(typeof header.kid).toBe('string');
     const claims = decodeJwt(res.body.accessToken);
-    expect(Object.keys(claims).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+    // RFC 9068 section 2.2.1: when and how the user authenticated (step-up, RFC 9470), no personal data.
+    expect(Object.keys(claims).sort()).toEqual(['amr', 'aud', 'auth_time', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+    expect(claims).toMatchObject({ amr: ['pwd'], auth_time: claims.iat });
     expect(claims).toMatchObject({ iss: ISSUER, aud: ISSUER, sub: 'user-alice', sid: res.body.session.id, client_id: 'latchkey' });
     expect(claims.exp! - claims.iat!).toBe(300);
   });

@@ -20,7 +20,7 @@ describe('back-channel logout: jti replay', () => {
     await stack?.close();
   });
 
-  const logoutToken = async (iat: number) =>
+  const logoutToken = async (iat: number, typ: string | null = 'logout+jwt') =>
     new SignJWT({
       iss: stack.idp.issuer,
       aud: IDP_CLIENT_ID,
@@ -29,7 +29,7 @@ describe('back-channel logout: jti replay', () => {
       sub: 'idp-alice',
       events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
     })
-      .setProtectedHeader({ alg: 'RS256', kid: String(stack.idp.signingJwk.kid), typ: 'logout+jwt' })
+      .setProtectedHeader({ alg: 'RS256', kid: String(stack.idp.signingJwk.kid), ...(typ !== null ? { typ } : {}) })
       .sign(await importJWK(stack.idp.signingJwk as never, 'RS256'));
   const post = (token: string) =>
     fetch(`${stack.origin}/auth/oidc/backchannel-logout`, {
@@ -68,5 +68,22 @@ describe('back-channel logout: jti replay', () => {
     expect(late.status).toBe(400);
     expect(await late.json()).toMatchObject({ error_description: 'The logout token is invalid.' });
     expect(await aliceSessions()).toHaveLength(1);
+  });
+
+  it.each([
+    ['accepted by default', false, 200],
+    ['refused with requireLogoutTokenTyp', true, 400],
+  ])('a token without typ is %s (OIDC Back-Channel Logout §2.4, ASVS 10.5.5)', async (_label, requireLogoutTokenTyp, status) => {
+    clock = new TestClock(Math.floor(Date.now() / 1000) * 1000);
+    stack = await startOidcStack(new MemoryStore({ warnInProduction: false, clock }), { requireLogoutTokenTyp }, { clock });
+    expect((await signIn(new HttpDevice(), stack.origin)).status).toBe(303);
+    const res = await post(await logoutToken(clock.now() / 1000, null));
+    expect(res.status).toBe(status);
+    if (status === 400) expect(await res.json()).toMatchObject({ error: 'invalid_request', error_description: 'The logout token has the wrong typ.' });
+    expect(await aliceSessions()).toHaveLength(status === 200 ? 0 : 1);
+    // With typ logout+jwt it is accepted either way; a wrong typ never is.
+    expect((await post(await logoutToken(clock.now() / 1000, 'JWT'))).status).toBe(400);
+    expect((await post(await logoutToken(clock.now() / 1000))).status).toBe(200);
+    expect(await aliceSessions()).toHaveLength(0);
   });
 });

@@ -527,3 +527,35 @@ describe('bff.proxy: revocation and rotation', () => {
     expect((await get('/p/me', next!)).status).toBe(200);
   });
 });
+
+describe('bff.proxy: step-up (RFC 9470)', () => {
+  it('maxAuthAgeSeconds: past it, 401 insufficient_user_authentication (not a session end), nothing forwarded; re-authentication lets the call through', async () => {
+    const clock = new TestClock();
+    await start({ tokens: { browser: false } }, { maxAuthAgeSeconds: 60 }, clock);
+    const res0 = await call(t.app, 'post', '/auth/login', { body: { username: 'alice', password: USERS.alice!.password } });
+    let cookie = sessionCookie(res0);
+    expect((await get('/p/me', cookie)).status).toBe(200);
+    clock.advance(61_000);
+    const before = seen.length;
+    const refused = await get('/p/me', cookie);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ error: 'insufficient_user_authentication', message: 'A more recent authentication is required.' });
+    expect(refused.headers['www-authenticate']).toMatch(/max_age=60/);
+    expect(refused.headers['x-latchkey-session']).toBeUndefined();
+    expect(seen.length).toBe(before);
+    const reauth = await call(t.app, 'post', '/auth/reauthenticate', { cookie, body: { password: USERS.alice!.password } });
+    expect(reauth.status).toBe(200);
+    const previous = cookie;
+    cookie = sessionCookie(reauth);
+    expect((await get('/p/me', cookie)).status).toBe(200);
+    // A call still carrying the cookie from before (another tab, within the grace window): the session it was
+    // remembered with predates the re-authentication, the store's does not.
+    expect((await get('/p/me', previous)).status).toBe(200);
+  });
+
+  it('refuses invalid step-up options', async () => {
+    await start();
+    expect(() => t.bff.proxy({ target: `${upstreamUrl}/v1`, token: 'latchkey', maxAuthAgeSeconds: -1 })).toThrow(/maxAuthAgeSeconds/);
+    expect(() => t.bff.proxy({ target: `${upstreamUrl}/v1`, token: 'latchkey', acrValues: [] })).toThrow(/acrValues/);
+  });
+});

@@ -119,3 +119,19 @@ describe('server-side access tokens per device session', () => {
     expect((await tokens.get(sessions[0]!)).jti).not.toBe(first.jti);
   });
 });
+
+describe('server access tokens and re-authentication', () => {
+  it('a cached token is not reused once the session was re-authenticated: the next one carries the new auth_time', async () => {
+    const { ctx, clock } = await context();
+    const tokens = createServerAccessTokens(ctx, { isRevoked: () => false });
+    const session = await newSession(ctx);
+    const first = await tokens.get(session);
+    expect(await tokens.get(session)).toBe(first);
+    clock.advance(10_000);
+    const restamped = await ctx.store.restampSession(session.userId, session.sid, { authTime: clock.now(), amr: ['pwd'] }, clock.now());
+    const next = await tokens.get(restamped!);
+    expect(next).not.toBe(first);
+    expect(decodeJwt(next.token).auth_time).toBe(Math.floor(clock.now() / 1000));
+    expect(decodeJwt(first.token).auth_time).toBe(Math.floor((clock.now() - 10_000) / 1000));
+  });
+});

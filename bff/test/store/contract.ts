@@ -798,6 +798,47 @@ export function runStoreContract(name: string, setup: () => Promise<StoreFixture
         });
       });
 
+      it('restampSession re-stamps authentication (and the IdP tokens of an OIDC session) on a live session of that user only', async () => {
+        const session = newSessionNow(alice, { idp: link(token('idp-sid')), authTime: clock.now(), acr: 'urn:example:silver', amr: ['pwd'] });
+        const password = newSessionNow(alice, { authTime: clock.now(), amr: ['pwd'], loginName: 'alice@example.com' });
+        await store.createSession(session);
+        await store.createSession(password);
+        expect(await store.getSession(session.key, clock.now())).toEqual(session);
+        const later = clock.now() + MINUTE;
+        const idp = { refreshTokenSealed: null, idTokenSealed: token('idt2'), accessTokenSealed: token('at2'), accessExpiresAt: clock.now() + HOUR };
+        const restamped = await store.restampSession(alice, session.sid, { authTime: later, amr: ['otp', 'pwd'], idp }, clock.now());
+        // Same session (key, sid, credential); the stamp replaced, the old acr dropped, the IdP tokens updated.
+        const { acr: _dropped, ...rest } = session;
+        const expected = { ...rest, authTime: later, amr: ['otp', 'pwd'], idp: { ...session.idp, ...idp } };
+        expect(restamped).toEqual(expected);
+        expect(await store.getSession(session.key, clock.now())).toEqual(expected);
+        // A rotation keeps the stamp.
+        const rotated = await store.rotate(refreshNow(restamped!, current(restamped!)));
+        expect(rotated).toMatchObject({ outcome: 'rotated', session: { authTime: later, amr: ['otp', 'pwd'] } });
+        // A password session: the stamp only (no IdP link appears).
+        expect(await store.restampSession(alice, password.sid, { authTime: later, acr: 'urn:example:gold', idp }, clock.now())).toEqual({
+          ...password,
+          authTime: later,
+          acr: 'urn:example:gold',
+          amr: undefined,
+        });
+        expect(await store.getSession(password.key, clock.now())).not.toHaveProperty('idp');
+        // Another user's sid, an unknown sid, an ended session: null, nothing changes.
+        expect(await store.restampSession(bob, password.sid, { authTime: later + 1 }, clock.now())).toBeNull();
+        expect((await store.getSession(password.key, clock.now()))?.authTime).toBe(later);
+        expect(await store.restampSession(alice, token('sid'), { authTime: later }, clock.now())).toBeNull();
+        await store.endSession(password.key, 'logout', clock.now(), MINUTE);
+        expect(await store.restampSession(alice, password.sid, { authTime: later }, clock.now())).toBeNull();
+        expect(await store.getSession(password.key, clock.now())).toBeNull();
+      });
+
+      it('restampSession refuses an expired session', async () => {
+        const idle = newSessionNow(alice, { idleExpiresAt: clock.now() + SHORT_TTL });
+        await store.createSession(idle);
+        await advance(PAST_SHORT_TTL);
+        expect(await store.restampSession(alice, idle.sid, { authTime: clock.now() }, clock.now())).toBeNull();
+      });
+
       it('useOnce answers true once per id while it lives, then again after its TTL', async () => {
         const id = token('jti');
         expect(await store.useOnce(id, SHORT_TTL)).toBe(true);

@@ -20,27 +20,26 @@ export interface AttachAxiosOptions {
 
 /**
  * Attaches the access token to requests for the client's apiOrigins, and on a 401 refreshes once (shared
- * with every other waiting request) and retries once. Returns detach(), which ejects both interceptors.
+ * with every other waiting request) and retries once; a 401 `insufficient_user_authentication` (step-up) is not
+ * retried: the client emits `reauthentication_required` and the request rejects with a SessionError of that code.
+ * Returns detach(), which ejects both interceptors.
  */
 export function attachAxios(instance: AxiosInstance, client: SessionClient, options: AttachAxiosOptions = {}): () => void {
   // The token each request carried, keyed by its config: marks the 401s that are ours to handle and
   // tells refresh() which token was rejected. Nothing is written on the config itself.
   const sentToken = new WeakMap<InternalAxiosRequestConfig, string>();
 
-  function isApiOrigin(config: InternalAxiosRequestConfig): boolean {
+  const requestInterceptor = instance.interceptors.request.use(async (config) => {
+    let origin;
     try {
       // getUri applies baseURL, axios's own absolute-URL rules and params, exactly as the request will; a relative
       // result is resolved as the browser resolves it: against document.baseURI (a <base href> moves it), never
       // location.href. Without a document (SSR, a worker) a relative URL cannot be placed: no token.
-      const { origin } = new URL(instance.getUri(config), globalThis.document?.baseURI);
-      return client.options.apiOrigins.includes(origin) || (!!options.sameOrigin && origin == location.origin);
+      origin = new URL(instance.getUri(config), globalThis.document?.baseURI).origin;
     } catch {
-      return false; // relative URL without a document, or unparsable: no token
+      // relative URL without a document, or unparsable: no token
     }
-  }
-
-  const requestInterceptor = instance.interceptors.request.use(async (config) => {
-    if (!config.latchkey?.skip && isApiOrigin(config)) {
+    if (!config.latchkey?.skip && origin && (client.options.apiOrigins.includes(origin) || (options.sameOrigin && origin == location.origin))) {
       const token = await client.getAccessToken();
       if (token) {
         config.headers.set('Authorization', 'Bearer ' + token);
@@ -55,6 +54,9 @@ export function attachAxios(instance: AxiosInstance, client: SessionClient, opti
     const rejected = config && sentToken.get(config);
     // Not ours (no token sent, skipped, or already the retry): the caller gets the error as is.
     if (error.response?.status != 401 || !rejected) throw error;
+    // Step-up (RFC 9470): a new token for the same authentication would be refused again; the page re-authenticates.
+    const challenge = error.response.headers['www-authenticate'];
+    if (/insufficient_user_authentication/.test(challenge)) throw client.stepUpRequired(challenge);
     // A 401 from an API does not sign anyone out: refresh() asks the BFF, which alone can end the session.
     const token = await client.refresh(rejected).catch(() => null);
     // No session left, BFF unreachable, or nothing newer to offer: the caller gets the original 401.

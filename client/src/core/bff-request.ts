@@ -1,5 +1,6 @@
 import { CSRF_HEADER, CSRF_HEADER_VALUE, type ErrorBody } from '@latchkey/shared';
 import { SessionError } from './session-error.js';
+import type { Action, ClientState } from './reducer.js';
 import type { ResolvedSessionClientOptions } from './types.js';
 
 export interface BffAnswer<T> {
@@ -10,8 +11,11 @@ export interface BffAnswer<T> {
 
 export type BffRequest = <T>(method: string, path: string, body?: object) => Promise<BffAnswer<T>>;
 
-/** One way to talk to the BFF: cookie included, CSRF header, JSON both ways, errors as SessionError. */
-export function createBffRequest(options: ResolvedSessionClientOptions): BffRequest {
+/**
+ * One way to talk to the BFF: cookie included, CSRF header, JSON both ways, errors as SessionError. A 403
+ * `csrf_rejected` is a configuration error, not an outage: it goes into the snapshot, and once to the console.
+ */
+export function createBffRequest(options: ResolvedSessionClientOptions, set: (action: Action) => ClientState): BffRequest {
   return async (method, path, body) => {
     let response: Response;
     try {
@@ -35,7 +39,10 @@ export function createBffRequest(options: ResolvedSessionClientOptions): BffRequ
       // not know yet (a newer BFF) still reaches the caller, and a proxy's own error page is still 'bad_response'.
       const { error, message } = (data || {}) as Partial<ErrorBody>;
       const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
-      throw new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
+      const failure = new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
+      // The one error a developer meets first (a dev server on another origin): say what to change, in words.
+      if (error == 'csrf_rejected' && !set({ type: 'rejected', error: failure }).error) console.error('latchkey: csrf_rejected: add origin to origins.allowed');
+      throw failure;
     }
     return { data, serverNow: Date.parse(response.headers.get('date')!) || Date.now() };
   };

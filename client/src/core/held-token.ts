@@ -2,10 +2,8 @@ import type { TokenResponse } from '@latchkey/shared';
 
 /** A token response as this browser keeps it: expiry in the local clock, and when to refresh. */
 export interface HeldToken extends TokenResponse {
-  /** Local-clock time after which getAccessToken refreshes first. */
+  /** Local-clock time after which getAccessToken refreshes first: `expiresAt` less the refresh margin (capped at half the lifetime). */
   refreshAt: number;
-  /** The proactive-refresh window (refresh margin capped at half the lifetime), for jitter. */
-  margin: number;
 }
 
 /**
@@ -14,16 +12,13 @@ export interface HeldToken extends TokenResponse {
  * so short-lived tokens never look stale on arrival.
  */
 export function holdToken(response: TokenResponse, serverNow: number, refreshMarginMs: number): HeldToken {
-  const now = Date.now();
   const lifetime = response.expiresAt - serverNow;
-  const margin = Math.min(refreshMarginMs, lifetime / 2);
-  const expiresAt = now + lifetime;
+  const expiresAt = Date.now() + lifetime;
   return {
     ...response,
     user: Object.freeze({ ...response.user }),
     session: Object.freeze({ ...response.session }),
     expiresAt,
-    refreshAt: expiresAt - margin,
-    margin,
+    refreshAt: expiresAt - Math.min(refreshMarginMs, lifetime / 2),
   };
 }

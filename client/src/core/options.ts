@@ -1,3 +1,4 @@
+import { browserEnvironment } from './environment.js';
 import type { ResolvedSessionClientOptions, SessionClientOptions } from './types.js';
 
 const DEFAULTS: ResolvedSessionClientOptions = {
@@ -10,6 +11,7 @@ const DEFAULTS: ResolvedSessionClientOptions = {
   backoffMaxMs: 60_000,
   handoverWaitMs: 150,
   requestTimeoutMs: 15_000,
+  environment: browserEnvironment,
 };
 
 function invalid(name: string): never {

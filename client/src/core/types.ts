@@ -1,3 +1,5 @@
+import type { SessionEnvironment } from './environment.js';
+import type { SessionError } from './session-error.js';
 import type { LoginRequest, PublicSession, PublicUser, SessionEventName, SessionListEntry, SignOutReason } from '@latchkey/shared';
 
 /** What the server rendered with: `bff.getSession(req)`'s answer (its `claims` are not used here), or null. */
@@ -17,6 +19,11 @@ export interface SessionSnapshot {
   readonly unreachable: boolean;
   /** Why the last session ended; null while signed in or when there never was a session. */
   readonly signOutReason: SignOutReason | null;
+  /**
+   * A configuration error: the BFF refuses this page's requests (`code` 'csrf_rejected', a 403: its origin is not in the
+   * BFF's `origins.allowed`, or a proxy drops the `X-CSRF` header). Retrying cannot help; cleared by the next sign-in.
+   */
+  readonly error: SessionError | null;
 }
 
 export interface SessionClientOptions {
@@ -37,6 +44,11 @@ export interface SessionClientOptions {
   handoverWaitMs?: number;
   /** Abort a BFF request after this long, so a hung refresh cannot hold the cross-tab lock. Default 15 s. */
   requestTimeoutMs?: number;
+  /**
+   * Where the client hears of the network coming back, the page being shown again, and user input (activity for the
+   * BFF's idle timeout). Default: the browser's window and document events. Tests and non-browser hosts pass their own.
+   */
+  environment?: SessionEnvironment;
 }
 
 export type ResolvedSessionClientOptions = Readonly<
@@ -52,6 +64,12 @@ export interface SessionEventMap extends Record<SessionEventName, object> {
   refreshed: { user: PublicUser; session: PublicSession };
   signed_out: { reason: SignOutReason };
   theft_detected: { reason: 'reuse_detected' };
+  /**
+   * Step-up (RFC 9470): an API refused the token for an authentication too old (`maxAge`, seconds) or too weak
+   * (`acrValues`, space-separated, as its challenge named them). Re-authenticate (`reauthenticate({ password })`, or
+   * `signIn({ reauth: 1 })` for a session from an identity provider) and retry: the session is kept.
+   */
+  reauthentication_required: { maxAge?: number; acrValues?: string };
 }
 
 export interface SessionClient {
@@ -66,6 +84,16 @@ export interface SessionClient {
    */
   refresh(rejectedToken?: string | null): Promise<string | null>;
   login(credentials: LoginRequest): Promise<void>;
+  /**
+   * Step-up: the password again, for this device session (`POST /reauthenticate`). The session stays the same; its next
+   * tokens carry a fresh `auth_time`. Rejects with `invalid_credentials` for a wrong password.
+   */
+  reauthenticate(credentials: { password: string }): Promise<void>;
+  /**
+   * For the axios adapters: an API answered 401 with this `WWW-Authenticate` challenge naming
+   * `insufficient_user_authentication`. Emits `reauthentication_required` and returns the SessionError to reject with.
+   */
+  stepUpRequired(challenge: string): SessionError;
   /**
    * Sign-in through one of the BFF's identity providers (`oidc` option): navigates this tab to `<bffUrl>/oidc/login`.
    * After the provider, the browser comes back to `returnTo` (a path or URL on this site; default: the current page)
@@ -108,4 +136,8 @@ export interface SignInOptions {
   provider?: string;
   /** Shown in the device list, as `login({ deviceName })` (1..100 characters). */
   deviceName?: string;
+  /** Step-up: `1` re-authenticates this device session at the identity provider (`prompt=login`) instead of signing in anew. */
+  reauth?: 1;
+  /** With `reauth`: the `acr_values` a step-up challenge named (space-separated). */
+  acr_values?: string;
 }

@@ -25,7 +25,12 @@ export function attachAxios(instance: AxiosInstance, client: SessionClient, opti
     return config;
   });
   const responseInterceptor = instance.interceptors.response.use(undefined, async (error: AxiosError) => {
-    if (error.response?.status == 401 && ours.has(error.config!)) await client.refresh().catch(() => null);
+    if (error.response?.status == 401 && ours.has(error.config!)) {
+      // Step-up (RFC 9470): the session is fine, its authentication too old; the page re-authenticates.
+      const challenge = error.response.headers['www-authenticate'];
+      if (/insufficient_user_authentication/.test(challenge)) throw client.stepUpRequired(challenge);
+      await client.refresh().catch(() => null);
+    }
     throw error;
   });
   return () => {

@@ -7,4 +7,5 @@
 export { createSessionClient, type ProxySessionClientOptions } from './session-client.js';
 export { attachAxios } from './axios.js';
 export { SessionError, type ClientErrorCode } from '../core/session-error.js';
+export type { EnvironmentEvent, SessionEnvironment } from '../core/environment.js';
 export type { SessionClient, SessionEventMap, SessionSnapshot, SessionStatus } from '../core/types.js';

@@ -30,12 +30,12 @@ export function SessionProvider({ client, initialSession, children }: SessionPro
 
 export function useSessionClient(): SessionClient {
   const client = useContext(SessionContext);
-  if (!client) throw new Error('latchkey: no <SessionProvider> above');
+  if (!client) throw new Error('latchkey: no SessionProvider');
   return client;
 }
 
 export type UseSessionResult = SessionSnapshot &
-  Pick<SessionClient, 'login' | 'signIn' | 'logout' | 'logoutAll' | 'logoutOthers' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
+  Pick<SessionClient, 'login' | 'reauthenticate' | 'signIn' | 'logout' | 'logoutAll' | 'logoutOthers' | 'listSessions' | 'revokeSession' | 'getAccessToken'>;
 
 export function useSession(): UseSessionResult {
   const client = useSessionClient();

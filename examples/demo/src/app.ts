@@ -69,6 +69,7 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
     session: {
       ...(config.proxyRotationSeconds !== undefined ? { proxyRotationSeconds: config.proxyRotationSeconds } : {}),
       ...(config.rotationGraceSeconds !== undefined ? { rotationGraceSeconds: config.rotationGraceSeconds } : {}),
+      ...(config.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: config.idleTimeoutSeconds } : {}),
     },
     // The seeds: admin routes fail closed while the store is unreachable; read-only ones stay up for 30 s.
     scopePolicies: { admin: { onStoreUnavailable: 'closed' }, 'profile:read': { onStoreUnavailable: 'open', maxStalenessMs: 30_000 } },
@@ -106,7 +107,10 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
   let upgrades: DemoApp['upgrade'] | undefined;
   if (upstream) {
     app.use('/api/me', bff.proxy({ target: `${upstream.url}/api/me`, token: 'latchkey', methods: ['GET'] }));
-    app.use('/api/admin', bff.proxy({ target: `${upstream.url}/api/admin`, token: 'latchkey', methods: ['GET'] }));
+    app.use(
+      '/api/admin',
+      bff.proxy({ target: `${upstream.url}/api/admin`, token: 'latchkey', methods: ['GET'], maxAuthAgeSeconds: config.adminMaxAuthAgeSeconds }),
+    );
     // A live feed: server-sent events (GET) and a WebSocket (the upgrade: server.ts wires demo.upgrade).
     const ticks = bff.proxy({ target: `${upstream.url}/api/ticks`, token: 'latchkey', methods: ['GET'], webSocket: true });
     app.use('/api/ticks', ticks);
@@ -128,13 +132,14 @@ export async function createDemoApp(config: DemoConfig & { port: number }, logge
       return res.ok ? ((await res.json()) as { sub: string; sid: string; name: string }) : null;
     }),
   );
-  app.get('/api/admin', bff.requireAuth({ scopes: ['admin'] }), (req, res) => {
+  // Step-up (RFC 9470): an admin call wants a recent authentication; the page asks for the password again and retries.
+  app.get('/api/admin', bff.requireAuth({ scopes: ['admin'], maxAuthAgeSeconds: config.adminMaxAuthAgeSeconds }), (req, res) => {
     res.set('Cache-Control', 'no-store');
     res.json({ message: 'Only tokens with the admin scope get here.', sub: req.auth!.sub });
   });
   // The admin HTTP API (docs/admin.md) for tokens with its dedicated scope `latchkey:admin` (the keys also need
   // `latchkey:keys`), never the application's `admin`: alice holds both and may revoke users and rotate keys.
-  app.use('/admin', bff.adminRouter());
+  app.use('/admin', bff.adminRouter({ maxAuthAgeSeconds: config.adminMaxAuthAgeSeconds }));
   // The operators' console (docs/admin.md): a page like / (same security headers, set above), over the admin router.
   app.use('/admin-console', adminConsole({ bffPath: '/auth', adminPath: '/admin' }));
   app.get('/metrics', requireMetricsToken(config.metricsToken), async (_req, res) => {

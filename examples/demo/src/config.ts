@@ -48,6 +48,13 @@ const envSchema = z.object({
   LATCHKEY_PROXY_ROTATION_SECONDS: z.coerce.number().int().positive().optional(),
   /** The BFF's `session.rotationGraceSeconds` (default 15); tests shorten it with LATCHKEY_PROXY_ROTATION_SECONDS. */
   LATCHKEY_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).optional(),
+  /** The BFF's `session.idleTimeoutSeconds` (default 1800): a session ends after this long without real activity. */
+  LATCHKEY_IDLE_TIMEOUT: z.coerce.number().int().positive().optional(),
+  /**
+   * Step-up (RFC 9470): /api/admin and the admin router want an authentication at most this many seconds old (default
+   * 900, the admin router's); past it the page asks for the password again and retries. Tests shorten it.
+   */
+  LATCHKEY_DEMO_ADMIN_MAX_AUTH_AGE: z.coerce.number().int().min(0).default(900),
   /**
    * Resource servers allowed to call POST /auth/introspect and /auth/revoke: `id:secret`, comma-separated (the secret
    * is everything after the first colon; at least 32 characters). Unset: both routes answer 404.
@@ -117,8 +124,12 @@ export interface DemoConfig {
   proxy: { upstreamPort: number; upstreamUrl: string | undefined } | undefined;
   /** LATCHKEY_PROXY_ROTATION_SECONDS. */
   proxyRotationSeconds: number | undefined;
+  /** LATCHKEY_DEMO_ADMIN_MAX_AUTH_AGE: step-up on /api/admin and the admin router. */
+  adminMaxAuthAgeSeconds: number;
   /** LATCHKEY_ROTATION_GRACE_SECONDS. */
   rotationGraceSeconds: number | undefined;
+  /** LATCHKEY_IDLE_TIMEOUT. */
+  idleTimeoutSeconds: number | undefined;
   /** Passed to the BFF as `rateLimit`, which validates it. */
   rateLimits: unknown;
   /** LATCHKEY_INTROSPECTION_CLIENTS: the BFF's `resourceClients`; empty: introspection and revocation are off. */
@@ -171,6 +182,8 @@ export function readDemoConfig(env: NodeJS.ProcessEnv): DemoConfig {
         : undefined,
     proxyRotationSeconds: e.LATCHKEY_PROXY_ROTATION_SECONDS,
     rotationGraceSeconds: e.LATCHKEY_ROTATION_GRACE_SECONDS,
+    idleTimeoutSeconds: e.LATCHKEY_IDLE_TIMEOUT,
+    adminMaxAuthAgeSeconds: e.LATCHKEY_DEMO_ADMIN_MAX_AUTH_AGE,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: cluster ? e.REDIS_URL!.split(',').map((url) => url.trim()) : undefined,
     redisWaitReplicas: e.LATCHKEY_REDIS_WAIT_REPLICAS,

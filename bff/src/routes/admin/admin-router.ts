@@ -33,6 +33,8 @@ export const ADMIN_ROUTES = Object.freeze({
 
 export const DEFAULT_ADMIN_SCOPE = 'latchkey:admin';
 export const DEFAULT_KEYS_SCOPE = 'latchkey:keys';
+/** Admin actions need an authentication at most 15 minutes old by default (ASVS 7.5.3: re-authenticate before sensitive changes). */
+export const DEFAULT_ADMIN_MAX_AUTH_AGE_SECONDS = 900;
 
 const scopeOption = (fallback: string) =>
   z.string().max(128).regex(SCOPE_TOKEN, 'a scope is printable ASCII without spaces, quotes or backslashes').default(fallback);
@@ -46,6 +48,11 @@ const adminRouterOptionsSchema = z
      * `scope`: they act on every tenant and token.
      */
     keysScope: scopeOption(DEFAULT_KEYS_SCOPE),
+    /**
+     * Step-up (RFC 9470): the administrator must have authenticated at most this many seconds ago (the token's
+     * `auth_time`), otherwise 401 `insufficient_user_authentication` with `max_age`; null turns it off.
+     */
+    maxAuthAgeSeconds: z.number().int().min(0).nullable().default(DEFAULT_ADMIN_MAX_AUTH_AGE_SECONDS),
   })
   .refine((o) => o.keysScope !== o.scope, { message: 'keysScope must differ from scope (key rotation needs a scope of its own)', path: ['keysScope'] });
 
@@ -75,19 +82,25 @@ function verifiedActor(req: Request): { sub: string; sid: string } | undefined {
 
 /**
  * The admin HTTP API over `bff.admin`: Bearer access tokens carrying the admin scope (403 `insufficient_scope`
- * without it; the key routes also need the keys scope; a token with a `tenant` claim acts on that tenant only), failing closed while the store is unreachable (every action reads or writes the store anyway).
+ * without it; the key routes also need the keys scope; a token with a `tenant` claim acts on that tenant only) and a
+ * recent authentication (`maxAuthAgeSeconds`, 401 `insufficient_user_authentication`), failing closed while the store
+ * is unreachable (every action reads or writes the store anyway).
  * Nothing here is rate limited: a limit an attacker can fill would lock the administrators out during an incident;
  * bodies are capped and strictly parsed like the BFF's. Every action, and every refused token, is audit-logged.
  */
 export function createAdminRouter(ctx: BffContext, guard: Guard, admin: BffAdmin, input: AdminRouterOptions = {}): Router {
   const options = resolveAdminRouterOptions(input);
-  const authenticate = guard.requireAuth({ scopes: [options.scope], onStoreUnavailable: 'closed' });
+  const authenticate = guard.requireAuth({
+    scopes: [options.scope],
+    onStoreUnavailable: 'closed',
+    ...(options.maxAuthAgeSeconds !== null ? { maxAuthAgeSeconds: options.maxAuthAgeSeconds } : {}),
+  });
   // Refused attempts are part of the audit trail: who tried (when the token was valid), where, and why.
   const audited: RequestHandler = (req, res, next) =>
     authenticate(req, res, (error?: unknown) => {
       if (error !== undefined) {
         const outcome = toLatchkeyError(error).code;
-        const actor = outcome === 'insufficient_scope' ? verifiedActor(req) : undefined;
+        const actor = outcome === 'insufficient_scope' || outcome === 'insufficient_user_authentication' ? verifiedActor(req) : undefined;
         ctx.logger.warn({ event: 'admin_audit', action: 'authenticate', path: req.path, ...(actor ? { actor } : {}), outcome }, 'admin request refused');
         ctx.activity.record({ kind: 'admin_refused', action: 'authenticate', outcome, target: { path: req.path }, ...(actor ? { actor } : {}) });
       }

@@ -1,6 +1,8 @@
 import { useState } from 'react';
 import { api, isProxyMode } from './session.js';
+import { SessionError } from '@latchkey/client';
 import { describeError } from './describe-error.js';
+import { afterReauthentication } from './reauth.js';
 
 interface Result {
   ok: boolean;
@@ -13,7 +15,15 @@ function useCall(url: string) {
   async function call() {
     setPending(true);
     try {
-      const response = await api.get(url);
+      let response;
+      try {
+        response = await api.get(url);
+      } catch (error) {
+        // Step-up: the API wants a more recent authentication. Once the prompt has re-authenticated, retry once.
+        if (!(error instanceof SessionError && error.code == 'insufficient_user_authentication')) throw error;
+        await afterReauthentication().catch(() => Promise.reject(error));
+        response = await api.get(url);
+      }
       setResult({ ok: true, text: JSON.stringify(response.data, null, 2) });
     } catch (error) {
       setResult({ ok: false, text: describeError(error) });
@@ -48,7 +58,7 @@ export function ApiCard() {
         {isProxyMode
           ? 'Proxy mode: requests go through the BFF, which attaches the token on the server; this page never holds one.'
           : 'Requests go through axios; the adapter adds the access token and refreshes it on a 401.'}{' '}
-        /api/admin needs the admin scope (alice has it, bob gets 403).
+        /api/admin needs the admin scope (alice has it, bob gets 403) and a recent sign-in (otherwise the page asks for the password again, then retries).
       </p>
       <div className="actions">
         <button className="primary" onClick={() => void me.call()} disabled={me.pending} data-testid="call-me">

@@ -3,6 +3,7 @@ import { AccountCard } from './AccountCard.js';
 import { ApiCard } from './ApiCard.js';
 import { DevicesCard } from './DevicesCard.js';
 import { EventLog } from './EventLog.js';
+import { ReauthPrompt } from './ReauthPrompt.js';
 import { SignedOut } from './SignedOut.js';
 
 function KeyIcon() {
@@ -47,6 +48,7 @@ export function App() {
             </p>
           }
         >
+          <ReauthPrompt />
           <div className="grid">
             <AccountCard />
             <ApiCard />

@@ -34,6 +34,7 @@ export const ERROR_SENTENCES: Record<ErrorCode | ClientErrorCode, string> = {
   reuse_detected: 'This session was ended for your safety. Please sign in again.',
   invalid_token: 'Your access was refused: the session has ended or the token is no longer valid.',
   insufficient_scope: 'Your account is not allowed to do that (bob lacks the admin scope; alice has it).',
+  insufficient_user_authentication: 'This needs a recent sign-in: confirm your password to continue.',
   not_found: 'That device session no longer exists.',
   oidc_login_failed: 'Sign-in with the identity provider failed. Start again.',
   temporarily_unavailable: 'The server is temporarily unavailable. Try again in a moment.',
