@@ -292,6 +292,11 @@ export async function createBff(input: BffOptions): Promise<Bff> {
     proxy: (proxyOptions: ProxyOptions) => {
       const resolved = resolveProxyOptions(proxyOptions);
       if (resolved.token === 'idp' && idpTokens === undefined) throw new TypeError("Invalid bff.proxy options: token 'idp' needs the BFF's oidc option");
+      // A proxied call records activity only once the recorded activity is proxyRotationSeconds old: with an idle
+      // timeout no longer than that, a session in constant use through the proxy would still end as idle.
+      if (options.session.proxyRotationSeconds >= options.session.idleTimeoutSeconds) {
+        throw new TypeError('Invalid bff.proxy options: the BFF needs session.proxyRotationSeconds less than session.idleTimeoutSeconds');
+      }
       return createProxyRouter(
         ctx,
         { tokens: serverTokens, isRevoked: isSessionRevoked, sockets: proxySockets, sessionCache, ...(idpTokens ? { idpTokens } : {}) },

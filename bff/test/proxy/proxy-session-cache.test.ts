@@ -149,21 +149,6 @@ describe('bff.proxy session cache (memory store)', () => {
     expect(calls.rotations).toBe(10);
   });
 
-  it('the idle timeout ends a session served only from memory: an entry never outlives the idle end it was read with', async () => {
-    // An idle timeout shorter than the rotation schedule: no call is due before the idle end, so only the entry's own
-    // bound can refuse it.
-    const { t, clock } = await setup({ session: { idleTimeoutSeconds: 10, proxyRotationSeconds: 60, readCacheSeconds: 15 } });
-    const device = await login(t.app);
-    clock.advance(5_000);
-    expect((await proxied(t, device.cookie)).status).toBe(200);
-    clock.advance(4_999);
-    expect((await proxied(t, device.cookie)).status).toBe(200);
-    clock.advance(1);
-    const ended = await proxied(t, device.cookie);
-    expect(ended.status).toBe(401);
-    expect(ended.body.error).toBe('session_expired');
-  });
-
   it('the idle timeout ends a session whose last calls were served from memory, once it goes quiet', async () => {
     const { t, clock } = await setup({ session: { idleTimeoutSeconds: 120, proxyRotationSeconds: 60, readCacheSeconds: 15 } });
     const device = await login(t.app);

@@ -559,3 +559,17 @@ describe('bff.proxy: step-up (RFC 9470)', () => {
     expect(() => t.bff.proxy({ target: `${upstreamUrl}/v1`, token: 'latchkey', acrValues: [] })).toThrow(/acrValues/);
   });
 });
+
+describe('bff.proxy: the session settings it needs', () => {
+  it('is refused at mount time when the idle timeout is not longer than the proxy rotation (proxied use could never keep a session alive)', async () => {
+    const t = await startTestBff({ session: { idleTimeoutSeconds: 120, proxyRotationSeconds: 120 } });
+    try {
+      expect(() => t.bff.proxy({ target: 'http://127.0.0.1:1/v1', token: 'none' })).toThrow(
+        'Invalid bff.proxy options: the BFF needs session.proxyRotationSeconds less than session.idleTimeoutSeconds',
+      );
+      expect(() => t.bff.proxy({ target: 'http://127.0.0.1:1/v1', token: 'none' })).toThrow(TypeError);
+    } finally {
+      await t.close();
+    }
+  });
+});
