@@ -161,6 +161,17 @@ local function end_session(prefix, rec, reason, marker_ttl)
   end
 end
 
+-- Ends a session for 'reason' when it is live; one already past its idle or absolute end is ended as such (no
+-- marker: its tokens cannot outlive it) and false is returned.
+local function end_if_live(prefix, rec, reason, now, marker_ttl)
+  if is_expired(rec, now) then
+    end_session(prefix, rec, expiry_reason(rec, now), 0)
+    return false
+  end
+  end_session(prefix, rec, reason, marker_ttl)
+  return true
+end
+
 -- Drops index entries of sessions past their absolute end (their keys have expired): members are scored by it.
 local function prune_index(user_index, now_str)
   redis.call('ZREMRANGEBYSCORE', user_index, '-inf', now_str)
@@ -384,12 +395,7 @@ export const END_SESSION = luaScript({
   body: `
 local flat = redis.call('HGETALL', session)
 if #flat == 0 then return false end
-local rec = to_map(flat)
-if is_expired(rec, now) then
-  end_session(prefix, rec, expiry_reason(rec, now), 0)
-  return false
-end
-end_session(prefix, rec, reason, marker_ttl)
+if not end_if_live(prefix, to_map(flat), reason, now, marker_ttl) then return false end
 return flat
 `,
 });
@@ -411,11 +417,7 @@ local flat = redis.call('HGETALL', prefix .. 's:' .. key)
 if #flat == 0 then return false end
 local rec = to_map(flat)
 if rec.userId ~= user_id then return false end
-if is_expired(rec, now) then
-  end_session(prefix, rec, expiry_reason(rec, now), 0)
-  return false
-end
-end_session(prefix, rec, reason, marker_ttl)
+if not end_if_live(prefix, rec, reason, now, marker_ttl) then return false end
 return flat
 `,
 });
