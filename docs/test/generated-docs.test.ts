@@ -68,7 +68,8 @@ describe('generated reference tables', () => {
         writeFileSync(path, JSON.stringify(bench));
         const stale = (await generatedFiles(dir)).filter((f) => f.current !== f.expected);
         expect(stale.map((f) => f.file)).toEqual(['docs/redis.md']);
-        expect(stale[0]!.expected).toContain('| one Redis | 400 | 1.9 ms | 123.4 ms |');
+        // Whatever the last run measured for the other cells: the changed p99 is the one that must show.
+        expect(stale[0]!.expected).toMatch(/\| one Redis \| \d+ \| [\d.]+ ms \| 123\.4 ms \|/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
