@@ -9,6 +9,7 @@ const alias = {
   '@latchkey/bff/store': src('./bff/src/store/index.ts'),
   '@latchkey/bff/guard': src('./bff/src/guard/index.ts'),
   '@latchkey/bff': src('./bff/src/index.ts'),
+  '@latchkey/client/react/devices': src('./client/src/react/devices.ts'),
   '@latchkey/client/react': src('./client/src/react/index.ts'),
   '@latchkey/client/axios': src('./client/src/axios/index.ts'),
   '@latchkey/client/live': src('./client/src/live/index.ts'),

@@ -1,6 +1,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import type { SessionClient } from '@latchkey/client';
-import { RequireSession, SessionProvider, useDevices, useSession } from '@latchkey/client/react';
+import { RequireSession, SessionProvider, useSession } from '@latchkey/client/react';
+import { useDevices } from '@latchkey/client/react/devices';
 import { StrictMode, useState } from 'react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HINT_COOKIE, createFakeBff, makeClient } from './support/fake-bff.js';

@@ -4,18 +4,23 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-const built = fileURLToPath(new URL('../dist/react/index.js', import.meta.url));
 const shared = fileURLToPath(new URL('../../shared/dist/index.js', import.meta.url));
 
-describe('"use client" on the React entry (built output; `npm test` builds first)', () => {
-  it('is the first statement of dist/react/index.js, so Next.js App Router treats it as a client module', () => {
+// Both React entries: the binding and the device-list hook (`@latchkey/client/react/devices`).
+describe.each([
+  ['react/index.js', 'SessionProvider'],
+  ['react/devices.js', 'useDevices'],
+])('"use client" on dist/%s (built output; `npm test` builds first)', (file, name) => {
+  const built = fileURLToPath(new URL(`../dist/${file}`, import.meta.url));
+
+  it('is the first statement, so Next.js App Router treats it as a client module', () => {
     const code = readFileSync(built, 'utf8');
     expect(code.split('\n')[0]).toBe("'use client';");
   });
 
   it('bundles without complaint, and an application bundle that imports it does not carry the directive', async () => {
     const out = await build({
-      stdin: { contents: `import { SessionProvider } from ${JSON.stringify(built)}; console.log(SessionProvider);`, resolveDir: '.', loader: 'js' },
+      stdin: { contents: `import { ${name} } from ${JSON.stringify(built)}; console.log(${name});`, resolveDir: '.', loader: 'js' },
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -27,6 +32,6 @@ describe('"use client" on the React entry (built output; `npm test` builds first
     expect(out.errors).toEqual([]);
     expect(out.warnings).toEqual([]);
     expect(out.outputFiles[0]!.text).not.toContain('use client');
-    expect(out.outputFiles[0]!.text).toContain('SessionProvider');
+    expect(out.outputFiles[0]!.text).toContain(name);
   });
 });

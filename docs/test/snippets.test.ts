@@ -35,7 +35,8 @@ const FRAGMENT_IMPORTS = [
   "import { ROUTES } from '@latchkey/shared';",
   "import { createSessionClient, SessionError } from '@latchkey/client';",
   "import { attachAxios } from '@latchkey/client/axios';",
-  "import { SessionProvider, useSession, useDevices, RequireSession } from '@latchkey/client/react';",
+  "import { SessionProvider, useSession, RequireSession } from '@latchkey/client/react';",
+  "import { useDevices } from '@latchkey/client/react/devices';",
   "import { attachLive } from '@latchkey/client/live';",
 ].join('\n');
 

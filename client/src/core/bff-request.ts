@@ -40,8 +40,10 @@ export function createBffRequest(options: ResolvedSessionClientOptions, set: (ac
       const { error, message } = (data || {}) as Partial<ErrorBody>;
       const known = typeof error == 'string' && /^[a-z_]+$/.test(error);
       const failure = new SessionError(known ? error : 'bad_response', response.status, known ? message : undefined);
-      // The one error a developer meets first (a dev server on another origin): say what to change, in words.
-      if (error == 'csrf_rejected' && !set({ type: 'rejected', error: failure }).error) console.error('latchkey: csrf_rejected: add origin to origins.allowed');
+      // The one error a developer meets first (a dev server on another origin): say what to change, in words (in
+      // development only: see options.ts).
+      if (error == 'csrf_rejected' && !set({ type: 'rejected', error: failure }).error)
+        if (typeof process == 'object' && process.env.NODE_ENV != 'production') console.error('latchkey: csrf_rejected: add origin to origins.allowed');
       throw failure;
     }
     return { data, serverNow: Date.parse(response.headers.get('date')!) || Date.now() };

@@ -16,8 +16,6 @@ export function holdToken(response: TokenResponse, serverNow: number, refreshMar
   const expiresAt = Date.now() + lifetime;
   return {
     ...response,
-    user: Object.freeze({ ...response.user }),
-    session: Object.freeze({ ...response.session }),
     expiresAt,
     refreshAt: expiresAt - Math.min(refreshMarginMs, lifetime / 2),
   };

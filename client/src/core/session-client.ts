@@ -1,6 +1,7 @@
 import type { TokenResponse } from '@latchkey/shared';
 import { createClient, type Routes } from './client.js';
 import { holdToken } from './held-token.js';
+import { invalid } from './options.js';
 import { countPresence, holdPresence, withRefreshLock } from './refresh-lock.js';
 import type { SessionClient, SessionClientOptions } from './types.js';
 
@@ -10,8 +11,11 @@ import type { SessionClient, SessionClientOptions } from './types.js';
  * messages, events), this file what is token mode's own: the refresh lock, the tab hand-over, activity. Status starts
  * at 'loading' and is settled by the first refresh, or by a token another tab hands over.
  */
-export const createSessionClient = (input: SessionClientOptions = {}): SessionClient =>
-  createClient(input, (options, get, set, request, exchange, refresh, post) => {
+export const createSessionClient = ({ mode, ...input }: SessionClientOptions & { mode?: 'token' } = {}): SessionClient => {
+  // `mode: 'token'` is this mode, and the default; proxy mode is `@latchkey/client/proxy`. A developer's mistake:
+  // checked in development only, like every option (options.ts).
+  if (typeof process == 'object' && process.env.NODE_ENV != 'production' && mode && mode != 'token') invalid('mode');
+  return createClient(input, (options, get, set, request, exchange, refresh, post) => {
     const { channelName } = options;
     const lockName = channelName + ':refresh';
     const presenceName = channelName + ':holder';
@@ -104,3 +108,4 @@ export const createSessionClient = (input: SessionClientOptions = {}): SessionCl
       lock: (task) => withRefreshLock(lockName, task),
     };
   });
+};

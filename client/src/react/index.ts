@@ -1,10 +1,8 @@
 'use client';
 // The directive above marks a client module for React Server Components: Next.js App Router can import it.
 
-import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
-import type { SessionListEntry } from '@latchkey/shared';
+import { createContext, createElement, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import type { InitialSession, SessionClient, SessionSnapshot } from '../core/types.js';
-import type { Live } from '../live/index.js';
 
 const SessionContext = createContext<SessionClient | null>(null);
 
@@ -30,8 +28,9 @@ export function SessionProvider({ client, initialSession, children }: SessionPro
 
 export function useSessionClient(): SessionClient {
   const client = useContext(SessionContext);
-  if (!client) throw new Error('latchkey: no SessionProvider');
-  return client;
+  // In development only (see core/options.ts); in production the first use of the missing client throws instead.
+  if (!client && typeof process == 'object' && process.env.NODE_ENV != 'production') throw new Error('latchkey: no SessionProvider');
+  return client!;
 }
 
 export type UseSessionResult = SessionSnapshot &
@@ -43,55 +42,6 @@ export function useSession(): UseSessionResult {
   const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
   // The client's methods are plain closures (no `this`): spread whole, which costs the bundle less than picking them.
   return useMemo(() => ({ ...client, ...snapshot }), [client, snapshot]);
-}
-
-export interface UseDevicesResult {
-  /** This user's device sessions (the current one has `current: true`); empty when signed out. */
-  devices: SessionListEntry[];
-  loading: boolean;
-  error: unknown;
-  refresh(): Promise<void>;
-  /** Revokes a device, then reloads the list. Revoking the current device signs out. */
-  revoke(id: string): Promise<void>;
-}
-
-/**
- * The user's devices. Pass the handle from `attachLive` (`@latchkey/client/live`) and the list reloads whenever a
- * device signs in or out anywhere; without it, it loads when the session changes and on `refresh()`.
- */
-export function useDevices(live?: Pick<Live, 'onDevicesChanged'>): UseDevicesResult {
-  const client = useSessionClient();
-  const { status, session } = useSession();
-  const [state, setState] = useState({ devices: [] as SessionListEntry[], loading: false, error: null as unknown });
-
-  const refresh = useCallback(async () => {
-    setState((previous) => ({ ...previous, loading: true }));
-    try {
-      const devices = await client.listSessions();
-      setState({ devices, loading: false, error: null });
-    } catch (error) {
-      setState((previous) => ({ ...previous, loading: false, error }));
-    }
-  }, [client]);
-
-  const revoke = useCallback(
-    async (id: string) => {
-      await client.revokeSession(id);
-      // Revoking this device signed us out: there is no list left to load.
-      if (client.getSnapshot().status == 'authenticated') await refresh();
-    },
-    [client, refresh],
-  );
-
-  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- refresh catches its errors into the state
-  useEffect(() => live?.onDevicesChanged(refresh), [live, refresh]);
-
-  useEffect(() => {
-    if (status == 'authenticated') void refresh();
-    else setState({ devices: [], loading: false, error: null });
-  }, [status, session?.id, refresh]);
-
-  return { ...state, refresh, revoke };
 }
 
 export interface RequireSessionProps {

@@ -13,6 +13,7 @@ export default defineConfig({
     // Exact matches: '@latchkey/client' must not swallow '@latchkey/client/react'.
     alias: [
       { find: /^@latchkey\/client\/react$/, replacement: repo('client/src/react/index.ts') },
+      { find: /^@latchkey\/client\/react\/devices$/, replacement: repo('client/src/react/devices.ts') },
       { find: /^@latchkey\/client\/axios$/, replacement: repo('client/src/axios/index.ts') },
       { find: /^@latchkey\/client\/live$/, replacement: repo('client/src/live/index.ts') },
       { find: /^@latchkey\/client\/proxy$/, replacement: repo('client/src/proxy/index.ts') },

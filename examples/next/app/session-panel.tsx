@@ -1,7 +1,8 @@
 'use client';
 
 import { useState } from 'react';
-import { useDevices, useSession } from '@latchkey/client/react';
+import { useSession } from '@latchkey/client/react';
+import { useDevices } from '@latchkey/client/react/devices';
 
 /** Client components on useSession: the status (already settled at hydration), sign-in, sign-out, and the device list. */
 export function SessionPanel() {

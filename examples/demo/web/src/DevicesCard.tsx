@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { SessionListEntry } from '@latchkey/client';
-import { useDevices } from '@latchkey/client/react';
+import { useDevices } from '@latchkey/client/react/devices';
 import { describeError } from './describe-error.js';
 import { describeUserAgent } from './device-name.js';
 import { live } from './session.js';
