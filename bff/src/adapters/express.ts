@@ -3,14 +3,24 @@ import type { AuthDispatcher } from '../routes/auth-routes.js';
 import type { AuthRequest, AuthResult, StreamedBody } from '../http/exchange.js';
 import { catchRejection } from '../http/async-handler.js';
 
-/** Express's request as the framework-neutral routes read it (Express's own `ip`, `protocol` and `trust proxy`). */
+/**
+ * Express's request as the framework-neutral routes read it (Express's own `ip`, `protocol` and `trust proxy`).
+ * `ip` and `protocol` are read on first use, once: Express works each out anew on every read (the `trust proxy` check
+ * parses addresses), and most routes need only one of them, or none.
+ */
 export function fromExpress(req: Request): AuthRequest {
+  let ip: { value: string | undefined } | undefined;
+  let protocol: string | undefined;
   return {
     method: req.method,
     path: req.path,
     baseUrl: req.baseUrl,
-    protocol: req.protocol,
-    ip: req.ip,
+    get protocol() {
+      return (protocol ??= req.protocol);
+    },
+    get ip() {
+      return (ip ??= { value: req.ip }).value;
+    },
     get: (name) => req.get(name) as string | undefined,
     bodySource: req,
     body: {},
@@ -30,7 +40,8 @@ const searchOf = (url: string) => {
 export function writeExpress(res: Response, result: AuthResult): void {
   res.status(result.status);
   for (const [name, value] of result.headers) res.set(name, value);
-  for (const line of result.cookies) res.append('Set-Cookie', line);
+  // All lines in one append (after any the application set): Express copies the header's lines on every append.
+  if (result.cookies.length > 0) res.append('Set-Cookie', [...result.cookies]);
   if (result.stream) writeStream(res, result.stream);
   else if (result.body === undefined) res.end();
   else res.json(result.body);
