@@ -252,7 +252,8 @@ export async function createBff(input: BffOptions): Promise<Bff> {
   const router = Router();
   // Counted until the answer is written (or the client goes): what close() lets finish. An event stream counts too, until close() ends it.
   router.use((_req, res, next) => {
-    res.once('close', inFlight.enter());
+    // `on`, not `once`: a response closes once, and `once` wraps and later removes the listener on every request.
+    res.on('close', inFlight.enter());
     next();
   });
   // First: preflights are answered here, and every answer (errors included) carries the CORS headers a page needs to read it.

@@ -17,6 +17,12 @@ function refreshBodySchema(absoluteTimeoutSeconds: number) {
   return z.strictObject({ idleSeconds: z.number().int().min(0).max(absoluteTimeoutSeconds).optional() });
 }
 
+/** What the schema makes of `{}`: no body at all (the body parser's `{}`) is the usual refresh, so it skips the parse. */
+const NO_BODY: { success: true; data: { idleSeconds?: number } } = Object.freeze({ success: true, data: Object.freeze({}) });
+
+const isEmptyPlainObject = (body: unknown): boolean =>
+  typeof body === 'object' && body !== null && Object.getPrototypeOf(body) === Object.prototype && Object.keys(body).length === 0;
+
 /**
  * POST /refresh. Rotates the device session's credential (atomic in the store) and answers with a new access token.
  * - current credential: rotate to the successor generated here;
@@ -45,7 +51,7 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
   const bodySchema = refreshBodySchema(ctx.options.session.absoluteTimeoutSeconds);
   return tracedRoute(ctx, 'latchkey.refresh', async (req: AuthRequest, reply: Reply, trace): Promise<AuthResult> => {
     // Before anything is counted or rotated: a malformed body changes nothing.
-    const body = bodySchema.safeParse(req.body);
+    const body = isEmptyPlainObject(req.body) ? NO_BODY : bodySchema.safeParse(req.body);
     if (!body.success) {
       ctx.metrics.refreshes.inc({ outcome: 'invalid_request' });
       throw new LatchkeyError('invalid_request', 'The refresh body must be empty or { "idleSeconds": <integer from 0 to the absolute lifetime> }.');

@@ -130,6 +130,23 @@ local function to_map(flat)
   return m
 end
 
+-- A flat HGETALL list with the HSET pairs 'updates' applied: what HGETALL would now answer, without asking (a
+-- command inside a script has its whole reply encoded and parsed back into Lua, a record's worth on every refresh).
+local function with_updates(flat, updates)
+  local at = {}
+  for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
+  for i = 1, #updates, 2 do
+    local position = at[updates[i]]
+    if position then
+      flat[position] = updates[i + 1]
+    else
+      table.insert(flat, updates[i])
+      table.insert(flat, updates[i + 1])
+    end
+  end
+  return flat
+end
+
 local function is_expired(rec, now)
   return now >= tonumber(rec.idleExpiresAt) or now >= tonumber(rec.absoluteExpiresAt)
 end
@@ -354,7 +371,7 @@ if presented_gen == gen then
   -- Activity never moves backwards, nor past now. Integers below 2^53: exact in Lua's doubles, printed with %d.
   local activity = math.min(now, math.max(tonumber(rec.lastActivityAt), tonumber(activity_at)))
   local idle_until = string.format('%d', math.min(activity + tonumber(idle_ms), tonumber(rec.absoluteExpiresAt)))
-  redis.call('HSET', session,
+  local updates = {
     'previousHash', rec.credentialHash,
     'credentialHash', next_hash,
     'generation', tostring(gen + 1),
@@ -362,8 +379,9 @@ if presented_gen == gen then
     'graceUntil', grace_until,
     'rotatedAt', now_str,
     'lastActivityAt', string.format('%d', activity),
-    'idleExpiresAt', idle_until)
-  return {'rotated', redis.call('HGETALL', session)}
+    'idleExpiresAt', idle_until}
+  redis.call('HSET', session, unpack(updates))
+  return {'rotated', with_updates(flat, updates)}
 end
 
 if presented_gen == gen - 1 then

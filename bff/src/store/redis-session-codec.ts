@@ -95,7 +95,7 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
     return value;
   };
   const number = (name: string): number => Number(text(name));
-  return {
+  const record: DeviceSessionRecord = {
     key: text('key'),
     sid: text('sid'),
     userId: text('userId'),
@@ -112,25 +112,33 @@ export function recordFromFlat(flat: unknown): DeviceSessionRecord {
     previousHash: fields.get('previousHash') ?? null,
     successorSealed: fields.get('successorSealed') ?? null,
     graceUntil: number('graceUntil'),
-    ...(fields.has('claims') ? { claims: JSON.parse(fields.get('claims')!) as Record<string, unknown> } : {}),
-    ...(fields.has('tenant') ? { tenant: fields.get('tenant')! } : {}),
-    ...(fields.has('authTime') ? { authTime: number('authTime') } : {}),
-    ...(fields.has('acr') ? { acr: fields.get('acr')! } : {}),
-    ...(fields.has('amr') ? { amr: JSON.parse(fields.get('amr')!) as string[] } : {}),
-    ...(fields.has('loginName') ? { loginName: fields.get('loginName')! } : {}),
-    ...(fields.has(IDP_FIELDS.iss)
-      ? {
-          idp: {
-            iss: text(IDP_FIELDS.iss),
-            sub: text(IDP_FIELDS.sub),
-            sid: fields.get(IDP_FIELDS.sid) ?? null,
-            refreshTokenSealed: fields.get(IDP_FIELDS.refreshTokenSealed) ?? null,
-            idTokenSealed: fields.get(IDP_FIELDS.idTokenSealed) ?? null,
-            ...(fields.has(IDP_FIELDS.accessTokenSealed) ? { accessTokenSealed: fields.get(IDP_FIELDS.accessTokenSealed)! } : {}),
-            accessExpiresAt: number(IDP_FIELDS.accessExpiresAt),
-          },
-        }
-      : {}),
+  };
+  // The optional fields set only when stored (assigned, not spread: every refresh decodes a record).
+  const claims = fields.get('claims');
+  if (claims !== undefined) record.claims = JSON.parse(claims) as Record<string, unknown>;
+  const tenant = fields.get('tenant');
+  if (tenant !== undefined) record.tenant = tenant;
+  if (fields.has('authTime')) record.authTime = number('authTime');
+  const acr = fields.get('acr');
+  if (acr !== undefined) record.acr = acr;
+  const amr = fields.get('amr');
+  if (amr !== undefined) record.amr = JSON.parse(amr) as string[];
+  const loginName = fields.get('loginName');
+  if (loginName !== undefined) record.loginName = loginName;
+  if (fields.has(IDP_FIELDS.iss)) record.idp = idpFromFields(fields, text, number);
+  return record;
+}
+
+/** The IdP link of a session the IdP started, from its hash's `idp*` fields. */
+function idpFromFields(fields: ReadonlyMap<string, string>, text: (name: string) => string, number: (name: string) => number): IdpLink {
+  return {
+    iss: text(IDP_FIELDS.iss),
+    sub: text(IDP_FIELDS.sub),
+    sid: fields.get(IDP_FIELDS.sid) ?? null,
+    refreshTokenSealed: fields.get(IDP_FIELDS.refreshTokenSealed) ?? null,
+    idTokenSealed: fields.get(IDP_FIELDS.idTokenSealed) ?? null,
+    ...(fields.has(IDP_FIELDS.accessTokenSealed) ? { accessTokenSealed: fields.get(IDP_FIELDS.accessTokenSealed)! } : {}),
+    accessExpiresAt: number(IDP_FIELDS.accessExpiresAt),
   };
 }
 

@@ -21,13 +21,19 @@ export function isHighS(signature: Uint8Array): boolean {
   return signature.length !== ES256_SIGNATURE_BYTES || readS(signature) > P256_HALF_N;
 }
 
+/** The low-S twin of an ES256 signature (r || s): the same bytes when s is already low, else r || (n - s). */
+export function lowS(signature: Uint8Array): Uint8Array {
+  if (signature.length !== ES256_SIGNATURE_BYTES) throw new TypeError('not an ES256 signature');
+  const s = readS(signature);
+  if (s <= P256_HALF_N) return signature;
+  const low = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
+  return Buffer.concat([signature.subarray(0, 32), low]);
+}
+
 /** The low-S twin of a compact ES256 JWS: the same token when s is already low, else with s replaced by n - s. */
 export function toLowS(jws: string): string {
   const dot = jws.lastIndexOf('.');
   const signature = Buffer.from(jws.slice(dot + 1), 'base64url');
-  if (signature.length !== ES256_SIGNATURE_BYTES) throw new TypeError('not an ES256 signature');
-  const s = readS(signature);
-  if (s <= P256_HALF_N) return jws;
-  const low = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
-  return jws.slice(0, dot + 1) + Buffer.concat([signature.subarray(0, 32), low]).toString('base64url');
+  const low = lowS(signature);
+  return low === signature ? jws : jws.slice(0, dot + 1) + Buffer.from(low).toString('base64url');
 }

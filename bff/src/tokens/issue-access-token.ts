@@ -1,9 +1,8 @@
-import { SignJWT } from 'jose';
 import { ACCESS_TOKEN_TYP } from '@latchkey/shared';
 import { randomToken } from '../crypto/random.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { DeviceSessionRecord } from '../store/types.js';
-import { toLowS } from './ecdsa-low-s.js';
+import { signCompactJws } from './sign-jws.js';
 
 export interface IssueAccessTokenInput {
   keyRing: KeyRing;
@@ -57,18 +56,24 @@ export async function issueAccessToken(input: IssueAccessTokenInput): Promise<Is
   const iat = Math.floor(input.nowMs / 1000);
   const exp = Math.min(iat + input.ttlSeconds, Math.floor(input.notAfterMs / 1000));
   const jti = randomToken(16);
+  if (!Number.isFinite(iat) || !Number.isFinite(exp)) throw new TypeError('the access token needs finite iat and exp');
   // The application's claims first: Latchkey's own (authentication, sid, client_id and the registered ones) win.
-  const signed = await new SignJWT({ ...input.claims, ...input.authentication, sid: input.sid, client_id: input.clientId })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
-    .setIssuer(input.issuer)
-    .setSubject(input.userId)
-    .setAudience(input.audience as string | string[])
-    .setJti(jti)
-    .setIssuedAt(iat)
-    .setExpirationTime(exp)
-    .sign(key.privateKey);
-  // The guard accepts ES256 signatures in their low-S form only (see ecdsa-low-s.ts).
-  const token = key.alg === 'ES256' ? toLowS(signed) : signed;
+  const token = signCompactJws(
+    { alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP },
+    {
+      ...input.claims,
+      ...input.authentication,
+      sid: input.sid,
+      client_id: input.clientId,
+      iss: input.issuer,
+      sub: input.userId,
+      aud: input.audience,
+      jti,
+      iat,
+      exp,
+    },
+    key,
+  );
   if (token.length > input.maxTokenBytes) {
     throw new Error(`the access token would be ${token.length} bytes, over tokens.maxBytes (${input.maxTokenBytes}): grant fewer claims`);
   }
