@@ -6,7 +6,7 @@ import { endSessions } from '../session/end.js';
 import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
 import { idpUnavailable } from './idp-client.js';
 import { unsealIdpToken } from './idp-token-seal.js';
-import { idpRenewalDue, providerOf, renewalLeaseMs, renewClaimed, type OidcProviderClient } from './renew-at-idp.js';
+import { IDP_REFUSED, idpRenewalDue, providerOf, renewalLeaseMs, renewClaimed, type OidcProviderClient } from './renew-at-idp.js';
 
 /**
  * `bff.proxy({ token: 'idp' })`: the user's IdP access token for a device session the IdP started, opened from the
@@ -48,16 +48,7 @@ export function createIdpAccessTokens(ctx: BffContext, options: IdpAccessTokenOp
   };
 
   async function ended(session: DeviceSessionRecord): Promise<never> {
-    await endSessions(
-      ctx,
-      { key: session.key },
-      {
-        reason: 'idp_refused',
-        event: 'oidc_grant_revoked',
-        message: 'the identity provider refused the refresh token; device session ended',
-        fields: { route: 'proxy' },
-      },
-    );
+    await endSessions(ctx, { key: session.key }, { ...IDP_REFUSED, fields: { route: 'proxy' } });
     throw new LatchkeyError('session_revoked');
   }
 

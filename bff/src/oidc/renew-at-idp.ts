@@ -6,8 +6,16 @@ import type { DeviceSessionRecord, IdpLink } from '../store/types.js';
 import { idTokenSignatureValid } from './id-token-signature.js';
 import { idpUnavailable, isIdpUnreachable, oauthErrorCode, type IdpClient } from './idp-client.js';
 import { sealIdpToken, unsealIdpToken } from './idp-token-seal.js';
+import type { EndNotice } from '../session/end.js';
 
 export type RenewOutcome = 'not_due' | 'renewed' | 'revoked_at_idp' | 'recheck_due';
+
+/** How a device session ends when its IdP refuses the refresh token (`invalid_grant`), on a refresh or a proxied call. */
+export const IDP_REFUSED = {
+  reason: 'idp_refused',
+  event: 'oidc_grant_revoked',
+  message: 'the identity provider refused the refresh token; device session ended',
+} as const satisfies EndNotice;
 
 /** An OpenID Connect provider's client: the kind that starts sessions with an IdP link. */
 export type OidcProviderClient = IdpClient<ResolvedOidcProvider>;

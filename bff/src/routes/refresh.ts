@@ -3,10 +3,10 @@ import type { BffContext } from '../context.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { AuthRequest, AuthResult, AuthRoute, Reply } from '../http/exchange.js';
 import { ipKey, RequestLimit } from '../http/rate-limit.js';
-import { renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
+import { IDP_REFUSED, renewAtIdpIfDue } from '../oidc/renew-at-idp.js';
 import { tracedRoute } from '../observability/tracing-route.js';
 import { clearedSessionCookieHeaders, readSessionCookie, sessionCookieHeaders } from '../session/cookie.js';
-import { endReasonCode, endSessions } from '../session/end.js';
+import { endReasonCode, endSessions, type EndNotice } from '../session/end.js';
 import { replayedSuccessor, reportExpiry, reportTheft, rotateCookie } from '../session/rotate.js';
 import { withValidatedClaims } from '../session/validate.js';
 import { issueSessionTokens } from '../session/token-response.js';
@@ -19,6 +19,18 @@ function refreshBodySchema(absoluteTimeoutSeconds: number) {
 
 /** What the schema makes of `{}`: no body at all (the body parser's `{}`) is the usual refresh, so it skips the parse. */
 const NO_BODY: { success: true; data: { idleSeconds?: number } } = Object.freeze({ success: true, data: Object.freeze({}) });
+
+/** Why a refresh ends its session (for the store, the count and the log), besides the rotation's own outcomes. */
+const VALIDATE_REFUSED: EndNotice = {
+  reason: 'validate_refused',
+  event: 'session_validation_refused',
+  message: 'validateSession refused the session; device session ended',
+};
+const IDP_RECHECK: EndNotice = {
+  reason: 'idp_recheck',
+  event: 'oidc_recheck_due',
+  message: 'no refresh token from the identity provider: device session ended for a new sign-in there',
+};
 
 const isEmptyPlainObject = (body: unknown): boolean =>
   typeof body === 'object' && body !== null && Object.getPrototypeOf(body) === Object.prototype && Object.keys(body).length === 0;
@@ -62,9 +74,7 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
     const ipTaken = perIp.take(ipKey(ip), { ip });
     if (cookie === null) {
       await ipTaken;
-      ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-      reply.setCookie(...clearedSessionCookieHeaders(ctx));
-      throw new LatchkeyError('no_session');
+      refuse(ctx, reply, 'no_session');
     }
     await Promise.all([ipTaken, perSession.take(cookie.key, { ip })]);
     const { result, nextSecret } = await rotateCookie(ctx, cookie, ctx.now() - (body.data.idleSeconds ?? 0) * 1000);
@@ -93,27 +103,17 @@ export function createRefreshRoute(ctx: BffContext, isTenantRevoked: TenantRevoc
         return sendTokens(ctx, reply, session, replayed);
       }
       case 'reuse_detected':
-        ctx.metrics.refreshes.inc({ outcome: 'reuse_detected' });
         await reportTheft(ctx, req.ip, result.session, cookie, 'refresh');
-        reply.setCookie(...clearedSessionCookieHeaders(ctx));
-        throw new LatchkeyError('reuse_detected');
+        return refuse(ctx, reply, 'reuse_detected');
       case 'expired':
         await reportExpiry(ctx, result.session, result.reason, 'refresh');
-        ctx.metrics.refreshes.inc({ outcome: 'session_expired' });
-        reply.setCookie(...clearedSessionCookieHeaders(ctx));
-        throw new LatchkeyError('session_expired');
-      case 'ended': {
-        const code = endReasonCode(result.reason);
-        ctx.metrics.refreshes.inc({ outcome: code });
-        reply.setCookie(...clearedSessionCookieHeaders(ctx));
-        throw new LatchkeyError(code);
-      }
+        return refuse(ctx, reply, 'session_expired');
+      case 'ended':
+        return refuse(ctx, reply, endReasonCode(result.reason));
       case 'mismatch':
         break;
     }
-    ctx.metrics.refreshes.inc({ outcome: 'no_session' });
-    reply.setCookie(...clearedSessionCookieHeaders(ctx));
-    throw new LatchkeyError('no_session');
+    return refuse(ctx, reply, 'no_session');
   });
 }
 
@@ -128,29 +128,52 @@ async function validateOrEnd(
   session: DeviceSessionRecord,
   cookie: { generation: number; secret: string },
 ): Promise<DeviceSessionRecord> {
-  if (!ctx.validator) return session;
-  let validation;
-  try {
-    validation = await ctx.validator.validate(session);
-  } catch (error) {
-    ctx.metrics.refreshes.inc({ outcome: 'validate_unavailable' });
-    reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
-    throw error;
-  }
+  const { validator } = ctx;
+  if (!validator) return session;
+  const validation = await keepingCookie(ctx, reply, session, cookie, 'validate_unavailable', () => validator.validate(session));
   if (!validation.refused) return withValidatedClaims(session, validation);
-  await endSessions(
-    ctx,
-    { key: session.key },
-    { reason: 'validate_refused', event: 'session_validation_refused', message: 'validateSession refused the session; device session ended' },
-  );
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  reply.setCookie(...clearedSessionCookieHeaders(ctx));
-  throw new LatchkeyError('session_revoked');
+  return endAndRefuse(ctx, reply, session, VALIDATE_REFUSED, 'session_revoked');
 }
 
 async function sendTokens(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<AuthResult> {
   const issued = await issueSessionTokens(ctx, session, cookie);
   return reply.setCookie(...issued.setCookies).send(200, issued.body);
+}
+
+/**
+ * A dependency of the refresh (`validateSession`, the IdP) failing after the rotation: the session is kept and its
+ * rotated cookie goes out with the error (503), so the client's retry presents the current credential.
+ */
+async function keepingCookie<T>(
+  ctx: BffContext,
+  reply: Reply,
+  session: DeviceSessionRecord,
+  cookie: { generation: number; secret: string },
+  outcome: 'validate_unavailable' | 'idp_unavailable',
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    ctx.metrics.refreshes.inc({ outcome });
+    reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
+    throw error;
+  }
+}
+
+/** The 401s a refresh answers when it leaves no session: counted by that code, the cookie cleared. */
+type RefusalCode = 'no_session' | 'session_expired' | 'session_revoked' | 'reuse_detected';
+
+function refuse(ctx: BffContext, reply: Reply, code: RefusalCode): never {
+  ctx.metrics.refreshes.inc({ outcome: code });
+  reply.setCookie(...clearedSessionCookieHeaders(ctx));
+  throw new LatchkeyError(code);
+}
+
+/** Ends the session this refresh found (`notice`: why, for the store, the count and the log), then refuses. */
+async function endAndRefuse(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, notice: EndNotice, code: RefusalCode): Promise<never> {
+  await endSessions(ctx, { key: session.key }, notice);
+  return refuse(ctx, reply, code);
 }
 
 /** Whether the guard's view knows the session's tenant was revoked after the session started. */
@@ -162,20 +185,9 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
  * is later than the session's start), so it cannot outlive the revocation by more than the one access token its login
  * got.
  */
-async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: DeviceSessionRecord): Promise<never> {
-  await endSessions(
-    ctx,
-    { key: session.key },
-    {
-      reason: 'tenant_revoked',
-      event: 'tenant_session_ended',
-      message: 'device session of a revoked tenant ended on refresh',
-      fields: { tenant: session.tenant },
-    },
-  );
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  reply.setCookie(...clearedSessionCookieHeaders(ctx));
-  throw new LatchkeyError('session_revoked');
+function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: DeviceSessionRecord): Promise<never> {
+  const notice = { reason: 'tenant_revoked', event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh' } as const;
+  return endAndRefuse(ctx, reply, session, { ...notice, fields: { tenant: session.tenant } }, 'session_revoked');
 }
 
 /**
@@ -184,35 +196,7 @@ async function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: D
  * current credential). When the IdP refused the grant the device session ends: 401 `session_revoked`.
  */
 async function renewAtIdpOrEnd(ctx: BffContext, reply: Reply, session: DeviceSessionRecord, cookie: { generation: number; secret: string }): Promise<void> {
-  let outcome: Awaited<ReturnType<typeof renewAtIdpIfDue>>;
-  try {
-    outcome = await renewAtIdpIfDue(ctx, session);
-  } catch (error) {
-    ctx.metrics.refreshes.inc({ outcome: 'idp_unavailable' });
-    reply.setCookie(...sessionCookieHeaders(ctx, session, cookie));
-    throw error;
-  }
-  if (outcome === 'recheck_due') {
-    await endSessions(
-      ctx,
-      { key: session.key },
-      {
-        reason: 'idp_recheck',
-        event: 'oidc_recheck_due',
-        message: 'no refresh token from the identity provider: device session ended for a new sign-in there',
-      },
-    );
-    ctx.metrics.refreshes.inc({ outcome: 'session_expired' });
-    reply.setCookie(...clearedSessionCookieHeaders(ctx));
-    throw new LatchkeyError('session_expired');
-  }
-  if (outcome !== 'revoked_at_idp') return;
-  await endSessions(
-    ctx,
-    { key: session.key },
-    { reason: 'idp_refused', event: 'oidc_grant_revoked', message: 'the identity provider refused the refresh token; device session ended' },
-  );
-  ctx.metrics.refreshes.inc({ outcome: 'session_revoked' });
-  reply.setCookie(...clearedSessionCookieHeaders(ctx));
-  throw new LatchkeyError('session_revoked');
+  const outcome = await keepingCookie(ctx, reply, session, cookie, 'idp_unavailable', () => renewAtIdpIfDue(ctx, session));
+  if (outcome === 'recheck_due') await endAndRefuse(ctx, reply, session, IDP_RECHECK, 'session_expired');
+  if (outcome === 'revoked_at_idp') await endAndRefuse(ctx, reply, session, IDP_REFUSED, 'session_revoked');
 }
