@@ -101,14 +101,23 @@ for (const b of BUDGETS) {
   measured.set(b.name, bundleGzipBytes);
   // The entries bundled one by one, summed: what the budget measured before (shared modules and gzip counted per entry).
   const separateGzipBytes = results.filter((r) => b.entries.includes(r.entry)).reduce((a, r) => a + r.gzipBytes, 0);
-  budgets.push({ budget: b.name, entries: b.entries, minBytes, gzipBytes, separateGzipBytes, budgetGzipBytes: b.gzipBytes, within: gzipBytes <= b.gzipBytes });
+  budgets.push({
+    budget: b.name,
+    entries: b.entries,
+    over: b.over,
+    minBytes,
+    gzipBytes,
+    separateGzipBytes,
+    budgetGzipBytes: b.gzipBytes,
+    within: gzipBytes <= b.gzipBytes,
+  });
 }
 const pad = (s, n) => String(s).padEnd(n);
 console.log(pad('entry', 18) + pad('min (B)', 10) + pad('min+gzip (B)', 14) + 'imports');
 for (const r of results) console.log(pad(r.entry, 18) + pad(r.minBytes, 10) + pad(r.gzipBytes, 14) + r.imports.join(', '));
 for (const b of budgets) {
   console.log(
-    `budget ${b.budget}: ${b.gzipBytes} / ${b.budgetGzipBytes} B min+gzip${b.budget.includes('added') ? '' : ` as one bundle (entries bundled apart, summed: ${b.separateGzipBytes})`}${b.within ? '' : '  OVER BUDGET'}`,
+    `budget ${b.budget}: ${b.gzipBytes} / ${b.budgetGzipBytes} B min+gzip${b.over ? '' : ` as one bundle (entries bundled apart, summed: ${b.separateGzipBytes})`}${b.within ? '' : '  OVER BUDGET'}`,
   );
 }
 const within = budgets.every((b) => b.within);

@@ -26,6 +26,11 @@ const VALIDATE_REFUSED: EndNotice = {
   event: 'session_validation_refused',
   message: 'validateSession refused the session; device session ended',
 };
+const TENANT_REVOKED: EndNotice = {
+  reason: 'tenant_revoked',
+  event: 'tenant_session_ended',
+  message: 'device session of a revoked tenant ended on refresh',
+};
 const IDP_RECHECK: EndNotice = {
   reason: 'idp_recheck',
   event: 'oidc_recheck_due',
@@ -186,8 +191,7 @@ export type TenantRevocationCheck = (session: DeviceSessionRecord) => boolean;
  * got.
  */
 function endRevokedTenantSession(ctx: BffContext, reply: Reply, session: DeviceSessionRecord): Promise<never> {
-  const notice = { reason: 'tenant_revoked', event: 'tenant_session_ended', message: 'device session of a revoked tenant ended on refresh' } as const;
-  return endAndRefuse(ctx, reply, session, { ...notice, fields: { tenant: session.tenant } }, 'session_revoked');
+  return endAndRefuse(ctx, reply, session, { ...TENANT_REVOKED, fields: { tenant: session.tenant } }, 'session_revoked');
 }
 
 /**

@@ -29,11 +29,3 @@ export function lowS(signature: Uint8Array): Uint8Array {
   const low = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
   return Buffer.concat([signature.subarray(0, 32), low]);
 }
-
-/** The low-S twin of a compact ES256 JWS: the same token when s is already low, else with s replaced by n - s. */
-export function toLowS(jws: string): string {
-  const dot = jws.lastIndexOf('.');
-  const signature = Buffer.from(jws.slice(dot + 1), 'base64url');
-  const low = lowS(signature);
-  return low === signature ? jws : jws.slice(0, dot + 1) + Buffer.from(low).toString('base64url');
-}

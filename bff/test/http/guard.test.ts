@@ -2,7 +2,7 @@ import { compactVerify, decodeJwt, decodeProtectedHeader, exportJWK, generateKey
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import { toLowS } from '../../src/tokens/ecdsa-low-s.js';
+import { toLowS } from '../helpers/low-s-jws.js';
 import { issueAccessToken } from '../../src/tokens/issue-access-token.js';
 import { call, ISSUER, login, me, refresh, startTestBff, type TestBff } from '../helpers/harness.js';
 

@@ -7,7 +7,7 @@ import { sha256 } from '../../src/crypto/hash.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { SessionStore } from '../../src/store/types.js';
-import { toLowS } from '../../src/tokens/ecdsa-low-s.js';
+import { toLowS } from '../helpers/low-s-jws.js';
 import { issueAccessToken } from '../../src/tokens/issue-access-token.js';
 import { call, ISSUER, login, me, startTestBff, USERS, type TestBff } from '../helpers/harness.js';
 import { startRedisServer, type RedisServer } from '@latchkey/testkit';
